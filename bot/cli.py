@@ -1,0 +1,370 @@
+"""The ``pixbot`` command line (typer). Names follow COMMANDS.md exactly."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import logging
+import sys
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import typer
+from sqlalchemy.engine import make_url
+
+from bot.config import ConfigError, Settings, load_settings
+from bot.text import clean_line
+from storage.repo import Store
+
+app = typer.Typer(
+    help="pixbot : le bot des campagnes Pix (Tchap, Slack, console).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Base de données.", no_args_is_help=True)
+ambassador_app = typer.Typer(help="Gérer les ambassadeurs.", no_args_is_help=True)
+admin_app = typer.Typer(help="Gérer les administrateurs.", no_args_is_help=True)
+agents_app = typer.Typer(help="Gérer les agents.", no_args_is_help=True)
+campaign_app = typer.Typer(help="Consulter les campagnes.", no_args_is_help=True)
+faq_app = typer.Typer(help="La FAQ.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(ambassador_app, name="ambassador")
+app.add_typer(admin_app, name="admin")
+app.add_typer(agents_app, name="agents")
+app.add_typer(campaign_app, name="campaign")
+app.add_typer(faq_app, name="faq")
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="Fichier de configuration (défaut : ./pixbot.toml)."),
+]
+
+
+@dataclass
+class State:
+    config: Path | None = None
+
+
+state = State()
+
+
+@app.callback()
+def root(config: ConfigOption = None, verbose: bool = False) -> None:
+    """pixbot : le bot des campagnes Pix."""
+    state.config = config
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(message, err=True)
+    return typer.Exit(code)
+
+
+def settings(config: Path | None = None, **overrides: Any) -> Settings:
+    try:
+        return load_settings(config or state.config, **overrides)
+    except ConfigError as exc:
+        raise fail(f"Configuration invalide : {exc}", 2) from None
+
+
+def open_store(cfg: Settings, upgrade: bool = True) -> Store:
+    store = Store.from_url(cfg.bot.database_url)
+    if upgrade:
+        store.upgrade()
+    return store
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+# -- run ---------------------------------------------------------------------------------------
+
+
+@app.command()
+def run(
+    platform: Annotated[
+        str | None, typer.Option(help="console | matrix | slack (défaut : configuration)")
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Lancer le bot (console par défaut, base SQLite ./pixbot.db)."""
+    from bot.runner import run_bot
+
+    overrides: dict[str, Any] = {}
+    cfg = settings(config)
+    if platform is not None:
+        if platform not in {"console", "matrix", "slack"}:
+            raise fail(f"Plateforme inconnue : {platform} (console, matrix ou slack).", 2)
+        cfg.bot.platform = platform  # type: ignore[assignment]
+    try:
+        code = asyncio.run(run_bot(cfg, **overrides))
+    except KeyboardInterrupt:
+        code = 0
+    raise typer.Exit(code)
+
+
+# -- db ----------------------------------------------------------------------------------------
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOption = None) -> None:
+    """Créer ou migrer la base de données (Alembic)."""
+    cfg = settings(config)
+    store = open_store(cfg)
+    url = make_url(store.database.url).render_as_string(hide_password=True)
+    typer.echo(f"Base à jour : {url}")
+
+
+# -- roles -------------------------------------------------------------------------------------
+
+
+def _check_id(platform_id: str) -> str:
+    cleaned = clean_line(platform_id, 255)
+    if not cleaned or " " in cleaned or cleaned != platform_id.strip():
+        raise fail(f"Identifiant invalide : {platform_id!r}", 2)
+    return cleaned
+
+
+@ambassador_app.command("add")
+def ambassador_add(
+    platform_id: Annotated[str, typer.Argument(metavar="ID")],
+    service: Annotated[str, typer.Option("--service", help="Service de l'ambassadeur.")],
+    display_name: Annotated[str | None, typer.Option("--name")] = None,
+) -> None:
+    """Nommer un ambassadeur pour un service."""
+    pid = _check_id(platform_id)
+    service_name = clean_line(service, 100)
+    if not service_name:
+        raise fail("Le nom du service est vide.", 2)
+    store = open_store(settings())
+    with store.transaction() as uow:
+        person = uow.people.ensure(pid, display_name, now())
+        added = uow.roles.add(person.id, "ambassador", service_name)
+        uow.audit.add("cli", "ambassador_add", now(), detail=f"{pid} {service_name}")
+    typer.echo(
+        f"{pid} est ambassadeur pour {service_name}."
+        if added
+        else f"{pid} était déjà ambassadeur pour {service_name}."
+    )
+
+
+@ambassador_app.command("remove")
+def ambassador_remove(
+    platform_id: Annotated[str, typer.Argument(metavar="ID")],
+    service: Annotated[str | None, typer.Option("--service")] = None,
+) -> None:
+    """Retirer le rôle d'ambassadeur (d'un service, ou de tous)."""
+    pid = _check_id(platform_id)
+    store = open_store(settings())
+    with store.transaction() as uow:
+        person = uow.people.by_platform_id(pid)
+        removed = uow.roles.remove(person.id, "ambassador", service) if person else 0
+        if removed:
+            uow.audit.add("cli", "ambassador_remove", now(), detail=f"{pid} {service or '*'}")
+    if not removed:
+        raise fail(f"{pid} n'est pas ambassadeur{' pour ' + service if service else ''}.")
+    typer.echo(f"{pid} n'est plus ambassadeur{' pour ' + service if service else ''}.")
+
+
+@ambassador_app.command("list")
+def ambassador_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Lister les ambassadeurs et leurs services."""
+    store = open_store(settings())
+    with store.transaction() as uow:
+        holders = uow.roles.holders("ambassador")
+    if as_json:
+        payload = [
+            {"id": p.platform_id, "display_name": p.display_name, "service": s} for p, s in holders
+        ]
+        typer.echo(json.dumps(payload, ensure_ascii=False))
+        return
+    if not holders:
+        typer.echo("Aucun ambassadeur.")
+    for person, service in holders:
+        typer.echo(f"{person.platform_id}\t{person.display_name or ''}\t{service}")
+
+
+@admin_app.command("add")
+def admin_add(platform_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+    """Nommer un administrateur."""
+    pid = _check_id(platform_id)
+    store = open_store(settings())
+    with store.transaction() as uow:
+        person = uow.people.ensure(pid, None, now())
+        added = uow.roles.add(person.id, "admin")
+        uow.audit.add("cli", "admin_add", now(), detail=pid)
+    typer.echo(f"{pid} est administrateur." if added else f"{pid} était déjà administrateur.")
+
+
+@admin_app.command("remove")
+def admin_remove(platform_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+    """Retirer le rôle d'administrateur."""
+    pid = _check_id(platform_id)
+    store = open_store(settings())
+    with store.transaction() as uow:
+        person = uow.people.by_platform_id(pid)
+        removed = uow.roles.remove(person.id, "admin") if person else 0
+    if not removed:
+        raise fail(f"{pid} n'est pas administrateur.")
+    typer.echo(f"{pid} n'est plus administrateur.")
+
+
+@admin_app.command("list")
+def admin_list() -> None:
+    """Lister les administrateurs (base et configuration)."""
+    cfg = settings()
+    store = open_store(cfg)
+    with store.transaction() as uow:
+        ids = {p.platform_id for p, _ in uow.roles.holders("admin")}
+    for pid in sorted(ids | set(cfg.bot.admins)):
+        typer.echo(pid)
+
+
+# -- agents ------------------------------------------------------------------------------------
+
+REQUIRED_COLUMNS = ("id", "display_name", "service")
+OPTIONAL_COLUMNS = ("email", "timezone", "locale")
+
+
+@dataclass(frozen=True)
+class AgentRow:
+    line: int
+    platform_id: str
+    display_name: str
+    service: str
+    email: str | None
+    timezone: str | None
+    locale: str | None
+
+
+def parse_agents_csv(path: Path) -> tuple[list[AgentRow], list[str]]:
+    """Validate the whole file; return the rows and the errors (line number and reason)."""
+    errors: list[str] = []
+    rows: list[AgentRow] = []
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        return [], [f"fichier illisible : {exc}"]
+    sample = text[:4096]
+    try:
+        dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.DictReader(text.splitlines(), dialect=dialect)
+    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        return [], [f"ligne 1 : colonnes manquantes : {', '.join(missing)}"]
+    unknown = [c for c in header if c not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
+    if unknown:
+        return [], [f"ligne 1 : colonnes inconnues : {', '.join(unknown)}"]
+    reader.fieldnames = header
+    seen: dict[str, int] = {}
+    for index, raw in enumerate(reader, start=2):
+        line = reader.line_num if reader.line_num else index
+        if None in raw:
+            errors.append(f"ligne {line} : trop de colonnes")
+            continue
+        values = {k: (v or "").strip() for k, v in raw.items()}
+        pid = values.get("id", "")
+        name = clean_line(values.get("display_name", ""), 200)
+        service = clean_line(values.get("service", ""), 100)
+        email = values.get("email") or None
+        tz = values.get("timezone") or None
+        locale = values.get("locale") or None
+        if not pid:
+            errors.append(f"ligne {line} : identifiant manquant")
+            continue
+        if " " in pid or clean_line(pid, 255) != pid:
+            errors.append(f"ligne {line} : identifiant invalide {pid!r}")
+            continue
+        if pid in seen:
+            errors.append(f"ligne {line} : identifiant {pid} en double (déjà ligne {seen[pid]})")
+            continue
+        seen[pid] = line
+        if not service:
+            errors.append(f"ligne {line} : service manquant pour {pid}")
+            continue
+        if tz:
+            try:
+                ZoneInfo(tz)
+            except (ZoneInfoNotFoundError, ValueError):
+                errors.append(f"ligne {line} : fuseau horaire inconnu {tz!r}")
+                continue
+        if locale and locale not in {"fr", "en"}:
+            errors.append(f"ligne {line} : langue inconnue {locale!r} (fr ou en)")
+            continue
+        if email and ("@" not in email or " " in email or len(email) > 255):
+            errors.append(f"ligne {line} : adresse électronique invalide {email!r}")
+            continue
+        rows.append(AgentRow(line, pid, name, service, email, tz, locale))
+    if not rows and not errors:
+        errors.append("aucun agent dans le fichier")
+    return rows, errors
+
+
+@agents_app.command("import")
+def agents_import(
+    file: Annotated[Path, typer.Argument(metavar="FILE.csv", exists=True, dir_okay=False)],
+) -> None:
+    """Importer ou mettre à jour des agents.
+
+    CSV : id,display_name,service[,email][,timezone][,locale].
+    """
+    rows, errors = parse_agents_csv(file)
+    if errors:
+        for error in errors:
+            typer.echo(error, err=True)
+        raise fail("Import annulé : aucun agent n'a été importé.")
+    store = open_store(settings())
+    created = updated = 0
+    with store.transaction() as uow:
+        for row in rows:
+            _, is_new = uow.people.upsert(
+                row.platform_id,
+                display_name=row.display_name or None,
+                service=row.service,
+                email=row.email,
+                timezone=row.timezone,
+                locale=row.locale,
+                now=now(),
+            )
+            created += is_new
+            updated += not is_new
+        uow.audit.add("cli", "agents_import", now(), count=len(rows), detail=file.name)
+    typer.echo(f"{len(rows)} agents importés ({created} nouveaux, {updated} mis à jour).")
+
+
+# -- privacy -----------------------------------------------------------------------------------
+
+
+@app.command()
+def forget(platform_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+    """Effacer toutes les données d'une personne."""
+    pid = _check_id(platform_id)
+    store = open_store(settings())
+    with store.transaction() as uow:
+        person = uow.people.by_platform_id(pid)
+        if person is not None:
+            uow.people.delete(person.id)
+            uow.audit.add("cli", "forget", now())
+    if person is None:
+        raise fail(f"Personne inconnue : {pid}")
+    typer.echo(f"Données de {pid} effacées.")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

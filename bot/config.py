@@ -1,0 +1,180 @@
+"""Configuration: ``pixbot.toml`` plus ``PIXBOT_*`` environment overrides.
+
+The keys are exactly those of COMMANDS.md § Configuration (plus a few optional ones documented in
+the README). Secrets are ``SecretStr`` so that they never show up in logs or reprs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_CONFIG_FILE = "pixbot.toml"
+_OFFSET = re.compile(r"^[JjDd]-\d{1,3}$")
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; the message names the bad key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BotSection(_Section):
+    platform: Literal["console", "matrix", "slack"] = "console"
+    database_url: str = "sqlite:///pixbot.db"
+    locale: Literal["fr", "en"] = "fr"
+    timezone: str = "Europe/Paris"
+    admins: list[str] = Field(default_factory=list)
+    # Deployment wording for the FAQ answers marked (ministère); optional YAML file.
+    faq_overrides: str | None = None
+    # Unanswered FAQ questions are kept this many days for `pixbot faq unanswered`.
+    faq_retention_days: int = Field(default=90, ge=1, le=3650)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+class MatrixSection(_Section):
+    homeserver: str = "https://matrix.example.gouv.fr"
+    user_id: str = "@pixbot:example.gouv.fr"
+    password: SecretStr = SecretStr("")
+    access_token: SecretStr = SecretStr("")
+    device_id: str = "PIXBOT"
+    store_path: str = "matrix-store"
+    e2ee: bool = True
+    # Homeserver domains whose invitations the bot accepts (empty: the bot's own server).
+    allowed_servers: list[str] = Field(default_factory=list)
+    rate_limit: float = Field(default=1.0, gt=0)
+
+
+class SlackSection(_Section):
+    bot_token: SecretStr = SecretStr("")
+    app_token: SecretStr = SecretStr("")
+    signing_secret: SecretStr = SecretStr("")
+    rate_limit: float = Field(default=1.0, gt=0)
+
+
+class ScheduleSection(_Section):
+    working_hours: str = "09:30-17:00"
+    working_days: str = "mon-fri"
+    holidays: str = "FR"
+    reminders: list[str] = Field(default_factory=lambda: ["J-7", "J-2", "J-0"])
+    event_launch: str = "J-15"
+    event_reminders: list[str] = Field(default_factory=lambda: ["J-7", "J-1"])
+    snooze_working_days: int = Field(default=2, ge=1, le=30)
+    thank_completers: bool = True
+    # Weekly digest to ambassadors: e.g. "mon 09:30"; empty = off.
+    digest: str = ""
+
+    @field_validator("working_hours")
+    @classmethod
+    def _hours(cls, value: str) -> str:
+        match = re.fullmatch(r"(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})", value.strip())
+        if not match:
+            raise ValueError("expected HH:MM-HH:MM, e.g. 09:30-17:00")
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        if not (0 <= h1 < 24 and 0 <= h2 < 24 and m1 < 60 and m2 < 60) or (h1, m1) >= (h2, m2):
+            raise ValueError("the start must be before the end, both within the day")
+        return value.strip()
+
+    @field_validator("event_launch")
+    @classmethod
+    def _offset(cls, value: str) -> str:
+        if not _OFFSET.match(value.strip()):
+            raise ValueError("expected an offset like J-15")
+        return value.strip()
+
+    @field_validator("reminders", "event_reminders")
+    @classmethod
+    def _offsets(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not _OFFSET.match(item.strip()):
+                raise ValueError(f"expected offsets like J-7, got {item!r}")
+        return [item.strip() for item in value]
+
+
+class StatsSection(_Section):
+    min_group: int = Field(default=5, ge=1, le=1000)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="PIXBOT_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        toml_file=DEFAULT_CONFIG_FILE,
+    )
+
+    bot: BotSection = Field(default_factory=BotSection)
+    matrix: MatrixSection = Field(default_factory=MatrixSection)
+    slack: SlackSection = Field(default_factory=SlackSection)
+    schedule: ScheduleSection = Field(default_factory=ScheduleSection)
+    stats: StatsSection = Field(default_factory=StatsSection)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = _CONFIG_PATH_OVERRIDE or os.environ.get("PIXBOT_CONFIG") or DEFAULT_CONFIG_FILE
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=Path(toml_path)),
+        )
+
+
+_CONFIG_PATH_OVERRIDE: str | None = None
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Load the settings; raise :class:`ConfigError` naming the first bad key.
+
+    ``config_file`` (or ``PIXBOT_CONFIG``) must exist when given explicitly; the default
+    ``pixbot.toml`` is optional.
+    """
+    global _CONFIG_PATH_OVERRIDE
+    path = config_file or os.environ.get("PIXBOT_CONFIG")
+    if path is not None and not Path(path).is_file():
+        raise ConfigError(f"configuration file not found: {path}")
+    _CONFIG_PATH_OVERRIDE = str(path) if path else None
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+    except ValueError as exc:  # TOML syntax errors
+        raise ConfigError(f"invalid configuration file: {exc}") from None
+    finally:
+        _CONFIG_PATH_OVERRIDE = None
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"])
+        # Never echo the rejected value: it may be a secret.
+        lines.append(f"invalid configuration key {key!r}: {error['msg']}")
+    return "\n".join(lines)

@@ -1,0 +1,154 @@
+"""Transport-agnostic core types: what platforms hand to the bot and what the bot hands back.
+
+Platforms (``bot/platforms/``) translate their SDK events into :class:`Incoming` and send
+:class:`Outgoing`; nothing else in the code base knows about a messaging SDK.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol, runtime_checkable
+
+
+@dataclass(frozen=True, slots=True)
+class Incoming:
+    """One message (or reaction) received by the bot, in platform-neutral form."""
+
+    platform: str
+    event_id: str
+    sender_id: str
+    text: str
+    conversation_id: str
+    is_direct: bool
+    timestamp: datetime
+    sender_name: str | None = None
+    sender_is_bot: bool = False
+    mentions_bot: bool = False
+    # The event this one reacts to or replies to (e.g. a 👍 reaction on an invitation).
+    relates_to: str | None = None
+    reaction: str | None = None
+    # The platform could not read the message (e.g. an undecryptable Matrix event).
+    undecryptable: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Button:
+    """A quick reply. Platforms without buttons (Matrix, console) show the text to type."""
+
+    label: str
+    reply: str
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """One message to send: to a person (direct conversation) or to a conversation/room.
+
+    ``text`` is plain text; platforms derive their own markup from it (escaped HTML for Matrix,
+    escaped mrkdwn for Slack). ``key`` is the idempotency key (Matrix txnId): sending twice with
+    the same key must deliver once.
+    """
+
+    text: str
+    key: str
+    person_id: str | None = None
+    conversation_id: str | None = None
+    mentions: tuple[str, ...] = ()
+    buttons: tuple[Button, ...] = ()
+    in_reply_to: str | None = None
+
+    def __post_init__(self) -> None:
+        if (self.person_id is None) == (self.conversation_id is None):
+            raise ValueError("Outgoing needs exactly one of person_id or conversation_id")
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    remote_id: str
+    conversation_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    platform_id: str
+    display_name: str | None = None
+    is_bot: bool = False
+
+
+class DeliveryError(Exception):
+    """A platform could not deliver. The outbox decides whether and when to retry.
+
+    ``retry_after`` (seconds) is set when the platform said how long to wait (HTTP 429);
+    ``permanent`` is set when retrying cannot help (unknown user, forbidden).
+    """
+
+    def __init__(
+        self,
+        platform: str,
+        code: str,
+        message: str = "",
+        *,
+        retry_after: float | None = None,
+        permanent: bool = False,
+    ) -> None:
+        super().__init__(f"{platform}: {code} {message}".strip())
+        self.platform = platform
+        self.code = code
+        self.retry_after = retry_after
+        self.permanent = permanent
+
+
+MessageHandler = Callable[[Incoming], Awaitable[None]]
+
+
+@runtime_checkable
+class Platform(Protocol):
+    """What the bot needs from a messaging platform.
+
+    ``run`` receives messages until ``stop`` is called (or, for the console with piped input,
+    until the input ends) and passes each to ``on_message``; it must not call ``on_message``
+    concurrently for the same conversation.
+    """
+
+    name: str
+    bot_id: str
+    # Messages per second the platform accepts from us (the outbox rate limiter uses it).
+    rate_limit: float
+
+    async def start(self) -> None: ...
+
+    async def run(self, on_message: MessageHandler) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    async def send(self, message: Outgoing) -> SendResult: ...
+
+    async def open_direct(self, person_id: str) -> str: ...
+
+    async def room_members(self, conversation_id: str) -> Sequence[Member]: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+
+
+@dataclass
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass
+class FakeClock:
+    """A clock tests move by hand."""
+
+    current: datetime = field(default_factory=lambda: datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
+
+    def now(self) -> datetime:
+        return self.current
+
+    def advance(self, **kwargs: float) -> None:
+        from datetime import timedelta
+
+        self.current += timedelta(**kwargs)

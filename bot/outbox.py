@@ -1,0 +1,181 @@
+"""The outbox dispatcher: the only code that sends messages.
+
+Rows are written by handlers and scheduled jobs inside their transaction; the dispatcher sends
+the due ones, one at a time, paced by a rate limiter, and marks each as sent with the platform's
+remote id. The row key is passed to the platform as its idempotency key, so a crash between
+"sent" and "marked" leads to a retry that the platform de-duplicates (Matrix txnId).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from bot.core import Button, Clock, DeliveryError, Outgoing, Platform
+from storage.repo import Delivery, Store
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8
+MAX_BACKOFF = timedelta(hours=1)
+BatchHook = Callable[[str], Awaitable[None]]
+
+
+class RateLimiter:
+    """Token bucket on the monotonic clock (pacing is real time, not business time)."""
+
+    def __init__(self, rate: float, burst: int = 1) -> None:
+        self.rate = rate
+        self.burst = max(1, burst)
+        self._tokens = float(self.burst)
+        self._last = time.monotonic()
+        self._not_before = 0.0
+
+    def delay(self) -> float:
+        now = time.monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
+        self._last = now
+        wait = max(0.0, self._not_before - now)
+        if self._tokens < 1:
+            wait = max(wait, (1 - self._tokens) / self.rate)
+        return wait
+
+    async def acquire(self) -> None:
+        wait = self.delay()
+        while wait > 0:
+            await asyncio.sleep(wait)
+            wait = self.delay()
+        self._tokens -= 1
+
+    def pause(self, seconds: float) -> None:
+        """The platform asked us to wait (HTTP 429 / M_LIMIT_EXCEEDED)."""
+        self._not_before = max(self._not_before, time.monotonic() + seconds)
+        self._tokens = 0
+
+
+@dataclass
+class DispatchStats:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+
+
+def backoff(attempts: int) -> timedelta:
+    return min(MAX_BACKOFF, timedelta(seconds=5 * 2**attempts))
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        store: Store,
+        platform: Platform,
+        clock: Clock,
+        *,
+        on_batch_progress: BatchHook | None = None,
+        limiter: RateLimiter | None = None,
+    ) -> None:
+        self.store = store
+        self.platform = platform
+        self.clock = clock
+        self.limiter = limiter or RateLimiter(platform.rate_limit)
+        self.on_batch_progress = on_batch_progress
+        self.stats = DispatchStats()
+        self._wake = asyncio.Event()
+        self._stopping = False
+        # A hook for crash tests: called after the platform accepted a message and before the
+        # row is marked as sent.
+        self.after_send: Callable[[Delivery], None] | None = None
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+
+    async def drain(self, limit: int | None = None) -> int:
+        """Send everything due now; return how many rows were handled."""
+        handled = 0
+        while limit is None or handled < limit:
+            with self.store.transaction() as uow:
+                due = uow.outbox.due(self.clock.now(), limit=20)
+            if not due:
+                break
+            for delivery in due:
+                await self._deliver(delivery)
+                handled += 1
+        return handled
+
+    async def run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                await self.drain()
+            except Exception:  # the loop must survive a database hiccup
+                log.exception("outbox dispatch failed; retrying shortly")
+                await asyncio.sleep(5)
+                continue
+            with self.store.transaction() as uow:
+                next_due = uow.outbox.next_due_at()
+            timeout = 60.0
+            if next_due is not None:
+                timeout = max(0.05, min(60.0, (next_due - self.clock.now()).total_seconds()))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=timeout)
+
+    async def _deliver(self, delivery: Delivery) -> None:
+        if delivery.body is None:  # cancelled or already handled concurrently
+            return
+        message = Outgoing(
+            text=delivery.body,
+            key=delivery.key,
+            person_id=None if delivery.to_conversation else delivery.recipient,
+            conversation_id=delivery.recipient if delivery.to_conversation else None,
+            mentions=delivery.mentions,
+            buttons=tuple(Button(label=b, reply=b) for b in delivery.buttons),
+        )
+        await self.limiter.acquire()
+        try:
+            result = await self.platform.send(message)
+        except DeliveryError as error:
+            await self._failed(delivery, error)
+            return
+        except Exception as error:  # an adapter bug must not stop the outbox
+            log.exception("unexpected error sending %s", delivery.key)
+            await self._failed(delivery, DeliveryError(self.platform.name, "internal", str(error)))
+            return
+        if self.after_send is not None:
+            self.after_send(delivery)
+        with self.store.transaction() as uow:
+            uow.outbox.mark_sent(delivery.id, result.remote_id, self.clock.now())
+        self.stats.sent += 1
+        if delivery.batch and self.on_batch_progress is not None:
+            await self.on_batch_progress(delivery.batch)
+
+    async def _failed(self, delivery: Delivery, error: DeliveryError) -> None:
+        attempts = delivery.attempts + 1
+        now = self.clock.now()
+        with self.store.transaction() as uow:
+            if error.permanent or attempts >= MAX_ATTEMPTS:
+                uow.outbox.mark_failed(delivery.id, f"{error.code}: {error}")
+                self.stats.failed += 1
+                log.warning("delivery %s failed for good: %s", delivery.key, error)
+            else:
+                wait = (
+                    timedelta(seconds=error.retry_after)
+                    if error.retry_after is not None
+                    else backoff(attempts)
+                )
+                if error.retry_after is not None:
+                    self.limiter.pause(error.retry_after)
+                uow.outbox.mark_retry(delivery.id, f"{error.code}: {error}", now + wait)
+                self.stats.retried += 1
+                log.info("delivery %s retried in %s: %s", delivery.key, wait, error)
+        final = error.permanent or attempts >= MAX_ATTEMPTS
+        if final and delivery.batch and self.on_batch_progress is not None:
+            await self.on_batch_progress(delivery.batch)

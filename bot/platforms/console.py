@@ -1,0 +1,195 @@
+"""The console platform: a terminal chat where you can speak as anyone.
+
+``/as ID`` switches the speaker, ``/salon ID`` (``/room``) speaks in a room (joining it),
+``/dm`` goes back to the direct conversation, ``/quit`` leaves. Every message the bot sends is
+printed with its recipient. With piped input every line is handled and the run ends at the end
+of input.
+
+Delivered messages are journaled (JSON lines) so that the idempotency key holds across
+restarts, like a homeserver's transaction ids: the same key is never shown twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+from bot.core import DeliveryError, Incoming, Member, MessageHandler, Outgoing, SendResult
+
+BOT_ID = "@pixbot:console"
+DEFAULT_SPEAKER = "@vous:console"
+HELP = (
+    "Console pixbot : tapez un message pour le bot. /as ID change d'interlocuteur "
+    "(ex. /as @alice:console), /salon ID parle dans un salon, /dm revient en message direct, "
+    "/quit quitte."
+)
+
+
+@dataclass
+class ConsoleJournal:
+    """What the console "server" delivered, persisted so that keys stay unique after a restart."""
+
+    path: Path | None
+    keys: dict[str, str] = field(default_factory=dict)
+    rooms: dict[str, set[str]] = field(default_factory=dict)
+    messages: list[dict[str, str]] = field(default_factory=list)
+
+    def load(self) -> None:
+        if self.path is None or not self.path.exists():
+            return
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a torn last line after a crash
+            self._apply(entry)
+
+    def _apply(self, entry: dict[str, str]) -> None:
+        if entry.get("type") == "join":
+            self.rooms.setdefault(entry["room"], set()).add(entry["member"])
+        elif entry.get("type") == "message":
+            self.keys[entry["key"]] = entry["id"]
+            self.messages.append(entry)
+
+    def append(self, entry: dict[str, str]) -> None:
+        self._apply(entry)
+        if self.path is not None:
+            with self.path.open("a", encoding="utf-8") as handle:
+                handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
+                handle.flush()
+
+
+class ConsolePlatform:
+    name = "console"
+    bot_id = BOT_ID
+
+    def __init__(
+        self,
+        *,
+        input_stream: TextIO | None = None,
+        output: TextIO | None = None,
+        journal_path: Path | None = None,
+        interactive: bool | None = None,
+        speaker: str = DEFAULT_SPEAKER,
+        rate_limit: float = 1000.0,
+    ) -> None:
+        self.input = input_stream or sys.stdin
+        self.output = output or sys.stdout
+        self.interactive = self.input.isatty() if interactive is None else interactive
+        self.speaker = speaker
+        self.room: str | None = None
+        self.rate_limit = rate_limit
+        self.journal = ConsoleJournal(journal_path)
+        self._stopping = False
+
+    async def start(self) -> None:
+        self.journal.load()
+        if self.interactive:
+            self._print(HELP)
+
+    async def stop(self) -> None:
+        self._stopping = True
+
+    async def run(self, on_message: MessageHandler) -> None:
+        loop = asyncio.get_running_loop()
+        while not self._stopping:
+            if self.interactive:
+                self.output.write(f"{self.speaker}{' @ ' + self.room if self.room else ''}> ")
+                self.output.flush()
+            line = await loop.run_in_executor(None, self.input.readline)
+            if not line:  # end of input
+                return
+            line = line.rstrip("\n")
+            if not line.strip():
+                continue
+            if line.startswith("/"):
+                if self._command(line.strip()):
+                    return
+                continue
+            await on_message(self.incoming(line))
+
+    def incoming(self, text: str) -> Incoming:
+        conversation = self.room or direct_conversation(self.speaker)
+        return Incoming(
+            platform=self.name,
+            event_id=f"console-{uuid.uuid4()}",
+            sender_id=self.speaker,
+            text=text,
+            conversation_id=conversation,
+            is_direct=self.room is None,
+            timestamp=datetime.now(UTC),
+            mentions_bot=BOT_ID in text,
+        )
+
+    def _command(self, line: str) -> bool:
+        """Handle a console command; True means quit."""
+        verb, _, argument = line.partition(" ")
+        argument = argument.strip()
+        if verb in {"/quit", "/exit", "/q"}:
+            return True
+        if verb == "/as" and argument:
+            self.speaker = argument
+            self.room = None
+        elif verb in {"/salon", "/room"} and argument:
+            self.room = argument
+            if self.speaker not in self.journal.rooms.get(argument, set()):
+                self.journal.append({"type": "join", "room": argument, "member": self.speaker})
+        elif verb == "/dm":
+            self.room = None
+        else:
+            self._print(HELP)
+        return False
+
+    async def send(self, message: Outgoing) -> SendResult:
+        conversation = message.conversation_id or await self.open_direct(message.person_id or "")
+        existing = self.journal.keys.get(message.key)
+        if existing is not None:  # same key, already delivered: de-duplicate like a server
+            return SendResult(existing, conversation)
+        if not conversation:
+            raise DeliveryError(self.name, "no_recipient", permanent=True)
+        remote_id = f"$console-{len(self.journal.messages) + 1}"
+        recipient = message.person_id or person_of(conversation) or conversation
+        text = message.text
+        if message.buttons:
+            text += "\n[" + "] [".join(button.label for button in message.buttons) + "]"
+        self.journal.append(
+            {
+                "type": "message",
+                "key": message.key,
+                "id": remote_id,
+                "to": recipient,
+                "conversation": conversation,
+                "text": text,
+            }
+        )
+        self._print(f"→ {recipient}\n" + "\n".join(f"  {line}" for line in text.splitlines()))
+        return SendResult(remote_id, conversation)
+
+    async def open_direct(self, person_id: str) -> str:
+        return direct_conversation(person_id)
+
+    async def room_members(self, conversation_id: str) -> Sequence[Member]:
+        members = self.journal.rooms.get(conversation_id)
+        if members is None:
+            raise DeliveryError(self.name, "unknown_room", conversation_id, permanent=True)
+        return [Member(member) for member in sorted(members) if member != self.bot_id]
+
+    def _print(self, text: str) -> None:
+        print(text, file=self.output, flush=True)
+
+
+def direct_conversation(person_id: str) -> str:
+    return f"dm:{person_id}"
+
+
+def person_of(conversation_id: str) -> str | None:
+    return conversation_id[3:] if conversation_id.startswith("dm:") else None

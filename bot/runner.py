@@ -1,0 +1,70 @@
+"""Build the configured platform and application, and run them."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from bot.app import App
+from bot.config import Settings
+from bot.core import Clock, Platform
+from storage.repo import Store
+
+log = logging.getLogger(__name__)
+
+
+def console_journal_path(database_url: str) -> Path | None:
+    """Next to a SQLite database file: ``pixbot.db`` → ``pixbot.console.jsonl``."""
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
+        return Path(url.database).with_suffix(".console.jsonl")
+    return Path("pixbot.console.jsonl")
+
+
+def build_platform(settings: Settings) -> Platform:
+    choice = settings.bot.platform
+    if choice == "console":
+        from bot.platforms.console import ConsolePlatform
+
+        return ConsolePlatform(journal_path=console_journal_path(settings.bot.database_url))
+    if choice == "matrix":
+        from bot.platforms.matrix import MatrixPlatform
+
+        m = settings.matrix
+        return MatrixPlatform(
+            homeserver=m.homeserver,
+            user_id=m.user_id,
+            password=m.password.get_secret_value(),
+            access_token=m.access_token.get_secret_value(),
+            device_id=m.device_id,
+            store_path=Path(m.store_path),
+            e2ee=m.e2ee,
+            allowed_servers=m.allowed_servers,
+            rate_limit=m.rate_limit,
+        )
+    raise SystemExit(
+        "La plateforme Slack n'est pas encore disponible dans cette version de pixbot "
+        "(utilisez console ou matrix)."
+    )
+
+
+async def run_bot(
+    settings: Settings, platform: Platform | None = None, clock: Clock | None = None
+) -> int:
+    store = Store.from_url(settings.bot.database_url)
+    store.upgrade()
+    platform = platform or build_platform(settings)
+    app = App(
+        settings,
+        store,
+        platform,
+        clock=clock,
+        drain_after_message=platform.name == "console",
+    )
+    try:
+        await app.run()
+    finally:
+        store.close()
+    return 0

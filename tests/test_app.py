@@ -1,0 +1,118 @@
+"""The core path: middleware, router, replies through the outbox, privacy commands."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from bot.router import RegistrationError, Router
+from tests.conftest import Bot
+
+
+async def test_help_depends_on_role(bot: Bot) -> None:
+    agent = await bot.say("@alice:console", "aide")
+    assert len(agent) == 1 and "« c'est fait »" in agent[0]
+    assert "campagne créer" not in agent[0]
+    admin = await bot.say("@admin:console", "HELP")
+    assert "campagne créer" in admin[0]
+
+
+async def test_accents_and_case_are_ignored(bot: Bot) -> None:
+    replies = await bot.say("@alice:console", "MES DONNEES")
+    assert "identifiant : @alice:console" in replies[0]
+
+
+async def test_same_event_is_answered_once(bot: Bot) -> None:
+    incoming = bot.platform.incoming("aide")
+    await bot.app.handle(incoming)
+    await bot.app.handle(incoming)
+    await bot.app.dispatcher.drain()
+    assert len(bot.new_messages()) == 1
+
+
+async def test_self_and_bots_are_ignored(bot: Bot) -> None:
+    own = replace(bot.platform.incoming("aide"), sender_id=bot.platform.bot_id)
+    other_bot = replace(bot.platform.incoming("aide"), sender_is_bot=True)
+    for message in (own, other_bot):
+        await bot.app.handle(message)
+    await bot.app.dispatcher.drain()
+    assert bot.new_messages() == []
+
+
+async def test_rooms_need_prefix_or_mention(bot: Bot) -> None:
+    assert await bot.say("@alice:console", "aide", room="#salon:console") == []
+    replies = await bot.say("@alice:console", "!pix aide", room="#salon:console")
+    assert len(replies) == 1
+    message = bot.platform.journal.messages[-1]
+    assert message["conversation"] == "#salon:console"
+    mention = await bot.say("@alice:console", "@pixbot:console: aide", room="#salon:console")
+    assert len(mention) == 1
+
+
+async def test_handler_error_gives_polite_reply_and_changes_nothing(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from storage.repo import PeopleRepo
+
+    def broken(self: PeopleRepo, person_id: int) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(PeopleRepo, "delete", broken)
+    await bot.say("@alice:console", "oublie-moi")
+    replies = await bot.say("@alice:console", "oui")
+    assert "une erreur m'a empêché" in replies[0]
+    with bot.store.transaction() as uow:
+        assert uow.people.by_platform_id("@alice:console") is not None
+
+
+async def test_forget_me_needs_confirmation(bot: Bot) -> None:
+    ask = await bot.say("@alice:console", "oublie-moi")
+    assert "Répondez « oui »" in ask[0]
+    cancelled = await bot.say("@alice:console", "non")
+    assert "je n'efface rien" in cancelled[0]
+    await bot.say("@alice:console", "oublie-moi")
+    done = await bot.say("@alice:console", "oui")
+    assert "j'ai effacé toutes vos données" in done[0]
+    with bot.store.transaction() as uow:
+        assert uow.people.by_platform_id("@alice:console") is None
+
+
+async def test_unknown_campaign_subcommand(bot: Bot) -> None:
+    replies = await bot.say("@alice:console", "campagne envoyer-tout")
+    assert "Je ne connais pas cette commande" in replies[0]
+
+
+async def test_oversized_message_is_refused(bot: Bot) -> None:
+    replies = await bot.say("@alice:console", "a" * 100_000)
+    assert "trop long" in replies[0]
+
+
+def test_router_checks_registration() -> None:
+    router = Router()
+
+    @router.command("aide")
+    async def one(ctx: object, args: str) -> None: ...
+
+    with pytest.raises(RegistrationError):
+
+        @router.command("AIDE")
+        async def two(ctx: object, args: str) -> None: ...
+
+    with pytest.raises(RegistrationError):
+        router.command("sync")(lambda ctx, args: None)  # type: ignore[arg-type,return-value]
+
+
+def test_router_longest_match_keeps_original_arguments() -> None:
+    router = Router()
+
+    @router.command("campagne")
+    async def family(ctx: object, args: str) -> None: ...
+
+    @router.command("campagne créer")
+    async def create(ctx: object, args: str) -> None: ...
+
+    match = router.match('Campagne  CREER abc123  "Le Titre"')
+    assert match is not None
+    assert match.route.name == "create"
+    assert match.args == 'abc123  "Le Titre"'
