@@ -186,6 +186,7 @@ class App:
         uow: UnitOfWork,
         person: Person,
         template: str,
+        /,
         *,
         key: str,
         now: datetime,

@@ -164,6 +164,7 @@ class Context:
         person: Person,
         template: str,
         key: str,
+        /,
         *,
         campaign_id: int | None = None,
         kind: str = "notice",

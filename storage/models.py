@@ -151,7 +151,7 @@ class DeliveryRow(Base):
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
     remote_id: Mapped[str | None] = mapped_column(String(255))
     last_error: Mapped[str | None] = mapped_column(String(500))
-    batch: Mapped[str | None] = mapped_column(String(100), index=True)
+    batch: Mapped[str | None] = mapped_column(String(300), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

@@ -833,6 +833,23 @@ class OutboxRepo(_Repo):
         )
         return int(result.rowcount or 0)
 
+    def cancel_pending_for(self, person_id: int, campaign_id: int | None = None) -> int:
+        """Drop pending campaign messages to a person (all campaigns, or one)."""
+        query = (
+            update(DeliveryRow)
+            .where(
+                DeliveryRow.person_id == person_id,
+                DeliveryRow.status == DeliveryStatus.PENDING,
+                DeliveryRow.campaign_id.is_not(None),
+                DeliveryRow.kind.in_(["invitation", "reminder"]),
+            )
+            .values(status=DeliveryStatus.CANCELLED, body=None)
+        )
+        if campaign_id is not None:
+            query = query.where(DeliveryRow.campaign_id == campaign_id)
+        result: Any = self.session.execute(query)
+        return int(result.rowcount or 0)
+
     def batch_counts(self, batch: str) -> dict[DeliveryStatus, int]:
         rows = self.session.execute(
             select(DeliveryRow.status, func.count())

@@ -1,16 +1,193 @@
-"""Agent replies: ``fait``, ``commencé``, ``plus tard``, ``stop``, ``stop tout``, ``reprendre``."""
+"""Agent replies: ``fait``, ``commencé``, ``plus tard``, ``stop``, ``stop tout``, ``reprendre``.
+
+Every change is an append-only participation event. The campaign is the one named, else the
+one the agent replied to, else the only open one; with several, the bot asks which.
+"""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from bot.router import Router
+from bot.parsing import ParseError, parse_code
+from bot.router import Context, Router
+from storage.repo import Campaign, CampaignStatus, ParticipationKind, ParticipationStatus
 
 if TYPE_CHECKING:
     from bot.app import App
 
 router = Router()
 
+ASK_WINDOW = timedelta(hours=1)
+THUMBS_UP = {"👍", "👍️", "👍🏻", "👍🏼", "👍🏽", "👍🏾", "👍🏿", ":+1:", "+1", "thumbsup"}
+
+
+async def _apply(ctx: Context, action: str, args: str) -> None:
+    campaign = _target(ctx, action, args)
+    if campaign is not None:
+        record(ctx, action, campaign)
+
+
+def _target(ctx: Context, action: str, args: str) -> Campaign | None:
+    """The campaign the agent means, or None after asking/explaining."""
+    uow = ctx.uow
+    mine = uow.campaigns.campaigns_of(ctx.person.id, statuses=(CampaignStatus.RUNNING,))
+    words = [word for word in args.split() if word.strip(".,;:!?…")]
+    if words:
+        try:
+            code = parse_code(words[0].strip(".,;:!?…")).code
+        except ParseError:
+            code = ""
+        for campaign in mine:
+            if campaign.code == code:
+                return campaign
+        # "c'est fait merci": only a word with a digit is taken for a (wrong) code.
+        if any(ch.isdigit() for ch in code):
+            ctx.say("participation_unknown_code", code=code, campaigns=mine)
+            return None
+    if ctx.incoming.relates_to:
+        delivery = uow.outbox.by_remote_id(ctx.incoming.relates_to)
+        if delivery is not None and delivery.campaign_id is not None:
+            for campaign in mine:
+                if campaign.id == delivery.campaign_id:
+                    return campaign
+    candidates = _candidates(ctx, action, mine)
+    if len(candidates) == 1:
+        return candidates[0]
+    if not candidates:
+        if mine:  # nothing left to change: say where things stand
+            ctx.say("participation_nothing_to_do", action=action, campaigns=mine)
+        else:
+            ctx.say("participation_no_campaign")
+        return None
+    uow.prompts.set(ctx.person.id, "which_campaign", action, ctx.now + ASK_WINDOW)
+    ctx.say("participation_which", campaigns=candidates, action=action)
+    return None
+
+
+def _candidates(ctx: Context, action: str, mine: list[Campaign]) -> list[Campaign]:
+    """Campaigns where the action would change something."""
+    result = []
+    for campaign in mine:
+        state = ctx.uow.participation.state(campaign.id, ctx.person.id)
+        status = state.status if state else ParticipationStatus.NOT_INVITED
+        if action == "resume":
+            if status == ParticipationStatus.OPTED_OUT:
+                result.append(campaign)
+        elif status not in (ParticipationStatus.COMPLETED, ParticipationStatus.OPTED_OUT):
+            result.append(campaign)
+    return result
+
+
+def record(ctx: Context, action: str, campaign: Campaign) -> None:
+    uow = ctx.uow
+    person = ctx.person
+    state = uow.participation.state(campaign.id, person.id)
+    status = state.status if state else ParticipationStatus.NOT_INVITED
+    if action == "done":
+        if status == ParticipationStatus.COMPLETED:
+            ctx.say("participation_already_done", campaign=campaign)
+            return
+        uow.participation.record(person.id, ParticipationKind.COMPLETED, ctx.now, campaign.id)
+        uow.outbox.cancel_pending_for(person.id, campaign.id)
+        ctx.say("participation_done", campaign=campaign)
+    elif action == "started":
+        if status in (ParticipationStatus.STARTED, ParticipationStatus.COMPLETED):
+            ctx.say("participation_already_started", campaign=campaign, status=status.value)
+            return
+        uow.participation.record(person.id, ParticipationKind.STARTED, ctx.now, campaign.id)
+        ctx.say("participation_started", campaign=campaign)
+    elif action == "later":
+        if status in (ParticipationStatus.COMPLETED, ParticipationStatus.OPTED_OUT):
+            ctx.say("participation_nothing_to_do", action=action, campaigns=[campaign])
+            return
+        uow.participation.record(person.id, ParticipationKind.SNOOZED, ctx.now, campaign.id)
+        planner = ctx.app.services.get("scheduler")
+        when = planner.snooze(uow, campaign, person, ctx.now) if planner is not None else None
+        ctx.say("participation_later", campaign=campaign, when=when, tz=person.timezone)
+    elif action == "stop":
+        if status == ParticipationStatus.OPTED_OUT:
+            ctx.say("participation_already_stopped", campaign=campaign)
+            return
+        uow.participation.record(person.id, ParticipationKind.OPTED_OUT, ctx.now, campaign.id)
+        uow.outbox.cancel_pending_for(person.id, campaign.id)
+        ctx.say("participation_stopped", campaign=campaign)
+    elif action == "resume":
+        uow.participation.record(person.id, ParticipationKind.RESUMED, ctx.now, campaign.id)
+        ctx.say("participation_resumed", campaign=campaign)
+
+
+@router.command("fait", "c'est fait", "cest fait", "termine", "j'ai fini", "fini", "done")
+async def done(ctx: Context, args: str) -> None:
+    await _apply(ctx, "done", args)
+
+
+@router.command("commence", "j'ai commence", "started", "en cours")
+async def started(ctx: Context, args: str) -> None:
+    await _apply(ctx, "started", args)
+
+
+@router.command("plus tard", "later", "pas maintenant")
+async def later(ctx: Context, args: str) -> None:
+    await _apply(ctx, "later", args)
+
+
+@router.command("stop")
+async def stop(ctx: Context, args: str) -> None:
+    await _apply(ctx, "stop", args)
+
+
+@router.command("stop tout", "stop all", "stoptout", "desabonner")
+async def stop_all(ctx: Context, args: str) -> None:
+    uow = ctx.uow
+    if ctx.person.id in uow.participation.opted_out_all([ctx.person.id]):
+        ctx.say("participation_already_stopped_all")
+        return
+    uow.participation.record(ctx.person.id, ParticipationKind.OPTED_OUT_ALL, ctx.now)
+    uow.outbox.cancel_pending_for(ctx.person.id)
+    ctx.say("participation_stopped_all")
+
+
+@router.command("reprendre", "resume")
+async def resume(ctx: Context, args: str) -> None:
+    uow = ctx.uow
+    if args.strip():
+        await _apply(ctx, "resume", args)
+        return
+    if ctx.person.id in uow.participation.opted_out_all([ctx.person.id]):
+        uow.participation.record(ctx.person.id, ParticipationKind.RESUMED, ctx.now)
+        ctx.say("participation_resumed_all")
+        return
+    await _apply(ctx, "resume", args)
+
+
+async def _answer_which(ctx: Context, text: str, action: str) -> bool:
+    """The agent answers "which campaign?" with a code."""
+    try:
+        code = parse_code(text.split()[0]).code if text.split() else ""
+    except ParseError:
+        return False
+    campaign = ctx.uow.campaigns.by_code(code)
+    mine = {c.id for c in ctx.uow.campaigns.campaigns_of(ctx.person.id)}
+    if campaign is None or campaign.id not in mine:
+        return False
+    record(ctx, action, campaign)
+    return True
+
+
+async def _reaction(ctx: Context, reaction: str, relates_to: str) -> bool:
+    """A 👍 on an invitation or reminder means "c'est fait" for its campaign."""
+    if reaction.strip() not in THUMBS_UP or not relates_to:
+        return True
+    delivery = ctx.uow.outbox.by_remote_id(relates_to)
+    if delivery is None or delivery.campaign_id is None or delivery.person_id != ctx.person.id:
+        return True
+    campaign = ctx.uow.campaigns.get(delivery.campaign_id)
+    if campaign is not None and campaign.status == CampaignStatus.RUNNING:
+        record(ctx, "done", campaign)
+    return True
+
 
 def install(app: App) -> None:
-    pass
+    app.prompt_handlers["which_campaign"] = _answer_which
+    app.prompt_handlers["reaction"] = _reaction

@@ -193,7 +193,7 @@ def upgrade() -> None:
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("remote_id", sa.String(length=255), nullable=True),
         sa.Column("last_error", sa.String(length=500), nullable=True),
-        sa.Column("batch", sa.String(length=100), nullable=True),
+        sa.Column("batch", sa.String(length=300), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
         sa.ForeignKeyConstraint(

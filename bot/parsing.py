@@ -1,0 +1,263 @@
+"""Pure parsing of ambassador commands: codes, dates, audiences, ``campagne créer`` arguments.
+
+Every error is a :class:`ParseError` carrying a template name and its variables, so the wording
+stays in ``bot/messages/``. Nothing here touches storage or the network.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from bot.text import clean_line, fold, strip_invisible
+
+MAX_TITLE = 200
+MAX_CODE = 32
+CODE_CHARS = re.compile(r"^[A-Z0-9]+$")
+STANDARD_CODE = re.compile(r"^[A-Z]{6}[0-9]{3}$")
+PIX_JOIN_URL = "https://app.pix.fr/campagnes/{code}"
+PLATFORM_ID = re.compile(r"^(@[^\s:,]+:[^\s,]+|U[A-Z0-9]{5,})$")
+ROOM_ID = re.compile(r"^[#!][^\s:,]+:[^\s,]+$")
+
+_QUOTES = {'"': '"', "«": "»", "“": "”", "„": "“", "'": "'"}
+_DATE_FR = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+_DATE_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+
+
+class ParseError(Exception):
+    """Bad input: ``template`` names the message to show, ``variables`` fill it."""
+
+    def __init__(self, template: str, **variables: Any) -> None:
+        super().__init__(template)
+        self.template = template
+        self.variables = variables
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    text: str
+    quoted: bool
+
+
+def tokenize(text: str) -> list[Token]:
+    """Split on spaces, keeping "quoted", «quoted» and “quoted” strings whole."""
+    tokens: list[Token] = []
+    i, n = 0, len(text)
+    while i < n:
+        ch = text[i]
+        if ch.isspace():
+            i += 1
+            continue
+        closing = _QUOTES.get(ch)
+        if closing is not None and ch != "'":
+            end = text.find(closing, i + 1)
+            if end == -1:
+                raise ParseError("error_unclosed_quote")
+            tokens.append(Token(text[i + 1 : end].strip(), True))
+            i = end + 1
+            continue
+        j = i
+        while j < n and not text[j].isspace():
+            j += 1
+        tokens.append(Token(text[i:j], False))
+        i = j
+    return tokens
+
+
+@dataclass(frozen=True, slots=True)
+class CampaignCode:
+    code: str
+    standard: bool
+
+    @property
+    def url(self) -> str:
+        return PIX_JOIN_URL.format(code=self.code)
+
+
+def parse_code(raw: str) -> CampaignCode:
+    """Pix campaign codes: spaces removed, upper case, letters and digits only."""
+    code = re.sub(r"[\s\-]", "", strip_invisible(raw)).upper()
+    if not code:
+        raise ParseError("error_code_missing")
+    if len(code) > MAX_CODE or not CODE_CHARS.match(code):
+        raise ParseError("error_code_invalid", code=clean_line(raw, 40))
+    return CampaignCode(code, bool(STANDARD_CODE.match(code)))
+
+
+def parse_date(raw: str) -> date:
+    text = raw.strip().rstrip(".,;")
+    match = _DATE_FR.match(text)
+    try:
+        if match:
+            day, month, year = (int(g) for g in match.groups())
+            return date(year, month, day)
+        match = _DATE_ISO.match(text)
+        if match:
+            year, month, day = (int(g) for g in match.groups())
+            return date(year, month, day)
+    except ValueError:
+        raise ParseError("error_date_invalid", value=clean_line(raw, 30)) from None
+    raise ParseError("error_date_invalid", value=clean_line(raw, 30))
+
+
+def clean_title(raw: str) -> str:
+    title = clean_line(raw, MAX_TITLE * 4)
+    if not title:
+        raise ParseError("error_title_missing")
+    if len(title) > MAX_TITLE:
+        raise ParseError("error_title_too_long", limit=MAX_TITLE)
+    return title
+
+
+@dataclass(frozen=True, slots=True)
+class Audience:
+    kind: str  # service | room | list
+    value: str  # service name, room id, or comma-separated ids
+
+    @property
+    def ids(self) -> list[str]:
+        return [item for item in self.value.split(",") if item] if self.kind == "list" else []
+
+
+def parse_audience(tokens: list[Token]) -> Audience:
+    if not tokens:
+        raise ParseError("error_audience_missing")
+    head = fold(tokens[0].text)
+    rest = " ".join(t.text for t in tokens[1:]).strip()
+    if head == "service":
+        name = clean_line(rest, 100)
+        if not name:
+            raise ParseError("error_audience_missing")
+        return Audience("service", name)
+    if head in {"salon", "room", "channel", "canal"}:
+        room = rest.strip()
+        if not ROOM_ID.match(room):
+            raise ParseError("error_room_invalid", room=clean_line(room, 80))
+        return Audience("room", room)
+    ids = [item.strip() for item in " ".join(t.text for t in tokens).split(",")]
+    ids = [item for item in ids if item]
+    bad = [item for item in ids if not PLATFORM_ID.match(item)]
+    if bad or not ids:
+        raise ParseError("error_ids_invalid", ids=", ".join(clean_line(b, 60) for b in bad[:5]))
+    return Audience("list", ",".join(dict.fromkeys(ids)))
+
+
+@dataclass(frozen=True, slots=True)
+class CreateRequest:
+    code: CampaignCode
+    title: str
+    deadline: date | None
+    event_name: str | None = None
+    event_date: date | None = None
+    audience: Audience | None = None
+    parcours: str | None = None
+    warnings: tuple[str, ...] = field(default=())
+
+
+_KEYWORDS = {
+    "fin": "deadline",
+    "until": "deadline",
+    "jusqu'au": "deadline",
+    "avant": "event",
+    "before": "event",
+    "pour": "audience",
+    "for": "audience",
+    "parcours": "parcours",
+}
+
+
+def parse_create(args: str, today: date) -> CreateRequest:
+    """``CODE "Titre" [fin JJ/MM/AAAA] [avant "Événement" le JJ/MM/AAAA] [pour AUDIENCE]``."""
+    tokens = tokenize(args)
+    code_parts: list[str] = []
+    index = 0
+    while index < len(tokens) and not tokens[index].quoted:
+        if fold(tokens[index].text) in _KEYWORDS:
+            break
+        code_parts.append(tokens[index].text)
+        index += 1
+    if not code_parts:
+        raise ParseError("error_code_missing")
+    code = parse_code("".join(code_parts))
+    if index >= len(tokens) or not tokens[index].quoted:
+        raise ParseError("error_title_missing")
+    title = clean_title(tokens[index].text)
+    index += 1
+
+    deadline: date | None = None
+    event_name: str | None = None
+    event_date: date | None = None
+    audience: Audience | None = None
+    parcours: str | None = None
+    seen: set[str] = set()
+    while index < len(tokens):
+        keyword = _KEYWORDS.get(fold(tokens[index].text))
+        if keyword is None or tokens[index].quoted:
+            raise ParseError("error_unexpected", word=clean_line(tokens[index].text, 40))
+        if keyword in seen:
+            raise ParseError("error_repeated", word=clean_line(tokens[index].text, 40))
+        seen.add(keyword)
+        index += 1
+        if keyword == "deadline":
+            if index >= len(tokens):
+                raise ParseError("error_date_missing")
+            deadline = parse_date(tokens[index].text)
+            index += 1
+        elif keyword == "event":
+            if index >= len(tokens) or not tokens[index].quoted:
+                raise ParseError("error_event_name_missing")
+            event_name = clean_title(tokens[index].text)
+            index += 1
+            if index < len(tokens) and fold(tokens[index].text) in {"le", "on", "du"}:
+                index += 1
+            if index >= len(tokens):
+                raise ParseError("error_date_missing")
+            event_date = parse_date(tokens[index].text)
+            index += 1
+        elif keyword == "parcours":
+            if index >= len(tokens):
+                raise ParseError("error_title_missing")
+            parcours = clean_title(tokens[index].text)
+            index += 1
+        else:  # audience: everything up to the next keyword
+            start = index
+            while index < len(tokens) and not (
+                not tokens[index].quoted
+                and _KEYWORDS.get(fold(tokens[index].text)) in {"deadline", "event", "parcours"}
+            ):
+                index += 1
+            audience = parse_audience(tokens[start:index])
+
+    if deadline is None and event_date is None:
+        raise ParseError("error_deadline_missing")
+    if deadline is None:
+        deadline = event_date
+    assert deadline is not None
+    if deadline < today:
+        raise ParseError("error_date_past", value=deadline)
+    if event_date is not None:
+        if event_date < today:
+            raise ParseError("error_date_past", value=event_date)
+        if event_date > deadline:
+            raise ParseError("error_event_after_deadline", event=event_date, deadline=deadline)
+    warnings = () if code.standard else ("code_nonstandard",)
+    return CreateRequest(
+        code=code,
+        title=title,
+        deadline=deadline,
+        event_name=event_name,
+        event_date=event_date,
+        audience=audience,
+        parcours=parcours,
+        warnings=warnings,
+    )
+
+
+def split_code_arg(args: str) -> tuple[str, str]:
+    """First word (a campaign code) and the rest."""
+    tokens = args.strip().split(maxsplit=1)
+    if not tokens:
+        raise ParseError("error_code_missing")
+    return tokens[0], tokens[1] if len(tokens) > 1 else ""
