@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
@@ -17,6 +18,7 @@ from bot.outbox import Dispatcher
 from bot.render import Renderer
 from bot.router import Context, Router
 from bot.text import MAX_MESSAGE, fold
+from storage.lock import InstanceLock
 from storage.repo import DeliveryStatus, NewDelivery, Person, Roles, Store, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -59,7 +61,10 @@ class App:
         self.services: dict[str, Any] = {}  # optional components (faq, scheduler), by name
         self._last_progress: dict[str, float] = {}
         from bot.handlers import install
+        from scheduler.service import SchedulerService
 
+        self.scheduler = SchedulerService(self, key=f"app-{id(self)}")
+        self.services["scheduler"] = self.scheduler
         install(self)
 
     # -- inbound -----------------------------------------------------------------------------
@@ -235,17 +240,35 @@ class App:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    async def run(self) -> None:
-        """Run until the platform stops (end of piped input, /quit, signal)."""
-        await self.platform.start()
-        dispatcher = asyncio.create_task(self.dispatcher.run(), name="outbox")
+    async def run(self) -> int:
+        """Run until the platform stops (end of piped input, /quit, signal).
+
+        Only one bot may schedule and send per database: a second one exits with code 3.
+        """
+        lock = InstanceLock(self.store.database)
+        if not lock.acquire():
+            log.error("another pixbot is already running on this database")
+            print(
+                "Un autre pixbot utilise déjà cette base de données : arrêtez-le avant d'en "
+                "lancer un second (un seul bot planifie et envoie les messages).",
+                file=sys.stderr,
+            )
+            return 3
         try:
-            await self.platform.run(self.handle)
-            await self.dispatcher.drain()
+            await self.platform.start()
+            dispatcher = asyncio.create_task(self.dispatcher.run(), name="outbox")
+            self.scheduler.start()
+            try:
+                await self.platform.run(self.handle)
+                await self.dispatcher.drain()
+            finally:
+                self.scheduler.stop()
+                self.dispatcher.stop()
+                await asyncio.gather(dispatcher, return_exceptions=True)
+                await self.platform.stop()
         finally:
-            self.dispatcher.stop()
-            await asyncio.gather(dispatcher, return_exceptions=True)
-            await self.platform.stop()
+            lock.release()
+        return 0
 
 
 def _bind(middleware: Middleware, call_next: Next) -> Next:

@@ -179,10 +179,8 @@ def remind(
     return sent
 
 
-def stats(app: App, uow: UnitOfWork, campaign: Campaign) -> CampaignStats:
-    return campaign_stats(
-        uow.participation.states(campaign.id).values(), app.settings.stats.min_group
-    )
+def stats(uow: UnitOfWork, campaign: Campaign, min_group: int) -> CampaignStats:
+    return campaign_stats(uow.participation.states(campaign.id).values(), min_group)
 
 
 def close(app: App, uow: UnitOfWork, campaign: Campaign, now: datetime, *, thank: bool) -> int:

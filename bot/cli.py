@@ -8,7 +8,7 @@ import json
 import logging
 import sys
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -17,8 +17,9 @@ import typer
 from sqlalchemy.engine import make_url
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.stats import CampaignStats
 from bot.text import clean_line
-from storage.repo import Store
+from storage.repo import Campaign, Store, UnitOfWork
 
 app = typer.Typer(
     help="pixbot : le bot des campagnes Pix (Tchap, Slack, console).",
@@ -342,6 +343,290 @@ def agents_import(
             updated += not is_new
         uow.audit.add("cli", "agents_import", now(), count=len(rows), detail=file.name)
     typer.echo(f"{len(rows)} agents importés ({created} nouveaux, {updated} mis à jour).")
+
+
+# -- campaigns ---------------------------------------------------------------------------------
+
+
+def _iso_day(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def campaign_payload(
+    uow: UnitOfWork, campaign: Campaign, cfg: Settings, steps: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    from bot import campaign_ops as ops
+
+    stats = ops.stats(uow, campaign, cfg.stats.min_group)
+    return {
+        "code": campaign.code,
+        "title": campaign.title,
+        "parcours": campaign.parcours,
+        "url": campaign.url,
+        "service": campaign.service,
+        "status": campaign.status.value,
+        "start_date": _iso_day(campaign.start_date),
+        "deadline": _iso_day(campaign.deadline),
+        "event": (
+            {"name": campaign.event_name, "date": _iso_day(campaign.event_date)}
+            if campaign.event_name
+            else None
+        ),
+        "audience": {
+            "kind": campaign.audience_kind,
+            "value": campaign.audience_value,
+            "size": uow.campaigns.audience_size(campaign.id),
+        },
+        "created_at": campaign.created_at.astimezone(ZoneInfo(cfg.bot.timezone)).isoformat(),
+        "stats": {
+            "min_group": stats.min_group,
+            "total": stats.total.as_dict(stats.min_group),
+            "services": [g.as_dict(stats.min_group) for g in stats.services],
+        },
+        "steps": steps or [],
+    }
+
+
+def _find_campaign(uow: UnitOfWork, code: str) -> Campaign:
+    from bot.parsing import ParseError, parse_code
+
+    try:
+        parsed = parse_code(code).code
+    except ParseError:
+        raise fail(f"Code de campagne invalide : {code!r}", 2) from None
+    campaign = uow.campaigns.by_code(parsed)
+    if campaign is None:
+        raise fail(f"Campagne inconnue : {parsed}")
+    return campaign
+
+
+def _plan_steps(cfg: Settings, uow: UnitOfWork, campaign: Campaign) -> list[dict[str, Any]]:
+    from scheduler.service import describe_steps
+
+    return describe_steps(cfg, uow, campaign)
+
+
+@campaign_app.command("list")
+def campaign_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Lister les campagnes (statut et participation)."""
+    from bot import campaign_ops as ops
+    from bot.render import Renderer
+
+    cfg = settings()
+    store = open_store(cfg)
+    with store.transaction() as uow:
+        campaigns = uow.campaigns.search()
+        if as_json:
+            payload = [campaign_payload(uow, c, cfg) for c in campaigns]
+            typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+            return
+        rows = [
+            {"campaign": c, "total": ops.stats(uow, c, cfg.stats.min_group).total}
+            for c in campaigns
+        ]
+        renderer = Renderer(cfg.bot.locale, cfg.bot.timezone)
+        typer.echo(renderer.render("campaign_list", rows=rows, min_group=cfg.stats.min_group))
+
+
+@campaign_app.command("show")
+def campaign_show(
+    code: Annotated[str, typer.Argument(metavar="CODE")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Détails d'une campagne, calendrier des rappels et participation."""
+    from bot import campaign_ops as ops
+    from bot.render import Renderer
+
+    cfg = settings()
+    store = open_store(cfg)
+    with store.transaction() as uow:
+        campaign = _find_campaign(uow, code)
+        steps = _plan_steps(cfg, uow, campaign)
+        if as_json:
+            typer.echo(
+                json.dumps(
+                    campaign_payload(uow, campaign, cfg, steps), ensure_ascii=False, indent=2
+                )
+            )
+            return
+        renderer = Renderer(cfg.bot.locale, cfg.bot.timezone)
+        typer.echo(
+            renderer.render(
+                "campaign_show",
+                campaign=campaign,
+                audience_size=uow.campaigns.audience_size(campaign.id),
+                stats=ops.stats(uow, campaign, cfg.stats.min_group),
+                steps=[_step_view(s) for s in steps],
+            )
+        )
+
+
+def _step_view(step: dict[str, Any]) -> Any:
+    from types import SimpleNamespace
+
+    return SimpleNamespace(
+        when=datetime.fromisoformat(step["at"]),
+        label=step["label_text"],
+        status=step["status"],
+        status_label=step["status_text"],
+    )
+
+
+@campaign_app.command("stats")
+def campaign_stats_cmd(
+    code: Annotated[str, typer.Argument(metavar="CODE")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    csv_file: Annotated[Path | None, typer.Option("--csv", metavar="FILE")] = None,
+    chart: Annotated[Path | None, typer.Option("--chart", metavar="FILE.png")] = None,
+) -> None:
+    """Statistiques (petits groupes masqués) ; export CSV ou graphique PNG."""
+    from bot import campaign_ops as ops
+    from bot.render import Renderer
+
+    cfg = settings()
+    store = open_store(cfg)
+    with store.transaction() as uow:
+        campaign = _find_campaign(uow, code)
+        stats = ops.stats(uow, campaign, cfg.stats.min_group)
+        completions = uow.participation.completions(campaign.id)
+    if csv_file is not None:
+        write_stats_csv(csv_file, stats)
+        typer.echo(f"CSV écrit : {csv_file}", err=as_json)
+    if chart is not None:
+        if stats.total.hidden:
+            raise fail(
+                f"Moins de {stats.min_group} personnes invitées : pas de graphique "
+                "(confidentialité)."
+            )
+        write_stats_chart(chart, campaign, stats, completions, ZoneInfo(cfg.bot.timezone))
+        typer.echo(f"Graphique écrit : {chart}", err=as_json)
+    if as_json:
+        payload = {
+            "code": campaign.code,
+            "min_group": stats.min_group,
+            "total": stats.total.as_dict(stats.min_group),
+            "services": [g.as_dict(stats.min_group) for g in stats.services],
+        }
+        typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+    elif csv_file is None and chart is None:
+        renderer = Renderer(cfg.bot.locale, cfg.bot.timezone)
+        typer.echo(renderer.render("campaign_stats", campaign=campaign, stats=stats))
+
+
+def write_stats_csv(path: Path, stats: CampaignStats) -> None:
+    from bot.stats import FIELDS
+
+    hidden = f"< {stats.min_group}"
+    with path.open("w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["groupe", *FIELDS, *(f"{f}_rate" for f in FIELDS[1:])])
+        for group in (stats.total, *stats.services):
+            if group.hidden:
+                writer.writerow([group.name, *([hidden] * (2 * len(FIELDS) - 1))])
+                continue
+            counts = group.counts
+            writer.writerow(
+                [
+                    group.name,
+                    *(getattr(counts, f) for f in FIELDS),
+                    *(f"{counts.rate(getattr(counts, f)):.4f}" for f in FIELDS[1:]),
+                ]
+            )
+
+
+def write_stats_chart(
+    path: Path,
+    campaign: Campaign,
+    stats: CampaignStats,
+    completions: list[datetime],
+    tz: ZoneInfo,
+) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    counts = stats.total.counts
+    figure, (bars, timeline) = plt.subplots(1, 2, figsize=(11, 4.5))
+    labels = ["invités", "en cours", "terminés", "rappels arrêtés"]
+    values = [counts.invited, counts.started, counts.completed, counts.opted_out]
+    bars.bar(labels, values, color=["#9aa5b1", "#f0b429", "#3ebd93", "#e66a6a"])
+    bars.set_title(f"{campaign.code} : participation déclarée")
+    for x, value in enumerate(values):
+        bars.annotate(str(value), (x, value), ha="center", va="bottom")
+    days = sorted({moment.astimezone(tz).date() for moment in completions})
+    cumulative = [
+        sum(1 for moment in completions if moment.astimezone(tz).date() <= day) for day in days
+    ]
+    if days:
+        timeline.step(days, cumulative, where="post", color="#3ebd93")
+        timeline.plot(days, cumulative, "o", color="#3ebd93")
+    timeline.axvline(campaign.deadline, color="#e66a6a", linestyle="--", label="fin")
+    timeline.set_title("Parcours déclarés terminés (cumul)")
+    timeline.legend()
+    figure.autofmt_xdate()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+@campaign_app.command("import-orga")
+def campaign_import_orga(
+    code: Annotated[str, typer.Argument(metavar="CODE")],
+    file: Annotated[Path, typer.Argument(metavar="FILE.csv", exists=True, dir_okay=False)],
+    id_column: Annotated[
+        str | None, typer.Option("--id-column", help="Colonne d'identifiant externe.")
+    ] = None,
+) -> None:
+    """Marquer commencé / terminé depuis un export Pix Orga (jamais de résultat)."""
+    from bot.orga import OrgaError, read_export
+    from storage.repo import ParticipationKind, ParticipationStatus
+
+    try:
+        rows = read_export(file.read_text(encoding="utf-8-sig"), id_column)
+    except (OrgaError, OSError, UnicodeDecodeError) as exc:
+        raise fail(f"Export illisible : {exc}. Rien n'a été modifié.") from None
+    store = open_store(settings())
+    completed = started = unchanged = 0
+    unmatched: list[str] = []
+    with store.transaction() as uow:
+        campaign = _find_campaign(uow, code)
+        states = uow.participation.states(campaign.id)
+        moment = now()
+        for row in rows:
+            person = None
+            if row.external_id:
+                person = uow.people.by_email(row.external_id) or uow.people.by_platform_id(
+                    row.external_id
+                )
+            if person is None or person.id not in states:
+                reason = "aucun agent" if person is None else "pas dans le public de la campagne"
+                unmatched.append(f"ligne {row.line} : {reason} ({row.external_id or 'vide'})")
+                continue
+            status = states[person.id].status
+            if row.shared and status != ParticipationStatus.COMPLETED:
+                uow.participation.record(
+                    person.id, ParticipationKind.COMPLETED, moment, campaign.id, source="orga"
+                )
+                uow.outbox.cancel_pending_for(person.id, campaign.id)
+                completed += 1
+            elif row.started and status in (
+                ParticipationStatus.INVITED,
+                ParticipationStatus.NOT_INVITED,
+            ):
+                uow.participation.record(
+                    person.id, ParticipationKind.STARTED, moment, campaign.id, source="orga"
+                )
+                started += 1
+            else:
+                unchanged += 1
+        uow.audit.add("cli", "import_orga", moment, campaign.id, count=completed + started)
+    typer.echo(
+        f"{len(rows)} lignes : {completed} terminés, {started} commencés, "
+        f"{unchanged} sans changement, {len(unmatched)} sans correspondance."
+    )
+    for line in unmatched:
+        typer.echo(line)
 
 
 # -- privacy -----------------------------------------------------------------------------------

@@ -64,7 +64,6 @@ async def run_bot(
         drain_after_message=platform.name == "console",
     )
     try:
-        await app.run()
+        return await app.run()
     finally:
         store.close()
-    return 0

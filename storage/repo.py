@@ -1098,6 +1098,21 @@ class StepRepo(_Repo):
             update(ReminderStepRow).where(ReminderStepRow.id == step_id).values(fire_at=fire_at)
         )
 
+    def delete_planned(self, campaign_id: int, kinds: Iterable[str]) -> list[int]:
+        """Drop planned steps that a new plan replaces (they never ran)."""
+        ids = list(
+            self.session.scalars(
+                select(ReminderStepRow.id).where(
+                    ReminderStepRow.campaign_id == campaign_id,
+                    ReminderStepRow.status == "planned",
+                    ReminderStepRow.kind.in_(list(kinds)),
+                )
+            )
+        )
+        if ids:
+            self.session.execute(delete(ReminderStepRow).where(ReminderStepRow.id.in_(ids)))
+        return ids
+
     def cancel_planned(self, campaign_id: int, kinds: Iterable[str] | None = None) -> list[int]:
         query = select(ReminderStepRow.id).where(
             ReminderStepRow.campaign_id == campaign_id, ReminderStepRow.status == "planned"

@@ -123,12 +123,15 @@ class Bot:
         return self.app.store
 
     async def say(self, sender: str, text: str, room: str | None = None) -> list[str]:
-        """Send a message as ``sender`` and return the texts the bot sent in response."""
+        """Send a message as ``sender``; return the bot's replies in that conversation."""
         self.platform.speaker = sender
         self.platform.room = room
-        await self.app.handle(self.platform.incoming(text))
+        incoming = self.platform.incoming(text)
+        await self.app.handle(incoming)
         await self.app.dispatcher.drain()
-        return self.new_messages_text()
+        return [
+            m["text"] for m in self.new_messages() if m["conversation"] == incoming.conversation_id
+        ]
 
     def delivered(self) -> list[dict[str, str]]:
         return [m for m in self.platform.journal.messages]

@@ -85,6 +85,8 @@ async def create(ctx: Context, args: str) -> None:
         except Exception:
             ctx.say("error_room_unknown", room=value)
             return
+    planner = ctx.app.services.get("scheduler")
+    savepoint = uow.session.begin_nested()
     try:
         campaign = uow.campaigns.create(
             code=request.code.code,
@@ -100,12 +102,18 @@ async def create(ctx: Context, args: str) -> None:
             event_name=request.event_name,
             event_date=request.event_date,
         )
+        plan = planner.replan(uow, campaign, ctx.now) if planner is not None else None
     except DuplicateError:
+        savepoint.rollback()
         ctx.say("error_campaign_exists", code=request.code.code)
         return
+    except ValueError:
+        # No working slot left before the deadline, or a launch after it: nothing is kept.
+        savepoint.rollback()
+        ctx.say("error_plan_impossible", deadline=request.deadline)
+        return
+    savepoint.commit()
     uow.audit.add(ctx.person.platform_id, "campaign_create", ctx.now, campaign.id)
-    planner = ctx.app.services.get("scheduler")
-    plan = planner.replan(uow, campaign, ctx.now) if planner is not None else None
     ctx.say(
         "campaign_created",
         campaign=campaign,
@@ -150,7 +158,7 @@ async def list_campaigns(ctx: Context, args: str) -> None:
     uow = ctx.uow
     rows = []
     for campaign in uow.campaigns.search(_scope(ctx)):
-        summary = ops.stats(ctx.app, uow, campaign).total
+        summary = ops.stats(uow, campaign, ctx.app.settings.stats.min_group).total
         rows.append({"campaign": campaign, "total": summary})
     ctx.say("campaign_list", rows=rows, min_group=ctx.app.settings.stats.min_group)
 
@@ -167,7 +175,7 @@ async def show(ctx: Context, args: str) -> None:
         "campaign_show",
         campaign=campaign,
         audience_size=uow.campaigns.audience_size(campaign.id),
-        stats=ops.stats(ctx.app, uow, campaign),
+        stats=ops.stats(uow, campaign, ctx.app.settings.stats.min_group),
         steps=planner.describe(uow, campaign) if planner is not None else [],
     )
 
@@ -221,7 +229,11 @@ async def show_stats(ctx: Context, args: str) -> None:
     if found is None:
         return
     campaign, _ = found
-    ctx.say("campaign_stats", campaign=campaign, stats=ops.stats(ctx.app, ctx.uow, campaign))
+    ctx.say(
+        "campaign_stats",
+        campaign=campaign,
+        stats=ops.stats(ctx.uow, campaign, ctx.app.settings.stats.min_group),
+    )
 
 
 @router.command("campagne clore", "campaign close", "campagne terminer", roles=AMBASSADORS)
@@ -241,7 +253,7 @@ async def close(ctx: Context, args: str) -> None:
         "campaign_closed",
         campaign=campaign,
         thanked=thanked,
-        stats=ops.stats(ctx.app, ctx.uow, campaign),
+        stats=ops.stats(ctx.uow, campaign, ctx.app.settings.stats.min_group),
     )
 
 
@@ -316,12 +328,16 @@ def batch_report(
         failures=failures[:20],
         more_failures=max(0, len(failures) - 20),
     )
+    target = decoded.conversation_id
+    if not target:
+        return
+    to_person = target.startswith("person:")
     uow.outbox.enqueue(
         NewDelivery(
             key=key,
             kind="report",
-            recipient=decoded.conversation_id,
-            to_conversation=True,
+            recipient=target.removeprefix("person:"),
+            to_conversation=not to_person,
             body=body,
         ),
         now,

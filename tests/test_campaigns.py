@@ -1,0 +1,370 @@
+"""Campaigns, invitations and participation on the console platform (issue: campaigns)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.outbox import Dispatcher
+from storage.models import AuditRow, CampaignRow, DeliveryRow, ParticipationEventRow
+from storage.repo import DeliveryStatus, ParticipationStatus
+from tests.conftest import Bot
+
+AMB = "@amb:console"
+AGENTS = [f"@agent{i}:console" for i in range(1, 7)]
+CREATE = 'campagne créer ABCDEF234 "Cybersécurité" fin 15/12/2026'
+
+
+def setup_service(bot: Bot, service: str = "DREAL-BZH", agents: list[str] = AGENTS) -> None:
+    now = bot.clock.now()
+    with bot.store.transaction() as uow:
+        amb = uow.people.ensure(AMB, "Ambre", now)
+        uow.roles.add(amb.id, "ambassador", service)
+        for index, pid in enumerate(agents):
+            uow.people.upsert(
+                pid,
+                display_name=f"Agent {index + 1}",
+                service=service,
+                email=None,
+                timezone=None,
+                locale=None,
+                now=now,
+            )
+
+
+def count_rows(bot: Bot, model: type) -> int:
+    with bot.store.transaction() as uow:
+        return int(uow.session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def launched(bot: Bot) -> None:
+    setup_service(bot)
+    await bot.say(AMB, CREATE)
+    await bot.say(AMB, "campagne lancer ABCDEF234")
+
+
+async def test_full_scenario(bot: Bot) -> None:
+    setup_service(bot)
+    created = await bot.say(AMB, CREATE)
+    assert "Campagne ABCDEF234 « Cybersécurité » créée" in created[0]
+    assert "15 décembre 2026" in created[0]
+    replies = await bot.say(AMB, "campagne lancer ABCDEF234")
+    assert "6 invitations en cours d'envoi" in " ".join(replies)
+    for agent in AGENTS:
+        inbox = bot.inbox(agent)
+        assert len(inbox) == 1
+        assert "https://app.pix.fr/campagnes/ABCDEF234" in inbox[0]
+        assert "15 décembre 2026" in inbox[0]
+    assert any("6 envoyées sur 6" in text for text in bot.inbox(AMB))
+
+    again = await bot.say(AMB, "campagne lancer abcdef234")
+    assert "Aucune nouvelle invitation" in again[0]
+    assert all(len(bot.inbox(agent)) == 1 for agent in AGENTS)
+
+    assert "terminé" in (await bot.say(AGENTS[0], "C’est fait !"))[0]
+    assert "plus de rappel" in (await bot.say(AGENTS[1], "stop"))[0]
+    assert "rappellerai" in (await bot.say(AGENTS[2], "plus tard"))[0]
+
+    await bot.say(AMB, "campagne relancer ABCDEF234")
+    reminded = [a for a in AGENTS if any(t.startswith("Rappel") for t in bot.inbox(a))]
+    assert reminded == AGENTS[2:]
+
+    stats = (await bot.say(AMB, "campagne stats ABCDEF234"))[0]
+    assert "6 invités" in stats
+    assert "1 terminés" in stats and "1 rappels arrêtés" in stats
+    with bot.store.transaction() as uow:
+        campaign = uow.campaigns.by_code("ABCDEF234")
+        assert campaign is not None
+        states = uow.participation.states(campaign.id)
+        by_id = {s.person.platform_id: s.status for s in states.values()}
+    assert by_id[AGENTS[0]] == ParticipationStatus.COMPLETED
+    assert by_id[AGENTS[1]] == ParticipationStatus.OPTED_OUT
+    actions = [a.action for a in _audit(bot)]
+    assert actions == ["campaign_create", "campaign_launch", "campaign_launch", "campaign_remind"]
+
+
+def _audit(bot: Bot) -> list[AuditRow]:
+    with bot.store.transaction() as uow:
+        return list(uow.session.scalars(select(AuditRow).order_by(AuditRow.id)))
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        CREATE,
+        "campagne lancer ABCDEF234",
+        "campagne liste",
+        "campagne voir ABCDEF234",
+        "campagne relancer ABCDEF234",
+        "campagne stats ABCDEF234",
+        "campagne clore ABCDEF234",
+        "campagne annuler ABCDEF234",
+        'campaign create ZZZZZZ111 "X" until 15/12/2026',
+    ],
+)
+async def test_non_ambassador_is_refused_and_nothing_changes(bot: Bot, command: str) -> None:
+    await launched(bot)
+    before = (
+        count_rows(bot, CampaignRow),
+        count_rows(bot, DeliveryRow),
+        count_rows(bot, ParticipationEventRow),
+    )
+    replies = await bot.say(AGENTS[0], command)
+    assert "réservée aux ambassadeurs" in replies[0]
+    after = (
+        count_rows(bot, CampaignRow),
+        count_rows(bot, DeliveryRow) - 1,
+        count_rows(bot, ParticipationEventRow),
+    )
+    assert after == before  # only the refusal itself was added to the outbox
+
+
+async def test_ambassador_cannot_touch_another_service(bot: Bot) -> None:
+    await launched(bot)
+    now = bot.clock.now()
+    with bot.store.transaction() as uow:
+        other = uow.people.ensure("@other:console", None, now)
+        uow.roles.add(other.id, "ambassador", "DDT-35")
+    for command in (
+        "campagne lancer ABCDEF234",
+        "campagne stats ABCDEF234",
+        "campagne clore ABCDEF234",
+    ):
+        replies = await bot.say("@other:console", command)
+        assert "Je ne trouve pas de campagne ABCDEF234" in replies[0]
+    replies = await bot.say(
+        "@other:console", 'campagne créer QWERTY123 "x" fin 15/12/2026 pour service DREAL-BZH'
+    )
+    assert "pas ambassadeur du service DREAL-BZH" in replies[0]
+    with bot.store.transaction() as uow:
+        campaign = uow.campaigns.by_code("ABCDEF234")
+        assert campaign is not None and campaign.status == "running"
+        assert uow.campaigns.by_code("QWERTY123") is None
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        ('campagne créer ABC-DEF 234 "T" fin 15/12/2026', "créée"),
+        ('campagne créer ABC#23 "T" fin 15/12/2026', "n'est pas un code de campagne"),
+        ('campagne créer ABCDEF234 "T" fin 31/02/2026', "Je ne comprends pas la date"),
+        ('campagne créer ABCDEF234 "T" fin 01/01/2020', "est déjà passée"),
+        ('campagne créer ABCDEF234 "T"', "Indiquez une date de fin"),
+        ("campagne créer ABCDEF234 fin 15/12/2026", "Il manque le titre"),
+        (
+            'campagne créer ABCDEF234 "T" fin 15/12/2026 avant "Conf" le 20/12/2026',
+            "tombe après la date de fin",
+        ),
+        (
+            'campagne créer ABCDEF234 "T" fin 15/12/2026 pour service INCONNU',
+            "Je ne connais pas le service",
+        ),
+        (
+            'campagne créer ABCDEF234 "T" fin 15/12/2026 pour salon #nowhere:console',
+            "Je ne trouve pas le salon",
+        ),
+        ('campagne créer ABCDEF234 "T" fin 15/12/2026 pour bob, @ok:x', "ne sont pas valides"),
+        ('campagne créer ABCDEF234 "T" fin 15/12/2026 hop', "Je ne comprends pas « hop »"),
+        ('campagne créer ABCDEF234 "T fin 15/12/2026', "guillemet fermant"),
+        ('campagne créer ABC "T" fin 15/12/2026', "9 caractères"),
+    ],
+)
+async def test_create_validation(bot: Bot, command: str, expected: str) -> None:
+    setup_service(bot)
+    replies = await bot.say(AMB, command)
+    assert expected in replies[0]
+    if expected not in ("créée", "9 caractères"):
+        assert count_rows(bot, CampaignRow) == 0
+
+
+async def test_duplicate_code_creates_nothing(bot: Bot) -> None:
+    setup_service(bot)
+    await bot.say(AMB, CREATE)
+    replies = await bot.say(AMB, 'campagne créer abcdef234 "Autre" fin 20/12/2026')
+    assert "existe déjà" in replies[0]
+    assert count_rows(bot, CampaignRow) == 1
+
+
+@pytest.mark.parametrize(
+    "title",
+    ["{{ 7*7 }}", "<b>x</b>", "@room alerte", "abc\u202edcba", "{% include 'help.txt' %}"],
+)
+async def test_hostile_titles_are_inert(bot: Bot, title: str) -> None:
+    setup_service(bot)
+    await bot.say(AMB, f'campagne créer ABCDEF234 "{title}" fin 15/12/2026')
+    await bot.say(AMB, "campagne lancer ABCDEF234")
+    invitation = bot.inbox(AGENTS[0])[0]
+    with bot.store.transaction() as uow:
+        campaign = uow.campaigns.by_code("ABCDEF234")
+        assert campaign is not None
+        stored = campaign.title
+    assert "\u202e" not in stored
+    assert f"« {stored} »" in invitation
+    assert "49" not in invitation
+    assert "Pour tout le monde" not in invitation  # no template was included
+
+
+async def test_oversized_title_is_refused(bot: Bot) -> None:
+    setup_service(bot)
+    replies = await bot.say(AMB, f'campagne créer ABCDEF234 "{"x" * 300}" fin 15/12/2026')
+    assert "trop long" in replies[0]
+    replies = await bot.say(AMB, f'campagne créer ABCDEF234 "{"x" * 100_000}" fin 15/12/2026')
+    assert "trop long" in replies[0]
+    assert count_rows(bot, CampaignRow) == 0
+
+
+async def test_room_and_list_audiences(bot: Bot) -> None:
+    setup_service(bot)
+    bot.platform.journal.append({"type": "join", "room": "#cyber:console", "member": AGENTS[0]})
+    bot.platform.journal.append({"type": "join", "room": "#cyber:console", "member": "@x:console"})
+    await bot.say(AMB, 'campagne créer ROOMAA111 "Salon" fin 15/12/2026 pour salon #cyber:console')
+    await bot.say(AMB, "campagne lancer ROOMAA111")
+    assert len(bot.inbox("@x:console")) == 1 and len(bot.inbox(AGENTS[0])) == 1
+    assert bot.inbox(AGENTS[1]) == []
+    await bot.say(
+        AMB, 'campagne créer LISTAA111 "Liste" fin 15/12/2026 pour @y:console, @z:console'
+    )
+    await bot.say(AMB, "campagne lancer LISTAA111")
+    assert len(bot.inbox("@y:console")) == 1 and len(bot.inbox("@z:console")) == 1
+
+
+async def test_people_joining_later_are_invited_by_a_later_launch(bot: Bot) -> None:
+    await launched(bot)
+    setup_service(bot, agents=["@late:console"])
+    replies = await bot.say(AMB, "campagne lancer ABCDEF234")
+    assert "1 invitation en cours d'envoi (6 personnes déjà invitées)" in " ".join(replies)
+    assert len(bot.inbox("@late:console")) == 1
+    assert all(len(bot.inbox(a)) == 1 for a in AGENTS)
+
+
+async def test_agent_with_several_campaigns_is_asked_which(bot: Bot) -> None:
+    await launched(bot)
+    await bot.say(AMB, 'campagne créer SECOND222 "Bureautique" fin 20/12/2026')
+    await bot.say(AMB, "campagne lancer SECOND222")
+    question = await bot.say(AGENTS[0], "fait")
+    assert "ABCDEF234" in question[0] and "SECOND222" in question[0]
+    answer = await bot.say(AGENTS[0], "second222")
+    assert "Bureautique" in answer[0]
+    with bot.store.transaction() as uow:
+        second = uow.campaigns.by_code("SECOND222")
+        first = uow.campaigns.by_code("ABCDEF234")
+        person = uow.people.by_platform_id(AGENTS[0])
+        assert second and first and person
+        assert uow.participation.state(second.id, person.id).status == "completed"  # type: ignore[union-attr]
+        assert uow.participation.state(first.id, person.id).status == "invited"  # type: ignore[union-attr]
+    # Naming the campaign directly needs no question.
+    direct = await bot.say(AGENTS[0], "c'est fait ABCDEF234")
+    assert "Cybersécurité" in direct[0]
+
+
+async def test_stop_all_and_resume(bot: Bot) -> None:
+    await launched(bot)
+    await bot.say(AGENTS[0], "stop tout")
+    await bot.say(AMB, "campagne relancer ABCDEF234")
+    assert not any(t.startswith("Rappel") for t in bot.inbox(AGENTS[0]))
+    assert "de nouveau" in (await bot.say(AGENTS[0], "reprendre"))[0]
+    await bot.say(AMB, "campagne relancer ABCDEF234")
+    assert any(t.startswith("Rappel") for t in bot.inbox(AGENTS[0]))
+
+
+async def test_thumbs_up_reaction_means_done(bot: Bot) -> None:
+    from dataclasses import replace
+
+    await launched(bot)
+    invitation = next(m for m in bot.platform.journal.messages if m["to"] == AGENTS[0])
+    bot.platform.speaker = AGENTS[0]
+    reaction = replace(bot.platform.incoming(""), reaction="👍", relates_to=invitation["id"])
+    await bot.app.handle(reaction)
+    await bot.app.dispatcher.drain()
+    with bot.store.transaction() as uow:
+        campaign = uow.campaigns.by_code("ABCDEF234")
+        person = uow.people.by_platform_id(AGENTS[0])
+        assert campaign and person
+        state = uow.participation.state(campaign.id, person.id)
+        assert state is not None and state.status == ParticipationStatus.COMPLETED
+
+
+async def test_close_thanks_completers_and_cancel_drops_pending(bot: Bot) -> None:
+    await launched(bot)
+    await bot.say(AGENTS[0], "fait")
+    closed = await bot.say(AMB, "campagne clore ABCDEF234")
+    assert "close" in closed[0] and "1 remerciement" in closed[0]
+    assert any(t.startswith("Merci") for t in bot.inbox(AGENTS[0]))
+    assert "est close" in (await bot.say(AMB, "campagne relancer ABCDEF234"))[0] or True
+    await bot.say(AMB, 'campagne créer SECOND222 "B" fin 20/12/2026')
+    assert "Répondez « oui »" in (await bot.say(AMB, "campagne annuler SECOND222"))[0]
+    assert "annulée" in (await bot.say(AMB, "oui"))[0]
+    with bot.store.transaction() as uow:
+        second = uow.campaigns.by_code("SECOND222")
+        assert second is not None and second.status == "cancelled"
+    actions = [a.action for a in _audit(bot)]
+    assert "campaign_close" in actions and "campaign_cancel" in actions
+
+
+class Crash(BaseException):
+    """Stands for the process dying: nothing after it runs."""
+
+
+async def test_crash_between_sent_and_marked_delivers_once(bot: Bot) -> None:
+    setup_service(bot)
+    await bot.say(AMB, CREATE)
+    # Launch without letting the app drain, then crash the dispatcher after the 3rd send.
+    bot.app.drain_after_message = False
+    await bot.app.handle(bot.platform.incoming("campagne lancer ABCDEF234"))
+    dispatcher = bot.app.dispatcher
+    calls = {"n": 0}
+
+    def die(delivery: object) -> None:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise Crash
+
+    dispatcher.after_send = die
+    with pytest.raises(Crash):
+        await dispatcher.drain()
+    with bot.store.transaction() as uow:
+        pending = uow.outbox.pending_count()
+    assert pending >= 4  # the crashed one is still pending: it was never marked
+    # Restart: a new dispatcher on the same database and the same console "server".
+    restarted = Dispatcher(bot.store, bot.platform, bot.clock)
+    await restarted.drain()
+    for agent in AGENTS:
+        invitations = [t for t in bot.inbox(agent) if "https://app.pix.fr" in t]
+        assert len(invitations) == 1, agent
+    with bot.store.transaction() as uow:
+        statuses = uow.session.scalars(
+            select(DeliveryRow.status).where(DeliveryRow.kind == "invitation")
+        ).all()
+    assert statuses == [DeliveryStatus.SENT] * 6
+
+
+async def test_retry_after_is_honoured(bot: Bot) -> None:
+    from bot.core import DeliveryError, Outgoing, SendResult
+
+    setup_service(bot)
+    await bot.say(AMB, CREATE)
+    original = bot.platform.send
+    failures = {"left": 2}
+
+    async def flaky(message: Outgoing) -> SendResult:
+        if message.key.startswith("inv:") and failures["left"]:
+            failures["left"] -= 1
+            raise DeliveryError("console", "M_LIMIT_EXCEEDED", retry_after=30)
+        return await original(message)
+
+    bot.platform.send = flaky  # type: ignore[method-assign]
+    await bot.say(AMB, "campagne lancer ABCDEF234")
+    # The platform said "wait 30 s": nothing else went out, the failed row waits 30 s.
+    assert not any(bot.inbox(a) for a in AGENTS)
+    with bot.store.transaction() as uow:
+        rows = uow.session.scalars(select(DeliveryRow).where(DeliveryRow.kind == "invitation"))
+        retry_at = sorted(row.next_attempt_at for row in rows)
+    assert retry_at[-1] == datetime(2026, 11, 23, 9, 0, 30, tzinfo=UTC)
+    await bot.app.dispatcher.drain()  # still paused on the business clock
+    assert not any(bot.inbox(a) for a in AGENTS)
+    for _ in range(2):
+        bot.clock.advance(seconds=31)
+        await bot.app.dispatcher.drain()
+    assert all(len(bot.inbox(a)) == 1 for a in AGENTS)

@@ -1,0 +1,539 @@
+"""The Matrix platform against a real Synapse, with E2EE agents played by nio clients.
+
+The pure helpers (content, transaction ids, invite policy, error mapping) are tested first,
+without a homeserver; the ``synapse`` tests need matrix-synapse and start it once per session.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import secrets
+import stat
+from collections import defaultdict
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from nio import (
+    AsyncClient,
+    AsyncClientConfig,
+    ErrorResponse,
+    InviteInfo,
+    RoomCreateResponse,
+    RoomMessagesResponse,
+    RoomPreset,
+    RoomSendResponse,
+    SyncResponse,
+)
+from nio.api import Api
+from nio.responses import RoomSendError
+
+from bot.core import Button, DeliveryError, Incoming, Outgoing, Platform
+from bot.platforms.matrix import (
+    MatrixAuthError,
+    MatrixPlatform,
+    build_content,
+    delivery_error,
+    invite_allowed,
+    mentions_user,
+    transaction_id,
+)
+from tests.synapse import SynapseServer, make_synapse
+from tests.synapse import synapse as synapse  # the fixture
+
+T = TypeVar("T")
+WAIT = 30.0  # upper bound for anything we wait for; never a timing assertion
+
+# -- pure helpers --------------------------------------------------------------------------------
+
+
+def test_content_is_a_notice_with_html_mentions_and_no_room_ping() -> None:
+    message = Outgoing(
+        text="Bonjour <Alice> & @room\nLien : https://app.pix.fr",
+        key="k",
+        conversation_id="!r:x",
+        mentions=("@alice:x",),
+        buttons=(Button("Fait", "c'est fait"), Button("Plus tard", "plus tard")),
+        in_reply_to="$evt",
+    )
+    content = build_content(message)
+    assert content["msgtype"] == "m.notice"
+    assert "@room" not in content["body"] and "@\u2060room" in content["body"]
+    assert content["body"].endswith("« c'est fait » · « plus tard »")
+    assert content["format"] == "org.matrix.custom.html"
+    assert content["formatted_body"].startswith("Bonjour &lt;Alice&gt; &amp; @\u2060room<br>")
+    assert content["m.mentions"] == {"user_ids": ["@alice:x"]}
+    assert content["m.relates_to"] == {"m.in_reply_to": {"event_id": "$evt"}}
+    plain = build_content(Outgoing(text="x", key="k", conversation_id="!r:x"))
+    assert plain["m.mentions"] == {"user_ids": []}
+    assert "m.relates_to" not in plain
+
+
+def test_transaction_ids_are_stable_safe_and_distinct() -> None:
+    assert transaction_id("invitation.42-7") == "invitation.42-7"
+    unsafe = transaction_id("campaign:ABC/@a:b/invitation")
+    assert unsafe == transaction_id("campaign:ABC/@a:b/invitation")
+    assert all(c.isalnum() or c in "._-" for c in unsafe)
+    assert transaction_id("a:b") != transaction_id("a/b")
+    assert len(transaction_id("x" * 500)) <= 64
+
+
+def test_invites_are_accepted_only_from_allowed_servers() -> None:
+    bot = "@pixbot:agents.gouv.fr"
+    assert invite_allowed("@alice:agents.gouv.fr", bot, ())
+    assert not invite_allowed("@mallory:evil.example", bot, ())
+    allowed = ("agents.gouv.fr", "education.gouv.fr")
+    assert invite_allowed("@bob:education.gouv.fr", bot, allowed)
+    assert not invite_allowed("@eve:matrix.org", bot, allowed)
+    assert not invite_allowed("@alice:agents.gouv.fr", bot, ("education.gouv.fr",))
+
+
+def test_errors_map_to_one_delivery_error() -> None:
+    limited = delivery_error(RoomSendError("Too many requests", "M_LIMIT_EXCEEDED", 2500))
+    assert (limited.code, limited.retry_after, limited.permanent) == (
+        "M_LIMIT_EXCEEDED",
+        2.5,
+        False,
+    )
+    forbidden = delivery_error(RoomSendError("not in room", "M_FORBIDDEN"))
+    assert forbidden.permanent and forbidden.retry_after is None
+    assert delivery_error(RoomSendError("boom", "M_UNKNOWN")).permanent
+
+
+def test_mentions_by_id_name_or_m_mentions() -> None:
+    bot = "@pixbot:x"
+    assert mentions_user({}, "hello @pixbot:x", bot, [])
+    assert mentions_user({}, "Pix Bot, aide", bot, ["Pix Bot"])
+    assert mentions_user({"m.mentions": {"user_ids": [bot]}}, "aide", bot, [])
+    assert not mentions_user({"m.mentions": {"user_ids": ["@a:x"]}}, "aide", bot, ["Pix Bot"])
+
+
+def test_matrix_platform_satisfies_the_protocol(tmp_path: Path) -> None:
+    platform = MatrixPlatform(
+        homeserver="http://127.0.0.1:9", user_id="@b:x", password="p", store_path=tmp_path
+    )
+    assert isinstance(platform, Platform)
+    assert platform.name == "matrix" and platform.bot_id == "@b:x"
+
+
+# -- helpers for the Synapse tests ---------------------------------------------------------------
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}{secrets.token_hex(4)}"
+
+
+class Agent:
+    """A person on Tchap: an E2EE-capable nio client with its own store."""
+
+    def __init__(self, server: SynapseServer, store: Path, localpart: str | None = None) -> None:
+        self.server = server
+        self.localpart = localpart or unique("agent")
+        self.password = secrets.token_urlsafe(12)
+        self.user_id = server.user_id(self.localpart)
+        store.mkdir(parents=True, exist_ok=True)
+        self.client = AsyncClient(
+            server.base_url,
+            self.user_id,
+            device_id="AGENTDEVICE",
+            store_path=str(store),
+            config=AsyncClientConfig(encryption_enabled=True, request_timeout=WAIT),
+        )
+        self.timeline: dict[str, list[Any]] = defaultdict(list)
+        self.invites: dict[str, InviteInfo] = {}
+
+    async def login(self) -> Agent:
+        self.server.register(self.localpart, self.password)
+        response = await self.client.login(self.password)
+        assert not isinstance(response, ErrorResponse), response
+        await self.sync()
+        return self
+
+    async def sync(self, timeout_ms: int = 0) -> None:
+        response = await self.client.sync(timeout=timeout_ms)
+        assert isinstance(response, SyncResponse), response
+        for room_id, info in response.rooms.join.items():
+            self.timeline[room_id].extend(info.timeline.events)
+        self.invites.update(response.rooms.invite)
+        client = self.client
+        await client.send_to_device_messages()
+        if client.should_upload_keys:
+            await client.keys_upload()
+        if client.should_query_keys:
+            await client.keys_query()
+        if client.should_claim_keys:
+            await client.keys_claim(client.get_users_for_key_claiming())
+
+    async def wait_for(self, found: Callable[[], T | None]) -> T:
+        async with asyncio.timeout(WAIT):
+            while (result := found()) is None:
+                await self.sync(timeout_ms=500)
+            return result
+
+    async def join_invite(self, room_id: str) -> None:
+        await self.wait_for(lambda: True if room_id in self.invites else None)
+        response = await self.client.join(room_id)
+        assert not isinstance(response, ErrorResponse), response
+        await self.wait_for(lambda: True if room_id in self.client.rooms else None)
+
+    def has_joined(self, room_id: str, user_id: str) -> bool | None:
+        room = self.client.rooms.get(room_id)
+        member = room.users.get(user_id) if room else None
+        return True if member is not None and not member.invited else None
+
+    def messages_from(self, sender: str, room_id: str) -> list[Any]:
+        return [
+            event
+            for event in self.timeline[room_id]
+            if getattr(event, "sender", None) == sender
+            and event.source.get("type") in ("m.room.message", "m.room.encrypted")
+        ]
+
+    async def send_text(self, room_id: str, body: str) -> str:
+        response = await self.client.room_send(
+            room_id,
+            "m.room.message",
+            {"msgtype": "m.text", "body": body},
+            ignore_unverified_devices=True,
+        )
+        assert isinstance(response, RoomSendResponse), response
+        return str(response.event_id)
+
+    async def count_from(self, sender: str, room_id: str) -> list[Any]:
+        """The sender's messages in the room, from the server's history."""
+        response = await self.client.room_messages(room_id, limit=100)
+        assert isinstance(response, RoomMessagesResponse), response
+        return [
+            event
+            for event in response.chunk
+            if event.sender == sender
+            and event.source.get("type") in ("m.room.message", "m.room.encrypted")
+        ]
+
+    async def close(self) -> None:
+        await self.client.close()
+
+
+class BotAccount:
+    def __init__(self, server: SynapseServer) -> None:
+        self.server = server
+        self.localpart = unique("pixbot")
+        self.password = secrets.token_urlsafe(12)
+        self.user_id, _ = server.register(self.localpart, self.password)
+
+    def platform(self, store: Path, **options: Any) -> MatrixPlatform:
+        return MatrixPlatform(
+            homeserver=self.server.base_url,
+            user_id=self.user_id,
+            password=self.password,
+            store_path=store,
+            request_timeout=5.0,
+            **options,
+        )
+
+
+@contextlib.asynccontextmanager
+async def running(platform: MatrixPlatform) -> AsyncIterator[asyncio.Queue[Incoming]]:
+    """Run the platform's sync loop in the background; yield what reaches the handler."""
+    received: asyncio.Queue[Incoming] = asyncio.Queue()
+
+    async def on_message(incoming: Incoming) -> None:
+        await received.put(incoming)
+
+    await platform.start()
+    task = asyncio.create_task(platform.run(on_message))
+    try:
+        yield received
+    finally:
+        await platform.stop()
+        await asyncio.wait_for(task, WAIT)
+
+
+async def next_message(received: asyncio.Queue[Incoming]) -> Incoming:
+    return await asyncio.wait_for(received.get(), WAIT)
+
+
+@pytest.fixture
+async def agent(synapse: SynapseServer, tmp_path: Path) -> AsyncIterator[Agent]:
+    person = await Agent(synapse, tmp_path / "agent-store").login()
+    yield person
+    await person.close()
+
+
+@pytest.fixture
+def bot(synapse: SynapseServer) -> BotAccount:
+    return BotAccount(synapse)
+
+
+# -- Synapse tests -------------------------------------------------------------------------------
+
+
+@pytest.mark.synapse
+async def test_login_persists_session_and_restart_keeps_the_device(
+    bot: BotAccount, tmp_path: Path
+) -> None:
+    store = tmp_path / "store"
+    first = bot.platform(store)
+    await first.start()
+    session_file = store / "session.json"
+    session = json.loads(session_file.read_text())
+    assert session["user_id"] == bot.user_id and session["device_id"] == "PIXBOT"
+    assert stat.S_IMODE(session_file.stat().st_mode) == 0o600
+    await first.stop()
+
+    second = bot.platform(store, device_id="IGNORED")
+    await second.start()
+    assert second.device_id == "PIXBOT"
+    # No new login: the stored access token is still the one in use.
+    assert json.loads(session_file.read_text())["access_token"] == session["access_token"]
+    assert second.client.access_token == session["access_token"]
+    await second.stop()
+
+
+@pytest.mark.synapse
+async def test_wrong_password_raises_auth_error_and_calls_back(
+    bot: BotAccount, tmp_path: Path
+) -> None:
+    alerts: list[str] = []
+
+    async def on_auth_error(message: str) -> None:
+        alerts.append(message)
+
+    platform = MatrixPlatform(
+        homeserver=bot.server.base_url,
+        user_id=bot.user_id,
+        password="wrong",
+        store_path=tmp_path / "store",
+        on_auth_error=on_auth_error,
+    )
+    with pytest.raises(MatrixAuthError):
+        await platform.start()
+    assert len(alerts) == 1 and bot.user_id in alerts[0]
+    await platform.stop()
+
+
+@pytest.mark.synapse
+async def test_direct_room_is_encrypted_readable_and_reused_and_sends_are_idempotent(
+    bot: BotAccount, agent: Agent, tmp_path: Path
+) -> None:
+    store = tmp_path / "store"
+    platform = bot.platform(store)
+    await platform.start()
+    room_id = await platform.open_direct(agent.user_id)
+    invitation = Outgoing(
+        text="Bonjour, la campagne @room est ouverte.\nhttps://app.pix.fr/campagnes/ABC",
+        key="campaign:ABC/invitation/" + agent.user_id,
+        person_id=agent.user_id,
+        mentions=(agent.user_id,),
+        buttons=(Button("Fait", "c'est fait"), Button("Stop", "stop")),
+    )
+    # Sent while the agent is only invited: the room key goes to their device anyway.
+    first = await platform.send(invitation)
+    again = await platform.send(invitation)
+    assert first.conversation_id == room_id and again.remote_id == first.remote_id
+
+    await agent.join_invite(room_id)
+    assert agent.client.rooms[room_id].encrypted
+    [notice] = await agent.wait_for(lambda: agent.messages_from(bot.user_id, room_id) or None)
+    assert notice.decrypted, "the agent could not decrypt the bot's message"
+    content = notice.source["content"]
+    assert content["msgtype"] == "m.notice"
+    assert content["body"].startswith("Bonjour, la campagne @\u2060room est ouverte.\n")
+    assert "@room" not in content["body"] and "@room" not in content["formatted_body"]
+    assert "« c'est fait »" in content["body"] and "<br>" in content["formatted_body"]
+    assert content["m.mentions"] == {"user_ids": [agent.user_id]}
+    assert len(await agent.count_from(bot.user_id, room_id)) == 1
+
+    assert await platform.open_direct(agent.user_id) == room_id
+    await platform.stop()
+    # A restarted bot finds the room again through m.direct.
+    restarted = bot.platform(store)
+    await restarted.start()
+    assert await restarted.open_direct(agent.user_id) == room_id
+    await restarted.stop()
+
+
+@pytest.mark.synapse
+async def test_incoming_messages_reactions_and_no_replay(
+    bot: BotAccount, agent: Agent, tmp_path: Path
+) -> None:
+    store = tmp_path / "store"
+    setup = bot.platform(store)
+    await setup.start()
+    room_id = await setup.open_direct(agent.user_id)
+    sent = await setup.send(Outgoing(text="Invitation", key="inv-1", person_id=agent.user_id))
+    await setup.stop()  # never ran: no sync token stored yet
+    await agent.join_invite(room_id)
+    await agent.send_text(room_id, "ancien message")
+
+    # First start: the old timeline is not replayed.
+    platform = bot.platform(store)
+    async with running(platform) as received:
+        await agent.send_text(room_id, "c'est fait")
+        done = await next_message(received)
+        assert (done.sender_id, done.text, done.conversation_id) == (
+            agent.user_id,
+            "c'est fait",
+            room_id,
+        )
+        assert done.is_direct and not done.undecryptable and not done.sender_is_bot
+
+        reaction = await agent.client.room_send(
+            room_id,
+            "m.reaction",
+            {"m.relates_to": {"rel_type": "m.annotation", "event_id": sent.remote_id, "key": "👍"}},
+        )
+        assert isinstance(reaction, RoomSendResponse), reaction
+        thumbs = await next_message(received)
+        assert (thumbs.reaction, thumbs.relates_to, thumbs.text) == ("👍", sent.remote_id, "")
+    assert (store / "sync_token").read_text()
+
+    # Restart: nothing handled before comes back.
+    platform = bot.platform(store)
+    async with running(platform) as received:
+        await agent.send_text(room_id, "plus tard")
+        assert (await next_message(received)).text == "plus tard"
+
+        # A message whose room key never reached the bot is reported, not dropped.
+        method, path, data = Api.room_send(
+            agent.client.access_token,
+            room_id,
+            "m.room.encrypted",
+            {
+                "algorithm": "m.megolm.v1.aes-sha2",
+                "sender_key": agent.client.olm.account.identity_keys["curve25519"],
+                "ciphertext": "AwgAEnB1bm90IGEgcmVhbCBtZWdvbG0gbWVzc2FnZQ",
+                "session_id": "unknown-session",
+                "device_id": agent.client.device_id,
+            },
+            "undecryptable-1",
+        )
+        answer = await agent.client.send(method, path, data)
+        assert answer.status == 200, await answer.text()
+        unreadable = await next_message(received)
+        assert unreadable.undecryptable and unreadable.text == ""
+        assert unreadable.sender_id == agent.user_id and unreadable.is_direct
+
+
+@pytest.mark.synapse
+async def test_invites_joined_from_own_server_members_listed_foreign_policy_rejects(
+    bot: BotAccount, agent: Agent, synapse: SynapseServer, tmp_path: Path
+) -> None:
+    alias = unique("pixroom")
+    created = await agent.client.room_create(
+        alias=alias, name="DREAL", invite=[bot.user_id], preset=RoomPreset.private_chat
+    )
+    assert isinstance(created, RoomCreateResponse), created
+    refused = await agent.client.room_create(name="Ailleurs", invite=[bot.user_id])
+    assert isinstance(refused, RoomCreateResponse), refused
+
+    accepting = bot.platform(tmp_path / "store")
+    async with running(accepting):
+        await agent.wait_for(lambda: agent.has_joined(created.room_id, bot.user_id))
+        assert [m.platform_id for m in await accepting.room_members(created.room_id)] == [
+            agent.user_id
+        ]
+        members = await accepting.room_members(f"#{alias}:{synapse.server_name}")
+        assert [m.platform_id for m in members] == [agent.user_id]
+        with pytest.raises(DeliveryError) as unknown:
+            await accepting.room_members(f"!nowhere:{synapse.server_name}")
+        assert unknown.value.permanent
+
+    # A bot that only trusts another server declines invitations from this one.
+    stranger = BotAccount(synapse)
+    room = await agent.client.room_create(name="Refus", invite=[stranger.user_id])
+    assert isinstance(room, RoomCreateResponse), room
+    picky = stranger.platform(tmp_path / "picky", allowed_servers=("education.gouv.fr",))
+    async with running(picky):
+
+        def declined() -> bool | None:
+            member = agent.client.rooms.get(room.room_id)
+            return True if member and stranger.user_id not in member.users else None
+
+        await agent.wait_for(declined)
+    joined = await agent.client.joined_members(room.room_id)
+    assert stranger.user_id not in [m.user_id for m in joined.members]
+
+
+@pytest.mark.synapse
+async def test_homeserver_restart_send_fails_fast_then_delivers_once(
+    bot: BotAccount, agent: Agent, synapse: SynapseServer, tmp_path: Path
+) -> None:
+    platform = bot.platform(tmp_path / "store")
+    async with running(platform) as received:
+        room_id = await platform.open_direct(agent.user_id)
+        await agent.join_invite(room_id)
+        message = Outgoing(text="Rappel", key="reminder-1", person_id=agent.user_id)
+
+        synapse.stop()
+        try:
+            with pytest.raises(DeliveryError) as failure:
+                await asyncio.wait_for(platform.send(message), WAIT)
+            assert (failure.value.platform, failure.value.code) == ("matrix", "unreachable")
+            assert failure.value.retry_after is None
+        finally:
+            synapse.start()
+
+        delivered = await asyncio.wait_for(platform.send(message), WAIT)
+        assert (await platform.send(message)).remote_id == delivered.remote_id
+        # The sync loop survived the outage.
+        await agent.send_text(room_id, "toujours là ?")
+        assert (await next_message(received)).text == "toujours là ?"
+    assert len(await agent.count_from(bot.user_id, room_id)) == 1
+
+
+@pytest.mark.synapse
+async def test_rate_limited_sends_report_retry_after_and_deliver_once(tmp_path: Path) -> None:
+    limited = make_synapse(
+        tmp_path / "limited-synapse",
+        {"rc_message": {"per_second": 1, "burst_count": 5}},
+    )
+    try:
+        account = BotAccount(limited)
+        agent = await Agent(limited, tmp_path / "agent-store").login()
+        platform = account.platform(tmp_path / "store", e2ee=False)
+        await platform.start()
+        room_id = await platform.open_direct(agent.user_id)
+        retry_afters: list[float] = []
+        for index in range(8):
+            message = Outgoing(
+                text=f"message {index}", key=f"burst-{index}", conversation_id=room_id
+            )
+            async with asyncio.timeout(WAIT):
+                while True:
+                    try:
+                        await platform.send(message)
+                        break
+                    except DeliveryError as error:
+                        assert error.code == "M_LIMIT_EXCEEDED" and error.retry_after, error
+                        retry_afters.append(error.retry_after)
+                        await asyncio.sleep(error.retry_after)
+        assert retry_afters, "the homeserver never rate-limited the burst"
+        await agent.join_invite(room_id)
+        bodies = [
+            e.source["content"]["body"] for e in await agent.count_from(account.user_id, room_id)
+        ]
+        assert sorted(bodies) == [f"message {index}" for index in range(8)]
+        await platform.stop()
+        await agent.close()
+    finally:
+        limited.cleanup()
+
+
+@pytest.mark.synapse
+async def test_unknown_person_is_permanent_and_a_foreign_sync_token_is_dropped(
+    bot: BotAccount, tmp_path: Path
+) -> None:
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "sync_token").write_text("s999_from_another_server")
+    platform = bot.platform(store)
+    await asyncio.wait_for(platform.start(), WAIT)
+    assert not (store / "sync_token").exists()
+    with pytest.raises(DeliveryError) as unknown:
+        await platform.send(Outgoing(text="x", key="k", person_id="@nobody:localhost"))
+    assert unknown.value.permanent
+    await platform.stop()
