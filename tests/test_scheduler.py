@@ -18,7 +18,7 @@ from storage.db import Database
 from storage.lock import InstanceLock
 from storage.models import ReminderStepRow
 from storage.repo import CampaignStatus
-from tests.conftest import Bot, RecordingConsole, make_settings
+from tests.conftest import Bot, RecordingConsole
 from tests.test_campaigns import AGENTS, AMB, setup_service
 
 PARIS = ZoneInfo("Europe/Paris")
