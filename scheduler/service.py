@@ -47,6 +47,8 @@ log = logging.getLogger(__name__)
 
 # A step woken more than this after its time is a missed step (the bot was down).
 LATE_AFTER = timedelta(minutes=15)
+# Inbound event ids are kept long enough to refuse any redelivery by a platform.
+PROCESSED_EVENTS_KEPT = timedelta(days=30)
 STEP_LABELS = {"launch": "invitations", "close": "clôture", "snooze": "rappel « plus tard »"}
 STATUS_TEXT = {
     "planned": "prévu",
@@ -308,6 +310,7 @@ class SchedulerService:
     async def tick(self, now: datetime | None = None) -> int:
         """Run every planned step that is due; returns how many ran."""
         now = now or self.app.clock.now()
+        self.housekeeping(now)
         with self.app.store.transaction() as uow:
             due = [s.id for s in uow.steps.planned(before=now)]
         for step_id in due:
@@ -315,6 +318,13 @@ class SchedulerService:
         if due:
             self.app.dispatcher.poke()
         return len(due)
+
+    def housekeeping(self, now: datetime) -> None:
+        """Forget what is no longer needed: old event ids, unanswered questions past retention."""
+        retention = timedelta(days=self.app.settings.bot.faq_retention_days)
+        with self.app.store.transaction() as uow:
+            uow.events.purge_before(now - PROCESSED_EVENTS_KEPT)
+            uow.questions.purge_before(now - retention)
 
     async def run_step(self, step_id: int, now: datetime | None = None) -> None:
         now = now or self.app.clock.now()

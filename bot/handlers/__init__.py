@@ -11,10 +11,10 @@ if TYPE_CHECKING:
 
 
 def build_router() -> Router:
-    from bot.handlers import campaigns, help, participation, privacy
+    from bot.handlers import campaigns, faq, help, participation, privacy
 
     router = Router()
-    for module in (help, privacy, campaigns, participation):
+    for module in (help, privacy, campaigns, participation, faq):
         router.include(module.router)
     return router
 

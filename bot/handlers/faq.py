@@ -1,12 +1,136 @@
-"""Free-text questions: answered from the FAQ knowledge base, or handed to an ambassador."""
+"""Free-text questions: answered from the FAQ knowledge base, or handed to an ambassador.
+
+When the matcher abstains the bot says so honestly, keeps the question for
+``pixbot faq unanswered`` (text, date, service — never the asker) and offers to pass it on.
+Only if the agent says ``oui`` does an ambassador of their service receive it with the agent's
+name; the link to the agent is dropped once the answer is on its way (``répondre ID texte``).
+"""
 
 from __future__ import annotations
 
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
 from typing import TYPE_CHECKING
+
+from bot.faq import FaqBase, FaqMatch
+from bot.router import AMBASSADORS, Context, Router
+from bot.text import MAX_MESSAGE, strip_invisible
 
 if TYPE_CHECKING:
     from bot.app import App
 
+router = Router()
+
+HANDOFF_WINDOW = timedelta(hours=1)
+MAX_ANSWER = 2000
+
+
+@lru_cache(maxsize=8)
+def knowledge_base(locale: str, overrides: str | None) -> FaqBase:
+    """Loaded once per process and deployment overrides file."""
+    return FaqBase.load(locale, Path(overrides) if overrides else None)
+
+
+def faq_for(app: App, locale: str) -> FaqBase:
+    return knowledge_base(locale, app.settings.bot.faq_overrides)
+
+
+def ask(app: App, question: str, locale: str, service: str | None) -> FaqMatch:
+    return faq_for(app, locale).match(question, service=service)
+
+
+async def answer_question(ctx: Context, text: str) -> None:
+    """The router's fallback: anything that is not a command is a question."""
+    match = ask(ctx.app, text, ctx.locale, ctx.person.service)
+    if match.topic is not None:
+        ambassadors = []
+        if match.topic == "role.ambassadeur" and ctx.person.service:
+            ambassadors = [p.name for p in ctx.uow.roles.ambassadors_of(ctx.person.service)]
+        ctx.say(
+            "faq_answer", answer=match.answer, ambassadors=ambassadors, service=ctx.person.service
+        )
+        return
+    question_id = ctx.uow.questions.add_unanswered(
+        strip_invisible(text)[:1000], ctx.person.service, ctx.now
+    )
+    has_ambassador = bool(ctx.person.service and ctx.uow.roles.ambassadors_of(ctx.person.service))
+    if has_ambassador:
+        ctx.uow.prompts.set(
+            ctx.person.id, "faq_handoff", str(question_id), ctx.now + HANDOFF_WINDOW
+        )
+    ctx.say("faq_unknown", answer=match.answer, can_hand_off=has_ambassador)
+
+
+async def _confirm_handoff(ctx: Context, text: str, payload: str) -> bool:
+    from bot.app import is_no, is_yes
+
+    if is_no(text):
+        ctx.say("faq_handoff_declined")
+        return True
+    if not is_yes(text):
+        return False  # another question or command: handle it normally
+    question = ctx.uow.questions.get(int(payload)) if payload.isdigit() else None
+    service = ctx.person.service
+    ambassadors = ctx.uow.roles.ambassadors_of(service) if service else []
+    if question is None or not ambassadors:
+        ctx.say("faq_handoff_impossible")
+        return True
+    ctx.uow.questions.hand_off(question.id, ctx.person.id, ctx.now)
+    for ambassador in ambassadors:
+        ctx.notify(
+            ambassador,
+            "faq_handoff_to_ambassador",
+            f"handoff:{question.id}:{ambassador.id}",
+            kind="handoff",
+            question=question,
+            asker=ctx.person,
+        )
+    ctx.say("faq_handed_off", ambassadors=[a.name for a in ambassadors])
+    return True
+
+
+@router.command("repondre", "reply", roles=AMBASSADORS)
+async def reply_to_question(ctx: Context, args: str) -> None:
+    number, _, answer = args.strip().partition(" ")
+    number = number.lstrip("#")
+    answer = strip_invisible(answer).strip()
+    if not number.isdigit() or not answer:
+        ctx.say("faq_reply_usage")
+        return
+    if len(answer) > MAX_ANSWER:
+        ctx.say("too_long", limit=MAX_ANSWER)
+        return
+    question = ctx.uow.questions.get(int(number))
+    allowed = ctx.roles.is_admin or (
+        question is not None and question.service in ctx.roles.services
+    )
+    if question is None or not allowed or question.handed_off_at is None:
+        ctx.say("faq_reply_unknown", number=number)
+        return
+    if question.asker_id is None or question.answered_at is not None:
+        ctx.say("faq_reply_already", number=number)
+        return
+    asker = ctx.uow.people.get(question.asker_id)
+    if asker is None:
+        ctx.say("faq_reply_unknown", number=number)
+        return
+    ctx.notify(
+        asker,
+        "faq_reply_to_agent",
+        f"answer:{question.id}",
+        kind="answer",
+        question=question,
+        answer=answer,
+        ambassador=ctx.person,
+    )
+    ctx.uow.questions.answered(question.id, ctx.now)
+    ctx.say("faq_reply_sent", number=number, asker=asker)
+
 
 def install(app: App) -> None:
-    pass
+    app.fallback = answer_question
+    app.prompt_handlers["faq_handoff"] = _confirm_handoff
+
+
+assert MAX_ANSWER < MAX_MESSAGE

@@ -15,3 +15,17 @@ async def show_help(ctx: Context, args: str) -> None:
         services=sorted(ctx.roles.services),
         name=ctx.person.name,
     )
+
+
+@router.command("merci", "thanks", "thank you", "ok", "super", "parfait", "d'accord")
+async def thanks(ctx: Context, args: str) -> None:
+    # Small talk must not reach the FAQ (which would offer to pass "merci" to an ambassador).
+    if args.strip(" !.") and len(args.split()) > 3:
+        await _as_question(ctx, args)
+        return
+    ctx.say("you_are_welcome")
+
+
+async def _as_question(ctx: Context, args: str) -> None:
+    if ctx.app.fallback is not None:
+        await ctx.app.fallback(ctx, ctx.incoming.text)

@@ -1,0 +1,268 @@
+"""Behaviour of the FAQ matcher (bot/faq.py) and of its knowledge base (bot/messages/faq/)."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import pytest
+import yaml
+
+from bot.faq import FaqBase, FaqMatch
+
+# The topic ids of FAQ-FACTS.md, kept here so the tests do not depend on ../shared.
+TOPIC_IDS = frozenset(
+    {
+        "resultats.qui_voit",
+        "resultats.usage",
+        "resultats.envoi",
+        "parcours.plusieurs_fois",
+        "parcours.duree",
+        "parcours.acces",
+        "compte.creation",
+        "pix.presentation",
+        "pix.certification",
+        "parcours.liste",
+        "parcours.obligatoire",
+        "parcours.temps_travail",
+        "role.ambassadeur",
+        "role.administrateur",
+        "apres.formation",
+        "parcours.refaire",
+        "donnees.bot",
+        "rappels.arreter",
+        "evenement.avant",
+        "probleme.technique",
+        "donnees.rgpd",
+    }
+)
+MINISTERE_TOPICS = frozenset(
+    {
+        "resultats.qui_voit",
+        "resultats.usage",
+        "parcours.obligatoire",
+        "parcours.temps_travail",
+        "role.administrateur",
+    }
+)
+ABSTAIN_FR = "Je ne sais pas répondre à cette question."
+
+# Paraphrases absent from the knowledge base: typos, no accents, tutoiement, SMS style.
+PARAPHRASES: list[tuple[str, str]] = [
+    ("est ce que mon chef poura voir mes resultats", "resultats.qui_voit"),
+    ("ma supérieure a-t-elle accès à mon score ?", "resultats.qui_voit"),
+    ("les résultats servent à m'évaluer ?", "resultats.usage"),
+    ("mon niveau va jouer sur mon avancement ?", "resultats.usage"),
+    ("faut til cliquer sur j'envoie mes résultats", "resultats.envoi"),
+    ("mes resultats sont envoyes automatiquement ?", "resultats.envoi"),
+    ("jpeux m'arrêter en plein milieu et reprendre ?", "parcours.plusieurs_fois"),
+    ("tu sais si je peux faire le parcour en plusieurs fois", "parcours.plusieurs_fois"),
+    ("ca dure combien de tps le parcours", "parcours.duree"),
+    ("Quelle durée faut-il prévoir ?", "parcours.duree"),
+    ("ou est ce que je saisis le code de la campagne", "parcours.acces"),
+    ("le lien de la campagne marche pas", "parcours.acces"),
+    ("je dois me creer un compte pix ?", "compte.creation"),
+    ("j'ai déjà un compte pix perso, ça va ?", "compte.creation"),
+    ("c koi pix", "pix.presentation"),
+    ("pix c'est quoi exactement comme service", "pix.presentation"),
+    ("je voudrais passer la certif pix", "pix.certification"),
+    ("la certification est elle reconnue", "pix.certification"),
+    ("c'est quoi la liste des parcours dispo", "parcours.liste"),
+    ("y a t il un parcours sur le tableur ?", "parcours.liste"),
+    ("c'est obligatoir ?", "parcours.obligatoire"),
+    ("je suis obligée de participer ?", "parcours.obligatoire"),
+    ("je le fais pendant mes heures de travail ?", "parcours.temps_travail"),
+    ("est ce que je peux le faire sur mon temps de travail", "parcours.temps_travail"),
+    ("c'est qui l'ambassadeur de mon service", "role.ambassadeur"),
+    ("à quoi ça sert un ambassadeur pix ?", "role.ambassadeur"),
+    ("qui est l'admin de pix orga", "role.administrateur"),
+    ("qui administre la campagne sur pix orga ?", "role.administrateur"),
+    ("j'ai terminé le parcours, il y a des formations après ?", "apres.formation"),
+    ("quelles formations après le parcours", "apres.formation"),
+    ("je peux repasser le test pour avoir un meilleur score ?", "parcours.refaire"),
+    ("on peut recommencer le parcours ?", "parcours.refaire"),
+    ("quelles infos le bot garde sur moi", "donnees.bot"),
+    ("tu stockes quoi comme données ?", "donnees.bot"),
+    ("comment je fais pour arreter les rappels", "rappels.arreter"),
+    ("stop les relances svp", "rappels.arreter"),
+    ("pourquoi faire le test avant la conference ?", "evenement.avant"),
+    ("faut-il terminer le parcours avant l'évènement ?", "evenement.avant"),
+    ("j'ai un écran blanc sur pix", "probleme.technique"),
+    ("pix bug, j'ai un message d'erreur", "probleme.technique"),
+    ("pix respecte-t-il le rgpd ?", "donnees.rgpd"),
+    ("mes données personnelles sont elles protégées par pix", "donnees.rgpd"),
+]
+
+OFF_TOPIC = [
+    "Comment poser mes congés de Noël ?",
+    "Quel temps fait-il à Brest ?",
+    "j'ai oublié le mot de passe de ma boîte mail",
+    "C'est quoi le menu de la cantine aujourd'hui ?",
+    "Quand est versé le salaire ?",
+    "À quelle heure est la réunion d'équipe ?",
+    "Comment réserver un véhicule de service ?",
+    "où est la machine à café",
+    "raconte-moi une histoire",
+    "Comment obtenir un badge visiteur ?",
+    "bonjour",
+]
+
+
+@pytest.fixture(scope="module")
+def base() -> FaqBase:
+    return FaqBase.load("fr")
+
+
+def _load_kb(locale: str) -> dict[str, object]:
+    source = resources.files("bot") / "messages" / "faq" / f"{locale}.yaml"
+    data: dict[str, object] = yaml.safe_load(source.read_text(encoding="utf-8"))
+    return data
+
+
+@pytest.mark.parametrize("locale", ["fr", "en"])
+def test_knowledge_base_has_exactly_the_faq_facts_ids(locale: str) -> None:
+    data = _load_kb(locale)
+    topics = data["topics"]
+    assert isinstance(topics, dict)
+    assert set(topics) == TOPIC_IDS
+    for topic_id, entry in topics.items():
+        assert entry["answer"].strip(), topic_id
+        assert len(entry["phrasings"]) >= 3, topic_id
+        assert entry["keywords"], topic_id
+        assert bool(entry.get("ministere", False)) == (topic_id in MINISTERE_TOPICS), topic_id
+
+
+def test_base_exposes_topics_and_threshold(base: FaqBase) -> None:
+    assert set(base.topics) == TOPIC_IDS
+    assert 0.0 < base.threshold < 1.0
+
+
+def test_ministere_answers_are_worded_as_the_administration_s(base: FaqBase) -> None:
+    for topic_id in MINISTERE_TOPICS:
+        assert "ministère" in base.answer(topic_id), topic_id
+
+
+def test_paraphrases_cover_every_topic() -> None:
+    assert {topic for _, topic in PARAPHRASES} == TOPIC_IDS
+
+
+def test_paraphrases_are_not_in_the_knowledge_base() -> None:
+    data = _load_kb("fr")
+    topics = data["topics"]
+    assert isinstance(topics, dict)
+    phrasings = {p.lower() for entry in topics.values() for p in entry["phrasings"]}
+    assert not [q for q, _ in PARAPHRASES if q.lower() in phrasings]
+
+
+@pytest.mark.parametrize(("question", "topic"), PARAPHRASES)
+def test_paraphrase_gets_its_topic(base: FaqBase, question: str, topic: str) -> None:
+    match = base.match(question)
+    assert match.topic == topic, (question, match)
+    assert match.score >= base.threshold
+    assert match.answer == base.answer(topic)
+
+
+@pytest.mark.parametrize("question", OFF_TOPIC)
+def test_off_topic_abstains(base: FaqBase, question: str) -> None:
+    match = base.match(question)
+    assert match == FaqMatch(topic=None, score=match.score, answer=ABSTAIN_FR), question
+    assert 0.0 <= match.score < 1.0
+
+
+@pytest.mark.parametrize("question", ["", "   ", "?!", "😀"])
+def test_empty_or_symbol_questions_abstain(base: FaqBase, question: str) -> None:
+    assert base.match(question) == FaqMatch(topic=None, score=0.0, answer=ABSTAIN_FR)
+
+
+def test_scores_are_between_zero_and_one(base: FaqBase) -> None:
+    for question, _ in PARAPHRASES:
+        assert 0.0 <= base.match(question).score <= 1.0
+
+
+def test_unknown_topic_answer_raises(base: FaqBase) -> None:
+    with pytest.raises(KeyError):
+        base.answer("nope.topic")
+
+
+def _write(tmp_path: Path, content: dict[str, object]) -> Path:
+    path = tmp_path / "overrides.yaml"
+    path.write_text(yaml.safe_dump(content, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_global_and_service_overrides(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        {
+            "answers": {"parcours.obligatoire": "Votre direction rend ce parcours obligatoire."},
+            "services": {
+                "DREAL Bretagne": {"parcours.obligatoire": "En DREAL, il est facultatif."},
+                "SG": {"parcours.temps_travail": "Au SG, prévoyez une heure."},
+            },
+        },
+    )
+    faq = FaqBase.load("fr", overrides=path)
+    default = FaqBase.load("fr")
+    assert faq.answer("parcours.obligatoire") == "Votre direction rend ce parcours obligatoire."
+    assert faq.answer("parcours.obligatoire", "DREAL Bretagne") == "En DREAL, il est facultatif."
+    assert (
+        faq.answer("parcours.obligatoire", "SG") == "Votre direction rend ce parcours obligatoire."
+    )
+    assert faq.answer("parcours.temps_travail", "SG") == "Au SG, prévoyez une heure."
+    assert faq.answer("parcours.temps_travail") == default.answer("parcours.temps_travail")
+    assert faq.answer("parcours.duree", "DREAL Bretagne") == default.answer("parcours.duree")
+
+    match = faq.match("est-ce obligatoire ?", service="DREAL Bretagne")
+    assert match.topic == "parcours.obligatoire"
+    assert match.answer == "En DREAL, il est facultatif."
+    assert faq.match("est-ce obligatoire ?").answer.startswith("Votre direction")
+
+
+@pytest.mark.parametrize(
+    ("content", "bad_id"),
+    [
+        ({"answers": {"parcours.inexistant": "x"}}, "parcours.inexistant"),
+        ({"services": {"SG": {"resultats.qui_voient": "x"}}}, "resultats.qui_voient"),
+    ],
+)
+def test_override_with_unknown_topic_is_rejected(
+    tmp_path: Path, content: dict[str, object], bad_id: str
+) -> None:
+    with pytest.raises(ValueError, match=bad_id.replace(".", r"\.")):
+        FaqBase.load("fr", overrides=_write(tmp_path, content))
+
+
+def test_empty_overrides_file_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "empty.yaml"
+    path.write_text("", encoding="utf-8")
+    assert FaqBase.load("fr", overrides=path).answer("parcours.duree")
+
+
+@pytest.mark.parametrize(
+    ("question", "topic"),
+    [
+        ("Will my manager see my score?", "resultats.qui_voit"),
+        ("how long does the test last", "parcours.duree"),
+        ("where do I type the campaign code", "parcours.acces"),
+        ("Is it compulsory?", "parcours.obligatoire"),
+        ("please stop the reminders", "rappels.arreter"),
+        ("can I retake the course", "parcours.refaire"),
+    ],
+)
+def test_english_locale_matches(question: str, topic: str) -> None:
+    faq = FaqBase.load("en")
+    match = faq.match(question)
+    assert match.topic == topic
+    assert match.answer == faq.answer(topic)
+
+
+@pytest.mark.parametrize("question", ["what's the weather tomorrow", "where is the canteen"])
+def test_english_locale_abstains(question: str) -> None:
+    match = FaqBase.load("en").match(question)
+    assert match.topic is None
+    assert match.answer == "I don't know how to answer this question."
+
+
+def test_unknown_locale_fails() -> None:
+    with pytest.raises(FileNotFoundError):
+        FaqBase.load("xx")
