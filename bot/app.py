@@ -98,11 +98,9 @@ class App:
         if prefixed:
             await call_next(replace(incoming, text=text[prefixed.end() :]))
         elif incoming.mentions_bot:
-            stripped = text.replace(self.platform.bot_id, " ")
-            stripped = (
-                re.sub(r"^\s*[^\s:]*:\s", "", stripped, count=1) if ":" in text[:60] else stripped
-            )
-            await call_next(replace(incoming, text=stripped.strip()))
+            # "@pixbot:server: aide" → "aide" (platforms strip display-name pills themselves).
+            stripped = text.replace(self.platform.bot_id, " ").strip().lstrip(":,").strip()
+            await call_next(replace(incoming, text=stripped))
 
     async def _dispatch(self, incoming: Incoming) -> None:
         now = self.clock.now()
