@@ -1007,6 +1007,14 @@ class QuestionRepo(_Repo):
             .values(answered_at=now, asker_id=None)
         )
 
+    def asked_by(self, person_id: int) -> list[Question]:
+        """Questions a person agreed to pass on and that still wait for an answer."""
+        names = self._service_names()
+        rows = self.session.scalars(
+            select(QuestionRow).where(QuestionRow.asker_id == person_id).order_by(QuestionRow.id)
+        )
+        return [self._question(row, names) for row in rows]
+
     def unanswered(self) -> list[Question]:
         names = self._service_names()
         rows = self.session.scalars(

@@ -368,3 +368,18 @@ async def test_retry_after_is_honoured(bot: Bot) -> None:
         bot.clock.advance(seconds=31)
         await bot.app.dispatcher.drain()
     assert all(len(bot.inbox(a)) == 1 for a in AGENTS)
+
+
+async def test_long_launch_reports_progress_then_a_summary(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bot.app as app_module
+
+    monkeypatch.setattr(app_module, "PROGRESS_EVERY", 0.0)  # report after every send
+    setup_service(bot)
+    await bot.say(AMB, CREATE)
+    await bot.say(AMB, "campagne lancer ABCDEF234")
+    reports = [t for t in bot.inbox(AMB) if "ABCDEF234 :" in t or "Invitations de" in t]
+    progress = [t for t in reports if "envoyées…" in t]
+    assert progress and all("/6 envoyées" in t for t in progress)
+    assert reports[-1] == "Invitations de la campagne ABCDEF234 : 6 envoyées sur 6."

@@ -140,3 +140,12 @@ def test_cli_faq_ask(tmp_path: Path) -> None:
     lines = [json.loads(line) for line in piped.stdout.splitlines()]
     assert [line["topic"] for line in lines] == ["parcours.duree", None]
     assert lines[1]["answer"] == "Je ne sais pas répondre à cette question."
+
+
+async def test_my_data_shows_pending_questions(bot: Bot) -> None:
+    setup_service(bot)
+    await bot.say(AGENTS[0], OFF_TOPIC)
+    await bot.say(AGENTS[0], "oui")
+    data = (await bot.say(AGENTS[0], "mes données"))[0]
+    assert f"« {OFF_TOPIC} »" in data
+    assert "aucun score" in data

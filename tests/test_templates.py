@@ -258,6 +258,7 @@ def test_my_data_renders_in_both_locales(renderer: Renderer) -> None:
         "person": person,
         "roles": SimpleNamespace(is_admin=False, services=[]),
         "opted_out_all": True,
+        "questions": [],
         "campaigns": [SimpleNamespace(code="ABCDEF234", title="Cyber", status="completed")],
         "events": [event],
     }

@@ -38,6 +38,7 @@ async def my_data(ctx: Context, args: str) -> None:
         campaigns=campaigns,
         events=uow.participation.history(person.id),
         opted_out_all=person.id in uow.participation.opted_out_all([person.id]),
+        questions=uow.questions.asked_by(person.id),
     )
 
 
