@@ -52,8 +52,10 @@ class App:
         self.renderer = renderer or Renderer(settings.bot.locale, settings.bot.timezone)
         self.router = router or build_router()
         self.drain_after_message = drain_after_message
+        # Serialises this process's write transactions (see Dispatcher.lock).
+        self.lock = asyncio.Lock()
         self.dispatcher = Dispatcher(
-            store, platform, self.clock, on_batch_progress=self._batch_progress
+            store, platform, self.clock, on_batch_progress=self._batch_progress, lock=self.lock
         )
         self.prompt_handlers: dict[str, PromptHandler] = {}
         self.fallback: Callable[[Context, str], Awaitable[None]] | None = None
@@ -103,6 +105,10 @@ class App:
             await call_next(replace(incoming, text=stripped))
 
     async def _dispatch(self, incoming: Incoming) -> None:
+        async with self.lock:
+            await self._dispatch_locked(incoming)
+
+    async def _dispatch_locked(self, incoming: Incoming) -> None:
         now = self.clock.now()
         try:
             with self.store.transaction() as uow:
@@ -222,19 +228,20 @@ class App:
         from bot.handlers.campaigns import batch_report
 
         now_mono = time.monotonic()
-        with self.store.transaction() as uow:
-            counts = uow.outbox.batch_counts(batch)
-            pending = counts.get(DeliveryStatus.PENDING, 0)
-            if pending == 0:
-                batch_report(self, uow, batch, counts, self.clock.now(), final=True)
-                self._last_progress.pop(batch, None)
-                return
-            last = self._last_progress.get(batch)
-            if last is None:
-                self._last_progress[batch] = now_mono
-            elif now_mono - last >= PROGRESS_EVERY:
-                self._last_progress[batch] = now_mono
-                batch_report(self, uow, batch, counts, self.clock.now(), final=False)
+        async with self.lock:
+            with self.store.transaction() as uow:
+                counts = uow.outbox.batch_counts(batch)
+                pending = counts.get(DeliveryStatus.PENDING, 0)
+                if pending == 0:
+                    batch_report(self, uow, batch, counts, self.clock.now(), final=True)
+                    self._last_progress.pop(batch, None)
+                    return
+                last = self._last_progress.get(batch)
+                if last is None:
+                    self._last_progress[batch] = now_mono
+                elif now_mono - last >= PROGRESS_EVERY:
+                    self._last_progress[batch] = now_mono
+                    batch_report(self, uow, batch, counts, self.clock.now(), final=False)
 
     # -- lifecycle ---------------------------------------------------------------------------
 

@@ -69,6 +69,7 @@ class Dispatcher:
         *,
         on_batch_progress: BatchHook | None = None,
         limiter: RateLimiter | None = None,
+        lock: asyncio.Lock | None = None,
     ) -> None:
         self.store = store
         self.platform = platform
@@ -76,6 +77,9 @@ class Dispatcher:
         self.limiter = limiter or RateLimiter(platform.rate_limit)
         self.on_batch_progress = on_batch_progress
         self.stats = DispatchStats()
+        # Shared with the handlers: a SQLite writer must never wait on a transaction that the
+        # same event loop left open across an await (that would block the loop).
+        self.lock = lock or asyncio.Lock()
         # Set when the platform said "wait" (HTTP 429 / M_LIMIT_EXCEEDED): nothing is sent
         # before then, on the business clock, so tests move past it without sleeping.
         self.paused_until: datetime | None = None
@@ -151,8 +155,9 @@ class Dispatcher:
             return
         if self.after_send is not None:
             self.after_send(delivery)
-        with self.store.transaction() as uow:
-            uow.outbox.mark_sent(delivery.id, result.remote_id, self.clock.now())
+        async with self.lock:
+            with self.store.transaction() as uow:
+                uow.outbox.mark_sent(delivery.id, result.remote_id, self.clock.now())
         self.stats.sent += 1
         if delivery.batch and self.on_batch_progress is not None:
             await self.on_batch_progress(delivery.batch)
@@ -160,22 +165,23 @@ class Dispatcher:
     async def _failed(self, delivery: Delivery, error: DeliveryError) -> None:
         attempts = delivery.attempts + 1
         now = self.clock.now()
-        with self.store.transaction() as uow:
-            if error.permanent or attempts >= MAX_ATTEMPTS:
-                uow.outbox.mark_failed(delivery.id, f"{error.code}: {error}")
-                self.stats.failed += 1
-                log.warning("delivery %s failed for good: %s", delivery.key, error)
-            else:
-                wait = (
-                    timedelta(seconds=error.retry_after)
-                    if error.retry_after is not None
-                    else backoff(attempts)
-                )
-                if error.retry_after is not None:
-                    self.paused_until = now + wait
-                uow.outbox.mark_retry(delivery.id, f"{error.code}: {error}", now + wait)
-                self.stats.retried += 1
-                log.info("delivery %s retried in %s: %s", delivery.key, wait, error)
+        async with self.lock:
+            with self.store.transaction() as uow:
+                if error.permanent or attempts >= MAX_ATTEMPTS:
+                    uow.outbox.mark_failed(delivery.id, f"{error.code}: {error}")
+                    self.stats.failed += 1
+                    log.warning("delivery %s failed for good: %s", delivery.key, error)
+                else:
+                    wait = (
+                        timedelta(seconds=error.retry_after)
+                        if error.retry_after is not None
+                        else backoff(attempts)
+                    )
+                    if error.retry_after is not None:
+                        self.paused_until = now + wait
+                    uow.outbox.mark_retry(delivery.id, f"{error.code}: {error}", now + wait)
+                    self.stats.retried += 1
+                    log.info("delivery %s retried in %s: %s", delivery.key, wait, error)
         final = error.permanent or attempts >= MAX_ATTEMPTS
         if final and delivery.batch and self.on_batch_progress is not None:
             await self.on_batch_progress(delivery.batch)

@@ -76,7 +76,8 @@ async def run_due(service_key: str) -> None:
 async def send_digest(service_key: str) -> None:
     service = _SERVICES.get(service_key)
     if service is not None:
-        service.digest()
+        async with service.app.lock:
+            service.digest()
 
 
 def calendar_from(settings: Settings) -> WorkCalendar:
@@ -310,9 +311,10 @@ class SchedulerService:
     async def tick(self, now: datetime | None = None) -> int:
         """Run every planned step that is due; returns how many ran."""
         now = now or self.app.clock.now()
-        self.housekeeping(now)
-        with self.app.store.transaction() as uow:
-            due = [s.id for s in uow.steps.planned(before=now)]
+        async with self.app.lock:
+            self.housekeeping(now)
+            with self.app.store.transaction() as uow:
+                due = [s.id for s in uow.steps.planned(before=now)]
         for step_id in due:
             await self.run_step(step_id, now)
         if due:
@@ -327,7 +329,11 @@ class SchedulerService:
             uow.questions.purge_before(now - retention)
 
     async def run_step(self, step_id: int, now: datetime | None = None) -> None:
-        now = now or self.app.clock.now()
+        async with self.app.lock:
+            await self._run_step_locked(step_id, now or self.app.clock.now())
+        self.app.dispatcher.poke()
+
+    async def _run_step_locked(self, step_id: int, now: datetime) -> None:
         with self.app.store.transaction() as uow:
             step = uow.steps.get(step_id)
             if step is None or step.status != "planned" or step.fire_at > now:
@@ -343,7 +349,6 @@ class SchedulerService:
             if late and self._handle_late(uow, step, campaign, now):
                 return
             await self._execute(uow, step, campaign, now)
-        self.app.dispatcher.poke()
 
     def _handle_late(
         self, uow: UnitOfWork, step: ReminderStep, campaign: Campaign, now: datetime

@@ -163,7 +163,7 @@ async def test_import_orga_reads_participation_only(bot: Bot, cli_env: Path) -> 
         )
     assert states[AGENTS[0]] == "completed" and states[AGENTS[1]] == "started"
     assert states[AGENTS[2]] == "invited"
-    assert "87" not in dump and "maîtrise" not in dump
+    assert "87,5" not in dump and "12 %" not in dump and "maîtrise" not in dump
     # Reminders now skip the agent marked completed.
     await bot.say(AMB, "campagne relancer ABCDEF234")
     assert not any(t.startswith("Rappel") for t in bot.inbox(AGENTS[0]))
