@@ -10,9 +10,10 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from bot.core import Button, DeliveryError
+from bot.parsing import ParseError
 from bot.stats import CampaignStats, campaign_stats
 from storage.repo import (
     Campaign,
@@ -32,13 +33,6 @@ AGENT_BUTTONS = (
     Button("Plus tard", "plus tard"),
     Button("Stop", "stop"),
 )
-
-
-class AudienceError(Exception):
-    def __init__(self, template: str, **variables: Any) -> None:
-        super().__init__(template)
-        self.template = template
-        self.variables = variables
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,13 +69,26 @@ async def resolve_audience(
         try:
             members = await app.platform.room_members(campaign.audience_value)
         except DeliveryError as error:
-            raise AudienceError("error_room_unknown", room=campaign.audience_value) from error
+            raise ParseError("error_room_unknown", room=campaign.audience_value) from error
         return [
             uow.people.ensure(m.platform_id, m.display_name, now)
             for m in members
             if not m.is_bot and m.platform_id != app.platform.bot_id
         ]
     return [uow.people.ensure(pid, None, now) for pid in campaign.audience_value.split(",") if pid]
+
+
+async def audience_size(app: App, uow: UnitOfWork, campaign: Campaign) -> int:
+    """How many people the audience has today, without recording anyone."""
+    if campaign.audience_kind == "service":
+        return len(uow.people.in_service(campaign.audience_value))
+    if campaign.audience_kind == "room":
+        try:
+            members = await app.platform.room_members(campaign.audience_value)
+        except DeliveryError:
+            return 0
+        return sum(1 for m in members if not m.is_bot and m.platform_id != app.platform.bot_id)
+    return len([pid for pid in campaign.audience_value.split(",") if pid])
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,11 +161,15 @@ def remind(
     batch: Batch | None = None,
     label: str = "",
     not_before: dict[int, datetime] | None = None,
+    only: set[int] | None = None,
 ) -> int:
-    """Enqueue one reminder per due person for this step; returns how many are new."""
+    """Enqueue one reminder per due person (or per due person of ``only``) for this step;
+    returns how many are new."""
     sent = 0
     for state in due_for_reminder(uow, campaign):
         person = state.person
+        if only is not None and person.id not in only:
+            continue
         if app.enqueue_to_person(
             uow,
             person,

@@ -33,7 +33,6 @@ from scheduler.plans import (
 from storage.repo import (
     Campaign,
     CampaignStatus,
-    ParticipationStatus,
     Person,
     ReminderStep,
     UnitOfWork,
@@ -408,30 +407,16 @@ class SchedulerService:
                 "scheduler", "campaign_remind", now, campaign.id, count=count, detail=step.label
             )
         elif step.kind == "snooze":
-            person = uow.people.get(step.person_id) if step.person_id else None
-            state = uow.participation.state(campaign.id, person.id) if person else None
-            if (
-                person is None
-                or state is None
-                or campaign.status != CampaignStatus.RUNNING
-                or state.status not in (ParticipationStatus.INVITED, ParticipationStatus.STARTED)
-                or person.id in uow.participation.opted_out_all([person.id])
-            ):
-                return
-            self.app.enqueue_to_person(
-                uow,
-                person,
-                "reminder",
-                key=f"rem:{campaign.id}:snooze{step.id}:{person.id}",
-                now=now,
-                campaign_id=campaign.id,
-                kind="reminder",
-                buttons=ops.AGENT_BUTTONS,
-                person=person,
-                campaign=campaign,
-                started=state.status == ParticipationStatus.STARTED,
-                label="plus tard",
-            )
+            if campaign.status == CampaignStatus.RUNNING and step.person_id is not None:
+                ops.remind(
+                    self.app,
+                    uow,
+                    campaign,
+                    f"snooze{step.id}",
+                    now,
+                    label="plus tard",
+                    only={step.person_id},
+                )
         elif step.kind == StepKind.CLOSE:
             thank = self.app.settings.schedule.thank_completers
             thanked = ops.close(self.app, uow, campaign, now, thank=thank)

@@ -47,6 +47,15 @@ def _campaign(ctx: Context, args: str) -> tuple[Campaign, str] | None:
     return campaign, rest
 
 
+def _open_campaign(ctx: Context, args: str) -> tuple[Campaign, str] | None:
+    """Like :func:`_campaign`, for commands that need a campaign still open."""
+    found = _campaign(ctx, args)
+    if found is not None and found[0].status not in OPEN:
+        ctx.say("error_campaign_finished", campaign=found[0])
+        return None
+    return found
+
+
 def _batch(ctx: Context, action: str, campaign: Campaign) -> ops.Batch:
     return ops.Batch(action, campaign.id, ctx.incoming.conversation_id, ctx.incoming.event_id[-40:])
 
@@ -119,19 +128,16 @@ async def create(ctx: Context, args: str) -> None:
         campaign=campaign,
         warnings=request.warnings,
         plan=plan,
-        audience_size=len(await ops.resolve_audience(ctx.app, uow, campaign, ctx.now)),
+        audience_size=await ops.audience_size(ctx.app, uow, campaign),
     )
 
 
 @router.command("campagne lancer", "campaign launch", "campagne envoyer", roles=AMBASSADORS)
 async def launch(ctx: Context, args: str) -> None:
-    found = _campaign(ctx, args)
+    found = _open_campaign(ctx, args)
     if found is None:
         return
     campaign, _ = found
-    if campaign.status not in OPEN:
-        ctx.say("error_campaign_finished", campaign=campaign)
-        return
     planner = ctx.app.services.get("scheduler")
     if planner is not None and planner.launch_is_planned(ctx.uow, campaign, ctx.now):
         when = planner.confirm_planned_launch(ctx.uow, campaign, ctx.now)
@@ -139,7 +145,7 @@ async def launch(ctx: Context, args: str) -> None:
         return
     try:
         people = await ops.resolve_audience(ctx.app, ctx.uow, campaign, ctx.now)
-    except ops.AudienceError as error:
+    except ParseError as error:
         ctx.say(error.template, **error.variables)
         return
     result = ops.invite(
@@ -203,16 +209,13 @@ async def remind_now(ctx: Context, args: str) -> None:
 
 @router.command("campagne rappels", "campaign reminders", roles=AMBASSADORS)
 async def set_reminders(ctx: Context, args: str) -> None:
-    found = _campaign(ctx, args)
+    found = _open_campaign(ctx, args)
     if found is None:
         return
     campaign, rest = found
     planner = ctx.app.services.get("scheduler")
     if planner is None:
         ctx.say("error_scheduler_off")
-        return
-    if campaign.status not in OPEN:
-        ctx.say("error_campaign_finished", campaign=campaign)
         return
     try:
         plan = planner.set_reminders(ctx.uow, campaign, rest, ctx.now)
@@ -238,13 +241,10 @@ async def show_stats(ctx: Context, args: str) -> None:
 
 @router.command("campagne clore", "campaign close", "campagne terminer", roles=AMBASSADORS)
 async def close(ctx: Context, args: str) -> None:
-    found = _campaign(ctx, args)
+    found = _open_campaign(ctx, args)
     if found is None:
         return
     campaign, rest = found
-    if campaign.status not in OPEN:
-        ctx.say("error_campaign_finished", campaign=campaign)
-        return
     thank = ctx.app.settings.schedule.thank_completers and "sans merci" not in fold(rest)
     thank = thank and "no thanks" not in fold(rest)
     thanked = ops.close(ctx.app, ctx.uow, campaign, ctx.now, thank=thank)
@@ -259,13 +259,10 @@ async def close(ctx: Context, args: str) -> None:
 
 @router.command("campagne annuler", "campaign cancel", roles=AMBASSADORS)
 async def cancel(ctx: Context, args: str) -> None:
-    found = _campaign(ctx, args)
+    found = _open_campaign(ctx, args)
     if found is None:
         return
     campaign, _ = found
-    if campaign.status not in OPEN:
-        ctx.say("error_campaign_finished", campaign=campaign)
-        return
     ctx.uow.prompts.set(ctx.person.id, "cancel_campaign", campaign.code, ctx.now + CONFIRM_WINDOW)
     ctx.say("campaign_cancel_confirm", campaign=campaign)
 
