@@ -99,6 +99,13 @@ class DeliveryError(Exception):
         self.permanent = permanent
 
 
+class PlatformAuthError(Exception):
+    """The platform refused the bot's credentials (revoked token, expired account…).
+
+    Retrying cannot help: the bot stops with a clear message instead of looping.
+    """
+
+
 MessageHandler = Callable[[Incoming], Awaitable[None]]
 
 

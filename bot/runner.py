@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import logging
+import sys
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
 from bot.app import App
 from bot.config import Settings
-from bot.core import Clock, Platform
+from bot.core import Clock, Platform, PlatformAuthError
 from storage.repo import Store
 
 log = logging.getLogger(__name__)
@@ -65,5 +66,13 @@ async def run_bot(
     )
     try:
         return await app.run()
+    except PlatformAuthError as error:
+        log.error("platform refused the bot's credentials: %s", error)
+        print(
+            f"Connexion refusée par la plateforme {platform.name} : {error}. Vérifiez le compte "
+            "du bot (mot de passe, jeton, compte expiré) puis relancez pixbot.",
+            file=sys.stderr,
+        )
+        return 4
     finally:
         store.close()
