@@ -149,3 +149,35 @@ async def test_my_data_shows_pending_questions(bot: Bot) -> None:
     data = (await bot.say(AGENTS[0], "mes données"))[0]
     assert f"« {OFF_TOPIC} »" in data
     assert "aucun score" in data
+
+
+async def test_ministry_wording_is_overridable_per_service(
+    bot: Bot, tmp_path: Path, db_url: str
+) -> None:
+    from bot.app import App
+    from tests.conftest import make_settings
+
+    overrides = tmp_path / "faq.yaml"
+    overrides.write_text(
+        "answers:\n  parcours.obligatoire: Dans notre ministère, le parcours est conseillé.\n"
+        "services:\n  DREAL-BZH:\n    parcours.obligatoire: À la DREAL, il est proposé à tous.\n",
+        encoding="utf-8",
+    )
+    settings = make_settings(db_url, faq_overrides=str(overrides))
+    bot.app = App(settings, bot.store, bot.platform, clock=bot.clock)
+    setup_service(bot)
+    with bot.store.transaction() as uow:
+        uow.people.upsert(
+            "@ddt:console",
+            display_name=None,
+            service="DDT-35",
+            email=None,
+            timezone=None,
+            locale=None,
+            now=bot.clock.now(),
+        )
+    question = "je suis obligé de faire le parcours ?"
+    assert (await bot.say(AGENTS[0], question))[0] == "À la DREAL, il est proposé à tous."
+    assert (await bot.say("@ddt:console", question))[0] == (
+        "Dans notre ministère, le parcours est conseillé."
+    )
