@@ -21,7 +21,8 @@ from storage.repo import Delivery, Store
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 8
+# With the 1-hour cap, 20 attempts keep retrying for about half a day before giving up.
+MAX_ATTEMPTS = 20
 MAX_BACKOFF = timedelta(hours=1)
 BatchHook = Callable[[str], Awaitable[None]]
 

@@ -383,3 +383,24 @@ async def test_long_launch_reports_progress_then_a_summary(
     progress = [t for t in reports if "envoyées…" in t]
     assert progress and all("/6 envoyées" in t for t in progress)
     assert reports[-1] == "Invitations de la campagne ABCDEF234 : 6 envoyées sur 6."
+
+
+async def test_permanent_failure_is_reported_in_the_summary(bot: Bot) -> None:
+    from bot.core import DeliveryError, Outgoing, SendResult
+
+    setup_service(bot)
+    await bot.say(AMB, CREATE)
+    original = bot.platform.send
+
+    async def refuse_one(message: Outgoing) -> SendResult:
+        if message.person_id == AGENTS[3]:
+            raise DeliveryError("console", "M_FORBIDDEN", "blocked", permanent=True)
+        return await original(message)
+
+    bot.platform.send = refuse_one  # type: ignore[method-assign]
+    await bot.say(AMB, "campagne lancer ABCDEF234")
+    summary = bot.inbox(AMB)[-1]
+    assert summary == (
+        f"Invitations de la campagne ABCDEF234 : 5 envoyées sur 6, 1 en échec : {AGENTS[3]}."
+    )
+    assert bot.inbox(AGENTS[3]) == []
