@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 # With the 1-hour cap, 20 attempts keep retrying for about half a day before giving up.
 MAX_ATTEMPTS = 20
 MAX_BACKOFF = timedelta(hours=1)
+MAX_OUTAGE_PAUSE = 30.0
+# The DeliveryError code adapters use when the platform cannot be reached at all.
+UNREACHABLE = "unreachable"
 BatchHook = Callable[[str], Awaitable[None]]
 
 
@@ -84,6 +87,7 @@ class Dispatcher:
         # Set when the platform said "wait" (HTTP 429 / M_LIMIT_EXCEEDED): nothing is sent
         # before then, on the business clock, so tests move past it without sleeping.
         self.paused_until: datetime | None = None
+        self._outage = 0.0  # seconds of the current unreachable-platform pause
         self._wake = asyncio.Event()
         self._stopping = False
         # A hook for crash tests: called after the platform accepted a message and before the
@@ -156,6 +160,7 @@ class Dispatcher:
             return
         if self.after_send is not None:
             self.after_send(delivery)
+        self._outage = 0.0
         async with self.lock:
             with self.store.transaction() as uow:
                 uow.outbox.mark_sent(delivery.id, result.remote_id, self.clock.now())
@@ -164,25 +169,41 @@ class Dispatcher:
             await self.on_batch_progress(delivery.batch)
 
     async def _failed(self, delivery: Delivery, error: DeliveryError) -> None:
-        attempts = delivery.attempts + 1
+        """Decide what a failed send becomes.
+
+        - The platform said "wait" (429): the whole outbox pauses for that long; this message
+          keeps its place and the attempt does not count (being throttled is not failing).
+        - The platform is unreachable: the whole outbox pauses, 1 s doubling up to 30 s, and
+          the attempt does not count either, so an outage of any length loses nothing.
+        - Anything else is this message's problem: backoff, and after MAX_ATTEMPTS (or at once
+          when retrying cannot help) it fails for good and is reported.
+        """
         now = self.clock.now()
+        counted = error.retry_after is None and error.code != UNREACHABLE
+        attempts = delivery.attempts + 1 if counted else delivery.attempts
+        final = error.permanent or attempts >= MAX_ATTEMPTS
+        if error.retry_after is not None:
+            wait = timedelta(seconds=error.retry_after)
+            self.paused_until = now + wait
+        elif error.code == UNREACHABLE:
+            self._outage = min(max(self._outage * 2, 1.0), MAX_OUTAGE_PAUSE)
+            wait = timedelta(seconds=self._outage)
+            self.paused_until = now + wait
+        else:
+            wait = backoff(attempts)
         async with self.lock:
             with self.store.transaction() as uow:
-                if error.permanent or attempts >= MAX_ATTEMPTS:
+                if final:
                     uow.outbox.mark_failed(delivery.id, f"{error.code}: {error}")
-                    self.stats.failed += 1
-                    log.warning("delivery %s failed for good: %s", delivery.key, error)
                 else:
-                    wait = (
-                        timedelta(seconds=error.retry_after)
-                        if error.retry_after is not None
-                        else backoff(attempts)
+                    uow.outbox.mark_retry(
+                        delivery.id, f"{error.code}: {error}", now + wait, count=counted
                     )
-                    if error.retry_after is not None:
-                        self.paused_until = now + wait
-                    uow.outbox.mark_retry(delivery.id, f"{error.code}: {error}", now + wait)
-                    self.stats.retried += 1
-                    log.info("delivery %s retried in %s: %s", delivery.key, wait, error)
-        final = error.permanent or attempts >= MAX_ATTEMPTS
-        if final and delivery.batch and self.on_batch_progress is not None:
-            await self.on_batch_progress(delivery.batch)
+        if final:
+            self.stats.failed += 1
+            log.warning("delivery %s failed for good: %s", delivery.key, error)
+            if delivery.batch and self.on_batch_progress is not None:
+                await self.on_batch_progress(delivery.batch)
+        else:
+            self.stats.retried += 1
+            log.info("delivery %s retried in %s: %s", delivery.key, wait, error)

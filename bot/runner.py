@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import signal
 import sys
 from pathlib import Path
 
@@ -64,6 +66,10 @@ async def run_bot(
         clock=clock,
         drain_after_message=platform.name == "console",
     )
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        # A service manager's stop: finish the message in flight, drain, close cleanly.
+        loop.add_signal_handler(signum, lambda: asyncio.ensure_future(platform.stop()))
     try:
         return await app.run()
     except PlatformAuthError as error:
@@ -75,4 +81,6 @@ async def run_bot(
         )
         return 4
     finally:
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(signum)
         store.close()

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, func, or_, select, update
+from sqlalchemy import and_, case, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -759,7 +759,12 @@ class OutboxRepo(_Repo):
         rows = self.session.scalars(
             select(DeliveryRow)
             .where(DeliveryRow.status == DeliveryStatus.PENDING, DeliveryRow.next_attempt_at <= now)
-            .order_by(DeliveryRow.next_attempt_at, DeliveryRow.id)
+            # Conversation replies first: an answer must not wait behind a 450-person launch.
+            .order_by(
+                case((DeliveryRow.to_conversation.is_(True), 0), else_=1),
+                DeliveryRow.next_attempt_at,
+                DeliveryRow.id,
+            )
             .limit(limit)
         )
         return [self._delivery(row) for row in rows]
@@ -799,12 +804,14 @@ class OutboxRepo(_Repo):
             )
         )
 
-    def mark_retry(self, delivery_id: int, error: str, next_attempt_at: datetime) -> None:
+    def mark_retry(
+        self, delivery_id: int, error: str, next_attempt_at: datetime, *, count: bool = True
+    ) -> None:
         self.session.execute(
             update(DeliveryRow)
             .where(DeliveryRow.id == delivery_id)
             .values(
-                attempts=DeliveryRow.attempts + 1,
+                attempts=DeliveryRow.attempts + (1 if count else 0),
                 last_error=error[:500],
                 next_attempt_at=next_attempt_at,
             )

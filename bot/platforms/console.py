@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import threading
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -90,6 +91,7 @@ class ConsolePlatform:
         self.rate_limit = rate_limit
         self.journal = ConsoleJournal(journal_path)
         self._stopping = False
+        self._lines: asyncio.Queue[str | None] | None = None
 
     async def start(self) -> None:
         self.journal.load()
@@ -98,15 +100,29 @@ class ConsolePlatform:
 
     async def stop(self) -> None:
         self._stopping = True
+        if self._lines is not None:
+            self._lines.put_nowait(None)  # wake run() even while it waits for a line
+
+    def _read_lines(
+        self, loop: asyncio.AbstractEventLoop, lines: asyncio.Queue[str | None]
+    ) -> None:
+        """Blocking reads in a daemon thread, so a stop never waits for the user's Enter."""
+        for line in iter(self.input.readline, ""):
+            loop.call_soon_threadsafe(lines.put_nowait, line)
+        loop.call_soon_threadsafe(lines.put_nowait, None)
 
     async def run(self, on_message: MessageHandler) -> None:
         loop = asyncio.get_running_loop()
+        self._lines = asyncio.Queue()
+        threading.Thread(
+            target=self._read_lines, args=(loop, self._lines), name="console-input", daemon=True
+        ).start()
         while not self._stopping:
             if self.interactive:
                 self.output.write(f"{self.speaker}{' @ ' + self.room if self.room else ''}> ")
                 self.output.flush()
-            line = await loop.run_in_executor(None, self.input.readline)
-            if not line:  # end of input
+            line = await self._lines.get()
+            if line is None or self._stopping:  # end of input, or stopped
                 return
             line = line.rstrip("\n")
             if not line.strip():

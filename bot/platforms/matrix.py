@@ -57,7 +57,15 @@ from nio import (
 from nio.api import Api
 from nio.crypto import ENCRYPTION_ENABLED
 
-from bot.core import DeliveryError, Incoming, Member, MessageHandler, Outgoing, SendResult
+from bot.core import (
+    DeliveryError,
+    Incoming,
+    Member,
+    MessageHandler,
+    Outgoing,
+    PlatformAuthError,
+    SendResult,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -97,7 +105,7 @@ _SEEN_EVENTS_KEPT = 4096
 STOP_TIMEOUT = 10.0
 
 
-class MatrixAuthError(Exception):
+class MatrixAuthError(PlatformAuthError):
     """The homeserver refused our credentials (bad password, revoked token, expired account)."""
 
 
@@ -336,6 +344,8 @@ class MatrixPlatform:
         self._direct_locks: dict[str, asyncio.Lock] = {}
         self._seen_events: OrderedDict[str, None] = OrderedDict()
         self._requested_sessions: set[str] = set()
+        # Rooms whose state was read from the server before a first send (see _ensure_room_ready).
+        self._ready_rooms: set[str] = set()
         self._auth_failed = False
         self._background: set[asyncio.Future[None]] = set()
         self._run_task: asyncio.Task[Any] | None = None
@@ -812,7 +822,7 @@ class MatrixPlatform:
             room_id = await self._resolve_room(message.conversation_id)
         client = self.client
         try:
-            await self._ensure_room_known(room_id)
+            await self._ensure_room_ready(room_id)
             response = await client.room_send(
                 room_id,
                 "m.room.message",
@@ -846,15 +856,27 @@ class MatrixPlatform:
         room_id: str = response.room_id
         return room_id
 
-    async def _ensure_room_known(self, room_id: str) -> None:
-        """nio encrypts only for rooms it has synced; build the room from its state otherwise."""
+    async def _ensure_room_ready(self, room_id: str) -> None:
+        """Before the first send to a room: its encryption and members as the server has them.
+
+        nio encrypts only for rooms it knows, and shares the room key only with the members it
+        knows. The sync loop builds a new room concurrently with sends (it awaits between
+        timeline events), so a send right after creating a direct room could see the room
+        half-built: encrypted for nobody but ourselves (the recipient could never read the
+        message) or not marked encrypted yet (sent in clear). So, once per room and process,
+        the room's state is read from the homeserver and the members' device keys are queried
+        before nio shares the room key.
+        """
         client = self.client
-        if not client.olm or room_id in client.rooms:
+        if not client.olm or room_id in self._ready_rooms:
             return
         response = await client.room_get_state(room_id)
         if isinstance(response, RoomGetStateError):
             raise await self._delivery_error(response)
-        room = MatrixRoom(room_id, client.user_id)
+        # Looked up after the request: a sync may have added the room meanwhile.
+        room = client.rooms.get(room_id)
+        if room is None:
+            room = client.rooms[room_id] = MatrixRoom(room_id, client.user_id)
         for raw in response.events:
             event = Event.parse_event(raw)
             if isinstance(event, RoomMemberEvent):
@@ -863,13 +885,15 @@ class MatrixPlatform:
                 room.encrypted = True
             elif isinstance(event, Event):
                 room.handle_event(event)
-        if room_id in client.rooms:  # a sync got there first
-            return
-        client.rooms[room_id] = room
-        if room.encrypted:
+        if room.encrypted and client.olm is not None:
             client.encrypted_rooms.add(room_id)
-            if client.olm is not None:
-                client.olm.update_tracked_users(room)
+            client.olm.update_tracked_users(room)
+            if client.should_query_keys:
+                keys = await client.keys_query()
+                if isinstance(keys, ErrorResponse):
+                    # Without the members' devices nobody could read the message: retry later.
+                    raise DeliveryError(PLATFORM, "keys_query", keys.message or str(keys))
+        self._ready_rooms.add(room_id)
 
     async def open_direct(self, person_id: str) -> str:
         """The direct room with ``person_id``: reused from ``m.direct`` or created (encrypted)."""
