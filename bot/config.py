@@ -71,6 +71,9 @@ class SlackSection(_Section):
     app_token: SecretStr = SecretStr("")
     signing_secret: SecretStr = SecretStr("")
     rate_limit: float = Field(default=1.0, gt=0)
+    # HTTP Events API mode (no app_token): where Slack's requests arrive (behind a proxy).
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=3000, ge=1, le=65535)
 
 
 class ScheduleSection(_Section):

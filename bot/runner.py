@@ -47,10 +47,21 @@ def build_platform(settings: Settings) -> Platform:
             allowed_servers=m.allowed_servers,
             rate_limit=m.rate_limit,
         )
-    raise SystemExit(
-        "La plateforme Slack n'est pas encore disponible dans cette version de pixbot "
-        "(utilisez console ou matrix)."
-    )
+    if choice == "slack":
+        from bot.platforms.slack import SlackPlatform
+
+        sl = settings.slack
+        if not sl.bot_token.get_secret_value():
+            raise SystemExit("slack.bot_token est vide (PIXBOT_SLACK__BOT_TOKEN).")
+        return SlackPlatform(
+            bot_token=sl.bot_token.get_secret_value(),
+            app_token=sl.app_token.get_secret_value(),
+            signing_secret=sl.signing_secret.get_secret_value(),
+            rate_limit=sl.rate_limit,
+            http_host=sl.http_host,
+            http_port=sl.http_port,
+        )
+    raise SystemExit(f"Plateforme inconnue : {choice}")
 
 
 async def run_bot(

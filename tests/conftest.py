@@ -18,6 +18,7 @@ from bot.config import Settings, load_settings
 from bot.core import FakeClock, Outgoing, SendResult
 from bot.platforms.console import ConsolePlatform
 from storage.repo import Store
+from tests.synapse import synapse  # noqa: F401  (one Synapse for the whole session)
 
 POSTGRES_URL = os.environ.get(
     "PIXBOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -145,3 +145,17 @@ def test_console_run_with_piped_input(tmp_path: Path) -> None:
     assert "identifiant : @alice:console" in out
     assert "aucun score" in out
     assert (tmp_path / "pixbot.db").exists()
+
+
+def test_slack_needs_a_bot_token(env: str) -> None:
+    from bot.config import load_settings
+    from bot.runner import build_platform
+
+    settings = load_settings(None, bot={"platform": "slack"})
+    with pytest.raises(SystemExit, match="bot_token"):
+        build_platform(settings)
+    configured = load_settings(
+        None, bot={"platform": "slack"}, slack={"bot_token": "xoxb-test", "app_token": "xapp-1"}
+    )
+    platform = build_platform(configured)
+    assert platform.name == "slack"

@@ -43,7 +43,6 @@ from typer.testing import CliRunner
 
 from bot.cli import app as pixbot_cli
 from tests.synapse import SynapseServer, make_synapse
-from tests.synapse import synapse as synapse  # the session fixture
 
 pytestmark = pytest.mark.synapse
 

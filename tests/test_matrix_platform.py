@@ -42,7 +42,6 @@ from bot.platforms.matrix import (
     transaction_id,
 )
 from tests.synapse import SynapseServer, make_synapse
-from tests.synapse import synapse as synapse  # the fixture
 
 T = TypeVar("T")
 WAIT = 30.0  # upper bound for anything we wait for; never a timing assertion
