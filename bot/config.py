@@ -99,6 +99,16 @@ class ScheduleSection(_Section):
             raise ValueError("the start must be before the end, both within the day")
         return value.strip()
 
+    @field_validator("digest")
+    @classmethod
+    def _digest(cls, value: str) -> str:
+        value = value.strip().lower()
+        if value and not re.fullmatch(
+            r"(mon|tue|wed|thu|fri|sat|sun) ([01]?\d|2[0-3]):[0-5]\d", value
+        ):
+            raise ValueError('expected a weekday and a time, e.g. "mon 09:30", or "" for none')
+        return value
+
     @field_validator("event_launch")
     @classmethod
     def _offset(cls, value: str) -> str:

@@ -42,6 +42,7 @@ def test_file_and_environment_override(monkeypatch: pytest.MonkeyPatch, tmp_path
         ('[schedule]\nworking_hours = "17:00-09:00"\n', "schedule.working_hours"),
         ('[schedule]\nreminders = ["J-7", "demain"]\n', "schedule.reminders"),
         ("[stats]\nmin_group = 0\n", "stats.min_group"),
+        ('[schedule]\ndigest = "lundi matin"\n', "schedule.digest"),
         ("[bot]\nunknown_key = 1\n", "bot.unknown_key"),
     ],
 )

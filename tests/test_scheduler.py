@@ -332,3 +332,34 @@ def test_second_bot_process_on_postgresql_does_not_run(postgres_url: str, tmp_pa
     finally:
         if first.poll() is None:
             first.kill()
+
+
+async def test_apscheduler_wakes_the_bot_for_planned_steps(bot: Bot) -> None:
+    """The real APScheduler wiring: a due step's job runs run_step, which sends once."""
+    import asyncio
+
+    import scheduler.service as service_module
+
+    await launched(bot)
+    bot.clock.current = paris(2026, 12, 21, 9, 30)
+    with bot.store.transaction() as uow:
+        step = next(s for s in uow.steps.planned() if s.label == "J-7")
+        # Due in the past for APScheduler too (the wall clock is later than this): it fires now.
+        uow.steps.reschedule(step.id, paris(2026, 11, 1, 9, 30))
+    woke = asyncio.Event()
+    original = service_module.run_step
+
+    async def spy(service_key: str, step_id: int) -> None:
+        await original(service_key, step_id)
+        if step_id == step.id:
+            woke.set()
+
+    service_module.run_step = spy  # type: ignore[assignment]
+    try:
+        bot.app.scheduler.start()
+        await asyncio.wait_for(woke.wait(), timeout=10)
+    finally:
+        bot.app.scheduler.stop()
+        service_module.run_step = original  # type: ignore[assignment]
+    await bot.app.dispatcher.drain()
+    assert all(len(reminders_of(bot, a)) == 1 for a in AGENTS)
