@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.config import Settings
-from bot.core import Button, Clock, Incoming, Platform, SystemClock
+from bot.core import Button, Clock, Incoming, Platform, SystemClock, encode_buttons
 from bot.outbox import Dispatcher
 from bot.render import Renderer
 from bot.router import Context, Router
@@ -185,7 +185,7 @@ class App:
                     recipient=incoming.conversation_id,
                     to_conversation=True,
                     body=reply.text,
-                    buttons=tuple(button.reply for button in reply.buttons),
+                    buttons=encode_buttons(reply.buttons),
                 ),
                 ctx.now,
             )
@@ -217,7 +217,7 @@ class App:
                 campaign_id=campaign_id,
                 person_id=person.id,
                 batch=batch,
-                buttons=tuple(button.reply for button in buttons),
+                buttons=encode_buttons(buttons),
                 not_before=not_before,
             ),
             now,

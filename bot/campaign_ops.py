@@ -28,11 +28,12 @@ from storage.repo import (
 if TYPE_CHECKING:
     from bot.app import App
 
-AGENT_BUTTONS = (
-    Button("C'est fait", "c'est fait"),
-    Button("Plus tard", "plus tard"),
-    Button("Stop", "stop"),
-)
+
+def agent_buttons(app: App, person: Person) -> tuple[Button, ...]:
+    """The quick replies of invitations and reminders, in the person's language."""
+    locale = app.renderer.locale_for(person.locale or app.settings.bot.locale)
+    lines = app.renderer.render("agent_buttons", locale).splitlines()
+    return tuple(Button(*line.split("|", 1)) for line in lines if "|" in line)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +127,7 @@ def invite(
             campaign_id=campaign.id,
             kind="invitation",
             batch=batch.encode() if batch else None,
-            buttons=AGENT_BUTTONS,
+            buttons=agent_buttons(app, person),
             person=person,
             campaign=campaign,
         )
@@ -179,7 +180,7 @@ def remind(
             campaign_id=campaign.id,
             kind="reminder",
             batch=batch.encode() if batch else None,
-            buttons=AGENT_BUTTONS,
+            buttons=agent_buttons(app, person),
             not_before=(not_before or {}).get(person.id),
             person=person,
             campaign=campaign,

@@ -462,13 +462,14 @@ def campaign_show(
 
 
 def _step_view(step: dict[str, Any]) -> Any:
-    from types import SimpleNamespace
+    from scheduler.service import StepView
 
-    return SimpleNamespace(
+    return StepView(
         when=datetime.fromisoformat(step["at"]),
-        label=step["label_text"],
+        kind=step["kind"],
+        label=step["label"],
         status=step["status"],
-        status_label=step["status_text"],
+        day=date.fromisoformat(step["day"]),
     )
 
 

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.core import Button, Clock, DeliveryError, Outgoing, Platform
+from bot.core import Clock, DeliveryError, Outgoing, Platform, decode_buttons
 from storage.repo import Delivery, Store
 
 log = logging.getLogger(__name__)
@@ -146,7 +146,7 @@ class Dispatcher:
             person_id=None if delivery.to_conversation else delivery.recipient,
             conversation_id=delivery.recipient if delivery.to_conversation else None,
             mentions=delivery.mentions,
-            buttons=tuple(Button(label=b, reply=b) for b in delivery.buttons),
+            buttons=decode_buttons(delivery.buttons),
         )
         await self.limiter.acquire()
         try:

@@ -48,13 +48,6 @@ log = logging.getLogger(__name__)
 LATE_AFTER = timedelta(minutes=15)
 # Inbound event ids are kept long enough to refuse any redelivery by a platform.
 PROCESSED_EVENTS_KEPT = timedelta(days=30)
-STEP_LABELS = {"launch": "invitations", "close": "clôture", "snooze": "rappel « plus tard »"}
-STATUS_TEXT = {
-    "planned": "prévu",
-    "done": "fait",
-    "missed": "manqué",
-    "cancelled": "annulé",
-}
 
 # Module-level registry so APScheduler jobs are plain module-level coroutines taking ids.
 _SERVICES: dict[str, SchedulerService] = {}
@@ -95,18 +88,13 @@ def plan_settings_from(settings: Settings) -> PlanSettings:
 
 @dataclass(frozen=True, slots=True)
 class StepView:
+    """A step as templates show it (wording in bot/messages/*/step_*.txt)."""
+
     when: datetime
+    kind: str
     label: str
     status: str
-    status_label: str
-    kind: str
     day: date
-
-
-def step_label(step: ReminderStep) -> str:
-    if step.kind == StepKind.REMINDER:
-        return f"rappel {step.label}"
-    return STEP_LABELS.get(step.kind, step.label)
 
 
 def display_time(step: ReminderStep, calendar: WorkCalendar, tz: ZoneInfo) -> datetime:
@@ -114,8 +102,7 @@ def display_time(step: ReminderStep, calendar: WorkCalendar, tz: ZoneInfo) -> da
     local hour); a step moved after downtime shows its actual time."""
     if step.kind == "snooze" or step.status != "planned":
         return step.fire_at.astimezone(tz)
-    planned = PlannedStep(StepKind(step.kind), step.label, step.day)
-    nominal = send_time(planned, calendar, tz)
+    nominal = send_time(PlannedStep(StepKind(step.kind), step.label, step.day), calendar, tz)
     return max(nominal, step.fire_at.astimezone(tz))
 
 
@@ -127,11 +114,9 @@ def describe_steps(settings: Settings, uow: UnitOfWork, campaign: Campaign) -> l
         {
             "kind": step.kind,
             "label": step.label,
-            "label_text": step_label(step),
             "day": step.day.isoformat(),
             "at": display_time(step, calendar, tz).isoformat(),
             "status": step.status,
-            "status_text": STATUS_TEXT.get(step.status, step.status),
         }
         for step in uow.steps.for_campaign(campaign.id)
         if step.person_id is None
@@ -202,10 +187,9 @@ class SchedulerService:
         return [
             StepView(
                 when=display_time(step, self.calendar, self.tz),
-                label=step_label(step),
-                status=step.status,
-                status_label=STATUS_TEXT.get(step.status, step.status),
                 kind=step.kind,
+                label=step.label,
+                status=step.status,
                 day=step.day,
             )
             for step in uow.steps.for_campaign(campaign.id)
@@ -356,9 +340,7 @@ class SchedulerService:
         local_today = now.astimezone(self.tz).date()
         if local_today > campaign.deadline:
             uow.steps.set_status(step.id, "missed", now)
-            self._report(
-                uow, campaign, "step_missed", f"missed:{step.id}", now, step=step_label(step)
-            )
+            self._report(uow, campaign, "step_missed", f"missed:{step.id}", now, step=step)
             return True
         if not self.calendar.is_working_time(now, self.tz):
             later = self.calendar.next_slot(now, self.tz)

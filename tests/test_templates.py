@@ -221,9 +221,9 @@ def test_day_and_moment_filters_are_localised(renderer: Renderer) -> None:
 def test_campaign_show_renders_in_both_locales(renderer: Renderer) -> None:
     step = SimpleNamespace(
         when=datetime(2026, 12, 1, 8, 0, tzinfo=UTC),
+        kind="reminder",
         label="J-7",
         status="planned",
-        status_label="",
     )
     variables = {
         "campaign": _campaign(parcours="Bases", event_name="Forum", event_date=date(2026, 12, 10)),
@@ -235,7 +235,7 @@ def test_campaign_show_renders_in_both_locales(renderer: Renderer) -> None:
     fr = renderer.render("campaign_show", "fr", **variables)
     assert 'Campaign ABCDEF234 "Cyber" — running' in en
     assert "list of 1 person, 1 invited" in en
-    assert "Schedule:\n• Tuesday, December 1, 2026 at 09:00: J-7\nParticipation:" in en
+    assert "Schedule:\n• Tuesday, December 1, 2026 at 09:00: reminder J-7\nParticipation:" in en
     assert "• overall: 12 invited · 5 in progress (42%)" in en
     assert "• SG: fewer than 5 people: figures hidden for privacy" in en
     assert "Campagne ABCDEF234 « Cyber » — en cours" in fr
@@ -300,13 +300,13 @@ def test_digest_and_auto_close_render_in_both_locales(renderer: Renderer) -> Non
 def test_replanned_has_no_second_header(renderer: Renderer) -> None:
     step = SimpleNamespace(
         when=datetime(2026, 12, 1, 8, 0, tzinfo=UTC),
+        kind="reminder",
         label="J-7",
         status="missed",
-        status_label="manqué",
     )
     en = renderer.render("campaign_replanned", "en", campaign=_campaign(), steps=[step])
     fr = renderer.render("campaign_replanned", "fr", campaign=_campaign(), steps=[step])
     assert en.startswith("New schedule for ABCDEF234 (Paris time;")
-    assert en.endswith(":\n• Tuesday, December 1, 2026 at 09:00: J-7 (manqué)")
+    assert en.endswith(":\n• Tuesday, December 1, 2026 at 09:00: reminder J-7 (missed)")
     assert "Schedule:" not in en and "Calendrier :" not in fr
     assert fr.count("\n") == en.count("\n") == 1
