@@ -142,19 +142,20 @@ def test_trailing_newline_matches(name: str) -> None:
 
 
 def test_help_for_an_agent(renderer: Renderer) -> None:
-    variables = {"role": "agent", "services": [], "name": "Alice"}
+    variables = {"role": "agent", "services": [], "name": "Alice", "snooze_days": 3}
     en = renderer.render("help", "en", **variables)
     fr = renderer.render("help", "fr", **variables)
     assert "Alice" in en and "Alice" in fr
     assert '"help"' in en and '"done"' in en and '"stop all"' in en
     assert "« aide »" in fr and "« c'est fait »" in fr
+    assert "dans 3 jours ouvrés" in fr and "in 3 working days" in en
     assert "Ambassadors" not in en and "campaign create" not in en
     assert "Ambassadeurs" not in fr and "campagne créer" not in fr
     assert "Administration" not in en and "Administration" not in fr
 
 
 def test_help_for_an_admin(renderer: Renderer) -> None:
-    variables = {"role": "admin", "services": ["DNUM", "SG"], "name": "Bob"}
+    variables = {"role": "admin", "services": ["DNUM", "SG"], "name": "Bob", "snooze_days": 2}
     en = renderer.render("help", "en", **variables)
     fr = renderer.render("help", "fr", **variables)
     assert "Ambassadors (DNUM, SG):" in en and "campaign create CODE" in en

@@ -14,6 +14,7 @@ async def show_help(ctx: Context, args: str) -> None:
         role=ctx.roles.name,
         services=sorted(ctx.roles.services),
         name=ctx.person.name,
+        snooze_days=ctx.app.settings.schedule.snooze_working_days,
     )
 
 
