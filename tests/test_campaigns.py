@@ -39,9 +39,10 @@ def count_rows(bot: Bot, model: type) -> int:
         return int(uow.session.scalar(select(func.count()).select_from(model)) or 0)
 
 
-async def launched(bot: Bot) -> None:
+async def launched(bot: Bot, create: str = CREATE) -> None:
+    """Six agents of DREAL-BZH invited to ABCDEF234 (created by ``create``)."""
     setup_service(bot)
-    await bot.say(AMB, CREATE)
+    await bot.say(AMB, create)
     await bot.say(AMB, "campagne lancer ABCDEF234")
 
 

@@ -20,6 +20,7 @@ from storage.models import ReminderStepRow
 from storage.repo import CampaignStatus
 from tests.conftest import Bot, RecordingConsole
 from tests.test_campaigns import AGENTS, AMB, setup_service
+from tests.test_campaigns import launched as launched_with
 
 PARIS = ZoneInfo("Europe/Paris")
 CREATE = 'campagne créer ABCDEF234 "Cybersécurité" fin 28/12/2026'
@@ -51,9 +52,7 @@ async def run_at(bot: Bot, moment: datetime) -> int:
 
 
 async def launched(bot: Bot) -> None:
-    setup_service(bot)
-    await bot.say(AMB, CREATE)
-    await bot.say(AMB, "campagne lancer ABCDEF234")
+    await launched_with(bot, CREATE)
 
 
 async def test_plan_rows_follow_the_calendar(bot: Bot) -> None:
