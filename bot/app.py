@@ -14,12 +14,13 @@ from typing import Any
 
 from bot.config import Settings
 from bot.core import Button, Clock, Incoming, Platform, SystemClock, encode_buttons
+from bot.domain import DeliveryStatus, NewDelivery, Person, Roles
 from bot.outbox import Dispatcher
 from bot.render import Renderer
 from bot.router import Context, Router
 from bot.text import MAX_MESSAGE, fold
 from storage.lock import InstanceLock
-from storage.repo import DeliveryStatus, NewDelivery, Person, Roles, Store, UnitOfWork
+from storage.uow import Store, UnitOfWork
 
 log = logging.getLogger(__name__)
 

@@ -13,17 +13,17 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from bot.core import Button, DeliveryError
-from bot.parsing import ParseError
-from bot.stats import CampaignStats, campaign_stats
-from storage.repo import (
+from bot.domain import (
     Campaign,
     CampaignStatus,
     Participation,
     ParticipationKind,
     ParticipationStatus,
     Person,
-    UnitOfWork,
 )
+from bot.parsing import ParseError
+from bot.stats import CampaignStats, campaign_stats
+from storage.uow import UnitOfWork
 
 if TYPE_CHECKING:
     from bot.app import App

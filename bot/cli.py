@@ -17,9 +17,10 @@ import typer
 from sqlalchemy.engine import make_url
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.domain import Campaign
 from bot.stats import CampaignStats
 from bot.text import clean_line
-from storage.repo import Campaign, Store, UnitOfWork
+from storage.uow import Store, UnitOfWork
 
 app = typer.Typer(
     help="pixbot : le bot des campagnes Pix (Tchap, Slack, console).",
@@ -580,8 +581,8 @@ def campaign_import_orga(
     ] = None,
 ) -> None:
     """Marquer commencé / terminé depuis un export Pix Orga (jamais de résultat)."""
+    from bot.domain import ParticipationKind, ParticipationStatus
     from bot.orga import OrgaError, read_export
-    from storage.repo import ParticipationKind, ParticipationStatus
 
     try:
         rows = read_export(file.read_text(encoding="utf-8-sig"), id_column)

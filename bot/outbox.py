@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.core import Clock, DeliveryError, Outgoing, Platform, decode_buttons
-from storage.repo import Delivery, Store
+from bot.domain import Delivery
+from storage.uow import Store
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,8 @@ from bot.text import fold
 
 if TYPE_CHECKING:
     from bot.app import App
-    from storage.repo import Person, Roles, UnitOfWork
+    from bot.domain import Person, Roles
+    from storage.uow import UnitOfWork
 
 Handler = Callable[["Context", str], Awaitable[None]]
 

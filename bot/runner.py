@@ -13,7 +13,7 @@ from sqlalchemy.engine import make_url
 from bot.app import App
 from bot.config import Settings
 from bot.core import Clock, Platform, PlatformAuthError
-from storage.repo import Store
+from storage.uow import Store
 
 log = logging.getLogger(__name__)
 

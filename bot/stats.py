@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from storage.repo import Participation, ParticipationStatus
+from bot.domain import Participation, ParticipationStatus
 
 FIELDS = ("invited", "started", "completed", "opted_out")
 

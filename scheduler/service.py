@@ -20,6 +20,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
 
 from bot import campaign_ops as ops
+from bot.domain import Campaign, CampaignStatus, Person, ReminderStep
 from bot.parsing import ParseError
 from scheduler.calendar import WorkCalendar
 from scheduler.plans import (
@@ -30,13 +31,7 @@ from scheduler.plans import (
     plan_campaign,
     send_time,
 )
-from storage.repo import (
-    Campaign,
-    CampaignStatus,
-    Person,
-    ReminderStep,
-    UnitOfWork,
-)
+from storage.uow import UnitOfWork
 
 if TYPE_CHECKING:
     from bot.app import App

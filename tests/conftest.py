@@ -17,7 +17,7 @@ from bot.app import App
 from bot.config import Settings, load_settings
 from bot.core import FakeClock, Outgoing, SendResult
 from bot.platforms.console import ConsolePlatform
-from storage.repo import Store
+from storage.uow import Store
 from tests.synapse import synapse  # noqa: F401  (one Synapse for the whole session)
 
 POSTGRES_URL = os.environ.get(

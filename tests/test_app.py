@@ -53,7 +53,7 @@ async def test_rooms_need_prefix_or_mention(bot: Bot) -> None:
 async def test_handler_error_gives_polite_reply_and_changes_nothing(
     bot: Bot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from storage.repo import PeopleRepo
+    from storage.repositories.people import PeopleRepo
 
     def broken(self: PeopleRepo, person_id: int) -> None:
         raise RuntimeError("disk on fire")

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import func, select
 
+from bot.domain import DeliveryStatus, ParticipationStatus
 from bot.outbox import Dispatcher
 from storage.models import AuditRow, CampaignRow, DeliveryRow, ParticipationEventRow
-from storage.repo import DeliveryStatus, ParticipationStatus
 from tests.conftest import Bot
 
 AMB = "@amb:console"

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import app
-from storage.repo import Store
+from storage.uow import Store
 
 runner = CliRunner()
 

@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.app import App
+from bot.domain import CampaignStatus
 from storage.db import Database
 from storage.lock import InstanceLock
 from storage.models import ReminderStepRow
-from storage.repo import CampaignStatus
 from tests.conftest import Bot, RecordingConsole
 from tests.test_campaigns import AGENTS, AMB, setup_service
 from tests.test_campaigns import launched as launched_with

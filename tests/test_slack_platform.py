@@ -37,7 +37,7 @@ from bot.platforms.slack import (
     strip_mention,
     unescape_mrkdwn,
 )
-from storage.repo import Store
+from storage.uow import Store
 from tests.conftest import make_settings
 from tests.platform_contract import Inbox, PlatformContract
 

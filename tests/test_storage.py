@@ -7,16 +7,16 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlalchemy import inspect
 
-from storage.db import Database, current_revision, head_revision, upgrade
-from storage.repo import (
+from bot.domain import (
     CampaignStatus,
     DeliveryStatus,
-    DuplicateError,
     NewDelivery,
     ParticipationKind,
     ParticipationStatus,
-    Store,
 )
+from storage.db import Database, current_revision, head_revision, upgrade
+from storage.repositories.errors import DuplicateError
+from storage.uow import Store
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 
@@ -178,16 +178,6 @@ def test_forget_erases_everything_about_a_person(store: Store) -> None:
         assert uow.outbox.get("k") is None
         question = uow.questions.get(qid)
         assert question is not None and question.asker_id is None
-
-
-def test_lock_row(store: Store) -> None:
-    with store.transaction() as uow:
-        assert uow.locks.acquire("scheduler", "a", NOW, timedelta(minutes=1))
-    with store.transaction() as uow:
-        assert not uow.locks.acquire("scheduler", "b", NOW, timedelta(minutes=1))
-        assert uow.locks.acquire("scheduler", "a", NOW, timedelta(minutes=1))
-    with store.transaction() as uow:
-        assert uow.locks.acquire("scheduler", "b", NOW + timedelta(minutes=2), timedelta(minutes=1))
 
 
 def test_migrations_from_empty_and_previous_revision(db_url: str) -> None:

@@ -6,10 +6,12 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from bot import campaign_ops as ops
+from bot.domain import Campaign, CampaignStatus, DeliveryStatus
 from bot.parsing import ParseError, parse_code, parse_create, split_code_arg
 from bot.router import AMBASSADORS, Context, Router
 from bot.text import fold
-from storage.repo import Campaign, CampaignStatus, DeliveryStatus, DuplicateError, UnitOfWork
+from storage.repositories.errors import DuplicateError
+from storage.uow import UnitOfWork
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -312,7 +314,7 @@ def batch_report(
         key = f"progress:{decoded.digest}:{sent + failed}"
         failures = []
         template = "batch_progress"
-    from storage.repo import NewDelivery
+    from bot.domain import NewDelivery
 
     body = app.renderer.render(
         template,

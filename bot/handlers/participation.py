@@ -9,9 +9,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
+from bot.domain import Campaign, CampaignStatus, ParticipationKind, ParticipationStatus
 from bot.parsing import ParseError, parse_code
 from bot.router import Context, Router
-from storage.repo import Campaign, CampaignStatus, ParticipationKind, ParticipationStatus
 
 if TYPE_CHECKING:
     from bot.app import App

@@ -1,0 +1,58 @@
+"""The unit of work: one transaction and the repositories that work in it.
+
+Commit happens when the ``with`` block of :meth:`Store.transaction` exits without an exception.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.orm import Session
+
+from storage.db import Database
+from storage.repositories.campaigns import CampaignRepo, StepRepo
+from storage.repositories.conversations import AuditRepo, EventRepo, PromptRepo, QuestionRepo
+from storage.repositories.outbox import OutboxRepo
+from storage.repositories.participation import ParticipationRepo
+from storage.repositories.people import PeopleRepo, RoleRepo, ServiceRepo
+
+
+class UnitOfWork:
+    """One transaction and the repositories that work in it."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.services = ServiceRepo(session)
+        self.people = PeopleRepo(session)
+        self.roles = RoleRepo(session)
+        self.campaigns = CampaignRepo(session)
+        self.participation = ParticipationRepo(session)
+        self.outbox = OutboxRepo(session)
+        self.events = EventRepo(session)
+        self.audit = AuditRepo(session)
+        self.prompts = PromptRepo(session)
+        self.questions = QuestionRepo(session)
+        self.steps = StepRepo(session)
+
+
+class Store:
+    """Entry point of the storage layer: ``with store.transaction() as uow: ...``."""
+
+    def __init__(self, database: Database) -> None:
+        self.database = database
+
+    @classmethod
+    def from_url(cls, url: str) -> Store:
+        return cls(Database(url))
+
+    def upgrade(self) -> None:
+        self.database.upgrade()
+
+    @contextmanager
+    def transaction(self) -> Iterator[UnitOfWork]:
+        with self.database.session() as session:
+            yield UnitOfWork(session)
+
+    def close(self) -> None:
+        self.database.dispose()
