@@ -1,4 +1,10 @@
-"""Application wiring: platform → middleware → router → handler → outbox → dispatcher → platform."""
+"""Application wiring: platform → middleware → router → handler → outbox → dispatcher → platform.
+
+The :class:`App` builds the services once and hands handlers a typed :class:`~bot.router.Deps`;
+nothing below it imports it. A message is handled in two phases: a command's ``prefetch``
+(network lookups, short reads) runs first, then one short transaction records the event as
+processed, runs the handler — which must not await the network — and enqueues its replies.
+"""
 
 from __future__ import annotations
 
@@ -7,18 +13,25 @@ import logging
 import re
 import sys
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from bot.config import Settings
-from bot.core import Button, Clock, Incoming, Platform, SystemClock, encode_buttons
-from bot.domain import DeliveryStatus, NewDelivery, Person, Roles
+from bot.core import Clock, Incoming, Platform, SystemClock
+from bot.domain import DeliveryStatus, Person, Roles
+from bot.handlers import build_router
+from bot.notifier import Notifier
 from bot.outbox import Dispatcher
 from bot.render import Renderer
-from bot.router import Context, Router
-from bot.text import MAX_MESSAGE, fold
+from bot.router import Context, Deps, Router
+from bot.services.audience import Directory
+from bot.services.campaigns import CampaignService
+from bot.text import MAX_MESSAGE
+from scheduler.jobs import JobScheduler
+from scheduler.planning import Planner
+from scheduler.running import StepRunner
 from storage.lock import InstanceLock
 from storage.uow import Store, UnitOfWork
 
@@ -26,10 +39,23 @@ log = logging.getLogger(__name__)
 
 Next = Callable[[Incoming], Awaitable[None]]
 Middleware = Callable[[Incoming, Next], Awaitable[None]]
-PromptHandler = Callable[[Context, str, str], Awaitable[bool]]
 
 ROOM_PREFIX = re.compile(r"^\s*!pix\b[\s:,]*", re.IGNORECASE)
 PROGRESS_EVERY = 10.0  # seconds between two progress messages of one batch
+
+
+class HandlerSuspended(RuntimeError):
+    """A handler awaited something that suspends (the network) inside its transaction."""
+
+
+def run_to_completion(coroutine: Coroutine[Any, Any, None]) -> None:
+    """Run a handler that must not suspend: transactions never stay open across an await."""
+    try:
+        coroutine.send(None)
+    except StopIteration:
+        return
+    coroutine.close()
+    raise HandlerSuspended("a handler awaited inside its transaction; use a prefetch")
 
 
 class App:
@@ -44,8 +70,6 @@ class App:
         router: Router | None = None,
         drain_after_message: bool = False,
     ) -> None:
-        from bot.handlers import build_router
-
         self.settings = settings
         self.store = store
         self.platform = platform
@@ -53,22 +77,35 @@ class App:
         self.renderer = renderer or Renderer(settings.bot.locale, settings.bot.timezone)
         self.router = router or build_router()
         self.drain_after_message = drain_after_message
-        # Serialises this process's write transactions (see Dispatcher.lock).
-        self.lock = asyncio.Lock()
+        self.notifier = Notifier(self.renderer, settings.bot.locale)
+        self.campaigns = CampaignService(self.notifier, settings.stats.min_group)
+        self.directory = Directory(platform)
+        self.jobs = JobScheduler(settings, store, self.clock, key=f"app-{id(self)}")
+        self.planner = Planner(settings, self.jobs)
         self.dispatcher = Dispatcher(
-            store, platform, self.clock, on_batch_progress=self._batch_progress, lock=self.lock
+            store, platform, self.clock, on_batch_progress=self._batch_progress
         )
-        self.prompt_handlers: dict[str, PromptHandler] = {}
-        self.fallback: Callable[[Context, str], Awaitable[None]] | None = None
+        self.runner = StepRunner(
+            settings=settings,
+            store=store,
+            clock=self.clock,
+            planner=self.planner,
+            campaigns=self.campaigns,
+            notifier=self.notifier,
+            directory=self.directory,
+            poke=self.dispatcher.poke,
+        )
+        self.deps = Deps(
+            settings=settings,
+            clock=self.clock,
+            renderer=self.renderer,
+            notifier=self.notifier,
+            campaigns=self.campaigns,
+            planner=self.planner,
+            directory=self.directory,
+        )
         self.middleware: list[Middleware] = [self._ignore_self_and_bots, self._listen_filter]
-        self.services: dict[str, Any] = {}  # optional components (faq, scheduler), by name
         self._last_progress: dict[str, float] = {}
-        from bot.handlers import install
-        from scheduler.service import SchedulerService
-
-        self.scheduler = SchedulerService(self, key=f"app-{id(self)}")
-        self.services["scheduler"] = self.scheduler
-        install(self)
 
     # -- inbound -----------------------------------------------------------------------------
 
@@ -105,32 +142,46 @@ class App:
             stripped = text.replace(self.platform.bot_id, " ").strip().lstrip(":,").strip()
             await call_next(replace(incoming, text=stripped))
 
-    async def _dispatch(self, incoming: Incoming) -> None:
-        async with self.lock:
-            await self._dispatch_locked(incoming)
+    async def _prefetch(self, incoming: Incoming) -> Any:
+        """Network lookups a command declared, done before its transaction opens."""
+        text = incoming.text.strip()
+        if incoming.reaction or incoming.undecryptable or not text or len(text) > MAX_MESSAGE:
+            return None
+        match = self.router.match(text)
+        if match is None or match.route.prefetch is None:
+            return None
+        try:
+            return await match.route.prefetch(self.deps, self.store, match.args)
+        except Exception:
+            log.exception("prefetch failed for event %s", incoming.event_id)
+            return None
 
-    async def _dispatch_locked(self, incoming: Incoming) -> None:
+    async def _dispatch(self, incoming: Incoming) -> None:
+        prefetched = await self._prefetch(incoming)
         now = self.clock.now()
         try:
             with self.store.transaction() as uow:
                 if not uow.events.mark_processed(incoming.platform, incoming.event_id, now):
                     log.debug("event %s already handled", incoming.event_id)
                     return
-                ctx = self._context(uow, incoming, now)
-                await self._route(ctx)
+                ctx = self._context(uow, incoming, now, prefetched)
+                run_to_completion(self._route(ctx))
                 self._enqueue_replies(ctx)
         except Exception:
             log.exception("handler failed for event %s", incoming.event_id)
             with self.store.transaction() as uow:
                 if not uow.events.mark_processed(incoming.platform, incoming.event_id, now):
                     return
-                ctx = self._context(uow, incoming, now)
+                ctx = self._context(uow, incoming, now, None)
                 ctx.say("error")
                 self._enqueue_replies(ctx)
 
-    def _context(self, uow: UnitOfWork, incoming: Incoming, now: datetime) -> Context:
+    def _context(
+        self, uow: UnitOfWork, incoming: Incoming, now: datetime, prefetched: Any
+    ) -> Context:
         person = uow.people.ensure(incoming.sender_id, incoming.sender_name, now)
-        return Context(self, incoming, uow, person, self.roles_of(uow, person), now)
+        roles = self.roles_of(uow, person)
+        return Context(self.deps, incoming, uow, person, roles, now, prefetched)
 
     def roles_of(self, uow: UnitOfWork, person: Person) -> Roles:
         roles = uow.roles.roles_of(person.id)
@@ -144,9 +195,9 @@ class App:
             ctx.say("undecryptable")
             return
         if incoming.reaction:
-            handler = self.prompt_handlers.get("reaction")
-            if handler is not None:
-                await handler(ctx, incoming.reaction, incoming.relates_to or "")
+            for reaction in self.router.reactions:
+                if await reaction(ctx, incoming.reaction, incoming.relates_to or ""):
+                    break
             return
         text = incoming.text.strip()
         if not text:
@@ -156,7 +207,7 @@ class App:
             return
         prompt = ctx.uow.prompts.pop(ctx.person.id, ctx.now)
         if prompt is not None:
-            handler = self.prompt_handlers.get(prompt.kind)
+            handler = self.router.prompts.get(prompt.kind)
             if handler is not None and await handler(ctx, text, prompt.payload):
                 return
         match = self.router.match(text)
@@ -164,8 +215,8 @@ class App:
             family = self.router.family_of(text)
             if family is not None:
                 ctx.say("unknown_command", family=family, is_ambassador=_can_manage(ctx.roles))
-            elif self.fallback is not None:
-                await self.fallback(ctx, text)
+            elif self.router.fallbacks:
+                await self.router.fallbacks[0](ctx, text)
             else:
                 ctx.say("unknown")
             return
@@ -177,72 +228,24 @@ class App:
     # -- outbound ----------------------------------------------------------------------------
 
     def _enqueue_replies(self, ctx: Context) -> None:
-        incoming = ctx.incoming
-        for index, reply in enumerate(ctx.replies):
-            ctx.uow.outbox.enqueue(
-                NewDelivery(
-                    key=f"reply:{incoming.platform}:{incoming.event_id}:{index}",
-                    kind="reply",
-                    recipient=incoming.conversation_id,
-                    to_conversation=True,
-                    body=reply.text,
-                    buttons=encode_buttons(reply.buttons),
-                ),
-                ctx.now,
-            )
-
-    def enqueue_to_person(
-        self,
-        uow: UnitOfWork,
-        person: Person,
-        template: str,
-        /,
-        *,
-        key: str,
-        now: datetime,
-        campaign_id: int | None = None,
-        kind: str = "notice",
-        batch: str | None = None,
-        buttons: Sequence[Button] = (),
-        not_before: datetime | None = None,
-        **variables: Any,
-    ) -> bool:
-        locale = self.renderer.locale_for(person.locale or self.settings.bot.locale)
-        body = self.renderer.render(template, locale, **variables)
-        return uow.outbox.enqueue(
-            NewDelivery(
-                key=key,
-                kind=kind,
-                recipient=person.platform_id,
-                body=body,
-                campaign_id=campaign_id,
-                person_id=person.id,
-                batch=batch,
-                buttons=encode_buttons(buttons),
-                not_before=not_before,
-            ),
-            now,
-        )
+        replies = [(reply.text, reply.buttons) for reply in ctx.replies]
+        self.notifier.replies(ctx.uow, ctx.incoming, replies, ctx.now)
 
     async def _batch_progress(self, batch: str) -> None:
         """Report a long send to whoever started it: progress every ~10 s, then a summary."""
-        from bot.handlers.campaigns import batch_report
-
         now_mono = time.monotonic()
-        async with self.lock:
-            with self.store.transaction() as uow:
-                counts = uow.outbox.batch_counts(batch)
-                pending = counts.get(DeliveryStatus.PENDING, 0)
-                if pending == 0:
-                    batch_report(self, uow, batch, counts, self.clock.now(), final=True)
-                    self._last_progress.pop(batch, None)
-                    return
-                last = self._last_progress.get(batch)
-                if last is None:
-                    self._last_progress[batch] = now_mono
-                elif now_mono - last >= PROGRESS_EVERY:
-                    self._last_progress[batch] = now_mono
-                    batch_report(self, uow, batch, counts, self.clock.now(), final=False)
+        with self.store.transaction() as uow:
+            pending = uow.outbox.batch_counts(batch).get(DeliveryStatus.PENDING, 0)
+            if pending == 0:
+                self.campaigns.report_batch(uow, batch, self.clock.now(), final=True)
+                self._last_progress.pop(batch, None)
+                return
+            last = self._last_progress.get(batch)
+            if last is None:
+                self._last_progress[batch] = now_mono
+            elif now_mono - last >= PROGRESS_EVERY:
+                self._last_progress[batch] = now_mono
+                self.campaigns.report_batch(uow, batch, self.clock.now(), final=False)
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -263,12 +266,12 @@ class App:
         try:
             await self.platform.start()
             dispatcher = asyncio.create_task(self.dispatcher.run(), name="outbox")
-            self.scheduler.start()
+            self.jobs.start(self.runner)
             try:
                 await self.platform.run(self.handle)
                 await self.dispatcher.drain()
             finally:
-                self.scheduler.stop()
+                self.jobs.stop()
                 self.dispatcher.stop()
                 await asyncio.gather(dispatcher, return_exceptions=True)
                 await self.platform.stop()
@@ -286,11 +289,3 @@ def _bind(middleware: Middleware, call_next: Next) -> Next:
 
 def _can_manage(roles: Roles) -> bool:
     return roles.is_admin or roles.is_ambassador
-
-
-def is_yes(text: str) -> bool:
-    return fold(text).strip(" .!") in {"oui", "yes", "o", "y", "ok", "d'accord", "confirme"}
-
-
-def is_no(text: str) -> bool:
-    return fold(text).strip(" .!") in {"non", "no", "n", "annuler", "cancel"}

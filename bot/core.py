@@ -41,19 +41,6 @@ class Button:
     reply: str
 
 
-def encode_buttons(buttons: Sequence[Button]) -> tuple[str, ...]:
-    """Outbox rows keep buttons as "label<TAB>reply" lines."""
-    return tuple(f"{button.label}\t{button.reply}" for button in buttons)
-
-
-def decode_buttons(lines: Sequence[str]) -> tuple[Button, ...]:
-    buttons = []
-    for line in lines:
-        label, _, reply = line.partition("\t")
-        buttons.append(Button(label=label, reply=reply or label))
-    return tuple(buttons)
-
-
 @dataclass(frozen=True, slots=True)
 class Outgoing:
     """One message to send: to a person (direct conversation) or to a conversation/room.

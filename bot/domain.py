@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from bot.core import Button
+
 
 class ParticipationKind(enum.StrEnum):
     INVITED = "invited"
@@ -108,7 +110,7 @@ class Delivery:
     to_conversation: bool
     body: str | None
     mentions: tuple[str, ...]
-    buttons: tuple[str, ...]
+    buttons: tuple[Button, ...]
     status: DeliveryStatus
     attempts: int
     next_attempt_at: datetime
@@ -127,7 +129,7 @@ class NewDelivery:
     campaign_id: int | None = None
     person_id: int | None = None
     mentions: tuple[str, ...] = ()
-    buttons: tuple[str, ...] = ()
+    buttons: tuple[Button, ...] = ()
     batch: str | None = None
     not_before: datetime | None = None
 

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.core import Clock, DeliveryError, Outgoing, Platform, decode_buttons
+from bot.core import Clock, DeliveryError, Outgoing, Platform
 from bot.domain import Delivery
 from storage.uow import Store
 
@@ -147,7 +147,7 @@ class Dispatcher:
             person_id=None if delivery.to_conversation else delivery.recipient,
             conversation_id=delivery.recipient if delivery.to_conversation else None,
             mentions=delivery.mentions,
-            buttons=decode_buttons(delivery.buttons),
+            buttons=delivery.buttons,
         )
         await self.limiter.acquire()
         try:

@@ -1,9 +1,14 @@
 """Command registry and the per-message context handed to handlers.
 
-Handlers are small async functions registered with ``@router.command("aide", "help")``. The
-decorator returns the function unchanged and checks it at registration time. Matching is on
-folded words (case- and accent-insensitive), longest phrase first; the arguments keep the
-user's original text.
+Handlers are small async functions registered with ``@router.command("aide", "help")``; the
+answers to a prompt (``@router.prompt("forget")``), reactions (``@router.reaction``) and the
+fallback for anything else (``@router.fallback``) are registered the same way. Decorators return
+the function unchanged and check it at registration time. Matching is on folded words (case-
+and accent-insensitive), longest phrase first; the arguments keep the user's original text.
+
+Handlers run inside the message's transaction and must not await the network: a command that
+needs the platform (a room's members) declares a ``prefetch`` coroutine, run before the
+transaction opens, whose result the handler finds in ``ctx.prefetched``.
 """
 
 from __future__ import annotations
@@ -13,17 +18,26 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from bot.core import Button, Incoming
+from bot.config import Settings
+from bot.core import Button, Clock, Incoming
+from bot.domain import Person, Roles
+from bot.notifier import Notifier
+from bot.render import Renderer
+from bot.services.audience import Directory
+from bot.services.campaigns import CampaignService
 from bot.text import fold
-
-if TYPE_CHECKING:
-    from bot.app import App
-    from bot.domain import Person, Roles
-    from storage.uow import UnitOfWork
+from scheduler.planning import Planner
+from storage.uow import Store, UnitOfWork
 
 Handler = Callable[["Context", str], Awaitable[None]]
+# Answer to a pending prompt (text, payload): True when the text was the answer.
+PromptHandler = Callable[["Context", str, str], Awaitable[bool]]
+# A reaction (emoji, the event it reacts to).
+ReactionHandler = Callable[["Context", str, str], Awaitable[bool]]
+# Looks things up before the transaction (deps, store for short reads, arguments).
+Prefetch = Callable[["Deps", Store, str], Awaitable[Any]]
 
 EVERYONE = frozenset({"agent", "ambassador", "admin"})
 AMBASSADORS = frozenset({"ambassador", "admin"})
@@ -44,6 +58,7 @@ class Route:
     roles: frozenset[str]
     # Shown in `aide` for these roles, in this order.
     help_key: str | None = None
+    prefetch: Prefetch | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +79,9 @@ class Router:
         # Words that start a command family ("campagne"): an unknown sub-command after one
         # of them is an error, not a FAQ question.
         self.families: dict[str, str] = {}
+        self.prompts: dict[str, PromptHandler] = {}
+        self.reactions: list[ReactionHandler] = []
+        self.fallbacks: list[Handler] = []
 
     def command(
         self,
@@ -71,13 +89,13 @@ class Router:
         name: str | None = None,
         roles: frozenset[str] = EVERYONE,
         help_key: str | None = None,
+        prefetch: Prefetch | None = None,
     ) -> Callable[[Handler], Handler]:
         if not phrases:
             raise RegistrationError("a command needs at least one phrase")
 
         def register(function: Handler) -> Handler:
-            if not inspect.iscoroutinefunction(function):
-                raise RegistrationError(f"{function.__qualname__} must be an async function")
+            _check_coroutine(function)
             route_name = name or function.__name__
             if route_name in self._names:
                 raise RegistrationError(f"duplicate command name {route_name!r}")
@@ -89,10 +107,32 @@ class Router:
                     )
                 self._phrases[phrase] = route_name
             self._names.add(route_name)
-            self.routes.append(Route(route_name, folded, function, roles, help_key))
+            self.routes.append(Route(route_name, folded, function, roles, help_key, prefetch))
             return function
 
         return register
+
+    def prompt(self, kind: str) -> Callable[[PromptHandler], PromptHandler]:
+        def register(function: PromptHandler) -> PromptHandler:
+            _check_coroutine(function)
+            if kind in self.prompts:
+                raise RegistrationError(f"duplicate prompt {kind!r}")
+            self.prompts[kind] = function
+            return function
+
+        return register
+
+    def reaction(self, function: ReactionHandler) -> ReactionHandler:
+        _check_coroutine(function)
+        self.reactions.append(function)
+        return function
+
+    def fallback(self, function: Handler) -> Handler:
+        _check_coroutine(function)
+        if self.fallbacks:
+            raise RegistrationError("only one fallback handler")
+        self.fallbacks.append(function)
+        return function
 
     def family(self, *words: str, help_key: str) -> None:
         for word in words:
@@ -109,6 +149,12 @@ class Router:
             self._names.add(route.name)
             self.routes.append(route)
         self.families.update(other.families)
+        for kind, handler in other.prompts.items():
+            self.prompt(kind)(handler)
+        for reaction in other.reactions:
+            self.reaction(reaction)
+        for fallback in other.fallbacks:
+            self.fallback(fallback)
 
     def match(self, text: str) -> Match | None:
         words = list(_WORD.finditer(text))
@@ -131,6 +177,19 @@ class Router:
         return self.families.get(_fold_word(first.group())) if first else None
 
 
+@dataclass(frozen=True, slots=True)
+class Deps:
+    """The services handlers may use (typed; never the whole application)."""
+
+    settings: Settings
+    clock: Clock
+    renderer: Renderer
+    notifier: Notifier
+    campaigns: CampaignService
+    planner: Planner
+    directory: Directory
+
+
 @dataclass
 class Reply:
     text: str
@@ -141,20 +200,25 @@ class Reply:
 class Context:
     """Everything a handler may use. Replies are collected and enqueued with the transaction."""
 
-    app: App
+    deps: Deps
     incoming: Incoming
     uow: UnitOfWork
     person: Person
     roles: Roles
     now: datetime
+    prefetched: Any = None
     replies: list[Reply] = field(default_factory=list)
 
     @property
+    def settings(self) -> Settings:
+        return self.deps.settings
+
+    @property
     def locale(self) -> str:
-        return self.app.renderer.locale_for(self.person.locale or self.app.settings.bot.locale)
+        return self.deps.notifier.locale_of(self.person)
 
     def render(self, template: str, /, **variables: Any) -> str:
-        return self.app.renderer.render(template, self.locale, **variables)
+        return self.deps.renderer.render(template, self.locale, **variables)
 
     def say(self, template: str, /, buttons: tuple[Button, ...] = (), **variables: Any) -> None:
         """Reply in the conversation the message came from."""
@@ -173,7 +237,7 @@ class Context:
         **variables: Any,
     ) -> bool:
         """Enqueue a message to another person's direct conversation (idempotent by key)."""
-        return self.app.enqueue_to_person(
+        return self.deps.notifier.to_person(
             self.uow,
             person,
             template,
@@ -184,3 +248,8 @@ class Context:
             batch=batch,
             **variables,
         )
+
+
+def _check_coroutine(function: Callable[..., Any]) -> None:
+    if not inspect.iscoroutinefunction(function):
+        raise RegistrationError(f"{function.__qualname__} must be an async function")

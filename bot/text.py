@@ -45,3 +45,11 @@ def fold(text: str) -> str:
     text = unicodedata.normalize("NFKD", text.translate(_APOSTROPHES).lower())
     text = "".join(ch for ch in text if not unicodedata.combining(ch))
     return _SPACES.sub(" ", strip_invisible(text)).strip()
+
+
+def is_yes(text: str) -> bool:
+    return fold(text).strip(" .!") in {"oui", "yes", "o", "y", "ok", "d'accord", "confirme"}
+
+
+def is_no(text: str) -> bool:
+    return fold(text).strip(" .!") in {"non", "no", "n", "annuler", "cancel"}

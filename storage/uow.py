@@ -35,6 +35,12 @@ class UnitOfWork:
         self.questions = QuestionRepo(session)
         self.steps = StepRepo(session)
 
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """A part of the transaction that is undone alone when it raises (a savepoint)."""
+        with self.session.begin_nested():
+            yield
+
 
 class Store:
     """Entry point of the storage layer: ``with store.transaction() as uow: ...``."""

@@ -102,10 +102,10 @@ async def test_room_questions_only_when_addressed(bot: Bot) -> None:
 async def test_unanswered_questions_are_purged_after_retention(bot: Bot) -> None:
     setup_service(bot)
     await bot.say(AGENTS[0], OFF_TOPIC)
-    bot.app.scheduler.housekeeping(bot.clock.now() + timedelta(days=89))
+    bot.app.runner.housekeeping(bot.clock.now() + timedelta(days=89))
     with bot.store.transaction() as uow:
         assert len(uow.questions.unanswered()) == 1
-    bot.app.scheduler.housekeeping(bot.clock.now() + timedelta(days=91))
+    bot.app.runner.housekeeping(bot.clock.now() + timedelta(days=91))
     with bot.store.transaction() as uow:
         assert uow.questions.unanswered() == []
 

@@ -46,7 +46,7 @@ def steps(bot: Bot) -> list[tuple[str, str, str, str]]:
 
 async def run_at(bot: Bot, moment: datetime) -> int:
     bot.clock.current = moment
-    ran = await bot.app.scheduler.tick()
+    ran = await bot.app.runner.tick()
     await bot.app.dispatcher.drain()
     return ran
 
@@ -78,8 +78,8 @@ async def test_reminder_step_sends_once_even_when_woken_twice(bot: Bot) -> None:
     # The same step woken again (APScheduler misfire, second tick): nothing new.
     with bot.store.transaction() as uow:
         step_id = next(s.id for s in uow.steps.planned() if s.label == "J-2") - 1
-    await bot.app.scheduler.run_step(step_id)
-    await bot.app.scheduler.tick()
+    await bot.app.runner.run_step(step_id)
+    await bot.app.runner.tick()
     await bot.app.dispatcher.drain()
     assert all(len(reminders_of(bot, a)) == 1 for a in AGENTS)
 
@@ -96,7 +96,7 @@ async def test_done_and_stopped_agents_are_skipped(bot: Bot) -> None:
 def restart(bot: Bot, tmp_path: Path) -> Bot:
     """A new bot process on the same database and the same console "server"."""
     settings = bot.app.settings
-    bot.app.scheduler.stop()
+    bot.app.jobs.stop()
     platform = RecordingConsole(journal_path=bot.platform.journal.path)
     platform.journal.load()
     app = App(settings, bot.store, platform, clock=bot.clock)
@@ -269,8 +269,8 @@ async def test_show_lists_the_plan_and_json_has_offsets(
 
 async def test_weekly_digest(bot: Bot) -> None:
     await launched(bot)
-    assert bot.app.scheduler.digest() == 1
-    assert bot.app.scheduler.digest() == 0  # once per week
+    assert bot.app.runner.digest() == 1
+    assert bot.app.runner.digest() == 0  # once per week
     await bot.app.dispatcher.drain()
     assert any("Point hebdomadaire" in t for t in bot.inbox(AMB))
 
@@ -337,7 +337,7 @@ async def test_apscheduler_wakes_the_bot_for_planned_steps(bot: Bot) -> None:
     """The real APScheduler wiring: a due step's job runs run_step, which sends once."""
     import asyncio
 
-    import scheduler.service as service_module
+    import scheduler.jobs as service_module
 
     await launched(bot)
     bot.clock.current = paris(2026, 12, 21, 9, 30)
@@ -355,10 +355,10 @@ async def test_apscheduler_wakes_the_bot_for_planned_steps(bot: Bot) -> None:
 
     service_module.run_step = spy  # type: ignore[assignment]
     try:
-        bot.app.scheduler.start()
+        bot.app.jobs.start(bot.app.runner)
         await asyncio.wait_for(woke.wait(), timeout=10)
     finally:
-        bot.app.scheduler.stop()
+        bot.app.jobs.stop()
         service_module.run_step = original  # type: ignore[assignment]
     await bot.app.dispatcher.drain()
     assert all(len(reminders_of(bot, a)) == 1 for a in AGENTS)

@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
-from bot import campaign_ops as ops
-from bot.domain import Campaign, CampaignStatus, DeliveryStatus
+from bot.core import Member
+from bot.domain import Campaign, CampaignStatus
 from bot.parsing import ParseError, parse_code, parse_create, split_code_arg
-from bot.router import AMBASSADORS, Context, Router
-from bot.text import fold
+from bot.router import AMBASSADORS, Context, Deps, Router
+from bot.services.campaigns import Batch
+from bot.text import fold, is_no, is_yes
 from storage.repositories.errors import DuplicateError
-from storage.uow import UnitOfWork
-
-if TYPE_CHECKING:
-    from bot.app import App
+from storage.uow import Store
 
 router = Router()
 router.family("campagne", "campaign", "campagnes", "campaigns", help_key="campaign")
@@ -24,7 +21,7 @@ OPEN = (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED, CampaignStatus.RUNNING)
 
 
 def today(ctx: Context) -> datetime:
-    return ctx.now.astimezone(ctx.app.renderer.timezone)
+    return ctx.now.astimezone(ctx.deps.renderer.timezone)
 
 
 def _scope(ctx: Context) -> list[str] | None:
@@ -58,11 +55,66 @@ def _open_campaign(ctx: Context, args: str) -> tuple[Campaign, str] | None:
     return found
 
 
-def _batch(ctx: Context, action: str, campaign: Campaign) -> ops.Batch:
-    return ops.Batch(action, campaign.id, ctx.incoming.conversation_id, ctx.incoming.event_id[-40:])
+def _batch(ctx: Context, action: str, campaign: Campaign) -> Batch:
+    return Batch(
+        action,
+        campaign.id,
+        ctx.incoming.event_id[-40:],
+        initiator_id=ctx.person.id,
+        conversation_id=ctx.incoming.conversation_id,
+    )
 
 
-@router.command("campagne creer", "campaign create", "campagne nouvelle", roles=AMBASSADORS)
+class RoomLookup:
+    """What a prefetch learnt about a room audience: its members, or that it is unknown."""
+
+    def __init__(self, room: str, members: list[Member] | None) -> None:
+        self.room = room
+        self.members = members
+
+
+async def _room_of_request(deps: Deps, store: Store, args: str) -> RoomLookup | None:
+    """``campagne créer … pour salon X``: look the room up before the transaction."""
+    try:
+        audience = parse_create(
+            args, deps.clock.now().astimezone(deps.renderer.timezone).date()
+        ).audience
+    except ParseError:
+        return None
+    if audience is None or audience.kind != "room":
+        return None
+    return RoomLookup(audience.value, await deps.directory.room_members(audience.value))
+
+
+async def _room_of_campaign(deps: Deps, store: Store, args: str) -> RoomLookup | None:
+    """``campagne lancer CODE`` for a room audience: its members, before the transaction.
+
+    Only the room id is read here; the handler checks the sender's rights as usual.
+    """
+    try:
+        code = parse_code(split_code_arg(args)[0]).code
+    except ParseError:
+        return None
+    with store.transaction() as uow:
+        campaign = uow.campaigns.by_code(code)
+    if campaign is None or campaign.audience_kind != "room":
+        return None
+    room = campaign.audience_value
+    return RoomLookup(room, await deps.directory.room_members(room))
+
+
+def _members(ctx: Context, room: str) -> list[Member] | None:
+    found = ctx.prefetched
+    return found.members if isinstance(found, RoomLookup) and found.room == room else None
+
+
+@router.command(
+    "campagne creer",
+    "campaign create",
+    "campagne nouvelle",
+    roles=AMBASSADORS,
+    prefetch=_room_of_request,
+)
 async def create(ctx: Context, args: str) -> None:
     try:
         request = parse_create(args, today(ctx).date())
@@ -90,74 +142,75 @@ async def create(ctx: Context, args: str) -> None:
     kind, value = ("service", service) if audience is None else (audience.kind, audience.value)
     if kind == "service":
         value = service
-    if kind == "room":
-        try:
-            await ctx.app.platform.room_members(value)
-        except Exception:
-            ctx.say("error_room_unknown", room=value)
-            return
-    planner = ctx.app.services.get("scheduler")
-    savepoint = uow.session.begin_nested()
+    members = _members(ctx, value) if kind == "room" else None
+    if kind == "room" and members is None:
+        ctx.say("error_room_unknown", room=value)
+        return
     try:
-        campaign = uow.campaigns.create(
-            code=request.code.code,
-            title=request.title,
-            url=request.code.url,
-            service=service,
-            deadline=request.deadline or today(ctx).date(),
-            audience_kind=kind,
-            audience_value=value,
-            now=ctx.now,
-            created_by=ctx.person.id,
-            parcours=request.parcours,
-            event_name=request.event_name,
-            event_date=request.event_date,
-        )
-        plan = planner.replan(uow, campaign, ctx.now) if planner is not None else None
+        with uow.atomic():
+            campaign = uow.campaigns.create(
+                code=request.code.code,
+                title=request.title,
+                url=request.code.url,
+                service=service,
+                deadline=request.deadline or today(ctx).date(),
+                audience_kind=kind,
+                audience_value=value,
+                now=ctx.now,
+                created_by=ctx.person.id,
+                parcours=request.parcours,
+                event_name=request.event_name,
+                event_date=request.event_date,
+            )
+            plan = ctx.deps.planner.replan(uow, campaign, ctx.now)
     except DuplicateError:
-        savepoint.rollback()
         ctx.say("error_campaign_exists", code=request.code.code)
         return
     except ValueError:
         # No working slot left before the deadline, or a launch after it: nothing is kept.
-        savepoint.rollback()
         ctx.say("error_plan_impossible", deadline=request.deadline)
         return
-    savepoint.commit()
     uow.audit.add(ctx.person.platform_id, "campaign_create", ctx.now, campaign.id)
     ctx.say(
         "campaign_created",
         campaign=campaign,
         warnings=request.warnings,
         plan=plan,
-        audience_size=await ops.audience_size(ctx.app, uow, campaign),
+        audience_size=ctx.deps.campaigns.audience_size(uow, campaign, members),
     )
 
 
-@router.command("campagne lancer", "campaign launch", "campagne envoyer", roles=AMBASSADORS)
+@router.command(
+    "campagne lancer",
+    "campaign launch",
+    "campagne envoyer",
+    roles=AMBASSADORS,
+    prefetch=_room_of_campaign,
+)
 async def launch(ctx: Context, args: str) -> None:
     found = _open_campaign(ctx, args)
     if found is None:
         return
     campaign, _ = found
-    planner = ctx.app.services.get("scheduler")
-    if planner is not None and planner.launch_is_planned(ctx.uow, campaign, ctx.now):
+    planner = ctx.deps.planner
+    if planner.launch_is_planned(ctx.uow, campaign, ctx.now):
         when = planner.confirm_planned_launch(ctx.uow, campaign, ctx.now)
         ctx.say("campaign_launch_planned", campaign=campaign, when=when)
         return
-    try:
-        people = await ops.resolve_audience(ctx.app, ctx.uow, campaign, ctx.now)
-    except ParseError as error:
-        ctx.say(error.template, **error.variables)
-        return
-    result = ops.invite(
-        ctx.app, ctx.uow, campaign, people, ctx.now, _batch(ctx, "launch", campaign)
+    members = None
+    if campaign.audience_kind == "room":
+        members = _members(ctx, campaign.audience_value)
+        if members is None:
+            ctx.say("error_room_unknown", room=campaign.audience_value)
+            return
+    people = ctx.deps.campaigns.audience(ctx.uow, campaign, ctx.now, members)
+    result = ctx.deps.campaigns.invite(
+        ctx.uow, campaign, people, ctx.now, _batch(ctx, "launch", campaign)
     )
     ctx.uow.audit.add(
         ctx.person.platform_id, "campaign_launch", ctx.now, campaign.id, count=result.new
     )
-    if planner is not None:
-        planner.launched(ctx.uow, campaign, ctx.now)
+    planner.launched(ctx.uow, campaign, ctx.now)
     ctx.say("campaign_launched", campaign=campaign, result=result)
 
 
@@ -166,9 +219,9 @@ async def list_campaigns(ctx: Context, args: str) -> None:
     uow = ctx.uow
     rows = []
     for campaign in uow.campaigns.search(_scope(ctx)):
-        summary = ops.stats(uow, campaign, ctx.app.settings.stats.min_group).total
+        summary = ctx.deps.campaigns.stats(uow, campaign).total
         rows.append({"campaign": campaign, "total": summary})
-    ctx.say("campaign_list", rows=rows, min_group=ctx.app.settings.stats.min_group)
+    ctx.say("campaign_list", rows=rows, min_group=ctx.settings.stats.min_group)
 
 
 @router.command("campagne voir", "campaign show", roles=AMBASSADORS)
@@ -178,13 +231,12 @@ async def show(ctx: Context, args: str) -> None:
         return
     campaign, _ = found
     uow = ctx.uow
-    planner = ctx.app.services.get("scheduler")
     ctx.say(
         "campaign_show",
         campaign=campaign,
         audience_size=uow.campaigns.audience_size(campaign.id),
-        stats=ops.stats(uow, campaign, ctx.app.settings.stats.min_group),
-        steps=planner.describe(uow, campaign) if planner is not None else [],
+        stats=ctx.deps.campaigns.stats(uow, campaign),
+        steps=ctx.deps.planner.describe(uow, campaign),
     )
 
 
@@ -197,8 +249,7 @@ async def remind_now(ctx: Context, args: str) -> None:
     if campaign.status != CampaignStatus.RUNNING:
         ctx.say("error_campaign_not_running", campaign=campaign)
         return
-    count = ops.remind(
-        ctx.app,
+    count = ctx.deps.campaigns.remind(
         ctx.uow,
         campaign,
         f"manual-{ctx.incoming.event_id[-40:]}",
@@ -215,12 +266,8 @@ async def set_reminders(ctx: Context, args: str) -> None:
     if found is None:
         return
     campaign, rest = found
-    planner = ctx.app.services.get("scheduler")
-    if planner is None:
-        ctx.say("error_scheduler_off")
-        return
     try:
-        plan = planner.set_reminders(ctx.uow, campaign, rest, ctx.now)
+        plan = ctx.deps.planner.set_reminders(ctx.uow, campaign, rest, ctx.now)
     except ParseError as error:
         ctx.say(error.template, **error.variables)
         return
@@ -237,7 +284,7 @@ async def show_stats(ctx: Context, args: str) -> None:
     ctx.say(
         "campaign_stats",
         campaign=campaign,
-        stats=ops.stats(ctx.uow, campaign, ctx.app.settings.stats.min_group),
+        stats=ctx.deps.campaigns.stats(ctx.uow, campaign),
     )
 
 
@@ -247,15 +294,15 @@ async def close(ctx: Context, args: str) -> None:
     if found is None:
         return
     campaign, rest = found
-    thank = ctx.app.settings.schedule.thank_completers and "sans merci" not in fold(rest)
+    thank = ctx.settings.schedule.thank_completers and "sans merci" not in fold(rest)
     thank = thank and "no thanks" not in fold(rest)
-    thanked = ops.close(ctx.app, ctx.uow, campaign, ctx.now, thank=thank)
+    thanked = ctx.deps.campaigns.close(ctx.uow, campaign, ctx.now, thank=thank)
     ctx.uow.audit.add(ctx.person.platform_id, "campaign_close", ctx.now, campaign.id, thanked)
     ctx.say(
         "campaign_closed",
         campaign=campaign,
         thanked=thanked,
-        stats=ops.stats(ctx.uow, campaign, ctx.app.settings.stats.min_group),
+        stats=ctx.deps.campaigns.stats(ctx.uow, campaign),
     )
 
 
@@ -269,9 +316,8 @@ async def cancel(ctx: Context, args: str) -> None:
     ctx.say("campaign_cancel_confirm", campaign=campaign)
 
 
+@router.prompt("cancel_campaign")
 async def _confirm_cancel(ctx: Context, text: str, code: str) -> bool:
-    from bot.app import is_no, is_yes
-
     if is_no(text):
         ctx.say("campaign_cancel_aborted", code=code)
         return True
@@ -281,67 +327,7 @@ async def _confirm_cancel(ctx: Context, text: str, code: str) -> bool:
     if found is None:
         return True
     campaign, _ = found
-    dropped = ops.cancel(ctx.uow, campaign)
+    dropped = ctx.deps.campaigns.cancel(ctx.uow, campaign)
     ctx.uow.audit.add(ctx.person.platform_id, "campaign_cancel", ctx.now, campaign.id, dropped)
     ctx.say("campaign_cancelled", campaign=campaign, dropped=dropped)
     return True
-
-
-def batch_report(
-    app: App,
-    uow: UnitOfWork,
-    batch: str,
-    counts: dict[DeliveryStatus, int],
-    now: datetime,
-    *,
-    final: bool,
-) -> None:
-    """Progress ("120/450 envoyées") or the final summary of a batch send, to its initiator."""
-    decoded = ops.Batch.decode(batch)
-    if decoded is None:
-        return
-    campaign = uow.campaigns.get(decoded.campaign_id)
-    if campaign is None:
-        return
-    sent = counts.get(DeliveryStatus.SENT, 0)
-    failed = counts.get(DeliveryStatus.FAILED, 0)
-    total = sum(counts.values())
-    if final:
-        key = f"summary:{decoded.digest}"
-        failures = [d.recipient for d in uow.outbox.failures(batch)]
-        template = "batch_summary"
-    else:
-        key = f"progress:{decoded.digest}:{sent + failed}"
-        failures = []
-        template = "batch_progress"
-    from bot.domain import NewDelivery
-
-    body = app.renderer.render(
-        template,
-        app.settings.bot.locale,
-        action=decoded.action,
-        campaign=campaign,
-        sent=sent,
-        failed=failed,
-        total=total,
-        failures=failures[:20],
-        more_failures=max(0, len(failures) - 20),
-    )
-    target = decoded.conversation_id
-    if not target:
-        return
-    to_person = target.startswith("person:")
-    uow.outbox.enqueue(
-        NewDelivery(
-            key=key,
-            kind="report",
-            recipient=target.removeprefix("person:"),
-            to_conversation=not to_person,
-            body=body,
-        ),
-        now,
-    )
-
-
-def install(app: App) -> None:
-    app.prompt_handlers["cancel_campaign"] = _confirm_cancel

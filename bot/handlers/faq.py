@@ -11,14 +11,10 @@ from __future__ import annotations
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from bot.faq import FaqBase, FaqMatch
 from bot.router import AMBASSADORS, Context, Router
-from bot.text import MAX_MESSAGE, strip_invisible
-
-if TYPE_CHECKING:
-    from bot.app import App
+from bot.text import MAX_MESSAGE, is_no, is_yes, strip_invisible
 
 router = Router()
 
@@ -32,17 +28,14 @@ def knowledge_base(locale: str, overrides: str | None) -> FaqBase:
     return FaqBase.load(locale, Path(overrides) if overrides else None)
 
 
-def faq_for(app: App, locale: str) -> FaqBase:
-    return knowledge_base(locale, app.settings.bot.faq_overrides)
+def ask(overrides: str | None, question: str, locale: str, service: str | None) -> FaqMatch:
+    return knowledge_base(locale, overrides).match(question, service=service)
 
 
-def ask(app: App, question: str, locale: str, service: str | None) -> FaqMatch:
-    return faq_for(app, locale).match(question, service=service)
-
-
+@router.fallback
 async def answer_question(ctx: Context, text: str) -> None:
     """The router's fallback: anything that is not a command is a question."""
-    match = ask(ctx.app, text, ctx.locale, ctx.person.service)
+    match = ask(ctx.settings.bot.faq_overrides, text, ctx.locale, ctx.person.service)
     if match.topic is not None:
         ambassadors = []
         if match.topic == "role.ambassadeur" and ctx.person.service:
@@ -62,9 +55,8 @@ async def answer_question(ctx: Context, text: str) -> None:
     ctx.say("faq_unknown", answer=match.answer, can_hand_off=has_ambassador)
 
 
+@router.prompt("faq_handoff")
 async def _confirm_handoff(ctx: Context, text: str, payload: str) -> bool:
-    from bot.app import is_no, is_yes
-
     if is_no(text):
         ctx.say("faq_handoff_declined")
         return True
@@ -126,11 +118,6 @@ async def reply_to_question(ctx: Context, args: str) -> None:
     )
     ctx.uow.questions.answered(question.id, ctx.now)
     ctx.say("faq_reply_sent", number=number, asker=asker)
-
-
-def install(app: App) -> None:
-    app.fallback = answer_question
-    app.prompt_handlers["faq_handoff"] = _confirm_handoff
 
 
 assert MAX_ANSWER < MAX_MESSAGE

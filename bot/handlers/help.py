@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.handlers.faq import answer_question
 from bot.router import Context, Router
 
 router = Router()
@@ -14,7 +15,7 @@ async def show_help(ctx: Context, args: str) -> None:
         role=ctx.roles.name,
         services=sorted(ctx.roles.services),
         name=ctx.person.name,
-        snooze_days=ctx.app.settings.schedule.snooze_working_days,
+        snooze_days=ctx.settings.schedule.snooze_working_days,
     )
 
 
@@ -28,5 +29,4 @@ async def thanks(ctx: Context, args: str) -> None:
 
 
 async def _as_question(ctx: Context, args: str) -> None:
-    if ctx.app.fallback is not None:
-        await ctx.app.fallback(ctx, ctx.incoming.text)
+    await answer_question(ctx, ctx.incoming.text)

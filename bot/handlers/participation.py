@@ -7,14 +7,10 @@ one the agent replied to, else the only open one; with several, the bot asks whi
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from bot.domain import Campaign, CampaignStatus, ParticipationKind, ParticipationStatus
 from bot.parsing import ParseError, parse_code
 from bot.router import Context, Router
-
-if TYPE_CHECKING:
-    from bot.app import App
 
 router = Router()
 
@@ -102,8 +98,7 @@ def record(ctx: Context, action: str, campaign: Campaign) -> None:
             ctx.say("participation_nothing_to_do", action=action, campaigns=[campaign])
             return
         uow.participation.record(person.id, ParticipationKind.SNOOZED, ctx.now, campaign.id)
-        planner = ctx.app.services.get("scheduler")
-        when = planner.snooze(uow, campaign, person, ctx.now) if planner is not None else None
+        when = ctx.deps.planner.snooze(uow, campaign, person, ctx.now)
         ctx.say("participation_later", campaign=campaign, when=when, tz=person.timezone)
     elif action == "stop":
         if status == ParticipationStatus.OPTED_OUT:
@@ -161,6 +156,7 @@ async def resume(ctx: Context, args: str) -> None:
     await _apply(ctx, "resume", args)
 
 
+@router.prompt("which_campaign")
 async def _answer_which(ctx: Context, text: str, action: str) -> bool:
     """The agent answers "which campaign?" with a code."""
     try:
@@ -175,6 +171,7 @@ async def _answer_which(ctx: Context, text: str, action: str) -> bool:
     return True
 
 
+@router.reaction
 async def _reaction(ctx: Context, reaction: str, relates_to: str) -> bool:
     """A 👍 on an invitation or reminder means "c'est fait" for its campaign."""
     if reaction.strip() not in THUMBS_UP or not relates_to:
@@ -186,8 +183,3 @@ async def _reaction(ctx: Context, reaction: str, relates_to: str) -> bool:
     if campaign is not None and campaign.status == CampaignStatus.RUNNING:
         record(ctx, "done", campaign)
     return True
-
-
-def install(app: App) -> None:
-    app.prompt_handlers["which_campaign"] = _answer_which
-    app.prompt_handlers["reaction"] = _reaction

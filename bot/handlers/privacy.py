@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from bot.router import Context, Router
-
-if TYPE_CHECKING:
-    from bot.app import App
+from bot.text import is_no, is_yes
 
 router = Router()
 
@@ -48,9 +45,8 @@ async def forget_me(ctx: Context, args: str) -> None:
     ctx.say("forget_confirm", has_roles=ctx.roles.is_admin or ctx.roles.is_ambassador)
 
 
+@router.prompt("forget")
 async def _confirm_forget(ctx: Context, text: str, payload: str) -> bool:
-    from bot.app import is_no, is_yes
-
     if is_yes(text):
         ctx.uow.people.delete(ctx.person.id)
         ctx.say("forget_done")
@@ -59,7 +55,3 @@ async def _confirm_forget(ctx: Context, text: str, payload: str) -> bool:
         ctx.say("forget_cancelled")
         return True
     return False
-
-
-def install(app: App) -> None:
-    app.prompt_handlers["forget"] = _confirm_forget

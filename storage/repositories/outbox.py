@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from bot.core import Button
 from bot.domain import (
     Delivery,
     DeliveryStatus,
@@ -32,7 +35,7 @@ class OutboxRepo(_Repo):
             "to_conversation": item.to_conversation,
             "body": item.body,
             "mentions": "\n".join(item.mentions),
-            "buttons": "\n".join(item.buttons),
+            "buttons": encode_buttons(item.buttons),
             "status": DeliveryStatus.PENDING,
             "attempts": 0,
             "next_attempt_at": item.not_before or now,
@@ -61,7 +64,7 @@ class OutboxRepo(_Repo):
             to_conversation=row.to_conversation,
             body=row.body,
             mentions=_split(row.mentions),
-            buttons=_split(row.buttons),
+            buttons=decode_buttons(row.buttons),
             status=DeliveryStatus(row.status),
             attempts=row.attempts,
             next_attempt_at=row.next_attempt_at,
@@ -204,3 +207,18 @@ class OutboxRepo(_Repo):
             .order_by(DeliveryRow.sent_at.desc(), DeliveryRow.id.desc())
             .limit(1)
         )
+
+
+def encode_buttons(buttons: Sequence[Button]) -> str:
+    """Buttons are stored as a JSON list of ``[label, reply]`` pairs."""
+    return json.dumps([[button.label, button.reply] for button in buttons], ensure_ascii=False)
+
+
+def decode_buttons(text: str | None) -> tuple[Button, ...]:
+    if not text:
+        return ()
+    if not text.startswith("["):
+        # Rows written before 0.2 held "label<TAB>reply" lines.
+        pairs = [line.partition("\t")[::2] for line in text.split("\n") if line]
+        return tuple(Button(label, reply or label) for label, reply in pairs)
+    return tuple(Button(str(label), str(reply)) for label, reply in json.loads(text))

@@ -1,0 +1,43 @@
+"""The ``pixbot`` command line: one module per area, assembled here."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+
+from bot.cli.campaigns import campaign_app
+from bot.cli.common import ConfigOption, state
+from bot.cli.faq import faq_app
+from bot.cli.people import admin_app, agents_app, ambassador_app, forget
+from bot.cli.run import db_app, run
+
+app = typer.Typer(
+    help="pixbot : le bot des campagnes Pix (Tchap, Slack, console).",
+    no_args_is_help=True,
+    add_completion=False,
+)
+app.command()(run)
+app.command()(forget)
+app.add_typer(db_app, name="db")
+app.add_typer(ambassador_app, name="ambassador")
+app.add_typer(admin_app, name="admin")
+app.add_typer(agents_app, name="agents")
+app.add_typer(campaign_app, name="campaign")
+app.add_typer(faq_app, name="faq")
+
+
+@app.callback()
+def root(config: ConfigOption = None, verbose: bool = False) -> None:
+    """pixbot : le bot des campagnes Pix."""
+    state.config = config
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,217 @@
+"""``pixbot campaign …``: the same views as in chat, and the Pix Orga import."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+import typer
+
+from bot.cli.charts import write_stats_chart
+from bot.cli.common import fail, now, open_store, settings
+from bot.cli.csvio import write_stats_csv
+from bot.config import Settings
+from bot.domain import Campaign
+from bot.services.participation import apply_orga_export
+from bot.text import clean_line
+from scheduler.views import StepView, describe_steps
+from storage.uow import UnitOfWork
+
+campaign_app = typer.Typer(help="Consulter les campagnes.", no_args_is_help=True)
+
+
+def _iso_day(value: date | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def campaign_payload(
+    uow: UnitOfWork, campaign: Campaign, cfg: Settings, steps: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    from bot.services.campaigns import figures
+
+    stats = figures(uow, campaign, cfg.stats.min_group)
+    return {
+        "code": campaign.code,
+        "title": campaign.title,
+        "parcours": campaign.parcours,
+        "url": campaign.url,
+        "service": campaign.service,
+        "status": campaign.status.value,
+        "start_date": _iso_day(campaign.start_date),
+        "deadline": _iso_day(campaign.deadline),
+        "event": (
+            {"name": campaign.event_name, "date": _iso_day(campaign.event_date)}
+            if campaign.event_name
+            else None
+        ),
+        "audience": {
+            "kind": campaign.audience_kind,
+            "value": campaign.audience_value,
+            "size": uow.campaigns.audience_size(campaign.id),
+        },
+        "created_at": campaign.created_at.astimezone(ZoneInfo(cfg.bot.timezone)).isoformat(),
+        "stats": {
+            "min_group": stats.min_group,
+            "total": stats.total.as_dict(stats.min_group),
+            "services": [g.as_dict(stats.min_group) for g in stats.services],
+        },
+        "steps": steps or [],
+    }
+
+
+def _find_campaign(uow: UnitOfWork, code: str) -> Campaign:
+    from bot.parsing import ParseError, parse_code
+
+    try:
+        parsed = parse_code(code).code
+    except ParseError:
+        raise fail(f"Code de campagne invalide : {code!r}", 2) from None
+    campaign = uow.campaigns.by_code(parsed)
+    if campaign is None:
+        raise fail(f"Campagne inconnue : {parsed}")
+    return campaign
+
+
+def _plan_steps(cfg: Settings, uow: UnitOfWork, campaign: Campaign) -> list[dict[str, Any]]:
+    return describe_steps(cfg, uow, campaign)
+
+
+@campaign_app.command("list")
+def campaign_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Lister les campagnes (statut et participation)."""
+    from bot.render import Renderer
+    from bot.services.campaigns import figures
+
+    cfg = settings()
+    store = open_store(cfg)
+    with store.transaction() as uow:
+        campaigns = uow.campaigns.search()
+        if as_json:
+            payload = [campaign_payload(uow, c, cfg) for c in campaigns]
+            typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+            return
+        rows = [
+            {"campaign": c, "total": figures(uow, c, cfg.stats.min_group).total} for c in campaigns
+        ]
+        renderer = Renderer(cfg.bot.locale, cfg.bot.timezone)
+        typer.echo(renderer.render("campaign_list", rows=rows, min_group=cfg.stats.min_group))
+
+
+@campaign_app.command("show")
+def campaign_show(
+    code: Annotated[str, typer.Argument(metavar="CODE")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Détails d'une campagne, calendrier des rappels et participation."""
+    from bot.render import Renderer
+    from bot.services.campaigns import figures
+
+    cfg = settings()
+    store = open_store(cfg)
+    with store.transaction() as uow:
+        campaign = _find_campaign(uow, code)
+        steps = _plan_steps(cfg, uow, campaign)
+        if as_json:
+            typer.echo(
+                json.dumps(
+                    campaign_payload(uow, campaign, cfg, steps), ensure_ascii=False, indent=2
+                )
+            )
+            return
+        renderer = Renderer(cfg.bot.locale, cfg.bot.timezone)
+        typer.echo(
+            renderer.render(
+                "campaign_show",
+                campaign=campaign,
+                audience_size=uow.campaigns.audience_size(campaign.id),
+                stats=figures(uow, campaign, cfg.stats.min_group),
+                steps=[_step_view(s) for s in steps],
+            )
+        )
+
+
+def _step_view(step: dict[str, Any]) -> Any:
+    return StepView(
+        when=datetime.fromisoformat(step["at"]),
+        kind=step["kind"],
+        label=step["label"],
+        status=step["status"],
+        day=date.fromisoformat(step["day"]),
+    )
+
+
+@campaign_app.command("stats")
+def campaign_stats_cmd(
+    code: Annotated[str, typer.Argument(metavar="CODE")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    csv_file: Annotated[Path | None, typer.Option("--csv", metavar="FILE")] = None,
+    chart: Annotated[Path | None, typer.Option("--chart", metavar="FILE.png")] = None,
+) -> None:
+    """Statistiques (petits groupes masqués) ; export CSV ou graphique PNG."""
+    from bot.render import Renderer
+    from bot.services.campaigns import figures
+
+    cfg = settings()
+    store = open_store(cfg)
+    with store.transaction() as uow:
+        campaign = _find_campaign(uow, code)
+        stats = figures(uow, campaign, cfg.stats.min_group)
+        completions = uow.participation.completions(campaign.id)
+    if csv_file is not None:
+        write_stats_csv(csv_file, stats)
+        typer.echo(f"CSV écrit : {csv_file}", err=as_json)
+    if chart is not None:
+        if stats.total.hidden:
+            raise fail(
+                f"Moins de {stats.min_group} personnes invitées : pas de graphique "
+                "(confidentialité)."
+            )
+        write_stats_chart(chart, campaign, stats, completions, ZoneInfo(cfg.bot.timezone))
+        typer.echo(f"Graphique écrit : {chart}", err=as_json)
+    if as_json:
+        payload = {
+            "code": campaign.code,
+            "min_group": stats.min_group,
+            "total": stats.total.as_dict(stats.min_group),
+            "services": [g.as_dict(stats.min_group) for g in stats.services],
+        }
+        typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+    elif csv_file is None and chart is None:
+        renderer = Renderer(cfg.bot.locale, cfg.bot.timezone)
+        typer.echo(renderer.render("campaign_stats", campaign=campaign, stats=stats))
+
+
+@campaign_app.command("import-orga")
+def campaign_import_orga(
+    code: Annotated[str, typer.Argument(metavar="CODE")],
+    file: Annotated[Path, typer.Argument(metavar="FILE.csv", exists=True, dir_okay=False)],
+    id_column: Annotated[
+        str | None, typer.Option("--id-column", help="Colonne d'identifiant externe.")
+    ] = None,
+) -> None:
+    """Marquer commencé / terminé depuis un export Pix Orga (jamais de résultat)."""
+    from bot.orga import OrgaError, read_export
+
+    try:
+        rows = read_export(file.read_text(encoding="utf-8-sig"), id_column)
+    except (OrgaError, OSError, UnicodeDecodeError) as exc:
+        raise fail(f"Export illisible : {exc}. Rien n'a été modifié.") from None
+    store = open_store(settings())
+    with store.transaction() as uow:
+        campaign = _find_campaign(uow, code)
+        outcome = apply_orga_export(uow, campaign, rows, now())
+    completed, started, unchanged = outcome.completed, outcome.started, outcome.unchanged
+    unmatched = [
+        f"ligne {line} : {'aucun agent' if unknown else 'pas dans le public de la campagne'}"
+        f" ({clean_line(external_id, 80) or 'vide'})"
+        for line, external_id, unknown in outcome.unmatched
+    ]
+    typer.echo(
+        f"{len(rows)} lignes : {completed} terminés, {started} commencés, "
+        f"{unchanged} sans changement, {len(unmatched)} sans correspondance."
+    )
+    for line in unmatched:
+        typer.echo(line)

@@ -1,0 +1,138 @@
+"""The only way the bot enqueues a message: rendered in the recipient's language, keyed once.
+
+Keys make every message idempotent (the outbox ignores a second row with the same key, and
+the key is the platform's idempotency key): ``reply:PLATFORM:EVENT:N`` for replies, and
+callers pass business keys such as ``inv:CAMPAIGN:PERSON`` for messages to people.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from bot.core import Button, Incoming
+from bot.domain import NewDelivery, Person
+from bot.render import Renderer
+from storage.uow import UnitOfWork
+
+
+class Notifier:
+    def __init__(self, renderer: Renderer, default_locale: str) -> None:
+        self.renderer = renderer
+        self.default_locale = default_locale
+
+    def locale_of(self, person: Person | None) -> str:
+        wanted = person.locale if person is not None and person.locale else self.default_locale
+        return self.renderer.locale_for(wanted)
+
+    def render_for(self, person: Person | None, template: str, /, **variables: Any) -> str:
+        return self.renderer.render(template, self.locale_of(person), **variables)
+
+    def agent_buttons(self, person: Person) -> tuple[Button, ...]:
+        """The quick replies of invitations and reminders, in the person's language.
+
+        ``agent_buttons.txt`` holds one ``label|reply`` line per button (wording stays in
+        templates); this is the one place that reads that format.
+        """
+        lines = self.render_for(person, "agent_buttons").splitlines()
+        return tuple(Button(*line.split("|", 1)) for line in lines if "|" in line)
+
+    def to_person(
+        self,
+        uow: UnitOfWork,
+        person: Person,
+        template: str,
+        /,
+        *,
+        key: str,
+        now: datetime,
+        campaign_id: int | None = None,
+        kind: str = "notice",
+        batch: str | None = None,
+        buttons: Sequence[Button] = (),
+        not_before: datetime | None = None,
+        **variables: Any,
+    ) -> bool:
+        """A message to the person's direct conversation; False when the key was already used."""
+        return uow.outbox.enqueue(
+            NewDelivery(
+                key=key,
+                kind=kind,
+                recipient=person.platform_id,
+                body=self.render_for(person, template, **variables),
+                campaign_id=campaign_id,
+                person_id=person.id,
+                batch=batch,
+                buttons=tuple(buttons),
+                not_before=not_before,
+            ),
+            now,
+        )
+
+    def to_conversation(
+        self,
+        uow: UnitOfWork,
+        conversation_id: str,
+        reader: Person | None,
+        template: str,
+        /,
+        *,
+        key: str,
+        now: datetime,
+        kind: str = "report",
+        **variables: Any,
+    ) -> bool:
+        """A message in a conversation (a room, or the DM a command came from), written in the
+        language of the person it answers."""
+        return self.enqueue_text(
+            uow,
+            conversation_id,
+            self.render_for(reader, template, **variables),
+            key=key,
+            now=now,
+            kind=kind,
+        )
+
+    def enqueue_text(
+        self,
+        uow: UnitOfWork,
+        conversation_id: str,
+        body: str,
+        /,
+        *,
+        key: str,
+        now: datetime,
+        kind: str,
+        buttons: Sequence[Button] = (),
+    ) -> bool:
+        return uow.outbox.enqueue(
+            NewDelivery(
+                key=key,
+                kind=kind,
+                recipient=conversation_id,
+                to_conversation=True,
+                body=body,
+                buttons=tuple(buttons),
+            ),
+            now,
+        )
+
+    def replies(
+        self,
+        uow: UnitOfWork,
+        incoming: Incoming,
+        replies: Sequence[tuple[str, Sequence[Button]]],
+        now: datetime,
+    ) -> None:
+        """Replies to one incoming event, already rendered, in its conversation."""
+        for index, (text, buttons) in enumerate(replies):
+            self.enqueue_text(
+                uow,
+                incoming.conversation_id,
+                text,
+                key=f"reply:{incoming.platform}:{incoming.event_id}:{index}",
+                now=now,
+                kind="reply",
+                buttons=buttons,
+            )

@@ -1,0 +1,269 @@
+"""Campaign operations shared by chat handlers, the CLI and scheduled jobs.
+
+Each operation works inside the caller's unit of work, never awaits the network (audiences
+are resolved by :class:`bot.services.audience.Directory` before the transaction) and only
+enqueues messages through the :class:`~bot.notifier.Notifier`; the outbox sends them. Keys make
+every operation idempotent: an invitation is ``inv:CAMPAIGN:PERSON``, a reminder
+``rem:CAMPAIGN:STEP:PERSON``, so running any of them twice sends nothing new.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from bot.core import Member
+from bot.domain import (
+    Campaign,
+    CampaignStatus,
+    DeliveryStatus,
+    Participation,
+    ParticipationKind,
+    ParticipationStatus,
+    Person,
+)
+from bot.notifier import Notifier
+from bot.stats import CampaignStats, campaign_stats
+from storage.uow import UnitOfWork
+
+MAX_LISTED_FAILURES = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """Who to report a batch send to. Stored with the outbox rows so it survives restarts.
+
+    The report goes to ``conversation_id`` when set (where the command was typed), else to the
+    initiator's direct conversation; it is written in the initiator's language.
+    """
+
+    action: str
+    campaign_id: int
+    origin: str
+    initiator_id: int | None = None
+    conversation_id: str | None = None
+
+    def encode(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
+
+    @classmethod
+    def decode(cls, text: str) -> Batch | None:
+        try:
+            data = json.loads(text)
+            return cls(**data) if isinstance(data, dict) else None
+        except (ValueError, TypeError):
+            return None
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha1(self.encode().encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchResult:
+    new: int
+    already: int
+    skipped_opted_out: int
+
+
+def figures(uow: UnitOfWork, campaign: Campaign, min_group: int) -> CampaignStats:
+    """A campaign's statistics, small groups suppressed."""
+    return campaign_stats(uow.participation.states(campaign.id).values(), min_group)
+
+
+class CampaignService:
+    def __init__(self, notifier: Notifier, min_group: int) -> None:
+        self.notifier = notifier
+        self.min_group = min_group
+
+    def audience(
+        self,
+        uow: UnitOfWork,
+        campaign: Campaign,
+        now: datetime,
+        room_members: Sequence[Member] | None = None,
+    ) -> list[Person]:
+        """The people a campaign targets right now; ``room_members`` were looked up before the
+        transaction for a room audience."""
+        if campaign.audience_kind == "service":
+            return uow.people.in_service(campaign.audience_value)
+        if campaign.audience_kind == "room":
+            return [
+                uow.people.ensure(m.platform_id, m.display_name, now) for m in room_members or ()
+            ]
+        ids = [pid for pid in campaign.audience_value.split(",") if pid]
+        return [uow.people.ensure(pid, None, now) for pid in ids]
+
+    def audience_size(
+        self, uow: UnitOfWork, campaign: Campaign, room_members: Sequence[Member] | None = None
+    ) -> int:
+        """How many people the audience has today, without recording anyone."""
+        if campaign.audience_kind == "service":
+            return len(uow.people.in_service(campaign.audience_value))
+        if campaign.audience_kind == "room":
+            return len(room_members or ())
+        return len([pid for pid in campaign.audience_value.split(",") if pid])
+
+    def invite(
+        self,
+        uow: UnitOfWork,
+        campaign: Campaign,
+        people: list[Person],
+        now: datetime,
+        batch: Batch | None,
+    ) -> LaunchResult:
+        """Invite everyone not invited yet (one invitation per person and campaign, ever)."""
+        opted_out = uow.participation.opted_out_all([p.id for p in people])
+        uow.campaigns.add_audience(campaign.id, [p.id for p in people], now)
+        new = already = skipped = 0
+        for person in people:
+            if uow.participation.has_event(campaign.id, person.id, ParticipationKind.INVITED):
+                already += 1
+                continue
+            if person.id in opted_out:
+                skipped += 1
+                continue
+            self.notifier.to_person(
+                uow,
+                person,
+                "invitation",
+                key=f"inv:{campaign.id}:{person.id}",
+                now=now,
+                campaign_id=campaign.id,
+                kind="invitation",
+                batch=batch.encode() if batch else None,
+                buttons=self.notifier.agent_buttons(person),
+                person=person,
+                campaign=campaign,
+            )
+            uow.participation.record(
+                person.id, ParticipationKind.INVITED, now, campaign.id, source="system"
+            )
+            new += 1
+        if campaign.status in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED):
+            uow.campaigns.set_status(campaign.id, CampaignStatus.RUNNING)
+        return LaunchResult(new, already, skipped)
+
+    @staticmethod
+    def due_for_reminder(uow: UnitOfWork, campaign: Campaign) -> list[Participation]:
+        """Audience members neither done nor stopped (for this campaign or all campaigns)."""
+        states = uow.participation.states(campaign.id)
+        opted_out_all = uow.participation.opted_out_all(states)
+        return [
+            state
+            for pid, state in states.items()
+            if state.status in (ParticipationStatus.INVITED, ParticipationStatus.STARTED)
+            and pid not in opted_out_all
+        ]
+
+    def remind(
+        self,
+        uow: UnitOfWork,
+        campaign: Campaign,
+        step_key: str,
+        now: datetime,
+        *,
+        batch: Batch | None = None,
+        label: str = "",
+        not_before: dict[int, datetime] | None = None,
+        only: set[int] | None = None,
+    ) -> int:
+        """Enqueue one reminder per due person (or per due person of ``only``) for this step;
+        returns how many are new."""
+        sent = 0
+        for state in self.due_for_reminder(uow, campaign):
+            person = state.person
+            if only is not None and person.id not in only:
+                continue
+            if self.notifier.to_person(
+                uow,
+                person,
+                "reminder",
+                key=f"rem:{campaign.id}:{step_key}:{person.id}",
+                now=now,
+                campaign_id=campaign.id,
+                kind="reminder",
+                batch=batch.encode() if batch else None,
+                buttons=self.notifier.agent_buttons(person),
+                not_before=(not_before or {}).get(person.id),
+                person=person,
+                campaign=campaign,
+                started=state.status == ParticipationStatus.STARTED,
+                label=label,
+            ):
+                sent += 1
+        return sent
+
+    def stats(self, uow: UnitOfWork, campaign: Campaign) -> CampaignStats:
+        return figures(uow, campaign, self.min_group)
+
+    def close(self, uow: UnitOfWork, campaign: Campaign, now: datetime, *, thank: bool) -> int:
+        """Close a campaign: cancel what is pending, thank completers; returns the thanks count."""
+        uow.campaigns.set_status(campaign.id, CampaignStatus.CLOSED)
+        uow.steps.cancel_planned(campaign.id)
+        uow.outbox.cancel_pending(campaign.id)
+        thanked = 0
+        if thank:
+            for pid, state in uow.participation.states(campaign.id).items():
+                if state.status == ParticipationStatus.COMPLETED and self.notifier.to_person(
+                    uow,
+                    state.person,
+                    "thanks",
+                    key=f"thanks:{campaign.id}:{pid}",
+                    now=now,
+                    campaign_id=campaign.id,
+                    kind="thanks",
+                    person=state.person,
+                    campaign=campaign,
+                ):
+                    thanked += 1
+        return thanked
+
+    @staticmethod
+    def cancel(uow: UnitOfWork, campaign: Campaign) -> int:
+        uow.campaigns.set_status(campaign.id, CampaignStatus.CANCELLED)
+        uow.steps.cancel_planned(campaign.id)
+        return uow.outbox.cancel_pending(campaign.id)
+
+    def report_batch(self, uow: UnitOfWork, encoded: str, now: datetime, *, final: bool) -> None:
+        """Progress ("120/450 envoyées") or the final summary of a batch send, to whoever
+        started it, in their language."""
+        batch = Batch.decode(encoded)
+        if batch is None:
+            return
+        campaign = uow.campaigns.get(batch.campaign_id)
+        initiator = uow.people.get(batch.initiator_id) if batch.initiator_id else None
+        if campaign is None or (initiator is None and batch.conversation_id is None):
+            return
+        counts = uow.outbox.batch_counts(encoded)
+        sent = counts.get(DeliveryStatus.SENT, 0)
+        failed = counts.get(DeliveryStatus.FAILED, 0)
+        if final:
+            key = f"summary:{batch.digest}"
+            failures = [d.recipient for d in uow.outbox.failures(encoded)]
+            template = "batch_summary"
+        else:
+            key = f"progress:{batch.digest}:{sent + failed}"
+            failures = []
+            template = "batch_progress"
+        variables: dict[str, Any] = {
+            "action": batch.action,
+            "campaign": campaign,
+            "sent": sent,
+            "failed": failed,
+            "total": sum(counts.values()),
+            "failures": failures[:MAX_LISTED_FAILURES],
+            "more_failures": max(0, len(failures) - MAX_LISTED_FAILURES),
+        }
+        if batch.conversation_id is not None:
+            self.notifier.to_conversation(
+                uow, batch.conversation_id, initiator, template, key=key, now=now, **variables
+            )
+        elif initiator is not None:
+            self.notifier.to_person(
+                uow, initiator, template, key=key, now=now, kind="report", **variables
+            )

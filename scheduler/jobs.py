@@ -1,0 +1,115 @@
+"""APScheduler wiring: it only wakes the bot up; the database holds the truth.
+
+Jobs are module-level coroutines taking ids (so a persistent job store could hold them); they
+find the running :class:`StepRunner` through a registry keyed by the scheduler's key.
+"""
+
+from __future__ import annotations
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.date import DateTrigger
+
+from bot.config import Settings
+from bot.core import Clock
+from bot.domain import ReminderStep
+from scheduler.running import StepRunner
+from storage.uow import Store
+
+_RUNNERS: dict[str, StepRunner] = {}
+TICK_MINUTES = 5
+
+
+async def run_step(key: str, step_id: int) -> None:
+    runner = _RUNNERS.get(key)
+    if runner is not None:
+        await runner.run_step(step_id)
+
+
+async def run_due(key: str) -> None:
+    runner = _RUNNERS.get(key)
+    if runner is not None:
+        await runner.tick()
+
+
+async def send_digest(key: str) -> None:
+    runner = _RUNNERS.get(key)
+    if runner is not None:
+        runner.digest()
+
+
+class JobScheduler:
+    """Implements :class:`scheduler.planning.Wakeups` with APScheduler jobs."""
+
+    def __init__(self, settings: Settings, store: Store, clock: Clock, key: str) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.key = key
+        self.scheduler: AsyncIOScheduler | None = None
+        self.runner: StepRunner | None = None
+
+    def start(self, runner: StepRunner) -> None:
+        """Wake up for every planned step; catch up on missed ones right away."""
+        self.runner = runner
+        _RUNNERS[self.key] = runner
+        self.scheduler = AsyncIOScheduler(timezone=runner.planner.tz)
+        self.scheduler.add_job(
+            run_due,
+            "interval",
+            minutes=TICK_MINUTES,
+            args=[self.key],
+            id=f"{self.key}:tick",
+            replace_existing=True,
+            next_run_time=self.clock.now(),
+            coalesce=True,
+            max_instances=1,
+        )
+        digest = self.settings.schedule.digest.strip()
+        if digest:
+            day, _, hour = digest.partition(" ")
+            hours, _, minutes = (hour or "09:30").partition(":")
+            self.scheduler.add_job(
+                send_digest,
+                CronTrigger(
+                    day_of_week=day[:3].lower(),
+                    hour=int(hours),
+                    minute=int(minutes or 0),
+                    timezone=runner.planner.tz,
+                ),
+                args=[self.key],
+                id=f"{self.key}:digest",
+                replace_existing=True,
+            )
+        with self.store.transaction() as uow:
+            planned = uow.steps.planned()
+        self.scheduler.start()
+        for step in planned:
+            self.schedule(step)
+
+    def stop(self) -> None:
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        self.scheduler = None
+        _RUNNERS.pop(self.key, None)
+
+    def schedule(self, step: ReminderStep) -> None:
+        if self.scheduler is None or step.status != "planned":
+            return
+        self.scheduler.add_job(
+            run_step,
+            DateTrigger(run_date=step.fire_at),
+            args=[self.key, step.id],
+            id=f"{self.key}:step:{step.id}",
+            replace_existing=True,
+            misfire_grace_time=None,
+            coalesce=True,
+        )
+
+    def unschedule(self, step_ids: list[int]) -> None:
+        if self.scheduler is None:
+            return
+        for step_id in step_ids:
+            job = self.scheduler.get_job(f"{self.key}:step:{step_id}")
+            if job is not None:
+                job.remove()

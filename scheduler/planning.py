@@ -1,0 +1,191 @@
+"""Planning reminder schedules: a campaign's plan becomes step rows; APScheduler is only told
+when to wake up (through :class:`Wakeups`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from bot.config import Settings
+from bot.domain import Campaign, CampaignStatus, Person, ReminderStep
+from bot.parsing import ParseError
+from scheduler.plans import PlannedStep, StepKind, parse_offsets, plan_campaign, send_time
+from scheduler.views import (
+    StepView,
+    calendar_from,
+    display_time,
+    plan_settings_from,
+    zone_of,
+)
+from storage.uow import UnitOfWork
+
+
+class Wakeups(Protocol):
+    """Whoever wakes the bot up when a planned step is due (APScheduler in production)."""
+
+    def schedule(self, step: ReminderStep) -> None: ...
+
+    def unschedule(self, step_ids: list[int]) -> None: ...
+
+
+class NoWakeups:
+    """For processes that plan but never run steps (the CLI): the bot's start-up reads every
+    planned step from the database anyway."""
+
+    def schedule(self, step: ReminderStep) -> None:
+        pass
+
+    def unschedule(self, step_ids: list[int]) -> None:
+        pass
+
+
+class Planner:
+    """Plans campaigns into step rows."""
+
+    def __init__(self, settings: Settings, wakeups: Wakeups | None = None) -> None:
+        self.calendar = calendar_from(settings)
+        self.plan_settings = plan_settings_from(settings)
+        self.tz = ZoneInfo(settings.bot.timezone)
+        self.snooze_working_days = settings.schedule.snooze_working_days
+        self.wakeups: Wakeups = wakeups or NoWakeups()
+
+    def _zones(self, uow: UnitOfWork, campaign: Campaign) -> set[ZoneInfo]:
+        people = uow.campaigns.audience(campaign.id)
+        if not people and campaign.audience_kind == "service":
+            people = uow.people.in_service(campaign.audience_value)
+        return {self.tz} | {zone_of(p.timezone, self.tz) for p in people}
+
+    def fire_at(self, step: PlannedStep, zones: set[ZoneInfo]) -> datetime:
+        """The earliest instant any audience member should get this step."""
+        if step.kind == StepKind.CLOSE:
+            return send_time(step, self.calendar, self.tz)
+        return min(send_time(step, self.calendar, zone) for zone in zones)
+
+    def replan(self, uow: UnitOfWork, campaign: Campaign, now: datetime) -> list[StepView]:
+        """(Re)compute the plan: planned steps are replaced, done ones are kept."""
+        existing = uow.steps.for_campaign(campaign.id)
+        launch_done = next(
+            (s for s in existing if s.kind == StepKind.LAUNCH and s.status == "done"), None
+        )
+        reminders = parse_offsets(campaign.reminders) if campaign.reminders else None
+        plan = plan_campaign(
+            deadline=campaign.deadline,
+            now=now,
+            calendar=self.calendar,
+            settings=self.plan_settings,
+            tz=self.tz,
+            event_date=campaign.event_date,
+            launch_on=launch_done.day if launch_done else None,
+            reminders=reminders,
+        )
+        replaced = uow.steps.delete_planned(campaign.id, kinds=("launch", "reminder", "close"))
+        self.wakeups.unschedule(replaced)
+        zones = self._zones(uow, campaign)
+        done_labels = {(s.kind, s.label) for s in existing if s.status == "done"}
+        for step in plan.steps():
+            if step.kind == StepKind.LAUNCH and launch_done is not None:
+                continue
+            if (step.kind, step.label) in done_labels:
+                continue
+            row = uow.steps.add(
+                campaign.id, step.kind, step.label, step.day, self.fire_at(step, zones)
+            )
+            self.wakeups.schedule(row)
+        if plan.launch.kind == StepKind.LAUNCH and launch_done is None:
+            uow.campaigns.set_start(campaign.id, plan.launch.day)
+        return self.describe(uow, campaign)
+
+    def describe(self, uow: UnitOfWork, campaign: Campaign) -> list[StepView]:
+        return [
+            StepView(
+                when=display_time(step, self.calendar, self.tz),
+                kind=step.kind,
+                label=step.label,
+                status=step.status,
+                day=step.day,
+            )
+            for step in uow.steps.for_campaign(campaign.id)
+            if step.person_id is None
+        ]
+
+    def set_reminders(
+        self, uow: UnitOfWork, campaign: Campaign, text: str, now: datetime
+    ) -> list[StepView]:
+        try:
+            offsets = parse_offsets(text.replace(" ", ","))
+        except ValueError:
+            raise ParseError("error_offsets_invalid", value=text[:60]) from None
+        if not offsets:
+            raise ParseError("error_offsets_invalid", value=text[:60])
+        labels = ",".join(f"J-{offset}" for offset in offsets)
+        uow.campaigns.set_reminders(campaign.id, labels)
+        updated = uow.campaigns.get(campaign.id)
+        assert updated is not None
+        return self.replan(uow, updated, now)
+
+    def _launch_step(self, uow: UnitOfWork, campaign: Campaign) -> ReminderStep | None:
+        return next(
+            (
+                s
+                for s in uow.steps.for_campaign(campaign.id)
+                if s.kind == StepKind.LAUNCH and s.status == "planned"
+            ),
+            None,
+        )
+
+    def launch_is_planned(self, uow: UnitOfWork, campaign: Campaign, now: datetime) -> bool:
+        """An event campaign whose invitations are planned for later (not today)."""
+        step = self._launch_step(uow, campaign)
+        if step is None or campaign.event_date is None:
+            return False
+        return step.day > now.astimezone(self.tz).date()
+
+    def confirm_planned_launch(
+        self, uow: UnitOfWork, campaign: Campaign, now: datetime
+    ) -> datetime | None:
+        step = self._launch_step(uow, campaign)
+        uow.campaigns.set_status(campaign.id, CampaignStatus.SCHEDULED)
+        return step.fire_at if step else None
+
+    def launched(self, uow: UnitOfWork, campaign: Campaign, now: datetime) -> None:
+        """Invitations went out by hand: the planned launch is done; refresh fire times."""
+        step = self._launch_step(uow, campaign)
+        if step is not None:
+            uow.steps.set_status(step.id, "done", now)
+            self.wakeups.unschedule([step.id])
+        zones = self._zones(uow, campaign)
+        for row in uow.steps.for_campaign(campaign.id):
+            if row.status == "planned" and row.kind == StepKind.REMINDER:
+                planned = PlannedStep(StepKind(row.kind), row.label, row.day)
+                fire_at = self.fire_at(planned, zones)
+                if fire_at != row.fire_at:
+                    uow.steps.reschedule(row.id, fire_at)
+                    moved = uow.steps.get(row.id)
+                    if moved is not None:
+                        self.wakeups.schedule(moved)
+
+    def snooze(
+        self, uow: UnitOfWork, campaign: Campaign, person: Person, now: datetime
+    ) -> datetime | None:
+        """One extra reminder after N working days, unless a planned one comes first."""
+        zone = zone_of(person.timezone, self.tz)
+        local_today = now.astimezone(zone).date()
+        day = self.calendar.add_working_days(local_today, self.snooze_working_days)
+        when = self.calendar.slot_on(day, zone)
+        for step in uow.steps.for_campaign(campaign.id):
+            if step.status != "planned" or step.fire_at <= now:
+                continue
+            if step.kind == StepKind.REMINDER and step.person_id is None:
+                agent_time = send_time(
+                    PlannedStep(StepKind.REMINDER, step.label, step.day), self.calendar, zone
+                )
+                if agent_time <= when:
+                    return agent_time
+            if step.kind == "snooze" and step.person_id == person.id:
+                return step.fire_at
+        if day > campaign.deadline:
+            return None
+        row = uow.steps.add(campaign.id, "snooze", "plus tard", day, when, person_id=person.id)
+        self.wakeups.schedule(row)
+        return when

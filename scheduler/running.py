@@ -1,0 +1,270 @@
+"""Executing reminder plans: steps are database rows, APScheduler only wakes the bot.
+
+A step row (planned → done | missed | cancelled) is moved out of ``planned`` in the same
+transaction that enqueues its messages, and every message key is derived from the step, so a
+repeated wake-up, two overlapping wake-ups or a crash at any point never sends twice. After a
+restart, steps whose time passed while the bot was down are run once at the next working slot
+if the deadline has not passed, otherwise marked missed and reported to the ambassadors.
+A room audience is looked up on the platform before the step's transaction opens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.config import Settings
+from bot.core import Clock, Member
+from bot.domain import Campaign, CampaignStatus, Person, ReminderStep
+from bot.notifier import Notifier
+from bot.services.audience import Directory
+from bot.services.campaigns import Batch, CampaignService
+from scheduler.planning import Planner
+from scheduler.plans import PlannedStep, StepKind, send_time
+from scheduler.views import zone_of
+from storage.uow import Store, UnitOfWork
+
+# A step woken more than this after its time is a missed step (the bot was down).
+LATE_AFTER = timedelta(minutes=15)
+# Inbound event ids are kept long enough to refuse any redelivery by a platform.
+PROCESSED_EVENTS_KEPT = timedelta(days=30)
+
+
+class StepRunner:
+    """Runs the due steps of every campaign, and the weekly digest."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        store: Store,
+        clock: Clock,
+        planner: Planner,
+        campaigns: CampaignService,
+        notifier: Notifier,
+        directory: Directory,
+        poke: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.clock = clock
+        self.planner = planner
+        self.campaigns = campaigns
+        self.notifier = notifier
+        self.directory = directory
+        self.poke = poke
+
+    async def tick(self, now: datetime | None = None) -> int:
+        """Run every planned step that is due; returns how many ran."""
+        now = now or self.clock.now()
+        self.housekeeping(now)
+        with self.store.transaction() as uow:
+            due = [s.id for s in uow.steps.planned(before=now)]
+        for step_id in due:
+            await self.run_step(step_id, now)
+        return len(due)
+
+    def housekeeping(self, now: datetime) -> None:
+        """Forget what is no longer needed: old event ids, unanswered questions past retention."""
+        retention = timedelta(days=self.settings.bot.faq_retention_days)
+        with self.store.transaction() as uow:
+            uow.events.purge_before(now - PROCESSED_EVENTS_KEPT)
+            uow.questions.purge_before(now - retention)
+
+    async def run_step(self, step_id: int, now: datetime | None = None) -> None:
+        now = now or self.clock.now()
+        members = await self._room_members_for(step_id)
+        with self.store.transaction() as uow:
+            self._run_step(uow, step_id, now, members)
+        self.poke()
+
+    async def _room_members_for(self, step_id: int) -> Sequence[Member] | None:
+        """A launch step to a room needs the room's members: asked before the transaction."""
+        with self.store.transaction() as uow:
+            step = uow.steps.get(step_id)
+            campaign = uow.campaigns.get(step.campaign_id) if step else None
+        if step is None or campaign is None or step.kind != StepKind.LAUNCH:
+            return None
+        if campaign.audience_kind != "room":
+            return None
+        return await self.directory.room_members(campaign.audience_value)
+
+    def _run_step(
+        self, uow: UnitOfWork, step_id: int, now: datetime, members: Sequence[Member] | None
+    ) -> None:
+        step = uow.steps.get(step_id)
+        if step is None or step.status != "planned" or step.fire_at > now:
+            return
+        campaign = uow.campaigns.get(step.campaign_id)
+        if campaign is None or campaign.status in (CampaignStatus.CLOSED, CampaignStatus.CANCELLED):
+            uow.steps.set_status(step.id, "cancelled", now)
+            return
+        late = step.kind != StepKind.CLOSE and now - step.fire_at > LATE_AFTER
+        if late and self._handle_late(uow, step, campaign, now):
+            return
+        self._execute(uow, step, campaign, now, members)
+
+    def _handle_late(
+        self, uow: UnitOfWork, step: ReminderStep, campaign: Campaign, now: datetime
+    ) -> bool:
+        """A step missed while the bot was down. True when it was handled (not run now)."""
+        calendar, tz = self.planner.calendar, self.planner.tz
+        if now.astimezone(tz).date() > campaign.deadline:
+            uow.steps.set_status(step.id, "missed", now)
+            self._report(uow, campaign, "step_missed", f"missed:{step.id}", now, step=step)
+            return True
+        if not calendar.is_working_time(now, tz):
+            uow.steps.reschedule(step.id, calendar.next_slot(now, tz))
+            moved = uow.steps.get(step.id)
+            if moved is not None:
+                self.planner.wakeups.schedule(moved)
+            return True
+        return False  # inside working hours: run it now, once
+
+    def _execute(
+        self,
+        uow: UnitOfWork,
+        step: ReminderStep,
+        campaign: Campaign,
+        now: datetime,
+        members: Sequence[Member] | None,
+    ) -> None:
+        if not uow.steps.set_status(step.id, "done", now):
+            return  # another wake-up got there first
+        if step.kind == StepKind.LAUNCH:
+            self._launch(uow, step, campaign, now, members)
+        elif step.kind == StepKind.REMINDER:
+            self._remind(uow, step, campaign, now)
+        elif step.kind == "snooze":
+            if campaign.status == CampaignStatus.RUNNING and step.person_id is not None:
+                self.campaigns.remind(
+                    uow,
+                    campaign,
+                    f"snooze{step.id}",
+                    now,
+                    label="plus tard",
+                    only={step.person_id},
+                )
+        elif step.kind == StepKind.CLOSE:
+            thanked = self.campaigns.close(
+                uow, campaign, now, thank=self.settings.schedule.thank_completers
+            )
+            uow.audit.add("scheduler", "campaign_close", now, campaign.id, count=thanked)
+            self._report(
+                uow,
+                campaign,
+                "campaign_closed_auto",
+                f"closed:{campaign.id}",
+                now,
+                thanked=thanked,
+                stats=self.campaigns.stats(uow, campaign),
+            )
+
+    def _launch(
+        self,
+        uow: UnitOfWork,
+        step: ReminderStep,
+        campaign: Campaign,
+        now: datetime,
+        members: Sequence[Member] | None,
+    ) -> None:
+        if campaign.status != CampaignStatus.SCHEDULED:
+            # Never confirmed with "campagne lancer": nothing goes out on its own.
+            uow.steps.set_status(step.id, "cancelled", now, expect="done")
+            return
+        people = self.campaigns.audience(uow, campaign, now, members)
+        initiator = self._initiator(uow, campaign)
+        batch = Batch(
+            "launch", campaign.id, "step", initiator_id=initiator.id if initiator else None
+        )
+        result = self.campaigns.invite(uow, campaign, people, now, batch)
+        uow.audit.add("scheduler", "campaign_launch", now, campaign.id, count=result.new)
+
+    def _remind(
+        self, uow: UnitOfWork, step: ReminderStep, campaign: Campaign, now: datetime
+    ) -> None:
+        if campaign.status != CampaignStatus.RUNNING:
+            uow.steps.set_status(step.id, "cancelled", now, expect="done")
+            return
+        planned = PlannedStep(StepKind.REMINDER, step.label, step.day)
+        calendar, tz = self.planner.calendar, self.planner.tz
+        not_before = {
+            state.person.id: send_time(
+                planned, calendar, zone_of(state.person.timezone, tz), now=now
+            )
+            for state in self.campaigns.due_for_reminder(uow, campaign)
+        }
+        count = self.campaigns.remind(
+            uow, campaign, f"step{step.id}", now, label=step.label, not_before=not_before
+        )
+        uow.audit.add(
+            "scheduler", "campaign_remind", now, campaign.id, count=count, detail=step.label
+        )
+
+    def _ambassadors(self, uow: UnitOfWork, campaign: Campaign) -> list[Person]:
+        people = uow.roles.ambassadors_of(campaign.service)
+        if campaign.created_by is not None and all(p.id != campaign.created_by for p in people):
+            creator = uow.people.get(campaign.created_by)
+            if creator is not None:
+                people.append(creator)
+        return people
+
+    def _initiator(self, uow: UnitOfWork, campaign: Campaign) -> Person | None:
+        creator = uow.people.get(campaign.created_by) if campaign.created_by else None
+        if creator is None:
+            ambassadors = uow.roles.ambassadors_of(campaign.service)
+            creator = ambassadors[0] if ambassadors else None
+        return creator
+
+    def _report(
+        self,
+        uow: UnitOfWork,
+        campaign: Campaign,
+        template: str,
+        key: str,
+        now: datetime,
+        **variables: Any,
+    ) -> None:
+        for person in self._ambassadors(uow, campaign):
+            self.notifier.to_person(
+                uow,
+                person,
+                template,
+                key=f"{key}:{person.id}",
+                now=now,
+                kind="report",
+                campaign=campaign,
+                **variables,
+            )
+
+    def digest(self, now: datetime | None = None) -> int:
+        """Weekly progress digest to each ambassador with running campaigns."""
+        now = now or self.clock.now()
+        week = now.astimezone(self.planner.tz).strftime("%G-W%V")
+        min_group = self.settings.stats.min_group
+        sent = 0
+        with self.store.transaction() as uow:
+            for person, service in uow.roles.holders("ambassador"):
+                if service is None:
+                    continue
+                campaigns = uow.campaigns.search([service], statuses=[CampaignStatus.RUNNING])
+                if not campaigns:
+                    continue
+                rows = [
+                    {"campaign": c, "total": self.campaigns.stats(uow, c).total} for c in campaigns
+                ]
+                if self.notifier.to_person(
+                    uow,
+                    person,
+                    "digest",
+                    key=f"digest:{week}:{person.id}:{service}",
+                    now=now,
+                    kind="report",
+                    rows=rows,
+                    service=service,
+                    min_group=min_group,
+                ):
+                    sent += 1
+        self.poke()
+        return sent

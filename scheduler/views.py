@@ -1,0 +1,75 @@
+"""How reminder plans are shown: step views for templates and JSON, and the calendar
+built from the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot.config import Settings
+from bot.domain import Campaign, ReminderStep
+from scheduler.calendar import WorkCalendar
+from scheduler.plans import PlannedStep, PlanSettings, StepKind, send_time
+from storage.uow import UnitOfWork
+
+
+def calendar_from(settings: Settings) -> WorkCalendar:
+    schedule = settings.schedule
+    return WorkCalendar.from_settings(
+        schedule.working_hours, schedule.working_days, schedule.holidays
+    )
+
+
+def plan_settings_from(settings: Settings) -> PlanSettings:
+    schedule = settings.schedule
+    return PlanSettings.from_settings(
+        schedule.reminders, schedule.event_launch, schedule.event_reminders
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class StepView:
+    """A step as templates show it (wording in bot/messages/*/step_*.txt)."""
+
+    when: datetime
+    kind: str
+    label: str
+    status: str
+    day: date
+
+
+def display_time(step: ReminderStep, calendar: WorkCalendar, tz: ZoneInfo) -> datetime:
+    """When a step happens in the reference time zone (agents elsewhere get it at the same
+    local hour); a step moved after downtime shows its actual time."""
+    if step.kind == "snooze" or step.status != "planned":
+        return step.fire_at.astimezone(tz)
+    nominal = send_time(PlannedStep(StepKind(step.kind), step.label, step.day), calendar, tz)
+    return max(nominal, step.fire_at.astimezone(tz))
+
+
+def describe_steps(settings: Settings, uow: UnitOfWork, campaign: Campaign) -> list[dict[str, Any]]:
+    """The plan as JSON-ready dicts (ISO 8601 with offset, in the bot's time zone)."""
+    tz = ZoneInfo(settings.bot.timezone)
+    calendar = calendar_from(settings)
+    return [
+        {
+            "kind": step.kind,
+            "label": step.label,
+            "day": step.day.isoformat(),
+            "at": display_time(step, calendar, tz).isoformat(),
+            "status": step.status,
+        }
+        for step in uow.steps.for_campaign(campaign.id)
+        if step.person_id is None
+    ]
+
+
+def zone_of(name: str | None, default: ZoneInfo) -> ZoneInfo:
+    if not name:
+        return default
+    try:
+        return ZoneInfo(name)
+    except (KeyError, ValueError):
+        return default
