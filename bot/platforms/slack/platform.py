@@ -1,9 +1,10 @@
 """Slack platform on slack-bolt's AsyncApp: Socket Mode, or HTTP events with signed requests.
 
-The adapter only translates: Events API payloads and Block Kit button clicks become
-:class:`bot.core.Incoming`, :class:`bot.core.Outgoing` becomes a ``chat.postMessage`` with
-escaped mrkdwn and buttons; every Slack error becomes one :class:`bot.core.DeliveryError` here.
-Retries belong to the caller's outbox, so the Web API client has no retry handler of its own.
+The adapter only translates (the wire format is in :mod:`bot.platforms.slack.codec`): Events API
+payloads and Block Kit button clicks become :class:`bot.core.Incoming`, :class:`bot.core.Outgoing`
+becomes a ``chat.postMessage`` with escaped mrkdwn and buttons; every Slack error becomes one
+:class:`bot.core.DeliveryError` here. Retries belong to the caller's outbox, so the Web API client
+has no retry handler of its own.
 
 Slack has no transaction id, so the idempotency key travels in the message metadata
 (``pixbot_delivery``). Keys sent by this process are remembered; the first send to a
@@ -17,14 +18,11 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError, SlackClientError
@@ -39,355 +37,43 @@ from bot.core import (
     PlatformAuthError,
     SendResult,
 )
+from bot.platforms.slack import transport
+from bot.platforms.slack.codec import (
+    ACTION_PREFIX,
+    AUTH_ERRORS,
+    PLATFORM,
+    as_mapping,
+    auth_refused,
+    build_message,
+    delivery_error,
+    delivery_key,
+    error_code,
+    incoming_from_action,
+    incoming_from_event,
+    next_cursor,
+    unreachable,
+)
+from bot.platforms.slack.inbox import ConversationQueues
+from bot.platforms.slack.transport import MAX_BACKOFF, NETWORK_ERRORS, sleep_or_stop
 
 logger = logging.getLogger(__name__)
 
-PLATFORM = "slack"
-THUMBS_UP = "👍"
-EVENTS_PATH = "/slack/events"
-# Buttons carry this action id prefix (plus their index, unique within a message).
-ACTION_PREFIX = "pixbot_reply"
-METADATA_EVENT_TYPE = "pixbot_delivery"
 # How many recent messages of a conversation are searched for an already-delivered key.
 HISTORY_WINDOW = 20
-# Slack limits: 3000 characters per section text, 25 elements per actions block.
-SECTION_LIMIT = 3000
-MAX_BUTTONS = 25
-BUTTON_LABEL_LIMIT = 75
-BUTTON_VALUE_LIMIT = 2000
 PAGE_SIZE = 200
 # How long stop() waits for the handlers in progress before cancelling them.
 STOP_TIMEOUT = 10.0
-MAX_BACKOFF = 30.0
 _KEYS_KEPT = 50_000
 
-# Error codes meaning our token is no longer accepted: the bot must stop.
-AUTH_ERRORS = frozenset(
-    {"invalid_auth", "not_authed", "token_revoked", "token_expired", "account_inactive"}
-)
-# Error codes after which the same request cannot succeed.
-PERMANENT_ERRORS = frozenset(
-    {
-        "channel_not_found",
-        "user_not_found",
-        "users_not_found",
-        "not_in_channel",
-        "is_archived",
-        "cannot_dm_bot",
-        "user_disabled",
-        "messages_tab_disabled",
-        "restricted_action",
-        "missing_scope",
-        "not_allowed_token_type",
-        "msg_too_long",
-        "no_text",
-        "invalid_blocks",
-        "invalid_blocks_format",
-        "invalid_metadata_format",
-        "invalid_metadata_schema",
-        "metadata_too_large",
-        "invalid_arguments",
-        "team_access_not_granted",
-    }
-)
-# Message subtypes that are a person writing; the others (edits, joins, bots…) are ignored.
-_PERSON_SUBTYPES = frozenset({None, "file_share", "thread_broadcast", "me_message"})
 # History errors after which posting can still work: the key is then not looked up.
 _HISTORY_UNREADABLE = frozenset({"missing_scope", "not_in_channel"})
-_NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
-_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
-_ENTITY = re.compile(r"<([^<>]*)>")
 
 T = TypeVar("T")
 
 
 class _Transient(Exception):
     """Slack answered with an error that may go away (5xx, ratelimited at start)."""
-
-
-# -- pure helpers (sans-I/O) ---------------------------------------------------------------------
-
-
-def escape_mrkdwn(text: str) -> str:
-    """Slack's three control characters as entities: ``<!channel>`` typed by a user is inert."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
-def unescape_mrkdwn(text: str) -> str:
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-
-
-def _decode_entity(match: re.Match[str]) -> str:
-    inner = match.group(1)
-    target, _, label = inner.partition("|")
-    if target.startswith("@"):  # <@U123> or <@U123|name>: the immutable id
-        return target
-    if target.startswith("#"):  # <#C123|general>
-        return f"#{label}" if label else target
-    if target.startswith("!"):  # <!here>, <!channel>, <!subteam^S1|@team>, <!date^…|fallback>
-        if label:
-            return label
-        return "@" + target[1:].partition("^")[0]
-    # <https://…|label>, <mailto:a@b|a@b>: what the person typed
-    if label:
-        return label
-    return target.removeprefix("mailto:")
-
-
-def decode_mrkdwn(text: str) -> str:
-    """Incoming Slack text as the person typed it: links, mentions and entities decoded."""
-    return unescape_mrkdwn(_ENTITY.sub(_decode_entity, text))
-
-
-def strip_mention(text: str, user_id: str) -> tuple[str, bool]:
-    """Remove the bot's ``<@U…>`` mentions (and a following ``:`` or ``,``); True if any."""
-    if not user_id:
-        return text, False
-    pattern = re.compile(rf"<@{re.escape(user_id)}(?:\|[^>]*)?>[:,]?[ \t]*")
-    stripped, count = pattern.subn("", text)
-    return (stripped.strip(), True) if count else (text, False)
-
-
-def normalise_reaction(name: str) -> str:
-    """``+1``, ``thumbsup`` and their skin tones count as 👍."""
-    base = name.partition("::")[0]
-    return THUMBS_UP if base in {"+1", "thumbsup"} else name
-
-
-def timestamp_of(ts: Any) -> datetime:
-    try:
-        return datetime.fromtimestamp(float(ts), tz=UTC)
-    except (TypeError, ValueError):
-        return datetime.now(UTC)
-
-
-def _chunks(text: str, limit: int) -> list[str]:
-    """Split at line ends so each piece fits a section block."""
-    pieces: list[str] = []
-    current = ""
-    for line in text.splitlines(keepends=True):
-        while len(line) > limit:
-            if current:
-                pieces.append(current)
-                current = ""
-            pieces.append(line[:limit])
-            line = line[limit:]
-        if len(current) + len(line) > limit:
-            pieces.append(current)
-            current = ""
-        current += line
-    if current:
-        pieces.append(current)
-    return [piece for piece in pieces if piece.strip()]
-
-
-def message_text(message: Outgoing) -> str:
-    """The escaped mrkdwn text; only the ids listed in ``mentions`` become real mentions."""
-    text = escape_mrkdwn(message.text)
-    for user_id in dict.fromkeys(message.mentions):
-        if _ID.match(user_id):
-            text = re.sub(rf"@{user_id}\b", f"<@{user_id}>", text)
-    return text
-
-
-def build_message(message: Outgoing) -> dict[str, Any]:
-    """The ``chat.postMessage`` arguments (without the channel) for an outgoing message."""
-    text = message_text(message)
-    blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": chunk}}
-        for chunk in _chunks(text, SECTION_LIMIT)
-    ]
-    if message.buttons:
-        blocks.append(
-            {
-                "type": "actions",
-                "block_id": "pixbot_replies",
-                "elements": [
-                    {
-                        "type": "button",
-                        "action_id": f"{ACTION_PREFIX}_{index}",
-                        "text": {
-                            "type": "plain_text",
-                            "text": button.label[:BUTTON_LABEL_LIMIT] or button.reply[:1],
-                            "emoji": True,
-                        },
-                        "value": button.reply[:BUTTON_VALUE_LIMIT],
-                    }
-                    for index, button in enumerate(message.buttons[:MAX_BUTTONS])
-                ],
-            }
-        )
-    arguments: dict[str, Any] = {
-        # The notification and accessibility fallback; the blocks are what is shown.
-        "text": text or " · ".join(escape_mrkdwn(b.label) for b in message.buttons),
-        "blocks": blocks,
-        "metadata": {"event_type": METADATA_EVENT_TYPE, "event_payload": {"key": message.key}},
-        "unfurl_links": False,
-        "unfurl_media": False,
-    }
-    if message.in_reply_to:
-        arguments["thread_ts"] = message.in_reply_to
-    return arguments
-
-
-def delivery_key(message: Mapping[str, Any]) -> str | None:
-    """The idempotency key of a message from ``conversations.history``, if it is ours."""
-    metadata = message.get("metadata")
-    if not isinstance(metadata, Mapping) or metadata.get("event_type") != METADATA_EVENT_TYPE:
-        return None
-    payload = metadata.get("event_payload")
-    key = payload.get("key") if isinstance(payload, Mapping) else None
-    return key if isinstance(key, str) else None
-
-
-def error_code(error: SlackApiError) -> str:
-    response = error.response
-    data = getattr(response, "data", None)
-    code = data.get("error") if isinstance(data, Mapping) else None
-    if isinstance(code, str) and code:
-        return code
-    return f"http_{getattr(response, 'status_code', 'error')}"
-
-
-def retry_after_of(error: SlackApiError) -> float | None:
-    response = error.response
-    if error_code(error) != "ratelimited" and getattr(response, "status_code", None) != 429:
-        return None
-    headers = getattr(response, "headers", None) or {}
-    for name, value in headers.items():
-        if name.lower() == "retry-after":
-            try:
-                return max(float(value), 0.0)
-            except (TypeError, ValueError):
-                break
-    return 1.0
-
-
-def delivery_error(error: SlackApiError) -> DeliveryError:
-    """One exception for every Slack API error.
-
-    Authentication errors are not permanent: the bot stops (see ``SlackPlatform``) and the
-    delivery is retried once the operator has fixed the token.
-    """
-    code = error_code(error)
-    return DeliveryError(
-        PLATFORM,
-        code,
-        retry_after=retry_after_of(error),
-        permanent=code in PERMANENT_ERRORS,
-    )
-
-
-def unreachable(error: BaseException) -> DeliveryError:
-    return DeliveryError(PLATFORM, "unreachable", f"{type(error).__name__}: {error}".strip())
-
-
-def incoming_from_event(body: Mapping[str, Any], bot_user_id: str) -> Incoming | None:
-    """An Events API payload as :class:`Incoming`, or None when it is not for the bot.
-
-    A message and its ``app_mention`` twin get the same id (channel and ts), so the core's
-    de-duplication answers once, and a Slack retry of either is recognised too.
-    """
-    event = body.get("event")
-    if not isinstance(event, Mapping):
-        return None
-    kind = event.get("type")
-    if kind in ("message", "app_mention"):
-        return _message_incoming(event, bot_user_id)
-    if kind == "reaction_added":
-        return _reaction_incoming(body, event, bot_user_id)
-    return None
-
-
-def _message_incoming(event: Mapping[str, Any], bot_user_id: str) -> Incoming | None:
-    if event.get("subtype") not in _PERSON_SUBTYPES or event.get("hidden"):
-        return None
-    sender = event.get("user")
-    channel = event.get("channel")
-    ts = event.get("ts")
-    if not isinstance(sender, str) or not isinstance(channel, str) or not isinstance(ts, str):
-        return None
-    if event.get("bot_id") or event.get("bot_profile") or sender == bot_user_id:
-        return None  # other bots and our own messages
-    raw = event.get("text") or ""
-    text, mentioned = strip_mention(str(raw), bot_user_id)
-    is_direct = event.get("channel_type") == "im" or channel.startswith("D")
-    thread = event.get("thread_ts")
-    return Incoming(
-        platform=PLATFORM,
-        event_id=f"{channel}/{ts}",
-        sender_id=sender,
-        text=decode_mrkdwn(text),
-        conversation_id=channel,
-        is_direct=is_direct,
-        timestamp=timestamp_of(ts),
-        mentions_bot=mentioned or event.get("type") == "app_mention",
-        relates_to=thread if isinstance(thread, str) and thread != ts else None,
-    )
-
-
-def _reaction_incoming(
-    body: Mapping[str, Any], event: Mapping[str, Any], bot_user_id: str
-) -> Incoming | None:
-    item = event.get("item")
-    sender = event.get("user")
-    reaction = event.get("reaction")
-    if not isinstance(item, Mapping) or item.get("type") != "message":
-        return None
-    channel, ts = item.get("channel"), item.get("ts")
-    if not all(isinstance(value, str) for value in (sender, reaction, channel, ts)):
-        return None
-    if sender == bot_user_id:
-        return None
-    event_id = body.get("event_id") or f"reaction/{channel}/{ts}/{sender}/{event.get('event_ts')}"
-    return Incoming(
-        platform=PLATFORM,
-        event_id=str(event_id),
-        sender_id=str(sender),
-        text="",
-        conversation_id=str(channel),
-        is_direct=str(channel).startswith("D"),
-        timestamp=timestamp_of(event.get("event_ts")),
-        reaction=normalise_reaction(str(reaction)),
-        relates_to=str(ts),
-    )
-
-
-def incoming_from_action(body: Mapping[str, Any], bot_user_id: str) -> Incoming | None:
-    """A click on one of our buttons: the button's reply, as if the person had typed it."""
-    actions = body.get("actions")
-    user = body.get("user")
-    if not isinstance(actions, list) or not actions or not isinstance(user, Mapping):
-        return None
-    action = actions[0]
-    sender = user.get("id")
-    container = _mapping(body.get("container"))
-    channel_info = _mapping(body.get("channel"))
-    message = _mapping(body.get("message"))
-    channel = container.get("channel_id") or channel_info.get("id")
-    message_ts = container.get("message_ts") or message.get("ts")
-    value = action.get("value") if isinstance(action, Mapping) else None
-    if not isinstance(sender, str) or not isinstance(channel, str) or not isinstance(value, str):
-        return None
-    if sender == bot_user_id:
-        return None
-    action_ts = action.get("action_ts") or ""
-    return Incoming(
-        platform=PLATFORM,
-        event_id=f"action/{channel}/{message_ts}/{sender}/{action_ts}",
-        sender_id=sender,
-        text=value,
-        conversation_id=channel,
-        is_direct=channel.startswith("D"),
-        timestamp=timestamp_of(action_ts),
-        # A click on the bot's own button is addressed to the bot, in a room too.
-        mentions_bot=True,
-        relates_to=message_ts if isinstance(message_ts, str) else None,
-    )
-
-
-# -- the adapter ---------------------------------------------------------------------------------
 
 
 class SlackPlatform:
@@ -444,8 +130,7 @@ class SlackPlatform:
         self._stopping = asyncio.Event()
         self._fatal: PlatformAuthError | None = None
         self._on_message: MessageHandler | None = None
-        self._queues: dict[str, deque[Incoming]] = {}
-        self._workers: set[asyncio.Task[None]] = set()
+        self._inbox = ConversationQueues()
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._run_finished = asyncio.Event()
@@ -469,14 +154,14 @@ class SlackPlatform:
         while not self._started:
             try:
                 await self._start_once()
-            except (*_NETWORK_ERRORS, _Transient) as error:
+            except (*NETWORK_ERRORS, _Transient) as error:
                 logger.warning(
                     "Slack injoignable / Slack unreachable (%s: %s); nouvel essai dans %.1f s",
                     type(error).__name__,
                     error,
                     backoff,
                 )
-                if await self._sleep_or_stop(backoff):
+                if await sleep_or_stop(self._stopping, backoff):
                     return
                 backoff = min(backoff * 2, MAX_BACKOFF)
 
@@ -498,9 +183,7 @@ class SlackPlatform:
 
     def _auth_error(self, detail: str) -> PlatformAuthError:
         """Remember that the token was refused: ``run`` stops and raises it."""
-        error = PlatformAuthError(
-            f"jeton Slack refusé / Slack token refused ({detail}): vérifiez bot_token et app_token"
-        )
+        error = auth_refused(detail)
         logger.error("%s", error)
         if self._fatal is None:
             self._fatal = error
@@ -513,7 +196,7 @@ class SlackPlatform:
             return
         try:
             await self._start_once()
-        except _NETWORK_ERRORS as error:
+        except NETWORK_ERRORS as error:
             raise unreachable(error) from error
         except _Transient as error:
             raise DeliveryError(PLATFORM, str(error)) from error
@@ -523,11 +206,6 @@ class SlackPlatform:
         self._stopping.set()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._run_finished.wait(), STOP_TIMEOUT + 5)
-
-    async def _sleep_or_stop(self, seconds: float) -> bool:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
-        return self._stopping.is_set()
 
     # -- receiving ----------------------------------------------------------------------------
 
@@ -550,69 +228,28 @@ class SlackPlatform:
                 await self._stopping.wait()
         finally:
             await self._close_transport()
-            await self._finish_workers()
+            await self._inbox.finish(STOP_TIMEOUT)
             self._on_message = None
             self._run_finished.set()
         if self._fatal is not None:
             raise self._fatal
 
     async def _serve_http(self) -> None:
-        web_app = web.Application()
-        web_app.router.add_post(EVENTS_PATH, self._handle_http)
-        runner = web.AppRunner(web_app, access_log=None)
-        await runner.setup()
-        self._runner = runner
-        site = web.TCPSite(runner, self.http_host, self.http_port)
-        await site.start()
-        addresses = runner.addresses
-        self.bound_port = addresses[0][1] if addresses else self.http_port
+        runner = self._runner = await transport.events_runner(self.app)
+        self.bound_port = await transport.listen(runner, self.http_host, self.http_port)
         self.listening.set()
-        logger.info("Slack: events on http://%s:%s%s", self.http_host, self.bound_port, EVENTS_PATH)
-
-    async def _handle_http(self, request: web.Request) -> web.Response:
-        # Bolt checks the signature (signing secret, 5-minute window) before any listener.
-        bolt_response = await self.app.async_dispatch(await to_bolt_request(request))
-        return await to_aiohttp_response(bolt_response)
+        logger.info(
+            "Slack: events on http://%s:%s%s",
+            self.http_host,
+            self.bound_port,
+            transport.EVENTS_PATH,
+        )
 
     async def _connect_socket_mode(self) -> None:
-        handler = self._socket = AsyncSocketModeHandler(self.app, self.app_token)
-        # The SDK retries a refused connection forever: ask for the WebSocket URL ourselves
-        # first, so that a revoked app token stops the bot with a clear message.
-        backoff = 0.5
-        while handler.client.wss_uri is None:
-            try:
-                handler.client.wss_uri = await handler.client.issue_new_wss_url()
-            except SlackApiError as error:
-                code = error_code(error)
-                if code in AUTH_ERRORS:
-                    raise self._auth_error(f"apps.connections.open: {code}") from error
-                failure: BaseException = error
-            except _NETWORK_ERRORS as error:
-                failure = error
-            else:
-                break
-            logger.warning(
-                "Slack Socket Mode injoignable / unreachable (%s); nouvel essai dans %.1f s",
-                failure,
-                backoff,
-            )
-            if await self._sleep_or_stop(backoff):
-                return
-            backoff = min(backoff * 2, MAX_BACKOFF)
-        connect = asyncio.ensure_future(handler.connect_async())
-        stopped = asyncio.ensure_future(self._stopping.wait())
-        try:
-            await asyncio.wait({connect, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stopped.cancel()
-        if not connect.done():  # stopped while connecting: close_async() ends the attempts
-            connect.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await connect
-            return
-        connect.result()
-        self.listening.set()
-        logger.info("Slack: connected in Socket Mode")
+        self._socket = AsyncSocketModeHandler(self.app, self.app_token)
+        if await transport.connect_socket_mode(self._socket, self._stopping, self._auth_error):
+            self.listening.set()
+            logger.info("Slack: connected in Socket Mode")
 
     async def _close_transport(self) -> None:
         self.listening.clear()
@@ -639,37 +276,7 @@ class SlackPlatform:
         """Hand over in order, one message at a time per conversation."""
         if self._on_message is None or self._stopping.is_set():
             return
-        conversation = incoming.conversation_id
-        queue = self._queues.get(conversation)
-        if queue is not None:
-            queue.append(incoming)
-            return
-        self._queues[conversation] = deque([incoming])
-        worker = asyncio.ensure_future(self._drain(conversation, self._on_message))
-        self._workers.add(worker)
-        worker.add_done_callback(self._workers.discard)
-
-    async def _drain(self, conversation: str, on_message: MessageHandler) -> None:
-        queue = self._queues[conversation]
-        try:
-            while queue:
-                incoming = queue.popleft()
-                try:
-                    await on_message(incoming)
-                except Exception:
-                    logger.exception("Handler failed for Slack event %s", incoming.event_id)
-        finally:
-            del self._queues[conversation]
-
-    async def _finish_workers(self) -> None:
-        workers = set(self._workers)
-        if not workers:
-            return
-        _, pending = await asyncio.wait(workers, timeout=STOP_TIMEOUT)
-        for worker in pending:
-            worker.cancel()
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
+        self._inbox.put(incoming, self._on_message)
 
     # -- Web API calls ------------------------------------------------------------------------
 
@@ -682,7 +289,7 @@ class SlackPlatform:
             if failure.code in AUTH_ERRORS:
                 self._auth_error(failure.code)
             raise failure from error
-        except (*_NETWORK_ERRORS, SlackClientError) as error:
+        except (*NETWORK_ERRORS, SlackClientError) as error:
             raise unreachable(error) from error
 
     # -- sending ------------------------------------------------------------------------------
@@ -786,7 +393,7 @@ class SlackPlatform:
                     self._channel_names[channel["name"].lower()] = str(channel["id"])
             if name.lower() in self._channel_names:
                 return self._channel_names[name.lower()]
-            cursor = _next_cursor(response)
+            cursor = next_cursor(response)
             if not cursor:
                 raise DeliveryError(PLATFORM, "channel_not_found", conversation_id, permanent=True)
 
@@ -813,7 +420,7 @@ class SlackPlatform:
                     error.permanent = True
                 raise
             member_ids.extend(str(member) for member in response.get("members") or [])
-            cursor = _next_cursor(response)
+            cursor = next_cursor(response)
             if not cursor:
                 break
         members = []
@@ -836,7 +443,7 @@ class SlackPlatform:
             return Member(platform_id=user_id)
         if user.get("deleted"):
             return None
-        profile = _mapping(user.get("profile"))
+        profile = as_mapping(user.get("profile"))
         name = profile.get("display_name") or profile.get("real_name") or user.get("real_name")
         member = Member(
             platform_id=user_id,
@@ -845,13 +452,3 @@ class SlackPlatform:
         )
         self._users[user_id] = member
         return member
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
-
-
-def _next_cursor(response: Any) -> str | None:
-    metadata = response.get("response_metadata")
-    cursor = metadata.get("next_cursor") if isinstance(metadata, Mapping) else None
-    return cursor or None
