@@ -33,6 +33,10 @@ class Incoming:
     undecryptable: bool = False
 
 
+# Platforms normalise "thumbs up" reactions (skin tones, :+1:) to this one emoji.
+THUMBS_UP = "👍"
+
+
 @dataclass(frozen=True, slots=True)
 class Button:
     """A quick reply. Platforms without buttons (Matrix, console) show the text to type."""

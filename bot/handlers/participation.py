@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.core import THUMBS_UP
 from bot.domain import Campaign, CampaignStatus, ParticipationKind, ParticipationStatus
 from bot.parsing import ParseError, parse_code
 from bot.router import Context, Router
@@ -15,7 +16,6 @@ from bot.router import Context, Router
 router = Router()
 
 ASK_WINDOW = timedelta(hours=1)
-THUMBS_UP = {"👍", "👍️", "👍🏻", "👍🏼", "👍🏽", "👍🏾", "👍🏿", ":+1:", "+1", "thumbsup"}
 
 
 async def _apply(ctx: Context, action: str, args: str) -> None:
@@ -174,7 +174,7 @@ async def _answer_which(ctx: Context, text: str, action: str) -> bool:
 @router.reaction
 async def _reaction(ctx: Context, reaction: str, relates_to: str) -> bool:
     """A 👍 on an invitation or reminder means "c'est fait" for its campaign."""
-    if reaction.strip() not in THUMBS_UP or not relates_to:
+    if not reaction.strip().startswith(THUMBS_UP) or not relates_to:
         return True
     delivery = ctx.uow.outbox.by_remote_id(relates_to)
     if delivery is None or delivery.campaign_id is None or delivery.person_id != ctx.person.id:

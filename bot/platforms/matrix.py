@@ -58,6 +58,7 @@ from nio.api import Api
 from nio.crypto import ENCRYPTION_ENABLED
 
 from bot.core import (
+    THUMBS_UP,
     DeliveryError,
     Incoming,
     Member,
@@ -70,7 +71,6 @@ from bot.core import (
 logger = logging.getLogger(__name__)
 
 PLATFORM = "matrix"
-THUMBS_UP = "👍"
 MEGOLM = "m.megolm.v1.aes-sha2"
 # Legacy clients ping everyone on "@room" in the body; a word joiner after "@" defuses it.
 _ROOM_PING = re.compile(r"@(room)\b", re.IGNORECASE)

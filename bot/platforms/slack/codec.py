@@ -16,10 +16,9 @@ from typing import Any
 
 from slack_sdk.errors import SlackApiError
 
-from bot.core import DeliveryError, Incoming, Outgoing, PlatformAuthError
+from bot.core import THUMBS_UP, DeliveryError, Incoming, Outgoing, PlatformAuthError
 
 PLATFORM = "slack"
-THUMBS_UP = "👍"
 # Buttons carry this action id prefix (plus their index, unique within a message).
 ACTION_PREFIX = "pixbot_reply"
 METADATA_EVENT_TYPE = "pixbot_delivery"
