@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import io
 import os
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,11 +12,10 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from bot.app import App
-from bot.config import Settings, load_settings
-from bot.core import FakeClock, Outgoing, SendResult
-from bot.platforms.console import ConsolePlatform
+from bot.core import FakeClock
 from storage.uow import Store
-from tests.synapse import synapse  # noqa: F401  (one Synapse for the whole session)
+from tests.helpers.bot import Bot, RecordingConsole, make_settings
+from tests.helpers.synapse import synapse  # noqa: F401  (one Synapse for the whole session)
 
 POSTGRES_URL = os.environ.get(
     "PIXBOT_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -90,68 +87,6 @@ def store(db_url: str) -> Iterator[Store]:
 def clock() -> FakeClock:
     # Monday 23 November 2026, 10:00 in Paris.
     return FakeClock(datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
-
-
-class RecordingConsole(ConsolePlatform):
-    """The console platform, recording what it delivers (and optionally failing on demand)."""
-
-    def __init__(self, journal_path: Path | None = None) -> None:
-        super().__init__(
-            input_stream=io.StringIO(),
-            output=io.StringIO(),
-            journal_path=journal_path,
-            interactive=False,
-        )
-        self.sent: list[Outgoing] = []
-
-    async def send(self, message: Outgoing) -> SendResult:
-        result = await super().send(message)
-        self.sent.append(message)
-        return result
-
-
-@dataclass
-class Bot:
-    """Drive the bot as users would, on the console platform, with a fake clock."""
-
-    app: App
-    platform: RecordingConsole
-    clock: FakeClock
-    cursor: int = field(default=0)
-
-    @property
-    def store(self) -> Store:
-        return self.app.store
-
-    async def say(self, sender: str, text: str, room: str | None = None) -> list[str]:
-        """Send a message as ``sender``; return the bot's replies in that conversation."""
-        self.platform.speaker = sender
-        self.platform.room = room
-        incoming = self.platform.incoming(text)
-        await self.app.handle(incoming)
-        await self.app.dispatcher.drain()
-        return [
-            m["text"] for m in self.new_messages() if m["conversation"] == incoming.conversation_id
-        ]
-
-    def delivered(self) -> list[dict[str, str]]:
-        return [m for m in self.platform.journal.messages]
-
-    def new_messages(self) -> list[dict[str, str]]:
-        messages = self.platform.journal.messages[self.cursor :]
-        self.cursor = len(self.platform.journal.messages)
-        return messages
-
-    def new_messages_text(self) -> list[str]:
-        return [m["text"] for m in self.new_messages()]
-
-    def inbox(self, person_id: str) -> list[str]:
-        return [m["text"] for m in self.platform.journal.messages if m["to"] == person_id]
-
-
-def make_settings(db_url: str, **bot: object) -> Settings:
-    os.environ.pop("PIXBOT_CONFIG", None)
-    return load_settings(None, bot={"database_url": db_url, **bot})
 
 
 @pytest.fixture

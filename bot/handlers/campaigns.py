@@ -242,7 +242,7 @@ async def show(ctx: Context, args: str) -> None:
 
 @router.command("campagne relancer", "campaign remind", roles=AMBASSADORS)
 async def remind_now(ctx: Context, args: str) -> None:
-    found = _campaign(ctx, args)
+    found = _open_campaign(ctx, args)
     if found is None:
         return
     campaign, _ = found

@@ -7,7 +7,7 @@ import pytest
 
 from bot.core import DeliveryError, Incoming, Outgoing
 from bot.platforms.console import ConsolePlatform
-from tests.platform_contract import Inbox, PlatformContract
+from tests.helpers.platform_contract import Inbox, PlatformContract
 
 
 class TestConsoleContract(PlatformContract):

@@ -20,7 +20,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -29,31 +29,28 @@ from typing import Any, TypeVar
 import pytest
 from nio import (
     AsyncClient,
-    AsyncClientConfig,
     DevicesResponse,
-    ErrorResponse,
-    MegolmEvent,
-    RoomCreateResponse,
-    RoomMessagesResponse,
-    RoomPreset,
-    RoomSendResponse,
-    SyncResponse,
 )
 from typer.testing import CliRunner
 
 from bot.cli import app as pixbot_cli
-from tests.synapse import SynapseServer, make_synapse
+from tests.helpers.matrix_client import (
+    WAIT,
+    BotMessage,
+    MatrixUser,
+    unique,
+    until,
+)
+from tests.helpers.synapse import SynapseServer, make_synapse
 
 pytestmark = pytest.mark.synapse
 
 T = TypeVar("T")
-REPO = Path(__file__).resolve().parents[1]
-WAIT = 60.0  # upper bound for anything we wait for; never a timing assertion
+REPO = Path(__file__).resolve().parents[2]
 OUTAGE_WAIT = 90.0  # after a homeserver outage the outbox backs off 5 s·2^attempts
 SERVICE = "DREAL-BZH"
 CODE = "ABCDEF234"
 JOIN_URL = f"https://app.pix.fr/campagnes/{CODE}"
-MEGOLM = "m.megolm.v1.aes-sha2"
 
 
 def deadline() -> str:
@@ -64,191 +61,12 @@ def create_command() -> str:
     return f'campagne créer {CODE} "Cybersécurité" fin {deadline()}'
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}{secrets.token_hex(4)}"
-
-
-async def until(check: Callable[[], Awaitable[T | None]], what: str, within: float = WAIT) -> T:
-    """Call ``check`` (which waits a little itself) until it returns something, or fail."""
-    try:
-        async with asyncio.timeout(within):
-            while (result := await check()) is None:
-                pass
-            return result
-    except TimeoutError:
-        raise AssertionError(f"gave up after {within:.0f} s waiting for {what}") from None
-
-
-# -- the people on the homeserver ----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class BotMessage:
-    room_id: str
-    event_id: str
-    body: str | None  # None while it cannot be decrypted
-
-
 def is_invitation(body: str | None) -> bool:
     return body is not None and body.startswith("Bonjour") and JOIN_URL in body
 
 
 def is_reminder(body: str | None) -> bool:
     return body is not None and body.startswith("Rappel")
-
-
-class Person:
-    """An ambassador or an agent on Tchap: an E2EE nio client with its own store."""
-
-    def __init__(self, server: SynapseServer, store: Path, bot_id: str, prefix: str) -> None:
-        self.server = server
-        self.bot_id = bot_id
-        self.localpart = unique(prefix)
-        self.password = secrets.token_urlsafe(12)
-        self.user_id = server.user_id(self.localpart)
-        store.mkdir(parents=True, exist_ok=True)
-        self.client = AsyncClient(
-            server.base_url,
-            self.user_id,
-            device_id="PERSONDEVICE",
-            store_path=str(store),
-            config=AsyncClientConfig(encryption_enabled=True, request_timeout=30),
-        )
-        self.dm: str | None = None
-
-    async def login(self) -> Person:
-        await asyncio.to_thread(self.server.register, self.localpart, self.password)
-        response = await self.client.login(self.password)
-        assert not isinstance(response, ErrorResponse), response
-        await self.sync()
-        return self
-
-    async def close(self) -> None:
-        await self.client.close()
-
-    async def sync(self, timeout_ms: int = 0) -> None:
-        """One sync; join every pending invitation; keep the E2EE keys up to date."""
-        client = self.client
-        response = await client.sync(timeout=timeout_ms)
-        assert isinstance(response, SyncResponse), response
-        for room_id in response.rooms.invite:
-            joined = await client.join(room_id)
-            assert not isinstance(joined, ErrorResponse), joined
-        await client.send_to_device_messages()
-        if client.should_upload_keys:
-            await client.keys_upload()
-        if client.should_query_keys:
-            await client.keys_query()
-        if client.should_claim_keys:
-            await client.keys_claim(client.get_users_for_key_claiming())
-
-    async def bot_messages(self) -> list[BotMessage]:
-        """Everything the bot said to this person, from the server's history of every room."""
-        found: list[BotMessage] = []
-        for room_id in list(self.client.rooms):
-            response = await self.client.room_messages(room_id, limit=100)
-            assert isinstance(response, RoomMessagesResponse), response
-            for event in reversed(response.chunk):
-                if getattr(event, "sender", None) != self.bot_id or event.source.get(
-                    "type"
-                ) not in ("m.room.message", "m.room.encrypted"):
-                    continue
-                body = None if isinstance(event, MegolmEvent) else getattr(event, "body", None)
-                found.append(BotMessage(room_id, event.event_id, body))
-        return found
-
-    async def wait_messages(
-        self, check: Callable[[list[BotMessage]], T | None], what: str, within: float = WAIT
-    ) -> T:
-        seen: list[BotMessage] = []
-
-        async def step() -> T | None:
-            await self.sync(timeout_ms=1000)
-            seen[:] = await self.bot_messages()
-            return check(seen)
-
-        try:
-            return await until(step, f"{self.user_id}: {what}", within)
-        except AssertionError as error:
-            bodies = "\n---\n".join(str(m.body) for m in seen[-8:])
-            raise AssertionError(f"{error}; last messages from the bot:\n{bodies}") from None
-
-    async def settled_messages(self, within: float = WAIT) -> list[BotMessage]:
-        """The bot's messages once every room is joined and every message decrypted."""
-
-        def readable(messages: list[BotMessage]) -> list[BotMessage] | None:
-            pending = self.client.invited_rooms
-            if pending or not messages or any(m.body is None for m in messages):
-                return None
-            return messages
-
-        return await self.wait_messages(readable, "every bot message readable", within)
-
-    async def knows_devices_of(self, user_id: str) -> None:
-        """Wait until our E2EE client knows the other's devices (else they cannot decrypt us)."""
-
-        async def step() -> bool | None:
-            await self.sync(timeout_ms=500)
-            return True if list(self.client.device_store.active_user_devices(user_id)) else None
-
-        await until(step, f"{self.user_id} to know the devices of {user_id}")
-
-    async def open_dm(self) -> str:
-        """Start an encrypted direct conversation with the bot and wait until it joined."""
-        created = await self.client.room_create(
-            is_direct=True,
-            invite=[self.bot_id],
-            preset=RoomPreset.trusted_private_chat,
-            initial_state=[
-                {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": MEGOLM}}
-            ],
-        )
-        assert isinstance(created, RoomCreateResponse), created
-        room_id = created.room_id
-
-        async def joined() -> bool | None:
-            await self.sync(timeout_ms=1000)
-            room = self.client.rooms.get(room_id)
-            member = room.users.get(self.bot_id) if room else None
-            return True if member is not None and not member.invited else None
-
-        await until(joined, f"the bot to join the direct room of {self.user_id}")
-        self.dm = room_id
-        return room_id
-
-    async def send(self, text: str) -> str:
-        if self.dm is None:  # an agent answers in the room the bot invited them to
-            rooms = {m.room_id for m in await self.bot_messages()}
-            assert len(rooms) == 1, rooms
-            self.dm = rooms.pop()
-        await self.knows_devices_of(self.bot_id)
-        response = await self.client.room_send(
-            self.dm,
-            "m.room.message",
-            {"msgtype": "m.text", "body": text},
-            ignore_unverified_devices=True,
-        )
-        assert isinstance(response, RoomSendResponse), response
-        return str(response.event_id)
-
-    async def say(self, text: str, expect: str, within: float = WAIT) -> str:
-        """Send ``text``; return the bot's first new message containing ``expect``."""
-        before = {m.event_id for m in await self.bot_messages()}
-        await self.send(text)
-        return await self.wait_for_text(expect, before, within)
-
-    async def wait_for_text(
-        self, expect: str, ignore: Iterable[str] = (), within: float = WAIT
-    ) -> str:
-        old = set(ignore)
-
-        def match(messages: list[BotMessage]) -> str | None:
-            for message in messages:
-                if message.event_id not in old and message.body and expect in message.body:
-                    return message.body
-            return None
-
-        return await self.wait_messages(match, f"a message containing {expect!r}", within)
 
 
 # -- the bot process ---------------------------------------------------------------------------
@@ -308,7 +126,7 @@ class BotProcess:
         assert result.exit_code == 0, (args, result.output, result.exception)
         return result.output
 
-    def setup(self, ambassador: Person, agents: Sequence[Person]) -> None:
+    def setup(self, ambassador: MatrixUser, agents: Sequence[MatrixUser]) -> None:
         self.cli("ambassador", "add", ambassador.user_id, "--service", SERVICE)
         if not agents:
             return
@@ -427,23 +245,29 @@ class BotProcess:
 class World:
     server: SynapseServer
     bot: BotProcess
-    ambassador: Person
-    agents: list[Person]
+    ambassador: MatrixUser
+    agents: list[MatrixUser]
 
 
 class Harness:
     def __init__(self, tmp_path: Path) -> None:
         self.tmp_path = tmp_path
         self.bots: list[BotProcess] = []
-        self.people: list[Person] = []
+        self.people: list[MatrixUser] = []
 
     async def world(self, server: SynapseServer, *, agents: int, rate_limit: float = 50) -> World:
         """A bot account and process (not started), an ambassador and agents, all set up."""
         bot = BotProcess(server, self.tmp_path / unique("bot"), rate_limit=rate_limit)
         self.bots.append(bot)
 
-        def person(prefix: str) -> Person:
-            created = Person(server, self.tmp_path / "people" / unique(prefix), bot.user_id, prefix)
+        def person(prefix: str) -> MatrixUser:
+            created = MatrixUser(
+                server,
+                self.tmp_path / "people" / unique(prefix),
+                prefix=prefix,
+                bot_id=bot.user_id,
+                auto_join=True,
+            )
             self.people.append(created)
             return created
 
@@ -498,11 +322,11 @@ async def launched(world: World, within: float = WAIT) -> None:
     assert summaries == [f"Invitations de la campagne {CODE} : {count} envoyées sur {count}."]
 
 
-async def inboxes(agents: Sequence[Person], within: float = WAIT) -> list[list[BotMessage]]:
+async def inboxes(agents: Sequence[MatrixUser], within: float = WAIT) -> list[list[BotMessage]]:
     return list(await asyncio.gather(*(a.settled_messages(within) for a in agents)))
 
 
-def assert_one_invitation_each(agents: Sequence[Person], boxes: list[list[BotMessage]]) -> None:
+def assert_one_invitation_each(agents: Sequence[MatrixUser], boxes: list[list[BotMessage]]) -> None:
     for agent, box in zip(agents, boxes, strict=True):
         invitations = [m for m in box if is_invitation(m.body)]
         assert len(invitations) == 1, (agent.user_id, [m.body for m in box])

@@ -7,31 +7,21 @@ without a homeserver; the ``synapse`` tests need matrix-synapse and start it onc
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import secrets
 import stat
-from collections import defaultdict
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
 from nio import (
-    AsyncClient,
-    AsyncClientConfig,
-    ErrorResponse,
-    InviteInfo,
     RoomCreateResponse,
-    RoomMessagesResponse,
     RoomPreset,
     RoomSendResponse,
-    SyncResponse,
 )
 from nio.api import Api
 from nio.responses import RoomSendError
 
-from bot.core import Button, DeliveryError, Incoming, Outgoing, Platform
+from bot.core import Button, DeliveryError, Outgoing, Platform
 from bot.platforms.matrix import (
     MatrixAuthError,
     MatrixPlatform,
@@ -41,10 +31,15 @@ from bot.platforms.matrix import (
     mentions_user,
     transaction_id,
 )
-from tests.synapse import SynapseServer, make_synapse
-
-T = TypeVar("T")
-WAIT = 30.0  # upper bound for anything we wait for; never a timing assertion
+from tests.helpers.matrix_client import (
+    WAIT,
+    BotAccount,
+    MatrixUser,
+    next_message,
+    running,
+    unique,
+)
+from tests.helpers.synapse import SynapseServer, make_synapse
 
 # -- pure helpers --------------------------------------------------------------------------------
 
@@ -121,143 +116,9 @@ def test_matrix_platform_satisfies_the_protocol(tmp_path: Path) -> None:
 # -- helpers for the Synapse tests ---------------------------------------------------------------
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}{secrets.token_hex(4)}"
-
-
-class Agent:
-    """A person on Tchap: an E2EE-capable nio client with its own store."""
-
-    def __init__(self, server: SynapseServer, store: Path, localpart: str | None = None) -> None:
-        self.server = server
-        self.localpart = localpart or unique("agent")
-        self.password = secrets.token_urlsafe(12)
-        self.user_id = server.user_id(self.localpart)
-        store.mkdir(parents=True, exist_ok=True)
-        self.client = AsyncClient(
-            server.base_url,
-            self.user_id,
-            device_id="AGENTDEVICE",
-            store_path=str(store),
-            config=AsyncClientConfig(encryption_enabled=True, request_timeout=WAIT),
-        )
-        self.timeline: dict[str, list[Any]] = defaultdict(list)
-        self.invites: dict[str, InviteInfo] = {}
-
-    async def login(self) -> Agent:
-        self.server.register(self.localpart, self.password)
-        response = await self.client.login(self.password)
-        assert not isinstance(response, ErrorResponse), response
-        await self.sync()
-        return self
-
-    async def sync(self, timeout_ms: int = 0) -> None:
-        response = await self.client.sync(timeout=timeout_ms)
-        assert isinstance(response, SyncResponse), response
-        for room_id, info in response.rooms.join.items():
-            self.timeline[room_id].extend(info.timeline.events)
-        self.invites.update(response.rooms.invite)
-        client = self.client
-        await client.send_to_device_messages()
-        if client.should_upload_keys:
-            await client.keys_upload()
-        if client.should_query_keys:
-            await client.keys_query()
-        if client.should_claim_keys:
-            await client.keys_claim(client.get_users_for_key_claiming())
-
-    async def wait_for(self, found: Callable[[], T | None]) -> T:
-        async with asyncio.timeout(WAIT):
-            while (result := found()) is None:
-                await self.sync(timeout_ms=500)
-            return result
-
-    async def join_invite(self, room_id: str) -> None:
-        await self.wait_for(lambda: True if room_id in self.invites else None)
-        response = await self.client.join(room_id)
-        assert not isinstance(response, ErrorResponse), response
-        await self.wait_for(lambda: True if room_id in self.client.rooms else None)
-
-    def has_joined(self, room_id: str, user_id: str) -> bool | None:
-        room = self.client.rooms.get(room_id)
-        member = room.users.get(user_id) if room else None
-        return True if member is not None and not member.invited else None
-
-    def messages_from(self, sender: str, room_id: str) -> list[Any]:
-        return [
-            event
-            for event in self.timeline[room_id]
-            if getattr(event, "sender", None) == sender
-            and event.source.get("type") in ("m.room.message", "m.room.encrypted")
-        ]
-
-    async def send_text(self, room_id: str, body: str) -> str:
-        response = await self.client.room_send(
-            room_id,
-            "m.room.message",
-            {"msgtype": "m.text", "body": body},
-            ignore_unverified_devices=True,
-        )
-        assert isinstance(response, RoomSendResponse), response
-        return str(response.event_id)
-
-    async def count_from(self, sender: str, room_id: str) -> list[Any]:
-        """The sender's messages in the room, from the server's history."""
-        response = await self.client.room_messages(room_id, limit=100)
-        assert isinstance(response, RoomMessagesResponse), response
-        return [
-            event
-            for event in response.chunk
-            if event.sender == sender
-            and event.source.get("type") in ("m.room.message", "m.room.encrypted")
-        ]
-
-    async def close(self) -> None:
-        await self.client.close()
-
-
-class BotAccount:
-    def __init__(self, server: SynapseServer) -> None:
-        self.server = server
-        self.localpart = unique("pixbot")
-        self.password = secrets.token_urlsafe(12)
-        self.user_id, _ = server.register(self.localpart, self.password)
-
-    def platform(self, store: Path, **options: Any) -> MatrixPlatform:
-        return MatrixPlatform(
-            homeserver=self.server.base_url,
-            user_id=self.user_id,
-            password=self.password,
-            store_path=store,
-            request_timeout=5.0,
-            **options,
-        )
-
-
-@contextlib.asynccontextmanager
-async def running(platform: MatrixPlatform) -> AsyncIterator[asyncio.Queue[Incoming]]:
-    """Run the platform's sync loop in the background; yield what reaches the handler."""
-    received: asyncio.Queue[Incoming] = asyncio.Queue()
-
-    async def on_message(incoming: Incoming) -> None:
-        await received.put(incoming)
-
-    await platform.start()
-    task = asyncio.create_task(platform.run(on_message))
-    try:
-        yield received
-    finally:
-        await platform.stop()
-        await asyncio.wait_for(task, WAIT)
-
-
-async def next_message(received: asyncio.Queue[Incoming]) -> Incoming:
-    return await asyncio.wait_for(received.get(), WAIT)
-
-
 @pytest.fixture
-async def agent(synapse: SynapseServer, tmp_path: Path) -> AsyncIterator[Agent]:
-    person = await Agent(synapse, tmp_path / "agent-store").login()
+async def agent(synapse: SynapseServer, tmp_path: Path) -> AsyncIterator[MatrixUser]:
+    person = await MatrixUser(synapse, tmp_path / "agent-store").login()
     yield person
     await person.close()
 
@@ -316,7 +177,7 @@ async def test_wrong_password_raises_auth_error_and_calls_back(
 
 @pytest.mark.synapse
 async def test_direct_room_is_encrypted_readable_and_reused_and_sends_are_idempotent(
-    bot: BotAccount, agent: Agent, tmp_path: Path
+    bot: BotAccount, agent: MatrixUser, tmp_path: Path
 ) -> None:
     store = tmp_path / "store"
     platform = bot.platform(store)
@@ -344,7 +205,7 @@ async def test_direct_room_is_encrypted_readable_and_reused_and_sends_are_idempo
     assert "@room" not in content["body"] and "@room" not in content["formatted_body"]
     assert "« c'est fait »" in content["body"] and "<br>" in content["formatted_body"]
     assert content["m.mentions"] == {"user_ids": [agent.user_id]}
-    assert len(await agent.count_from(bot.user_id, room_id)) == 1
+    assert len(await agent.history_from(bot.user_id, room_id)) == 1
 
     assert await platform.open_direct(agent.user_id) == room_id
     await platform.stop()
@@ -357,7 +218,7 @@ async def test_direct_room_is_encrypted_readable_and_reused_and_sends_are_idempo
 
 @pytest.mark.synapse
 async def test_incoming_messages_reactions_and_no_replay(
-    bot: BotAccount, agent: Agent, tmp_path: Path
+    bot: BotAccount, agent: MatrixUser, tmp_path: Path
 ) -> None:
     store = tmp_path / "store"
     setup = bot.platform(store)
@@ -419,7 +280,7 @@ async def test_incoming_messages_reactions_and_no_replay(
 
 @pytest.mark.synapse
 async def test_invites_joined_from_own_server_members_listed_foreign_policy_rejects(
-    bot: BotAccount, agent: Agent, synapse: SynapseServer, tmp_path: Path
+    bot: BotAccount, agent: MatrixUser, synapse: SynapseServer, tmp_path: Path
 ) -> None:
     alias = unique("pixroom")
     created = await agent.client.room_create(
@@ -459,7 +320,7 @@ async def test_invites_joined_from_own_server_members_listed_foreign_policy_reje
 
 @pytest.mark.synapse
 async def test_homeserver_restart_send_fails_fast_then_delivers_once(
-    bot: BotAccount, agent: Agent, synapse: SynapseServer, tmp_path: Path
+    bot: BotAccount, agent: MatrixUser, synapse: SynapseServer, tmp_path: Path
 ) -> None:
     platform = bot.platform(tmp_path / "store")
     async with running(platform) as received:
@@ -481,7 +342,7 @@ async def test_homeserver_restart_send_fails_fast_then_delivers_once(
         # The sync loop survived the outage.
         await agent.send_text(room_id, "toujours là ?")
         assert (await next_message(received)).text == "toujours là ?"
-    assert len(await agent.count_from(bot.user_id, room_id)) == 1
+    assert len(await agent.history_from(bot.user_id, room_id)) == 1
 
 
 @pytest.mark.synapse
@@ -492,7 +353,7 @@ async def test_rate_limited_sends_report_retry_after_and_deliver_once(tmp_path: 
     )
     try:
         account = BotAccount(limited)
-        agent = await Agent(limited, tmp_path / "agent-store").login()
+        agent = await MatrixUser(limited, tmp_path / "agent-store").login()
         platform = account.platform(tmp_path / "store", e2ee=False)
         await platform.start()
         room_id = await platform.open_direct(agent.user_id)
@@ -513,7 +374,7 @@ async def test_rate_limited_sends_report_retry_after_and_deliver_once(tmp_path: 
         assert retry_afters, "the homeserver never rate-limited the burst"
         await agent.join_invite(room_id)
         bodies = [
-            e.source["content"]["body"] for e in await agent.count_from(account.user_id, room_id)
+            e.source["content"]["body"] for e in await agent.history_from(account.user_id, room_id)
         ]
         assert sorted(bodies) == [f"message {index}" for index in range(8)]
         await platform.stop()

@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 
 from bot.cli import app as cli
 from storage.models import QuestionRow
-from tests.conftest import Bot
-from tests.test_campaigns import AGENTS, AMB, setup_service
+from tests.helpers.bot import Bot
+from tests.helpers.campaigns import AGENTS, AMB, setup_service
 
 OFF_TOPIC = "Quel temps fera-t-il demain à Brest ?"
 
@@ -155,7 +155,7 @@ async def test_ministry_wording_is_overridable_per_service(
     bot: Bot, tmp_path: Path, db_url: str
 ) -> None:
     from bot.app import App
-    from tests.conftest import make_settings
+    from tests.helpers.bot import make_settings
 
     overrides = tmp_path / "faq.yaml"
     overrides.write_text(

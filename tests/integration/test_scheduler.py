@@ -18,9 +18,9 @@ from bot.domain import CampaignStatus
 from storage.db import Database
 from storage.lock import InstanceLock
 from storage.models import ReminderStepRow
-from tests.conftest import Bot, RecordingConsole
-from tests.test_campaigns import AGENTS, AMB, setup_service
-from tests.test_campaigns import launched as launched_with
+from tests.helpers.bot import Bot, RecordingConsole
+from tests.helpers.campaigns import AGENTS, AMB, setup_service
+from tests.helpers.campaigns import launched as launched_with
 
 PARIS = ZoneInfo("Europe/Paris")
 CREATE = 'campagne créer ABCDEF234 "Cybersécurité" fin 28/12/2026'

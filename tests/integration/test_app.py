@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from bot.router import RegistrationError, Router
-from tests.conftest import Bot
+from tests.helpers.bot import Bot
 
 
 async def test_help_depends_on_role(bot: Bot) -> None:

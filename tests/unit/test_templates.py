@@ -13,7 +13,7 @@ from jinja2 import Environment, meta, nodes
 
 from bot.render import LOCALES, Renderer
 
-MESSAGES = Path(__file__).resolve().parent.parent / "bot" / "messages"
+MESSAGES = Path(__file__).resolve().parents[2] / "bot" / "messages"
 
 
 def _names(locale: str) -> set[str]:

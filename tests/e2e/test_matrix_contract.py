@@ -8,17 +8,17 @@ from pathlib import Path
 import pytest
 
 from bot.platforms.matrix import MatrixPlatform
-from tests.platform_contract import Inbox, PlatformContract
-from tests.synapse import SynapseServer
-from tests.test_matrix_platform import Agent, BotAccount
+from tests.helpers.matrix_client import BotAccount, MatrixUser
+from tests.helpers.platform_contract import Inbox, PlatformContract
+from tests.helpers.synapse import SynapseServer
 
 pytestmark = pytest.mark.synapse
 
 
 class TestMatrixContract(PlatformContract):
     @pytest.fixture
-    async def agent(self, synapse: SynapseServer, tmp_path: Path) -> AsyncIterator[Agent]:
-        person = await Agent(synapse, tmp_path / "agent-store").login()
+    async def agent(self, synapse: SynapseServer, tmp_path: Path) -> AsyncIterator[MatrixUser]:
+        person = await MatrixUser(synapse, tmp_path / "agent-store").login()
         yield person
         await person.close()
 
@@ -32,11 +32,11 @@ class TestMatrixContract(PlatformContract):
         await platform.stop()
 
     @pytest.fixture
-    def recipient(self, agent: Agent) -> str:
+    def recipient(self, agent: MatrixUser) -> str:
         return agent.user_id
 
     @pytest.fixture
-    def inbox(self, platform: MatrixPlatform, agent: Agent) -> Inbox:
+    def inbox(self, platform: MatrixPlatform, agent: MatrixUser) -> Inbox:
         async def read() -> list[str]:
             room_id = await platform.open_direct(agent.user_id)
             if room_id not in agent.client.rooms:
@@ -49,7 +49,7 @@ class TestMatrixContract(PlatformContract):
                 if len(messages) == seen and all(hasattr(m, "body") for m in messages):
                     break
                 seen = len(messages)
-            history = await agent.count_from(platform.bot_id, room_id)
+            history = await agent.history_from(platform.bot_id, room_id)
             bodies = [str(m.body) for m in messages if hasattr(m, "body")]
             assert len(history) == len(bodies), "server history and decrypted timeline differ"
             return bodies

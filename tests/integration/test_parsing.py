@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.parsing import ParseError, parse_code, parse_create, parse_date, tokenize
-from tests.conftest import Bot
-from tests.test_campaigns import AMB, setup_service
+from tests.helpers.bot import Bot
+from tests.helpers.campaigns import AMB, setup_service
 
 TODAY = date(2026, 11, 23)
 

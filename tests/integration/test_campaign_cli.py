@@ -11,8 +11,8 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from bot.cli import app as cli
-from tests.conftest import Bot
-from tests.test_campaigns import AGENTS, AMB, CREATE, setup_service
+from tests.helpers.bot import Bot
+from tests.helpers.campaigns import AGENTS, AMB, CREATE, setup_service
 
 runner = CliRunner()
 

@@ -38,8 +38,8 @@ from bot.platforms.slack import (
     unescape_mrkdwn,
 )
 from storage.uow import Store
-from tests.conftest import make_settings
-from tests.platform_contract import Inbox, PlatformContract
+from tests.helpers.bot import make_settings
+from tests.helpers.platform_contract import Inbox, PlatformContract
 
 T = TypeVar("T")
 WAIT = 10.0  # upper bound for anything we wait for; never a timing assertion
