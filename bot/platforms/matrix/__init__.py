@@ -1,14 +1,20 @@
-"""Matrix (Tchap) platform on matrix-nio, with end-to-end encryption."""
+"""Matrix (Tchap) platform on matrix-nio, with end-to-end encryption.
 
-from bot.platforms.matrix.platform import (
+``codec`` is pure (content, ids, mentions, errors); ``store`` keeps the session and sync token
+on disk; ``connection`` holds the state every part shares; ``rooms`` finds and opens rooms;
+``inbound`` turns sync events into :class:`bot.core.Incoming`; ``platform`` runs the sync loop
+and sends.
+"""
+
+from bot.platforms.matrix.codec import (
     MatrixAuthError,
-    MatrixPlatform,
     build_content,
     delivery_error,
     invite_allowed,
     mentions_user,
     transaction_id,
 )
+from bot.platforms.matrix.platform import MatrixPlatform
 
 __all__ = [
     "MatrixAuthError",

@@ -14,374 +14,54 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import html
-import json
 import logging
-import os
-import re
 import secrets
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-import aiohttp
 from nio import (
     AsyncClient,
     AsyncClientConfig,
     ErrorResponse,
-    Event,
-    InviteMemberEvent,
-    JoinedMembersError,
     LocalProtocolError,
     LoginResponse,
-    MatrixRoom,
-    MegolmEvent,
-    ReactionEvent,
-    RoomCreateError,
-    RoomGetStateError,
-    RoomMemberEvent,
-    RoomMessageEmote,
-    RoomMessageNotice,
-    RoomMessageText,
-    RoomPreset,
-    RoomResolveAliasError,
     RoomSendError,
     SyncResponse,
-    UnknownAccountDataEvent,
     WhoamiError,
 )
-from nio.api import Api
-from nio.crypto import ENCRYPTION_ENABLED
 
 from bot.core import (
-    THUMBS_UP,
     DeliveryError,
-    Incoming,
-    Member,
     MessageHandler,
     Outgoing,
-    PlatformAuthError,
     SendResult,
 )
+from bot.platforms.matrix.codec import (
+    PLATFORM,
+    MatrixAuthError,
+    build_content,
+    errcode_of,
+    http_status_of,
+    is_auth_error,
+    is_credentials_refusal,
+    transaction_id,
+    unreachable,
+)
+from bot.platforms.matrix.connection import _NETWORK_ERRORS, _Batch
+from bot.platforms.matrix.inbound import InboundEvents
+from bot.platforms.matrix.store import Session
 
 logger = logging.getLogger(__name__)
 
-PLATFORM = "matrix"
-MEGOLM = "m.megolm.v1.aes-sha2"
-# Legacy clients ping everyone on "@room" in the body; a word joiner after "@" defuses it.
-_ROOM_PING = re.compile(r"@(room)\b", re.IGNORECASE)
-_TXN_SAFE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
-_TXN_UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]")
-# Error codes after which the same request cannot succeed.
-_PERMANENT_ERRCODES = frozenset(
-    {
-        "M_FORBIDDEN",
-        "M_UNKNOWN",
-        "M_NOT_FOUND",
-        "M_INVALID_PARAM",
-        "M_BAD_JSON",
-        "M_NOT_JSON",
-        "M_TOO_LARGE",
-        "M_BAD_ALIAS",
-        "M_UNSUPPORTED_ROOM_VERSION",
-    }
-)
-# Error codes meaning our credentials are no longer accepted.
-_AUTH_ERRCODES = frozenset(
-    {
-        "M_UNKNOWN_TOKEN",
-        "M_MISSING_TOKEN",
-        "M_USER_DEACTIVATED",
-        "ORG_MATRIX_EXPIRED_ACCOUNT",
-    }
-)
-_NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
-_SEEN_EVENTS_KEPT = 4096
 # How long stop() waits for the handler in progress before closing the connection anyway.
 STOP_TIMEOUT = 10.0
-
-
-class MatrixAuthError(PlatformAuthError):
-    """The homeserver refused our credentials (bad password, revoked token, expired account)."""
 
 
 class _SyncFailed(Exception):
     """The homeserver answered a sync with an error (other than an authentication one)."""
 
 
-# -- pure helpers (sans-I/O) ---------------------------------------------------------------------
-
-
-def server_of(user_id: str) -> str:
-    """``@alice:example.gouv.fr`` → ``example.gouv.fr``."""
-    return user_id.partition(":")[2]
-
-
-def invite_allowed(inviter: str, bot_id: str, allowed_servers: Sequence[str]) -> bool:
-    """Join an invite only from the listed servers (by default, the bot's own server)."""
-    allowed = set(allowed_servers) or {server_of(bot_id)}
-    return server_of(inviter) in allowed
-
-
-def transaction_id(key: str) -> str:
-    """A Matrix txnId derived from the idempotency key: stable, URL-safe, bounded length."""
-    if _TXN_SAFE.match(key):
-        return key
-    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
-    readable = _TXN_UNSAFE_CHARS.sub("_", key)[:24]
-    return f"{readable}-{digest}"
-
-
-def defuse_room_ping(text: str) -> str:
-    return _ROOM_PING.sub("@\u2060\\1", text)
-
-
-def message_text(message: Outgoing) -> str:
-    """The plain text shown to the user: the caller's text, then the replies to type."""
-    text = message.text
-    if message.buttons:
-        replies = " · ".join(f"« {button.reply} »" for button in message.buttons)
-        text = f"{text}\n{replies}" if text else replies
-    return defuse_room_ping(text)
-
-
-def build_content(message: Outgoing) -> dict[str, Any]:
-    """The ``m.room.message`` content for an outgoing message (always an ``m.notice``)."""
-    body = message_text(message)
-    content: dict[str, Any] = {
-        "msgtype": "m.notice",
-        "body": body,
-        "format": "org.matrix.custom.html",
-        "formatted_body": html.escape(body).replace("\n", "<br>"),
-        # Always present, never "room": only the listed users are notified.
-        "m.mentions": {"user_ids": list(dict.fromkeys(message.mentions))},
-    }
-    if message.in_reply_to:
-        content["m.relates_to"] = {"m.in_reply_to": {"event_id": message.in_reply_to}}
-    return content
-
-
-def errcode_of(response: ErrorResponse) -> str:
-    return response.status_code or "unknown"
-
-
-def http_status_of(response: Any) -> int | None:
-    transport = getattr(response, "transport_response", None)
-    status = getattr(transport, "status", None)
-    return status if isinstance(status, int) else None
-
-
-def is_auth_error(response: ErrorResponse) -> bool:
-    return errcode_of(response) in _AUTH_ERRCODES or http_status_of(response) == 401
-
-
-def is_credentials_refusal(response: ErrorResponse) -> bool:
-    """A login/whoami answer that retrying cannot fix (unlike 429 or 5xx)."""
-    return (
-        is_auth_error(response)
-        or errcode_of(response) == "M_FORBIDDEN"
-        or http_status_of(response) == 403
-    )
-
-
-def delivery_error(response: ErrorResponse) -> DeliveryError:
-    """One exception for every nio error value."""
-    code = errcode_of(response)
-    retry_after = None
-    if code == "M_LIMIT_EXCEEDED" or http_status_of(response) == 429:
-        retry_after = (response.retry_after_ms or 1000) / 1000
-    return DeliveryError(
-        PLATFORM,
-        code,
-        response.message or "",
-        retry_after=retry_after,
-        permanent=code in _PERMANENT_ERRCODES,
-    )
-
-
-def unreachable(error: BaseException) -> DeliveryError:
-    return DeliveryError(PLATFORM, "unreachable", f"{type(error).__name__}: {error}".strip())
-
-
-def normalise_reaction(key: str) -> str:
-    """Any thumbs up (skin tone, variation selector) counts as 👍."""
-    return THUMBS_UP if key.startswith(THUMBS_UP) else key
-
-
-def mentions_user(
-    content: Mapping[str, Any], body: str, user_id: str, names: Iterable[str]
-) -> bool:
-    mentions = content.get("m.mentions")
-    if isinstance(mentions, Mapping):
-        user_ids = mentions.get("user_ids")
-        if isinstance(user_ids, list) and user_id in user_ids:
-            return True
-    folded = body.casefold()
-    return any(name and name.casefold() in folded for name in (user_id, *names))
-
-
-def relates_to(content: Mapping[str, Any]) -> str | None:
-    relation = content.get("m.relates_to")
-    if not isinstance(relation, Mapping):
-        return None
-    reply = relation.get("m.in_reply_to")
-    if isinstance(reply, Mapping) and isinstance(reply.get("event_id"), str):
-        return str(reply["event_id"])
-    event_id = relation.get("event_id")
-    return event_id if isinstance(event_id, str) else None
-
-
-def is_edit(content: Mapping[str, Any]) -> bool:
-    relation = content.get("m.relates_to")
-    return isinstance(relation, Mapping) and relation.get("rel_type") == "m.replace"
-
-
-def write_private(path: Path, text: str) -> None:
-    """Atomically replace ``path`` with ``text``, readable by the owner only."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
-
-
-@dataclass
-class _Session:
-    user_id: str
-    device_id: str
-    access_token: str
-    homeserver: str = ""
-
-    @classmethod
-    def load(cls, path: Path) -> _Session | None:
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            return cls(
-                user_id=data["user_id"],
-                device_id=data["device_id"],
-                access_token=data["access_token"],
-                homeserver=data.get("homeserver", ""),
-            )
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError, KeyError, TypeError):
-            logger.warning("Ignoring unreadable Matrix session file %s", path)
-            return None
-
-    def save(self, path: Path) -> None:
-        data = {
-            "homeserver": self.homeserver,
-            "user_id": self.user_id,
-            "device_id": self.device_id,
-            "access_token": self.access_token,
-        }
-        write_private(path, json.dumps(data, indent=2))
-
-
-@dataclass
-class _Batch:
-    """A sync response waiting to be handled; the first one of a fresh store is not replayed."""
-
-    response: SyncResponse
-    replay_timeline: bool = True
-    joined_before: set[str] = field(default_factory=set)
-
-
-class MatrixPlatform:
+class MatrixPlatform(InboundEvents):
     """:class:`bot.core.Platform` for Matrix homeservers (Tchap)."""
-
-    name = PLATFORM
-    # Long-poll duration of a sync request.
-    sync_timeout_ms = 30_000
-    max_backoff = 30.0
-
-    def __init__(
-        self,
-        *,
-        homeserver: str,
-        user_id: str,
-        password: str = "",
-        access_token: str = "",
-        device_id: str = "PIXBOT",
-        store_path: Path,
-        e2ee: bool = True,
-        allowed_servers: Sequence[str] = (),
-        rate_limit: float = 1.0,
-        display_name: str | None = None,
-        on_auth_error: Callable[[str], Awaitable[None]] | None = None,
-        request_timeout: float = 20.0,
-    ) -> None:
-        if not password and not access_token:
-            raise ValueError("MatrixPlatform needs a password or an access token")
-        self.homeserver = homeserver.rstrip("/")
-        self.bot_id = user_id
-        self.rate_limit = rate_limit
-        self.store_path = Path(store_path)
-        self.e2ee = e2ee and ENCRYPTION_ENABLED
-        if e2ee and not ENCRYPTION_ENABLED:
-            logger.warning("matrix-nio E2EE support is missing; encrypted rooms are unreadable")
-        self.allowed_servers = tuple(allowed_servers)
-        self.display_name = display_name
-        self._password = password
-        self._access_token = access_token
-        self._device_id = device_id
-        self._on_auth_error = on_auth_error
-        self._request_timeout = request_timeout
-
-        self._client: AsyncClient | None = None
-        self._started = False
-        self._start_lock = asyncio.Lock()
-        self._stopping = asyncio.Event()
-        self._pending: list[_Batch] = []
-        self._direct_rooms: dict[str, list[str]] = {}
-        self._direct_cache: dict[str, str] = {}
-        self._direct_locks: dict[str, asyncio.Lock] = {}
-        self._seen_events: OrderedDict[str, None] = OrderedDict()
-        self._requested_sessions: set[str] = set()
-        # Rooms whose state was read from the server before a first send (see _ensure_room_ready).
-        self._ready_rooms: set[str] = set()
-        self._auth_failed = False
-        self._background: set[asyncio.Future[None]] = set()
-        self._run_task: asyncio.Task[Any] | None = None
-        self._run_finished = asyncio.Event()
-
-    # -- paths and state ----------------------------------------------------------------------
-
-    @property
-    def session_path(self) -> Path:
-        return self.store_path / "session.json"
-
-    @property
-    def sync_token_path(self) -> Path:
-        return self.store_path / "sync_token"
-
-    @property
-    def device_id(self) -> str:
-        return (self._client.device_id if self._client else None) or self._device_id
-
-    @property
-    def client(self) -> AsyncClient:
-        if self._client is None:
-            raise RuntimeError("MatrixPlatform.start() has not been called")
-        return self._client
-
-    def _load_sync_token(self) -> str | None:
-        try:
-            token = self.sync_token_path.read_text(encoding="utf-8").strip()
-        except FileNotFoundError:
-            return None
-        return token or None
-
-    def _save_sync_token(self, token: str) -> None:
-        write_private(self.sync_token_path, token)
-
-    # -- lifecycle ----------------------------------------------------------------------------
 
     async def start(self) -> None:
         """Log in (or restore the session) and do the first sync; retry while unreachable."""
@@ -437,7 +117,7 @@ class MatrixPlatform:
 
     async def _login(self) -> None:
         client = self.client
-        session = _Session.load(self.session_path)
+        session = Session.load(self.session_path)
         if session and session.user_id == self.bot_id:
             client.restore_login(session.user_id, session.device_id, session.access_token)
             whoami = await client.whoami()
@@ -474,23 +154,7 @@ class MatrixPlatform:
             device_id = whoami.device_id or self._device_id
             token = self._access_token
             client.restore_login(whoami.user_id, device_id, token)
-        _Session(client.user_id, device_id, token, self.homeserver).save(self.session_path)
-
-    async def _auth_error(self, detail: str) -> NoReturn:
-        """Log, tell the operator once, and raise: retrying with the same credentials is futile."""
-        message = (
-            f"Identifiants Matrix refusés pour {self.bot_id} : vérifiez le mot de passe ou le "
-            f"jeton / Matrix credentials refused for {self.bot_id}: check the password or "
-            f"token ({detail})"
-        )
-        logger.error(message)
-        if not self._auth_failed and self._on_auth_error is not None:
-            self._auth_failed = True
-            try:
-                await self._on_auth_error(message)
-            except Exception:
-                logger.exception("on_auth_error callback failed")
-        raise MatrixAuthError(message)
+        Session(client.user_id, device_id, token, self.homeserver).save(self.session_path)
 
     async def _load_profile(self) -> None:
         client = self.client
@@ -500,16 +164,6 @@ class MatrixPlatform:
             await client.set_displayname(self.display_name)
         elif not self.display_name and current:
             self.display_name = current
-
-    async def _load_direct_rooms(self) -> None:
-        response = await self.client.list_direct_rooms()
-        rooms = getattr(response, "rooms", None)
-        if isinstance(rooms, dict):
-            self._direct_rooms = {
-                user: [room for room in room_ids if isinstance(room, str)]
-                for user, room_ids in rooms.items()
-                if isinstance(room_ids, list)
-            }
 
     async def _first_sync(self) -> None:
         token = self._load_sync_token()
@@ -548,8 +202,6 @@ class MatrixPlatform:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
         return self._stopping.is_set()
-
-    # -- receiving ----------------------------------------------------------------------------
 
     async def run(self, on_message: MessageHandler) -> None:
         """Sync until :meth:`stop`; hand each message to ``on_message``, in order."""
@@ -640,10 +292,6 @@ class MatrixPlatform:
         except _NETWORK_ERRORS as error:
             logger.warning("Matrix key upkeep failed: %s", error)
 
-    async def _check(self, response: Any, what: str) -> None:
-        if isinstance(response, ErrorResponse):
-            logger.warning("Matrix %s failed: %s", what, response)
-
     async def _handle_batch(self, batch: _Batch, on_message: MessageHandler) -> bool:
         """Handle one sync response; False if stopped midway (its token is then not saved)."""
         response = batch.response
@@ -670,139 +318,6 @@ class MatrixPlatform:
                 except Exception:
                     logger.exception("Handler failed for Matrix event %s", incoming.event_id)
         return True
-
-    def _update_direct_rooms(self, response: SyncResponse) -> None:
-        for event in response.account_data_events:
-            if isinstance(event, UnknownAccountDataEvent) and event.type == "m.direct":
-                self._direct_rooms = {
-                    user: list(rooms)
-                    for user, rooms in event.content.items()
-                    if isinstance(rooms, list)
-                }
-
-    async def _handle_invite(self, room_id: str, invite_state: Sequence[Any]) -> None:
-        client = self.client
-        own = [
-            event
-            for event in invite_state
-            if isinstance(event, InviteMemberEvent)
-            and event.state_key == client.user_id
-            and event.membership == "invite"
-        ]
-        if not own:
-            return
-        invite = own[-1]
-        if not invite_allowed(invite.sender, client.user_id, self.allowed_servers):
-            logger.info("Matrix: declining invite to %s from %s", room_id, invite.sender)
-            await self._check(await client.room_leave(room_id), "room_leave")
-            return
-        logger.info("Matrix: joining %s on invitation from %s", room_id, invite.sender)
-        joined = await client.join(room_id)
-        if isinstance(joined, ErrorResponse):
-            logger.warning("Matrix: could not join %s: %s", room_id, joined)
-            return
-        if invite.content.get("is_direct") and room_id not in self._direct_rooms.get(
-            invite.sender, []
-        ):
-            await self._record_direct(invite.sender, room_id)
-
-    def _room_incoming(
-        self, room: MatrixRoom, events: Sequence[Any], *, newly_joined: bool
-    ) -> list[Incoming]:
-        own_id = self.client.user_id
-        result: list[Incoming] = []
-        for event in events:
-            if isinstance(event, RoomMemberEvent):
-                self._on_membership(room.room_id, event)
-                # Messages sent before the bot joined are not for it.
-                if (
-                    newly_joined
-                    and event.state_key == own_id
-                    and event.membership == "join"
-                    and event.prev_membership != "join"
-                ):
-                    result.clear()
-                continue
-            sender = getattr(event, "sender", None)
-            event_id = getattr(event, "event_id", None)
-            if not isinstance(sender, str) or not isinstance(event_id, str) or sender == own_id:
-                continue
-            if event_id in self._seen_events:
-                continue
-            incoming = self._to_incoming(room, event)
-            if incoming is not None:
-                self._remember(event_id)
-                result.append(incoming)
-        return result
-
-    def _remember(self, event_id: str) -> None:
-        self._seen_events[event_id] = None
-        while len(self._seen_events) > _SEEN_EVENTS_KEPT:
-            self._seen_events.popitem(last=False)
-
-    def _on_membership(self, room_id: str, event: RoomMemberEvent) -> None:
-        if event.membership in ("leave", "ban"):
-            for person, cached in list(self._direct_cache.items()):
-                if cached == room_id and event.state_key in (person, self.client.user_id):
-                    del self._direct_cache[person]
-
-    def _to_incoming(self, room: MatrixRoom, event: Event) -> Incoming | None:
-        content: Mapping[str, Any] = event.source.get("content", {}) or {}
-        common: dict[str, Any] = {
-            "platform": PLATFORM,
-            "event_id": event.event_id,
-            "sender_id": event.sender,
-            "conversation_id": room.room_id,
-            "is_direct": self._is_direct(room, event.sender),
-            "timestamp": datetime.fromtimestamp(event.server_timestamp / 1000, tz=UTC),
-            "sender_name": getattr(room.users.get(event.sender), "display_name", None),
-        }
-        if isinstance(event, (RoomMessageText, RoomMessageNotice, RoomMessageEmote)):
-            if is_edit(content):
-                return None
-            body = event.body or ""
-            names = [self.display_name or ""]
-            return Incoming(
-                text=body,
-                sender_is_bot=isinstance(event, RoomMessageNotice),
-                mentions_bot=mentions_user(content, body, self.client.user_id, names),
-                relates_to=relates_to(content),
-                **common,
-            )
-        if isinstance(event, ReactionEvent):
-            return Incoming(
-                text="",
-                reaction=normalise_reaction(event.key),
-                relates_to=event.reacts_to,
-                **common,
-            )
-        if isinstance(event, MegolmEvent):
-            self._request_key(event)
-            return Incoming(text="", undecryptable=True, **common)
-        return None
-
-    def _is_direct(self, room: MatrixRoom, sender: str) -> bool:
-        if room.room_id in self._direct_rooms.get(sender, []):
-            return True
-        joined = {user for user, member in room.users.items() if not member.invited}
-        return joined == {self.client.user_id, sender}
-
-    def _request_key(self, event: MegolmEvent) -> None:
-        if event.session_id in self._requested_sessions:
-            return
-        self._requested_sessions.add(event.session_id)
-
-        async def request() -> None:
-            try:
-                await self.client.request_room_key(event)
-            except (LocalProtocolError, *_NETWORK_ERRORS) as error:
-                logger.info("Matrix: room key request not sent: %s", error)
-
-        task = asyncio.ensure_future(request())
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
-
-    # -- sending ------------------------------------------------------------------------------
 
     async def _ready(self) -> None:
         """Start lazily for callers that send before ``run`` (one attempt, no waiting)."""
@@ -837,160 +352,3 @@ class MatrixPlatform:
         if isinstance(response, RoomSendError):
             raise await self._delivery_error(response)
         return SendResult(remote_id=response.event_id, conversation_id=room_id)
-
-    async def _delivery_error(self, response: ErrorResponse) -> DeliveryError:
-        if is_auth_error(response) and not self._auth_failed:
-            with contextlib.suppress(MatrixAuthError):
-                await self._auth_error(f"request refused: {errcode_of(response)}")
-        return delivery_error(response)
-
-    async def _resolve_room(self, conversation_id: str) -> str:
-        if not conversation_id.startswith("#"):
-            return conversation_id
-        try:
-            response = await self.client.room_resolve_alias(conversation_id)
-        except _NETWORK_ERRORS as error:
-            raise unreachable(error) from error
-        if isinstance(response, RoomResolveAliasError):
-            raise await self._delivery_error(response)
-        room_id: str = response.room_id
-        return room_id
-
-    async def _ensure_room_ready(self, room_id: str) -> None:
-        """Before the first send to a room: its encryption and members as the server has them.
-
-        nio encrypts only for rooms it knows, and shares the room key only with the members it
-        knows. The sync loop builds a new room concurrently with sends (it awaits between
-        timeline events), so a send right after creating a direct room could see the room
-        half-built: encrypted for nobody but ourselves (the recipient could never read the
-        message) or not marked encrypted yet (sent in clear). So, once per room and process,
-        the room's state is read from the homeserver and the members' device keys are queried
-        before nio shares the room key.
-        """
-        client = self.client
-        if not client.olm or room_id in self._ready_rooms:
-            return
-        response = await client.room_get_state(room_id)
-        if isinstance(response, RoomGetStateError):
-            raise await self._delivery_error(response)
-        # Looked up after the request: a sync may have added the room meanwhile.
-        room = client.rooms.get(room_id)
-        if room is None:
-            room = client.rooms[room_id] = MatrixRoom(room_id, client.user_id)
-        for raw in response.events:
-            event = Event.parse_event(raw)
-            if isinstance(event, RoomMemberEvent):
-                room.handle_membership(event)
-            elif raw.get("type") == "m.room.encryption":
-                room.encrypted = True
-            elif isinstance(event, Event):
-                room.handle_event(event)
-        if room.encrypted and client.olm is not None:
-            client.encrypted_rooms.add(room_id)
-            client.olm.update_tracked_users(room)
-            if client.should_query_keys:
-                keys = await client.keys_query()
-                if isinstance(keys, ErrorResponse):
-                    # Without the members' devices nobody could read the message: retry later.
-                    raise DeliveryError(PLATFORM, "keys_query", keys.message or str(keys))
-        self._ready_rooms.add(room_id)
-
-    async def open_direct(self, person_id: str) -> str:
-        """The direct room with ``person_id``: reused from ``m.direct`` or created (encrypted)."""
-        await self._ready()
-        if person_id in self._direct_cache:
-            return self._direct_cache[person_id]
-        lock = self._direct_locks.setdefault(person_id, asyncio.Lock())
-        async with lock:
-            if person_id in self._direct_cache:
-                return self._direct_cache[person_id]
-            try:
-                room_id = await self._find_direct(person_id) or await self._create_direct(person_id)
-            except _NETWORK_ERRORS as error:
-                raise unreachable(error) from error
-            self._direct_cache[person_id] = room_id
-            return room_id
-
-    async def _find_direct(self, person_id: str) -> str | None:
-        client = self.client
-        for room_id in reversed(self._direct_rooms.get(person_id, [])):
-            ours = await client.room_get_state_event(room_id, "m.room.member", client.user_id)
-            theirs = await client.room_get_state_event(room_id, "m.room.member", person_id)
-            if getattr(ours, "content", {}).get("membership") == "join" and getattr(
-                theirs, "content", {}
-            ).get("membership") in ("join", "invite"):
-                return room_id
-        return None
-
-    async def _create_direct(self, person_id: str) -> str:
-        # Synapse lets us invite a local id nobody registered; a profile lookup tells.
-        profile = await self.client.get_profile(person_id)
-        if isinstance(profile, ErrorResponse) and (
-            errcode_of(profile) == "M_NOT_FOUND" or http_status_of(profile) == 404
-        ):
-            raise DeliveryError(
-                PLATFORM, "M_NOT_FOUND", f"unknown user {person_id}", permanent=True
-            )
-        initial_state = (
-            [{"type": "m.room.encryption", "state_key": "", "content": {"algorithm": MEGOLM}}]
-            if self.e2ee
-            else []
-        )
-        response = await self.client.room_create(
-            is_direct=True,
-            preset=RoomPreset.trusted_private_chat,
-            invite=[person_id],
-            initial_state=initial_state,
-        )
-        if isinstance(response, RoomCreateError):
-            raise await self._delivery_error(response)
-        room_id: str = response.room_id
-        logger.info("Matrix: created direct room %s with %s", room_id, person_id)
-        try:
-            await self._record_direct(person_id, room_id)
-        except _NETWORK_ERRORS as error:
-            # The room exists and is cached; only a restart could miss it.
-            logger.warning("Matrix: could not record %s in m.direct: %s", room_id, error)
-        return room_id
-
-    async def _record_direct(self, person_id: str, room_id: str) -> None:
-        """Add the room to the bot's ``m.direct`` account data (read, merge, write)."""
-        client = self.client
-        current = await client.list_direct_rooms()
-        rooms = getattr(current, "rooms", None)
-        direct: dict[str, list[str]] = dict(rooms) if isinstance(rooms, dict) else {}
-        existing = direct.get(person_id, [])
-        direct[person_id] = [*existing, room_id] if room_id not in existing else existing
-        path = Api._build_path(["user", client.user_id, "account_data", "m.direct"])
-        answer = await client.send(
-            "PUT",
-            path,
-            json.dumps(direct),
-            headers={
-                "Authorization": f"Bearer {client.access_token}",
-                "Content-Type": "application/json",
-            },
-        )
-        if answer.status != 200:
-            logger.warning("Matrix: could not record %s in m.direct (%s)", room_id, answer.status)
-        answer.release()
-        self._direct_rooms = direct
-
-    # -- rooms --------------------------------------------------------------------------------
-
-    async def room_members(self, conversation_id: str) -> Sequence[Member]:
-        await self._ready()
-        room_id = await self._resolve_room(conversation_id)
-        try:
-            response = await self.client.joined_members(room_id)
-        except _NETWORK_ERRORS as error:
-            raise unreachable(error) from error
-        if isinstance(response, JoinedMembersError):
-            failure = await self._delivery_error(response)
-            failure.permanent = True
-            raise failure
-        return [
-            Member(platform_id=member.user_id, display_name=member.display_name or None)
-            for member in response.members
-            if member.user_id != self.client.user_id
-        ]

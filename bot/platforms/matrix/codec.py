@@ -1,0 +1,191 @@
+"""Matrix codecs (sans-I/O): message content, transaction ids, mentions, reactions, and the
+mapping of homeserver errors to the core's :class:`DeliveryError`."""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from nio import (
+    ErrorResponse,
+)
+
+from bot.core import (
+    THUMBS_UP,
+    DeliveryError,
+    Outgoing,
+    PlatformAuthError,
+)
+
+PLATFORM = "matrix"
+
+
+MEGOLM = "m.megolm.v1.aes-sha2"
+
+
+# Legacy clients ping everyone on "@room" in the body; a word joiner after "@" defuses it.
+_ROOM_PING = re.compile(r"@(room)\b", re.IGNORECASE)
+
+
+_TXN_SAFE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+_TXN_UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9._-]")
+
+
+# Error codes after which the same request cannot succeed.
+_PERMANENT_ERRCODES = frozenset(
+    {
+        "M_FORBIDDEN",
+        "M_UNKNOWN",
+        "M_NOT_FOUND",
+        "M_INVALID_PARAM",
+        "M_BAD_JSON",
+        "M_NOT_JSON",
+        "M_TOO_LARGE",
+        "M_BAD_ALIAS",
+        "M_UNSUPPORTED_ROOM_VERSION",
+    }
+)
+
+
+# Error codes meaning our credentials are no longer accepted.
+_AUTH_ERRCODES = frozenset(
+    {
+        "M_UNKNOWN_TOKEN",
+        "M_MISSING_TOKEN",
+        "M_USER_DEACTIVATED",
+        "ORG_MATRIX_EXPIRED_ACCOUNT",
+    }
+)
+
+
+class MatrixAuthError(PlatformAuthError):
+    """The homeserver refused our credentials (bad password, revoked token, expired account)."""
+
+
+def server_of(user_id: str) -> str:
+    """``@alice:example.gouv.fr`` → ``example.gouv.fr``."""
+    return user_id.partition(":")[2]
+
+
+def invite_allowed(inviter: str, bot_id: str, allowed_servers: Sequence[str]) -> bool:
+    """Join an invite only from the listed servers (by default, the bot's own server)."""
+    allowed = set(allowed_servers) or {server_of(bot_id)}
+    return server_of(inviter) in allowed
+
+
+def transaction_id(key: str) -> str:
+    """A Matrix txnId derived from the idempotency key: stable, URL-safe, bounded length."""
+    if _TXN_SAFE.match(key):
+        return key
+    digest = hashlib.sha256(key.encode()).hexdigest()[:32]
+    readable = _TXN_UNSAFE_CHARS.sub("_", key)[:24]
+    return f"{readable}-{digest}"
+
+
+def defuse_room_ping(text: str) -> str:
+    return _ROOM_PING.sub("@\u2060\\1", text)
+
+
+def message_text(message: Outgoing) -> str:
+    """The plain text shown to the user: the caller's text, then the replies to type."""
+    text = message.text
+    if message.buttons:
+        replies = " · ".join(f"« {button.reply} »" for button in message.buttons)
+        text = f"{text}\n{replies}" if text else replies
+    return defuse_room_ping(text)
+
+
+def build_content(message: Outgoing) -> dict[str, Any]:
+    """The ``m.room.message`` content for an outgoing message (always an ``m.notice``)."""
+    body = message_text(message)
+    content: dict[str, Any] = {
+        "msgtype": "m.notice",
+        "body": body,
+        "format": "org.matrix.custom.html",
+        "formatted_body": html.escape(body).replace("\n", "<br>"),
+        # Always present, never "room": only the listed users are notified.
+        "m.mentions": {"user_ids": list(dict.fromkeys(message.mentions))},
+    }
+    if message.in_reply_to:
+        content["m.relates_to"] = {"m.in_reply_to": {"event_id": message.in_reply_to}}
+    return content
+
+
+def errcode_of(response: ErrorResponse) -> str:
+    return response.status_code or "unknown"
+
+
+def http_status_of(response: Any) -> int | None:
+    transport = getattr(response, "transport_response", None)
+    status = getattr(transport, "status", None)
+    return status if isinstance(status, int) else None
+
+
+def is_auth_error(response: ErrorResponse) -> bool:
+    return errcode_of(response) in _AUTH_ERRCODES or http_status_of(response) == 401
+
+
+def is_credentials_refusal(response: ErrorResponse) -> bool:
+    """A login/whoami answer that retrying cannot fix (unlike 429 or 5xx)."""
+    return (
+        is_auth_error(response)
+        or errcode_of(response) == "M_FORBIDDEN"
+        or http_status_of(response) == 403
+    )
+
+
+def delivery_error(response: ErrorResponse) -> DeliveryError:
+    """One exception for every nio error value."""
+    code = errcode_of(response)
+    retry_after = None
+    if code == "M_LIMIT_EXCEEDED" or http_status_of(response) == 429:
+        retry_after = (response.retry_after_ms or 1000) / 1000
+    return DeliveryError(
+        PLATFORM,
+        code,
+        response.message or "",
+        retry_after=retry_after,
+        permanent=code in _PERMANENT_ERRCODES,
+    )
+
+
+def unreachable(error: BaseException) -> DeliveryError:
+    return DeliveryError(PLATFORM, "unreachable", f"{type(error).__name__}: {error}".strip())
+
+
+def normalise_reaction(key: str) -> str:
+    """Any thumbs up (skin tone, variation selector) counts as 👍."""
+    return THUMBS_UP if key.startswith(THUMBS_UP) else key
+
+
+def mentions_user(
+    content: Mapping[str, Any], body: str, user_id: str, names: Iterable[str]
+) -> bool:
+    mentions = content.get("m.mentions")
+    if isinstance(mentions, Mapping):
+        user_ids = mentions.get("user_ids")
+        if isinstance(user_ids, list) and user_id in user_ids:
+            return True
+    folded = body.casefold()
+    return any(name and name.casefold() in folded for name in (user_id, *names))
+
+
+def relates_to(content: Mapping[str, Any]) -> str | None:
+    relation = content.get("m.relates_to")
+    if not isinstance(relation, Mapping):
+        return None
+    reply = relation.get("m.in_reply_to")
+    if isinstance(reply, Mapping) and isinstance(reply.get("event_id"), str):
+        return str(reply["event_id"])
+    event_id = relation.get("event_id")
+    return event_id if isinstance(event_id, str) else None
+
+
+def is_edit(content: Mapping[str, Any]) -> bool:
+    relation = content.get("m.relates_to")
+    return isinstance(relation, Mapping) and relation.get("rel_type") == "m.replace"

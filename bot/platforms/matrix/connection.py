@@ -1,0 +1,162 @@
+"""The Matrix connection's state and the helpers every part of the adapter shares."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+import aiohttp
+from nio import (
+    AsyncClient,
+    ErrorResponse,
+    SyncResponse,
+)
+from nio.crypto import ENCRYPTION_ENABLED
+
+from bot.core import (
+    DeliveryError,
+)
+from bot.platforms.matrix.codec import (
+    PLATFORM,
+    MatrixAuthError,
+    delivery_error,
+    errcode_of,
+    is_auth_error,
+)
+from bot.platforms.matrix.store import write_private
+
+logger = logging.getLogger(__name__)
+
+_NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
+
+
+@dataclass
+class _Batch:
+    """A sync response waiting to be handled; the first one of a fresh store is not replayed."""
+
+    response: SyncResponse
+    replay_timeline: bool = True
+    joined_before: set[str] = field(default_factory=set)
+
+
+class MatrixConnection:
+    """Settings, state and shared helpers of the Matrix adapter."""
+
+    name = PLATFORM
+    # Long-poll duration of a sync request.
+    sync_timeout_ms = 30_000
+    max_backoff = 30.0
+
+    def __init__(
+        self,
+        *,
+        homeserver: str,
+        user_id: str,
+        password: str = "",
+        access_token: str = "",
+        device_id: str = "PIXBOT",
+        store_path: Path,
+        e2ee: bool = True,
+        allowed_servers: Sequence[str] = (),
+        rate_limit: float = 1.0,
+        display_name: str | None = None,
+        on_auth_error: Callable[[str], Awaitable[None]] | None = None,
+        request_timeout: float = 20.0,
+    ) -> None:
+        if not password and not access_token:
+            raise ValueError("MatrixPlatform needs a password or an access token")
+        self.homeserver = homeserver.rstrip("/")
+        self.bot_id = user_id
+        self.rate_limit = rate_limit
+        self.store_path = Path(store_path)
+        self.e2ee = e2ee and ENCRYPTION_ENABLED
+        if e2ee and not ENCRYPTION_ENABLED:
+            logger.warning("matrix-nio E2EE support is missing; encrypted rooms are unreadable")
+        self.allowed_servers = tuple(allowed_servers)
+        self.display_name = display_name
+        self._password = password
+        self._access_token = access_token
+        self._device_id = device_id
+        self._on_auth_error = on_auth_error
+        self._request_timeout = request_timeout
+
+        self._client: AsyncClient | None = None
+        self._started = False
+        self._start_lock = asyncio.Lock()
+        self._stopping = asyncio.Event()
+        self._pending: list[_Batch] = []
+        self._direct_rooms: dict[str, list[str]] = {}
+        self._direct_cache: dict[str, str] = {}
+        self._direct_locks: dict[str, asyncio.Lock] = {}
+        self._seen_events: OrderedDict[str, None] = OrderedDict()
+        self._requested_sessions: set[str] = set()
+        # Rooms whose state was read from the server before a first send (see _ensure_room_ready).
+        self._ready_rooms: set[str] = set()
+        self._auth_failed = False
+        self._background: set[asyncio.Future[None]] = set()
+        self._run_task: asyncio.Task[Any] | None = None
+        self._run_finished = asyncio.Event()
+
+    @property
+    def session_path(self) -> Path:
+        return self.store_path / "session.json"
+
+    @property
+    def sync_token_path(self) -> Path:
+        return self.store_path / "sync_token"
+
+    @property
+    def device_id(self) -> str:
+        return (self._client.device_id if self._client else None) or self._device_id
+
+    @property
+    def client(self) -> AsyncClient:
+        if self._client is None:
+            raise RuntimeError("MatrixPlatform.start() has not been called")
+        return self._client
+
+    def _load_sync_token(self) -> str | None:
+        try:
+            token = self.sync_token_path.read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        return token or None
+
+    def _save_sync_token(self, token: str) -> None:
+        write_private(self.sync_token_path, token)
+
+    async def _auth_error(self, detail: str) -> NoReturn:
+        """Log, tell the operator once, and raise: retrying with the same credentials is futile."""
+        message = (
+            f"Identifiants Matrix refusés pour {self.bot_id} : vérifiez le mot de passe ou le "
+            f"jeton / Matrix credentials refused for {self.bot_id}: check the password or "
+            f"token ({detail})"
+        )
+        logger.error(message)
+        if not self._auth_failed and self._on_auth_error is not None:
+            self._auth_failed = True
+            try:
+                await self._on_auth_error(message)
+            except Exception:
+                logger.exception("on_auth_error callback failed")
+        raise MatrixAuthError(message)
+
+    async def _check(self, response: Any, what: str) -> None:
+        if isinstance(response, ErrorResponse):
+            logger.warning("Matrix %s failed: %s", what, response)
+
+    async def _delivery_error(self, response: ErrorResponse) -> DeliveryError:
+        if is_auth_error(response) and not self._auth_failed:
+            with contextlib.suppress(MatrixAuthError):
+                await self._auth_error(f"request refused: {errcode_of(response)}")
+        return delivery_error(response)
+
+    async def _ready(self) -> None:
+        """Start lazily for callers that act before ``run`` (implemented by the platform)."""
+        raise NotImplementedError

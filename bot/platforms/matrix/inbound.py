@@ -1,0 +1,167 @@
+"""Inbound events: invitations, and timeline events translated into :class:`Incoming`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from nio import (
+    ErrorResponse,
+    Event,
+    InviteMemberEvent,
+    LocalProtocolError,
+    MatrixRoom,
+    MegolmEvent,
+    ReactionEvent,
+    RoomMemberEvent,
+    RoomMessageEmote,
+    RoomMessageNotice,
+    RoomMessageText,
+)
+
+from bot.core import (
+    Incoming,
+)
+from bot.platforms.matrix.codec import (
+    PLATFORM,
+    invite_allowed,
+    is_edit,
+    mentions_user,
+    normalise_reaction,
+    relates_to,
+)
+from bot.platforms.matrix.connection import _NETWORK_ERRORS
+from bot.platforms.matrix.rooms import DirectRooms
+
+logger = logging.getLogger(__name__)
+
+_SEEN_EVENTS_KEPT = 4096
+
+
+class InboundEvents(DirectRooms):
+    """What the sync brings: invitations to join, messages and reactions to hand over."""
+
+    async def _handle_invite(self, room_id: str, invite_state: Sequence[Any]) -> None:
+        client = self.client
+        own = [
+            event
+            for event in invite_state
+            if isinstance(event, InviteMemberEvent)
+            and event.state_key == client.user_id
+            and event.membership == "invite"
+        ]
+        if not own:
+            return
+        invite = own[-1]
+        if not invite_allowed(invite.sender, client.user_id, self.allowed_servers):
+            logger.info("Matrix: declining invite to %s from %s", room_id, invite.sender)
+            await self._check(await client.room_leave(room_id), "room_leave")
+            return
+        logger.info("Matrix: joining %s on invitation from %s", room_id, invite.sender)
+        joined = await client.join(room_id)
+        if isinstance(joined, ErrorResponse):
+            logger.warning("Matrix: could not join %s: %s", room_id, joined)
+            return
+        if invite.content.get("is_direct") and room_id not in self._direct_rooms.get(
+            invite.sender, []
+        ):
+            await self._record_direct(invite.sender, room_id)
+
+    def _room_incoming(
+        self, room: MatrixRoom, events: Sequence[Any], *, newly_joined: bool
+    ) -> list[Incoming]:
+        own_id = self.client.user_id
+        result: list[Incoming] = []
+        for event in events:
+            if isinstance(event, RoomMemberEvent):
+                self._on_membership(room.room_id, event)
+                # Messages sent before the bot joined are not for it.
+                if (
+                    newly_joined
+                    and event.state_key == own_id
+                    and event.membership == "join"
+                    and event.prev_membership != "join"
+                ):
+                    result.clear()
+                continue
+            sender = getattr(event, "sender", None)
+            event_id = getattr(event, "event_id", None)
+            if not isinstance(sender, str) or not isinstance(event_id, str) or sender == own_id:
+                continue
+            if event_id in self._seen_events:
+                continue
+            incoming = self._to_incoming(room, event)
+            if incoming is not None:
+                self._remember(event_id)
+                result.append(incoming)
+        return result
+
+    def _remember(self, event_id: str) -> None:
+        self._seen_events[event_id] = None
+        while len(self._seen_events) > _SEEN_EVENTS_KEPT:
+            self._seen_events.popitem(last=False)
+
+    def _on_membership(self, room_id: str, event: RoomMemberEvent) -> None:
+        if event.membership in ("leave", "ban"):
+            for person, cached in list(self._direct_cache.items()):
+                if cached == room_id and event.state_key in (person, self.client.user_id):
+                    del self._direct_cache[person]
+
+    def _to_incoming(self, room: MatrixRoom, event: Event) -> Incoming | None:
+        content: Mapping[str, Any] = event.source.get("content", {}) or {}
+        common: dict[str, Any] = {
+            "platform": PLATFORM,
+            "event_id": event.event_id,
+            "sender_id": event.sender,
+            "conversation_id": room.room_id,
+            "is_direct": self._is_direct(room, event.sender),
+            "timestamp": datetime.fromtimestamp(event.server_timestamp / 1000, tz=UTC),
+            "sender_name": getattr(room.users.get(event.sender), "display_name", None),
+        }
+        if isinstance(event, (RoomMessageText, RoomMessageNotice, RoomMessageEmote)):
+            if is_edit(content):
+                return None
+            body = event.body or ""
+            names = [self.display_name or ""]
+            return Incoming(
+                text=body,
+                sender_is_bot=isinstance(event, RoomMessageNotice),
+                mentions_bot=mentions_user(content, body, self.client.user_id, names),
+                relates_to=relates_to(content),
+                **common,
+            )
+        if isinstance(event, ReactionEvent):
+            return Incoming(
+                text="",
+                reaction=normalise_reaction(event.key),
+                relates_to=event.reacts_to,
+                **common,
+            )
+        if isinstance(event, MegolmEvent):
+            self._request_key(event)
+            return Incoming(text="", undecryptable=True, **common)
+        return None
+
+    def _is_direct(self, room: MatrixRoom, sender: str) -> bool:
+        if room.room_id in self._direct_rooms.get(sender, []):
+            return True
+        joined = {user for user, member in room.users.items() if not member.invited}
+        return joined == {self.client.user_id, sender}
+
+    def _request_key(self, event: MegolmEvent) -> None:
+        if event.session_id in self._requested_sessions:
+            return
+        self._requested_sessions.add(event.session_id)
+
+        async def request() -> None:
+            try:
+                await self.client.request_room_key(event)
+            except (LocalProtocolError, *_NETWORK_ERRORS) as error:
+                logger.info("Matrix: room key request not sent: %s", error)
+
+        task = asyncio.ensure_future(request())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)

@@ -1,0 +1,56 @@
+"""What the bot keeps on disk for Matrix: the session (device id and token, 0600) and the
+sync token, written atomically."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Atomically replace ``path`` with ``text``, readable by the owner only."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(temporary, path)
+
+
+@dataclass
+class Session:
+    user_id: str
+    device_id: str
+    access_token: str
+    homeserver: str = ""
+
+    @classmethod
+    def load(cls, path: Path) -> Session | None:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return cls(
+                user_id=data["user_id"],
+                device_id=data["device_id"],
+                access_token=data["access_token"],
+                homeserver=data.get("homeserver", ""),
+            )
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError, KeyError, TypeError):
+            logger.warning("Ignoring unreadable Matrix session file %s", path)
+            return None
+
+    def save(self, path: Path) -> None:
+        data = {
+            "homeserver": self.homeserver,
+            "user_id": self.user_id,
+            "device_id": self.device_id,
+            "access_token": self.access_token,
+        }
+        write_private(path, json.dumps(data, indent=2))
