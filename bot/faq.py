@@ -1,13 +1,21 @@
 """FAQ matcher: maps an agent's free-text question to one topic of the knowledge base, or abstains.
 
-The knowledge base is data (``bot/messages/faq/{locale}.yaml``): per topic an answer, example
-phrasings and keywords, plus per-locale stop words, weak words and synonyms. Everything is
-precomputed at load time; :meth:`FaqBase.match` is a pure function of the question.
+The knowledge base is data (``bot/messages/faq/{locale}.yaml``): per topic an answer, a short
+title, example phrasings and keywords; per locale stop words, weak words and synonyms; and
+``off_topic`` classes (IT support, HR, the event's logistics…) whose phrasings and keywords
+describe what the FAQ must *not* answer. Everything is precomputed at load time;
+:meth:`FaqBase.match` is a pure function of the question.
 
-Scoring. A question is normalised (lower case, accents and elisions removed), typos are corrected
-towards the knowledge base's vocabulary, synonyms become canonical tokens, stop words are dropped
-and the rest is stemmed. Each token ``t`` weighs ``idf(t)`` (how few topics use it; a word the
-knowledge base has never seen weighs :data:`UNKNOWN_WEIGHT`). For a topic ``T``:
+Analysis (``bot/faq_analyzer.py``). A question is normalised (lower case, accents and elisions
+removed), typos are corrected towards the knowledge base's vocabulary (only for words that are
+not common words of the language), words are lemmatised with the shipped lexicon
+(``bot/faq_lexicon.py``), synonyms and paraphrases become canonical tokens, stop words are dropped
+and the rest is stemmed.
+
+Scoring. Each token ``t`` weighs ``idf(t)`` (how few topics use it). A word the knowledge base has
+never seen weighs by its rarity in the language: a common word ("vraiment", "demande") weighs
+little, a rare one ("imprimante") as much as the most specific known word, so questions about
+unknown things abstain while unseen everyday wording does not. For a topic ``T``:
 
 * ``coverage(T)``: the IDF-weighted share of the question's tokens that ``T`` uses, each counted
   by its association with ``T`` in [0, 1]: full for a keyword or a word of two phrasings, half for
@@ -15,47 +23,52 @@ knowledge base has never seen weighs :data:`UNKNOWN_WEIGHT`). For a topic ``T``:
 * ``phrasing(T)``: the best IDF-weighted share of the question's tokens found in one single
   phrasing of ``T`` (rewards words that appear *together*).
 
-``score(T) = COVERAGE_SHARE * coverage(T) + (1 - COVERAGE_SHARE) * phrasing(T)``, in ``[0, 1]``:
-the share of the question's meaningful words that the topic explains. The best topic is answered
-when its score reaches :attr:`FaqBase.threshold`, it leads the runner-up by :data:`MARGIN`, and the
-question shares at least one informative (non-weak) token with it, unless the topic explains
-nearly all of it (:data:`FULL_EXPLANATION`, for "c'est quoi Pix ?"); otherwise the bot abstains.
-Off-topic questions abstain mostly because their words are unknown to the knowledge base.
+``score(T) = COVERAGE_SHARE * coverage(T) + (1 - COVERAGE_SHARE) * phrasing(T)``, in ``[0, 1]``.
+
+Decision. The best topic is answered when its score reaches :attr:`FaqBase.threshold`, it shares
+an informative (non-weak) token with the question (unless it explains nearly all of it, for "c'est
+quoi Pix ?"), no off-topic class scores as high (minus :data:`OFF_TOPIC_MARGIN`), and the
+question has no off-topic keyword that the topic does not use ("mon chef peut voir mes *mails* ?").
+A close runner-up topic is offered as "see also"; a question made of clauses about two topics
+("combien de temps ça dure et qui voit mes résultats ?") gets both answers.
 """
 
 from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import snowballstemmer
 import yaml
-from rapidfuzz import process
-from rapidfuzz.distance import OSA
 
-# Tuned on the development set and on leave-one-out over the phrasings (see bench/faq.py).
-DEFAULT_THRESHOLD = 0.45
-MARGIN = 0.02
+from bot.faq_analyzer import Analyzer, split_words
+from bot.faq_lexicon import Lexicon
+
+# Calibrated on our own question sets (bench/faq.py --calibrate), never on the blind sets.
+DEFAULT_THRESHOLD = 0.40
+OFF_TOPIC_MARGIN = 0.05  # an off-topic class this close to the best topic makes the bot abstain
+SEE_ALSO_RATIO = 0.85  # a runner-up scoring this share of the best is offered as "see also"
+CLAUSE_THRESHOLD = 0.6  # each clause of a multi-intent question must be this clear
 COVERAGE_SHARE = 0.7
 KEYWORD_COUNT = 2  # a keyword counts as this many phrasings using the word
 FULL_ASSOCIATION = 2  # phrasings (or keyword) needed for a word to fully belong to a topic
 SHARE_EXPONENT = 0.5  # association also scales with (count in topic / count in its main topic)
-UNKNOWN_WEIGHT = 3.0  # weight of a word the knowledge base has never seen (> idf of any known word)
+UNKNOWN_WEIGHT = 3.0  # weight of a word unknown to the knowledge base *and* to the language
+COMMON_WEIGHT = 0.3  # weight of an unknown but very common word (Zipf ≥ COMMON_ZIPF)
+RARE_ZIPF, COMMON_ZIPF = 2.5, 6.0  # Zipf frequencies between which the weight falls linearly
 WEAK_FACTOR = 0.5  # weak words (interrogatives, "pix"…) count half
-MAX_PHRASE_WORDS = 6
 FULL_EXPLANATION = 0.7  # a question of weak words only is answered above this score
-FUZZY_CACHE_SIZE = 4096
+OFF_TOPIC_PREFIX = "~"
 
-_CANONICAL_PREFIX = "#"
-_APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'", "´": "'"})
-_NON_WORD = re.compile(r"[^a-z0-9]+")
+# Clauses of a multi-intent question: sentences, or "… et …" between two long enough parts.
+_SENTENCES = re.compile(r"[?!;\n]+|\.\s")
+_CONJUNCTIONS = re.compile(r",?\s+(?:et|and|also|aussi|puis|ensuite|autre question)\s+")
+MIN_CLAUSE_WORDS = 2
 
 try:  # libyaml is ~10x faster; fall back to the pure-Python loader.
     _YamlLoader: Any = yaml.CSafeLoader
@@ -69,113 +82,21 @@ class FaqMatch:
 
     ``score`` is the share (0–1) of the question's meaningful words explained by the best topic,
     even when the matcher abstains (then ``topic`` is None and ``answer`` is the abstain text).
+    ``also`` lists further topics the question asks about (multi-intent), answered too;
+    ``see_also`` lists close topics worth offering ("Voir aussi : …").
     """
 
     topic: str | None
     score: float
     answer: str
-
-
-def _strip_accents(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(char for char in decomposed if not unicodedata.combining(char))
-
-
-@dataclass(slots=True)
-class _Analyzer:
-    """Turns text into tokens: stems, or ``#canonical`` tokens for synonyms."""
-
-    language: str
-    elisions: frozenset[str]
-    stopwords: frozenset[str]
-    phrase_synonyms: dict[tuple[str, ...], str]
-    known_words: set[str] = field(default_factory=set)
-    _known_list: list[str] = field(default_factory=list)
-    _fuzzy_cache: dict[str, str] = field(default_factory=dict)
-    _stemmer: Any = None
-    _elision: re.Pattern[str] | None = None
-
-    def __post_init__(self) -> None:
-        self._stemmer = snowballstemmer.stemmer(self.language)
-        if self.elisions:
-            alternatives = "|".join(sorted(map(re.escape, self.elisions), key=len, reverse=True))
-            self._elision = re.compile(rf"\b(?:{alternatives})'")
-
-    def words(self, text: str) -> list[str]:
-        """Lower case, no accents, no elision ("l'", "qu'"…), no punctuation."""
-        text = _strip_accents(text.lower().translate(_APOSTROPHES))
-        if self._elision is not None:
-            text = self._elision.sub(" ", text)
-        return _NON_WORD.sub(" ", text).split()
-
-    def freeze_vocabulary(self, words: Iterable[str]) -> None:
-        self.known_words = set(words) | self.stopwords
-        for phrase in self.phrase_synonyms:
-            self.known_words.update(phrase)
-        # Typos are corrected towards content words only: turning an unknown word into a stop
-        # word would silently drop it ("frais" -> "fais").
-        self._known_list = sorted(
-            word for word in self.known_words if word not in self.stopwords and len(word) >= 4
-        )
-        self._fuzzy_cache.clear()
-
-    def correct(self, word: str) -> str:
-        """Map an unknown word to a known one: SMS ``j`` prefix, else one typo (two if long).
-
-        Short words are only corrected for a swap of two letters ("lein" -> "lien"): one edit
-        away from a short word there are too many unrelated words.
-        """
-        if word in self.known_words or word.isdigit() or len(word) < 4:
-            return word
-        cached = self._fuzzy_cache.get(word)
-        if cached is not None:
-            return cached
-        corrected = word
-        if word.startswith("j") and word[1:] in self.known_words:
-            corrected = word[1:]  # "jpeux", "jsuis": SMS elision without apostrophe
-        else:
-            max_edits = 2 if len(word) >= 9 else 1
-            found = process.extractOne(
-                word, self._known_list, scorer=OSA.distance, score_cutoff=max_edits
-            )
-            if found is not None:
-                candidate: str = found[0]
-                same_start = candidate[0] == word[0]
-                if same_start and (len(word) >= 5 or sorted(candidate) == sorted(word)):
-                    corrected = candidate
-        if len(self._fuzzy_cache) >= FUZZY_CACHE_SIZE:
-            self._fuzzy_cache.clear()
-        self._fuzzy_cache[word] = corrected
-        return corrected
-
-    def content_words(self, text: str, *, fuzzy: bool = True) -> list[str]:
-        """Normalised words without stop words, typos corrected when ``fuzzy``."""
-        words = self.words(text)
-        if fuzzy:
-            words = [self.correct(word) for word in words]
-        return [word for word in words if word not in self.stopwords]
-
-    def tokens(self, text: str, *, fuzzy: bool = True) -> list[str]:
-        """Stems, and ``#canonical`` tokens for synonyms (longest phrase first)."""
-        words = self.content_words(text, fuzzy=fuzzy)
-        tokens: list[str] = []
-        index = 0
-        while index < len(words):
-            for size in range(min(MAX_PHRASE_WORDS, len(words) - index), 0, -1):
-                canonical = self.phrase_synonyms.get(tuple(words[index : index + size]))
-                if canonical is not None:
-                    tokens.append(_CANONICAL_PREFIX + canonical)
-                    index += size
-                    break
-            else:
-                tokens.append(self._stemmer.stemWord(words[index]))
-                index += 1
-        return tokens
+    also: tuple[str, ...] = ()
+    see_also: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
 class _Topic:
     answer: str
+    title: str
     ministere: bool
     phrasings: tuple[frozenset[str], ...]
 
@@ -190,56 +111,69 @@ class FaqBase:
         answers: Mapping[str, str] | None = None,
         services: Mapping[str, Mapping[str, str]] | None = None,
         threshold: float = DEFAULT_THRESHOLD,
+        lexicon: Lexicon | None = None,
     ) -> None:
         self.threshold = threshold
         self.abstain_text: str = str(data["abstain"]).strip()
-        self._analyzer = _Analyzer(
-            language=str(data.get("language", "french")),
+        language = str(data.get("language", "french"))
+        self._analyzer = Analyzer(
+            language=language,
             elisions=frozenset(data.get("elisions") or ()),
-            stopwords=frozenset(_split_words(data.get("stopwords"))),
-            phrase_synonyms={},
+            stopwords=frozenset(split_words(data.get("stopwords"))),
+            lexicon=lexicon if lexicon is not None else _shared_lexicon(language),
         )
-        # Synonyms are matched on content words: "temps de travail" also matches "temps du travail".
-        self._analyzer.phrase_synonyms = self._build_synonyms(data.get("synonyms") or {})
-        self._weak: frozenset[str] = frozenset()
-
         raw_topics: Mapping[str, Any] = data["topics"]
+        off_topic: Mapping[str, Any] = data.get("off_topic") or {}
+        entries: dict[str, Mapping[str, Any]] = dict(raw_topics)
+        entries.update({OFF_TOPIC_PREFIX + name: entry for name, entry in off_topic.items()})
         # The vocabulary is fixed first (without typo correction) so that the knowledge base's
         # own words are never "corrected".
         vocabulary: set[str] = set()
-        for entry in raw_topics.values():
+        for entry in entries.values():
             for text in [*entry.get("phrasings", ()), *entry.get("keywords", ())]:
                 vocabulary.update(self._analyzer.words(str(text)))
+        self._analyzer.set_synonyms(data.get("synonyms") or {})
         self._analyzer.freeze_vocabulary(vocabulary)
         self._weak = frozenset(
             token
-            for word in _split_words(data.get("weak_words"))
+            for word in split_words(data.get("weak_words"))
             for token in self._analyzer.tokens(word, fuzzy=False)
         )
 
         self._topics: dict[str, _Topic] = {}
+        self._keywords: dict[str, frozenset[str]] = {}
         # token -> topic -> [phrasings using it, 1 if it is a keyword of the topic]
         self._counts: dict[str, dict[str, list[int]]] = defaultdict(dict)
-        for topic_id, entry in raw_topics.items():
+        for topic_id, entry in entries.items():
             phrasings = tuple(
                 frozenset(self._analyzer.tokens(str(text), fuzzy=False))
                 for text in entry.get("phrasings", ())
             )
-            keywords = {
+            keywords = frozenset(
                 token
                 for text in entry.get("keywords", ())
                 for token in self._analyzer.tokens(str(text), fuzzy=False)
-            }
+            )
             self._topics[topic_id] = _Topic(
-                answer=str(entry["answer"]).strip(),
+                answer=str(entry.get("answer", "")).strip(),
+                title=str(entry.get("title", topic_id)).strip(),
                 ministere=bool(entry.get("ministere", False)),
                 phrasings=phrasings,
             )
+            self._keywords[topic_id] = keywords
             for phrasing in phrasings:
                 for token in phrasing:
                     self._counts[token].setdefault(topic_id, [0, 0])[0] += 1
             for token in keywords:
                 self._counts[token].setdefault(topic_id, [0, 0])[1] = 1
+        self._real = [topic_id for topic_id in self._topics if topic_id in raw_topics]
+        # Off-topic keywords that no topic uses veto any answer ("mon chef voit mes *mails* ?").
+        self._veto = frozenset(
+            token
+            for name in off_topic
+            for token in self._keywords[OFF_TOPIC_PREFIX + name]
+            if not any(topic_id in self._real for topic_id in self._counts[token])
+        )
         self._idf: dict[str, float] = {}
         self._association: dict[str, dict[str, float]] = {}
         self._weigh()
@@ -281,31 +215,13 @@ class FaqBase:
         The overrides file holds ``answers: {topic_id: text}`` and
         ``services: {SERVICE: {topic_id: text}}``; an unknown topic id raises ``ValueError``.
         """
-        source = resources.files("bot") / "messages" / "faq" / f"{locale}.yaml"
-        data = yaml.load(source.read_text(encoding="utf-8"), Loader=_YamlLoader)
         answers: Mapping[str, str] = {}
         services: Mapping[str, Mapping[str, str]] = {}
         if overrides is not None:
             extra = yaml.load(overrides.read_text(encoding="utf-8"), Loader=_YamlLoader) or {}
             answers = extra.get("answers") or {}
             services = extra.get("services") or {}
-        return cls(data, answers=answers, services=services)
-
-    def _build_synonyms(self, raw: Mapping[str, Iterable[str]]) -> dict[tuple[str, ...], str]:
-        phrases: dict[tuple[str, ...], str] = {}
-        for canonical, variants in raw.items():
-            for variant in [canonical, *variants]:
-                words = tuple(self._analyzer.content_words(str(variant), fuzzy=False))
-                if not words:
-                    continue
-                previous = phrases.get(words)
-                if previous is not None and previous != canonical:
-                    raise ValueError(
-                        f"FAQ synonym {' '.join(words)!r} belongs to both {previous!r} "
-                        f"and {canonical!r}"
-                    )
-                phrases[words] = str(canonical)
-        return phrases
+        return cls(load_data(locale), answers=answers, services=services)
 
     def _set_overrides(
         self, answers: Mapping[str, str], services: Mapping[str, Mapping[str, str]]
@@ -322,22 +238,28 @@ class FaqBase:
         }
 
     def _check_topic(self, topic_id: str, where: str) -> None:
-        if topic_id not in self._topics:
+        if topic_id not in self._real:
             raise ValueError(f"unknown FAQ topic id {topic_id!r} in overrides ({where})")
 
     # -- queries -------------------------------------------------------------------------------
 
     @property
     def topics(self) -> list[str]:
-        return list(self._topics)
+        return list(self._real)
 
     def is_ministere(self, topic: str) -> bool:
         """True when the answer states a commitment of the administration (overridable)."""
         return self._topics[topic].ministere
 
+    def title(self, topic: str) -> str:
+        """A short label of ``topic``, for "see also" offers."""
+        if topic not in self._real:
+            raise KeyError(f"unknown FAQ topic id {topic!r}")
+        return self._topics[topic].title
+
     def answer(self, topic: str, service: str | None = None) -> str:
         """The answer to ``topic``: the service's override, else the deployment's, else default."""
-        if topic not in self._topics:
+        if topic not in self._real:
             raise KeyError(f"unknown FAQ topic id {topic!r}")
         if service is not None:
             text = self._service_answers.get(service, {}).get(topic)
@@ -346,12 +268,14 @@ class FaqBase:
         return self._answers.get(topic, self._topics[topic].answer)
 
     def scores(self, question: str) -> dict[str, float]:
-        """Score of every topic sharing a token with the question (for debugging and the bench)."""
-        tokens = list(dict.fromkeys(self._analyzer.tokens(question)))
+        """Score of every topic and off-topic class (``~name``) sharing a question token."""
+        return self._scores(self._analyzer.weighted_tokens(question))
+
+    def _scores(self, tokens: Mapping[str, float]) -> dict[str, float]:
         total = 0.0
-        for token in tokens:
+        for token, rarity in tokens.items():
             idf = self._idf.get(token)
-            weight = UNKNOWN_WEIGHT if idf is None else idf
+            weight = self._unknown_weight(rarity) if idf is None else idf
             total += weight * (WEAK_FACTOR if token in self._weak else 1.0)
         if total <= 0.0:
             return {}
@@ -375,40 +299,111 @@ class FaqBase:
             for topic_id, value in coverage.items()
         }
 
+    @staticmethod
+    def _unknown_weight(zipf: float) -> float:
+        """Weight of a token the knowledge base never saw, from its frequency in the language."""
+        if zipf <= RARE_ZIPF:
+            return UNKNOWN_WEIGHT
+        share = min(1.0, (zipf - RARE_ZIPF) / (COMMON_ZIPF - RARE_ZIPF))
+        return UNKNOWN_WEIGHT - share * (UNKNOWN_WEIGHT - COMMON_WEIGHT)
+
     def match(self, question: str, service: str | None = None) -> FaqMatch:
-        """The best topic for ``question``, or an abstention (``topic=None``)."""
-        scores = self.scores(question)
-        if not scores:
-            return FaqMatch(topic=None, score=0.0, answer=self.abstain_text)
-        ranked = sorted(scores.items(), key=lambda item: item[1], reverse=True)
-        best_topic, best_score = ranked[0]
-        runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
+        """The best topic for ``question`` (and any other it asks about), or an abstention."""
+        tokens = self._analyzer.weighted_tokens(question)
+        best, score, see_also = self._decide(tokens)
+        topics = self._clause_topics(question)  # two or more, or none
+        if best in topics:
+            topics.remove(best)
+            topics.insert(0, best)
+        elif best is not None and not topics:
+            topics = [best]
+        if not topics:
+            return FaqMatch(topic=None, score=score, answer=self.abstain_text)
+        first = topics[0]
+        if first != best:
+            score = self._scores(tokens).get(first, score)
+        return FaqMatch(
+            topic=first,
+            score=min(1.0, score),
+            answer=self.answer(first, service),
+            also=tuple(topics[1:]),
+            see_also=tuple(topic for topic in see_also if topic not in topics),
+        )
+
+    def _decide(self, tokens: Mapping[str, float]) -> tuple[str | None, float, list[str]]:
+        """Best topic (None to abstain), its score, and close runners-up to offer."""
+        scores = self._scores(tokens)
+        ranked = sorted(
+            ((t, s) for t, s in scores.items() if not t.startswith(OFF_TOPIC_PREFIX)),
+            key=lambda item: item[1],
+            reverse=True,
+        )
+        if not ranked:
+            return None, 0.0, []
+        best, best_score = ranked[0]
+        off_topic = max(
+            (s for t, s in scores.items() if t.startswith(OFF_TOPIC_PREFIX)), default=0.0
+        )
         confident = (
             best_score >= self.threshold
-            and best_score - runner_up >= MARGIN
-            and self._shares_informative_token(question, best_topic, best_score)
+            and off_topic < best_score - OFF_TOPIC_MARGIN
+            and self._shares_informative_token(tokens, best, best_score)
+            and self._veto.isdisjoint(tokens)
         )
         if not confident:
-            return FaqMatch(topic=None, score=best_score, answer=self.abstain_text)
-        return FaqMatch(topic=best_topic, score=best_score, answer=self.answer(best_topic, service))
+            return None, best_score, []
+        see_also = [
+            topic
+            for topic, value in ranked[1:3]
+            if value >= SEE_ALSO_RATIO * best_score and value >= self.threshold
+        ]
+        return best, best_score, see_also
 
-    def _shares_informative_token(self, question: str, topic: str, score: float) -> bool:
+    def _clause_topics(self, question: str) -> list[str]:
+        """Distinct topics of the question's clauses, when each is clearly about one topic."""
+        clauses = [
+            (part, MIN_CLAUSE_WORDS if len(parts) > 1 else 1)
+            for sentence in _SENTENCES.split(question)
+            for parts in [_CONJUNCTIONS.split(sentence)]
+            for part in parts
+        ]
+        if len(clauses) < 2:
+            return []
+        found: list[str] = []
+        for clause, min_words in clauses:
+            # "… et …" splits need two words a side: "m'arrêter et reprendre" is one question.
+            if len(self._analyzer.content_words(clause)) < min_words:
+                continue
+            tokens = self._analyzer.weighted_tokens(clause)
+            topic, score, _ = self._decide(tokens)
+            if topic is not None and score >= CLAUSE_THRESHOLD and topic not in found:
+                found.append(topic)
+        return found if len(found) >= 2 else []
+
+    def _shares_informative_token(self, tokens: Iterable[str], topic: str, score: float) -> bool:
         """At least one non-weak shared token, unless the topic explains the whole question
         ("c'est quoi Pix ?" is only weak words, and fully answered)."""
         if score >= FULL_EXPLANATION:
             return True
         return any(
             token not in self._weak and topic in self._association.get(token, {})
-            for token in self._analyzer.tokens(question)
+            for token in tokens
         )
 
 
-def _split_words(value: object) -> list[str]:
-    """Stop/weak word lists may be written as one string or as a YAML list."""
-    if value is None:
-        return []
-    if isinstance(value, str):
-        return value.split()
-    if isinstance(value, Iterable):
-        return [str(item) for item in value]
-    raise TypeError(f"expected a string or a list of words, got {value!r}")
+_LEXICONS: dict[str, Lexicon] = {}
+
+
+def _shared_lexicon(language: str) -> Lexicon:
+    """One lexicon per language and process: it is read-only and the largest thing loaded."""
+    lexicon = _LEXICONS.get(language)
+    if lexicon is None:
+        lexicon = _LEXICONS[language] = Lexicon.load(language)
+    return lexicon
+
+
+def load_data(locale: str) -> dict[str, Any]:
+    """The raw knowledge base of ``locale`` (for :class:`FaqBase` and the bench)."""
+    source = resources.files("bot") / "messages" / "faq" / f"{locale}.yaml"
+    data: dict[str, Any] = yaml.load(source.read_text(encoding="utf-8"), Loader=_YamlLoader)
+    return data

@@ -37,11 +37,17 @@ async def answer_question(ctx: Context, text: str) -> None:
     """The router's fallback: anything that is not a command is a question."""
     match = ask(ctx.settings.bot.faq_overrides, text, ctx.locale, ctx.person.service)
     if match.topic is not None:
+        base = faq_for(ctx.app, ctx.locale)
         ambassadors = []
-        if match.topic == "role.ambassadeur" and ctx.person.service:
+        if "role.ambassadeur" in (match.topic, *match.also) and ctx.person.service:
             ambassadors = [p.name for p in ctx.uow.roles.ambassadors_of(ctx.person.service)]
         ctx.say(
-            "faq_answer", answer=match.answer, ambassadors=ambassadors, service=ctx.person.service
+            "faq_answer",
+            answer=match.answer,
+            more=[base.answer(topic, ctx.person.service) for topic in match.also],
+            see_also=[base.title(topic) for topic in match.see_also],
+            ambassadors=ambassadors,
+            service=ctx.person.service,
         )
         return
     question_id = ctx.uow.questions.add_unanswered(

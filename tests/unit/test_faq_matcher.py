@@ -266,3 +266,87 @@ def test_english_locale_abstains(question: str) -> None:
 def test_unknown_locale_fails() -> None:
     with pytest.raises(FileNotFoundError):
         FaqBase.load("xx")
+
+
+def test_english_knowledge_base_matches_the_french_one_topic_for_topic() -> None:
+    french, english = FaqBase.load("fr"), FaqBase.load("en")
+    assert french.topics == english.topics
+    for topic_id in french.topics:
+        assert french.title(topic_id) and english.title(topic_id), topic_id
+        assert french.is_ministere(topic_id) == english.is_ministere(topic_id), topic_id
+
+
+# Unseen wording the lemmas, the lexicon and the paraphrase layer must bridge.
+UNSEEN_WORDING: list[tuple[str, str]] = [
+    ("mes résultats seront communiqués à ma cheffe d'équipe ?", "resultats.qui_voit"),
+    ("jsp si mon boss saura combien j'ai eu", "resultats.qui_voit"),
+    ("comment les résultats seront exploités ?", "resultats.usage"),
+    ("faut prévoir cb de tps ?", "parcours.duree"),
+    ("si je ne le fais pas, il se passe quoi ?", "parcours.obligatoire"),
+    ("c'est sur mes heures de boulot ?", "parcours.temps_travail"),
+    ("pix est une société privée ?", "pix.presentation"),
+    ("l'application plante sans arrêt", "probleme.technique"),
+    ("comment dire au bot que j'ai terminé ?", "rappels.arreter"),
+]
+
+
+@pytest.mark.parametrize(("question", "topic"), UNSEEN_WORDING)
+def test_unseen_wording_gets_its_topic(base: FaqBase, question: str, topic: str) -> None:
+    assert base.match(question).topic == topic, (question, base.match(question))
+
+
+# Off-topic questions sharing words with topics (chef, voir, combien de temps, mot de passe…).
+NEAR_DOMAIN_OFF_TOPIC = [
+    "mon chef peut voir mes mails ?",
+    "combien de temps dure la conférence ?",
+    "le VPN ne marche pas depuis la maison",
+    "l'imprimante du couloir affiche une erreur",
+    "où se trouve la salle de la conférence ?",
+    "y a-t-il un parking le jour de l'événement ?",
+    "comment demander ma mutation ?",
+    "qui voit mes arrêts maladie ?",
+    "quel temps fera-t-il pour le séminaire ?",
+]
+
+
+@pytest.mark.parametrize("question", NEAR_DOMAIN_OFF_TOPIC)
+def test_near_domain_off_topic_abstains(base: FaqBase, question: str) -> None:
+    match = base.match(question)
+    assert match.topic is None and match.answer == ABSTAIN_FR, (question, match)
+
+
+def test_off_topic_classes_are_not_topics(base: FaqBase) -> None:
+    assert not [topic for topic in base.topics if topic.startswith("~")]
+    with pytest.raises(KeyError):
+        base.answer("~informatique")
+
+
+def test_close_topics_are_offered_as_see_also(base: FaqBase) -> None:
+    match = base.match("ça ne marche pas")
+    assert match.topic == "probleme.technique"
+    assert match.see_also == ("parcours.acces",)
+
+
+@pytest.mark.parametrize(
+    ("question", "topics"),
+    [
+        (
+            "combien de temps ça dure et qui voit mes résultats ?",
+            ("resultats.qui_voit", "parcours.duree"),
+        ),
+        (
+            "Combien de temps dure le parcours ? Est-ce obligatoire ?",
+            ("parcours.duree", "parcours.obligatoire"),
+        ),
+    ],
+)
+def test_multi_intent_questions_get_every_answer(
+    base: FaqBase, question: str, topics: tuple[str, ...]
+) -> None:
+    match = base.match(question)
+    assert (match.topic, *match.also) == topics
+
+
+def test_one_intent_with_et_is_not_split(base: FaqBase) -> None:
+    match = base.match("je peux m'arrêter et reprendre plus tard ?")
+    assert match.topic == "parcours.plusieurs_fois" and match.also == ()
