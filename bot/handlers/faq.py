@@ -12,7 +12,7 @@ from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from bot.faq import FaqBase, FaqMatch
+from bot.faq import FaqBase
 from bot.router import AMBASSADORS, Context, Router
 from bot.text import MAX_MESSAGE, is_no, is_yes, strip_invisible
 
@@ -28,16 +28,12 @@ def knowledge_base(locale: str, overrides: str | None) -> FaqBase:
     return FaqBase.load(locale, Path(overrides) if overrides else None)
 
 
-def ask(overrides: str | None, question: str, locale: str, service: str | None) -> FaqMatch:
-    return knowledge_base(locale, overrides).match(question, service=service)
-
-
 @router.fallback
 async def answer_question(ctx: Context, text: str) -> None:
     """The router's fallback: anything that is not a command is a question."""
-    match = ask(ctx.settings.bot.faq_overrides, text, ctx.locale, ctx.person.service)
+    base = knowledge_base(ctx.locale, ctx.settings.bot.faq_overrides)
+    match = base.match(text, service=ctx.person.service)
     if match.topic is not None:
-        base = faq_for(ctx.app, ctx.locale)
         ambassadors = []
         if "role.ambassadeur" in (match.topic, *match.also) and ctx.person.service:
             ambassadors = [p.name for p in ctx.uow.roles.ambassadors_of(ctx.person.service)]
