@@ -116,3 +116,68 @@ def test_router_longest_match_keeps_original_arguments() -> None:
     assert match is not None
     assert match.route.name == "create"
     assert match.args == 'abc123  "Le Titre"'
+
+
+async def test_a_slow_platform_lookup_does_not_delay_another_users_reply(bot: Bot) -> None:
+    """The room lookup of a launch runs before its transaction: while it waits on the
+    platform (a fake that takes as long as we let it), other people are answered."""
+    import asyncio
+
+    from bot.core import Member
+    from tests.helpers.campaigns import AGENTS, AMB, setup_service
+
+    setup_service(bot)
+    lookup_started = asyncio.Event()
+    release = asyncio.Event()
+    release.set()
+
+    async def slow_members(conversation_id: str) -> list[Member]:
+        lookup_started.set()
+        await release.wait()  # stands for a platform that takes seconds to answer
+        return [Member(AGENTS[0], "Agent 1")]
+
+    bot.platform.room_members = slow_members  # type: ignore[method-assign]
+    created = await bot.say(
+        AMB, 'campagne créer ROOM12345 "Cyber" fin 15/12/2026 pour salon #equipe:console'
+    )
+    assert "ROOM12345" in created[0]
+    lookup_started.clear()
+    release.clear()
+    bot.platform.speaker = AMB
+    launch = asyncio.create_task(bot.app.handle(bot.platform.incoming("campagne lancer ROOM12345")))
+    await asyncio.wait_for(lookup_started.wait(), 10)
+
+    # Handled while the lookup waits (the bound only turns a hang into a failure).
+    other = await asyncio.wait_for(bot.say("@alice:console", "aide"), 30)
+    assert len(other) == 1 and "Je suis pixbot" in other[0]
+    assert not launch.done()
+
+    release.set()
+    await asyncio.wait_for(launch, 10)
+    await bot.app.dispatcher.drain()
+    assert any("ROOM12345" in text for text in bot.inbox(AGENTS[0]))
+
+
+async def test_a_handler_that_awaits_inside_its_transaction_is_refused(bot: Bot) -> None:
+    """Handlers run to completion inside the transaction: one that suspends is an error,
+    answered politely, and nothing it wrote is kept."""
+    import asyncio
+
+    from bot.app import App
+    from bot.router import Context
+
+    router = Router()
+
+    @router.command("lent")
+    async def slow(ctx: Context, args: str) -> None:
+        ctx.uow.questions.add_unanswered("écrit avant l'attente", None, ctx.now)
+        await asyncio.sleep(0)
+        ctx.say("help", role="agent", services=[], name="x", snooze_days=2)
+
+    app = App(bot.app.settings, bot.store, bot.platform, clock=bot.clock, router=router)
+    await app.handle(bot.platform.incoming("lent"))
+    await app.dispatcher.drain()
+    replies = [m["text"] for m in bot.new_messages()]
+    assert len(replies) == 1 and "erreur" in replies[0].lower()
+    with bot.store.transaction() as uow:
+        assert uow.questions.unanswered() == []
