@@ -38,6 +38,8 @@ app.add_typer(admin_app, name="admin")
 app.add_typer(agents_app, name="agents")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(faq_app, name="faq")
+matrix_app = typer.Typer(help="Le compte Matrix (Tchap) du bot.", no_args_is_help=True)
+app.add_typer(matrix_app, name="matrix")
 
 ConfigOption = Annotated[
     Path | None,
@@ -694,6 +696,34 @@ def forget(platform_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     if person is None:
         raise fail(f"Personne inconnue : {pid}")
     typer.echo(f"Données de {pid} effacées.")
+
+
+# -- matrix (issue #16) --------------------------------------------------------------------------
+
+
+@matrix_app.command("status")
+def matrix_status(
+    as_json: Annotated[bool, typer.Option("--json")] = False, config: ConfigOption = None
+) -> None:
+    """Utilisateur, appareil, signature croisée, empreinte de la clé maîtresse, stockage."""
+    from bot.platforms.matrix_identity import describe
+
+    m = settings(config).matrix
+    info = asyncio.run(describe(Path(m.store_path), m.homeserver))
+    if as_json:
+        typer.echo(json.dumps(info, ensure_ascii=False, indent=2))
+        return
+    yes_no = {True: "oui", False: "non", None: "inconnu"}
+    store = info["store"]
+    typer.echo(f"Utilisateur : {info['user_id'] or '-'}")
+    typer.echo(f"Appareil : {info['device_id'] or '-'}")
+    typer.echo(f"Signé par son identité (signature croisée) : {yes_no[info['cross_signed']]}")
+    typer.echo(f"Empreinte de la clé maîtresse : {info['master_fingerprint'] or '-'}")
+    typer.echo(f"Stockage : {store['path']} ({store['mode'] or 'absent'})")
+    for name in ("session.json", "recovery-key.txt"):
+        typer.echo(f"  {name} : {store[name] or 'absent'}")
+    if info["message"]:
+        typer.echo(f"État : {info['message']}")
 
 
 def main() -> None:
