@@ -213,6 +213,7 @@ class CrossSigning:
             if trust.master is None:
                 await self._bootstrap()
             else:
+                status.master_key = trust.master
                 if self._known_master and trust.master != self._known_master:
                     status.reset_detected = True
                     status.previous_master_key = self._known_master

@@ -134,7 +134,7 @@ class SessionClient(AsyncClient):
                 if renewed is not None:
                     return renewed
                 # The refresh token itself is refused: only a soft logout allows a new login.
-            if (soft_logout or creds.refresh_token) and creds.password:
+            if soft_logout and creds.password:
                 return await self._relogin()
             logger.error("Matrix: session ended by the homeserver (hard logout)")
             return False
