@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from nio import RoomPreset
 from signedjson.key import decode_verify_key_bytes, generate_signing_key, get_verify_key
-from signedjson.sign import sign_json, verify_signed_json
+from signedjson.sign import SignatureVerifyException, sign_json, verify_signed_json
 from unpaddedbase64 import decode_base64, encode_base64
 
 from bot.core import Incoming, Outgoing
@@ -119,7 +119,9 @@ def person_recovery_key(key: bytes) -> str:
     return " ".join(text[i : i + 4] for i in range(0, len(text), 4))
 
 
-async def create_identity_as_a_person(server: SynapseServer, user_id: str, password: str) -> tuple[str, str]:
+async def create_identity_as_a_person(
+    server: SynapseServer, user_id: str, password: str
+) -> tuple[str, str]:
     """Log in as the bot's account (like Element would), create cross-signing keys and secret
     storage under a new recovery key; return (recovery key, master public key)."""
     base = f"{server.base_url}/_matrix/client/v3"
@@ -231,14 +233,18 @@ async def ping_pong(
     await agent.send_text(room_id, f"ping {label}")
     incoming = await next_message(received)
     assert incoming.text == f"ping {label}" and not incoming.undecryptable
-    await platform.send(Outgoing(text=f"pong {label}", key=f"pong-{label}", conversation_id=room_id))
+    await platform.send(
+        Outgoing(text=f"pong {label}", key=f"pong-{label}", conversation_id=room_id)
+    )
     await agent.wait_for(
-        lambda: True
-        if any(
-            getattr(e, "body", None) == f"pong {label}"
-            for e in agent.messages_from(platform.bot_id, room_id)
+        lambda: (
+            True
+            if any(
+                getattr(e, "body", None) == f"pong {label}"
+                for e in agent.messages_from(platform.bot_id, room_id)
+            )
+            else None
         )
-        else None
     )
 
 
@@ -262,7 +268,9 @@ async def test_bootstrap_publishes_a_verified_chain_kept_across_restarts(
     status = first.identity_status
     assert status is not None and status.state == IdentityState.VERIFIED and status.cross_signed
     device_id = first.device_id
-    master = verified_chain(await keys_query(bot.server, token, bot.user_id), bot.user_id, device_id)
+    master = verified_chain(
+        await keys_query(bot.server, token, bot.user_id), bot.user_id, device_id
+    )
     assert status.master_key == master
     own_view = await keys_query(bot.server, first.client.access_token, bot.user_id)
     master_signed_by_device(own_view, bot.user_id, device_id)
@@ -270,7 +278,7 @@ async def test_bootstrap_publishes_a_verified_chain_kept_across_restarts(
     key_file = store / "recovery-key.txt"
     assert mode(key_file) == 0o600 and mode(store) == 0o700
     recovery_text = key_file.read_text()
-    key_line = [line for line in recovery_text.splitlines() if not line.startswith("#")][0]
+    key_line = next(line for line in recovery_text.splitlines() if not line.startswith("#"))
     assert key_line.startswith("Es") and len(key_line.replace(" ", "")) == 48
 
     # `pixbot matrix status`: what the operator sees, with no secret in it.
@@ -331,7 +339,7 @@ async def test_identity_made_by_a_person_is_used_and_a_wrong_key_keeps_the_bot_s
         await ping_pong(refused, received, agent, room_id, "non vérifié")
     query = await keys_query(bot.server, agent.client.access_token, bot.user_id)
     assert only_key(query["master_keys"][bot.user_id]) == master  # not replaced by the bot
-    with pytest.raises(Exception):
+    with pytest.raises(SignatureVerifyException):
         verified_chain(query, bot.user_id, "PIXBOTWRONG")
 
     none_given = bot.platform(tmp_path / "store-none", device_id="PIXBOTNONE")
@@ -361,7 +369,7 @@ async def test_identity_reset_by_someone_else_is_noticed_at_sync_and_signed_agai
         )
         async with asyncio.timeout(WAIT):
             while not platform.identity_status.reset_detected:  # type: ignore[union-attr]
-                await asyncio.sleep(0.2)
+                await agent.sync(timeout_ms=200)  # a bounded wait for the bot's next sync
         status = platform.identity_status
         assert status is not None and status.previous_master_key == old_master
         assert status.master_key == new_master and not status.cross_signed
