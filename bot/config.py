@@ -58,6 +58,8 @@ class MatrixSection(_Section):
     user_id: str = "@pixbot:example.gouv.fr"
     password: SecretStr = SecretStr("")
     access_token: SecretStr = SecretStr("")
+    # Opens the secret storage of the bot's cross-signing identity (docs/tchap.md).
+    recovery_key: SecretStr = SecretStr("")
     device_id: str = "PIXBOT"
     store_path: str = "matrix-store"
     e2ee: bool = True

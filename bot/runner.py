@@ -46,6 +46,7 @@ def build_platform(settings: Settings) -> Platform:
             e2ee=m.e2ee,
             allowed_servers=m.allowed_servers,
             rate_limit=m.rate_limit,
+            recovery_key=m.recovery_key.get_secret_value(),
         )
     if choice == "slack":
         from bot.platforms.slack import SlackPlatform

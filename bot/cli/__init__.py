@@ -10,6 +10,7 @@ import typer
 from bot.cli.campaigns import campaign_app
 from bot.cli.common import ConfigOption, state
 from bot.cli.faq import faq_app
+from bot.cli.matrix import matrix_app
 from bot.cli.people import admin_app, agents_app, ambassador_app, forget
 from bot.cli.run import db_app, run
 
@@ -26,6 +27,7 @@ app.add_typer(admin_app, name="admin")
 app.add_typer(agents_app, name="agents")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(faq_app, name="faq")
+app.add_typer(matrix_app, name="matrix")
 
 
 @app.callback()

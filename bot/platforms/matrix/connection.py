@@ -29,6 +29,7 @@ from bot.platforms.matrix.codec import (
     errcode_of,
     is_auth_error,
 )
+from bot.platforms.matrix.identity import CrossSigning
 from bot.platforms.matrix.store import write_private
 
 logger = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class MatrixConnection:
         display_name: str | None = None,
         on_auth_error: Callable[[str], Awaitable[None]] | None = None,
         request_timeout: float = 20.0,
+        recovery_key: str = "",
     ) -> None:
         if not password and not access_token:
             raise ValueError("MatrixPlatform needs a password or an access token")
@@ -85,6 +87,9 @@ class MatrixConnection:
         self._device_id = device_id
         self._on_auth_error = on_auth_error
         self._request_timeout = request_timeout
+        # Opens the secret storage of the bot's cross-signing identity (docs/tchap.md).
+        self._recovery_key = recovery_key
+        self._identity: CrossSigning | None = None
 
         self._client: AsyncClient | None = None
         self._started = False

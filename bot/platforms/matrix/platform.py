@@ -19,11 +19,9 @@ import secrets
 from typing import Any
 
 from nio import (
-    AsyncClient,
     AsyncClientConfig,
     ErrorResponse,
     LocalProtocolError,
-    LoginResponse,
     RoomSendError,
     SyncResponse,
     WhoamiError,
@@ -47,7 +45,14 @@ from bot.platforms.matrix.codec import (
     unreachable,
 )
 from bot.platforms.matrix.connection import _NETWORK_ERRORS, _Batch
+from bot.platforms.matrix.identity import CrossSigning, IdentityStatus
 from bot.platforms.matrix.inbound import InboundEvents
+from bot.platforms.matrix.session import (
+    Credentials,
+    SessionClient,
+    SessionRenewalError,
+    password_login,
+)
 from bot.platforms.matrix.store import Session
 
 logger = logging.getLogger(__name__)
@@ -94,10 +99,11 @@ class MatrixPlatform(InboundEvents):
             await self._load_profile()
             await self._load_direct_rooms()
             await self._first_sync()
+            await self._ensure_identity()
             self._started = True
             logger.info("Matrix: connected as %s (device %s)", self.bot_id, client.device_id)
 
-    def _make_client(self) -> AsyncClient:
+    def _make_client(self) -> SessionClient:
         self.store_path.mkdir(parents=True, exist_ok=True, mode=0o700)
         config = AsyncClientConfig(
             # The outbox owns retries: nio must hand back 429s and connection errors at once.
@@ -107,19 +113,58 @@ class MatrixPlatform(InboundEvents):
             encryption_enabled=self.e2ee,
             store_sync_tokens=False,
         )
-        return AsyncClient(
+        client = SessionClient(
             self.homeserver,
             self.bot_id,
             device_id=self._device_id,
             store_path=str(self.store_path),
             config=config,
         )
+        # Renewed tokens are saved at once (same device id).
+        client.credentials = Credentials(password=self._password, on_renewed=self._save_tokens)
+        return client
+
+    # -- cross-signing and token renewal -------------------------------------------------------
+
+    @property
+    def identity_status(self) -> IdentityStatus | None:
+        """The cross-signing status of this device (for health checks); None before start."""
+        return self._identity.status if self._identity else None
+
+    def _save_tokens(self, access_token: str, refresh_token: str) -> None:
+        client = self.client
+        Session(
+            client.user_id, client.device_id, access_token, self.homeserver, refresh_token
+        ).save(self.session_path)
+
+    async def _ensure_identity(self) -> None:
+        client = self._client
+        if not isinstance(client, SessionClient) or not self.e2ee or client.olm is None:
+            return
+        if self._identity is None:
+            self._identity = CrossSigning(
+                client,
+                store_path=self.store_path,
+                password=self._password,
+                recovery_key=self._recovery_key,
+            )
+        await self._identity.ensure()
+
+    async def _identity_on_sync(self, response: SyncResponse) -> None:
+        if self._identity is None:
+            return
+        try:
+            await self._identity.on_device_lists_changed(response.device_list.changed)
+        except Exception:
+            logger.exception("Matrix: identity check after a key change failed")
 
     async def _login(self) -> None:
         client = self.client
         session = Session.load(self.session_path)
         if session and session.user_id == self.bot_id:
             client.restore_login(session.user_id, session.device_id, session.access_token)
+            if isinstance(client, SessionClient):
+                client.credentials.refresh_token = session.refresh_token
             whoami = await client.whoami()
             if not isinstance(whoami, WhoamiError):
                 return
@@ -135,14 +180,21 @@ class MatrixPlatform(InboundEvents):
         elif session:
             logger.warning("Matrix: session file is for another user; logging in again")
 
+        refresh_token = ""
         if self._password:
-            response = await client.login(self._password, device_name="pixbot")
-            if not isinstance(response, LoginResponse):
-                if not is_credentials_refusal(response):
-                    raise OSError(f"login failed: {response}")
-                await self._auth_error(f"login refused: {response}")
-            device_id = response.device_id
-            token = response.access_token
+            # A password login asks for a refresh token (renewed by SessionClient).
+            try:
+                answer = await password_login(client, self._password, client.device_id)
+            except SessionRenewalError as error:
+                if not error.credentials_refused:
+                    raise OSError(f"login failed: {error}") from None
+                await self._auth_error(str(error))
+            device_id = answer["device_id"]
+            token = answer["access_token"]
+            refresh_token = answer.get("refresh_token") or ""
+            client.restore_login(answer.get("user_id") or self.bot_id, device_id, token)
+            if isinstance(client, SessionClient):
+                client.credentials.refresh_token = refresh_token
         else:
             client.access_token = self._access_token
             client.user_id = self.bot_id
@@ -154,7 +206,9 @@ class MatrixPlatform(InboundEvents):
             device_id = whoami.device_id or self._device_id
             token = self._access_token
             client.restore_login(whoami.user_id, device_id, token)
-        Session(client.user_id, device_id, token, self.homeserver).save(self.session_path)
+        Session(client.user_id, device_id, token, self.homeserver, refresh_token).save(
+            self.session_path
+        )
 
     async def _load_profile(self) -> None:
         client = self.client
@@ -222,6 +276,7 @@ class MatrixPlatform(InboundEvents):
                 if batch is None:
                     break
                 await self._keep_keys()
+                await self._identity_on_sync(batch.response)
                 if await self._handle_batch(batch, on_message):
                     self._save_sync_token(batch.response.next_batch)
                 backoff = 0.5

@@ -29,6 +29,7 @@ class Session:
     device_id: str
     access_token: str
     homeserver: str = ""
+    refresh_token: str = ""
 
     @classmethod
     def load(cls, path: Path) -> Session | None:
@@ -39,6 +40,7 @@ class Session:
                 device_id=data["device_id"],
                 access_token=data["access_token"],
                 homeserver=data.get("homeserver", ""),
+                refresh_token=data.get("refresh_token", ""),
             )
         except FileNotFoundError:
             return None
@@ -52,5 +54,6 @@ class Session:
             "user_id": self.user_id,
             "device_id": self.device_id,
             "access_token": self.access_token,
+            "refresh_token": self.refresh_token,
         }
         write_private(path, json.dumps(data, indent=2))

@@ -1,0 +1,38 @@
+"""``pixbot matrix status``: the bot's Matrix account, device and cross-signing (no secret)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot.cli.common import ConfigOption, settings
+from bot.platforms.matrix.identity import describe
+
+matrix_app = typer.Typer(help="Le compte Matrix (Tchap) du bot.", no_args_is_help=True)
+
+
+@matrix_app.command("status")
+def matrix_status(
+    as_json: Annotated[bool, typer.Option("--json")] = False, config: ConfigOption = None
+) -> None:
+    """Utilisateur, appareil, signature croisée, empreinte de la clé maîtresse, stockage."""
+    m = settings(config).matrix
+    info = asyncio.run(describe(Path(m.store_path), m.homeserver))
+    if as_json:
+        typer.echo(json.dumps(info, ensure_ascii=False, indent=2))
+        return
+    yes_no = {True: "oui", False: "non", None: "inconnu"}
+    store = info["store"]
+    typer.echo(f"Utilisateur : {info['user_id'] or '-'}")
+    typer.echo(f"Appareil : {info['device_id'] or '-'}")
+    typer.echo(f"Signé par son identité (signature croisée) : {yes_no[info['cross_signed']]}")
+    typer.echo(f"Empreinte de la clé maîtresse : {info['master_fingerprint'] or '-'}")
+    typer.echo(f"Stockage : {store['path']} ({store['mode'] or 'absent'})")
+    for name in ("session.json", "recovery-key.txt"):
+        typer.echo(f"  {name} : {store[name] or 'absent'}")
+    if info["message"]:
+        typer.echo(f"État : {info['message']}")
