@@ -192,18 +192,6 @@ async def create_identity_as_a_person(
 # -- helpers -------------------------------------------------------------------------------------
 
 
-@pytest.fixture
-async def agent(synapse: SynapseServer, tmp_path: Path) -> AsyncIterator[MatrixUser]:
-    person = await MatrixUser(synapse, tmp_path / "agent-store").login()
-    yield person
-    await person.close()
-
-
-@pytest.fixture
-def bot(synapse: SynapseServer) -> BotAccount:
-    return BotAccount(synapse)
-
-
 async def dm_with_bot(agent: MatrixUser, bot_id: str) -> str:
     """The agent opens an encrypted direct room with the (running) bot and waits for it."""
     created = await agent.client.room_create(

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import stat
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -114,18 +113,6 @@ def test_matrix_platform_satisfies_the_protocol(tmp_path: Path) -> None:
 
 
 # -- helpers for the Synapse tests ---------------------------------------------------------------
-
-
-@pytest.fixture
-async def agent(synapse: SynapseServer, tmp_path: Path) -> AsyncIterator[MatrixUser]:
-    person = await MatrixUser(synapse, tmp_path / "agent-store").login()
-    yield person
-    await person.close()
-
-
-@pytest.fixture
-def bot(synapse: SynapseServer) -> BotAccount:
-    return BotAccount(synapse)
 
 
 # -- Synapse tests -------------------------------------------------------------------------------

@@ -58,6 +58,7 @@ from bot.platforms.matrix.crypto_identity import (
     secret_storage_account_data,
 )
 from bot.platforms.matrix.session import JsonResponse, SessionClient
+from bot.platforms.matrix.store import write_private
 
 logger = logging.getLogger(__name__)
 
@@ -146,16 +147,6 @@ class IdentityStatus:
         data["message"] = self.message
         data["master_fingerprint"] = self.master_fingerprint
         return data
-
-
-def _write_private(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, path)
 
 
 def read_recovery_file(path: Path) -> str:
@@ -389,7 +380,7 @@ class CrossSigning:
     def _write_recovery_key(self, key: bytes) -> None:
         self.store_path.mkdir(parents=True, exist_ok=True, mode=0o700)
         os.chmod(self.store_path, 0o700)
-        _write_private(
+        write_private(
             self.recovery_key_path,
             "# Clé de récupération Matrix du bot pixbot : à ranger dans le coffre de secrets\n"
             f"# comme {CONFIG_HINT}, puis à supprimer d'ici.\n"
@@ -419,7 +410,7 @@ class CrossSigning:
         if status.detail:
             logger.info("Matrix: identity detail: %s", status.detail)
         try:
-            _write_private(self.status_path, json.dumps(status.as_dict(), indent=2))
+            write_private(self.status_path, json.dumps(status.as_dict(), indent=2))
         except OSError as error:
             logger.warning("Matrix: identity status not written: %s", error)
         return status
