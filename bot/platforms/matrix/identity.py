@@ -174,6 +174,9 @@ class CrossSigning:
         self._configured_key = recovery_key.strip()
         self.status = IdentityStatus(client.user_id, client.device_id or "")
         self._known_master: str | None = self._load_known_master()
+        # Set when a check after an own-keys change could not reach the server: the change is
+        # not reported again, so the check is retried at the next sync instead.
+        self._recheck = False
 
     @property
     def recovery_key_path(self) -> Path:
@@ -227,16 +230,23 @@ class CrossSigning:
         except (OSError, TimeoutError) as error:
             status.state = IdentityState.ERROR
             status.detail = f"{type(error).__name__}: {error}"
+            self._recheck = True
         if status.master_key:
             self._known_master = status.master_key
         return self._publish(status)
 
     async def on_device_lists_changed(self, changed: Iterable[str]) -> None:
         """Sync hook: our own user in ``device_lists.changed`` → check the identity again."""
-        if self.client.user_id not in set(changed) or self.client.olm is None:
+        own_change = self.client.user_id in set(changed)
+        if not (own_change or self._recheck) or self.client.olm is None:
             return
+        self._recheck = False
         before = (self.status.state, self.status.master_key)
-        status = await self.ensure()
+        try:
+            status = await self.ensure()
+        except Exception:
+            self._recheck = True  # e.g. keys read while someone was still uploading them
+            raise
         if (status.state, status.master_key) != before:
             logger.info("Matrix: identité du bot revérifiée : %s", status.state.value)
 
