@@ -23,7 +23,8 @@ from bot.core import Clock, Incoming, Platform, SystemClock
 from bot.domain import DeliveryStatus, Person, Roles
 from bot.handlers import build_router
 from bot.notifier import Notifier
-from bot.outbox import Dispatcher
+from bot.outbox import ERASURE, Dispatcher
+from bot.privacy import clean_display_name
 from bot.render import Renderer
 from bot.router import Context, Deps, Router
 from bot.services.audience import Directory
@@ -78,7 +79,9 @@ class App:
         self.router = router or build_router()
         self.drain_after_message = drain_after_message
         self.notifier = Notifier(self.renderer, settings.bot.locale)
-        self.campaigns = CampaignService(self.notifier, settings.stats.min_group)
+        self.campaigns = CampaignService(
+            self.notifier, settings.stats.min_group, settings.stats.refresh, settings.bot.timezone
+        )
         self.directory = Directory(platform)
         self.jobs = JobScheduler(settings, store, self.clock, key=f"app-{id(self)}")
         self.planner = Planner(settings, self.jobs)
@@ -179,7 +182,8 @@ class App:
     def _context(
         self, uow: UnitOfWork, incoming: Incoming, now: datetime, prefetched: Any
     ) -> Context:
-        person = uow.people.ensure(incoming.sender_id, incoming.sender_name, now)
+        name = clean_display_name(incoming.sender_name)
+        person = uow.people.ensure(incoming.sender_id, name, now)
         roles = self.roles_of(uow, person)
         return Context(self.deps, incoming, uow, person, roles, now, prefetched)
 
@@ -229,7 +233,8 @@ class App:
 
     def _enqueue_replies(self, ctx: Context) -> None:
         replies = [(reply.text, reply.buttons) for reply in ctx.replies]
-        self.notifier.replies(ctx.uow, ctx.incoming, replies, ctx.now)
+        kind = ERASURE if ctx.erased else "reply"
+        self.notifier.replies(ctx.uow, ctx.incoming, replies, ctx.now, kind=kind)
 
     async def _batch_progress(self, batch: str) -> None:
         """Report a long send to whoever started it: progress every ~10 s, then a summary."""

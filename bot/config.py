@@ -129,6 +129,14 @@ class ScheduleSection(_Section):
 
 class StatsSection(_Section):
     min_group: int = Field(default=5, ge=1, le=1000)
+    # What ambassadors see of agents' declarations: a snapshot taken at midnight ("daily"), or
+    # the current state ("live": one agent's "fait" shows minutes later; see docs/privacy.md).
+    refresh: Literal["daily", "live"] = "daily"
+
+
+class PrivacySection(_Section):
+    # Closed campaigns' participation is kept this many days (pixbot purge).
+    retention_days: int = Field(default=365, ge=1, le=3650)
 
 
 class Settings(BaseSettings):
@@ -144,6 +152,7 @@ class Settings(BaseSettings):
     slack: SlackSection = Field(default_factory=SlackSection)
     schedule: ScheduleSection = Field(default_factory=ScheduleSection)
     stats: StatsSection = Field(default_factory=StatsSection)
+    privacy: PrivacySection = Field(default_factory=PrivacySection)
 
     @classmethod
     def settings_customise_sources(

@@ -120,6 +120,17 @@ class Delivery:
 
 
 @dataclass(frozen=True, slots=True)
+class MessageRecord:
+    """A message the bot sent or will send to a person, as ``mes données`` lists it."""
+
+    kind: str
+    campaign_code: str | None
+    status: DeliveryStatus
+    created_at: datetime
+    sent_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
 class NewDelivery:
     key: str
     kind: str

@@ -124,6 +124,7 @@ class Notifier:
         incoming: Incoming,
         replies: Sequence[tuple[str, Sequence[Button]]],
         now: datetime,
+        kind: str = "reply",
     ) -> None:
         """Replies to one incoming event, already rendered, in its conversation."""
         for index, (text, buttons) in enumerate(replies):
@@ -133,6 +134,6 @@ class Notifier:
                 text,
                 key=f"reply:{incoming.platform}:{incoming.event_id}:{index}",
                 now=now,
-                kind="reply",
+                kind=kind,
                 buttons=buttons,
             )

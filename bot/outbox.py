@@ -65,6 +65,10 @@ def backoff(attempts: int) -> timedelta:
     return min(MAX_BACKOFF, timedelta(seconds=5 * 2**attempts))
 
 
+# The kind of the reply confirming an erasure ("oublie-moi").
+ERASURE = "erasure"
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -164,7 +168,15 @@ class Dispatcher:
         self._outage = 0.0
         async with self.lock:
             with self.store.transaction() as uow:
-                uow.outbox.mark_sent(delivery.id, result.remote_id, self.clock.now())
+                if delivery.kind == ERASURE:
+                    # The last word to an erased person: no row remains once it is delivered.
+                    uow.outbox.delete(delivery.id)
+                else:
+                    uow.outbox.mark_sent(delivery.id, result.remote_id, self.clock.now())
+        if delivery.kind == ERASURE:
+            forget = getattr(self.platform, "forget_conversation", None)
+            if forget is not None:
+                await forget(delivery.recipient)
         self.stats.sent += 1
         if delivery.batch and self.on_batch_progress is not None:
             await self.on_batch_progress(delivery.batch)

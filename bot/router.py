@@ -208,6 +208,9 @@ class Context:
     now: datetime
     prefetched: Any = None
     replies: list[Reply] = field(default_factory=list)
+    # Set when the sender was just erased: the replies are their last messages, and leave no
+    # trace once delivered (``erasure`` deliveries are deleted when sent).
+    erased: bool = False
 
     @property
     def settings(self) -> Settings:

@@ -157,8 +157,12 @@ class StepRunner:
                 "campaign_closed_auto",
                 f"closed:{campaign.id}",
                 now,
-                thanked=thanked,
-                stats=self.campaigns.stats(uow, campaign),
+                thanked=(
+                    self.campaigns.figure(thanked, uow.campaigns.audience_size(campaign.id))
+                    if thanked
+                    else None
+                ),
+                stats=self.campaigns.stats(uow, campaign, now),
             )
 
     def _launch(
@@ -252,7 +256,8 @@ class StepRunner:
                 if not campaigns:
                     continue
                 rows = [
-                    {"campaign": c, "total": self.campaigns.stats(uow, c).total} for c in campaigns
+                    {"campaign": c, "total": self.campaigns.stats(uow, c, now).total}
+                    for c in campaigns
                 ]
                 if self.notifier.to_person(
                     uow,

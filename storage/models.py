@@ -19,6 +19,8 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    func,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -63,6 +65,7 @@ class ServiceRow(Base):
 
 class PersonRow(Base):
     __tablename__ = "people"
+    __table_args__ = (Index("ix_people_email_lower", func.lower(text("email"))),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     platform_id: Mapped[str] = mapped_column(String(255), unique=True)
     display_name: Mapped[str | None] = mapped_column(String(200))
@@ -85,8 +88,10 @@ class RoleRow(Base):
 
 class CampaignRow(Base):
     __tablename__ = "campaigns"
+    # Several services may run the same Pix code: a campaign is its service and its code.
+    __table_args__ = (UniqueConstraint("service_id", "code", name="uq_campaigns_service_code"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    code: Mapped[str] = mapped_column(String(32), unique=True)
+    code: Mapped[str] = mapped_column(String(32))
     title: Mapped[str] = mapped_column(String(200))
     parcours: Mapped[str | None] = mapped_column(String(200))
     url: Mapped[str] = mapped_column(String(300))
@@ -97,6 +102,7 @@ class CampaignRow(Base):
     event_date: Mapped[date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(20))  # draft|scheduled|running|closed|cancelled
     audience_kind: Mapped[str] = mapped_column(String(20))  # service | room | list
+    # service name | room id | "#12,#15": internal ids of the known agents a list kept
     audience_value: Mapped[str] = mapped_column(Text)
     reminders: Mapped[str | None] = mapped_column(String(200))  # "J-7,J-2,J-0"; None = default
     created_by: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
@@ -218,3 +224,20 @@ class LockRow(Base):
     name: Mapped[str] = mapped_column(String(50), primary_key=True)
     owner: Mapped[str] = mapped_column(String(100))
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ErasureRow(Base):
+    """Tombstones: keyed hashes of erased ids and emails, so that a list or an import does not
+    bring an erased person back. The hash cannot be reversed without the key."""
+
+    __tablename__ = "erasures"
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    erased_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PrivacyKeyRow(Base):
+    """The secret of the keyed hashes (pseudonyms, tombstones), generated once per database."""
+
+    __tablename__ = "privacy_keys"
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(String(128))

@@ -16,6 +16,7 @@ from storage.repositories.conversations import AuditRepo, EventRepo, PromptRepo,
 from storage.repositories.outbox import OutboxRepo
 from storage.repositories.participation import ParticipationRepo
 from storage.repositories.people import PeopleRepo, RoleRepo, ServiceRepo
+from storage.repositories.privacy import PrivacyRepo
 
 
 class UnitOfWork:
@@ -34,6 +35,7 @@ class UnitOfWork:
         self.prompts = PromptRepo(session)
         self.questions = QuestionRepo(session)
         self.steps = StepRepo(session)
+        self.privacy = PrivacyRepo(session)
 
     @contextmanager
     def atomic(self) -> Iterator[None]:

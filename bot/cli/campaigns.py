@@ -30,9 +30,7 @@ def _iso_day(value: date | None) -> str | None:
 def campaign_payload(
     uow: UnitOfWork, campaign: Campaign, cfg: Settings, steps: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
-    from bot.services.campaigns import figures
-
-    stats = figures(uow, campaign, cfg.stats.min_group)
+    stats = _figures(uow, campaign, cfg)
     return {
         "code": campaign.code,
         "title": campaign.title,
@@ -49,12 +47,14 @@ def campaign_payload(
         ),
         "audience": {
             "kind": campaign.audience_kind,
-            "value": campaign.audience_value,
+            # A list's people are not named here (internal ids only in the database).
+            "value": None if campaign.audience_kind == "list" else campaign.audience_value,
             "size": uow.campaigns.audience_size(campaign.id),
         },
         "created_at": campaign.created_at.astimezone(ZoneInfo(cfg.bot.timezone)).isoformat(),
         "stats": {
             "min_group": stats.min_group,
+            "as_of": stats.as_of.isoformat() if stats.as_of else None,
             "total": stats.total.as_dict(stats.min_group),
             "services": [g.as_dict(stats.min_group) for g in stats.services],
         },
@@ -62,17 +62,33 @@ def campaign_payload(
     }
 
 
-def _find_campaign(uow: UnitOfWork, code: str) -> Campaign:
+def _figures(uow: UnitOfWork, campaign: Campaign, cfg: Settings) -> Any:
+    from bot.services.campaigns import figures
+
+    return figures(
+        uow, campaign, cfg.stats.min_group, now(), cfg.stats.refresh, ZoneInfo(cfg.bot.timezone)
+    )
+
+
+def _find_campaign(uow: UnitOfWork, code: str, service: str | None = None) -> Campaign:
     from bot.parsing import ParseError, parse_code
 
     try:
         parsed = parse_code(code).code
     except ParseError:
         raise fail(f"Code de campagne invalide : {code!r}", 2) from None
-    campaign = uow.campaigns.by_code(parsed)
-    if campaign is None:
+    found = uow.campaigns.with_code(parsed, [service] if service else None)
+    if not found:
         raise fail(f"Campagne inconnue : {parsed}")
-    return campaign
+    if len(found) > 1:
+        services = ", ".join(c.service for c in found)
+        raise fail(f"Plusieurs services utilisent {parsed} ({services}) : précisez --service.", 2)
+    return found[0]
+
+
+ServiceOption = Annotated[
+    str | None, typer.Option("--service", help="Le service, quand plusieurs utilisent ce code.")
+]
 
 
 def _plan_steps(cfg: Settings, uow: UnitOfWork, campaign: Campaign) -> list[dict[str, Any]]:
@@ -83,7 +99,6 @@ def _plan_steps(cfg: Settings, uow: UnitOfWork, campaign: Campaign) -> list[dict
 def campaign_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Lister les campagnes (statut et participation)."""
     from bot.render import Renderer
-    from bot.services.campaigns import figures
 
     cfg = settings()
     store = open_store(cfg)
@@ -93,9 +108,7 @@ def campaign_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> N
             payload = [campaign_payload(uow, c, cfg) for c in campaigns]
             typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
             return
-        rows = [
-            {"campaign": c, "total": figures(uow, c, cfg.stats.min_group).total} for c in campaigns
-        ]
+        rows = [{"campaign": c, "total": _figures(uow, c, cfg).total} for c in campaigns]
         renderer = Renderer(cfg.bot.locale, cfg.bot.timezone)
         typer.echo(renderer.render("campaign_list", rows=rows, min_group=cfg.stats.min_group))
 
@@ -104,15 +117,15 @@ def campaign_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> N
 def campaign_show(
     code: Annotated[str, typer.Argument(metavar="CODE")],
     as_json: Annotated[bool, typer.Option("--json")] = False,
+    service: ServiceOption = None,
 ) -> None:
     """Détails d'une campagne, calendrier des rappels et participation."""
     from bot.render import Renderer
-    from bot.services.campaigns import figures
 
     cfg = settings()
     store = open_store(cfg)
     with store.transaction() as uow:
-        campaign = _find_campaign(uow, code)
+        campaign = _find_campaign(uow, code, service)
         steps = _plan_steps(cfg, uow, campaign)
         if as_json:
             typer.echo(
@@ -127,7 +140,7 @@ def campaign_show(
                 "campaign_show",
                 campaign=campaign,
                 audience_size=uow.campaigns.audience_size(campaign.id),
-                stats=figures(uow, campaign, cfg.stats.min_group),
+                stats=_figures(uow, campaign, cfg),
                 steps=[_step_view(s) for s in steps],
             )
         )
@@ -149,19 +162,26 @@ def campaign_stats_cmd(
     as_json: Annotated[bool, typer.Option("--json")] = False,
     csv_file: Annotated[Path | None, typer.Option("--csv", metavar="FILE")] = None,
     chart: Annotated[Path | None, typer.Option("--chart", metavar="FILE.png")] = None,
+    service: ServiceOption = None,
 ) -> None:
     """Statistiques (petits groupes masqués) ; export CSV ou graphique PNG."""
     from bot.render import Renderer
-    from bot.services.campaigns import figures
 
+    if chart is not None and (chart.suffix.lower() != ".png" or not chart.stem):
+        raise fail(f"Le graphique doit être un fichier .png nommé : {chart}", 2)
     cfg = settings()
     store = open_store(cfg)
     with store.transaction() as uow:
-        campaign = _find_campaign(uow, code)
-        stats = figures(uow, campaign, cfg.stats.min_group)
+        campaign = _find_campaign(uow, code, service)
+        stats = _figures(uow, campaign, cfg)
         completions = uow.participation.completions(campaign.id)
+    if stats.as_of is not None:
+        completions = [moment for moment in completions if moment < stats.as_of]
     if csv_file is not None:
-        write_stats_csv(csv_file, stats)
+        try:
+            write_stats_csv(csv_file, stats)
+        except OSError as exc:
+            raise fail(f"Impossible d'écrire {csv_file} : {exc.strerror or exc}.") from None
         typer.echo(f"CSV écrit : {csv_file}", err=as_json)
     if chart is not None:
         if stats.total.hidden:
@@ -169,12 +189,16 @@ def campaign_stats_cmd(
                 f"Moins de {stats.min_group} personnes invitées : pas de graphique "
                 "(confidentialité)."
             )
-        write_stats_chart(chart, campaign, stats, completions, ZoneInfo(cfg.bot.timezone))
+        try:
+            write_stats_chart(chart, campaign, stats, completions, ZoneInfo(cfg.bot.timezone))
+        except OSError as exc:
+            raise fail(f"Impossible d'écrire {chart} : {exc.strerror or exc}.") from None
         typer.echo(f"Graphique écrit : {chart}", err=as_json)
     if as_json:
         payload = {
             "code": campaign.code,
             "min_group": stats.min_group,
+            "as_of": stats.as_of.isoformat() if stats.as_of else None,
             "total": stats.total.as_dict(stats.min_group),
             "services": [g.as_dict(stats.min_group) for g in stats.services],
         }
@@ -191,6 +215,7 @@ def campaign_import_orga(
     id_column: Annotated[
         str | None, typer.Option("--id-column", help="Colonne d'identifiant externe.")
     ] = None,
+    service: ServiceOption = None,
 ) -> None:
     """Marquer commencé / terminé depuis un export Pix Orga (jamais de résultat)."""
     from bot.orga import OrgaError, read_export
@@ -201,17 +226,25 @@ def campaign_import_orga(
         raise fail(f"Export illisible : {exc}. Rien n'a été modifié.") from None
     store = open_store(settings())
     with store.transaction() as uow:
-        campaign = _find_campaign(uow, code)
+        campaign = _find_campaign(uow, code, service)
         outcome = apply_orga_export(uow, campaign, rows, now())
+        if outcome.ambiguous:
+            for line_no, email in outcome.ambiguous:
+                typer.echo(
+                    f"ligne {line_no} : plusieurs agents ont l'adresse {clean_line(email, 80)}",
+                    err=True,
+                )
+            raise fail("Import annulé : une adresse doit désigner un seul agent.")
     completed, started, unchanged = outcome.completed, outcome.started, outcome.unchanged
     unmatched = [
         f"ligne {line} : {'aucun agent' if unknown else 'pas dans le public de la campagne'}"
         f" ({clean_line(external_id, 80) or 'vide'})"
         for line, external_id, unknown in outcome.unmatched
     ]
+    duplicates = f", {outcome.duplicates} doublons comptés une fois" if outcome.duplicates else ""
     typer.echo(
         f"{len(rows)} lignes : {completed} terminés, {started} commencés, "
-        f"{unchanged} sans changement, {len(unmatched)} sans correspondance."
+        f"{unchanged} sans changement, {len(unmatched)} sans correspondance{duplicates}."
     )
     for line in unmatched:
         typer.echo(line)

@@ -40,9 +40,16 @@ def settings(config: Path | None = None, **overrides: Any) -> Settings:
 
 
 def open_store(cfg: Settings, upgrade: bool = True) -> Store:
-    store = Store.from_url(cfg.bot.database_url)
-    if upgrade:
-        store.upgrade()
+    """The database, or one French line and exit code 2 when it cannot be opened."""
+    try:
+        store = Store.from_url(cfg.bot.database_url)
+        if upgrade:
+            store.upgrade()
+    except Exception as exc:  # malformed URL, unknown driver, unreachable server, bad file
+        raise fail(
+            f"Base de données inaccessible ({type(exc).__name__}) : vérifiez bot.database_url.",
+            2,
+        ) from None
     return store
 
 

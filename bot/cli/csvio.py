@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.privacy import Figure, safe_cell
 from bot.stats import CampaignStats
 from bot.text import clean_line
 
@@ -92,22 +93,30 @@ def parse_agents_csv(path: Path) -> tuple[list[AgentRow], list[str]]:
     return rows, errors
 
 
+def figure_cell(figure: Figure) -> str | int:
+    """A figure in a CSV cell: the number, or the French wording of the disclosure rule."""
+    return figure.as_text(
+        fewer="moins de {n}", almost="presque tous (moins de {n} exceptions)", hidden="masqué"
+    )
+
+
 def write_stats_csv(path: Path, stats: CampaignStats) -> None:
-    from bot.stats import FIELDS
+    from bot.stats import DECLARED
 
     hidden = f"< {stats.min_group}"
+    header = ["groupe", "invited", *DECLARED, *(f"{f}_rate" for f in DECLARED)]
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["groupe", *FIELDS, *(f"{f}_rate" for f in FIELDS[1:])])
+        writer.writerow(header)
         for group in (stats.total, *stats.services):
             if group.hidden:
-                writer.writerow([group.name, *([hidden] * (2 * len(FIELDS) - 1))])
-                continue
-            counts = group.counts
-            writer.writerow(
-                [
+                row: list[object] = [group.name, *([hidden] * (len(header) - 1))]
+            else:
+                figures = [group.figure(f) for f in DECLARED]
+                row = [
                     group.name,
-                    *(getattr(counts, f) for f in FIELDS),
-                    *(f"{counts.rate(getattr(counts, f)):.4f}" for f in FIELDS[1:]),
+                    group.counts.invited,
+                    *(figure_cell(f) for f in figures),
+                    *("" if f.rate is None else f"{f.rate:.4f}" for f in figures),
                 ]
-            )
+            writer.writerow([safe_cell(cell) for cell in row])

@@ -9,8 +9,9 @@ from typing import Annotated
 import typer
 
 from bot.cli.common import check_id, fail, now, open_store, settings
-from bot.cli.csvio import parse_agents_csv
+from bot.cli.csvio import AgentRow, parse_agents_csv
 from bot.text import clean_line
+from storage.uow import UnitOfWork
 
 ambassador_app = typer.Typer(help="Gérer les ambassadeurs.", no_args_is_help=True)
 admin_app = typer.Typer(help="Gérer les administrateurs.", no_args_is_help=True)
@@ -126,9 +127,24 @@ def agents_import(
             typer.echo(error, err=True)
         raise fail("Import annulé : aucun agent n'a été importé.")
     store = open_store(settings())
-    created = updated = 0
+    created = updated = skipped = 0
     with store.transaction() as uow:
+        clashes = email_clashes(uow, rows)
+        if clashes:
+            for clash in clashes:
+                typer.echo(clash, err=True)
+            raise fail("Import annulé : aucun agent n'a été importé.")
+        existing = uow.people.by_platform_ids([row.platform_id for row in rows])
+        erased = uow.privacy.erased_among(
+            [row.platform_id for row in rows if row.platform_id not in existing]
+            + [row.email for row in rows if row.email and row.platform_id not in existing]
+        )
         for row in rows:
+            if row.platform_id not in existing and (
+                row.platform_id in erased or (row.email and row.email in erased)
+            ):
+                skipped += 1  # erased: an import never brings a person back
+                continue
             _, is_new = uow.people.upsert(
                 row.platform_id,
                 display_name=row.display_name or None,
@@ -140,19 +156,54 @@ def agents_import(
             )
             created += is_new
             updated += not is_new
-        uow.audit.add("cli", "agents_import", now(), count=len(rows), detail=file.name)
-    typer.echo(f"{len(rows)} agents importés ({created} nouveaux, {updated} mis à jour).")
+        uow.audit.add("cli", "agents_import", now(), count=created + updated, detail=file.name)
+    typer.echo(
+        f"{created + updated} agents importés ({created} nouveaux, {updated} mis à jour)"
+        + (f" ; {skipped} ignorés car effacés à leur demande." if skipped else ".")
+    )
 
 
 def forget(platform_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     """Effacer toutes les données d'une personne."""
     pid = check_id(platform_id)
-    store = open_store(settings())
+    cfg = settings()
+    store = open_store(cfg)
     with store.transaction() as uow:
         person = uow.people.by_platform_id(pid)
         if person is not None:
-            uow.people.delete(person.id)
-            uow.audit.add("cli", "forget", now())
+            alias = uow.privacy.erase(person, now())
+            uow.audit.add("cli", "forget", now(), detail=alias)
     if person is None:
         raise fail(f"Personne inconnue : {pid}")
+    from bot.platforms.console import ConsoleJournal
+    from bot.runner import console_journal_path
+
+    journal = console_journal_path(cfg.bot.database_url)
+    if journal is not None and journal.exists():
+        ConsoleJournal(journal).forget(pid)
     typer.echo(f"Données de {pid} effacées.")
+
+
+def email_clashes(uow: UnitOfWork, rows: list[AgentRow]) -> list[str]:
+    """Two agents may not share an email (it identifies them in Pix Orga exports)."""
+    problems: list[str] = []
+    seen: dict[str, AgentRow] = {}
+    for row in rows:
+        if not row.email:
+            continue
+        key = row.email.lower()
+        if key in seen:
+            problems.append(
+                f"ligne {row.line} : adresse {row.email} déjà utilisée ligne {seen[key].line}"
+            )
+            continue
+        seen[key] = row
+    owners = uow.people.by_emails(seen)
+    in_file = {row.platform_id for row in rows}
+    for key, row in seen.items():
+        others = [p for p in owners.get(key, []) if p.platform_id != row.platform_id]
+        if any(p.platform_id not in in_file for p in others):
+            problems.append(
+                f"ligne {row.line} : adresse {row.email} déjà utilisée par un autre agent"
+            )
+    return problems

@@ -8,7 +8,7 @@ from bot.core import Member
 from bot.domain import Campaign, CampaignStatus
 from bot.parsing import ParseError, parse_code, parse_create, split_code_arg
 from bot.router import AMBASSADORS, Context, Deps, Router
-from bot.services.campaigns import Batch
+from bot.services.campaigns import Batch, resolve_list
 from bot.text import fold, is_no, is_yes
 from storage.repositories.errors import DuplicateError
 from storage.uow import Store
@@ -37,9 +37,9 @@ def _campaign(ctx: Context, args: str) -> tuple[Campaign, str] | None:
     except ParseError as error:
         ctx.say(error.template, **error.variables)
         return None
-    campaign = ctx.uow.campaigns.by_code(code)
     scope = _scope(ctx)
-    if campaign is None or (scope is not None and campaign.service not in scope):
+    campaign = ctx.uow.campaigns.by_code(code, scope)
+    if campaign is None:
         # Same answer for "unknown" and "not yours": no probing other services' codes.
         ctx.say("error_campaign_unknown", code=code)
         return None
@@ -73,6 +73,10 @@ class RoomLookup:
         self.members = members
 
 
+class RoomLookups(list[RoomLookup]):
+    """Several services may use one code: the rooms of each (the handler checks rights)."""
+
+
 async def _room_of_request(deps: Deps, store: Store, args: str) -> RoomLookup | None:
     """``campagne créer … pour salon X``: look the room up before the transaction."""
     try:
@@ -86,7 +90,7 @@ async def _room_of_request(deps: Deps, store: Store, args: str) -> RoomLookup | 
     return RoomLookup(audience.value, await deps.directory.room_members(audience.value))
 
 
-async def _room_of_campaign(deps: Deps, store: Store, args: str) -> RoomLookup | None:
+async def _room_of_campaign(deps: Deps, store: Store, args: str) -> RoomLookups | None:
     """``campagne lancer CODE`` for a room audience: its members, before the transaction.
 
     Only the room id is read here; the handler checks the sender's rights as usual.
@@ -96,16 +100,22 @@ async def _room_of_campaign(deps: Deps, store: Store, args: str) -> RoomLookup |
     except ParseError:
         return None
     with store.transaction() as uow:
-        campaign = uow.campaigns.by_code(code)
-    if campaign is None or campaign.audience_kind != "room":
-        return None
-    room = campaign.audience_value
-    return RoomLookup(room, await deps.directory.room_members(room))
+        rooms = {
+            c.audience_value for c in uow.campaigns.with_code(code) if c.audience_kind == "room"
+        }
+    lookups = RoomLookups()
+    for room in sorted(rooms):
+        lookups.append(RoomLookup(room, await deps.directory.room_members(room)))
+    return lookups or None
 
 
 def _members(ctx: Context, room: str) -> list[Member] | None:
     found = ctx.prefetched
-    return found.members if isinstance(found, RoomLookup) and found.room == room else None
+    lookups = found if isinstance(found, list) else [found]
+    for lookup in lookups:
+        if isinstance(lookup, RoomLookup) and lookup.room == room:
+            return lookup.members
+    return None
 
 
 @router.command(
@@ -126,7 +136,8 @@ async def create(ctx: Context, args: str) -> None:
     audience = request.audience
     if audience is not None and audience.kind == "service":
         service = uow.services.canonical(audience.value)
-        if service is None:
+        if service is None or (scope is not None and service not in scope):
+            # The same answer for "unknown" and "not yours": no probing other services.
             ctx.say("error_service_unknown", service=audience.value)
             return
     elif scope is not None and len(scope) == 1:
@@ -146,6 +157,12 @@ async def create(ctx: Context, args: str) -> None:
     if kind == "room" and members is None:
         ctx.say("error_room_unknown", room=value)
         return
+    rejected = 0
+    if kind == "list" and audience is not None:
+        # Only known agents of the service are kept (by internal id): nobody is created.
+        resolved = resolve_list(uow, service, audience.ids)
+        value = ",".join(f"#{p.id}" for p in resolved.people)
+        rejected = resolved.rejected
     try:
         with uow.atomic():
             campaign = uow.campaigns.create(
@@ -171,12 +188,14 @@ async def create(ctx: Context, args: str) -> None:
         ctx.say("error_plan_impossible", deadline=request.deadline)
         return
     uow.audit.add(ctx.person.platform_id, "campaign_create", ctx.now, campaign.id)
+    found = ctx.deps.campaigns.resolve(uow, campaign, members)
     ctx.say(
         "campaign_created",
         campaign=campaign,
         warnings=request.warnings,
         plan=plan,
-        audience_size=ctx.deps.campaigns.audience_size(uow, campaign, members),
+        audience_size=len(found.people),
+        rejected=rejected if kind == "list" else found.rejected,
     )
 
 
@@ -203,15 +222,15 @@ async def launch(ctx: Context, args: str) -> None:
         if members is None:
             ctx.say("error_room_unknown", room=campaign.audience_value)
             return
-    people = ctx.deps.campaigns.audience(ctx.uow, campaign, ctx.now, members)
+    resolved = ctx.deps.campaigns.resolve(ctx.uow, campaign, members)
     result = ctx.deps.campaigns.invite(
-        ctx.uow, campaign, people, ctx.now, _batch(ctx, "launch", campaign)
+        ctx.uow, campaign, resolved.people, ctx.now, _batch(ctx, "launch", campaign)
     )
     ctx.uow.audit.add(
         ctx.person.platform_id, "campaign_launch", ctx.now, campaign.id, count=result.new
     )
     planner.launched(ctx.uow, campaign, ctx.now)
-    ctx.say("campaign_launched", campaign=campaign, result=result)
+    ctx.say("campaign_launched", campaign=campaign, result=result, rejected=resolved.rejected)
 
 
 @router.command("campagne liste", "campaign list", "campagnes", "campaigns", roles=AMBASSADORS)
@@ -219,7 +238,7 @@ async def list_campaigns(ctx: Context, args: str) -> None:
     uow = ctx.uow
     rows = []
     for campaign in uow.campaigns.search(_scope(ctx)):
-        summary = ctx.deps.campaigns.stats(uow, campaign).total
+        summary = ctx.deps.campaigns.stats(uow, campaign, ctx.now).total
         rows.append({"campaign": campaign, "total": summary})
     ctx.say("campaign_list", rows=rows, min_group=ctx.settings.stats.min_group)
 
@@ -235,7 +254,7 @@ async def show(ctx: Context, args: str) -> None:
         "campaign_show",
         campaign=campaign,
         audience_size=uow.campaigns.audience_size(campaign.id),
-        stats=ctx.deps.campaigns.stats(uow, campaign),
+        stats=ctx.deps.campaigns.stats(uow, campaign, ctx.now),
         steps=ctx.deps.planner.describe(uow, campaign),
     )
 
@@ -257,7 +276,10 @@ async def remind_now(ctx: Context, args: str) -> None:
         batch=_batch(ctx, "remind", campaign),
     )
     ctx.uow.audit.add(ctx.person.platform_id, "campaign_remind", ctx.now, campaign.id, count=count)
-    ctx.say("campaign_reminded", campaign=campaign, count=count)
+    audience = ctx.uow.campaigns.audience_size(campaign.id)
+    ctx.say(
+        "campaign_reminded", campaign=campaign, count=ctx.deps.campaigns.figure(count, audience)
+    )
 
 
 @router.command("campagne rappels", "campaign reminders", roles=AMBASSADORS)
@@ -284,7 +306,7 @@ async def show_stats(ctx: Context, args: str) -> None:
     ctx.say(
         "campaign_stats",
         campaign=campaign,
-        stats=ctx.deps.campaigns.stats(ctx.uow, campaign),
+        stats=ctx.deps.campaigns.stats(ctx.uow, campaign, ctx.now),
     )
 
 
@@ -298,11 +320,12 @@ async def close(ctx: Context, args: str) -> None:
     thank = thank and "no thanks" not in fold(rest)
     thanked = ctx.deps.campaigns.close(ctx.uow, campaign, ctx.now, thank=thank)
     ctx.uow.audit.add(ctx.person.platform_id, "campaign_close", ctx.now, campaign.id, thanked)
+    audience = ctx.uow.campaigns.audience_size(campaign.id)
     ctx.say(
         "campaign_closed",
         campaign=campaign,
-        thanked=thanked,
-        stats=ctx.deps.campaigns.stats(ctx.uow, campaign),
+        thanked=ctx.deps.campaigns.figure(thanked, audience) if thanked else None,
+        stats=ctx.deps.campaigns.stats(ctx.uow, campaign, ctx.now),
     )
 
 

@@ -163,10 +163,10 @@ async def _answer_which(ctx: Context, text: str, action: str) -> bool:
         code = parse_code(text.split()[0]).code if text.split() else ""
     except ParseError:
         return False
-    campaign = ctx.uow.campaigns.by_code(code)
-    mine = {c.id for c in ctx.uow.campaigns.campaigns_of(ctx.person.id)}
-    if campaign is None or campaign.id not in mine:
+    mine = [c for c in ctx.uow.campaigns.campaigns_of(ctx.person.id) if c.code == code]
+    if not mine:
         return False
+    campaign = mine[0]
     record(ctx, action, campaign)
     return True
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import threading
 import uuid
@@ -20,7 +21,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TextIO
+from typing import TextIO, cast
 
 from bot.core import DeliveryError, Incoming, Member, MessageHandler, Outgoing, SendResult
 
@@ -61,10 +62,42 @@ class ConsoleJournal:
             self.keys[entry["key"]] = entry["id"]
             self.messages.append(entry)
 
+    def forget(self, platform_id: str) -> int:
+        """Drop every entry that names the person (their conversation, messages to or about
+        them, room memberships) and rewrite the file; returns how many entries went."""
+        conversation = direct_conversation(platform_id)
+
+        def names(entry: dict[str, str]) -> bool:
+            return (
+                platform_id in (entry.get("to"), entry.get("member"))
+                or entry.get("conversation") == conversation
+                or platform_id in entry.get("text", "")
+            )
+
+        for members in self.rooms.values():
+            members.discard(platform_id)
+        if self.path is None or not self.path.exists():
+            return 0
+        entries: list[dict[str, str]] = []
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                entries.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        # What this process already showed on screen stays on screen; the file (what
+        # outlives the process) keeps nothing that names the person.
+        kept = [entry for entry in entries if not names(entry)]
+        tmp = self.path.with_suffix(".tmp")
+        with private_file(tmp, "w") as handle:
+            for entry in kept:
+                handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        tmp.replace(self.path)
+        return len(entries) - len(kept)
+
     def append(self, entry: dict[str, str]) -> None:
         self._apply(entry)
         if self.path is not None:
-            with self.path.open("a", encoding="utf-8") as handle:
+            with private_file(self.path, "a") as handle:
                 handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
                 handle.flush()
 
@@ -190,6 +223,12 @@ class ConsolePlatform:
         self._print(f"→ {recipient}\n" + "\n".join(f"  {line}" for line in text.splitlines()))
         return SendResult(remote_id, conversation)
 
+    async def forget_conversation(self, conversation_id: str) -> None:
+        """After the last message to an erased person: nothing in the journal names them."""
+        person = person_of(conversation_id)
+        if person:
+            self.journal.forget(person)
+
     async def open_direct(self, person_id: str) -> str:
         return direct_conversation(person_id)
 
@@ -201,6 +240,16 @@ class ConsolePlatform:
 
     def _print(self, text: str) -> None:
         print(text, file=self.output, flush=True)
+
+
+def private_file(path: Path, mode: str) -> TextIO:
+    """Open a file holding personal data: created 0600, in a 0700 directory when new."""
+    if not path.parent.exists():
+        path.parent.mkdir(mode=0o700, parents=True)
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if mode == "a" else os.O_TRUNC)
+    descriptor = os.open(path, flags, 0o600)
+    os.chmod(path, 0o600)
+    return cast(TextIO, os.fdopen(descriptor, mode, encoding="utf-8"))
 
 
 def direct_conversation(person_id: str) -> str:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from datetime import datetime
+from dataclasses import asdict, dataclass, replace
+from datetime import datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from bot.core import Member
 from bot.domain import (
@@ -27,6 +28,7 @@ from bot.domain import (
     Person,
 )
 from bot.notifier import Notifier
+from bot.privacy import Figure, disclose
 from bot.stats import CampaignStats, campaign_stats
 from storage.uow import UnitOfWork
 
@@ -46,6 +48,9 @@ class Batch:
     origin: str
     initiator_id: int | None = None
     conversation_id: str | None = None
+    # Invitations not sent because the agent said "stop tout": reported as handled, so that
+    # the progress of a launch reveals nobody's choice.
+    withheld: int = 0
 
     def encode(self) -> str:
         return json.dumps(asdict(self), sort_keys=True, separators=(",", ":"))
@@ -68,17 +73,69 @@ class LaunchResult:
     new: int
     already: int
     skipped_opted_out: int
+    # People of the audience not invited before: the ambassador sees this, never ``new`` nor
+    # ``skipped_opted_out``, whose difference would tell who said "stop tout".
+    fresh: int = 0
+    # Room members who are not known agents of the campaign's service (never invited).
+    rejected: int = 0
 
 
-def figures(uow: UnitOfWork, campaign: Campaign, min_group: int) -> CampaignStats:
-    """A campaign's statistics, small groups suppressed."""
-    return campaign_stats(uow.participation.states(campaign.id).values(), min_group)
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """An audience resolved to known agents of the campaign's service."""
+
+    people: list[Person]
+    rejected: int
+
+
+def snapshot_moment(now: datetime, refresh: str, tz: ZoneInfo) -> datetime | None:
+    """The daily snapshot is the state at the last midnight (local time); None when live."""
+    if refresh != "daily":
+        return None
+    local = now.astimezone(tz)
+    return datetime.combine(local.date(), time(0, 0), tzinfo=tz)
+
+
+def figures(
+    uow: UnitOfWork,
+    campaign: Campaign,
+    min_group: int,
+    now: datetime | None = None,
+    refresh: str = "live",
+    tz: ZoneInfo | None = None,
+) -> CampaignStats:
+    """A campaign's statistics as ambassadors may see them (disclosure rule, daily snapshot)."""
+    as_of = snapshot_moment(now, refresh, tz or ZoneInfo("Europe/Paris")) if now else None
+    states = uow.participation.states(campaign.id, as_of)
+    stopped_all = uow.participation.opted_out_all(states, as_of)
+    return campaign_stats(states.values(), min_group, stopped_all, as_of)
+
+
+def resolve_list(uow: UnitOfWork, service: str, platform_ids: Sequence[str]) -> Resolved:
+    """The known agents of ``service`` among these ids; unknown, erased or other services' ids
+    are only counted (nobody is created, nothing is said about them)."""
+    known = uow.people.by_platform_ids(platform_ids)
+    kept = [p for pid, p in known.items() if p.service == service]
+    unique = set(platform_ids)
+    return Resolved(sorted(kept, key=lambda p: p.id), len(unique) - len(kept))
 
 
 class CampaignService:
-    def __init__(self, notifier: Notifier, min_group: int) -> None:
+    def __init__(
+        self,
+        notifier: Notifier,
+        min_group: int,
+        refresh: str = "live",
+        timezone: str = "Europe/Paris",
+    ) -> None:
         self.notifier = notifier
         self.min_group = min_group
+        self.refresh = refresh
+        self.tz = ZoneInfo(timezone)
+
+    def figure(self, count: int, audience: int) -> Figure:
+        """One declaration-derived count, as an ambassador may see it."""
+        return disclose(count, audience, self.min_group)
 
     def audience(
         self,
@@ -87,26 +144,30 @@ class CampaignService:
         now: datetime,
         room_members: Sequence[Member] | None = None,
     ) -> list[Person]:
-        """The people a campaign targets right now; ``room_members`` were looked up before the
-        transaction for a room audience."""
+        """The people a campaign targets right now: only known agents of its service (a room's
+        other members and anyone else are never created nor invited); ``room_members`` were
+        looked up before the transaction for a room audience."""
+        return self.resolve(uow, campaign, room_members).people
+
+    def resolve(
+        self, uow: UnitOfWork, campaign: Campaign, room_members: Sequence[Member] | None = None
+    ) -> Resolved:
         if campaign.audience_kind == "service":
-            return uow.people.in_service(campaign.audience_value)
+            return Resolved(uow.people.in_service(campaign.audience_value), 0)
         if campaign.audience_kind == "room":
-            return [
-                uow.people.ensure(m.platform_id, m.display_name, now) for m in room_members or ()
-            ]
-        ids = [pid for pid in campaign.audience_value.split(",") if pid]
-        return [uow.people.ensure(pid, None, now) for pid in ids]
+            ids = [m.platform_id for m in room_members or ()]
+            return resolve_list(uow, campaign.service, ids)
+        wanted = [
+            int(item[1:]) for item in campaign.audience_value.split(",") if item[1:].isdigit()
+        ]
+        people = [p for p in uow.people.by_ids(wanted) if p.service == campaign.service]
+        return Resolved(people, len(wanted) - len(people))
 
     def audience_size(
         self, uow: UnitOfWork, campaign: Campaign, room_members: Sequence[Member] | None = None
     ) -> int:
         """How many people the audience has today, without recording anyone."""
-        if campaign.audience_kind == "service":
-            return len(uow.people.in_service(campaign.audience_value))
-        if campaign.audience_kind == "room":
-            return len(room_members or ())
-        return len([pid for pid in campaign.audience_value.split(",") if pid])
+        return len(self.resolve(uow, campaign, room_members).people)
 
     def invite(
         self,
@@ -119,14 +180,17 @@ class CampaignService:
         """Invite everyone not invited yet (one invitation per person and campaign, ever)."""
         opted_out = uow.participation.opted_out_all([p.id for p in people])
         uow.campaigns.add_audience(campaign.id, [p.id for p in people], now)
-        new = already = skipped = 0
+        already = skipped = 0
+        to_invite: list[Person] = []
         for person in people:
             if uow.participation.has_event(campaign.id, person.id, ParticipationKind.INVITED):
                 already += 1
-                continue
-            if person.id in opted_out:
+            elif person.id in opted_out:
                 skipped += 1
-                continue
+            else:
+                to_invite.append(person)
+        encoded = replace(batch, withheld=skipped).encode() if batch else None
+        for person in to_invite:
             self.notifier.to_person(
                 uow,
                 person,
@@ -135,7 +199,7 @@ class CampaignService:
                 now=now,
                 campaign_id=campaign.id,
                 kind="invitation",
-                batch=batch.encode() if batch else None,
+                batch=encoded,
                 buttons=self.notifier.agent_buttons(person),
                 person=person,
                 campaign=campaign,
@@ -143,10 +207,10 @@ class CampaignService:
             uow.participation.record(
                 person.id, ParticipationKind.INVITED, now, campaign.id, source="system"
             )
-            new += 1
+        new = len(to_invite)
         if campaign.status in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED):
             uow.campaigns.set_status(campaign.id, CampaignStatus.RUNNING)
-        return LaunchResult(new, already, skipped)
+        return LaunchResult(new, already, skipped, fresh=new + skipped)
 
     @staticmethod
     def due_for_reminder(uow: UnitOfWork, campaign: Campaign) -> list[Participation]:
@@ -198,8 +262,9 @@ class CampaignService:
                 sent += 1
         return sent
 
-    def stats(self, uow: UnitOfWork, campaign: Campaign) -> CampaignStats:
-        return figures(uow, campaign, self.min_group)
+    def stats(self, uow: UnitOfWork, campaign: Campaign, now: datetime) -> CampaignStats:
+        """What ambassadors see: the daily snapshot (or live), under the disclosure rule."""
+        return figures(uow, campaign, self.min_group, now, self.refresh, self.tz)
 
     def close(self, uow: UnitOfWork, campaign: Campaign, now: datetime, *, thank: bool) -> int:
         """Close a campaign: cancel what is pending, thank completers; returns the thanks count."""
@@ -240,8 +305,12 @@ class CampaignService:
         if campaign is None or (initiator is None and batch.conversation_id is None):
             return
         counts = uow.outbox.batch_counts(encoded)
-        sent = counts.get(DeliveryStatus.SENT, 0)
+        sent = counts.get(DeliveryStatus.SENT, 0) + batch.withheld
         failed = counts.get(DeliveryStatus.FAILED, 0)
+        total = sum(counts.values()) + batch.withheld
+        # A reminder goes to those not done and not stopped: its size is declaration-derived.
+        audience = uow.campaigns.audience_size(campaign.id)
+        exact = batch.action != "remind" or self.figure(total, audience).exact
         if final:
             key = f"summary:{batch.digest}"
             failures = [d.recipient for d in uow.outbox.failures(encoded)]
@@ -255,7 +324,8 @@ class CampaignService:
             "campaign": campaign,
             "sent": sent,
             "failed": failed,
-            "total": sum(counts.values()),
+            "total": total,
+            "exact": exact,
             "failures": failures[:MAX_LISTED_FAILURES],
             "more_failures": max(0, len(failures) - MAX_LISTED_FAILURES),
         }

@@ -20,8 +20,12 @@ class OrgaOutcome:
     completed: int = 0
     started: int = 0
     unchanged: int = 0
+    # Rows naming a person already seen in the file (counted once per person).
+    duplicates: int = 0
     # (line, external id, True when no agent has that id, False when not in the audience)
     unmatched: list[tuple[int, str, bool]] = field(default_factory=list)
+    # (line, email) when several agents share that email: nothing is imported then.
+    ambiguous: list[tuple[int, str]] = field(default_factory=list)
 
 
 def apply_orga_export(
@@ -29,28 +33,44 @@ def apply_orga_export(
 ) -> OrgaOutcome:
     outcome = OrgaOutcome()
     states = uow.participation.states(campaign.id)
+    ids = [row.external_id.strip() for row in rows if row.external_id]
+    by_email = uow.people.by_emails(ids)  # one query, case-insensitive, through the index
+    by_id = uow.people.by_platform_ids(ids)
     for row in rows:
-        person = None
-        if row.external_id:
-            person = uow.people.by_email(row.external_id) or uow.people.by_platform_id(
-                row.external_id
-            )
+        owners = by_email.get((row.external_id or "").strip().lower(), [])
+        if len(owners) > 1:
+            outcome.ambiguous.append((row.line, row.external_id or ""))
+    if outcome.ambiguous:
+        return outcome
+    # One person, one outcome: the strongest row wins (shared > started > neither).
+    best: dict[int, OrgaRow] = {}
+    for row in rows:
+        external = (row.external_id or "").strip()
+        owners = by_email.get(external.lower(), [])
+        person = owners[0] if owners else by_id.get(external)
         if person is None or person.id not in states:
             outcome.unmatched.append((row.line, row.external_id or "", person is None))
             continue
-        status = states[person.id].status
+        previous = best.get(person.id)
+        if previous is not None:
+            outcome.duplicates += 1
+            if (row.shared, row.started) <= (previous.shared, previous.started):
+                continue
+        best[person.id] = row
+    for person_id, row in best.items():
+        status = states[person_id].status
         if row.shared and status != ParticipationStatus.COMPLETED:
             uow.participation.record(
-                person.id, ParticipationKind.COMPLETED, now, campaign.id, source="orga"
+                person_id, ParticipationKind.COMPLETED, now, campaign.id, source="orga"
             )
-            uow.outbox.cancel_pending_for(person.id, campaign.id)
+            uow.outbox.cancel_pending_for(person_id, campaign.id)
             outcome.completed += 1
         elif row.started and status in (
             ParticipationStatus.INVITED,
             ParticipationStatus.NOT_INVITED,
         ):
             uow.participation.record(
-                person.id, ParticipationKind.STARTED, now, campaign.id, source="orga"
+                person_id, ParticipationKind.STARTED, now, campaign.id, source="orga"
             )
             outcome.started += 1
         else:

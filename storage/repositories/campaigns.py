@@ -66,7 +66,7 @@ class CampaignRepo(_Repo):
         event_date: date | None = None,
         reminders: str | None = None,
     ) -> Campaign:
-        if self.by_code(code) is not None:
+        if self.by_code(code, [service]) is not None:
             raise DuplicateError(code)
         row = CampaignRow(
             code=code,
@@ -92,9 +92,19 @@ class CampaignRepo(_Repo):
             raise DuplicateError(code) from exc
         return self._campaign(row)
 
-    def by_code(self, code: str) -> Campaign | None:
-        row = self.session.scalar(select(CampaignRow).where(CampaignRow.code == code))
-        return self._campaign(row) if row else None
+    def by_code(self, code: str, services: Iterable[str] | None = None) -> Campaign | None:
+        """The campaign with this code among ``services`` (all when None; the oldest first,
+        since several services may run the same Pix code)."""
+        found = self.with_code(code, services)
+        return found[0] if found else None
+
+    def with_code(self, code: str, services: Iterable[str] | None = None) -> list[Campaign]:
+        query = select(CampaignRow).where(CampaignRow.code == code).order_by(CampaignRow.id)
+        if services is not None:
+            ids = [self._service_id(name) for name in services]
+            query = query.where(CampaignRow.service_id.in_([i for i in ids if i is not None]))
+        names = self._service_names()
+        return [self._campaign(row, names) for row in self.session.scalars(query)]
 
     def get(self, campaign_id: int) -> Campaign | None:
         row = self.session.get(CampaignRow, campaign_id)
@@ -142,14 +152,17 @@ class CampaignRepo(_Repo):
         self.session.flush()
         return len(new)
 
-    def audience(self, campaign_id: int) -> list[Person]:
+    def audience(self, campaign_id: int, as_of: datetime | None = None) -> list[Person]:
         names = self._service_names()
-        rows = self.session.scalars(
+        query = (
             select(PersonRow)
             .join(AudienceRow, AudienceRow.person_id == PersonRow.id)
             .where(AudienceRow.campaign_id == campaign_id)
             .order_by(PersonRow.id)
         )
+        if as_of is not None:
+            query = query.where(AudienceRow.added_at < as_of)
+        rows = self.session.scalars(query)
         return [self._person(row, names) for row in rows]
 
     def audience_size(self, campaign_id: int) -> int:
@@ -212,6 +225,21 @@ class StepRepo(_Repo):
         self.session.add(row)
         self.session.flush()
         return self._step(row)
+
+    def planned_for(self, campaign_ids: Iterable[int], person_id: int) -> list[ReminderStep]:
+        """Planned steps that would write to this person: their campaigns' launches and
+        reminders, and their own "plus tard" reminders."""
+        ids = list(campaign_ids)
+        rows = self.session.scalars(
+            select(ReminderStepRow)
+            .where(
+                ReminderStepRow.status == "planned",
+                ReminderStepRow.campaign_id.in_(ids),
+                (ReminderStepRow.person_id.is_(None)) | (ReminderStepRow.person_id == person_id),
+            )
+            .order_by(ReminderStepRow.fire_at, ReminderStepRow.id)
+        )
+        return [self._step(row) for row in rows if row.kind != "close"]
 
     def get(self, step_id: int) -> ReminderStep | None:
         row = self.session.get(ReminderStepRow, step_id)

@@ -7,16 +7,18 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.core import Button
 from bot.domain import (
     Delivery,
     DeliveryStatus,
+    MessageRecord,
     NewDelivery,
 )
 from storage.models import (
+    CampaignRow,
     DeliveryRow,
 )
 from storage.repositories.base import _Repo, _split
@@ -121,6 +123,28 @@ class OutboxRepo(_Repo):
                 last_error=None,
             )
         )
+
+    def to_person(self, person_id: int) -> list[MessageRecord]:
+        """Messages to one person (for ``mes données``), oldest first."""
+        rows = self.session.execute(
+            select(
+                DeliveryRow.kind,
+                CampaignRow.code,
+                DeliveryRow.status,
+                DeliveryRow.created_at,
+                DeliveryRow.sent_at,
+            )
+            .outerjoin(CampaignRow, CampaignRow.id == DeliveryRow.campaign_id)
+            .where(DeliveryRow.person_id == person_id)
+            .order_by(DeliveryRow.created_at, DeliveryRow.id)
+        ).all()
+        return [
+            MessageRecord(kind, code, DeliveryStatus(status), created, sent)
+            for kind, code, status, created, sent in rows
+        ]
+
+    def delete(self, delivery_id: int) -> None:
+        self.session.execute(delete(DeliveryRow).where(DeliveryRow.id == delivery_id))
 
     def mark_retry(
         self, delivery_id: int, error: str, next_attempt_at: datetime, *, count: bool = True

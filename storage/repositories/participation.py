@@ -49,10 +49,11 @@ class ParticipationRepo(_Repo):
             is not None
         )
 
-    def states(self, campaign_id: int) -> dict[int, Participation]:
-        """The participation of every audience member, folded from the event log."""
-        people = {p.id: p for p in CampaignRepo(self.session).audience(campaign_id)}
-        rows = self.session.execute(
+    def states(self, campaign_id: int, as_of: datetime | None = None) -> dict[int, Participation]:
+        """The participation of every audience member, folded from the event log (as it stood
+        at ``as_of`` when given: the daily snapshot ambassadors see)."""
+        people = {p.id: p for p in CampaignRepo(self.session).audience(campaign_id, as_of)}
+        query = (
             select(
                 ParticipationEventRow.person_id,
                 ParticipationEventRow.kind,
@@ -60,7 +61,10 @@ class ParticipationRepo(_Repo):
             )
             .where(ParticipationEventRow.campaign_id == campaign_id)
             .order_by(ParticipationEventRow.at, ParticipationEventRow.id)
-        ).all()
+        )
+        if as_of is not None:
+            query = query.where(ParticipationEventRow.at < as_of)
+        rows = self.session.execute(query).all()
         events: dict[int, list[tuple[str, datetime]]] = {}
         for person_id, kind, at in rows:
             events.setdefault(person_id, []).append((kind, at))
@@ -71,7 +75,9 @@ class ParticipationRepo(_Repo):
     def state(self, campaign_id: int, person_id: int) -> Participation | None:
         return self.states(campaign_id).get(person_id)
 
-    def opted_out_all(self, person_ids: Iterable[int] | None = None) -> set[int]:
+    def opted_out_all(
+        self, person_ids: Iterable[int] | None = None, as_of: datetime | None = None
+    ) -> set[int]:
         """People whose latest global event is ``opted_out_all`` (until ``resumed``)."""
         query = (
             select(ParticipationEventRow.person_id, ParticipationEventRow.kind)
@@ -85,6 +91,8 @@ class ParticipationRepo(_Repo):
         )
         if person_ids is not None:
             query = query.where(ParticipationEventRow.person_id.in_(list(person_ids)))
+        if as_of is not None:
+            query = query.where(ParticipationEventRow.at < as_of)
         latest: dict[int, str] = {}
         for person_id, kind in self.session.execute(query).all():
             latest[person_id] = kind

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -51,6 +52,47 @@ class PeopleRepo(_Repo):
             select(PersonRow).where(func.lower(PersonRow.email) == email.strip().lower())
         )
         return self._person(row) if row else None
+
+    def by_emails(self, emails: Iterable[str]) -> dict[str, list[Person]]:
+        """People by lower-cased email, in one query (through the ``lower(email)`` index)."""
+        wanted = sorted({e.strip().lower() for e in emails if e and e.strip()})
+        if not wanted:
+            return {}
+        names = self._service_names()
+        found: dict[str, list[Person]] = {}
+        rows = self.session.scalars(
+            select(PersonRow).where(func.lower(PersonRow.email).in_(wanted)).order_by(PersonRow.id)
+        )
+        for row in rows:
+            found.setdefault((row.email or "").lower(), []).append(self._person(row, names))
+        return found
+
+    def by_platform_ids(self, platform_ids: Iterable[str]) -> dict[str, Person]:
+        wanted = sorted(set(platform_ids))
+        if not wanted:
+            return {}
+        names = self._service_names()
+        rows = self.session.scalars(select(PersonRow).where(PersonRow.platform_id.in_(wanted)))
+        return {row.platform_id: self._person(row, names) for row in rows}
+
+    def by_ids(self, person_ids: Iterable[int]) -> list[Person]:
+        wanted = sorted(set(person_ids))
+        if not wanted:
+            return []
+        names = self._service_names()
+        rows = self.session.scalars(
+            select(PersonRow).where(PersonRow.id.in_(wanted)).order_by(PersonRow.id)
+        )
+        return [self._person(row, names) for row in rows]
+
+    def email_owner(self, email: str, other_than: str) -> str | None:
+        """The platform id of another person using this email (case-insensitive), if any."""
+        return self.session.scalar(
+            select(PersonRow.platform_id).where(
+                func.lower(PersonRow.email) == email.strip().lower(),
+                PersonRow.platform_id != other_than,
+            )
+        )
 
     def ensure(self, platform_id: str, display_name: str | None, now: datetime) -> Person:
         """The person with this id, created on first contact (with no service)."""

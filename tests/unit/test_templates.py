@@ -64,22 +64,20 @@ def _campaign(**overrides: Any) -> SimpleNamespace:
     return SimpleNamespace(**values)
 
 
-def _group(invited: int, started: int, completed: int, opted_out: int) -> SimpleNamespace:
-    counts = SimpleNamespace(
-        invited=invited,
-        started=started,
-        completed=completed,
-        opted_out=opted_out,
-        rate=lambda n: n / invited if invited else 0,
-    )
-    return SimpleNamespace(hidden=False, counts=counts)
+def _group(invited: int, started: int, completed: int, opted_out: int) -> Any:
+    from bot.stats import Counts, GroupStats
+
+    return GroupStats("g", Counts(invited, started, completed, opted_out), False, 5)
 
 
 def _stats() -> SimpleNamespace:
-    service = _group(10, 4, 3, 1)
-    service.name = "DNUM"
+    from dataclasses import replace
+
+    service = replace(_group(10, 4, 3, 1), name="DNUM")
     hidden = SimpleNamespace(hidden=True, counts=None, name="SG")
-    return SimpleNamespace(total=_group(12, 5, 4, 1), min_group=5, services=[service, hidden])
+    return SimpleNamespace(
+        total=_group(12, 5, 4, 1), min_group=5, services=[service, hidden], as_of=None
+    )
 
 
 # --- structure ------------------------------------------------------------------------------
@@ -251,9 +249,14 @@ def test_my_data_renders_in_both_locales(renderer: Renderer) -> None:
         service="DNUM",
         timezone=None,
         email=None,
+        locale=None,
+        created_at=datetime(2026, 11, 1, 8, 0, tzinfo=UTC),
     )
     event = SimpleNamespace(
-        at=datetime(2026, 12, 1, 8, 0, tzinfo=UTC), kind=Kind.SNOOZED, campaign_code="ABCDEF234"
+        at=datetime(2026, 12, 1, 8, 0, tzinfo=UTC),
+        kind=Kind.SNOOZED,
+        campaign_code="ABCDEF234",
+        source="chat",
     )
     variables = {
         "person": person,
@@ -262,6 +265,9 @@ def test_my_data_renders_in_both_locales(renderer: Renderer) -> None:
         "questions": [],
         "campaigns": [SimpleNamespace(code="ABCDEF234", title="Cyber", status="completed")],
         "events": [event],
+        "planned": [],
+        "messages": [],
+        "locale": "fr",
     }
     en = renderer.render("my_data", "en", **variables)
     fr = renderer.render("my_data", "fr", **variables)
@@ -274,13 +280,15 @@ def test_my_data_renders_in_both_locales(renderer: Renderer) -> None:
 
 
 def test_campaign_launched_plurals(renderer: Renderer) -> None:
-    result = SimpleNamespace(new=1, already=2, skipped_opted_out=1)
-    en = renderer.render("campaign_launched", "en", campaign=_campaign(), result=result)
-    assert "sending 1 invitation (2 people already invited); 1 person no longer wishes" in en
-    result = SimpleNamespace(new=0, already=1, skipped_opted_out=2)
-    en = renderer.render("campaign_launched", "en", campaign=_campaign(), result=result)
-    assert "0 invitations (1 person already invited); 2 people no longer wish" in en
-    assert en.endswith("No new invitations to send.")
+    # #9: the launch reply no longer counts who said "stop tout" (nor the invitations that
+    # difference would give); it names the people concerned by the launch.
+    result = SimpleNamespace(new=1, already=2, skipped_opted_out=1, fresh=2)
+    en = renderer.render("campaign_launched", "en", campaign=_campaign(), result=result, rejected=0)
+    assert "sending invitations to 2 people (2 people already invited)" in en
+    assert "no longer" not in en and "1 person" not in en
+    result = SimpleNamespace(new=0, already=1, skipped_opted_out=0, fresh=0)
+    en = renderer.render("campaign_launched", "en", campaign=_campaign(), result=result, rejected=0)
+    assert en.endswith("1 person already invited. No new invitations to send.")
 
 
 def test_digest_and_auto_close_render_in_both_locales(renderer: Renderer) -> None:
@@ -291,11 +299,13 @@ def test_digest_and_auto_close_render_in_both_locales(renderer: Renderer) -> Non
     assert en.startswith("Weekly update on the Pix campaigns of the DNUM service:\n")
     assert '• ABCDEF234 "Cyber", ends on December 15, 2026 — 4 invited' in en
     assert "fin le 15 décembre 2026 — 4 invités" in fr
-    closed = {"campaign": _campaign(), "thanked": 1, "stats": _stats()}
+    from bot.privacy import disclose
+
+    closed = {"campaign": _campaign(), "thanked": disclose(1, 12, 5), "stats": _stats()}
     en = renderer.render("campaign_closed_auto", "en", **closed)
     fr = renderer.render("campaign_closed_auto", "fr", **closed)
-    assert "has been closed. 1 thank-you message sent.\nSummary:\n• overall:" in en
-    assert "a été close. 1 remerciement envoyé.\nBilan :\n• ensemble :" in fr
+    assert "has been closed. Thank-you messages sent (fewer than 5).\nSummary:\n• overall:" in en
+    assert "a été close. Remerciements envoyés (moins de 5).\nBilan :\n• ensemble :" in fr
 
 
 def test_replanned_has_no_second_header(renderer: Renderer) -> None:

@@ -1,0 +1,120 @@
+"""Erasure that lasts: the keyed-hash secret, tombstones, and the complete erasure of a person.
+
+After :meth:`PrivacyRepo.erase`, no row in any table names the person's platform id, display
+name or email: their own rows are deleted, rows about others that mention them are deleted or
+rewritten, and audit rows keep a keyed pseudonym instead of the id. A tombstone (keyed hash of the
+id and of the email) stops lists and imports from creating the person again.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import delete, func, or_, select, update
+
+from bot.domain import Person
+from bot.privacy import keyed_hash, pseudonym
+from storage.models import (
+    AuditRow,
+    CampaignRow,
+    DeliveryRow,
+    ErasureRow,
+    PrivacyKeyRow,
+    QuestionRow,
+)
+from storage.repositories.base import _Repo
+from storage.repositories.people import PeopleRepo
+
+KEY_NAME = "hmac"
+# Display names shorter than this are too common to search other rows for.
+MIN_NAME_SEARCH = 4
+
+
+class PrivacyRepo(_Repo):
+    def key(self) -> bytes:
+        """The database's secret for keyed hashes, generated on first use."""
+        row = self.session.get(PrivacyKeyRow, KEY_NAME)
+        if row is None:
+            row = PrivacyKeyRow(name=KEY_NAME, value=secrets.token_hex(32))
+            self.session.add(row)
+            self.session.flush()
+        return bytes.fromhex(row.value)
+
+    def is_erased(self, *values: str | None) -> bool:
+        """True when one of these ids or emails belongs to an erased person."""
+        digests = [keyed_hash(self.key(), v) for v in values if v]
+        if not digests:
+            return False
+        found = self.session.scalar(
+            select(func.count()).select_from(ErasureRow).where(ErasureRow.digest.in_(digests))
+        )
+        return bool(found)
+
+    def erased_among(self, values: Iterable[str]) -> set[str]:
+        key = self.key()
+        by_digest = {keyed_hash(key, v): v for v in values if v}
+        if not by_digest:
+            return set()
+        found = self.session.scalars(
+            select(ErasureRow.digest).where(ErasureRow.digest.in_(list(by_digest)))
+        )
+        return {by_digest[d] for d in found}
+
+    def erase(self, person: Person, now: datetime) -> str:
+        """Erase a person everywhere; returns the pseudonym the audit log keeps."""
+        key = self.key()
+        alias = pseudonym(key, person.platform_id)
+        for value in (person.platform_id, person.email):
+            if value:
+                digest = keyed_hash(key, value)
+                if self.session.get(ErasureRow, digest) is None:
+                    self.session.add(ErasureRow(digest=digest, erased_at=now))
+        needles = [person.platform_id]
+        if person.email:
+            needles.append(person.email)
+        if person.display_name and len(person.display_name) >= MIN_NAME_SEARCH:
+            needles.append(person.display_name)
+        pid = person.id
+        s = self.session
+        # Rows about others that mention the person: messages, questions.
+        s.execute(
+            delete(DeliveryRow).where(
+                or_(
+                    DeliveryRow.person_id == pid,
+                    DeliveryRow.recipient.in_([person.platform_id, f"dm:{person.platform_id}"]),
+                    *(DeliveryRow.body.contains(n, autoescape=True) for n in needles),
+                    *(DeliveryRow.last_error.contains(n, autoescape=True) for n in needles),
+                )
+            )
+        )
+        s.execute(
+            delete(QuestionRow).where(
+                or_(
+                    QuestionRow.asker_id == pid,
+                    *(QuestionRow.text.contains(n, autoescape=True) for n in needles),
+                )
+            )
+        )
+        # The audit log keeps what happened, under a pseudonym.
+        s.execute(update(AuditRow).where(AuditRow.actor.in_(needles)).values(actor=alias))
+        for row in s.scalars(
+            select(AuditRow).where(
+                or_(*(AuditRow.detail.contains(n, autoescape=True) for n in needles))
+            )
+        ):
+            detail = row.detail or ""
+            for needle in needles:
+                detail = detail.replace(needle, alias)
+            row.detail = detail
+        # List audiences name their people by internal id: drop this one.
+        marker = f"#{pid}"
+        for campaign in s.scalars(select(CampaignRow).where(CampaignRow.audience_kind == "list")):
+            items = campaign.audience_value.split(",")
+            if marker in items:
+                campaign.audience_value = ",".join(i for i in items if i != marker)
+        # The person's own rows.
+        PeopleRepo(s).delete(pid)
+        s.flush()
+        return alias
