@@ -39,7 +39,7 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -64,10 +64,20 @@ RARE_ZIPF, COMMON_ZIPF = 2.5, 6.0  # Zipf frequencies between which the weight f
 WEAK_FACTOR = 0.5  # weak words (interrogatives, "pix"…) count half
 FULL_EXPLANATION = 0.7  # a question of weak words only is answered above this score
 OFF_TOPIC_PREFIX = "~"
+# A word the best topic does not explain, at least this informative, means the question may be
+# about something else ("le code de la *porte*"): the topic then needs an anchor (see _anchored).
+FOREIGN_WEIGHT = 0.6
+SIGNATURE_SCORE = 0.8  # a topic explaining this much of the question needs no anchor
+MIN_SUPPORT = 2  # non-weak words of the topic that make an anchor needless
+GENERIC_ZIPF = 5.3  # a known word this common in the language is no sign of another subject
+SUPPORT_ASSOCIATION = 0.3  # a word this associated with a topic supports it (see _anchored)
+CLAUSE_MARGIN = 0.05  # the best clause of a long question must clear the threshold by this much
 
 # Clauses of a multi-intent question: sentences, or "… et …" between two long enough parts.
 _SENTENCES = re.compile(r"[?!;\n]+|\.\s")
 _CONJUNCTIONS = re.compile(r",?\s+(?:et|and|also|aussi|puis|ensuite|autre question)\s+")
+# Parts of a long question, to find the one that asks ("Bonjour, je suis agent d'accueil, …").
+_PARTS = re.compile(r"[?!;,:\n]+|\.\s|\s+(?:car|parce que|mais|et|because|but|since|and)\s+")
 MIN_CLAUSE_WORDS = 2
 
 try:  # libyaml is ~10x faster; fall back to the pure-Python loader.
@@ -91,6 +101,14 @@ class FaqMatch:
     answer: str
     also: tuple[str, ...] = ()
     see_also: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Decision:
+    topic: str | None
+    score: float
+    see_also: list[str] = field(default_factory=list)
+    vetoed: bool = False  # an off-topic class or keyword ruled the question out
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +185,20 @@ class FaqBase:
             for token in keywords:
                 self._counts[token].setdefault(topic_id, [0, 0])[1] = 1
         self._real = [topic_id for topic_id in self._topics if topic_id in raw_topics]
+        # Anchors: words that tie a question to Pix (global) or to one topic ("anchors:").
+        self._anchors = frozenset(
+            token
+            for text in data.get("anchors") or ()
+            for token in self._analyzer.tokens(str(text), fuzzy=False)
+        )
+        self._topic_anchors = {
+            topic_id: frozenset(
+                token
+                for text in entry.get("anchors") or ()
+                for token in self._analyzer.tokens(str(text), fuzzy=False)
+            )
+            for topic_id, entry in raw_topics.items()
+        }
         # Off-topic keywords that no topic uses veto any answer ("mon chef voit mes *mails* ?").
         self._veto = frozenset(
             token
@@ -310,7 +342,16 @@ class FaqBase:
     def match(self, question: str, service: str | None = None) -> FaqMatch:
         """The best topic for ``question`` (and any other it asks about), or an abstention."""
         tokens = self._analyzer.weighted_tokens(question)
-        best, score, see_also = self._decide(tokens)
+        decision = self._decide(tokens)
+        best, score, see_also = decision.topic, decision.score, decision.see_also
+        if best is None and not decision.vetoed:
+            # A long question dilutes its own score ("Bonjour, je suis agent d'accueil et
+            # depuis ce matin…"): answer its clearest part, if one is clear enough.
+            part = self._best_part(question)
+            # The other parts may name what the question is really about ("qui a gagné le
+            # *match*, c'est quoi le résultat ?"): the whole question must stay anchored.
+            if part is not None and self._anchored(tokens, part.topic or "", 0.0):
+                best, score, see_also = part.topic, part.score, part.see_also
         topics = self._clause_topics(question)  # two or more, or none
         if best in topics:
             topics.remove(best)
@@ -330,7 +371,7 @@ class FaqBase:
             see_also=tuple(topic for topic in see_also if topic not in topics),
         )
 
-    def _decide(self, tokens: Mapping[str, float]) -> tuple[str | None, float, list[str]]:
+    def _decide(self, tokens: Mapping[str, float]) -> _Decision:
         """Best topic (None to abstain), its score, and close runners-up to offer."""
         scores = self._scores(tokens)
         ranked = sorted(
@@ -339,25 +380,88 @@ class FaqBase:
             reverse=True,
         )
         if not ranked:
-            return None, 0.0, []
+            return _Decision(None, 0.0)
         best, best_score = ranked[0]
-        off_topic = max(
-            (s for t, s in scores.items() if t.startswith(OFF_TOPIC_PREFIX)), default=0.0
-        )
+        if not self._veto.isdisjoint(tokens) or self._off_topic_wins(tokens, scores, best):
+            return _Decision(None, best_score, vetoed=True)
         confident = (
             best_score >= self.threshold
-            and off_topic < best_score - OFF_TOPIC_MARGIN
             and self._shares_informative_token(tokens, best, best_score)
-            and self._veto.isdisjoint(tokens)
+            and self._anchored(tokens, best, best_score)
         )
         if not confident:
-            return None, best_score, []
+            return _Decision(None, best_score)
         see_also = [
             topic
             for topic, value in ranked[1:3]
             if value >= SEE_ALSO_RATIO * best_score and value >= self.threshold
         ]
-        return best, best_score, see_also
+        return _Decision(best, best_score, see_also)
+
+    def _off_topic_wins(
+        self, tokens: Mapping[str, float], scores: Mapping[str, float], best: str
+    ) -> bool:
+        """An off-topic class scoring about as high as ``best`` vetoes it only with a word of
+        its own: one the class uses more than the topic does. A shared generic word ("oublier"
+        in "oublie-moi" and "j'ai oublié mon mot de passe") is no evidence either way."""
+        floor = scores[best] - OFF_TOPIC_MARGIN
+        for name, value in scores.items():
+            if not name.startswith(OFF_TOPIC_PREFIX) or value < floor:
+                continue
+            for token in tokens:
+                association = self._association.get(token, {})
+                if token not in self._weak and association.get(name, 0.0) > association.get(
+                    best, 0.0
+                ):
+                    return True
+        return False
+
+    def _anchored(self, tokens: Mapping[str, float], topic: str, score: float) -> bool:
+        """One intent word is not enough when the question also names something ``topic`` does
+        not explain ("le code de la *porte*", "l'ambassadeur de *France*", "la formation
+        *management* est obligatoire ?"): it then needs a second word of the topic or an object
+        tying it to Pix (a global or topic anchor), unless the topic explains nearly all of it."""
+        if score >= SIGNATURE_SCORE:
+            return True
+        anchors = self._anchors | self._topic_anchors.get(topic, frozenset())
+        if not anchors.isdisjoint(tokens):
+            return True
+        support, foreign = 0, False
+        for token, rarity in tokens.items():
+            idf = self._idf.get(token)
+            if idf is None:
+                foreign |= (
+                    token not in self._weak and self._unknown_weight(rarity) >= FOREIGN_WEIGHT
+                )
+            elif self._association[token].get(topic, 0.0) >= SUPPORT_ASSOCIATION:
+                support += token not in self._weak  # "qui" supports nothing on its own
+            elif token not in self._weak and rarity < GENERIC_ZIPF:
+                # Another topic's intent word ("il se passe quoi") is no other subject; a word
+                # off-topic questions use ("management", "entretien") is. A generic verb the
+                # knowledge base happens to use ("passer") is neither.
+                association = self._association[token]
+                mine = association.get(topic, 0.0)
+                foreign |= any(
+                    name.startswith(OFF_TOPIC_PREFIX) and value > mine
+                    for name, value in association.items()
+                )
+        return support >= MIN_SUPPORT or not foreign
+
+    def _best_part(self, question: str) -> _Decision | None:
+        """The most confident answerable part of a question split at commas, "car", "mais"…"""
+        parts = _PARTS.split(question)
+        if len(parts) < 2:
+            return None
+        best: _Decision | None = None
+        for part in parts:
+            if not self._analyzer.content_words(part):
+                continue
+            decision = self._decide(self._analyzer.weighted_tokens(part))
+            if decision.topic is None or decision.score < self.threshold + CLAUSE_MARGIN:
+                continue
+            if best is None or decision.score > best.score:
+                best = decision
+        return best
 
     def _clause_topics(self, question: str) -> list[str]:
         """Distinct topics of the question's clauses, when each is clearly about one topic."""
@@ -375,8 +479,9 @@ class FaqBase:
             if len(self._analyzer.content_words(clause)) < min_words:
                 continue
             tokens = self._analyzer.weighted_tokens(clause)
-            topic, score, _ = self._decide(tokens)
-            if topic is not None and score >= CLAUSE_THRESHOLD and topic not in found:
+            decision = self._decide(tokens)
+            topic = decision.topic
+            if topic is not None and decision.score >= CLAUSE_THRESHOLD and topic not in found:
                 found.append(topic)
         return found if len(found) >= 2 else []
 

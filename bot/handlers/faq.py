@@ -12,7 +12,7 @@ from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from bot.faq import FaqBase
+from bot.faq_language import FaqLibrary
 from bot.router import AMBASSADORS, Context, Router
 from bot.text import MAX_MESSAGE, is_no, is_yes, strip_invisible
 
@@ -23,15 +23,16 @@ MAX_ANSWER = 2000
 
 
 @lru_cache(maxsize=8)
-def knowledge_base(locale: str, overrides: str | None) -> FaqBase:
-    """Loaded once per process and deployment overrides file."""
-    return FaqBase.load(locale, Path(overrides) if overrides else None)
+def knowledge_base(locale: str, overrides: str | None) -> FaqLibrary:
+    """Loaded once per process and deployment overrides file; every language, ``locale`` first
+    (a question is answered in its own language, see bot/faq_language.py)."""
+    return FaqLibrary(locale, Path(overrides) if overrides else None)
 
 
 @router.fallback
 async def answer_question(ctx: Context, text: str) -> None:
     """The router's fallback: anything that is not a command is a question."""
-    base = knowledge_base(ctx.locale, ctx.settings.bot.faq_overrides)
+    base = knowledge_base(ctx.locale, ctx.settings.bot.faq_overrides).for_question(text)
     match = base.match(text, service=ctx.person.service)
     if match.topic is not None:
         ambassadors = []

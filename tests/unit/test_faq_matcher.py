@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from bot.faq import FaqBase, FaqMatch
+from bot.faq_language import FaqLibrary
 
 # The topic ids of FAQ-FACTS.md, kept here so the tests do not depend on ../shared.
 TOPIC_IDS = frozenset(
@@ -350,3 +351,130 @@ def test_multi_intent_questions_get_every_answer(
 def test_one_intent_with_et_is_not_split(base: FaqBase) -> None:
     match = base.match("je peux m'arrêter et reprendre plus tard ?")
     assert match.topic == "parcours.plusieurs_fois" and match.also == ()
+
+
+# -- second round (#13): language, off-topic veto, long questions, paraphrases, anchors ------
+
+
+@pytest.fixture(scope="module")
+def library() -> FaqLibrary:
+    return FaqLibrary("fr")
+
+
+@pytest.mark.parametrize(
+    ("question", "locale"),
+    [
+        ("Could my team leader look at my score?", "en"),
+        ("what happens if I skip it", "en"),
+        ("forget me", "en"),
+        ("est-ce que mon chef verra mon score", "fr"),
+        ("mon manager peut voir mon score ?", "fr"),
+        ("RGPD ?", "fr"),  # no telling word: the deployment's locale
+    ],
+)
+def test_question_language_is_detected(library: FaqLibrary, question: str, locale: str) -> None:
+    assert library.locale_of(question) == locale
+
+
+@pytest.mark.parametrize(
+    ("question", "topic"),
+    [
+        ("Could my team leader look at my score?", "resultats.qui_voit"),
+        ("I would like to know how many minutes it takes", "parcours.duree"),
+        ("can I carry on tomorrow where I left off", "parcours.plusieurs_fois"),
+        ("I keep getting an error message on the site", "probleme.technique"),
+        ("please snooze the reminder", "rappels.arreter"),
+        ("forget me", "donnees.bot"),
+    ],
+)
+def test_english_question_gets_the_english_answer(
+    library: FaqLibrary, question: str, topic: str
+) -> None:
+    match = library.match(question)
+    assert match.topic == topic, (question, match)
+    assert match.answer == library.base("en").answer(topic)
+
+
+def test_deployment_overrides_apply_to_english_questions(tmp_path: Path) -> None:
+    path = _write(tmp_path, {"answers": {"parcours.obligatoire": "Ici, c'est obligatoire."}})
+    library = FaqLibrary("fr", overrides=path)
+    assert library.match("is it compulsory?").answer == "Ici, c'est obligatoire."
+
+
+@pytest.mark.parametrize("question", ["oublie-moi", "oubliez-moi s'il vous plaît"])
+def test_shared_generic_verb_does_not_let_an_off_topic_class_veto(
+    base: FaqBase, question: str
+) -> None:
+    assert base.match(question).topic == "donnees.bot"
+
+
+@pytest.mark.parametrize(
+    ("question", "topic"),
+    [
+        (
+            "Bonjour, je suis agent d'accueil et je voudrais savoir combien de temps dure le "
+            "parcours car je n'ai pas beaucoup de disponibilités",
+            "parcours.duree",
+        ),
+        (
+            "Bonjour, depuis ce matin, quand je clique sur valider, ça plante, merci d'avance",
+            "probleme.technique",
+        ),
+        (
+            "Je me demandais, en tant que secrétaire de direction, si mon chef verra mon score",
+            "resultats.qui_voit",
+        ),
+    ],
+)
+def test_long_polite_question_is_answered(base: FaqBase, question: str, topic: str) -> None:
+    assert base.match(question).topic == topic, (question, base.match(question))
+
+
+@pytest.mark.parametrize(
+    ("question", "topic"),
+    [
+        ("faut-il s'inscrire sur le site ?", "compte.creation"),
+        ("y a une sanction si je participe pas ?", "parcours.obligatoire"),
+        ("y aura-t-il une suite avec des formations ?", "apres.formation"),
+        ("je voudrais le repasser pour améliorer mon résultat", "parcours.refaire"),
+        ("tu gardes mon nom ?", "donnees.bot"),
+        ("je veux cesser les rappels", "rappels.arreter"),
+        ("la page ne répond pas quand je clique", "probleme.technique"),
+        ("combien de temps je bloque dans mon agenda ?", "parcours.duree"),
+        ("je peux y passer une demi-heure par jour ?", "parcours.plusieurs_fois"),
+        ("quel rapport entre ce parcours et la conférence ?", "evenement.avant"),
+    ],
+)
+def test_paraphrase_with_other_verbs_and_nouns(base: FaqBase, question: str, topic: str) -> None:
+    assert base.match(question).topic == topic, (question, base.match(question))
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "quel est le code de la porte du bâtiment ?",
+        "qui a gagné le match, c'est quoi le résultat ?",
+        "la certification Voltaire est-elle reconnue ?",
+        "qui est le correspondant handicap ?",
+        "qui est l'ambassadeur de France en Italie ?",
+        "je dois refaire ma carte professionnelle",
+        "la formation management est-elle obligatoire ?",
+        "mon entretien annuel se fait en plusieurs parties ?",
+    ],
+)
+def test_intent_word_without_object_abstains(base: FaqBase, question: str) -> None:
+    match = base.match(question)
+    assert match.topic is None and match.answer == ABSTAIN_FR, (question, match)
+
+
+@pytest.mark.parametrize(
+    ("question", "topic"),
+    [
+        ("la certification Pix est-elle reconnue ?", "pix.certification"),
+        ("est-ce obligatoire ?", "parcours.obligatoire"),
+        ("je peux refaire le parcours ?", "parcours.refaire"),
+        ("où saisir le code de la campagne ?", "parcours.acces"),
+    ],
+)
+def test_intent_word_with_object_is_answered(base: FaqBase, question: str, topic: str) -> None:
+    assert base.match(question).topic == topic
