@@ -317,7 +317,7 @@ async def launched(world: World, within: float = WAIT) -> None:
     bodies = [m.body or "" for m in await amb.bot_messages()]
     acknowledged = [b for b in bodies if b.startswith(f"Lancement de la campagne {CODE}")]
     assert len(acknowledged) == 1, bodies
-    assert f"{count} invitations en cours d'envoi" in acknowledged[0]
+    assert f"invitations en cours d'envoi à {count} personnes" in acknowledged[0]
     summaries = [b for b in bodies if b.startswith(f"Invitations de la campagne {CODE} :")]
     assert summaries == [f"Invitations de la campagne {CODE} : {count} envoyées sur {count}."]
 

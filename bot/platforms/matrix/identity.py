@@ -207,20 +207,12 @@ class CrossSigning:
             if trust.master is None:
                 await self._bootstrap()
             else:
-                status.master_key = trust.master
-                if self._known_master and trust.master != self._known_master:
-                    status.reset_detected = True
-                    status.previous_master_key = self._known_master
-                    logger.warning(
-                        "Matrix: %s (ancienne clé %s, nouvelle %s)",
-                        RESET_FR,
-                        fingerprint(self._known_master),
-                        fingerprint(trust.master),
-                    )
+                self._note_master(status, trust.master)
                 if not trust.cross_signed:
                     await self._sign_with_recovery_key(trust.self_signing)
             trust = device_trust(await self._own_keys(), client.user_id, client.device_id)
-            status.master_key = trust.master
+            # The keys may have changed between the two queries (someone resetting them now).
+            self._note_master(status, trust.master)
             status.cross_signed = trust.cross_signed
             status.state = IdentityState.VERIFIED if trust.cross_signed else IdentityState.ERROR
         except IdentityError as error:
@@ -234,6 +226,22 @@ class CrossSigning:
         if status.master_key:
             self._known_master = status.master_key
         return self._publish(status)
+
+    def _note_master(self, status: IdentityStatus, master: str | None) -> None:
+        """Record the published master key; a different one than we knew is a reset."""
+        status.master_key = master
+        if master is None or self._known_master in (None, master):
+            return
+        if status.reset_detected and status.previous_master_key == self._known_master:
+            return  # already noted in this check
+        status.reset_detected = True
+        status.previous_master_key = self._known_master
+        logger.warning(
+            "Matrix: %s (ancienne clé %s, nouvelle %s)",
+            RESET_FR,
+            fingerprint(self._known_master),
+            fingerprint(master),
+        )
 
     async def on_device_lists_changed(self, changed: Iterable[str]) -> None:
         """Sync hook: our own user in ``device_lists.changed`` → check the identity again."""
