@@ -117,6 +117,8 @@ class Delivery:
     remote_id: str | None
     last_error: str | None
     batch: str | None
+    # The recipient's direct conversation when a platform opened it before (Slack DM channel).
+    conversation: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -69,6 +69,11 @@ class PersonRow(Base):
     service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"))
     # Only used to match a Pix Orga export's external-id column.
     email: Mapped[str | None] = mapped_column(String(255), index=True)
+    # lower(trim(email)), indexed: the Pix Orga import matches on it in one query.
+    email_norm: Mapped[str | None] = mapped_column(String(255), index=True)
+    # The person's direct conversation once a platform opened it (a Slack DM channel id), so a
+    # restart does not pay one rate-limited lookup per recipient again.
+    direct_conversation: Mapped[str | None] = mapped_column(String(255))
     locale: Mapped[str | None] = mapped_column(String(10))
     timezone: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -118,7 +123,11 @@ class ParticipationEventRow(Base):
     """Append-only: invited, started, completed, snoozed, opted_out, opted_out_all, resumed."""
 
     __tablename__ = "participation_events"
-    __table_args__ = (Index("ix_participation_person_campaign", "person_id", "campaign_id"),)
+    __table_args__ = (
+        Index("ix_participation_person_campaign", "person_id", "campaign_id"),
+        # Per-campaign sets (who is invited, completions) and global events (campaign_id NULL).
+        Index("ix_participation_campaign_kind", "campaign_id", "kind", "person_id"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
@@ -133,7 +142,8 @@ class DeliveryRow(Base):
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("key", name="uq_deliveries_key"),
-        Index("ix_deliveries_due", "status", "next_attempt_at"),
+        # Due rows are read as two index ranges: conversation replies first, then the rest.
+        Index("ix_deliveries_due", "status", "to_conversation", "next_attempt_at", "id"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(200))

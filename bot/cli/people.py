@@ -10,11 +10,13 @@ import typer
 
 from bot.cli.common import check_id, fail, now, open_store, settings
 from bot.cli.csvio import parse_agents_csv
+from bot.cli.progress import batches, progress
 from bot.text import clean_line
 
 ambassador_app = typer.Typer(help="Gérer les ambassadeurs.", no_args_is_help=True)
 admin_app = typer.Typer(help="Gérer les administrateurs.", no_args_is_help=True)
 agents_app = typer.Typer(help="Gérer les agents.", no_args_is_help=True)
+IMPORT_BATCH = 5000  # agents per bulk upsert (one transaction for the whole file)
 
 
 @ambassador_app.command("add")
@@ -125,21 +127,26 @@ def agents_import(
         for error in errors:
             typer.echo(error, err=True)
         raise fail("Import annulé : aucun agent n'a été importé.")
+    from storage.repositories.people import AgentRecord
+
     store = open_store(settings())
-    created = updated = 0
-    with store.transaction() as uow:
-        for row in rows:
-            _, is_new = uow.people.upsert(
-                row.platform_id,
-                display_name=row.display_name or None,
-                service=row.service,
-                email=row.email,
-                timezone=row.timezone,
-                locale=row.locale,
-                now=now(),
-            )
-            created += is_new
-            updated += not is_new
+    records = [
+        AgentRecord(
+            row.platform_id,
+            row.display_name or None,
+            row.service,
+            row.email,
+            row.timezone,
+            row.locale,
+        )
+        for row in rows
+    ]
+    with store.transaction() as uow, progress(len(records), "Import des agents") as bar:
+        created = updated = 0
+        for part in batches(records, IMPORT_BATCH):
+            new, changed = uow.people.upsert_many(part, now())
+            created, updated = created + new, updated + changed
+            bar.advance(len(part))
         uow.audit.add("cli", "agents_import", now(), count=len(rows), detail=file.name)
     typer.echo(f"{len(rows)} agents importés ({created} nouveaux, {updated} mis à jour).")
 
