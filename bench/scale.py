@@ -185,7 +185,9 @@ def launch(
     start = time.perf_counter()
     with store.transaction() as uow:
         people = service.audience(uow, campaign, clock.now())
-        result = service.invite(uow, campaign, people, clock.now(), Batch("launch", campaign.id, "x"))
+        result = service.invite(
+            uow, campaign, people, clock.now(), Batch("launch", campaign.id, "x")
+        )
     enqueued = time.perf_counter() - start
     platform = ConsolePlatform(
         input_stream=io.StringIO(),
@@ -256,9 +258,7 @@ def main() -> None:
             store, [(f"inv:{i}", "invitation", "x" * 600, i) for i in range(audience)], 4
         )
         new, enqueued, sent = launch(store, service, big, clock, workdir)
-        ROWS.append(
-            (f"launch: resolve + enqueue ({new})", enqueued, delivery_floor, peak_rss_mb())
-        )
+        ROWS.append((f"launch: resolve + enqueue ({new})", enqueued, delivery_floor, peak_rss_mb()))
         ROWS.append((f"launch: dispatch to console ({new})", sent, None, peak_rss_mb()))
         ROWS.append(
             ("  per invitation, ms", (enqueued + sent) / max(1, new) * 1000, None, peak_rss_mb())
@@ -275,7 +275,9 @@ def main() -> None:
             figures(uow, big, 5)
 
         orga_rows = [
-            OrgaRow(line=i + 2, external_id=f"agent.{i}@bench.GOUV.fr", started=True, shared=i % 2 == 0)
+            OrgaRow(
+                line=i + 2, external_id=f"agent.{i}@bench.GOUV.fr", started=True, shared=i % 2 == 0
+            )
             for i in range(min(args.orga, audience))
         ]
         orga_floor = floor_insert(store, [(r.external_id, "orga") for r in orga_rows], 2)
@@ -285,8 +287,10 @@ def main() -> None:
         if args.db == "postgresql":
             _reset_postgres(db_url)
 
-    print(f"bench/scale.py — {args.db}, {args.n} agents, {args.services} services, "
-          f"{args.campaigns} campaigns, audience {audience}")
+    print(
+        f"bench/scale.py — {args.db}, {args.n} agents, {args.services} services, "
+        f"{args.campaigns} campaigns, audience {audience}"
+    )
     print(f"{'phase':<44} {'time s':>9} {'floor s':>9} {'ratio':>7} {'peak RSS MB':>12}")
     for name, seconds, floor_s, rss in ROWS:
         ratio = f"{seconds / floor_s:.1f}×" if floor_s else ""

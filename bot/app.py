@@ -83,7 +83,13 @@ class App:
         self.jobs = JobScheduler(settings, store, self.clock, key=f"app-{id(self)}")
         self.planner = Planner(settings, self.jobs)
         self.dispatcher = Dispatcher(
-            store, platform, self.clock, on_batch_progress=self._batch_progress
+            store,
+            platform,
+            self.clock,
+            on_batch_progress=self._batch_progress,
+            concurrency=settings.limits.send_concurrency
+            or int(getattr(platform, "send_concurrency", 1)),
+            per_conversation=bool(getattr(platform, "rate_per_conversation", False)),
         )
         self.runner = StepRunner(
             settings=settings,

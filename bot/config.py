@@ -129,6 +129,12 @@ class StatsSection(_Section):
     min_group: int = Field(default=5, ge=1, le=1000)
 
 
+class LimitsSection(_Section):
+    # Conversations sent to at once by the outbox. Empty: the platform's own default (Slack
+    # limits each channel, so 8; Matrix and the console 1, as the account limit rules there).
+    send_concurrency: int | None = Field(default=None, ge=1, le=64)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PIXBOT_",
@@ -142,6 +148,7 @@ class Settings(BaseSettings):
     slack: SlackSection = Field(default_factory=SlackSection)
     schedule: ScheduleSection = Field(default_factory=ScheduleSection)
     stats: StatsSection = Field(default_factory=StatsSection)
+    limits: LimitsSection = Field(default_factory=LimitsSection)
 
     @classmethod
     def settings_customise_sources(

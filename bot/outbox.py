@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -38,6 +39,7 @@ BatchHook = Callable[[str], Awaitable[None]]
 MARK_EVERY = 100
 MARK_INTERVAL = 1.0
 MAX_CLAIM = 200
+LIMITERS_KEPT = 10_000
 
 
 class RateLimiter:
@@ -95,12 +97,16 @@ class Dispatcher:
         limiter: RateLimiter | None = None,
         lock: asyncio.Lock | None = None,
         concurrency: int = 1,
+        per_conversation: bool = False,
     ) -> None:
         self.store = store
         self.platform = platform
         self.clock = clock
         self.limiter = limiter or RateLimiter(platform.rate_limit)
         self.concurrency = max(1, concurrency)
+        # Slack paces each channel, not the account: one bucket per conversation then.
+        self.per_conversation = per_conversation
+        self._limiters: OrderedDict[str, RateLimiter] = OrderedDict()
         self._marks = _Marks()
         self.on_batch_progress = on_batch_progress
         self.stats = DispatchStats()
@@ -143,7 +149,7 @@ class Dispatcher:
                 if limit is not None:
                     size = min(size, limit - handled)
                 with self.store.transaction() as uow:
-                    due = uow.outbox.due(self.clock.now(), limit=size)
+                    due = uow.outbox.claim(self.clock.now(), limit=size)
                 if not due:
                     break
                 done = await self._send_all(due)
@@ -220,9 +226,9 @@ class Dispatcher:
             mentions=delivery.mentions,
             buttons=delivery.buttons,
             direct_hint=None if delivery.to_conversation else delivery.conversation,
-            resend=delivery.attempts > 0,
+            resend=delivery.claimed_before,
         )
-        await self.limiter.acquire()
+        await self._limiter(delivery.recipient).acquire()
         try:
             result = await self.platform.send(message)
         except DeliveryError as error:
@@ -247,6 +253,17 @@ class Dispatcher:
             marks.batches[delivery.batch] = None
         self.stats.sent += 1
         return True
+
+    def _limiter(self, recipient: str) -> RateLimiter:
+        if not self.per_conversation:
+            return self.limiter
+        limiter = self._limiters.get(recipient)
+        if limiter is None:
+            limiter = self._limiters[recipient] = RateLimiter(self.platform.rate_limit)
+            while len(self._limiters) > LIMITERS_KEPT:
+                self._limiters.popitem(last=False)
+        self._limiters.move_to_end(recipient)
+        return limiter
 
     async def _maybe_flush(self) -> None:
         marks = self._marks

@@ -164,6 +164,8 @@ class DeliveryRow(Base):
     batch: Mapped[str | None] = mapped_column(String(300), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When a dispatcher last read the row to send it: set means it may have gone out already.
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ReminderStepRow(Base):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Row, select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -43,7 +43,11 @@ def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
         yield items[start : start + size]
 
 
-def person_from(row: Row[Any], services: dict[int, str]) -> Person:
+def table_of(model: type[Any]) -> Table:
+    return cast(Table, model.__table__)
+
+
+def person_from(row: Any, services: dict[int, str]) -> Person:
     """A :class:`Person` from a Core row of :data:`PERSON_COLUMNS` (in that order)."""
     pid, platform_id, name, service_id, email, locale, timezone, created_at = row[:8]
     return Person(

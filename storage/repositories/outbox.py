@@ -20,7 +20,7 @@ from storage.models import (
     DeliveryRow,
     PersonRow,
 )
-from storage.repositories.base import _Repo, _split, chunks
+from storage.repositories.base import _Repo, _split, chunks, table_of
 from storage.repositories.errors import StorageError
 
 
@@ -91,6 +91,7 @@ class OutboxRepo(_Repo):
             last_error=row.last_error,
             batch=row.batch,
             conversation=conversation,
+            claimed_before=row.claimed_at is not None,
         )
 
     def due(self, now: datetime, limit: int = 50) -> list[Delivery]:
@@ -106,6 +107,18 @@ class OutboxRepo(_Repo):
                 self.due_query(now, to_conversation=to_conversation, limit=limit - len(found))
             ).all()
             found.extend(self._delivery(row, conversation) for row, conversation in rows)
+        return found
+
+    def claim(self, now: datetime, limit: int = 50) -> list[Delivery]:
+        """:meth:`due`, and the rows stamped as read for sending (one statement), so a later
+        read knows an earlier process may have sent them before it stopped."""
+        found = self.due(now, limit)
+        if found:
+            self.session.execute(
+                update(DeliveryRow)
+                .where(DeliveryRow.id.in_([d.id for d in found]))
+                .values(claimed_at=now)
+            )
         return found
 
     @staticmethod
@@ -161,7 +174,7 @@ class OutboxRepo(_Repo):
         """Mark ``(delivery id, remote id)`` pairs as sent in one statement."""
         if not sent:
             return
-        table = DeliveryRow.__table__
+        table = table_of(DeliveryRow)
         self.session.execute(
             update(table)
             .where(table.c.id == bindparam("delivery_id"))

@@ -31,6 +31,7 @@ from storage.repositories.base import (
     chunks,
     normalise_email,
     person_from,
+    table_of,
 )
 
 
@@ -95,9 +96,9 @@ class PeopleRepo(_Repo):
                 by_id[person.platform_id] = person
         found: dict[str, Person] = {}
         for value, email in wanted.items():
-            person = by_email.get(email) or by_id.get(value)
-            if person is not None:
-                found[value] = person
+            match = by_email.get(email) or by_id.get(value)
+            if match is not None:
+                found[value] = match
         return found
 
     def ensure(self, platform_id: str, display_name: str | None, now: datetime) -> Person:
@@ -205,7 +206,9 @@ class PeopleRepo(_Repo):
             return 0
         return int(
             self.session.scalar(
-                select(func.count()).select_from(PersonRow).where(PersonRow.service_id == service_id)
+                select(func.count())
+                .select_from(PersonRow)
+                .where(PersonRow.service_id == service_id)
             )
             or 0
         )
@@ -219,15 +222,16 @@ class PeopleRepo(_Repo):
                     PersonRow.id.in_(part), PersonRow.direct_conversation.is_not(None)
                 )
             )
-            found.update({pid: conversation for pid, conversation in rows})
+            found.update({pid: conversation for pid, conversation in rows if conversation})
         return found
 
     def set_direct_conversations(self, conversations: Mapping[int, str]) -> None:
         if not conversations:
             return
+        table = table_of(PersonRow)
         self.session.execute(
-            update(PersonRow.__table__)
-            .where(PersonRow.__table__.c.id == bindparam("pid"))
+            update(table)
+            .where(table.c.id == bindparam("pid"))
             .values(direct_conversation=bindparam("conversation")),
             [{"pid": pid, "conversation": c} for pid, c in conversations.items()],
         )

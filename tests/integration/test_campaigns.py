@@ -343,7 +343,6 @@ async def test_long_launch_reports_progress_then_a_summary(
     bot: Bot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import bot.app as app_module
-
     import bot.outbox as outbox_module
 
     monkeypatch.setattr(app_module, "PROGRESS_EVERY", 0.0)  # report after every send…

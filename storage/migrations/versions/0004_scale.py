@@ -19,9 +19,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("people", schema=None) as batch_op:
         batch_op.add_column(sa.Column("email_norm", sa.String(length=255), nullable=True))
-        batch_op.add_column(
-            sa.Column("direct_conversation", sa.String(length=255), nullable=True)
-        )
+        batch_op.add_column(sa.Column("direct_conversation", sa.String(length=255), nullable=True))
         batch_op.create_index(batch_op.f("ix_people_email_norm"), ["email_norm"], unique=False)
     op.execute("UPDATE people SET email_norm = lower(trim(email)) WHERE email IS NOT NULL")
     with op.batch_alter_table("participation_events", schema=None) as batch_op:
@@ -29,6 +27,7 @@ def upgrade() -> None:
             "ix_participation_campaign_kind", ["campaign_id", "kind", "person_id"], unique=False
         )
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("claimed_at", sa.DateTime(timezone=True), nullable=True))
         batch_op.drop_index("ix_deliveries_due")
         batch_op.create_index(
             "ix_deliveries_due",
@@ -41,6 +40,7 @@ def downgrade() -> None:
     with op.batch_alter_table("deliveries", schema=None) as batch_op:
         batch_op.drop_index("ix_deliveries_due")
         batch_op.create_index("ix_deliveries_due", ["status", "next_attempt_at"], unique=False)
+        batch_op.drop_column("claimed_at")
     with op.batch_alter_table("participation_events", schema=None) as batch_op:
         batch_op.drop_index("ix_participation_campaign_kind")
     with op.batch_alter_table("people", schema=None) as batch_op:
