@@ -283,6 +283,7 @@ def main() -> None:
         orga_floor = floor_insert(store, [(r.external_id, "orga") for r in orga_rows], 2)
         with phase(f"Orga import ({len(orga_rows)} rows)", orga_floor), store.transaction() as uow:
             apply_orga_export(uow, big, orga_rows, NOW + timedelta(days=2))
+        plans = explain(store, big.id) if hasattr(store, "database") else []
         store.close()
         if args.db == "postgresql":
             _reset_postgres(db_url)
@@ -296,6 +297,39 @@ def main() -> None:
         ratio = f"{seconds / floor_s:.1f}×" if floor_s else ""
         floor_text = f"{floor_s:.3f}" if floor_s else ""
         print(f"{name:<44} {seconds:>9.3f} {floor_text:>9} {ratio:>7} {rss:>12.0f}")
+    for name, plan in plans:
+        print(f"\nEXPLAIN {name}:\n{plan}")
+
+
+def explain(store: Store, campaign_id: int) -> list[tuple[str, str]]:
+    """EXPLAIN of the due-deliveries and due-recipients queries, on the bench's data."""
+    try:
+        from storage.repositories.outbox import OutboxRepo
+        from storage.repositories.participation import ParticipationRepo
+    except ImportError:  # pragma: no cover
+        return []
+    if not hasattr(ParticipationRepo, "due_query"):
+        return []  # before issue #14
+    engine = store.database.engine
+    postgres = engine.dialect.name == "postgresql"
+    queries = [
+        ("due deliveries (replies)", OutboxRepo.due_query(NOW, to_conversation=True, limit=50)),
+        ("due deliveries (people)", OutboxRepo.due_query(NOW, to_conversation=False, limit=50)),
+        ("due recipients", ParticipationRepo.due_query(campaign_id)),
+    ]
+    plans = []
+    with engine.connect() as conn:
+        if postgres:
+            conn.execute(text("ANALYZE"))
+        for name, query in queries:
+            compiled = query.compile(engine, compile_kwargs={"literal_binds": True})
+            prefix = (
+                "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF)" if postgres else "EXPLAIN QUERY PLAN"
+            )
+            rows = conn.execute(text(f"{prefix} {compiled}")).all()
+            lines = [str(r[0]) if postgres else str(r[-1]) for r in rows]
+            plans.append((name, "\n".join(lines)))
+    return plans
 
 
 def _reset_postgres(db_url: str) -> None:

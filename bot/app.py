@@ -89,7 +89,7 @@ class App:
             on_batch_progress=self._batch_progress,
             concurrency=settings.limits.send_concurrency
             or int(getattr(platform, "send_concurrency", 1)),
-            per_conversation=bool(getattr(platform, "rate_per_conversation", False)),
+            conversation_rate=getattr(platform, "conversation_rate_limit", None),
         )
         self.runner = StepRunner(
             settings=settings,

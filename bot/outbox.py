@@ -97,15 +97,15 @@ class Dispatcher:
         limiter: RateLimiter | None = None,
         lock: asyncio.Lock | None = None,
         concurrency: int = 1,
-        per_conversation: bool = False,
+        conversation_rate: float | None = None,
     ) -> None:
         self.store = store
         self.platform = platform
         self.clock = clock
         self.limiter = limiter or RateLimiter(platform.rate_limit)
         self.concurrency = max(1, concurrency)
-        # Slack paces each channel, not the account: one bucket per conversation then.
-        self.per_conversation = per_conversation
+        # Slack also paces each channel: one more bucket per conversation then.
+        self.conversation_rate = conversation_rate
         self._limiters: OrderedDict[str, RateLimiter] = OrderedDict()
         self._marks = _Marks()
         self.on_batch_progress = on_batch_progress
@@ -136,7 +136,7 @@ class Dispatcher:
     def _claim_size(self) -> int:
         """Rows read at once: about two seconds of sending, so a reply typed meanwhile waits
         for at most that long behind a launch."""
-        return max(5, min(MAX_CLAIM, int(self.platform.rate_limit * 2 * self.concurrency)))
+        return max(5, min(MAX_CLAIM, int(self.platform.rate_limit * 2)))
 
     async def drain(self, limit: int | None = None) -> int:
         """Send everything due now; return how many rows were handled."""
@@ -228,7 +228,9 @@ class Dispatcher:
             direct_hint=None if delivery.to_conversation else delivery.conversation,
             resend=delivery.claimed_before,
         )
-        await self._limiter(delivery.recipient).acquire()
+        await self.limiter.acquire()
+        if self.conversation_rate is not None:
+            await self._conversation_limiter(delivery.recipient).acquire()
         try:
             result = await self.platform.send(message)
         except DeliveryError as error:
@@ -254,12 +256,10 @@ class Dispatcher:
         self.stats.sent += 1
         return True
 
-    def _limiter(self, recipient: str) -> RateLimiter:
-        if not self.per_conversation:
-            return self.limiter
+    def _conversation_limiter(self, recipient: str) -> RateLimiter:
         limiter = self._limiters.get(recipient)
         if limiter is None:
-            limiter = self._limiters[recipient] = RateLimiter(self.platform.rate_limit)
+            limiter = self._limiters[recipient] = RateLimiter(self.conversation_rate or 1.0)
             while len(self._limiters) > LIMITERS_KEPT:
                 self._limiters.popitem(last=False)
         self._limiters.move_to_end(recipient)

@@ -9,7 +9,7 @@ subtraction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from bot.domain import Participation, ParticipationStatus
@@ -76,8 +76,31 @@ def campaign_stats(states: Iterable[Participation], min_group: int) -> CampaignS
     all_states = list(states)
     for state in all_states:
         by_service.setdefault(state.person.service or "—", []).append(state)
-    total = count(all_states)
-    groups = {name: count(items) for name, items in by_service.items()}
+    return _grouped({name: count(items) for name, items in by_service.items()}, min_group)
+
+
+def stats_from_counts(
+    counts: Mapping[tuple[str | None, ParticipationStatus], int], min_group: int
+) -> CampaignStats:
+    """The same figures from people counted per (service, status) by the database."""
+    by_service: dict[str, dict[ParticipationStatus, int]] = {}
+    for (service, status), number in counts.items():
+        group = by_service.setdefault(service or "—", {})
+        group[status] = group.get(status, 0) + number
+    groups = {}
+    for name, statuses in by_service.items():
+        invited = sum(n for st, n in statuses.items() if st != ParticipationStatus.NOT_INVITED)
+        groups[name] = Counts(
+            invited,
+            statuses.get(ParticipationStatus.STARTED, 0),
+            statuses.get(ParticipationStatus.COMPLETED, 0),
+            statuses.get(ParticipationStatus.OPTED_OUT, 0),
+        )
+    return _grouped(groups, min_group)
+
+
+def _grouped(groups: dict[str, Counts], min_group: int) -> CampaignStats:
+    total = sum(groups.values(), Counts())
     groups = {name: c for name, c in groups.items() if c.invited}
     hidden = {name for name, c in groups.items() if c.invited < min_group}
     visible = sorted((c.invited, name) for name, c in groups.items() if name not in hidden)

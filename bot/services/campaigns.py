@@ -27,7 +27,7 @@ from bot.domain import (
     Person,
 )
 from bot.notifier import Notifier, PersonMessage
-from bot.stats import CampaignStats, campaign_stats
+from bot.stats import CampaignStats, stats_from_counts
 from storage.uow import UnitOfWork
 
 MAX_LISTED_FAILURES = 20
@@ -71,8 +71,8 @@ class LaunchResult:
 
 
 def figures(uow: UnitOfWork, campaign: Campaign, min_group: int) -> CampaignStats:
-    """A campaign's statistics, small groups suppressed."""
-    return campaign_stats(uow.participation.states(campaign.id).values(), min_group)
+    """A campaign's statistics, small groups suppressed (one aggregate query)."""
+    return stats_from_counts(uow.participation.status_counts(campaign.id), min_group)
 
 
 class CampaignService:
@@ -148,15 +148,9 @@ class CampaignService:
 
     @staticmethod
     def due_for_reminder(uow: UnitOfWork, campaign: Campaign) -> list[Participation]:
-        """Audience members neither done nor stopped (for this campaign or all campaigns)."""
-        states = uow.participation.states(campaign.id)
-        opted_out_all = uow.participation.opted_out_all()
-        return [
-            state
-            for pid, state in states.items()
-            if state.status in (ParticipationStatus.INVITED, ParticipationStatus.STARTED)
-            and pid not in opted_out_all
-        ]
+        """Audience members neither done nor stopped (for this campaign or all campaigns),
+        selected by the database."""
+        return uow.participation.due(campaign.id)
 
     def remind(
         self,

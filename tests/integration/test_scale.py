@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import random
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
@@ -226,7 +227,7 @@ async def test_concurrent_dispatch_keeps_each_conversation_in_order(store: Store
                 )
     platform = SlowPlatform()
     clock = FakeClock(NOW + timedelta(minutes=1))
-    dispatcher = Dispatcher(store, platform, clock, concurrency=3, per_conversation=True)
+    dispatcher = Dispatcher(store, platform, clock, concurrency=3, conversation_rate=1000.0)
     assert await dispatcher.drain() == 24
     assert platform.most_active > 1  # several conversations at once
     for person in range(6):
@@ -242,7 +243,7 @@ async def test_retry_after_pauses_every_conversation(store: Store) -> None:
     platform = SlowPlatform()
     platform.throttle_key = "k2"
     clock = FakeClock(NOW)
-    dispatcher = Dispatcher(store, platform, clock, concurrency=3, per_conversation=True)
+    dispatcher = Dispatcher(store, platform, clock, concurrency=3, conversation_rate=1000.0)
     await dispatcher.drain()
     assert dispatcher.paused_until == NOW + timedelta(seconds=30)
     sent_before = _count(store, DeliveryRow.status == DeliveryStatus.SENT)
@@ -254,3 +255,38 @@ async def test_retry_after_pauses_every_conversation(store: Store) -> None:
     with store.transaction() as uow:
         throttled = uow.outbox.get("k2")
         assert throttled is not None and throttled.attempts == 1  # a 429 is not a failure
+
+
+def test_database_status_matches_the_fold_on_random_histories(store: Store) -> None:
+    """The SQL status (stats, due recipients) equals fold_participation on any event history,
+    including ties on the timestamp (ordered by id) and opt-out / resume sequences."""
+    rng = random.Random(14)
+    ids = _agents(store, 400)
+    campaign_id = _campaign(store)
+    kinds = [k for k in ParticipationKind if k != ParticipationKind.OPTED_OUT_ALL]
+    with store.transaction() as uow:
+        uow.campaigns.add_audience(campaign_id, ids, NOW)
+        for pid in ids:
+            for _ in range(rng.randint(0, 7)):
+                at = NOW + timedelta(minutes=rng.randint(0, 4))  # many ties
+                uow.participation.record(pid, rng.choice(kinds), at, campaign_id)
+            if rng.random() < 0.2:
+                uow.participation.record(pid, ParticipationKind.OPTED_OUT_ALL, NOW)
+                if rng.random() < 0.5:
+                    uow.participation.record(pid, ParticipationKind.RESUMED, NOW)
+    with store.transaction() as uow:
+        folded = uow.participation.states(campaign_id)
+        opted_out_all = uow.participation.opted_out_all()
+        expected: dict[tuple[str | None, ParticipationStatus], int] = {}
+        for state in folded.values():
+            key = (state.person.service, state.status)
+            expected[key] = expected.get(key, 0) + 1
+        assert uow.participation.status_counts(campaign_id) == expected
+        due = {p.person.id: p.status for p in uow.participation.due(campaign_id)}
+        assert due == {
+            pid: s.status
+            for pid, s in folded.items()
+            if s.status in (ParticipationStatus.INVITED, ParticipationStatus.STARTED)
+            and pid not in opted_out_all
+        }
+        assert len(set(expected.values())) > 1 and len({s for _, s in expected}) == 5

@@ -78,8 +78,9 @@ class _Transient(Exception):
 
 class SlackPlatform:
     name = PLATFORM
-    # Slack paces chat.postMessage per channel: the outbox sends to several at once.
-    rate_per_conversation = True
+    # Slack paces chat.postMessage per channel (about 1/s) under a workspace ceiling
+    # (``rate_limit``): the outbox sends to several conversations at once.
+    conversation_rate_limit = 1.0
     send_concurrency = 8
 
     def __init__(
