@@ -84,9 +84,10 @@ def floor_insert(store: Store, rows: list[tuple[Any, ...]], columns: int) -> flo
     """A bare insert of ``rows`` into a scratch table: executemany (SQLite) or COPY (PostgreSQL)."""
     names = ", ".join(f"c{i} text" for i in range(columns))
     engine = store.database.engine
+    key = "serial" if engine.dialect.name == "postgresql" else "integer"
     with engine.begin() as conn:
         conn.execute(text("DROP TABLE IF EXISTS bench_floor"))
-        conn.execute(text(f"CREATE TABLE bench_floor (id integer primary key, {names})"))
+        conn.execute(text(f"CREATE TABLE bench_floor (id {key} primary key, {names})"))
     raw: Any = engine.raw_connection()
     try:
         cursor = raw.cursor()

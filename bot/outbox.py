@@ -108,6 +108,7 @@ class Dispatcher:
         self.conversation_rate = conversation_rate
         self._limiters: OrderedDict[str, RateLimiter] = OrderedDict()
         self._marks = _Marks()
+        self._tried: set[int] = set()
         self.on_batch_progress = on_batch_progress
         self.stats = DispatchStats()
         # Shared with the handlers: a SQLite writer must never wait on a transaction that the
@@ -155,12 +156,22 @@ class Dispatcher:
                 done = await self._send_all(due)
                 # Marked before the next read, which would otherwise see them as still due.
                 await self._flush_marks()
+                await self._unclaim(due)
                 handled += done
                 if done == 0:
                     break
         finally:
             await self._flush_marks()
         return handled
+
+    async def _unclaim(self, due: list[Delivery]) -> None:
+        """Rows read but never tried (a pause stopped their lane) cannot have gone out."""
+        untried = [d.id for d in due if d.id not in self._tried and not d.claimed_before]
+        self._tried.clear()
+        if untried:
+            async with self.lock:
+                with self.store.transaction() as uow:
+                    uow.outbox.unclaim(untried)
 
     async def _send_all(self, due: list[Delivery]) -> int:
         """Send a claimed batch; returns how many rows were handled (sent or failed)."""
@@ -216,6 +227,7 @@ class Dispatcher:
 
     async def _deliver(self, delivery: Delivery) -> bool:
         """Send one row; True when the platform accepted it (marked with the next flush)."""
+        self._tried.add(delivery.id)
         if delivery.body is None:  # cancelled or already handled concurrently
             return True
         message = Outgoing(

@@ -121,6 +121,14 @@ class OutboxRepo(_Repo):
             )
         return found
 
+    def unclaim(self, delivery_ids: Sequence[int]) -> None:
+        """Forget a claim that no send followed."""
+        self.session.execute(
+            update(DeliveryRow)
+            .where(DeliveryRow.id.in_(list(delivery_ids)))
+            .values(claimed_at=None)
+        )
+
     @staticmethod
     def due_query(now: datetime, *, to_conversation: bool, limit: int) -> Any:
         return (
