@@ -43,7 +43,29 @@ def _after(event: Any, at: Any, event_id: Any) -> ColumnElement[bool]:
     return or_(event.at > at, and_(event.at == at, event.id > event_id))
 
 
-def status_expression(person_id: Any, campaign_id: Any) -> ColumnElement[str]:
+def event_flags(campaign_id: int) -> Any:
+    """Per person, which kinds of event the campaign has: one index range, grouped."""
+    event = aliased(ParticipationEventRow)
+
+    def flag(kind: ParticipationKind) -> Any:
+        return func.max(case((event.kind == kind.value, 1), else_=0)).label(kind.value)
+
+    k = ParticipationKind
+    return (
+        select(
+            event.person_id.label("person_id"),
+            flag(k.COMPLETED),
+            flag(k.OPTED_OUT),
+            flag(k.STARTED),
+            flag(k.INVITED),
+        )
+        .where(event.campaign_id == campaign_id)
+        .group_by(event.person_id)
+        .subquery("flags")
+    )
+
+
+def status_expression(flags: Any, person_id: Any, campaign_id: Any) -> ColumnElement[str]:
     """:func:`bot.domain.fold_participation`'s status, computed by the database.
 
     With a completion: completed. Without an opt-out: started if a start was declared, else
@@ -54,8 +76,7 @@ def status_expression(person_id: Any, campaign_id: Any) -> ColumnElement[str]:
     k, s = ParticipationKind, ParticipationStatus
 
     def has(kind: ParticipationKind) -> ColumnElement[bool]:
-        event, condition = _event(person_id, campaign_id, kind)
-        return exists(select(event.id).where(condition).correlate_except(event))
+        return func.coalesce(flags.c[kind.value], 0) == 1
 
     def after_every_opt_out(resume: Any) -> ColumnElement[bool]:
         opt, condition = _event(person_id, campaign_id, k.OPTED_OUT)
@@ -199,13 +220,15 @@ class ParticipationRepo(_Repo):
     def status_counts(self, campaign_id: int) -> dict[tuple[str | None, ParticipationStatus], int]:
         """Audience members per (service, status): statistics in one aggregate query."""
         audience = AudienceRow
+        flags = event_flags(campaign_id)
         inner = (
             select(
                 PersonRow.service_id.label("service_id"),
-                status_expression(audience.person_id, audience.campaign_id).label("status"),
+                status_expression(flags, audience.person_id, audience.campaign_id).label("status"),
             )
             .select_from(audience)
             .join(PersonRow, PersonRow.id == audience.person_id)
+            .outerjoin(flags, flags.c.person_id == audience.person_id)
             .where(audience.campaign_id == campaign_id)
             .subquery()
         )
@@ -236,11 +259,13 @@ class ParticipationRepo(_Repo):
 
     @staticmethod
     def due_query(campaign_id: int) -> Any:
-        status = status_expression(AudienceRow.person_id, AudienceRow.campaign_id).label("status")
+        flags = event_flags(campaign_id)
+        status = status_expression(flags, AudienceRow.person_id, AudienceRow.campaign_id)
         inner = (
-            select(*PERSON_COLUMNS, status)
+            select(*PERSON_COLUMNS, status.label("status"))
             .select_from(AudienceRow)
             .join(PersonRow, PersonRow.id == AudienceRow.person_id)
+            .outerjoin(flags, flags.c.person_id == AudienceRow.person_id)
             .where(
                 AudienceRow.campaign_id == campaign_id,
                 ~opted_out_all_expression(AudienceRow.person_id),
