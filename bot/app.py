@@ -86,7 +86,13 @@ class App:
         self.jobs = JobScheduler(settings, store, self.clock, key=f"app-{id(self)}")
         self.planner = Planner(settings, self.jobs)
         self.dispatcher = Dispatcher(
-            store, platform, self.clock, on_batch_progress=self._batch_progress
+            store,
+            platform,
+            self.clock,
+            on_batch_progress=self._batch_progress,
+            concurrency=settings.limits.send_concurrency
+            or int(getattr(platform, "send_concurrency", 1)),
+            conversation_rate=getattr(platform, "conversation_rate_limit", None),
         )
         self.runner = StepRunner(
             settings=settings,

@@ -139,6 +139,12 @@ class PrivacySection(_Section):
     retention_days: int = Field(default=365, ge=1, le=3650)
 
 
+class LimitsSection(_Section):
+    # Conversations sent to at once by the outbox. Empty: the platform's own default (Slack
+    # limits each channel, so 8; Matrix and the console 1, as the account limit rules there).
+    send_concurrency: int | None = Field(default=None, ge=1, le=64)
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PIXBOT_",
@@ -153,6 +159,7 @@ class Settings(BaseSettings):
     schedule: ScheduleSection = Field(default_factory=ScheduleSection)
     stats: StatsSection = Field(default_factory=StatsSection)
     privacy: PrivacySection = Field(default_factory=PrivacySection)
+    limits: LimitsSection = Field(default_factory=LimitsSection)
 
     @classmethod
     def settings_customise_sources(

@@ -52,6 +52,10 @@ class Outgoing:
     ``text`` is plain text; platforms derive their own markup from it (escaped HTML for Matrix,
     escaped mrkdwn for Slack). ``key`` is the idempotency key (Matrix txnId): sending twice with
     the same key must deliver once.
+
+    ``direct_hint`` is the person's direct conversation as a platform returned it before (kept
+    in the database), so a platform need not look it up again; ``resend`` says an earlier
+    attempt may have been delivered (a platform without server-side idempotency checks then).
     """
 
     text: str
@@ -61,6 +65,8 @@ class Outgoing:
     mentions: tuple[str, ...] = ()
     buttons: tuple[Button, ...] = ()
     in_reply_to: str | None = None
+    direct_hint: str | None = None
+    resend: bool = False
 
     def __post_init__(self) -> None:
         if (self.person_id is None) == (self.conversation_id is None):

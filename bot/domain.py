@@ -117,6 +117,10 @@ class Delivery:
     remote_id: str | None
     last_error: str | None
     batch: str | None
+    # The recipient's direct conversation when a platform opened it before (Slack DM channel).
+    conversation: str | None = None
+    # Read to be sent before (by this or an earlier process): it may have been delivered.
+    claimed_before: bool = False
 
 
 @dataclass(frozen=True, slots=True)

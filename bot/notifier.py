@@ -7,7 +7,8 @@ callers pass business keys such as ``inv:CAMPAIGN:PERSON`` for messages to peopl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -15,6 +16,16 @@ from bot.core import Button, Incoming
 from bot.domain import NewDelivery, Person
 from bot.render import Renderer
 from storage.uow import UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class PersonMessage:
+    """One message of a bulk send (:meth:`Notifier.to_people`)."""
+
+    person: Person
+    key: str
+    variables: Mapping[str, Any] = field(default_factory=dict)
+    not_before: datetime | None = None
 
 
 class Notifier:
@@ -69,6 +80,46 @@ class Notifier:
             ),
             now,
         )
+
+    def to_people(
+        self,
+        uow: UnitOfWork,
+        messages: Iterable[PersonMessage],
+        template: str,
+        /,
+        *,
+        now: datetime,
+        campaign_id: int | None = None,
+        kind: str = "notice",
+        batch: str | None = None,
+        with_buttons: bool = False,
+        **variables: Any,
+    ) -> int:
+        """:meth:`to_person` for many people in a few statements; returns how many are new."""
+        buttons: dict[str, tuple[Button, ...]] = {}
+        items = []
+        for message in messages:
+            person = message.person
+            if with_buttons:
+                locale = self.locale_of(person)
+                if locale not in buttons:
+                    buttons[locale] = self.agent_buttons(person)
+            items.append(
+                NewDelivery(
+                    key=message.key,
+                    kind=kind,
+                    recipient=person.platform_id,
+                    body=self.render_for(
+                        person, template, person=person, **variables, **message.variables
+                    ),
+                    campaign_id=campaign_id,
+                    person_id=person.id,
+                    batch=batch,
+                    buttons=buttons[self.locale_of(person)] if with_buttons else (),
+                    not_before=message.not_before,
+                )
+            )
+        return uow.outbox.enqueue_many(items, now)
 
     def to_conversation(
         self,

@@ -1,9 +1,14 @@
 """The outbox dispatcher: the only code that sends messages.
 
-Rows are written by handlers and scheduled jobs inside their transaction; the dispatcher sends
-the due ones, one at a time, paced by a rate limiter, and marks each as sent with the platform's
-remote id. The row key is passed to the platform as its idempotency key, so a crash between
-"sent" and "marked" leads to a retry that the platform de-duplicates (Matrix txnId).
+Rows are written by handlers and scheduled jobs inside their transaction; the dispatcher reads
+the due ones in batches, sends them paced by a rate limiter, and marks them as sent with the
+platform's remote ids in one statement per batch (at least every second). The row key is passed
+to the platform as its idempotency key, so a crash between "sent" and "marked" leads to a retry
+that the platform de-duplicates (Matrix txnId, Slack message metadata, the console journal).
+
+Where the platform limits each conversation rather than the account (Slack), up to
+``concurrency`` conversations are sent to at once; messages of one conversation always go out
+in order, one after the other. A "wait" (429 ``Retry-After``) pauses every conversation.
 """
 
 from __future__ import annotations
@@ -12,8 +17,9 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.core import Clock, DeliveryError, Outgoing, Platform
@@ -29,6 +35,11 @@ MAX_OUTAGE_PAUSE = 30.0
 # The DeliveryError code adapters use when the platform cannot be reached at all.
 UNREACHABLE = "unreachable"
 BatchHook = Callable[[str], Awaitable[None]]
+# Sent rows are marked together: at most this many, or this many seconds, after their send.
+MARK_EVERY = 100
+MARK_INTERVAL = 1.0
+MAX_CLAIM = 200
+LIMITERS_KEPT = 10_000
 
 
 class RateLimiter:
@@ -61,6 +72,16 @@ class DispatchStats:
     failed: int = 0
 
 
+@dataclass
+class _Marks:
+    """Sends the platform accepted and the database does not know yet."""
+
+    sent: list[tuple[int, str]] = field(default_factory=list)
+    conversations: dict[int, str] = field(default_factory=dict)
+    batches: dict[str, None] = field(default_factory=dict)
+    since: float = field(default_factory=time.monotonic)
+
+
 def backoff(attempts: int) -> timedelta:
     return min(MAX_BACKOFF, timedelta(seconds=5 * 2**attempts))
 
@@ -79,11 +100,19 @@ class Dispatcher:
         on_batch_progress: BatchHook | None = None,
         limiter: RateLimiter | None = None,
         lock: asyncio.Lock | None = None,
+        concurrency: int = 1,
+        conversation_rate: float | None = None,
     ) -> None:
         self.store = store
         self.platform = platform
         self.clock = clock
         self.limiter = limiter or RateLimiter(platform.rate_limit)
+        self.concurrency = max(1, concurrency)
+        # Slack also paces each channel: one more bucket per conversation then.
+        self.conversation_rate = conversation_rate
+        self._limiters: OrderedDict[str, RateLimiter] = OrderedDict()
+        self._marks = _Marks()
+        self._tried: set[int] = set()
         self.on_batch_progress = on_batch_progress
         self.stats = DispatchStats()
         # Shared with the handlers: a SQLite writer must never wait on a transaction that the
@@ -106,21 +135,79 @@ class Dispatcher:
         self._stopping = True
         self._wake.set()
 
+    def _paused(self) -> bool:
+        return self.paused_until is not None and self.clock.now() < self.paused_until
+
+    def _claim_size(self) -> int:
+        """Rows read at once: about two seconds of sending, so a reply typed meanwhile waits
+        for at most that long behind a launch."""
+        return max(5, min(MAX_CLAIM, int(self.platform.rate_limit * 2)))
+
     async def drain(self, limit: int | None = None) -> int:
         """Send everything due now; return how many rows were handled."""
         handled = 0
-        while limit is None or handled < limit:
-            if self.paused_until is not None and self.clock.now() < self.paused_until:
-                break
-            with self.store.transaction() as uow:
-                due = uow.outbox.due(self.clock.now(), limit=20)
-            if not due:
-                break
-            for delivery in due:
-                if self.paused_until is not None and self.clock.now() < self.paused_until:
+        try:
+            while limit is None or handled < limit:
+                if self._paused():
                     break
-                await self._deliver(delivery)
-                handled += 1
+                size = self._claim_size()
+                if limit is not None:
+                    size = min(size, limit - handled)
+                with self.store.transaction() as uow:
+                    due = uow.outbox.claim(self.clock.now(), limit=size)
+                if not due:
+                    break
+                done = await self._send_all(due)
+                # Marked before the next read, which would otherwise see them as still due.
+                await self._flush_marks()
+                await self._unclaim(due)
+                handled += done
+                if done == 0:
+                    break
+        finally:
+            await self._flush_marks()
+        return handled
+
+    async def _unclaim(self, due: list[Delivery]) -> None:
+        """Rows read but never tried (a pause stopped their lane) cannot have gone out."""
+        untried = [d.id for d in due if d.id not in self._tried and not d.claimed_before]
+        self._tried.clear()
+        if untried:
+            async with self.lock:
+                with self.store.transaction() as uow:
+                    uow.outbox.unclaim(untried)
+
+    async def _send_all(self, due: list[Delivery]) -> int:
+        """Send a claimed batch; returns how many rows were handled (sent or failed)."""
+        if self.concurrency == 1:
+            return await self._send_lane(due)
+        lanes: dict[str, list[Delivery]] = {}
+        for delivery in due:
+            lanes.setdefault(delivery.recipient, []).append(delivery)
+        queue: asyncio.Queue[list[Delivery]] = asyncio.Queue()
+        for lane in lanes.values():
+            queue.put_nowait(lane)
+        counts: list[int] = []
+
+        async def worker() -> None:
+            while not queue.empty():
+                counts.append(await self._send_lane(queue.get_nowait()))
+
+        await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(lanes)))))
+        return sum(counts)
+
+    async def _send_lane(self, deliveries: list[Delivery]) -> int:
+        """Deliveries in order; a lane stops at a pause (the rest keeps its place) or at a
+        failure of its conversation (later messages must not overtake it)."""
+        handled = 0
+        for delivery in deliveries:
+            if self._paused():
+                break
+            sent = await self._deliver(delivery)
+            handled += 1
+            if not sent and self.concurrency > 1:
+                break
+            await self._maybe_flush()
         return handled
 
     async def run(self) -> None:
@@ -142,9 +229,11 @@ class Dispatcher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=timeout)
 
-    async def _deliver(self, delivery: Delivery) -> None:
+    async def _deliver(self, delivery: Delivery) -> bool:
+        """Send one row; True when the platform accepted it (marked with the next flush)."""
+        self._tried.add(delivery.id)
         if delivery.body is None:  # cancelled or already handled concurrently
-            return
+            return True
         message = Outgoing(
             text=delivery.body,
             key=delivery.key,
@@ -152,34 +241,72 @@ class Dispatcher:
             conversation_id=delivery.recipient if delivery.to_conversation else None,
             mentions=delivery.mentions,
             buttons=delivery.buttons,
+            direct_hint=None if delivery.to_conversation else delivery.conversation,
+            resend=delivery.claimed_before,
         )
         await self.limiter.acquire()
+        if self.conversation_rate is not None:
+            await self._conversation_limiter(delivery.recipient).acquire()
         try:
             result = await self.platform.send(message)
         except DeliveryError as error:
             await self._failed(delivery, error)
-            return
+            return False
         except Exception as error:  # an adapter bug must not stop the outbox
             log.exception("unexpected error sending %s", delivery.key)
             await self._failed(delivery, DeliveryError(self.platform.name, "internal", str(error)))
-            return
+            return False
         if self.after_send is not None:
             self.after_send(delivery)
         self._outage = 0.0
-        async with self.lock:
-            with self.store.transaction() as uow:
-                if delivery.kind == ERASURE:
-                    # The last word to an erased person: no row remains once it is delivered.
-                    uow.outbox.delete(delivery.id)
-                else:
-                    uow.outbox.mark_sent(delivery.id, result.remote_id, self.clock.now())
         if delivery.kind == ERASURE:
+            # The last word to an erased person: no row remains once it is delivered.
+            async with self.lock:
+                with self.store.transaction() as uow:
+                    uow.outbox.delete(delivery.id)
             forget = getattr(self.platform, "forget_conversation", None)
             if forget is not None:
                 await forget(delivery.recipient)
+            self.stats.sent += 1
+            return True
+        marks = self._marks
+        marks.sent.append((delivery.id, result.remote_id))
+        if (
+            delivery.person_id is not None
+            and result.conversation_id
+            and result.conversation_id != delivery.conversation
+        ):
+            marks.conversations[delivery.person_id] = result.conversation_id
+        if delivery.batch:
+            marks.batches[delivery.batch] = None
         self.stats.sent += 1
-        if delivery.batch and self.on_batch_progress is not None:
-            await self.on_batch_progress(delivery.batch)
+        return True
+
+    def _conversation_limiter(self, recipient: str) -> RateLimiter:
+        limiter = self._limiters.get(recipient)
+        if limiter is None:
+            limiter = self._limiters[recipient] = RateLimiter(self.conversation_rate or 1.0)
+            while len(self._limiters) > LIMITERS_KEPT:
+                self._limiters.popitem(last=False)
+        self._limiters.move_to_end(recipient)
+        return limiter
+
+    async def _maybe_flush(self) -> None:
+        marks = self._marks
+        if len(marks.sent) >= MARK_EVERY or time.monotonic() - marks.since >= MARK_INTERVAL:
+            await self._flush_marks()
+
+    async def _flush_marks(self) -> None:
+        """Record the accepted sends in one transaction, then report batch progress."""
+        marks, self._marks = self._marks, _Marks()
+        if marks.sent or marks.conversations:
+            async with self.lock:
+                with self.store.transaction() as uow:
+                    uow.outbox.mark_sent_many(marks.sent, self.clock.now())
+                    uow.people.set_direct_conversations(marks.conversations)
+        if self.on_batch_progress is not None:
+            for batch in marks.batches:
+                await self.on_batch_progress(batch)
 
     async def _failed(self, delivery: Delivery, error: DeliveryError) -> None:
         """Decide what a failed send becomes.
@@ -215,8 +342,8 @@ class Dispatcher:
         if final:
             self.stats.failed += 1
             log.warning("delivery %s failed for good: %s", delivery.key, error)
-            if delivery.batch and self.on_batch_progress is not None:
-                await self.on_batch_progress(delivery.batch)
+            if delivery.batch:
+                self._marks.batches[delivery.batch] = None
         else:
             self.stats.retried += 1
             log.info("delivery %s retried in %s: %s", delivery.key, wait, error)

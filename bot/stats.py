@@ -12,7 +12,7 @@ would not be exact itself.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -117,8 +117,35 @@ def campaign_stats(
     all_states = list(states)
     for state in all_states:
         by_service.setdefault(state.person.service or "—", []).append(state)
-    total = count(all_states, stopped)
-    groups = {name: count(items, stopped) for name, items in by_service.items()}
+    return _grouped(
+        {name: count(items, stopped) for name, items in by_service.items()}, min_group, as_of
+    )
+
+
+def stats_from_counts(
+    counts: Mapping[tuple[str | None, ParticipationStatus, bool], int],
+    min_group: int,
+    as_of: datetime | None = None,
+) -> CampaignStats:
+    """The same figures from people counted per (service, status, "stop tout") by the
+    database: every audience member counts in ``invited``; "stop tout" counts as stopped."""
+    groups: dict[str, Counts] = {}
+    for (service, status, stopped_all), number in counts.items():
+        if status == ParticipationStatus.COMPLETED:
+            counted = Counts(number, completed=number)
+        elif status == ParticipationStatus.OPTED_OUT or stopped_all:
+            counted = Counts(number, opted_out=number)
+        elif status == ParticipationStatus.STARTED:
+            counted = Counts(number, started=number)
+        else:
+            counted = Counts(number)
+        name = service or "—"
+        groups[name] = groups.get(name, Counts()) + counted
+    return _grouped(groups, min_group, as_of)
+
+
+def _grouped(groups: dict[str, Counts], min_group: int, as_of: datetime | None) -> CampaignStats:
+    total = sum(groups.values(), Counts())
     groups = {name: c for name, c in groups.items() if c.invited}
     hidden = {name for name, c in groups.items() if c.invited < min_group}
     visible = sorted((c.invited, name) for name, c in groups.items() if name not in hidden)

@@ -19,8 +19,6 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
-    func,
-    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -65,13 +63,17 @@ class ServiceRow(Base):
 
 class PersonRow(Base):
     __tablename__ = "people"
-    __table_args__ = (Index("ix_people_email_lower", func.lower(text("email"))),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     platform_id: Mapped[str] = mapped_column(String(255), unique=True)
     display_name: Mapped[str | None] = mapped_column(String(200))
     service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"))
     # Only used to match a Pix Orga export's external-id column.
     email: Mapped[str | None] = mapped_column(String(255), index=True)
+    # lower(trim(email)), indexed: the Pix Orga import matches on it in one query.
+    email_norm: Mapped[str | None] = mapped_column(String(255), index=True)
+    # The person's direct conversation once a platform opened it (a Slack DM channel id), so a
+    # restart does not pay one rate-limited lookup per recipient again.
+    direct_conversation: Mapped[str | None] = mapped_column(String(255))
     locale: Mapped[str | None] = mapped_column(String(10))
     timezone: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -124,7 +126,11 @@ class ParticipationEventRow(Base):
     """Append-only: invited, started, completed, snoozed, opted_out, opted_out_all, resumed."""
 
     __tablename__ = "participation_events"
-    __table_args__ = (Index("ix_participation_person_campaign", "person_id", "campaign_id"),)
+    __table_args__ = (
+        Index("ix_participation_person_campaign", "person_id", "campaign_id"),
+        # Per-campaign sets (who is invited, completions) and global events (campaign_id NULL).
+        Index("ix_participation_campaign_kind", "campaign_id", "kind", "person_id"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     campaign_id: Mapped[int | None] = mapped_column(ForeignKey("campaigns.id", ondelete="CASCADE"))
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
@@ -139,7 +145,8 @@ class DeliveryRow(Base):
     __tablename__ = "deliveries"
     __table_args__ = (
         UniqueConstraint("key", name="uq_deliveries_key"),
-        Index("ix_deliveries_due", "status", "next_attempt_at"),
+        # Due rows are read as two index ranges: conversation replies first, then the rest.
+        Index("ix_deliveries_due", "status", "to_conversation", "next_attempt_at", "id"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     key: Mapped[str] = mapped_column(String(200))
@@ -160,6 +167,8 @@ class DeliveryRow(Base):
     batch: Mapped[str | None] = mapped_column(String(300), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When a dispatcher last read the row to send it: set means it may have gone out already.
+    claimed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class ReminderStepRow(Base):

@@ -13,6 +13,7 @@ import typer
 from bot.cli.charts import write_stats_chart
 from bot.cli.common import fail, now, open_store, settings
 from bot.cli.csvio import write_stats_csv
+from bot.cli.progress import progress
 from bot.config import Settings
 from bot.domain import Campaign
 from bot.services.participation import apply_orga_export
@@ -225,9 +226,10 @@ def campaign_import_orga(
     except (OrgaError, OSError, UnicodeDecodeError) as exc:
         raise fail(f"Export illisible : {exc}. Rien n'a été modifié.") from None
     store = open_store(settings())
-    with store.transaction() as uow:
+    with store.transaction() as uow, progress(len(rows), "Import Pix Orga") as bar:
         campaign = _find_campaign(uow, code, service)
         outcome = apply_orga_export(uow, campaign, rows, now())
+        bar.advance(len(rows))
         if outcome.ambiguous:
             for line_no, email in outcome.ambiguous:
                 typer.echo(

@@ -10,12 +10,14 @@ import typer
 
 from bot.cli.common import check_id, fail, now, open_store, settings
 from bot.cli.csvio import AgentRow, parse_agents_csv
+from bot.cli.progress import batches, progress
 from bot.text import clean_line
 from storage.uow import UnitOfWork
 
 ambassador_app = typer.Typer(help="Gérer les ambassadeurs.", no_args_is_help=True)
 admin_app = typer.Typer(help="Gérer les administrateurs.", no_args_is_help=True)
 agents_app = typer.Typer(help="Gérer les agents.", no_args_is_help=True)
+IMPORT_BATCH = 5000  # agents per bulk upsert (one transaction for the whole file)
 
 
 @ambassador_app.command("add")
@@ -126,8 +128,9 @@ def agents_import(
         for error in errors:
             typer.echo(error, err=True)
         raise fail("Import annulé : aucun agent n'a été importé.")
+    from storage.repositories.people import AgentRecord
+
     store = open_store(settings())
-    created = updated = skipped = 0
     with store.transaction() as uow:
         clashes = email_clashes(uow, rows)
         if clashes:
@@ -139,24 +142,32 @@ def agents_import(
             [row.platform_id for row in rows if row.platform_id not in existing]
             + [row.email for row in rows if row.email and row.platform_id not in existing]
         )
-        for row in rows:
-            if row.platform_id not in existing and (
-                row.platform_id in erased or (row.email and row.email in erased)
-            ):
-                skipped += 1  # erased: an import never brings a person back
-                continue
-            _, is_new = uow.people.upsert(
+        # An import never brings back a person erased at their request.
+        kept = [
+            row
+            for row in rows
+            if row.platform_id in existing
+            or not (row.platform_id in erased or (row.email and row.email in erased))
+        ]
+        records = [
+            AgentRecord(
                 row.platform_id,
-                display_name=row.display_name or None,
-                service=row.service,
-                email=row.email,
-                timezone=row.timezone,
-                locale=row.locale,
-                now=now(),
+                row.display_name or None,
+                row.service,
+                row.email,
+                row.timezone,
+                row.locale,
             )
-            created += is_new
-            updated += not is_new
+            for row in kept
+        ]
+        created = updated = 0
+        with progress(len(records), "Import des agents") as bar:
+            for part in batches(records, IMPORT_BATCH):
+                new, changed = uow.people.upsert_many(part, now())
+                created, updated = created + new, updated + changed
+                bar.advance(len(part))
         uow.audit.add("cli", "agents_import", now(), count=created + updated, detail=file.name)
+    skipped = len(rows) - len(kept)
     typer.echo(
         f"{created + updated} agents importés ({created} nouveaux, {updated} mis à jour)"
         + (f" ; {skipped} ignorés car effacés à leur demande." if skipped else ".")
@@ -191,7 +202,7 @@ def email_clashes(uow: UnitOfWork, rows: list[AgentRow]) -> list[str]:
     for row in rows:
         if not row.email:
             continue
-        key = row.email.lower()
+        key = row.email.strip().lower()
         if key in seen:
             problems.append(
                 f"ligne {row.line} : adresse {row.email} déjà utilisée ligne {seen[key].line}"

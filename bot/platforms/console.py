@@ -42,6 +42,8 @@ class ConsoleJournal:
     keys: dict[str, str] = field(default_factory=dict)
     rooms: dict[str, set[str]] = field(default_factory=dict)
     messages: list[dict[str, str]] = field(default_factory=list)
+    # Opened once: reopening the file for every message was most of a launch's cost.
+    _handle: TextIO | None = field(default=None, repr=False)
 
     def load(self) -> None:
         if self.path is None or not self.path.exists():
@@ -76,6 +78,7 @@ class ConsoleJournal:
 
         for members in self.rooms.values():
             members.discard(platform_id)
+        self.close()  # the file is rewritten below; the next append reopens it
         if self.path is None or not self.path.exists():
             return 0
         entries: list[dict[str, str]] = []
@@ -97,9 +100,16 @@ class ConsoleJournal:
     def append(self, entry: dict[str, str]) -> None:
         self._apply(entry)
         if self.path is not None:
-            with private_file(self.path, "a") as handle:
-                handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
-                handle.flush()
+            if self._handle is None or self._handle.closed:
+                self._handle = private_file(self.path, "a")
+            # Flushed to the OS at once: a key is known again after a crash of the process.
+            self._handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
+            self._handle.flush()
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
 
 
 class ConsolePlatform:
@@ -133,6 +143,7 @@ class ConsolePlatform:
 
     async def stop(self) -> None:
         self._stopping = True
+        self.journal.close()
         if self._lines is not None:
             self._lines.put_nowait(None)  # wake run() even while it waits for a line
 

@@ -27,9 +27,9 @@ from bot.domain import (
     ParticipationStatus,
     Person,
 )
-from bot.notifier import Notifier
+from bot.notifier import Notifier, PersonMessage
 from bot.privacy import Figure, disclose
-from bot.stats import CampaignStats, campaign_stats
+from bot.stats import CampaignStats, stats_from_counts
 from storage.uow import UnitOfWork
 
 MAX_LISTED_FAILURES = 20
@@ -104,11 +104,11 @@ def figures(
     refresh: str = "live",
     tz: ZoneInfo | None = None,
 ) -> CampaignStats:
-    """A campaign's statistics as ambassadors may see them (disclosure rule, daily snapshot)."""
+    """A campaign's statistics as ambassadors may see them (disclosure rule, daily snapshot),
+    counted by the database in one aggregate query."""
     as_of = snapshot_moment(now, refresh, tz or ZoneInfo("Europe/Paris")) if now else None
-    states = uow.participation.states(campaign.id, as_of)
-    stopped_all = uow.participation.opted_out_all(states, as_of)
-    return campaign_stats(states.values(), min_group, stopped_all, as_of)
+    counts = uow.participation.status_counts(campaign.id, as_of)
+    return stats_from_counts(counts, min_group, as_of)
 
 
 def resolve_list(uow: UnitOfWork, service: str, platform_ids: Sequence[str]) -> Resolved:
@@ -167,6 +167,8 @@ class CampaignService:
         self, uow: UnitOfWork, campaign: Campaign, room_members: Sequence[Member] | None = None
     ) -> int:
         """How many people the audience has today, without recording anyone."""
+        if campaign.audience_kind == "service":
+            return uow.people.count_in_service(campaign.audience_value)
         return len(self.resolve(uow, campaign, room_members).people)
 
     def invite(
@@ -177,52 +179,43 @@ class CampaignService:
         now: datetime,
         batch: Batch | None,
     ) -> LaunchResult:
-        """Invite everyone not invited yet (one invitation per person and campaign, ever)."""
-        opted_out = uow.participation.opted_out_all([p.id for p in people])
+        """Invite everyone not invited yet (one invitation per person and campaign, ever).
+
+        Set-based: the audience, the invitations and their events are written in a few
+        multi-row statements whatever the audience size; only the rendering is per person.
+        """
+        people = list({p.id: p for p in people}.values())
+        opted_out = uow.participation.opted_out_all()
         uow.campaigns.add_audience(campaign.id, [p.id for p in people], now)
-        already = skipped = 0
-        to_invite: list[Person] = []
-        for person in people:
-            if uow.participation.has_event(campaign.id, person.id, ParticipationKind.INVITED):
-                already += 1
-            elif person.id in opted_out:
-                skipped += 1
-            else:
-                to_invite.append(person)
+        invited = uow.participation.people_with(campaign.id, ParticipationKind.INVITED)
+        targets = [p for p in people if p.id not in invited and p.id not in opted_out]
+        already = sum(1 for p in people if p.id in invited)
+        skipped = len(people) - already - len(targets)
+        # Withheld invitations ("stop tout") count as handled in the progress reports.
         encoded = replace(batch, withheld=skipped).encode() if batch else None
-        for person in to_invite:
-            self.notifier.to_person(
-                uow,
-                person,
-                "invitation",
-                key=f"inv:{campaign.id}:{person.id}",
-                now=now,
-                campaign_id=campaign.id,
-                kind="invitation",
-                batch=encoded,
-                buttons=self.notifier.agent_buttons(person),
-                person=person,
-                campaign=campaign,
-            )
-            uow.participation.record(
-                person.id, ParticipationKind.INVITED, now, campaign.id, source="system"
-            )
-        new = len(to_invite)
+        self.notifier.to_people(
+            uow,
+            (PersonMessage(p, f"inv:{campaign.id}:{p.id}") for p in targets),
+            "invitation",
+            now=now,
+            campaign_id=campaign.id,
+            kind="invitation",
+            batch=encoded,
+            with_buttons=True,
+            campaign=campaign,
+        )
+        uow.participation.record_many(
+            [(p.id, ParticipationKind.INVITED, campaign.id) for p in targets], now, source="system"
+        )
         if campaign.status in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED):
             uow.campaigns.set_status(campaign.id, CampaignStatus.RUNNING)
-        return LaunchResult(new, already, skipped, fresh=new + skipped)
+        return LaunchResult(len(targets), already, skipped, fresh=len(targets) + skipped)
 
     @staticmethod
     def due_for_reminder(uow: UnitOfWork, campaign: Campaign) -> list[Participation]:
-        """Audience members neither done nor stopped (for this campaign or all campaigns)."""
-        states = uow.participation.states(campaign.id)
-        opted_out_all = uow.participation.opted_out_all(states)
-        return [
-            state
-            for pid, state in states.items()
-            if state.status in (ParticipationStatus.INVITED, ParticipationStatus.STARTED)
-            and pid not in opted_out_all
-        ]
+        """Audience members neither done nor stopped (for this campaign or all campaigns),
+        selected by the database."""
+        return uow.participation.due(campaign.id)
 
     def remind(
         self,
@@ -238,29 +231,28 @@ class CampaignService:
     ) -> int:
         """Enqueue one reminder per due person (or per due person of ``only``) for this step;
         returns how many are new."""
-        sent = 0
-        for state in self.due_for_reminder(uow, campaign):
-            person = state.person
-            if only is not None and person.id not in only:
-                continue
-            if self.notifier.to_person(
-                uow,
-                person,
-                "reminder",
-                key=f"rem:{campaign.id}:{step_key}:{person.id}",
-                now=now,
-                campaign_id=campaign.id,
-                kind="reminder",
-                batch=batch.encode() if batch else None,
-                buttons=self.notifier.agent_buttons(person),
-                not_before=(not_before or {}).get(person.id),
-                person=person,
-                campaign=campaign,
-                started=state.status == ParticipationStatus.STARTED,
-                label=label,
-            ):
-                sent += 1
-        return sent
+        not_before = not_before or {}
+        return self.notifier.to_people(
+            uow,
+            (
+                PersonMessage(
+                    state.person,
+                    f"rem:{campaign.id}:{step_key}:{state.person.id}",
+                    {"started": state.status == ParticipationStatus.STARTED},
+                    not_before.get(state.person.id),
+                )
+                for state in self.due_for_reminder(uow, campaign)
+                if only is None or state.person.id in only
+            ),
+            "reminder",
+            now=now,
+            campaign_id=campaign.id,
+            kind="reminder",
+            batch=batch.encode() if batch else None,
+            with_buttons=True,
+            campaign=campaign,
+            label=label,
+        )
 
     def stats(self, uow: UnitOfWork, campaign: Campaign, now: datetime) -> CampaignStats:
         """What ambassadors see: the daily snapshot (or live), under the disclosure rule."""

@@ -1,7 +1,8 @@
 """Participation recorded from outside the chat: a Pix Orga participants export.
 
 Only participation columns are read (started, results shared), never a result. Each person is
-matched once, by email (case-insensitive) or platform id, among the campaign's audience.
+matched once, by email (case-insensitive) or platform id, among the campaign's audience; the
+whole export is matched in one query on the indexed normalised email and written in bulk.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def apply_orga_export(
     outcome = OrgaOutcome()
     states = uow.participation.states(campaign.id)
     ids = [row.external_id.strip() for row in rows if row.external_id]
-    by_email = uow.people.by_emails(ids)  # one query, case-insensitive, through the index
+    by_email = uow.people.by_emails(ids)  # through the normalised email's index, in chunks
     by_id = uow.people.by_platform_ids(ids)
     for row in rows:
         owners = by_email.get((row.external_id or "").strip().lower(), [])
@@ -57,23 +58,23 @@ def apply_orga_export(
             if (row.shared, row.started) <= (previous.shared, previous.started):
                 continue
         best[person.id] = row
+    events: list[tuple[int, ParticipationKind, int | None]] = []
+    completed: list[int] = []
     for person_id, row in best.items():
         status = states[person_id].status
         if row.shared and status != ParticipationStatus.COMPLETED:
-            uow.participation.record(
-                person_id, ParticipationKind.COMPLETED, now, campaign.id, source="orga"
-            )
-            uow.outbox.cancel_pending_for(person_id, campaign.id)
+            events.append((person_id, ParticipationKind.COMPLETED, campaign.id))
+            completed.append(person_id)
             outcome.completed += 1
         elif row.started and status in (
             ParticipationStatus.INVITED,
             ParticipationStatus.NOT_INVITED,
         ):
-            uow.participation.record(
-                person_id, ParticipationKind.STARTED, now, campaign.id, source="orga"
-            )
+            events.append((person_id, ParticipationKind.STARTED, campaign.id))
             outcome.started += 1
         else:
             outcome.unchanged += 1
+    uow.participation.record_many(events, now, source="orga")
+    uow.outbox.cancel_pending_for_many(completed, campaign.id)
     uow.audit.add("cli", "import_orga", now, campaign.id, count=outcome.completed + outcome.started)
     return outcome

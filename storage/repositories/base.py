@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, TypeVar, cast
+
+from sqlalchemy import Table, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from bot.domain import (
@@ -12,10 +16,54 @@ from storage.models import (
     PersonRow,
     ServiceRow,
 )
+from storage.repositories.errors import StorageError
+
+T = TypeVar("T")
+# Bound parameters per statement stay well under SQLite's limit (32,766) and PostgreSQL's (65,535).
+CHUNK = 5000
+# The person columns read with Core (no ORM objects) on set-based paths.
+PERSON_COLUMNS = (
+    PersonRow.id,
+    PersonRow.platform_id,
+    PersonRow.display_name,
+    PersonRow.service_id,
+    PersonRow.email,
+    PersonRow.locale,
+    PersonRow.timezone,
+    PersonRow.created_at,
+)
 
 
 def _split(text: str) -> tuple[str, ...]:
     return tuple(item for item in text.split("\n") if item) if text else ()
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def table_of(model: type[Any]) -> Table:
+    return cast(Table, model.__table__)
+
+
+def person_from(row: Any, services: dict[int, str]) -> Person:
+    """A :class:`Person` from a Core row of :data:`PERSON_COLUMNS` (in that order)."""
+    pid, platform_id, name, service_id, email, locale, timezone, created_at = row[:8]
+    return Person(
+        id=pid,
+        platform_id=platform_id,
+        display_name=name,
+        service=services.get(service_id) if service_id is not None else None,
+        email=email,
+        locale=locale,
+        timezone=timezone,
+        created_at=created_at,
+    )
+
+
+def normalise_email(email: str | None) -> str | None:
+    return email.strip().lower() if email else None
 
 
 class _Repo:
@@ -30,6 +78,21 @@ class _Repo:
             self.session.flush()
             return row.id
         return found
+
+    def _insert(self, table: Any) -> Any:
+        """A dialect insert, so callers can add ``on_conflict_do_nothing``/``do_update``."""
+        dialect = self.session.get_bind().dialect.name
+        if dialect == "postgresql":
+            return postgresql.insert(table)
+        if dialect == "sqlite":
+            return sqlite.insert(table)
+        raise StorageError(f"unsupported database {dialect}")  # pragma: no cover
+
+    def _execute_many(self, statement: Any, rows: Iterable[dict[str, Any]]) -> None:
+        self.session.flush()  # Core statements do not autoflush pending ORM objects
+        batch = list(rows)
+        for part in chunks(batch):
+            self.session.execute(statement, list(part))
 
     def _service_names(self) -> dict[int, str]:
         rows = self.session.execute(select(ServiceRow.id, ServiceRow.name)).all()

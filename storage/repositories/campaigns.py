@@ -140,17 +140,18 @@ class CampaignRepo(_Repo):
     # -- audience --------------------------------------------------------------------------
 
     def add_audience(self, campaign_id: int, person_ids: Iterable[int], now: datetime) -> int:
-        existing = set(
-            self.session.scalars(
-                select(AudienceRow.person_id).where(AudienceRow.campaign_id == campaign_id)
-            )
+        """Add people to the audience in bulk (present ones are kept); returns how many are new."""
+        before = self.audience_size(campaign_id)
+        self._execute_many(
+            self._insert(AudienceRow.__table__).on_conflict_do_nothing(
+                index_elements=["campaign_id", "person_id"]
+            ),
+            (
+                {"campaign_id": campaign_id, "person_id": pid, "added_at": now}
+                for pid in dict.fromkeys(person_ids)
+            ),
         )
-        new = [pid for pid in dict.fromkeys(person_ids) if pid not in existing]
-        self.session.add_all(
-            AudienceRow(campaign_id=campaign_id, person_id=pid, added_at=now) for pid in new
-        )
-        self.session.flush()
-        return len(new)
+        return self.audience_size(campaign_id) - before
 
     def audience(self, campaign_id: int, as_of: datetime | None = None) -> list[Person]:
         names = self._service_names()

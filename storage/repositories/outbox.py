@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.core import Button
@@ -20,15 +20,44 @@ from bot.domain import (
 from storage.models import (
     CampaignRow,
     DeliveryRow,
+    PersonRow,
 )
-from storage.repositories.base import _Repo, _split
+from storage.repositories.base import _Repo, _split, chunks, table_of
 from storage.repositories.errors import StorageError
 
 
 class OutboxRepo(_Repo):
     def enqueue(self, item: NewDelivery, now: datetime) -> bool:
         """Insert-or-ignore by key; True when a new row was written."""
-        values = {
+        values = self._values(item, now)
+        dialect = self.session.get_bind().dialect.name
+        insert: Any
+        if dialect == "postgresql":
+            insert = postgresql.insert(DeliveryRow).values(values)
+        elif dialect == "sqlite":
+            insert = sqlite.insert(DeliveryRow).values(values)
+        else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+            raise StorageError(f"unsupported database {dialect}")
+        statement = insert.on_conflict_do_nothing(index_elements=["key"]).returning(DeliveryRow.id)
+        return self.session.execute(statement).scalar() is not None
+
+    def enqueue_many(self, items: Sequence[NewDelivery], now: datetime) -> int:
+        """Insert-or-ignore many rows by key (multi-row statements); returns how many are new."""
+        self.session.flush()
+        statement = (
+            self._insert(DeliveryRow.__table__)
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(DeliveryRow.id)
+        )
+        new = 0
+        for part in chunks(items, 2000):
+            result = self.session.execute(statement, [self._values(i, now) for i in part])
+            new += len(result.all())
+        return new
+
+    @staticmethod
+    def _values(item: NewDelivery, now: datetime) -> dict[str, Any]:
+        return {
             "key": item.key,
             "kind": item.kind,
             "campaign_id": item.campaign_id,
@@ -44,18 +73,8 @@ class OutboxRepo(_Repo):
             "batch": item.batch,
             "created_at": now,
         }
-        dialect = self.session.get_bind().dialect.name
-        insert: Any
-        if dialect == "postgresql":
-            insert = postgresql.insert(DeliveryRow).values(values)
-        elif dialect == "sqlite":
-            insert = sqlite.insert(DeliveryRow).values(values)
-        else:  # pragma: no cover - only SQLite and PostgreSQL are supported
-            raise StorageError(f"unsupported database {dialect}")
-        statement = insert.on_conflict_do_nothing(index_elements=["key"]).returning(DeliveryRow.id)
-        return self.session.execute(statement).scalar() is not None
 
-    def _delivery(self, row: DeliveryRow) -> Delivery:
+    def _delivery(self, row: DeliveryRow, conversation: str | None = None) -> Delivery:
         return Delivery(
             id=row.id,
             key=row.key,
@@ -73,21 +92,58 @@ class OutboxRepo(_Repo):
             remote_id=row.remote_id,
             last_error=row.last_error,
             batch=row.batch,
+            conversation=conversation,
+            claimed_before=row.claimed_at is not None,
         )
 
     def due(self, now: datetime, limit: int = 50) -> list[Delivery]:
-        rows = self.session.scalars(
-            select(DeliveryRow)
-            .where(DeliveryRow.status == DeliveryStatus.PENDING, DeliveryRow.next_attempt_at <= now)
-            # Conversation replies first: an answer must not wait behind a 450-person launch.
-            .order_by(
-                case((DeliveryRow.to_conversation.is_(True), 0), else_=1),
-                DeliveryRow.next_attempt_at,
-                DeliveryRow.id,
+        """The next due rows, oldest first; conversation replies before messages to people, so
+        an answer never waits behind a 20,000-person launch. Each kind is one range of
+        ``ix_deliveries_due`` (status, to_conversation, next_attempt_at, id): the cost does not
+        grow with the number of pending rows."""
+        found: list[Delivery] = []
+        for to_conversation in (True, False):
+            if len(found) >= limit:
+                break
+            rows = self.session.execute(
+                self.due_query(now, to_conversation=to_conversation, limit=limit - len(found))
+            ).all()
+            found.extend(self._delivery(row, conversation) for row, conversation in rows)
+        return found
+
+    def claim(self, now: datetime, limit: int = 50) -> list[Delivery]:
+        """:meth:`due`, and the rows stamped as read for sending (one statement), so a later
+        read knows an earlier process may have sent them before it stopped."""
+        found = self.due(now, limit)
+        if found:
+            self.session.execute(
+                update(DeliveryRow)
+                .where(DeliveryRow.id.in_([d.id for d in found]))
+                .values(claimed_at=now)
             )
+        return found
+
+    def unclaim(self, delivery_ids: Sequence[int]) -> None:
+        """Forget a claim that no send followed."""
+        self.session.execute(
+            update(DeliveryRow)
+            .where(DeliveryRow.id.in_(list(delivery_ids)))
+            .values(claimed_at=None)
+        )
+
+    @staticmethod
+    def due_query(now: datetime, *, to_conversation: bool, limit: int) -> Any:
+        return (
+            select(DeliveryRow, PersonRow.direct_conversation)
+            .outerjoin(PersonRow, PersonRow.id == DeliveryRow.person_id)
+            .where(
+                DeliveryRow.status == DeliveryStatus.PENDING,
+                DeliveryRow.to_conversation.is_(to_conversation),
+                DeliveryRow.next_attempt_at <= now,
+            )
+            .order_by(DeliveryRow.next_attempt_at, DeliveryRow.id)
             .limit(limit)
         )
-        return [self._delivery(row) for row in rows]
 
     def next_due_at(self) -> datetime | None:
         return self.session.scalar(
@@ -146,6 +202,25 @@ class OutboxRepo(_Repo):
     def delete(self, delivery_id: int) -> None:
         self.session.execute(delete(DeliveryRow).where(DeliveryRow.id == delivery_id))
 
+    def mark_sent_many(self, sent: Sequence[tuple[int, str]], now: datetime) -> None:
+        """Mark ``(delivery id, remote id)`` pairs as sent in one statement."""
+        if not sent:
+            return
+        table = table_of(DeliveryRow)
+        self.session.execute(
+            update(table)
+            .where(table.c.id == bindparam("delivery_id"))
+            .values(
+                status=DeliveryStatus.SENT,
+                remote_id=bindparam("remote"),
+                sent_at=now,
+                body=None,
+                attempts=table.c.attempts + 1,
+                last_error=None,
+            ),
+            [{"delivery_id": did, "remote": remote} for did, remote in sent],
+        )
+
     def mark_retry(
         self, delivery_id: int, error: str, next_attempt_at: datetime, *, count: bool = True
     ) -> None:
@@ -198,6 +273,23 @@ class OutboxRepo(_Repo):
             query = query.where(DeliveryRow.campaign_id == campaign_id)
         result: Any = self.session.execute(query)
         return int(result.rowcount or 0)
+
+    def cancel_pending_for_many(self, person_ids: Sequence[int], campaign_id: int) -> int:
+        """:meth:`cancel_pending_for` for many people of one campaign."""
+        cancelled = 0
+        for part in chunks(person_ids):
+            result: Any = self.session.execute(
+                update(DeliveryRow)
+                .where(
+                    DeliveryRow.person_id.in_(part),
+                    DeliveryRow.campaign_id == campaign_id,
+                    DeliveryRow.status == DeliveryStatus.PENDING,
+                    DeliveryRow.kind.in_(["invitation", "reminder"]),
+                )
+                .values(status=DeliveryStatus.CANCELLED, body=None)
+            )
+            cancelled += int(result.rowcount or 0)
+        return cancelled
 
     def batch_counts(self, batch: str) -> dict[DeliveryStatus, int]:
         rows = self.session.execute(

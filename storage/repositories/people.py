@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 
 from bot.domain import (
     Person,
@@ -24,7 +25,26 @@ from storage.models import (
     RoleRow,
     ServiceRow,
 )
-from storage.repositories.base import _Repo
+from storage.repositories.base import (
+    PERSON_COLUMNS,
+    _Repo,
+    chunks,
+    normalise_email,
+    person_from,
+    table_of,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRecord:
+    """One agent of an import, as the bulk upsert takes it."""
+
+    platform_id: str
+    display_name: str | None
+    service: str
+    email: str | None
+    timezone: str | None
+    locale: str | None
 
 
 class ServiceRepo(_Repo):
@@ -49,31 +69,31 @@ class PeopleRepo(_Repo):
 
     def by_email(self, email: str) -> Person | None:
         row = self.session.scalar(
-            select(PersonRow).where(func.lower(PersonRow.email) == email.strip().lower())
+            select(PersonRow).where(PersonRow.email_norm == normalise_email(email)).limit(1)
         )
         return self._person(row) if row else None
 
     def by_emails(self, emails: Iterable[str]) -> dict[str, list[Person]]:
-        """People by lower-cased email, in one query (through the ``lower(email)`` index)."""
-        wanted = sorted({e.strip().lower() for e in emails if e and e.strip()})
-        if not wanted:
-            return {}
+        """People by normalised email (trimmed, lower case), through its index, in chunks."""
+        wanted = sorted({n for n in (normalise_email(e) for e in emails) if n})
         names = self._service_names()
         found: dict[str, list[Person]] = {}
-        rows = self.session.scalars(
-            select(PersonRow).where(func.lower(PersonRow.email).in_(wanted)).order_by(PersonRow.id)
-        )
-        for row in rows:
-            found.setdefault((row.email or "").lower(), []).append(self._person(row, names))
+        for part in chunks(wanted):
+            rows = self.session.scalars(
+                select(PersonRow).where(PersonRow.email_norm.in_(part)).order_by(PersonRow.id)
+            )
+            for row in rows:
+                found.setdefault(row.email_norm or "", []).append(self._person(row, names))
         return found
 
     def by_platform_ids(self, platform_ids: Iterable[str]) -> dict[str, Person]:
         wanted = sorted(set(platform_ids))
-        if not wanted:
-            return {}
         names = self._service_names()
-        rows = self.session.scalars(select(PersonRow).where(PersonRow.platform_id.in_(wanted)))
-        return {row.platform_id: self._person(row, names) for row in rows}
+        found: dict[str, Person] = {}
+        for part in chunks(wanted):
+            rows = self.session.scalars(select(PersonRow).where(PersonRow.platform_id.in_(part)))
+            found.update((row.platform_id, self._person(row, names)) for row in rows)
+        return found
 
     def by_ids(self, person_ids: Iterable[int]) -> list[Person]:
         wanted = sorted(set(person_ids))
@@ -89,7 +109,7 @@ class PeopleRepo(_Repo):
         """The platform id of another person using this email (case-insensitive), if any."""
         return self.session.scalar(
             select(PersonRow.platform_id).where(
-                func.lower(PersonRow.email) == email.strip().lower(),
+                PersonRow.email_norm == normalise_email(email),
                 PersonRow.platform_id != other_than,
             )
         )
@@ -124,20 +144,110 @@ class PeopleRepo(_Repo):
         row.display_name = display_name
         row.service_id = self._service_id(service, create=True) if service else None
         row.email = email
+        row.email_norm = normalise_email(email)
         row.timezone = timezone
         row.locale = locale
         self.session.flush()
         return self._person(row), created
 
+    def upsert_many(self, agents: Sequence[AgentRecord], now: datetime) -> tuple[int, int]:
+        """Insert or update agents in bulk; returns (created, updated)."""
+        services = {name: sid for sid, name in self._service_names().items()}
+        missing = sorted({a.service for a in agents} - set(services))
+        if missing:
+            self._execute_many(
+                self._insert(ServiceRow).on_conflict_do_nothing(index_elements=["name"]),
+                ({"name": name} for name in missing),
+            )
+            services = {name: sid for sid, name in self._service_names().items()}
+        ids = [a.platform_id for a in agents]
+        existing: set[str] = set()
+        for part in chunks(ids):
+            existing.update(
+                self.session.scalars(
+                    select(PersonRow.platform_id).where(PersonRow.platform_id.in_(part))
+                )
+            )
+        table = PersonRow.__table__
+        insert = self._insert(table)
+        upsert = insert.on_conflict_do_update(
+            index_elements=["platform_id"],
+            set_={
+                name: insert.excluded[name]
+                for name in (
+                    "display_name",
+                    "service_id",
+                    "email",
+                    "email_norm",
+                    "timezone",
+                    "locale",
+                )
+            },
+        )
+        self._execute_many(
+            upsert,
+            (
+                {
+                    "platform_id": a.platform_id,
+                    "display_name": a.display_name,
+                    "service_id": services[a.service],
+                    "email": a.email,
+                    "email_norm": normalise_email(a.email),
+                    "timezone": a.timezone,
+                    "locale": a.locale,
+                    "created_at": now,
+                }
+                for a in agents
+            ),
+        )
+        updated = len(existing)
+        return len(agents) - updated, updated
+
     def in_service(self, service: str) -> list[Person]:
         service_id = self._service_id(service)
         if service_id is None:
             return []
-        rows = self.session.scalars(
-            select(PersonRow).where(PersonRow.service_id == service_id).order_by(PersonRow.id)
+        rows = self.session.execute(
+            select(*PERSON_COLUMNS).where(PersonRow.service_id == service_id).order_by(PersonRow.id)
         )
         names = self._service_names()
-        return [self._person(row, names) for row in rows]
+        return [person_from(row, names) for row in rows]
+
+    def count_in_service(self, service: str) -> int:
+        service_id = self._service_id(service)
+        if service_id is None:
+            return 0
+        return int(
+            self.session.scalar(
+                select(func.count())
+                .select_from(PersonRow)
+                .where(PersonRow.service_id == service_id)
+            )
+            or 0
+        )
+
+    def direct_conversations(self, person_ids: Iterable[int]) -> dict[int, str]:
+        """Known direct conversations (e.g. Slack DM channel ids) of these people."""
+        found: dict[int, str] = {}
+        for part in chunks(sorted(set(person_ids))):
+            rows = self.session.execute(
+                select(PersonRow.id, PersonRow.direct_conversation).where(
+                    PersonRow.id.in_(part), PersonRow.direct_conversation.is_not(None)
+                )
+            )
+            found.update({pid: conversation for pid, conversation in rows if conversation})
+        return found
+
+    def set_direct_conversations(self, conversations: Mapping[int, str]) -> None:
+        if not conversations:
+            return
+        table = table_of(PersonRow)
+        self.session.execute(
+            update(table)
+            .where(table.c.id == bindparam("pid"))
+            .values(direct_conversation=bindparam("conversation")),
+            [{"pid": pid, "conversation": c} for pid, c in conversations.items()],
+        )
 
     def delete(self, person_id: int) -> None:
         """Erase a person and everything that points at them (cascades)."""

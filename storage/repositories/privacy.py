@@ -24,7 +24,7 @@ from storage.models import (
     PrivacyKeyRow,
     QuestionRow,
 )
-from storage.repositories.base import _Repo
+from storage.repositories.base import _Repo, chunks
 from storage.repositories.people import PeopleRepo
 
 KEY_NAME = "hmac"
@@ -57,9 +57,11 @@ class PrivacyRepo(_Repo):
         by_digest = {keyed_hash(key, v): v for v in values if v}
         if not by_digest:
             return set()
-        found = self.session.scalars(
-            select(ErasureRow.digest).where(ErasureRow.digest.in_(list(by_digest)))
-        )
+        found: set[str] = set()
+        for part in chunks(list(by_digest)):
+            found.update(
+                self.session.scalars(select(ErasureRow.digest).where(ErasureRow.digest.in_(part)))
+            )
         return {by_digest[d] for d in found}
 
     def erase(self, person: Person, now: datetime) -> str:

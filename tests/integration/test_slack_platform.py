@@ -18,7 +18,7 @@ import time
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -411,21 +411,37 @@ async def test_restart_finds_the_key_in_history_and_does_not_post_again(
     for index in range(5):
         await bounded(before_crash.send(Outgoing(text="x", key=f"other-{index}", person_id=ALICE)))
 
-    # The first instance read the (empty) history once, before its first post only.
-    assert len(fake_slack.calls("conversations.history")) == 1
+    # First attempts cannot have been delivered before: no history read (a Tier-3 call).
+    assert fake_slack.calls("conversations.history") == []
 
     restarted = make_platform(fake_slack)
-    again = await bounded(restarted.send(message))
+    # The outbox read that row to send it before the crash: it may have gone out.
+    again = await bounded(restarted.send(replace(message, resend=True)))
     assert again == sent
     posts = fake_slack.calls("chat.postMessage")
     assert [p["metadata"]["event_payload"]["key"] for p in posts].count(message.key) == 1
-    _, history = fake_slack.calls("conversations.history")
+    (history,) = fake_slack.calls("conversations.history")
     assert history["channel"] == "DALICE"
     assert str(history["include_all_metadata"]).lower() in ("1", "true")
-    # A new key after the restart is posted (history is read once per conversation).
+    # A new key after the restart is posted, without reading the history again.
     await bounded(restarted.send(Outgoing(text="Rappel", key="reminder-1", person_id=ALICE)))
     assert len(fake_slack.calls("chat.postMessage")) == 7
-    assert len(fake_slack.calls("conversations.history")) == 2
+    assert len(fake_slack.calls("conversations.history")) == 1
+
+
+async def test_a_persisted_dm_channel_costs_no_conversations_open(fake_slack: FakeSlack) -> None:
+    first = make_platform(fake_slack)
+    sent = await bounded(first.send(Outgoing(text="Invitation", key="inv-1", person_id=ALICE)))
+    assert len(fake_slack.calls("conversations.open")) == 1
+    # After a restart, the outbox passes the channel it kept from that send.
+    restarted = make_platform(fake_slack)
+    hinted = Outgoing(
+        text="Nouvelle campagne", key="inv-2", person_id=ALICE, direct_hint=sent.conversation_id
+    )
+    result = await bounded(restarted.send(hinted))
+    assert result.conversation_id == sent.conversation_id
+    assert len(fake_slack.calls("conversations.open")) == 1
+    assert fake_slack.calls("conversations.history") == []
 
 
 async def test_unreadable_history_does_not_prevent_sending(

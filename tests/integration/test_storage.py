@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 
 from bot.domain import (
     CampaignStatus,
@@ -189,13 +189,21 @@ def test_migrations_from_empty_and_previous_revision(db_url: str) -> None:
         assert "campaigns" in tables and "reminder_steps" not in tables
         # A database at the previous revision keeps its data through the upgrade.
         store = Store(database)
-        with store.transaction() as uow:
-            uow.people.ensure("@kept:x", "Kept", NOW)
+        # Written with SQL of that revision: today's models may have columns it lacks.
+        with database.engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO people (platform_id, display_name, email, created_at)"
+                    " VALUES ('@kept:x', 'Kept', ' Kept@X.fr ', '2026-11-01 09:00:00')"
+                )
+            )
         database.upgrade()
         assert current_revision(database.engine) == head_revision(database.engine)
         assert "reminder_steps" in set(inspect(database.engine).get_table_names())
         with store.transaction() as uow:
             assert uow.people.by_platform_id("@kept:x") is not None
+            # 0004 fills the normalised email the Orga import matches on.
+            assert uow.people.by_email("kept@x.fr") is not None
         database.upgrade()  # idempotent
     finally:
         database.dispose()

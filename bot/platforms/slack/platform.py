@@ -78,6 +78,10 @@ class _Transient(Exception):
 
 class SlackPlatform:
     name = PLATFORM
+    # Slack paces chat.postMessage per channel (about 1/s) under a workspace ceiling
+    # (``rate_limit``): the outbox sends to several conversations at once.
+    conversation_rate_limit = 1.0
+    send_concurrency = 8
 
     def __init__(
         self,
@@ -300,7 +304,9 @@ class SlackPlatform:
         if known is not None:
             return known
         if message.person_id is not None:
-            channel = await self.open_direct(message.person_id)
+            channel = self._hinted(message.person_id, message.direct_hint)
+            if channel is None:
+                channel = await self.open_direct(message.person_id)
         else:
             assert message.conversation_id is not None
             channel = await self._resolve_channel(message.conversation_id)
@@ -309,7 +315,9 @@ class SlackPlatform:
             known = self._delivered.get(message.key)
             if known is not None:
                 return known
-            if channel not in self._scanned:
+            # Only a message that may have gone out before (read to be sent by an earlier
+            # attempt) needs the history: a first attempt costs no Tier-3 call.
+            if message.resend and channel not in self._scanned:
                 await self._scan_history(channel)
                 known = self._delivered.get(message.key)
                 if known is not None:
@@ -356,6 +364,16 @@ class SlackPlatform:
         self._delivered.move_to_end(key)
         while len(self._delivered) > _KEYS_KEPT:
             self._delivered.popitem(last=False)
+
+    def _hinted(self, person_id: str, hint: str | None) -> str | None:
+        """The DM channel the outbox remembered (persisted), trusted like the cache."""
+        cached = self._direct_cache.get(person_id)
+        if cached is not None:
+            return cached
+        if hint is not None and _CHANNEL_ID.match(hint):
+            self._direct_cache[person_id] = hint
+            return hint
+        return None
 
     async def open_direct(self, person_id: str) -> str:
         """The direct conversation with ``person_id`` (``conversations.open``, cached)."""

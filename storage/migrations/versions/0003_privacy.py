@@ -1,5 +1,5 @@
 """privacy: campaigns unique per service and code, erasure tombstones, the keyed-hash secret,
-a case-insensitive email index, list audiences stored as person ids
+list audiences stored as person ids
 
 Revision ID: 0003
 Revises: 0002
@@ -21,7 +21,6 @@ def upgrade() -> None:
     with op.batch_alter_table("campaigns", schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f("uq_campaigns_code"), type_="unique")
         batch_op.create_unique_constraint("uq_campaigns_service_code", ["service_id", "code"])
-    op.create_index("ix_people_email_lower", "people", [sa.text("lower(email)")])
     op.create_table(
         "erasures",
         sa.Column("digest", sa.String(length=64), nullable=False),
@@ -70,7 +69,6 @@ def _lists_to_person_ids() -> None:
 def downgrade() -> None:
     op.drop_table("privacy_keys")
     op.drop_table("erasures")
-    op.drop_index("ix_people_email_lower", table_name="people")
     with op.batch_alter_table("campaigns", schema=None) as batch_op:
         batch_op.drop_constraint("uq_campaigns_service_code", type_="unique")
         batch_op.create_unique_constraint(batch_op.f("uq_campaigns_code"), ["code"])
