@@ -171,10 +171,15 @@ async def create(ctx: Context, args: str) -> None:
         ctx.say("error_plan_impossible", deadline=request.deadline)
         return
     uow.audit.add(ctx.person.platform_id, "campaign_create", ctx.now, campaign.id)
+    calendar = ctx.deps.planner.calendar
+    warnings = request.warnings
+    if not calendar.is_working_day(campaign.deadline):
+        warnings = (*warnings, "deadline_not_working_day")
     ctx.say(
         "campaign_created",
         campaign=campaign,
-        warnings=request.warnings,
+        warnings=warnings,
+        holiday=calendar.holiday_name(campaign.deadline),
         plan=plan,
         audience_size=ctx.deps.campaigns.audience_size(uow, campaign, members),
     )
