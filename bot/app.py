@@ -28,6 +28,7 @@ from bot.render import Renderer
 from bot.router import Context, Deps, Router
 from bot.services.audience import Directory
 from bot.services.campaigns import CampaignService
+from bot.services.charts import Pictures
 from bot.text import MAX_MESSAGE
 from scheduler.jobs import JobScheduler
 from scheduler.planning import Planner
@@ -83,7 +84,11 @@ class App:
         self.jobs = JobScheduler(settings, store, self.clock, key=f"app-{id(self)}")
         self.planner = Planner(settings, self.jobs)
         self.dispatcher = Dispatcher(
-            store, platform, self.clock, on_batch_progress=self._batch_progress
+            store,
+            platform,
+            self.clock,
+            on_batch_progress=self._batch_progress,
+            pictures=Pictures(store, self.renderer, settings.stats.min_group),
         )
         self.runner = StepRunner(
             settings=settings,
@@ -228,7 +233,7 @@ class App:
     # -- outbound ----------------------------------------------------------------------------
 
     def _enqueue_replies(self, ctx: Context) -> None:
-        replies = [(reply.text, reply.buttons) for reply in ctx.replies]
+        replies = [(reply.text, reply.buttons, reply.attachment) for reply in ctx.replies]
         self.notifier.replies(ctx.uow, ctx.incoming, replies, ctx.now)
 
     async def _batch_progress(self, batch: str) -> None:

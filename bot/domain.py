@@ -117,6 +117,8 @@ class Delivery:
     remote_id: str | None
     last_error: str | None
     batch: str | None
+    # A picture to render when sending (e.g. "chart:12:2026-11-23"); ``body`` describes it.
+    attachment: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +134,7 @@ class NewDelivery:
     buttons: tuple[Button, ...] = ()
     batch: str | None = None
     not_before: datetime | None = None
+    attachment: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

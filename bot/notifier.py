@@ -52,9 +52,13 @@ class Notifier:
         batch: str | None = None,
         buttons: Sequence[Button] = (),
         not_before: datetime | None = None,
+        attachment: str | None = None,
         **variables: Any,
     ) -> bool:
-        """A message to the person's direct conversation; False when the key was already used."""
+        """A message to the person's direct conversation; False when the key was already used.
+
+        With ``attachment`` (e.g. a chart reference) the message is that picture, rendered when
+        sent, and the template describes it."""
         return uow.outbox.enqueue(
             NewDelivery(
                 key=key,
@@ -66,6 +70,7 @@ class Notifier:
                 batch=batch,
                 buttons=tuple(buttons),
                 not_before=not_before,
+                attachment=attachment,
             ),
             now,
         )
@@ -105,6 +110,7 @@ class Notifier:
         now: datetime,
         kind: str,
         buttons: Sequence[Button] = (),
+        attachment: str | None = None,
     ) -> bool:
         return uow.outbox.enqueue(
             NewDelivery(
@@ -114,6 +120,7 @@ class Notifier:
                 to_conversation=True,
                 body=body,
                 buttons=tuple(buttons),
+                attachment=attachment,
             ),
             now,
         )
@@ -122,11 +129,12 @@ class Notifier:
         self,
         uow: UnitOfWork,
         incoming: Incoming,
-        replies: Sequence[tuple[str, Sequence[Button]]],
+        replies: Sequence[tuple[str, Sequence[Button], str | None]],
         now: datetime,
     ) -> None:
-        """Replies to one incoming event, already rendered, in its conversation."""
-        for index, (text, buttons) in enumerate(replies):
+        """Replies to one incoming event, already rendered, in its conversation: (text, buttons,
+        the picture the reply is, if any — see :meth:`to_person`)."""
+        for index, (text, buttons, attachment) in enumerate(replies):
             self.enqueue_text(
                 uow,
                 incoming.conversation_id,
@@ -135,4 +143,5 @@ class Notifier:
                 now=now,
                 kind="reply",
                 buttons=buttons,
+                attachment=attachment,
             )

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.core import Clock, DeliveryError, Outgoing, Platform
+from bot.core import Clock, DeliveryError, Image, Outgoing, Platform
 from bot.domain import Delivery
 from storage.uow import Store
 
@@ -29,6 +29,8 @@ MAX_OUTAGE_PAUSE = 30.0
 # The DeliveryError code adapters use when the platform cannot be reached at all.
 UNREACHABLE = "unreachable"
 BatchHook = Callable[[str], Awaitable[None]]
+# Renders the picture an outbox row names (None: it cannot be shown, the row is dropped).
+PictureHook = Callable[[Delivery], Awaitable[Image | None]]
 
 
 class RateLimiter:
@@ -75,12 +77,14 @@ class Dispatcher:
         on_batch_progress: BatchHook | None = None,
         limiter: RateLimiter | None = None,
         lock: asyncio.Lock | None = None,
+        pictures: PictureHook | None = None,
     ) -> None:
         self.store = store
         self.platform = platform
         self.clock = clock
         self.limiter = limiter or RateLimiter(platform.rate_limit)
         self.on_batch_progress = on_batch_progress
+        self.pictures = pictures
         self.stats = DispatchStats()
         # Shared with the handlers: a SQLite writer must never wait on a transaction that the
         # same event loop left open across an await (that would block the loop).
@@ -141,6 +145,22 @@ class Dispatcher:
     async def _deliver(self, delivery: Delivery) -> None:
         if delivery.body is None:  # cancelled or already handled concurrently
             return
+        image: Image | None = None
+        if delivery.attachment is not None:
+            try:
+                image = await self.pictures(delivery) if self.pictures is not None else None
+            except Exception as error:  # a rendering bug is retried like a failed send
+                log.exception("could not render the picture of %s", delivery.key)
+                await self._failed(
+                    delivery, DeliveryError(self.platform.name, "picture", str(error))
+                )
+                return
+            if image is None:
+                async with self.lock:
+                    with self.store.transaction() as uow:
+                        uow.outbox.cancel(delivery.id)
+                log.info("delivery %s dropped: its picture cannot be shown", delivery.key)
+                return
         message = Outgoing(
             text=delivery.body,
             key=delivery.key,
@@ -148,8 +168,11 @@ class Dispatcher:
             conversation_id=delivery.recipient if delivery.to_conversation else None,
             mentions=delivery.mentions,
             buttons=delivery.buttons,
+            image=image,
         )
         await self.limiter.acquire()
+        if image is not None:
+            await self.limiter.acquire()  # the upload is a request of its own
         try:
             result = await self.platform.send(message)
         except DeliveryError as error:

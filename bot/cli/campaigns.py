@@ -169,7 +169,9 @@ def campaign_stats_cmd(
                 f"Moins de {stats.min_group} personnes invitées : pas de graphique "
                 "(confidentialité)."
             )
-        write_stats_chart(chart, campaign, stats, completions, ZoneInfo(cfg.bot.timezone))
+        renderer = Renderer(cfg.bot.locale, cfg.bot.timezone)
+        day = now().astimezone(renderer.timezone).date()
+        write_stats_chart(chart, campaign, stats, completions, renderer, day)
         typer.echo(f"Graphique écrit : {chart}", err=as_json)
     if as_json:
         payload = {

@@ -1,12 +1,12 @@
-"""The participation chart (matplotlib), written to a PNG file."""
+"""``--chart FILE.png``: the same participation chart the bot posts in chat, written to a file."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from bot.domain import Campaign
+from bot.render import Renderer
 from bot.stats import CampaignStats
 
 
@@ -15,32 +15,14 @@ def write_stats_chart(
     campaign: Campaign,
     stats: CampaignStats,
     completions: list[datetime],
-    tz: ZoneInfo,
-) -> None:
-    import matplotlib
+    renderer: Renderer,
+    day: date,
+) -> bool:
+    """Write the chart; False when the figures are hidden (nothing is written)."""
+    from bot.services.charts import draw
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    counts = stats.total.counts
-    figure, (bars, timeline) = plt.subplots(1, 2, figsize=(11, 4.5))
-    labels = ["invités", "en cours", "terminés", "rappels arrêtés"]
-    values = [counts.invited, counts.started, counts.completed, counts.opted_out]
-    bars.bar(labels, values, color=["#9aa5b1", "#f0b429", "#3ebd93", "#e66a6a"])
-    bars.set_title(f"{campaign.code} : participation déclarée")
-    for x, value in enumerate(values):
-        bars.annotate(str(value), (x, value), ha="center", va="bottom")
-    days = sorted({moment.astimezone(tz).date() for moment in completions})
-    cumulative = [
-        sum(1 for moment in completions if moment.astimezone(tz).date() <= day) for day in days
-    ]
-    if days:
-        timeline.step(days, cumulative, where="post", color="#3ebd93")
-        timeline.plot(days, cumulative, "o", color="#3ebd93")
-    timeline.axvline(campaign.deadline, color="#e66a6a", linestyle="--", label="fin")
-    timeline.set_title("Parcours déclarés terminés (cumul)")
-    timeline.legend()
-    figure.autofmt_xdate()
-    figure.tight_layout()
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    image = draw(renderer, campaign, stats, completions, day=day, locale=renderer.default_locale)
+    if image is None:
+        return False
+    path.write_bytes(image.data)
+    return True

@@ -9,6 +9,7 @@ from bot.domain import Campaign, CampaignStatus
 from bot.parsing import ParseError, parse_code, parse_create, split_code_arg
 from bot.router import AMBASSADORS, Context, Deps, Router
 from bot.services.campaigns import Batch
+from bot.services.charts import chart_ref, has_chart
 from bot.text import fold, is_no, is_yes
 from storage.repositories.errors import DuplicateError
 from storage.uow import Store
@@ -286,11 +287,11 @@ async def show_stats(ctx: Context, args: str) -> None:
     if found is None:
         return
     campaign, _ = found
-    ctx.say(
-        "campaign_stats",
-        campaign=campaign,
-        stats=ctx.deps.campaigns.stats(ctx.uow, campaign),
-    )
+    stats = ctx.deps.campaigns.stats(ctx.uow, campaign)
+    ctx.say("campaign_stats", campaign=campaign, stats=stats)
+    if has_chart(stats):
+        ref = chart_ref(campaign.id, today(ctx).date(), ctx.locale)
+        ctx.picture(ref, "chart_alt", campaign=campaign, stats=stats)
 
 
 @router.command("campagne clore", "campaign close", "campagne terminer", roles=AMBASSADORS)

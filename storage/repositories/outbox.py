@@ -40,6 +40,7 @@ class OutboxRepo(_Repo):
             "attempts": 0,
             "next_attempt_at": item.not_before or now,
             "batch": item.batch,
+            "attachment": item.attachment,
             "created_at": now,
         }
         dialect = self.session.get_bind().dialect.name
@@ -71,6 +72,7 @@ class OutboxRepo(_Repo):
             remote_id=row.remote_id,
             last_error=row.last_error,
             batch=row.batch,
+            attachment=row.attachment,
         )
 
     def due(self, now: datetime, limit: int = 50) -> list[Delivery]:
@@ -145,6 +147,14 @@ class OutboxRepo(_Repo):
                 last_error=error[:500],
                 body=None,
             )
+        )
+
+    def cancel(self, delivery_id: int) -> None:
+        """Drop one pending message (e.g. a picture that can no longer be shown)."""
+        self.session.execute(
+            update(DeliveryRow)
+            .where(DeliveryRow.id == delivery_id, DeliveryRow.status == DeliveryStatus.PENDING)
+            .values(status=DeliveryStatus.CANCELLED, body=None)
         )
 
     def cancel_pending(self, campaign_id: int) -> int:
