@@ -1,7 +1,8 @@
 """Matrix (Tchap) platform on matrix-nio, with end-to-end encryption when available.
 
 The adapter only translates: nio sync responses become :class:`bot.core.Incoming`,
-:class:`bot.core.Outgoing` becomes an ``m.notice``; nio error *values* become one
+:class:`bot.core.Outgoing` becomes an ``m.notice`` (or an ``m.image`` uploaded to the media
+repository, encrypted as an attachment in encrypted rooms); nio error *values* become one
 :class:`bot.core.DeliveryError` here. Retries belong to the caller's outbox, so nio is told
 never to retry on its own.
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import secrets
 from typing import Any
@@ -26,6 +28,7 @@ from nio import (
     LoginResponse,
     RoomSendError,
     SyncResponse,
+    UploadError,
     WhoamiError,
 )
 
@@ -39,6 +42,7 @@ from bot.platforms.matrix.codec import (
     PLATFORM,
     MatrixAuthError,
     build_content,
+    build_image_content,
     errcode_of,
     http_status_of,
     is_auth_error,
@@ -54,6 +58,8 @@ logger = logging.getLogger(__name__)
 
 # How long stop() waits for the handler in progress before closing the connection anyway.
 STOP_TIMEOUT = 10.0
+# How long one picture upload may take.
+UPLOAD_TIMEOUT = 60.0
 
 
 class _SyncFailed(Exception):
@@ -338,10 +344,16 @@ class MatrixPlatform(InboundEvents):
         client = self.client
         try:
             await self._ensure_room_ready(room_id)
+            if message.image is not None:
+                content = await self._upload_image(room_id, message)
+            else:
+                content = build_content(message)
+            # A retry after a crash may upload the picture again, but the event itself is
+            # de-duplicated by its transaction id: one m.image in the room.
             response = await client.room_send(
                 room_id,
                 "m.room.message",
-                build_content(message),
+                content,
                 tx_id=transaction_id(message.key),
                 ignore_unverified_devices=True,
             )
@@ -352,3 +364,24 @@ class MatrixPlatform(InboundEvents):
         if isinstance(response, RoomSendError):
             raise await self._delivery_error(response)
         return SendResult(remote_id=response.event_id, conversation_id=room_id)
+
+    async def _upload_image(self, room_id: str, message: Outgoing) -> dict[str, Any]:
+        """Upload the picture to the media repository (encrypted in an encrypted room)."""
+        image = message.image
+        assert image is not None
+        room = self.client.rooms.get(room_id)
+        encrypt = bool(self.client.olm and room is not None and room.encrypted)
+        # nio uploads without a timeout: bound it here (a timeout is an unreachable server).
+        response, keys = await asyncio.wait_for(
+            self.client.upload(
+                io.BytesIO(image.data),
+                content_type=image.mimetype,
+                filename=image.filename,
+                encrypt=encrypt,
+                filesize=image.size,
+            ),
+            UPLOAD_TIMEOUT,
+        )
+        if isinstance(response, UploadError):
+            raise await self._delivery_error(response)
+        return build_image_content(message, response.content_uri, keys if encrypt else None)
