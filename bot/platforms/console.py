@@ -230,6 +230,10 @@ class ConsolePlatform:
             raise DeliveryError(self.name, "unknown_room", conversation_id, permanent=True)
         return [Member(member) for member in sorted(members) if member != self.bot_id]
 
+    def echo(self, text: str) -> None:
+        """Show a line that is not the bot's (e.g. a simulated person's message)."""
+        self._print(text)
+
     def _print(self, text: str) -> None:
         print(text, file=self.output, flush=True)
 
