@@ -18,6 +18,7 @@ import contextlib
 import io
 import logging
 import secrets
+import time
 from typing import Any
 
 from nio import (
@@ -26,6 +27,7 @@ from nio import (
     ErrorResponse,
     LocalProtocolError,
     LoginResponse,
+    RoomMemberEvent,
     RoomSendError,
     SyncResponse,
     UploadError,
@@ -34,6 +36,7 @@ from nio import (
 
 from bot.core import (
     DeliveryError,
+    Incoming,
     MessageHandler,
     Outgoing,
     SendResult,
@@ -60,6 +63,13 @@ logger = logging.getLogger(__name__)
 STOP_TIMEOUT = 10.0
 # How long one picture upload may take.
 UPLOAD_TIMEOUT = 60.0
+
+
+def _after(event: Any, moment_ms: int) -> bool:
+    """Membership events always count; other events only when sent at or after the moment."""
+    if isinstance(event, RoomMemberEvent):
+        return True
+    return int(getattr(event, "server_timestamp", 0) or 0) >= moment_ms
 
 
 class _SyncFailed(Exception):
@@ -92,6 +102,7 @@ class MatrixPlatform(InboundEvents):
                 return
             if self._client is None:
                 self._client = self._make_client()
+            self._login_ms = int(time.time() * 1000)
             await self._login()
             client = self.client
             self.bot_id = client.user_id
@@ -189,8 +200,16 @@ class MatrixPlatform(InboundEvents):
         if not isinstance(response, SyncResponse):
             await self._sync_failed(response)
             raise OSError(f"first sync failed: {response}")
-        # A fresh store starts from now: old commands in the timeline are not replayed.
-        self._pending.append(_Batch(response, replay_timeline=token is not None))
+        # A fresh store starts from now: old commands in the timeline are not replayed, but a
+        # message sent after the bot logged in is (it is for this bot).
+        fresh = token is None
+        self._pending.append(
+            _Batch(
+                response,
+                replay_timeline=not fresh,
+                replay_after_ms=self._login_ms if fresh else None,
+            )
+        )
 
     async def stop(self) -> None:
         """End ``run`` promptly (after the handler in progress, if any); close the session."""
@@ -308,22 +327,34 @@ class MatrixPlatform(InboundEvents):
             except _NETWORK_ERRORS as error:
                 # The invite stays pending on the server; it comes back after a restart.
                 logger.warning("Matrix: invite to %s not handled: %s", room_id, error)
-        if not batch.replay_timeline:
-            return True
-        for room_id, info in response.rooms.join.items():
-            room = self.client.rooms.get(room_id)
-            if room is None:
-                continue
-            for incoming in self._room_incoming(
-                room, info.timeline.events, newly_joined=room_id not in batch.joined_before
-            ):
-                if self._stopping.is_set():
-                    return False
-                try:
-                    await on_message(incoming)
-                except Exception:
-                    logger.exception("Handler failed for Matrix event %s", incoming.event_id)
+        if batch.replay_timeline or batch.replay_after_ms is not None:
+            for room_id, info in response.rooms.join.items():
+                room = self.client.rooms.get(room_id)
+                if room is None:
+                    continue
+                events = info.timeline.events
+                if not batch.replay_timeline:
+                    events = [e for e in events if _after(e, batch.replay_after_ms or 0)]
+                for incoming in self._room_incoming(
+                    room, events, newly_joined=room_id not in batch.joined_before
+                ):
+                    if self._stopping.is_set():
+                        return False
+                    await self._hand_over(incoming, on_message)
+        # Messages that arrived before their room key: the key may have come with this sync.
+        for event_id, ready in self._held_incoming():
+            if self._stopping.is_set():
+                return False
+            if ready is not None:
+                await self._hand_over(ready, on_message)
+            self._pending_events.remove([event_id])
         return True
+
+    async def _hand_over(self, incoming: Incoming, on_message: MessageHandler) -> None:
+        try:
+            await on_message(incoming)
+        except Exception:
+            logger.exception("Handler failed for Matrix event %s", incoming.event_id)
 
     async def _ready(self) -> None:
         """Start lazily for callers that send before ``run`` (one attempt, no waiting)."""
