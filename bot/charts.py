@@ -24,6 +24,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from babel.dates import format_date
+from babel.numbers import format_percent
 
 from bot.core import Image
 from bot.stats import CampaignStats, Counts, GroupStats
@@ -135,7 +136,7 @@ def render_chart(
     FigureCanvasAgg(figure)
     bars, timeline = figure.subplots(1, 2, gridspec_kw={"width_ratios": [1.1, 1]})
     figure.suptitle(labels["title"], fontsize=13, fontweight="bold")
-    _draw_bars(bars, groups, labels, total=data.stats.total)
+    _draw_bars(bars, groups, labels, total=data.stats.total, locale=locale)
     _draw_curve(timeline, data, labels, locale)
     handles, names = bars.get_legend_handles_labels()
     figure.legend(
@@ -158,7 +159,12 @@ def render_chart(
 
 
 def _draw_bars(
-    axes: Any, groups: list[GroupStats], labels: Mapping[str, str], *, total: GroupStats
+    axes: Any,
+    groups: list[GroupStats],
+    labels: Mapping[str, str],
+    *,
+    total: GroupStats,
+    locale: str,
 ) -> None:
     names = [
         f"{labels['total'] if group is total else group.name} ({group.counts.invited})"
@@ -171,6 +177,7 @@ def _draw_bars(
         axes.barh(
             positions,
             shares,
+            height=0.55,
             left=left,
             color=COLOURS[segment],
             hatch=HATCHES[segment],
@@ -184,7 +191,7 @@ def _draw_bars(
                 axes.text(
                     x + share / 2,
                     y,
-                    f"{share:.0f} %",
+                    format_percent(share / 100, locale=locale),
                     ha="center",
                     va="center",
                     fontsize=9,
@@ -192,6 +199,7 @@ def _draw_bars(
                 )
         left = [a + b for a, b in zip(left, shares, strict=True)]
     axes.set_yticks(positions, names)
+    axes.set_ylim(-0.6, len(groups) - 0.4)
     axes.set_xlim(0, 100)
     axes.set_xlabel(labels["share_axis"])
     axes.set_title(labels["bars_title"], fontsize=11)
@@ -217,6 +225,8 @@ def _draw_curve(axes: Any, data: ChartData, labels: Mapping[str, str], locale: s
             where="post",
             color=COLOURS["completed"],
             linewidth=2,
+            marker="o",
+            markersize=4,
             label=labels["completed"],
         )
     else:
@@ -252,7 +262,9 @@ def _draw_curve(axes: Any, data: ChartData, labels: Mapping[str, str], locale: s
             lambda value, _: format_date(mdates.num2date(value).date(), "d MMM", locale=locale)
         )
     )
-    axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:.0f} %"))
+    axes.yaxis.set_major_formatter(
+        FuncFormatter(lambda value, _: format_percent(value / 100, locale=locale))
+    )
     axes.grid(axis="y", color="#dddddd", linewidth=0.6)
 
 

@@ -146,9 +146,10 @@ class Dispatcher:
         if delivery.body is None:  # cancelled or already handled concurrently
             return
         image: Image | None = None
-        if delivery.attachment is not None:
+        # Without a picture hook (a bare dispatcher), the description goes alone.
+        if delivery.attachment is not None and self.pictures is not None:
             try:
-                image = await self.pictures(delivery) if self.pictures is not None else None
+                image = await self.pictures(delivery)
             except Exception as error:  # a rendering bug is retried like a failed send
                 log.exception("could not render the picture of %s", delivery.key)
                 await self._failed(

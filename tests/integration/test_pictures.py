@@ -122,3 +122,19 @@ async def test_closing_note_says_how_to_get_the_chart(bot: Bot) -> None:
     [note] = [t for t in bot.inbox(AMB) if "close" in t and "Bilan" in t]
     assert "pixbot campaign stats ABCDEF234 --chart ABCDEF234.png" in note
     assert pictures(bot) == []
+
+
+async def test_a_picture_that_can_no_longer_be_shown_is_dropped(bot: Bot) -> None:
+    await launched(bot)
+    bot.platform.speaker, bot.platform.room = AMB, None
+    await bot.app.handle(bot.platform.incoming("campagne stats ABCDEF234"))
+    # Before it is sent, two agents are erased: under the threshold, no picture any more.
+    with bot.store.transaction() as uow:
+        for agent in AGENTS[:2]:
+            person = uow.people.by_platform_id(agent)
+            assert person is not None
+            uow.people.delete(person.id)
+    await bot.app.dispatcher.drain()
+    assert pictures(bot) == []
+    with bot.store.transaction() as uow:
+        assert uow.outbox.pending_count() == 0
