@@ -29,6 +29,7 @@ from bot.render import Renderer
 from bot.router import Context, Deps, Router
 from bot.services.audience import Directory
 from bot.services.campaigns import CampaignService
+from bot.services.charts import Pictures
 from bot.text import MAX_MESSAGE
 from scheduler.jobs import JobScheduler
 from scheduler.planning import Planner
@@ -93,6 +94,9 @@ class App:
             concurrency=settings.limits.send_concurrency
             or int(getattr(platform, "send_concurrency", 1)),
             conversation_rate=getattr(platform, "conversation_rate_limit", None),
+            pictures=Pictures(
+                store, self.renderer, settings.stats.min_group, settings.stats.refresh
+            ),
         )
         self.runner = StepRunner(
             settings=settings,
@@ -238,7 +242,7 @@ class App:
     # -- outbound ----------------------------------------------------------------------------
 
     def _enqueue_replies(self, ctx: Context) -> None:
-        replies = [(reply.text, reply.buttons) for reply in ctx.replies]
+        replies = [(reply.text, reply.buttons, reply.attachment) for reply in ctx.replies]
         kind = ERASURE if ctx.erased else "reply"
         self.notifier.replies(ctx.uow, ctx.incoming, replies, ctx.now, kind=kind)
 

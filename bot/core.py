@@ -46,12 +46,30 @@ class Button:
 
 
 @dataclass(frozen=True, slots=True)
+class Image:
+    """A picture to post (e.g. the participation chart). ``alt`` describes it in words for
+    people who cannot see it; platforms use it as the image's text body or alt text."""
+
+    data: bytes
+    mimetype: str
+    width: int
+    height: int
+    alt: str
+    filename: str
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+
+@dataclass(frozen=True, slots=True)
 class Outgoing:
     """One message to send: to a person (direct conversation) or to a conversation/room.
 
     ``text`` is plain text; platforms derive their own markup from it (escaped HTML for Matrix,
     escaped mrkdwn for Slack). ``key`` is the idempotency key (Matrix txnId): sending twice with
-    the same key must deliver once.
+    the same key must deliver once. With ``image``, the message *is* the picture and ``text``
+    describes it (its caption); buttons are not shown.
 
     ``direct_hint`` is the person's direct conversation as a platform returned it before (kept
     in the database), so a platform need not look it up again; ``resend`` says an earlier
@@ -67,6 +85,7 @@ class Outgoing:
     in_reply_to: str | None = None
     direct_hint: str | None = None
     resend: bool = False
+    image: Image | None = None
 
     def __post_init__(self) -> None:
         if (self.person_id is None) == (self.conversation_id is None):

@@ -121,6 +121,8 @@ class Delivery:
     conversation: str | None = None
     # Read to be sent before (by this or an earlier process): it may have been delivered.
     claimed_before: bool = False
+    # A picture to render when sending (e.g. "chart:12:2026-11-23"); ``body`` describes it.
+    attachment: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +149,7 @@ class NewDelivery:
     buttons: tuple[Button, ...] = ()
     batch: str | None = None
     not_before: datetime | None = None
+    attachment: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

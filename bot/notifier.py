@@ -63,9 +63,13 @@ class Notifier:
         batch: str | None = None,
         buttons: Sequence[Button] = (),
         not_before: datetime | None = None,
+        attachment: str | None = None,
         **variables: Any,
     ) -> bool:
-        """A message to the person's direct conversation; False when the key was already used."""
+        """A message to the person's direct conversation; False when the key was already used.
+
+        With ``attachment`` (e.g. a chart reference) the message is that picture, rendered when
+        sent, and the template describes it."""
         return uow.outbox.enqueue(
             NewDelivery(
                 key=key,
@@ -77,6 +81,7 @@ class Notifier:
                 batch=batch,
                 buttons=tuple(buttons),
                 not_before=not_before,
+                attachment=attachment,
             ),
             now,
         )
@@ -156,6 +161,7 @@ class Notifier:
         now: datetime,
         kind: str,
         buttons: Sequence[Button] = (),
+        attachment: str | None = None,
     ) -> bool:
         return uow.outbox.enqueue(
             NewDelivery(
@@ -165,6 +171,7 @@ class Notifier:
                 to_conversation=True,
                 body=body,
                 buttons=tuple(buttons),
+                attachment=attachment,
             ),
             now,
         )
@@ -173,12 +180,13 @@ class Notifier:
         self,
         uow: UnitOfWork,
         incoming: Incoming,
-        replies: Sequence[tuple[str, Sequence[Button]]],
+        replies: Sequence[tuple[str, Sequence[Button], str | None]],
         now: datetime,
         kind: str = "reply",
     ) -> None:
-        """Replies to one incoming event, already rendered, in its conversation."""
-        for index, (text, buttons) in enumerate(replies):
+        """Replies to one incoming event, already rendered, in its conversation: (text, buttons,
+        the picture the reply is, if any — see :meth:`to_person`)."""
+        for index, (text, buttons, attachment) in enumerate(replies):
             self.enqueue_text(
                 uow,
                 incoming.conversation_id,
@@ -187,4 +195,5 @@ class Notifier:
                 now=now,
                 kind=kind,
                 buttons=buttons,
+                attachment=attachment,
             )

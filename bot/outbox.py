@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from bot.core import Clock, DeliveryError, Outgoing, Platform
+from bot.core import Clock, DeliveryError, Image, Outgoing, Platform
 from bot.domain import Delivery
 from storage.uow import Store
 
@@ -40,6 +40,8 @@ MARK_EVERY = 100
 MARK_INTERVAL = 1.0
 MAX_CLAIM = 200
 LIMITERS_KEPT = 10_000
+# Renders the picture an outbox row names (None: it cannot be shown, the row is dropped).
+PictureHook = Callable[[Delivery], Awaitable[Image | None]]
 
 
 class RateLimiter:
@@ -102,6 +104,7 @@ class Dispatcher:
         lock: asyncio.Lock | None = None,
         concurrency: int = 1,
         conversation_rate: float | None = None,
+        pictures: PictureHook | None = None,
     ) -> None:
         self.store = store
         self.platform = platform
@@ -114,6 +117,7 @@ class Dispatcher:
         self._marks = _Marks()
         self._tried: set[int] = set()
         self.on_batch_progress = on_batch_progress
+        self.pictures = pictures
         self.stats = DispatchStats()
         # Shared with the handlers: a SQLite writer must never wait on a transaction that the
         # same event loop left open across an await (that would block the loop).
@@ -234,6 +238,23 @@ class Dispatcher:
         self._tried.add(delivery.id)
         if delivery.body is None:  # cancelled or already handled concurrently
             return True
+        image: Image | None = None
+        # Without a picture hook (a bare dispatcher), the description goes alone.
+        if delivery.attachment is not None and self.pictures is not None:
+            try:
+                image = await self.pictures(delivery)
+            except Exception as error:  # a rendering bug is retried like a failed send
+                log.exception("could not render the picture of %s", delivery.key)
+                await self._failed(
+                    delivery, DeliveryError(self.platform.name, "picture", str(error))
+                )
+                return False
+            if image is None:
+                async with self.lock:
+                    with self.store.transaction() as uow:
+                        uow.outbox.cancel(delivery.id)
+                log.info("delivery %s dropped: its picture cannot be shown", delivery.key)
+                return True
         message = Outgoing(
             text=delivery.body,
             key=delivery.key,
@@ -243,8 +264,11 @@ class Dispatcher:
             buttons=delivery.buttons,
             direct_hint=None if delivery.to_conversation else delivery.conversation,
             resend=delivery.claimed_before,
+            image=image,
         )
         await self.limiter.acquire()
+        if image is not None:
+            await self.limiter.acquire()  # the upload is a request of its own
         if self.conversation_rate is not None:
             await self._conversation_limiter(delivery.recipient).acquire()
         try:

@@ -194,6 +194,8 @@ class Deps:
 class Reply:
     text: str
     buttons: tuple[Button, ...] = ()
+    # A picture the outbox renders when sending (``text`` then describes it).
+    attachment: str | None = None
 
 
 @dataclass
@@ -226,6 +228,10 @@ class Context:
     def say(self, template: str, /, buttons: tuple[Button, ...] = (), **variables: Any) -> None:
         """Reply in the conversation the message came from."""
         self.replies.append(Reply(self.render(template, **variables), buttons))
+
+    def picture(self, attachment: str, template: str, /, **variables: Any) -> None:
+        """Reply with a picture (rendered when sent); ``template`` describes it in words."""
+        self.replies.append(Reply(self.render(template, **variables), attachment=attachment))
 
     def notify(
         self,

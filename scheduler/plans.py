@@ -178,7 +178,9 @@ def plan_campaign(
       i.e. on the day of that first slot.
     - Reminders are dropped when after the deadline, with no working time left on their day,
       on or before the launch day, or on the same day as a reminder with a larger offset.
-    - Close is on the deadline, whatever the day: closing needs no working day.
+    - Close is at the end of the last working day up to the deadline: a deadline on a
+      week-end or a holiday closes (and thanks) on the working day before it. Only when that
+      day has already passed (re-planning over such a week-end) does it stay on the deadline.
     """
     local_now = _aware(now).astimezone(tz)
     today = local_now.date()
@@ -239,9 +241,16 @@ def plan_campaign(
             )
         )
 
-    close = PlannedStep(StepKind.CLOSE, CLOSE_LABEL, deadline)
+    close = _plan_close(deadline, today, calendar)
     kept.sort(key=lambda step: step.day)
     return Plan(launch=launch, reminders=tuple(kept), close=close, dropped=tuple(dropped))
+
+
+def _plan_close(deadline: date, today: date, calendar: WorkCalendar) -> PlannedStep:
+    day = calendar.previous_working_day(deadline)
+    if day == deadline or day < today:
+        return PlannedStep(StepKind.CLOSE, CLOSE_LABEL, deadline)
+    return PlannedStep(StepKind.CLOSE, CLOSE_LABEL, day, moved_from=deadline)
 
 
 def _plan_launch(

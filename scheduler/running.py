@@ -10,7 +10,7 @@ A room audience is looked up on the platform before the step's transaction opens
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,6 +20,8 @@ from bot.domain import Campaign, CampaignStatus, Person, ReminderStep
 from bot.notifier import Notifier
 from bot.services.audience import Directory
 from bot.services.campaigns import Batch, CampaignService
+from bot.services.charts import chart_ref, has_chart
+from bot.stats import CampaignStats
 from scheduler.planning import Planner
 from scheduler.plans import PlannedStep, StepKind, send_time
 from scheduler.views import zone_of
@@ -242,6 +244,33 @@ class StepRunner:
                 **variables,
             )
 
+    def _digest_charts(
+        self,
+        uow: UnitOfWork,
+        person: Person,
+        campaigns: Sequence[Campaign],
+        stats: Mapping[int, CampaignStats],
+        key: str,
+        now: datetime,
+    ) -> None:
+        """The digest carries the same picture as ``campagne stats``, one per campaign."""
+        day = now.astimezone(self.planner.tz).date()
+        locale = self.notifier.locale_of(person)
+        for campaign in campaigns:
+            if not has_chart(stats[campaign.id]):
+                continue
+            self.notifier.to_person(
+                uow,
+                person,
+                "chart_alt",
+                key=f"{key}:chart:{campaign.id}",
+                now=now,
+                kind="report",
+                attachment=chart_ref(campaign.id, day, locale),
+                campaign=campaign,
+                stats=stats[campaign.id],
+            )
+
     def digest(self, now: datetime | None = None) -> int:
         """Weekly progress digest to each ambassador with running campaigns."""
         now = now or self.clock.now()
@@ -255,15 +284,14 @@ class StepRunner:
                 campaigns = uow.campaigns.search([service], statuses=[CampaignStatus.RUNNING])
                 if not campaigns:
                     continue
-                rows = [
-                    {"campaign": c, "total": self.campaigns.stats(uow, c, now).total}
-                    for c in campaigns
-                ]
+                stats = {c.id: self.campaigns.stats(uow, c, now) for c in campaigns}
+                rows = [{"campaign": c, "total": stats[c.id].total} for c in campaigns]
+                key = f"digest:{week}:{person.id}:{service}"
                 if self.notifier.to_person(
                     uow,
                     person,
                     "digest",
-                    key=f"digest:{week}:{person.id}:{service}",
+                    key=key,
                     now=now,
                     kind="report",
                     rows=rows,
@@ -271,5 +299,6 @@ class StepRunner:
                     min_group=min_group,
                 ):
                     sent += 1
+                self._digest_charts(uow, person, campaigns, stats, key, now)
         self.poke()
         return sent

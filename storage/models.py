@@ -165,6 +165,8 @@ class DeliveryRow(Base):
     remote_id: Mapped[str | None] = mapped_column(String(255))
     last_error: Mapped[str | None] = mapped_column(String(500))
     batch: Mapped[str | None] = mapped_column(String(300), index=True)
+    # What picture to render at send time ("chart:CAMPAIGN:DAY"); never the picture itself.
+    attachment: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # When a dispatcher last read the row to send it: set means it may have gone out already.

@@ -190,8 +190,10 @@ def campaign_stats_cmd(
                 f"Moins de {stats.min_group} personnes invitées : pas de graphique "
                 "(confidentialité)."
             )
+        renderer = Renderer(cfg.bot.locale, cfg.bot.timezone)
+        day = now().astimezone(renderer.timezone).date()
         try:
-            write_stats_chart(chart, campaign, stats, completions, ZoneInfo(cfg.bot.timezone))
+            write_stats_chart(chart, campaign, stats, completions, renderer, day)
         except OSError as exc:
             raise fail(f"Impossible d'écrire {chart} : {exc.strerror or exc}.") from None
         typer.echo(f"Graphique écrit : {chart}", err=as_json)

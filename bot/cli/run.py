@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
 from sqlalchemy.engine import make_url
 
-from bot.cli.common import ConfigOption, fail, open_store, settings
+from bot.cli.common import ConfigOption, fail, now, open_store, settings
+from bot.config import Settings
 
 db_app = typer.Typer(help="Base de données.", no_args_is_help=True)
 
@@ -18,13 +21,23 @@ def run(
         str | None, typer.Option(help="console | matrix | slack (défaut : configuration)")
     ] = None,
     config: ConfigOption = None,
+    demo: Annotated[
+        bool,
+        typer.Option(
+            "--demo",
+            help="Démonstration : console sur une base jetable, un service de 10 agents "
+            "simulés qui répondent, vous en êtes l'ambassadeur.",
+        ),
+    ] = False,
 ) -> None:
     """Lancer le bot (console par défaut, base SQLite ./pixbot.db)."""
     from bot.runner import run_bot
 
     overrides: dict[str, Any] = {}
     cfg = settings(config)
-    if platform is not None:
+    if demo:
+        overrides["platform"] = _demo_platform(cfg)
+    elif platform is not None:
         if platform not in {"console", "matrix", "slack"}:
             raise fail(f"Plateforme inconnue : {platform} (console, matrix ou slack).", 2)
         cfg.bot.platform = platform  # type: ignore[assignment]
@@ -33,6 +46,24 @@ def run(
     except KeyboardInterrupt:
         code = 0
     raise typer.Exit(code)
+
+
+def _demo_platform(cfg: Settings) -> Any:
+    """Point ``cfg`` at a throwaway database, seed it, and return the demo console."""
+    from bot.demo import DemoAgents, demo_database, introduction, seed
+    from bot.platforms.console import ConsolePlatform
+
+    cfg.bot.platform = "console"
+    cfg.bot.database_url = demo_database()
+    database = Path(str(make_url(cfg.bot.database_url).database))
+    store = open_store(cfg)
+    try:
+        seed(store, now())
+    finally:
+        store.close()
+    typer.echo(introduction(cfg, database, now().astimezone(ZoneInfo(cfg.bot.timezone)).date()))
+    console = ConsolePlatform(journal_path=database.with_suffix(".console.jsonl"))
+    return DemoAgents(console)
 
 
 # -- db ----------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from bot.domain import Campaign, CampaignStatus
 from bot.parsing import ParseError, parse_code, parse_create, split_code_arg
 from bot.router import AMBASSADORS, Context, Deps, Router
 from bot.services.campaigns import Batch, resolve_list
+from bot.services.charts import chart_ref, has_chart
 from bot.text import fold, is_no, is_yes
 from storage.repositories.errors import DuplicateError
 from storage.uow import Store
@@ -189,10 +190,15 @@ async def create(ctx: Context, args: str) -> None:
         return
     uow.audit.add(ctx.person.platform_id, "campaign_create", ctx.now, campaign.id)
     found = ctx.deps.campaigns.resolve(uow, campaign, members)
+    calendar = ctx.deps.planner.calendar
+    warnings = request.warnings
+    if not calendar.is_working_day(campaign.deadline):
+        warnings = (*warnings, "deadline_not_working_day")
     ctx.say(
         "campaign_created",
         campaign=campaign,
-        warnings=request.warnings,
+        warnings=warnings,
+        holiday=calendar.holiday_name(campaign.deadline),
         plan=plan,
         audience_size=len(found.people),
         rejected=rejected if kind == "list" else found.rejected,
@@ -303,11 +309,11 @@ async def show_stats(ctx: Context, args: str) -> None:
     if found is None:
         return
     campaign, _ = found
-    ctx.say(
-        "campaign_stats",
-        campaign=campaign,
-        stats=ctx.deps.campaigns.stats(ctx.uow, campaign, ctx.now),
-    )
+    stats = ctx.deps.campaigns.stats(ctx.uow, campaign, ctx.now)
+    ctx.say("campaign_stats", campaign=campaign, stats=stats)
+    if has_chart(stats):
+        ref = chart_ref(campaign.id, today(ctx).date(), ctx.locale)
+        ctx.picture(ref, "chart_alt", campaign=campaign, stats=stats)
 
 
 @router.command("campagne clore", "campaign close", "campagne terminer", roles=AMBASSADORS)

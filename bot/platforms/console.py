@@ -7,11 +7,15 @@ of input.
 
 Delivered messages are journaled (JSON lines) so that the idempotency key holds across
 restarts, like a homeserver's transaction ids: the same key is never shown twice.
+
+A picture (the participation chart) is written as a file in ``files_dir`` (next to the
+database) and its path is printed under its description.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import os
 import sys
@@ -23,7 +27,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO, cast
 
-from bot.core import DeliveryError, Incoming, Member, MessageHandler, Outgoing, SendResult
+from bot.core import (
+    DeliveryError,
+    Image,
+    Incoming,
+    Member,
+    MessageHandler,
+    Outgoing,
+    SendResult,
+)
 
 BOT_ID = "@pixbot:console"
 DEFAULT_SPEAKER = "@vous:console"
@@ -125,6 +137,7 @@ class ConsolePlatform:
         interactive: bool | None = None,
         speaker: str = DEFAULT_SPEAKER,
         rate_limit: float = 1000.0,
+        files_dir: Path | None = None,
     ) -> None:
         self.input = input_stream or sys.stdin
         self.output = output or sys.stdout
@@ -133,6 +146,7 @@ class ConsolePlatform:
         self.room: str | None = None
         self.rate_limit = rate_limit
         self.journal = ConsoleJournal(journal_path)
+        self.files_dir = files_dir or (journal_path.parent if journal_path else None)
         self._stopping = False
         self._lines: asyncio.Queue[str | None] | None = None
 
@@ -219,18 +233,20 @@ class ConsolePlatform:
         remote_id = f"$console-{len(self.journal.messages) + 1}"
         recipient = message.person_id or person_of(conversation) or conversation
         text = message.text
-        if message.buttons:
+        entry = {
+            "type": "message",
+            "key": message.key,
+            "id": remote_id,
+            "to": recipient,
+            "conversation": conversation,
+        }
+        if message.image is not None:
+            path = self._write_image(message.key, message.image)
+            entry["image"] = str(path) if path else ""
+            text += f"\n[{path or message.image.filename}]"
+        elif message.buttons:
             text += "\n[" + "] [".join(button.label for button in message.buttons) + "]"
-        self.journal.append(
-            {
-                "type": "message",
-                "key": message.key,
-                "id": remote_id,
-                "to": recipient,
-                "conversation": conversation,
-                "text": text,
-            }
-        )
+        self.journal.append({**entry, "text": text})
         self._print(f"→ {recipient}\n" + "\n".join(f"  {line}" for line in text.splitlines()))
         return SendResult(remote_id, conversation)
 
@@ -240,6 +256,21 @@ class ConsolePlatform:
         if person:
             self.journal.forget(person)
 
+    def _write_image(self, key: str, image: Image) -> Path | None:
+        """The picture as a file, named after its key (a repeat overwrites the same file)."""
+        if self.files_dir is None:
+            return None
+        stem = Path(image.filename).stem or "pixbot"
+        suffix = Path(image.filename).suffix or ".png"
+        digest = hashlib.sha256(key.encode()).hexdigest()[:8]
+        path = (self.files_dir / f"{stem}-{digest}{suffix}").resolve()
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(image.data)
+        except OSError as error:
+            raise DeliveryError(self.name, "file_write", str(error)) from error
+        return path
+
     async def open_direct(self, person_id: str) -> str:
         return direct_conversation(person_id)
 
@@ -248,6 +279,10 @@ class ConsolePlatform:
         if members is None:
             raise DeliveryError(self.name, "unknown_room", conversation_id, permanent=True)
         return [Member(member) for member in sorted(members) if member != self.bot_id]
+
+    def echo(self, text: str) -> None:
+        """Show a line that is not the bot's (e.g. a simulated person's message)."""
+        self._print(text)
 
     def _print(self, text: str) -> None:
         print(text, file=self.output, flush=True)

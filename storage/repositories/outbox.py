@@ -71,6 +71,7 @@ class OutboxRepo(_Repo):
             "attempts": 0,
             "next_attempt_at": item.not_before or now,
             "batch": item.batch,
+            "attachment": item.attachment,
             "created_at": now,
         }
 
@@ -94,6 +95,7 @@ class OutboxRepo(_Repo):
             batch=row.batch,
             conversation=conversation,
             claimed_before=row.claimed_at is not None,
+            attachment=row.attachment,
         )
 
     def due(self, now: datetime, limit: int = 50) -> list[Delivery]:
@@ -244,6 +246,14 @@ class OutboxRepo(_Repo):
                 last_error=error[:500],
                 body=None,
             )
+        )
+
+    def cancel(self, delivery_id: int) -> None:
+        """Drop one pending message (e.g. a picture that can no longer be shown)."""
+        self.session.execute(
+            update(DeliveryRow)
+            .where(DeliveryRow.id == delivery_id, DeliveryRow.status == DeliveryStatus.PENDING)
+            .values(status=DeliveryStatus.CANCELLED, body=None)
         )
 
     def cancel_pending(self, campaign_id: int) -> int:

@@ -427,12 +427,33 @@ def test_dropped_steps(
     assert list(result.dropped) == dropped
 
 
-def test_deadline_on_a_holiday_keeps_the_close_and_moves_reminders() -> None:
+def test_deadline_on_a_holiday_closes_the_working_day_before() -> None:
     result = plan(date(2026, 12, 25), reminders="J-1,J-0")  # Christmas, a Friday
-    assert result.close == PlannedStep(StepKind.CLOSE, "close", date(2026, 12, 25))
+    assert result.close == PlannedStep(
+        StepKind.CLOSE, "close", date(2026, 12, 24), moved_from=date(2026, 12, 25)
+    )
     assert reminder_days(result) == [date(2026, 12, 24)]
     assert result.reminders[0].label == "J-1"
     assert result.dropped == (DroppedStep("J-0", date(2026, 12, 24), DropReason.DUPLICATE),)
+
+
+@pytest.mark.parametrize(
+    ("deadline", "close"),
+    [
+        (date(2026, 12, 13), date(2026, 12, 11)),  # Sunday → Friday
+        (date(2026, 12, 12), date(2026, 12, 11)),  # Saturday → Friday
+        (date(2026, 11, 11), date(2026, 11, 10)),  # Armistice (a Wednesday) → Tuesday
+        (date(2027, 1, 1), date(2026, 12, 31)),  # New Year's Day → Thursday
+    ],
+)
+def test_deadline_on_a_non_working_day_closes_at_the_end_of_the_working_day_before(
+    deadline: date, close: date
+) -> None:
+    now = paris(2026, 11, 2, 10, 0)
+    result = plan(deadline, now=now)
+    assert result.close == PlannedStep(StepKind.CLOSE, "close", close, moved_from=deadline)
+    assert send_time(result.close, FR, PARIS) == paris(close.year, close.month, close.day, 17, 0)
+    assert all(step.day <= close for step in result.reminders)
 
 
 @pytest.mark.parametrize(
@@ -602,7 +623,9 @@ def test_every_reminder_is_a_working_day_between_launch_and_deadline(
     else:
         assert today <= result.launch.day <= deadline
         assert calendar.is_working_day(result.launch.day)
-    assert result.close.day == deadline
+    assert result.close.day <= deadline
+    assert calendar.is_working_day(result.close.day) or result.close.day == deadline
+    assert all(step.day <= result.close.day for step in result.steps())
     days = reminder_days(result)
     assert days == sorted(set(days))
     for step in result.reminders:

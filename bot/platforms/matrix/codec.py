@@ -116,6 +116,39 @@ def build_content(message: Outgoing) -> dict[str, Any]:
     return content
 
 
+def build_image_content(
+    message: Outgoing, url: str, encryption: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """The ``m.image`` content for an outgoing picture uploaded at ``url`` (an ``mxc://``).
+
+    In an encrypted room the upload is encrypted and ``encryption`` holds what decrypts it
+    (key, iv, hashes: nio's ``upload(encrypt=True)``); it goes in ``file``, never in clear.
+    The body describes the picture (alt text) for clients that cannot show it.
+    """
+    image = message.image
+    if image is None:
+        raise ValueError("not an image message")
+    content: dict[str, Any] = {
+        "msgtype": "m.image",
+        "body": defuse_room_ping(message.text or image.alt),
+        "filename": image.filename,
+        "info": {
+            "mimetype": image.mimetype,
+            "size": image.size,
+            "w": image.width,
+            "h": image.height,
+        },
+        "m.mentions": {"user_ids": list(dict.fromkeys(message.mentions))},
+    }
+    if encryption is not None:
+        content["file"] = {**encryption, "url": url, "mimetype": image.mimetype}
+    else:
+        content["url"] = url
+    if message.in_reply_to:
+        content["m.relates_to"] = {"m.in_reply_to": {"event_id": message.in_reply_to}}
+    return content
+
+
 def errcode_of(response: ErrorResponse) -> str:
     return response.status_code or "unknown"
 

@@ -30,6 +30,7 @@ from bot.platforms.matrix.codec import (
     is_auth_error,
 )
 from bot.platforms.matrix.identity import CrossSigning
+from bot.platforms.matrix.pending import KEY_WAIT, Held, PendingEvents
 from bot.platforms.matrix.store import write_private
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,9 @@ class _Batch:
     response: SyncResponse
     replay_timeline: bool = True
     joined_before: set[str] = field(default_factory=set)
+    # When the timeline is not replayed: still hand over messages sent at or after this
+    # (ms since the epoch), i.e. after the bot logged in for the first time.
+    replay_after_ms: int | None = None
 
 
 class MatrixConnection:
@@ -70,6 +74,7 @@ class MatrixConnection:
         on_auth_error: Callable[[str], Awaitable[None]] | None = None,
         request_timeout: float = 20.0,
         recovery_key: str = "",
+        key_wait: float = KEY_WAIT,
     ) -> None:
         if not password and not access_token:
             raise ValueError("MatrixPlatform needs a password or an access token")
@@ -107,6 +112,11 @@ class MatrixConnection:
         self._background: set[asyncio.Future[None]] = set()
         self._run_task: asyncio.Task[Any] | None = None
         self._run_finished = asyncio.Event()
+        # Messages waiting for their room key (see bot.platforms.matrix.pending).
+        self.key_wait = key_wait
+        self._pending_events = PendingEvents(self.store_path / "pending_events.json")
+        self._given_up: list[Held] = []
+        self._login_ms: int | None = None
 
     @property
     def session_path(self) -> Path:

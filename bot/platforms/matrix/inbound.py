@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from nio import (
+    EncryptionError,
     ErrorResponse,
     Event,
     InviteMemberEvent,
@@ -34,6 +37,7 @@ from bot.platforms.matrix.codec import (
     relates_to,
 )
 from bot.platforms.matrix.connection import _NETWORK_ERRORS
+from bot.platforms.matrix.pending import Held
 from bot.platforms.matrix.rooms import DirectRooms
 
 logger = logging.getLogger(__name__)
@@ -110,9 +114,8 @@ class InboundEvents(DirectRooms):
                 if cached == room_id and event.state_key in (person, self.client.user_id):
                     del self._direct_cache[person]
 
-    def _to_incoming(self, room: MatrixRoom, event: Event) -> Incoming | None:
-        content: Mapping[str, Any] = event.source.get("content", {}) or {}
-        common: dict[str, Any] = {
+    def _common(self, room: MatrixRoom, event: Event) -> dict[str, Any]:
+        return {
             "platform": PLATFORM,
             "event_id": event.event_id,
             "sender_id": event.sender,
@@ -121,6 +124,10 @@ class InboundEvents(DirectRooms):
             "timestamp": datetime.fromtimestamp(event.server_timestamp / 1000, tz=UTC),
             "sender_name": getattr(room.users.get(event.sender), "display_name", None),
         }
+
+    def _to_incoming(self, room: MatrixRoom, event: Event) -> Incoming | None:
+        content: Mapping[str, Any] = event.source.get("content", {}) or {}
+        common = self._common(room, event)
         if isinstance(event, (RoomMessageText, RoomMessageNotice, RoomMessageEmote)):
             if is_edit(content):
                 return None
@@ -141,9 +148,47 @@ class InboundEvents(DirectRooms):
                 **common,
             )
         if isinstance(event, MegolmEvent):
+            # Not yet: kept until its key arrives (see _held_incoming).
             self._request_key(event)
-            return Incoming(text="", undecryptable=True, **common)
+            held = Held(room.room_id, dict(event.source), time.time())
+            self._given_up.extend(self._pending_events.add(held))
+            return None
         return None
+
+    def _held_incoming(self) -> list[tuple[str, Incoming | None]]:
+        """Held events that decrypt now, or that waited too long for their key (handed over
+        as undecryptable): (event id, what to hand over — None for a room the bot left)."""
+        self._pending_events.load()
+        now = time.time()
+        result: list[tuple[str, Incoming | None]] = []
+        given_up = {held.event_id for held in self._given_up}
+        for held in [*self._given_up, *self._pending_events.items()]:
+            room = self.client.rooms.get(held.room_id)
+            event = Event.parse_encrypted_event(held.source)
+            if room is None or not isinstance(event, MegolmEvent):
+                result.append((held.event_id, None))
+                continue
+            event.room_id = held.room_id
+            decrypted = None
+            if held.event_id not in given_up:
+                with contextlib.suppress(EncryptionError, LocalProtocolError, AssertionError):
+                    decrypted = self.client.decrypt_event(event)
+            if decrypted is not None and not isinstance(decrypted, MegolmEvent):
+                logger.info("Matrix: %s decrypted once its key arrived", held.event_id)
+                incoming = self._to_incoming(room, decrypted)
+                self._remember(held.event_id)
+                result.append((held.event_id, incoming))
+            elif (
+                held.event_id in given_up
+                or not self.client.olm  # no E2EE here: the key is of no use
+                or now - held.held_at >= self.key_wait
+            ):
+                logger.info("Matrix: no key for %s; asking to resend it", held.event_id)
+                self._remember(held.event_id)
+                common = self._common(room, event)
+                result.append((held.event_id, Incoming(text="", undecryptable=True, **common)))
+        self._given_up.clear()
+        return result
 
     def _is_direct(self, room: MatrixRoom, sender: str) -> bool:
         if room.room_id in self._direct_rooms.get(sender, []):

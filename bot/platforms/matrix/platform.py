@@ -1,7 +1,8 @@
 """Matrix (Tchap) platform on matrix-nio, with end-to-end encryption when available.
 
 The adapter only translates: nio sync responses become :class:`bot.core.Incoming`,
-:class:`bot.core.Outgoing` becomes an ``m.notice``; nio error *values* become one
+:class:`bot.core.Outgoing` becomes an ``m.notice`` (or an ``m.image`` uploaded to the media
+repository, encrypted as an attachment in encrypted rooms); nio error *values* become one
 :class:`bot.core.DeliveryError` here. Retries belong to the caller's outbox, so nio is told
 never to retry on its own.
 
@@ -14,21 +15,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import secrets
+import time
 from typing import Any
 
 from nio import (
     AsyncClientConfig,
     ErrorResponse,
     LocalProtocolError,
+    RoomMemberEvent,
     RoomSendError,
     SyncResponse,
+    UploadError,
     WhoamiError,
 )
 
 from bot.core import (
     DeliveryError,
+    Incoming,
     MessageHandler,
     Outgoing,
     SendResult,
@@ -37,6 +43,7 @@ from bot.platforms.matrix.codec import (
     PLATFORM,
     MatrixAuthError,
     build_content,
+    build_image_content,
     errcode_of,
     http_status_of,
     is_auth_error,
@@ -59,6 +66,15 @@ logger = logging.getLogger(__name__)
 
 # How long stop() waits for the handler in progress before closing the connection anyway.
 STOP_TIMEOUT = 10.0
+# How long one picture upload may take.
+UPLOAD_TIMEOUT = 60.0
+
+
+def _after(event: Any, moment_ms: int) -> bool:
+    """Membership events always count; other events only when sent at or after the moment."""
+    if isinstance(event, RoomMemberEvent):
+        return True
+    return int(getattr(event, "server_timestamp", 0) or 0) >= moment_ms
 
 
 class _SyncFailed(Exception):
@@ -91,6 +107,7 @@ class MatrixPlatform(InboundEvents):
                 return
             if self._client is None:
                 self._client = self._make_client()
+            self._login_ms = int(time.time() * 1000)
             await self._login()
             client = self.client
             self.bot_id = client.user_id
@@ -237,8 +254,16 @@ class MatrixPlatform(InboundEvents):
         if not isinstance(response, SyncResponse):
             await self._sync_failed(response)
             raise OSError(f"first sync failed: {response}")
-        # A fresh store starts from now: old commands in the timeline are not replayed.
-        self._pending.append(_Batch(response, replay_timeline=token is not None))
+        # A fresh store starts from now: old commands in the timeline are not replayed, but a
+        # message sent after the bot logged in is (it is for this bot).
+        fresh = token is None
+        self._pending.append(
+            _Batch(
+                response,
+                replay_timeline=not fresh,
+                replay_after_ms=self._login_ms if fresh else None,
+            )
+        )
 
     async def stop(self) -> None:
         """End ``run`` promptly (after the handler in progress, if any); close the session."""
@@ -357,22 +382,34 @@ class MatrixPlatform(InboundEvents):
             except _NETWORK_ERRORS as error:
                 # The invite stays pending on the server; it comes back after a restart.
                 logger.warning("Matrix: invite to %s not handled: %s", room_id, error)
-        if not batch.replay_timeline:
-            return True
-        for room_id, info in response.rooms.join.items():
-            room = self.client.rooms.get(room_id)
-            if room is None:
-                continue
-            for incoming in self._room_incoming(
-                room, info.timeline.events, newly_joined=room_id not in batch.joined_before
-            ):
-                if self._stopping.is_set():
-                    return False
-                try:
-                    await on_message(incoming)
-                except Exception:
-                    logger.exception("Handler failed for Matrix event %s", incoming.event_id)
+        if batch.replay_timeline or batch.replay_after_ms is not None:
+            for room_id, info in response.rooms.join.items():
+                room = self.client.rooms.get(room_id)
+                if room is None:
+                    continue
+                events = info.timeline.events
+                if not batch.replay_timeline:
+                    events = [e for e in events if _after(e, batch.replay_after_ms or 0)]
+                for incoming in self._room_incoming(
+                    room, events, newly_joined=room_id not in batch.joined_before
+                ):
+                    if self._stopping.is_set():
+                        return False
+                    await self._hand_over(incoming, on_message)
+        # Messages that arrived before their room key: the key may have come with this sync.
+        for event_id, ready in self._held_incoming():
+            if self._stopping.is_set():
+                return False
+            if ready is not None:
+                await self._hand_over(ready, on_message)
+            self._pending_events.remove([event_id])
         return True
+
+    async def _hand_over(self, incoming: Incoming, on_message: MessageHandler) -> None:
+        try:
+            await on_message(incoming)
+        except Exception:
+            logger.exception("Handler failed for Matrix event %s", incoming.event_id)
 
     async def _ready(self) -> None:
         """Start lazily for callers that send before ``run`` (one attempt, no waiting)."""
@@ -393,10 +430,16 @@ class MatrixPlatform(InboundEvents):
         client = self.client
         try:
             await self._ensure_room_ready(room_id)
+            if message.image is not None:
+                content = await self._upload_image(room_id, message)
+            else:
+                content = build_content(message)
+            # A retry after a crash may upload the picture again, but the event itself is
+            # de-duplicated by its transaction id: one m.image in the room.
             response = await client.room_send(
                 room_id,
                 "m.room.message",
-                build_content(message),
+                content,
                 tx_id=transaction_id(message.key),
                 ignore_unverified_devices=True,
             )
@@ -407,3 +450,24 @@ class MatrixPlatform(InboundEvents):
         if isinstance(response, RoomSendError):
             raise await self._delivery_error(response)
         return SendResult(remote_id=response.event_id, conversation_id=room_id)
+
+    async def _upload_image(self, room_id: str, message: Outgoing) -> dict[str, Any]:
+        """Upload the picture to the media repository (encrypted in an encrypted room)."""
+        image = message.image
+        assert image is not None
+        room = self.client.rooms.get(room_id)
+        encrypt = bool(self.client.olm and room is not None and room.encrypted)
+        # nio uploads without a timeout: bound it here (a timeout is an unreachable server).
+        response, keys = await asyncio.wait_for(
+            self.client.upload(
+                io.BytesIO(image.data),
+                content_type=image.mimetype,
+                filename=image.filename,
+                encrypt=encrypt,
+                filesize=image.size,
+            ),
+            UPLOAD_TIMEOUT,
+        )
+        if isinstance(response, UploadError):
+            raise await self._delivery_error(response)
+        return build_image_content(message, response.content_uri, keys if encrypt else None)

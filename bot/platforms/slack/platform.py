@@ -7,9 +7,10 @@ becomes a ``chat.postMessage`` with escaped mrkdwn and buttons; every Slack erro
 has no retry handler of its own.
 
 Slack has no transaction id, so the idempotency key travels in the message metadata
-(``pixbot_delivery``). Keys sent by this process are remembered; the first send to a
-conversation also reads its recent history, so a key delivered just before a crash is found
-again instead of being posted twice.
+(``pixbot_delivery``), or in the file name of a picture (:mod:`bot.platforms.slack.files`).
+Keys sent by this process are remembered; the first send to a conversation also reads its
+recent history, so a key delivered just before a crash is found again instead of being posted
+twice.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from bot.platforms.slack.codec import (
     next_cursor,
     unreachable,
 )
+from bot.platforms.slack.files import file_marker, shared_files, upload_arguments
 from bot.platforms.slack.inbox import ConversationQueues
 from bot.platforms.slack.transport import MAX_BACKOFF, NETWORK_ERRORS, sleep_or_stop
 
@@ -323,13 +325,32 @@ class SlackPlatform:
                 if known is not None:
                     logger.info("Slack: %s already delivered (found in history)", message.key)
                     return known
-            arguments = build_message(message)
-            response = await self._call(self.client.chat_postMessage, channel=channel, **arguments)
-            result = SendResult(
-                remote_id=str(response["ts"]), conversation_id=str(response["channel"])
-            )
+            if message.image is not None:
+                result = await self._upload(channel, message)
+            else:
+                arguments = build_message(message)
+                response = await self._call(
+                    self.client.chat_postMessage, channel=channel, **arguments
+                )
+                result = SendResult(
+                    remote_id=str(response["ts"]), conversation_id=str(response["channel"])
+                )
             self._remember(message.key, result)
             return result
+
+    async def _upload(self, channel: str, message: Outgoing) -> SendResult:
+        """A picture: ``files_upload_v2`` into the conversation, unless already shared there."""
+        arguments = upload_arguments(message, channel)
+        marker = file_marker(arguments["filename"])
+        known = self._delivered.get(marker)
+        if known is not None:
+            logger.info("Slack: picture %s already shared (found in history)", message.key)
+            return known
+        response = await self._call(self.client.files_upload_v2, **arguments)
+        file = as_mapping(response.get("file"))
+        result = SendResult(remote_id=str(file.get("id") or ""), conversation_id=channel)
+        self._remember(marker, result)
+        return result
 
     async def _scan_history(self, channel: str) -> None:
         """Remember the keys of the bot's recent messages in ``channel`` (once per process).
@@ -357,6 +378,8 @@ class SlackPlatform:
                 key = delivery_key(item)
                 if key is not None and key not in self._delivered:
                     self._remember(key, SendResult(str(item.get("ts")), channel))
+                for marker, file_id in shared_files(item):
+                    self._remember(marker, SendResult(file_id, channel))
         self._scanned.add(channel)
 
     def _remember(self, key: str, result: SendResult) -> None:
