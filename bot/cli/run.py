@@ -55,6 +55,9 @@ def _demo_platform(cfg: Settings) -> Any:
 
     cfg.bot.platform = "console"
     cfg.bot.database_url = demo_database()
+    # Live figures, so that a newcomer sees them move at once (a deployment keeps the daily
+    # snapshot of docs/privacy.md); the disclosure rule applies as everywhere.
+    cfg.stats.refresh = "live"
     database = Path(str(make_url(cfg.bot.database_url).database))
     store = open_store(cfg)
     try:

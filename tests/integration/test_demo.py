@@ -26,7 +26,9 @@ async def test_the_demo_story_creating_launching_reminding_and_the_chart(
     seed(store, clock.now())
     console = RecordingConsole(journal_path=tmp_path / "pixbot-demo.console.jsonl")
     demo = DemoAgents(console, delay=0)
-    app = App(make_settings(url), store, demo, clock=clock, drain_after_message=True)
+    settings = make_settings(url)
+    settings.stats.refresh = "live"  # as `pixbot run --demo` does
+    app = App(settings, store, demo, clock=clock, drain_after_message=True)
     demo.listen(app.handle)
     bot = Bot(app, console, clock)
     try:
@@ -44,7 +46,8 @@ async def test_the_demo_story_creating_launching_reminding_and_the_chart(
         await demo.settle()
         assert any(t.startswith("Bravo") for t in bot.inbox("@lea:console"))
         stats, chart = await bot.say(ME, "campagne stats ABCDEF234")
-        assert "7 terminés" in stats and "1 rappels arrêtés" in stats
+        # 7 of 10 completed and 1 stopped: shown in words that one person cannot change.
+        assert "presque tous terminés" in stats and "moins de 5 rappels arrêtés" in stats
         picture = [m for m in console.journal.messages if m.get("image")]
         assert len(picture) == 1 and Path(picture[0]["image"]).parent == tmp_path
         assert chart.startswith("Graphique de participation")
