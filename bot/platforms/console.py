@@ -229,6 +229,10 @@ class ConsolePlatform:
         if person:
             self.journal.forget(person)
 
+    async def forget_person(self, platform_id: str) -> None:
+        """An erasure asked in a room: the journal forgets the person right away."""
+        self.journal.forget(platform_id)
+
     async def open_direct(self, person_id: str) -> str:
         return direct_conversation(person_id)
 
