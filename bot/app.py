@@ -172,6 +172,7 @@ class App:
     async def _dispatch(self, incoming: Incoming) -> None:
         prefetched = await self._prefetch(incoming)
         now = self.clock.now()
+        erased = False
         try:
             with self.store.transaction() as uow:
                 if not uow.events.mark_processed(incoming.platform, incoming.event_id, now):
@@ -180,6 +181,7 @@ class App:
                 ctx = self._context(uow, incoming, now, prefetched)
                 run_to_completion(self._route(ctx))
                 self._enqueue_replies(ctx)
+                erased = ctx.erased
         except Exception:
             log.exception("handler failed for event %s", incoming.event_id)
             with self.store.transaction() as uow:
@@ -188,12 +190,22 @@ class App:
                 ctx = self._context(uow, incoming, now, None)
                 ctx.say("error")
                 self._enqueue_replies(ctx)
+        if erased and not incoming.is_direct:
+            # Erased from a room: the confirmation goes to the room, not to the person's own
+            # conversation, so what the platform keeps locally about them goes now (in a direct
+            # conversation it goes once the confirmation is delivered, see the outbox).
+            forget = getattr(self.platform, "forget_person", None)
+            if forget is not None:
+                await forget(incoming.sender_id)
 
     def _context(
         self, uow: UnitOfWork, incoming: Incoming, now: datetime, prefetched: Any
     ) -> Context:
         name = clean_display_name(incoming.sender_name)
-        person = uow.people.ensure(incoming.sender_id, name, now)
+        person, created = uow.people.ensure_created(incoming.sender_id, name, now)
+        if created:
+            # Someone erased before who writes again chose to come back: their tombstone goes.
+            uow.privacy.welcome_back(incoming.sender_id)
         roles = self.roles_of(uow, person)
         return Context(self.deps, incoming, uow, person, roles, now, prefetched)
 

@@ -159,11 +159,7 @@ class StepRunner:
                 "campaign_closed_auto",
                 f"closed:{campaign.id}",
                 now,
-                thanked=(
-                    self.campaigns.figure(thanked, uow.campaigns.audience_size(campaign.id))
-                    if thanked
-                    else None
-                ),
+                thank=self.settings.schedule.thank_completers,
                 stats=self.campaigns.stats(uow, campaign, now),
             )
 

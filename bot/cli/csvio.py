@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.privacy import Figure, safe_cell
+from bot.privacy import Figure, clean_display_name, safe_cell
 from bot.stats import CampaignStats
 from bot.text import clean_line
 
@@ -57,7 +57,7 @@ def parse_agents_csv(path: Path) -> tuple[list[AgentRow], list[str]]:
             continue
         values = {k: (v or "").strip() for k, v in raw.items()}
         pid = values.get("id", "")
-        name = clean_line(values.get("display_name", ""), 200)
+        name = clean_display_name(values.get("display_name", "")) or ""
         service = clean_line(values.get("service", ""), 100)
         email = values.get("email") or None
         tz = values.get("timezone") or None

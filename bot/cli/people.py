@@ -11,6 +11,7 @@ import typer
 from bot.cli.common import check_id, fail, now, open_store, settings
 from bot.cli.csvio import AgentRow, parse_agents_csv
 from bot.cli.progress import batches, progress
+from bot.privacy import clean_display_name
 from bot.text import clean_line
 from storage.uow import UnitOfWork
 
@@ -33,7 +34,7 @@ def ambassador_add(
         raise fail("Le nom du service est vide.", 2)
     store = open_store(settings())
     with store.transaction() as uow:
-        person = uow.people.ensure(pid, display_name, now())
+        person = uow.people.ensure(pid, clean_display_name(display_name), now())
         added = uow.roles.add(person.id, "ambassador", service_name)
         uow.audit.add("cli", "ambassador_add", now(), detail=f"{pid} {service_name}")
     typer.echo(

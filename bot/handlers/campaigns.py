@@ -274,18 +274,13 @@ async def remind_now(ctx: Context, args: str) -> None:
     if campaign.status != CampaignStatus.RUNNING:
         ctx.say("error_campaign_not_running", campaign=campaign)
         return
+    # How many reminders leave is "audience minus those done or stopped", live: it moves with
+    # one person's answer, so the reply says it in words and no batch report follows.
     count = ctx.deps.campaigns.remind(
-        ctx.uow,
-        campaign,
-        f"manual-{ctx.incoming.event_id[-40:]}",
-        ctx.now,
-        batch=_batch(ctx, "remind", campaign),
+        ctx.uow, campaign, f"manual-{ctx.incoming.event_id[-40:]}", ctx.now
     )
     ctx.uow.audit.add(ctx.person.platform_id, "campaign_remind", ctx.now, campaign.id, count=count)
-    audience = ctx.uow.campaigns.audience_size(campaign.id)
-    ctx.say(
-        "campaign_reminded", campaign=campaign, count=ctx.deps.campaigns.figure(count, audience)
-    )
+    ctx.say("campaign_reminded", campaign=campaign)
 
 
 @router.command("campagne rappels", "campaign reminders", roles=AMBASSADORS)
@@ -326,11 +321,11 @@ async def close(ctx: Context, args: str) -> None:
     thank = thank and "no thanks" not in fold(rest)
     thanked = ctx.deps.campaigns.close(ctx.uow, campaign, ctx.now, thank=thank)
     ctx.uow.audit.add(ctx.person.platform_id, "campaign_close", ctx.now, campaign.id, thanked)
-    audience = ctx.uow.campaigns.audience_size(campaign.id)
+    # Whether anyone was thanked (and how many) is live and declaration-derived: words only.
     ctx.say(
         "campaign_closed",
         campaign=campaign,
-        thanked=ctx.deps.campaigns.figure(thanked, audience) if thanked else None,
+        thank=thank,
         stats=ctx.deps.campaigns.stats(ctx.uow, campaign, ctx.now),
     )
 

@@ -271,6 +271,10 @@ class ConsolePlatform:
             raise DeliveryError(self.name, "file_write", str(error)) from error
         return path
 
+    async def forget_person(self, platform_id: str) -> None:
+        """An erasure asked in a room: the journal forgets the person right away."""
+        self.journal.forget(platform_id)
+
     async def open_direct(self, person_id: str) -> str:
         return direct_conversation(person_id)
 

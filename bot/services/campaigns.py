@@ -28,7 +28,6 @@ from bot.domain import (
     Person,
 )
 from bot.notifier import Notifier, PersonMessage
-from bot.privacy import Figure, disclose
 from bot.stats import CampaignStats, stats_from_counts
 from storage.uow import UnitOfWork
 
@@ -132,10 +131,6 @@ class CampaignService:
         self.min_group = min_group
         self.refresh = refresh
         self.tz = ZoneInfo(timezone)
-
-    def figure(self, count: int, audience: int) -> Figure:
-        """One declaration-derived count, as an ambassador may see it."""
-        return disclose(count, audience, self.min_group)
 
     def audience(
         self,
@@ -296,13 +291,15 @@ class CampaignService:
         initiator = uow.people.get(batch.initiator_id) if batch.initiator_id else None
         if campaign is None or (initiator is None and batch.conversation_id is None):
             return
+        if batch.action == "remind":
+            # A relance goes to those not done and not stopped: its size, its failures (who
+            # has not finished) and even whether a report comes at all would tell one
+            # person's answer. Relances are not reported (rows queued before this change).
+            return
         counts = uow.outbox.batch_counts(encoded)
         sent = counts.get(DeliveryStatus.SENT, 0) + batch.withheld
         failed = counts.get(DeliveryStatus.FAILED, 0)
         total = sum(counts.values()) + batch.withheld
-        # A reminder goes to those not done and not stopped: its size is declaration-derived.
-        audience = uow.campaigns.audience_size(campaign.id)
-        exact = batch.action != "remind" or self.figure(total, audience).exact
         if final:
             key = f"summary:{batch.digest}"
             failures = [d.recipient for d in uow.outbox.failures(encoded)]
@@ -317,7 +314,7 @@ class CampaignService:
             "sent": sent,
             "failed": failed,
             "total": total,
-            "exact": exact,
+            "exact": True,
             "failures": failures[:MAX_LISTED_FAILURES],
             "more_failures": max(0, len(failures) - MAX_LISTED_FAILURES),
         }

@@ -116,14 +116,21 @@ class PeopleRepo(_Repo):
 
     def ensure(self, platform_id: str, display_name: str | None, now: datetime) -> Person:
         """The person with this id, created on first contact (with no service)."""
+        return self.ensure_created(platform_id, display_name, now)[0]
+
+    def ensure_created(
+        self, platform_id: str, display_name: str | None, now: datetime
+    ) -> tuple[Person, bool]:
+        """Like :meth:`ensure`; also says whether the person was created just now."""
         row = self.session.scalar(select(PersonRow).where(PersonRow.platform_id == platform_id))
+        created = row is None
         if row is None:
             row = PersonRow(platform_id=platform_id, display_name=display_name, created_at=now)
             self.session.add(row)
             self.session.flush()
         elif display_name and not row.display_name:
             row.display_name = display_name
-        return self._person(row)
+        return self._person(row), created
 
     def upsert(
         self,

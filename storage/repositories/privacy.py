@@ -64,6 +64,14 @@ class PrivacyRepo(_Repo):
             )
         return {by_digest[d] for d in found}
 
+    def welcome_back(self, platform_id: str) -> bool:
+        """A person erased before wrote to the bot again, of their own will: their id's
+        tombstone goes (imports and lists may know them again); an email's stays until they
+        are imported with it. Returns whether there was one."""
+        digest = keyed_hash(self.key(), platform_id)
+        removed = self.session.execute(delete(ErasureRow).where(ErasureRow.digest == digest))
+        return bool(getattr(removed, "rowcount", 0))
+
     def erase(self, person: Person, now: datetime) -> str:
         """Erase a person everywhere; returns the pseudonym the audit log keeps."""
         key = self.key()

@@ -356,8 +356,8 @@ async def test_campaign_scenario_over_encrypted_direct_messages(
     assert "rappellerai" in await agents[2].say("plus tard", "Pas de souci")
 
     reminded = await amb.say(f"campagne relancer {CODE}", "Relance de")
-    assert "4 rappels en cours d'envoi" in reminded
-    await amb.wait_for_text(f"Relances de la campagne {CODE} : 4 envoyées sur 4")
+    # #9: how many reminders leave moves with one person's answer: words, and no batch report.
+    assert "rappels en cours d'envoi" in reminded and "4" not in reminded
     boxes = await inboxes(agents)
     got_reminder = [
         agent

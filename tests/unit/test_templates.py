@@ -299,13 +299,11 @@ def test_digest_and_auto_close_render_in_both_locales(renderer: Renderer) -> Non
     assert en.startswith("Weekly update on the Pix campaigns of the DNUM service:\n")
     assert '• ABCDEF234 "Cyber", ends on December 15, 2026 — 4 invited' in en
     assert "fin le 15 décembre 2026 — 4 invités" in fr
-    from bot.privacy import disclose
-
-    closed = {"campaign": _campaign(), "thanked": disclose(1, 12, 5), "stats": _stats()}
+    closed = {"campaign": _campaign(), "thank": True, "stats": _stats()}
     en = renderer.render("campaign_closed_auto", "en", **closed)
     fr = renderer.render("campaign_closed_auto", "fr", **closed)
-    assert "has been closed. Thank-you messages sent (fewer than 5).\nSummary:\n• overall:" in en
-    assert "a été close. Remerciements envoyés (moins de 5).\nBilan :\n• ensemble :" in fr
+    assert "completed it, if any.\nSummary:\n• overall:" in en
+    assert "ont terminé, s'il y en a.\nBilan :\n• ensemble :" in fr
 
 
 def test_replanned_has_no_second_header(renderer: Renderer) -> None:
