@@ -39,6 +39,8 @@ SETS = {
     "unseen": DATA / "faq_unseen.yaml",
     "train": DATA / "faq_train_paraphrases.yaml",
     "heldout": DATA / "faq_train_heldout.yaml",
+    "r3-train": DATA / "faq_r3_train.yaml",
+    "r3-heldout": DATA / "faq_r3_heldout.yaml",
     "blind": DATA / "faq_blind_2026-12-01.yaml",
     "blind-check": DATA / "faq_blind_check_2026-12-01.yaml",
 }

@@ -71,6 +71,9 @@ SIGNATURE_SCORE = 0.8  # a topic explaining this much of the question needs no a
 MIN_SUPPORT = 2  # non-weak words of the topic that make an anchor needless
 GENERIC_ZIPF = 5.3  # a known word this common in the language is no sign of another subject
 SUPPORT_ASSOCIATION = 0.3  # a word this associated with a topic supports it (see _anchored)
+# A known word is a sign of another subject when an off-topic class uses it more than the topic
+# and more than this share of the topic that uses it most (see _anchored).
+DOMAIN_SHARE = 0.5
 CLAUSE_MARGIN = 0.05  # the best clause of a long question must clear the threshold by this much
 
 # Clauses of a multi-intent question: sentences, or "… et …" between two long enough parts.
@@ -439,10 +442,17 @@ class FaqBase:
                 # Another topic's intent word ("il se passe quoi") is no other subject; a word
                 # off-topic questions use ("management", "entretien") is. A generic verb the
                 # knowledge base happens to use ("passer") is neither.
+                # Only a word that off-topic questions use more than *every* topic does: one
+                # the knowledge base mostly ties to other topics ("chef", "résultat",
+                # "reprendre") is a word of the domain, not another subject.
                 association = self._association[token]
-                mine = association.get(topic, 0.0)
+                domain = max(
+                    (v for name, v in association.items() if not name.startswith(OFF_TOPIC_PREFIX)),
+                    default=0.0,
+                )
+                floor = max(association.get(topic, 0.0), DOMAIN_SHARE * domain)
                 foreign |= any(
-                    name.startswith(OFF_TOPIC_PREFIX) and value > mine
+                    name.startswith(OFF_TOPIC_PREFIX) and value > floor
                     for name, value in association.items()
                 )
         return support >= MIN_SUPPORT or not foreign

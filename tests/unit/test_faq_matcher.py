@@ -478,3 +478,25 @@ def test_intent_word_without_object_abstains(base: FaqBase, question: str) -> No
 )
 def test_intent_word_with_object_is_answered(base: FaqBase, question: str, topic: str) -> None:
     assert base.match(question).topic == topic
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "qui est mon gestionnaire RH ?",
+        "comment passer le certificat Voltaire ?",
+        "mon deuxième écran n'affiche rien",
+        "Who is my HR manager?",
+        "my second monitor stays black",
+    ],
+)
+def test_near_domain_objects_abstain(library: FaqLibrary, question: str) -> None:
+    """HR contacts, other certifications and a second screen are not Pix topics."""
+    assert library.match(question).topic is None, question
+
+
+def test_domain_word_shared_with_off_topic_is_no_other_subject(base: FaqBase) -> None:
+    """A word several topics use ("voir") is a word of the domain, not another subject, even
+    though an off-topic class uses it more than the matched topic: no anchor is needed."""
+    match = base.match("si je refais, mon ancien résultat reste visible ?")
+    assert match.topic == "parcours.refaire"
