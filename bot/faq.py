@@ -36,57 +36,43 @@ A close runner-up topic is offered as "see also"; a question made of clauses abo
 from __future__ import annotations
 
 import math
-import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bot.faq_analyzer import Analyzer, split_words
+from bot.faq_data import load_data, load_yaml, shared_lexicon
 from bot.faq_lexicon import Lexicon
-
-# Calibrated on our own question sets (bench/faq.py --calibrate), never on the blind sets.
-DEFAULT_THRESHOLD = 0.40
-OFF_TOPIC_MARGIN = 0.05  # an off-topic class this close to the best topic makes the bot abstain
-SEE_ALSO_RATIO = 0.85  # a runner-up scoring this share of the best is offered as "see also"
-CLAUSE_THRESHOLD = 0.6  # each clause of a multi-intent question must be this clear
-COVERAGE_SHARE = 0.7
-KEYWORD_COUNT = 2  # a keyword counts as this many phrasings using the word
-FULL_ASSOCIATION = 2  # phrasings (or keyword) needed for a word to fully belong to a topic
-SHARE_EXPONENT = 0.5  # association also scales with (count in topic / count in its main topic)
-UNKNOWN_WEIGHT = 3.0  # weight of a word unknown to the knowledge base *and* to the language
-COMMON_WEIGHT = 0.3  # weight of an unknown but very common word (Zipf ≥ COMMON_ZIPF)
-RARE_ZIPF, COMMON_ZIPF = 2.5, 6.0  # Zipf frequencies between which the weight falls linearly
-WEAK_FACTOR = 0.5  # weak words (interrogatives, "pix"…) count half
-FULL_EXPLANATION = 0.7  # a question of weak words only is answered above this score
-OFF_TOPIC_PREFIX = "~"
-# A word the best topic does not explain, at least this informative, means the question may be
-# about something else ("le code de la *porte*"): the topic then needs an anchor (see _anchored).
-FOREIGN_WEIGHT = 0.6
-SIGNATURE_SCORE = 0.8  # a topic explaining this much of the question needs no anchor
-MIN_SUPPORT = 2  # non-weak words of the topic that make an anchor needless
-GENERIC_ZIPF = 5.3  # a known word this common in the language is no sign of another subject
-SUPPORT_ASSOCIATION = 0.3  # a word this associated with a topic supports it (see _anchored)
-# A known word is a sign of another subject when an off-topic class uses it more than the topic
-# and more than this share of the topic that uses it most (see _anchored).
-DOMAIN_SHARE = 0.5
-CLAUSE_MARGIN = 0.05  # the best clause of a long question must clear the threshold by this much
-
-# Clauses of a multi-intent question: sentences, or "… et …" between two long enough parts.
-_SENTENCES = re.compile(r"[?!;\n]+|\.\s")
-_CONJUNCTIONS = re.compile(r",?\s+(?:et|and|also|aussi|puis|ensuite|autre question)\s+")
-# Parts of a long question, to find the one that asks ("Bonjour, je suis agent d'accueil, …").
-_PARTS = re.compile(r"[?!;,:\n]+|\.\s|\s+(?:car|parce que|mais|et|because|but|since|and)\s+")
-MIN_CLAUSE_WORDS = 2
-
-try:  # libyaml is ~10x faster; fall back to the pure-Python loader.
-    _YamlLoader: Any = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover
-    _YamlLoader = yaml.SafeLoader
+from bot.faq_tuning import (
+    CLAUSE_MARGIN,
+    CLAUSE_THRESHOLD,
+    COMMON_WEIGHT,
+    COMMON_ZIPF,
+    CONJUNCTIONS,
+    COVERAGE_SHARE,
+    DEFAULT_THRESHOLD,
+    DOMAIN_SHARE,
+    FOREIGN_WEIGHT,
+    FULL_ASSOCIATION,
+    FULL_EXPLANATION,
+    GENERIC_ZIPF,
+    KEYWORD_COUNT,
+    MIN_CLAUSE_WORDS,
+    MIN_SUPPORT,
+    OFF_TOPIC_MARGIN,
+    OFF_TOPIC_PREFIX,
+    PARTS,
+    RARE_ZIPF,
+    SEE_ALSO_RATIO,
+    SENTENCES,
+    SHARE_EXPONENT,
+    SIGNATURE_SCORE,
+    SUPPORT_ASSOCIATION,
+    UNKNOWN_WEIGHT,
+    WEAK_FACTOR,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +127,7 @@ class FaqBase:
             language=language,
             elisions=frozenset(data.get("elisions") or ()),
             stopwords=frozenset(split_words(data.get("stopwords"))),
-            lexicon=lexicon if lexicon is not None else _shared_lexicon(language),
+            lexicon=lexicon if lexicon is not None else shared_lexicon(language),
         )
         raw_topics: Mapping[str, Any] = data["topics"]
         off_topic: Mapping[str, Any] = data.get("off_topic") or {}
@@ -253,7 +239,7 @@ class FaqBase:
         answers: Mapping[str, str] = {}
         services: Mapping[str, Mapping[str, str]] = {}
         if overrides is not None:
-            extra = yaml.load(overrides.read_text(encoding="utf-8"), Loader=_YamlLoader) or {}
+            extra = load_yaml(overrides.read_text(encoding="utf-8")) or {}
             answers = extra.get("answers") or {}
             services = extra.get("services") or {}
         return cls(load_data(locale), answers=answers, services=services)
@@ -459,7 +445,7 @@ class FaqBase:
 
     def _best_part(self, question: str) -> _Decision | None:
         """The most confident answerable part of a question split at commas, "car", "mais"…"""
-        parts = _PARTS.split(question)
+        parts = PARTS.split(question)
         if len(parts) < 2:
             return None
         best: _Decision | None = None
@@ -477,8 +463,8 @@ class FaqBase:
         """Distinct topics of the question's clauses, when each is clearly about one topic."""
         clauses = [
             (part, MIN_CLAUSE_WORDS if len(parts) > 1 else 1)
-            for sentence in _SENTENCES.split(question)
-            for parts in [_CONJUNCTIONS.split(sentence)]
+            for sentence in SENTENCES.split(question)
+            for parts in [CONJUNCTIONS.split(sentence)]
             for part in parts
         ]
         if len(clauses) < 2:
@@ -504,21 +490,3 @@ class FaqBase:
             token not in self._weak and topic in self._association.get(token, {})
             for token in tokens
         )
-
-
-_LEXICONS: dict[str, Lexicon] = {}
-
-
-def _shared_lexicon(language: str) -> Lexicon:
-    """One lexicon per language and process: it is read-only and the largest thing loaded."""
-    lexicon = _LEXICONS.get(language)
-    if lexicon is None:
-        lexicon = _LEXICONS[language] = Lexicon.load(language)
-    return lexicon
-
-
-def load_data(locale: str) -> dict[str, Any]:
-    """The raw knowledge base of ``locale`` (for :class:`FaqBase` and the bench)."""
-    source = resources.files("bot") / "messages" / "faq" / f"{locale}.yaml"
-    data: dict[str, Any] = yaml.load(source.read_text(encoding="utf-8"), Loader=_YamlLoader)
-    return data
