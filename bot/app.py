@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
@@ -22,9 +21,11 @@ from bot.config import Settings
 from bot.core import Clock, Incoming, Platform, SystemClock
 from bot.domain import DeliveryStatus, Person, Roles
 from bot.handlers import build_router
+from bot.lease import Lease
 from bot.notifier import Notifier
 from bot.outbox import Dispatcher
 from bot.render import Renderer
+from bot.resilience import Deferred, Resilience
 from bot.router import Context, Deps, Router
 from bot.services.audience import Directory
 from bot.services.campaigns import CampaignService
@@ -32,7 +33,8 @@ from bot.text import MAX_MESSAGE
 from scheduler.jobs import JobScheduler
 from scheduler.planning import Planner
 from scheduler.running import StepRunner
-from storage.lock import InstanceLock
+from storage.health import DatabaseHealth, is_transient
+from storage.lock import InstanceLock, LeaseLost
 from storage.uow import Store, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -42,6 +44,9 @@ Middleware = Callable[[Incoming, Next], Awaitable[None]]
 
 ROOM_PREFIX = re.compile(r"^\s*!pix\b[\s:,]*", re.IGNORECASE)
 PROGRESS_EVERY = 10.0  # seconds between two progress messages of one batch
+# Exit code when another process took the instance lock over (a supervisor restarts this one,
+# which then stands by).
+EXIT_TAKEN_OVER = 75
 
 
 class HandlerSuspended(RuntimeError):
@@ -77,13 +82,20 @@ class App:
         self.renderer = renderer or Renderer(settings.bot.locale, settings.bot.timezone)
         self.router = router or build_router()
         self.drain_after_message = drain_after_message
+        self.health = DatabaseHealth()
+        self.stopping = asyncio.Event()
+        self.resilience = Resilience(self.health, self.stopping)
+        self.lease: Lease | None = None
+        self.exit_code = 0
         self.notifier = Notifier(self.renderer, settings.bot.locale)
         self.campaigns = CampaignService(self.notifier, settings.stats.min_group)
         self.directory = Directory(platform)
-        self.jobs = JobScheduler(settings, store, self.clock, key=f"app-{id(self)}")
+        self.jobs = JobScheduler(
+            settings, store, self.clock, key=f"app-{id(self)}", resilience=self.resilience
+        )
         self.planner = Planner(settings, self.jobs)
         self.dispatcher = Dispatcher(
-            store, platform, self.clock, on_batch_progress=self._batch_progress
+            store, platform, self.clock, on_batch_progress=self._batch_progress, health=self.health
         )
         self.runner = StepRunner(
             settings=settings,
@@ -110,7 +122,12 @@ class App:
     # -- inbound -----------------------------------------------------------------------------
 
     async def handle(self, incoming: Incoming) -> None:
-        """Entry point for platforms: run the middleware chain, then the router."""
+        """Entry point for platforms: run the middleware chain, then the router.
+
+        Returns once the message is handled (its replies durably queued). While the database
+        is away it waits and retries; if the bot is stopped meanwhile it raises
+        :class:`~bot.resilience.Deferred` and the platform keeps the event for later.
+        """
 
         async def terminal(message: Incoming) -> None:
             await self._dispatch(message)
@@ -121,7 +138,7 @@ class App:
         await call(incoming)
         self.dispatcher.poke()
         if self.drain_after_message:
-            await self.dispatcher.drain()
+            await self.resilience.run(self.dispatcher.drain, "outbox")
 
     async def _ignore_self_and_bots(self, incoming: Incoming, call_next: Next) -> None:
         if incoming.sender_id == self.platform.bot_id or incoming.sender_is_bot:
@@ -152,11 +169,20 @@ class App:
             return None
         try:
             return await match.route.prefetch(self.deps, self.store, match.args)
-        except Exception:
+        except Exception as error:
+            if is_transient(error):
+                raise
             log.exception("prefetch failed for event %s", incoming.event_id)
             return None
 
     async def _dispatch(self, incoming: Incoming) -> None:
+        async def attempt() -> None:
+            await self._handle_once(incoming)
+
+        await self.resilience.run(attempt, "message")
+
+    async def _handle_once(self, incoming: Incoming) -> None:
+        """One attempt; a database failure rolls it back entirely and is raised for a retry."""
         prefetched = await self._prefetch(incoming)
         now = self.clock.now()
         try:
@@ -167,7 +193,9 @@ class App:
                 ctx = self._context(uow, incoming, now, prefetched)
                 run_to_completion(self._route(ctx))
                 self._enqueue_replies(ctx)
-        except Exception:
+        except Exception as error:
+            if is_transient(error) or isinstance(error, LeaseLost):
+                raise
             log.exception("handler failed for event %s", incoming.event_id)
             with self.store.transaction() as uow:
                 if not uow.events.mark_processed(incoming.platform, incoming.event_id, now):
@@ -252,32 +280,57 @@ class App:
     async def run(self) -> int:
         """Run until the platform stops (end of piped input, /quit, signal).
 
-        Only one bot may schedule and send per database: a second one exits with code 3.
+        Only one bot may schedule and send per database: a second one stands by until the
+        first one stops or dies, then takes over (see :mod:`bot.lease`).
         """
-        lock = InstanceLock(self.store.database)
-        if not lock.acquire():
-            log.error("another pixbot is already running on this database")
-            print(
-                "Un autre pixbot utilise déjà cette base de données : arrêtez-le avant d'en "
-                "lancer un second (un seul bot planifie et envoie les messages).",
-                file=sys.stderr,
-            )
-            return 3
+        lease = self.lease = Lease(InstanceLock(self.store.database), self.health)
+        self.resilience.lease = lease
+        self.dispatcher.fence = lease
         try:
-            await self.platform.start()
-            dispatcher = asyncio.create_task(self.dispatcher.run(), name="outbox")
-            self.jobs.start(self.runner)
+            if not await lease.acquire(self.stopping):
+                return self.exit_code
+            watchdog = asyncio.create_task(lease.watch(self.stopping), name="lease")
+            step_down = asyncio.create_task(self._step_down_when_taken_over(), name="step-down")
             try:
-                await self.platform.run(self.handle)
-                await self.dispatcher.drain()
+                await self._serve()
             finally:
-                self.jobs.stop()
-                self.dispatcher.stop()
-                await asyncio.gather(dispatcher, return_exceptions=True)
-                await self.platform.stop()
+                step_down.cancel()
+                self.stopping.set()
+                await asyncio.gather(watchdog, step_down, return_exceptions=True)
         finally:
-            lock.release()
-        return 0
+            lease.release()
+        return self.exit_code
+
+    async def _serve(self) -> None:
+        await self.platform.start()
+        dispatcher = asyncio.create_task(self.dispatcher.run(), name="outbox")
+        try:
+            await self.resilience.run(self._start_jobs, "scheduler")
+            await self.platform.run(self.handle)
+            if not self.stopping.is_set():
+                await self.resilience.run(self.dispatcher.drain, "outbox")
+        except Deferred as deferred:
+            log.info("stopping before the database answered: %s", deferred)
+        finally:
+            await self.jobs.stop_gracefully()
+            self.dispatcher.stop()
+            await asyncio.gather(dispatcher, return_exceptions=True)
+            await self.platform.stop()
+
+    async def _start_jobs(self) -> None:
+        self.jobs.start(self.runner)
+
+    async def _step_down_when_taken_over(self) -> None:
+        assert self.lease is not None
+        await self.lease.taken_over.wait()
+        self.exit_code = EXIT_TAKEN_OVER
+        await self.request_stop()
+
+    async def request_stop(self) -> None:
+        """Stop taking new work: the message in flight is finished or left for later."""
+        self.stopping.set()
+        self.dispatcher.stop()
+        await self.platform.stop()
 
 
 def _bind(middleware: Middleware, call_next: Next) -> Next:

@@ -18,7 +18,10 @@ from datetime import datetime, timedelta
 
 from bot.core import Clock, DeliveryError, Outgoing, Platform
 from bot.domain import Delivery
-from storage.uow import Store
+from bot.lease import Lease
+from storage.health import DatabaseHealth, is_transient
+from storage.lock import LeaseLost
+from storage.uow import Store, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +78,12 @@ class Dispatcher:
         on_batch_progress: BatchHook | None = None,
         limiter: RateLimiter | None = None,
         lock: asyncio.Lock | None = None,
+        health: DatabaseHealth | None = None,
     ) -> None:
         self.store = store
+        self.health = health or DatabaseHealth()
+        # The instance lock (set by the running app): only its holder sends and marks.
+        self.fence: Lease | None = None
         self.platform = platform
         self.clock = clock
         self.limiter = limiter or RateLimiter(platform.rate_limit)
@@ -120,16 +127,30 @@ class Dispatcher:
         return handled
 
     async def run(self) -> None:
+        outage = 0.0
         while not self._stopping:
             self._wake.clear()
             try:
                 await self.drain()
-            except Exception:  # the loop must survive a database hiccup
-                log.exception("outbox dispatch failed; retrying shortly")
-                await asyncio.sleep(5)
+                with self.store.transaction() as uow:
+                    next_due = uow.outbox.next_due_at()
+            except LeaseLost:
+                await self._wait_for_lease()
                 continue
-            with self.store.transaction() as uow:
-                next_due = uow.outbox.next_due_at()
+            except Exception as error:  # the loop must survive a database outage
+                if is_transient(error):
+                    self.health.failed(error)
+                    if self.fence is not None:
+                        self.fence.suspect()
+                    outage = min(max(outage * 2, 0.5), MAX_OUTAGE_PAUSE)
+                else:
+                    log.exception("outbox dispatch failed; retrying shortly")
+                    outage = 5.0
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=outage)
+                continue
+            outage = 0.0
+            self.health.succeeded()
             if self.paused_until is not None:
                 next_due = max(next_due or self.paused_until, self.paused_until)
             timeout = 60.0
@@ -150,6 +171,8 @@ class Dispatcher:
             buttons=delivery.buttons,
         )
         await self.limiter.acquire()
+        if not self._claim(delivery):
+            return
         try:
             result = await self.platform.send(message)
         except DeliveryError as error:
@@ -164,10 +187,35 @@ class Dispatcher:
         self._outage = 0.0
         async with self.lock:
             with self.store.transaction() as uow:
+                self._fenced(uow)
                 uow.outbox.mark_sent(delivery.id, result.remote_id, self.clock.now())
         self.stats.sent += 1
         if delivery.batch and self.on_batch_progress is not None:
             await self.on_batch_progress(delivery.batch)
+
+    def _claim(self, delivery: Delivery) -> bool:
+        """Fencing: send only while holding the instance lock, only what is still pending."""
+        if self.fence is None:
+            return True
+        self.fence.check()
+        with self.store.transaction() as uow:
+            self._fenced(uow)
+            return uow.lease.delivery_pending(delivery.id)
+
+    def _fenced(self, uow: UnitOfWork) -> None:
+        """Raise :class:`LeaseLost` if another process took the lock since we acquired it."""
+        if self.fence is None:
+            return
+        if not uow.lease.is_current(self.fence.epoch):
+            self.fence.lost()
+            raise LeaseLost("another process holds the instance lock now")
+
+    async def _wait_for_lease(self) -> None:
+        """Sending is paused until the lock is ours again (or the dispatcher stops)."""
+        while self.fence is not None and not self.fence.held.is_set() and not self._stopping:
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=0.5)
 
     async def _failed(self, delivery: Delivery, error: DeliveryError) -> None:
         """Decide what a failed send becomes.
@@ -194,6 +242,7 @@ class Dispatcher:
             wait = backoff(attempts)
         async with self.lock:
             with self.store.transaction() as uow:
+                self._fenced(uow)
                 if final:
                     uow.outbox.mark_failed(delivery.id, f"{error.code}: {error}")
                 else:

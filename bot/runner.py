@@ -26,6 +26,15 @@ def console_journal_path(database_url: str) -> Path | None:
     return Path("pixbot.console.jsonl")
 
 
+def _stop_soon(app: App) -> None:
+    task = asyncio.ensure_future(app.request_stop())
+    _STOPPING.add(task)
+    task.add_done_callback(_STOPPING.discard)
+
+
+_STOPPING: set[asyncio.Future[None]] = set()
+
+
 def build_platform(settings: Settings) -> Platform:
     choice = settings.bot.platform
     if choice == "console":
@@ -80,7 +89,7 @@ async def run_bot(
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         # A service manager's stop: finish the message in flight, drain, close cleanly.
-        loop.add_signal_handler(signum, lambda: asyncio.ensure_future(platform.stop()))
+        loop.add_signal_handler(signum, lambda: _stop_soon(app))
     try:
         return await app.run()
     except PlatformAuthError as error:

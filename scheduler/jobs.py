@@ -6,6 +6,10 @@ find the running :class:`StepRunner` through a registry keyed by the scheduler's
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
@@ -13,36 +17,76 @@ from apscheduler.triggers.date import DateTrigger
 from bot.config import Settings
 from bot.core import Clock
 from bot.domain import ReminderStep
+from bot.resilience import Deferred, Resilience
 from scheduler.running import StepRunner
 from storage.uow import Store
 
+log = logging.getLogger(__name__)
+
 _RUNNERS: dict[str, StepRunner] = {}
+_SCHEDULERS: dict[str, JobScheduler] = {}
 TICK_MINUTES = 5
+# How long stopping waits for a job in progress (it gives up at once during an outage).
+STOP_GRACE = 5.0
 
 
 async def run_step(key: str, step_id: int) -> None:
     runner = _RUNNERS.get(key)
     if runner is not None:
-        await runner.run_step(step_id)
+        await _guarded(key, lambda: runner.run_step(step_id), f"step {step_id}")
 
 
 async def run_due(key: str) -> None:
     runner = _RUNNERS.get(key)
     if runner is not None:
-        await runner.tick()
+        await _guarded(key, runner.tick, "tick")
 
 
 async def send_digest(key: str) -> None:
     runner = _RUNNERS.get(key)
     if runner is not None:
-        runner.digest()
+
+        async def digest() -> None:
+            runner.digest()
+
+        await _guarded(key, digest, "digest")
+
+
+async def _guarded(key: str, work: Callable[[], Awaitable[object]], what: str) -> None:
+    """Run a job: retried through a database outage, tracked so that stopping waits for it.
+
+    A step left undone by a stop stays ``planned`` in the database and runs after the restart.
+    """
+    jobs = _SCHEDULERS.get(key)
+    task = asyncio.current_task()
+    if jobs is not None and task is not None:
+        jobs.running.add(task)
+    try:
+        if jobs is not None and jobs.resilience is not None:
+            await jobs.resilience.run(work, what)
+        else:
+            await work()
+    except Deferred:
+        log.info("scheduled %s left for after the restart", what)
+    finally:
+        if jobs is not None and task is not None:
+            jobs.running.discard(task)
 
 
 class JobScheduler:
     """Implements :class:`scheduler.planning.Wakeups` with APScheduler jobs."""
 
-    def __init__(self, settings: Settings, store: Store, clock: Clock, key: str) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        clock: Clock,
+        key: str,
+        resilience: Resilience | None = None,
+    ) -> None:
         self.settings = settings
+        self.resilience = resilience
+        self.running: set[asyncio.Task[object]] = set()
         self.store = store
         self.clock = clock
         self.key = key
@@ -53,6 +97,7 @@ class JobScheduler:
         """Wake up for every planned step; catch up on missed ones right away."""
         self.runner = runner
         _RUNNERS[self.key] = runner
+        _SCHEDULERS[self.key] = self
         self.scheduler = AsyncIOScheduler(timezone=runner.planner.tz)
         self.scheduler.add_job(
             run_due,
@@ -64,6 +109,8 @@ class JobScheduler:
             next_run_time=self.clock.now(),
             coalesce=True,
             max_instances=1,
+            # Late (a busy start, a database outage) is not a reason to skip catching up.
+            misfire_grace_time=None,
         )
         digest = self.settings.schedule.digest.strip()
         if digest:
@@ -92,6 +139,21 @@ class JobScheduler:
             self.scheduler.shutdown(wait=False)
         self.scheduler = None
         _RUNNERS.pop(self.key, None)
+        _SCHEDULERS.pop(self.key, None)
+
+    async def stop_gracefully(self) -> None:
+        """Stop waking up, and let a job in progress finish (or give up) before returning.
+
+        Without this, a job still running when the event loop closes is cancelled and
+        APScheduler prints a ``CancelledError`` traceback.
+        """
+        running = set(self.running)
+        self.stop()
+        if running:
+            _, pending = await asyncio.wait(running, timeout=STOP_GRACE)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
 
     def schedule(self, step: ReminderStep) -> None:
         if self.scheduler is None or step.status != "planned":

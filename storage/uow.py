@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from storage.db import Database
 from storage.repositories.campaigns import CampaignRepo, StepRepo
 from storage.repositories.conversations import AuditRepo, EventRepo, PromptRepo, QuestionRepo
+from storage.repositories.lease import LeaseRepo
 from storage.repositories.outbox import OutboxRepo
 from storage.repositories.participation import ParticipationRepo
 from storage.repositories.people import PeopleRepo, RoleRepo, ServiceRepo
@@ -34,6 +35,7 @@ class UnitOfWork:
         self.prompts = PromptRepo(session)
         self.questions = QuestionRepo(session)
         self.steps = StepRepo(session)
+        self.lease = LeaseRepo(session)
 
     @contextmanager
     def atomic(self) -> Iterator[None]:

@@ -277,6 +277,7 @@ async def test_weekly_digest(bot: Bot) -> None:
 
 def test_instance_lock_is_exclusive(db_url: str) -> None:
     first, second = Database(db_url), Database(db_url)
+    first.upgrade()  # the lock keeps its fencing epoch in the schema
     lock_a, lock_b = InstanceLock(first), InstanceLock(second)
     try:
         assert lock_a.acquire()

@@ -95,7 +95,8 @@ class InboundEvents(DirectRooms):
                 continue
             incoming = self._to_incoming(room, event)
             if incoming is not None:
-                self._remember(event_id)
+                # Remembered once handled (platform._handle_batch), not before: an event whose
+                # handling failed is handed over again.
                 result.append(incoming)
         return result
 

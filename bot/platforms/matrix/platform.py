@@ -60,6 +60,11 @@ class _SyncFailed(Exception):
     """The homeserver answered a sync with an error (other than an authentication one)."""
 
 
+class _HandlingFailed(Exception):
+    """The bot could not handle an event (its database is away): the batch is kept, in order,
+    and handed over again; the sync token does not move past it."""
+
+
 class MatrixPlatform(InboundEvents):
     """:class:`bot.core.Platform` for Matrix homeservers (Tchap)."""
 
@@ -227,6 +232,11 @@ class MatrixPlatform(InboundEvents):
                 backoff = 0.5
             except MatrixAuthError:
                 raise
+            except _HandlingFailed as error:
+                logger.info("Matrix: %s; the batch is handed over again", error)
+                if await self._sleep_or_stop(backoff):
+                    break
+                backoff = min(backoff * 2, self.max_backoff)
             except LocalProtocolError as error:
                 # nio forgets the access token after a "soft logout" answer.
                 await self._auth_error(f"logged out by the homeserver: {error}")
@@ -315,8 +325,14 @@ class MatrixPlatform(InboundEvents):
                     return False
                 try:
                     await on_message(incoming)
-                except Exception:
-                    logger.exception("Handler failed for Matrix event %s", incoming.event_id)
+                except Exception as error:
+                    # Not handled: neither the sync token nor the position moves past it; the
+                    # batch is handed over again (events already handled are skipped).
+                    self._pending.insert(0, batch)
+                    raise _HandlingFailed(
+                        f"event {incoming.event_id} not handled ({type(error).__name__})"
+                    ) from None
+                self._remember(incoming.event_id)
         return True
 
     async def _ready(self) -> None:

@@ -1,0 +1,90 @@
+"""Nothing is lost, nothing is sent twice, when the database fails (issue #17).
+
+A private PostgreSQL server (initdb/pg_ctl on its own port) is restarted under real bot
+processes; the console journal counts every delivery, whichever process made it. Every wait is
+bounded; no assertion depends on how long something took.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.console_process import (
+    ConsoleBot,
+    agents,
+    invitations,
+    launch_lines,
+    lock_holder,
+    populate,
+)
+from tests.helpers.pgserver import PrivatePostgres, private_postgres_server, wait_until
+
+pytestmark = pytest.mark.postgres
+AGENTS = 3000
+WAIT = 300.0  # upper bound for a 3,000-agent launch on a loaded machine
+
+
+@pytest.fixture(scope="module")
+def private_pg() -> Iterator[PrivatePostgres]:
+    yield from private_postgres_server()
+
+
+@pytest.fixture
+def pg_url(private_pg: PrivatePostgres) -> str:
+    return private_pg.create_database(f"t_{uuid.uuid4().hex[:10]}")
+
+
+def test_console_launch_completes_across_a_database_restart(
+    private_pg: PrivatePostgres, pg_url: str, tmp_path: Path
+) -> None:
+    populate(pg_url, AGENTS)
+    bot = ConsoleBot(pg_url, tmp_path)
+    try:
+        bot.write(launch_lines())
+        bot.close_input()
+        wait_until(lambda: sum(invitations(tmp_path).values()) >= 300, WAIT, "the launch")
+        private_pg.restart()  # AdminShutdown for every connection, then a fresh server
+        code = bot.wait(WAIT)
+    finally:
+        bot.kill()
+    output = bot.output()
+    received = invitations(tmp_path)
+    assert code == 0, output[-3000:]
+    assert "Traceback" not in output
+    assert sorted(received) == sorted(agents(AGENTS))
+    assert set(received.values()) == {1}  # every agent invited exactly once
+    assert "database unavailable" in output  # one line for the outage…
+    assert output.count("database unavailable") <= 3  # …not one per attempt
+
+
+def test_two_instances_across_a_database_restart_never_both_send(
+    private_pg: PrivatePostgres, pg_url: str, tmp_path: Path
+) -> None:
+    populate(pg_url, AGENTS)
+    first = ConsoleBot(pg_url, tmp_path)
+    second: ConsoleBot | None = None
+    try:
+        wait_until(lambda: (lock_holder(pg_url) or "").endswith(f":{first.pid}"), 60, "A active")
+        second = ConsoleBot(pg_url, tmp_path)
+        wait_until(lambda: "standing by" in second.output(), 60, "B standing by")
+        first.write(launch_lines())
+        wait_until(lambda: sum(invitations(tmp_path).values()) >= 300, WAIT, "the launch")
+        private_pg.restart()
+        wait_until(lambda: len(invitations(tmp_path)) == AGENTS, WAIT, "every invitation")
+        received = invitations(tmp_path)
+        assert set(received.values()) == {1}, "an agent was invited twice"
+        for bot in (first, second):
+            bot.terminate()
+        codes = {first.wait(60), second.wait(60)}
+    finally:
+        first.kill()
+        if second is not None:
+            second.kill()
+    # The one that lost the lock to the other steps down (75); the other stops cleanly (0).
+    assert codes <= {0, 75}
+    for bot in (first, second):
+        assert "Traceback" not in bot.output()
