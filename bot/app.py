@@ -9,6 +9,7 @@ processed, runs the handler — which must not await the network — and enqueue
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
 import time
@@ -47,6 +48,7 @@ PROGRESS_EVERY = 10.0  # seconds between two progress messages of one batch
 # Exit code when another process took the instance lock over (a supervisor restarts this one,
 # which then stands by).
 EXIT_TAKEN_OVER = 75
+STOP_GRACE = 5.0  # seconds a stop waits for the delivery in flight
 
 
 class HandlerSuspended(RuntimeError):
@@ -87,6 +89,7 @@ class App:
         self.resilience = Resilience(self.health, self.stopping)
         self.lease: Lease | None = None
         self.exit_code = 0
+        self._outbox_task: asyncio.Task[None] | None = None
         self.notifier = Notifier(self.renderer, settings.bot.locale)
         self.campaigns = CampaignService(self.notifier, settings.stats.min_group)
         self.directory = Directory(platform)
@@ -303,7 +306,7 @@ class App:
 
     async def _serve(self) -> None:
         await self.platform.start()
-        dispatcher = asyncio.create_task(self.dispatcher.run(), name="outbox")
+        dispatcher = self._outbox_task = asyncio.create_task(self.dispatcher.run(), name="outbox")
         try:
             await self.resilience.run(self._start_jobs, "scheduler")
             await self.platform.run(self.handle)
@@ -327,9 +330,14 @@ class App:
         await self.request_stop()
 
     async def request_stop(self) -> None:
-        """Stop taking new work: the message in flight is finished or left for later."""
+        """Stop taking new work: the message and the delivery in flight are finished (or left
+        for later, when the database is away), then the platform connection is closed."""
         self.stopping.set()
         self.dispatcher.stop()
+        outbox = self._outbox_task
+        if outbox is not None and not outbox.done():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(outbox), STOP_GRACE)
         await self.platform.stop()
 
 
