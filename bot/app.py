@@ -16,14 +16,16 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.config import Settings
 from bot.core import Clock, Incoming, Platform, SystemClock
 from bot.domain import DeliveryStatus, Person, Roles
 from bot.handlers import build_router
 from bot.lease import Lease
+from bot.metrics import Metrics, kind_label
 from bot.notifier import Notifier
+from bot.ops_http import Check, Health
 from bot.outbox import Dispatcher
 from bot.render import Renderer
 from bot.resilience import Deferred, Resilience
@@ -34,12 +36,13 @@ from bot.text import MAX_MESSAGE
 from scheduler.jobs import JobScheduler
 from scheduler.planning import Planner
 from scheduler.running import StepRunner
-from storage.health import DatabaseHealth, is_transient
+from storage.health import DatabaseHealth, describe, is_transient
 from storage.lock import InstanceLock, LeaseLost
 from storage.uow import Store, UnitOfWork
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 Next = Callable[[Incoming], Awaitable[None]]
 Middleware = Callable[[Incoming, Next], Awaitable[None]]
 
@@ -55,12 +58,12 @@ class HandlerSuspended(RuntimeError):
     """A handler awaited something that suspends (the network) inside its transaction."""
 
 
-def run_to_completion(coroutine: Coroutine[Any, Any, None]) -> None:
+def run_to_completion(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run a handler that must not suspend: transactions never stay open across an await."""
     try:
         coroutine.send(None)
-    except StopIteration:
-        return
+    except StopIteration as done:
+        return done.value
     coroutine.close()
     raise HandlerSuspended("a handler awaited inside its transaction; use a prefetch")
 
@@ -90,6 +93,14 @@ class App:
         self.lease: Lease | None = None
         self.exit_code = 0
         self._outbox_task: asyncio.Task[None] | None = None
+        self.platform_state = "idle"
+        self.metrics = Metrics()
+        self.metrics.watch(store, self.role, self.clock.now)
+        self.checks = Health(self.role)
+        self.checks.register("database", self._check_database)
+        self.checks.register("platform", self._check_platform)
+        self.checks.register("scheduler", self._check_scheduler)
+        self.checks.register("outbox", self._check_outbox, informative=True)
         self.notifier = Notifier(self.renderer, settings.bot.locale)
         self.campaigns = CampaignService(self.notifier, settings.stats.min_group)
         self.directory = Directory(platform)
@@ -100,6 +111,7 @@ class App:
         self.dispatcher = Dispatcher(
             store, platform, self.clock, on_batch_progress=self._batch_progress, health=self.health
         )
+        self.dispatcher.on_outcome = self._count_delivery
         self.runner = StepRunner(
             settings=settings,
             store=store,
@@ -194,8 +206,9 @@ class App:
                     log.debug("event %s already handled", incoming.event_id)
                     return
                 ctx = self._context(uow, incoming, now, prefetched)
-                run_to_completion(self._route(ctx))
+                handled = run_to_completion(self._route(ctx))
                 self._enqueue_replies(ctx)
+            self._count_handled(handled, ctx)
         except Exception as error:
             if is_transient(error) or isinstance(error, LeaseLost):
                 raise
@@ -220,41 +233,105 @@ class App:
             roles = Roles(is_admin=True, services=roles.services)
         return roles
 
-    async def _route(self, ctx: Context) -> None:
+    async def _route(self, ctx: Context) -> str | None:
+        """Handle the message; return the command's name (for the metrics), if any."""
         incoming = ctx.incoming
         if incoming.undecryptable:
             ctx.say("undecryptable")
-            return
+            return None
         if incoming.reaction:
             for reaction in self.router.reactions:
                 if await reaction(ctx, incoming.reaction, incoming.relates_to or ""):
                     break
-            return
+            return "reaction"
         text = incoming.text.strip()
         if not text:
-            return
+            return None
         if len(text) > MAX_MESSAGE:
             ctx.say("too_long", limit=MAX_MESSAGE)
-            return
+            return None
         prompt = ctx.uow.prompts.pop(ctx.person.id, ctx.now)
         if prompt is not None:
             handler = self.router.prompts.get(prompt.kind)
             if handler is not None and await handler(ctx, text, prompt.payload):
-                return
+                return f"prompt:{prompt.kind}"
         match = self.router.match(text)
         if match is None:
             family = self.router.family_of(text)
             if family is not None:
                 ctx.say("unknown_command", family=family, is_ambassador=_can_manage(ctx.roles))
-            elif self.router.fallbacks:
+                return "unknown"
+            if self.router.fallbacks:
                 await self.router.fallbacks[0](ctx, text)
-            else:
-                ctx.say("unknown")
-            return
+                return "question"
+            ctx.say("unknown")
+            return "unknown"
         if ctx.roles.name not in match.route.roles:
             ctx.say("not_allowed")
-            return
+            return "not_allowed"
         await match.route.handler(ctx, match.args)
+        return match.route.name
+
+    # -- health and metrics ------------------------------------------------------------------
+
+    def role(self) -> str:
+        return self.lease.role if self.lease is not None else "standby"
+
+    def _count_handled(self, handled: str | None, ctx: Context) -> None:
+        if handled is None:
+            return
+        self.metrics.commands.labels(handled).inc()
+        if handled == "question":
+            outcome = "answered" if "faq_answer" in ctx.said else "abstained"
+            self.metrics.faq.labels(outcome).inc()
+
+    def _count_delivery(self, kind: str, outcome: str) -> None:
+        platform = self.platform.name
+        if outcome == "sent":
+            self.metrics.sent.labels(platform, kind_label(kind)).inc()
+        elif outcome == "failed":
+            self.metrics.failed.labels(platform, kind_label(kind)).inc()
+        elif outcome == "rate_limited":
+            self.metrics.rate_limited.labels(platform).inc()
+
+    async def _check_database(self) -> Check:
+        def probe() -> None:
+            with self.store.transaction() as uow:
+                uow.ops.ping()
+
+        try:
+            await asyncio.to_thread(probe)
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            self.health.failed(error)
+            return {"status": "down", "error": describe(error)}
+        return {"status": "up"}
+
+    async def _check_platform(self) -> Check:
+        if self.role() != "active":
+            return {"status": "idle", "name": self.platform.name}
+        state = self.platform_state
+        if state == "up" and self.dispatcher.platform_unreachable:
+            state = "unreachable"
+        return {"status": state, "name": self.platform.name}
+
+    async def _check_scheduler(self) -> Check:
+        if self.role() != "active":
+            return {"status": "idle"}
+        running = self.jobs.scheduler is not None and self.jobs.scheduler.running
+        return {"status": "running" if running else "stopped"}
+
+    async def _check_outbox(self) -> Check:
+        def backlog() -> tuple[int, datetime | None]:
+            with self.store.transaction() as uow:
+                return uow.ops.outbox_backlog()
+
+        pending, oldest = await asyncio.to_thread(backlog)
+        age = 0.0
+        if oldest is not None:
+            age = max(0.0, (self.clock.now() - oldest).total_seconds())
+        return {"status": "ok", "pending": pending, "oldest_seconds": round(age, 1)}
 
     # -- outbound ----------------------------------------------------------------------------
 
@@ -305,7 +382,9 @@ class App:
         return self.exit_code
 
     async def _serve(self) -> None:
+        self.platform_state = "starting"
         await self.platform.start()
+        self.platform_state = "up"
         dispatcher = self._outbox_task = asyncio.create_task(self.dispatcher.run(), name="outbox")
         try:
             await self.resilience.run(self._start_jobs, "scheduler")
@@ -319,6 +398,7 @@ class App:
             self.dispatcher.stop()
             await asyncio.gather(dispatcher, return_exceptions=True)
             await self.platform.stop()
+            self.platform_state = "stopped"
 
     async def _start_jobs(self) -> None:
         self.jobs.start(self.runner)

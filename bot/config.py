@@ -129,6 +129,29 @@ class StatsSection(_Section):
     min_group: int = Field(default=5, ge=1, le=1000)
 
 
+class PrivacySection(_Section):
+    # Closed campaigns' participation is kept this many days (pixbot purge).
+    retention_days: int = Field(default=365, ge=1, le=3650)
+
+
+class HttpSection(_Section):
+    # "127.0.0.1:8080": GET /healthz and /metrics; empty = off.
+    listen: str = ""
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        value = value.strip()
+        if value and not re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[\w.\-]+):\d{1,5}", value):
+            raise ValueError('expected "host:port", e.g. "127.0.0.1:8080", or "" for none')
+        return value
+
+
+class LogSection(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    format: Literal["text", "json"] = "text"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PIXBOT_",
@@ -142,6 +165,9 @@ class Settings(BaseSettings):
     slack: SlackSection = Field(default_factory=SlackSection)
     schedule: ScheduleSection = Field(default_factory=ScheduleSection)
     stats: StatsSection = Field(default_factory=StatsSection)
+    privacy: PrivacySection = Field(default_factory=PrivacySection)
+    http: HttpSection = Field(default_factory=HttpSection)
+    log: LogSection = Field(default_factory=LogSection)
 
     @classmethod
     def settings_customise_sources(

@@ -101,6 +101,12 @@ class Dispatcher:
         # A hook for crash tests: called after the platform accepted a message and before the
         # row is marked as sent.
         self.after_send: Callable[[Delivery], None] | None = None
+        # Told of each outcome, for the metrics: (kind, "sent" | "failed" | "rate_limited").
+        self.on_outcome: Callable[[str, str], None] | None = None
+
+    @property
+    def platform_unreachable(self) -> bool:
+        return self._outage > 0
 
     def poke(self) -> None:
         self._wake.set()
@@ -190,8 +196,13 @@ class Dispatcher:
                 self._fenced(uow)
                 uow.outbox.mark_sent(delivery.id, result.remote_id, self.clock.now())
         self.stats.sent += 1
+        self._outcome(delivery.kind, "sent")
         if delivery.batch and self.on_batch_progress is not None:
             await self.on_batch_progress(delivery.batch)
+
+    def _outcome(self, kind: str, outcome: str) -> None:
+        if self.on_outcome is not None:
+            self.on_outcome(kind, outcome)
 
     def _claim(self, delivery: Delivery) -> bool:
         """Fencing: send only while holding the instance lock, only what is still pending."""
@@ -232,6 +243,7 @@ class Dispatcher:
         attempts = delivery.attempts + 1 if counted else delivery.attempts
         final = error.permanent or attempts >= MAX_ATTEMPTS
         if error.retry_after is not None:
+            self._outcome(delivery.kind, "rate_limited")
             wait = timedelta(seconds=error.retry_after)
             self.paused_until = now + wait
         elif error.code == UNREACHABLE:
@@ -251,6 +263,7 @@ class Dispatcher:
                     )
         if final:
             self.stats.failed += 1
+            self._outcome(delivery.kind, "failed")
             log.warning("delivery %s failed for good: %s", delivery.key, error)
             if delivery.batch and self.on_batch_progress is not None:
                 await self.on_batch_progress(delivery.batch)

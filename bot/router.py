@@ -208,6 +208,8 @@ class Context:
     now: datetime
     prefetched: Any = None
     replies: list[Reply] = field(default_factory=list)
+    # Template names said, in order (for the metrics: FAQ answered or abstained).
+    said: list[str] = field(default_factory=list)
 
     @property
     def settings(self) -> Settings:
@@ -222,6 +224,7 @@ class Context:
 
     def say(self, template: str, /, buttons: tuple[Button, ...] = (), **variables: Any) -> None:
         """Reply in the conversation the message came from."""
+        self.said.append(template)
         self.replies.append(Reply(self.render(template, **variables), buttons))
 
     def notify(

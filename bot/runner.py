@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 from bot.app import App
 from bot.config import Settings
 from bot.core import Clock, Platform, PlatformAuthError
+from storage.health import DatabaseHealth, is_transient
 from storage.uow import Store
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,24 @@ def console_journal_path(database_url: str) -> Path | None:
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         return Path(url.database).with_suffix(".console.jsonl")
     return Path("pixbot.console.jsonl")
+
+
+async def _upgrade_when_reachable(store: Store) -> None:
+    """Migrate the schema, waiting (one log line) while the database does not answer."""
+    health = DatabaseHealth()
+    delay = 0.5
+    while True:
+        try:
+            store.upgrade()
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            health.failed(error)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+            continue
+        health.succeeded()
+        return
 
 
 def _stop_soon(app: App) -> None:
@@ -77,7 +96,7 @@ async def run_bot(
     settings: Settings, platform: Platform | None = None, clock: Clock | None = None
 ) -> int:
     store = Store.from_url(settings.bot.database_url)
-    store.upgrade()
+    await _upgrade_when_reachable(store)
     platform = platform or build_platform(settings)
     app = App(
         settings,
@@ -86,6 +105,17 @@ async def run_bot(
         clock=clock,
         drain_after_message=platform.name == "console",
     )
+    ops = None
+    if settings.http.listen:
+        from bot.ops_http import OpsServer
+
+        ops = OpsServer(settings.http.listen, app.checks, app.metrics)
+        try:
+            await ops.start()  # before the lock: a standby answers /healthz too
+        except OSError as error:
+            print(f"[http] listen = {settings.http.listen} : {error}", file=sys.stderr)
+            store.close()
+            return 2
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         # A service manager's stop: finish the message in flight, drain, close cleanly.
@@ -103,4 +133,6 @@ async def run_bot(
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
+        if ops is not None:
+            await ops.stop()
         store.close()

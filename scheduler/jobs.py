@@ -18,6 +18,7 @@ from bot.config import Settings
 from bot.core import Clock
 from bot.domain import ReminderStep
 from bot.resilience import Deferred, Resilience
+from bot.services import retention
 from scheduler.running import StepRunner
 from storage.uow import Store
 
@@ -28,6 +29,7 @@ _SCHEDULERS: dict[str, JobScheduler] = {}
 TICK_MINUTES = 5
 # How long stopping waits for a job in progress (it gives up at once during an outage).
 STOP_GRACE = 5.0
+PURGE_HOUR, PURGE_MINUTE = 3, 30  # the daily retention job, at night
 
 
 async def run_step(key: str, step_id: int) -> None:
@@ -50,6 +52,20 @@ async def send_digest(key: str) -> None:
             runner.digest()
 
         await _guarded(key, digest, "digest")
+
+
+async def purge_expired(key: str) -> None:
+    """The daily retention job."""
+    jobs = _SCHEDULERS.get(key)
+    if jobs is None:
+        return
+
+    async def purge() -> None:
+        retention.purge(
+            jobs.store, jobs.clock.now(), jobs.settings.privacy.retention_days, dry_run=False
+        )
+
+    await _guarded(key, purge, "retention")
 
 
 async def _guarded(key: str, work: Callable[[], Awaitable[object]], what: str) -> None:
@@ -128,6 +144,15 @@ class JobScheduler:
                 id=f"{self.key}:digest",
                 replace_existing=True,
             )
+        self.scheduler.add_job(
+            purge_expired,
+            CronTrigger(hour=PURGE_HOUR, minute=PURGE_MINUTE, timezone=runner.planner.tz),
+            args=[self.key],
+            id=f"{self.key}:retention",
+            replace_existing=True,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
         with self.store.transaction() as uow:
             planned = uow.steps.planned()
         self.scheduler.start()

@@ -14,9 +14,11 @@ from storage.db import Database
 from storage.repositories.campaigns import CampaignRepo, StepRepo
 from storage.repositories.conversations import AuditRepo, EventRepo, PromptRepo, QuestionRepo
 from storage.repositories.lease import LeaseRepo
+from storage.repositories.ops import OpsRepo
 from storage.repositories.outbox import OutboxRepo
 from storage.repositories.participation import ParticipationRepo
 from storage.repositories.people import PeopleRepo, RoleRepo, ServiceRepo
+from storage.repositories.retention import RetentionRepo
 
 
 class UnitOfWork:
@@ -36,6 +38,8 @@ class UnitOfWork:
         self.questions = QuestionRepo(session)
         self.steps = StepRepo(session)
         self.lease = LeaseRepo(session)
+        self.ops = OpsRepo(session)
+        self.retention = RetentionRepo(session)
 
     @contextmanager
     def atomic(self) -> Iterator[None]:
