@@ -130,6 +130,9 @@ class Dispatcher:
                     break
                 await self._deliver(delivery)
                 handled += 1
+                # Let the loop breathe between two sends: a platform whose send never suspends
+                # (the console) must not starve signals, /healthz or the scheduler.
+                await asyncio.sleep(0)
         return handled
 
     async def run(self) -> None:
