@@ -384,6 +384,10 @@ class App:
     async def _serve(self) -> None:
         self.platform_state = "starting"
         await self.platform.start()
+        if self.stopping.is_set():  # stopped while the platform was unreachable
+            await self.platform.stop()
+            self.platform_state = "stopped"
+            return
         self.platform_state = "up"
         dispatcher = self._outbox_task = asyncio.create_task(self.dispatcher.run(), name="outbox")
         try:

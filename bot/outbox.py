@@ -118,7 +118,7 @@ class Dispatcher:
     async def drain(self, limit: int | None = None) -> int:
         """Send everything due now; return how many rows were handled."""
         handled = 0
-        while limit is None or handled < limit:
+        while (limit is None or handled < limit) and not self._stopping:
             if self.paused_until is not None and self.clock.now() < self.paused_until:
                 break
             with self.store.transaction() as uow:
@@ -126,6 +126,8 @@ class Dispatcher:
             if not due:
                 break
             for delivery in due:
+                if self._stopping:  # stopping: the rest stays pending for the next start
+                    break
                 if self.paused_until is not None and self.clock.now() < self.paused_until:
                     break
                 await self._deliver(delivery)

@@ -172,13 +172,15 @@ class JobScheduler:
         Without this, a job still running when the event loop closes is cancelled and
         APScheduler prints a ``CancelledError`` traceback.
         """
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.pause()  # no new job; APScheduler's shutdown cancels running ones
         running = set(self.running)
-        self.stop()
         if running:
             _, pending = await asyncio.wait(running, timeout=STOP_GRACE)
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        self.stop()
 
     def schedule(self, step: ReminderStep) -> None:
         if self.scheduler is None or step.status != "planned":

@@ -28,6 +28,8 @@ def purge(store: Store, now: datetime, retention_days: int, *, dry_run: bool) ->
             for campaign_id, code in uow.retention.expired(cutoff):
                 report.campaigns.append(code)
                 uow.retention.purge(campaign_id, now, report)
+            # Replies and notices outside any campaign: who was told what, and when.
+            uow.retention.purge_finished_deliveries(now - timedelta(days=retention_days), report)
             if dry_run:
                 raise _DryRun
     except _DryRun:

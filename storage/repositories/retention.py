@@ -97,6 +97,12 @@ class RetentionRepo(_Repo):
         )
         report.people += self._forget_unattached(members)
 
+    def purge_finished_deliveries(self, before: datetime, report: PurgeReport) -> None:
+        """Deliveries done with (sent, failed, cancelled) and older than ``before``."""
+        report.deliveries += self._delete(
+            DeliveryRow, DeliveryRow.status != "pending", DeliveryRow.created_at < before
+        )
+
     def _keep_counts(self, campaign_id: int, now: datetime) -> None:
         states = ParticipationRepo(self.session).states(campaign_id)
         counts: dict[str, Counter[str]] = {}
@@ -104,14 +110,14 @@ class RetentionRepo(_Repo):
             service = participation.person.service or "-"
             counter = counts.setdefault(service, Counter())
             if participation.status != ParticipationStatus.NOT_INVITED:
-                counter["invited"] += 1
+                counter["ever_invited"] += 1
             counter[participation.status.value] += 1
         for service, counter in counts.items():
             self.session.merge(
                 RetainedCountsRow(
                     campaign_id=campaign_id,
                     service=service[:100],
-                    invited=counter["invited"],
+                    invited=counter["ever_invited"],
                     started=counter[ParticipationStatus.STARTED.value],
                     completed=counter[ParticipationStatus.COMPLETED.value],
                     opted_out=counter[ParticipationStatus.OPTED_OUT.value],
@@ -136,6 +142,11 @@ class RetentionRepo(_Repo):
             return 0
         self._delete(ParticipationEventRow, ParticipationEventRow.person_id.in_(gone))
         self._delete(DeliveryRow, DeliveryRow.person_id.in_(gone))
+        # Replies in a conversation name it, not the person: a console "dm:ID" names both.
+        for platform_id in self.session.scalars(
+            select(PersonRow.platform_id).where(PersonRow.id.in_(gone))
+        ):
+            self._delete(DeliveryRow, DeliveryRow.recipient.endswith(platform_id, autoescape=True))
         return self._delete(PersonRow, PersonRow.id.in_(gone))
 
     def _delete(self, model: Any, *conditions: Any) -> int:

@@ -71,7 +71,8 @@ class MatrixPlatform(InboundEvents):
     async def start(self) -> None:
         """Log in (or restore the session) and do the first sync; retry while unreachable."""
         backoff = 0.5
-        while not self._started:
+        # Not once stopped: the client's HTTP session may be closed already.
+        while not self._started and not self._stopping.is_set():
             try:
                 await self._start_once()
             except _NETWORK_ERRORS as error:
