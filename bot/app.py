@@ -9,23 +9,27 @@ processed, runs the handler — which must not await the network — and enqueue
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import re
-import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.config import Settings
 from bot.core import Clock, Incoming, Platform, SystemClock
 from bot.domain import DeliveryStatus, Person, Roles
 from bot.handlers import build_router
+from bot.lease import Lease
+from bot.metrics import Metrics, kind_label
 from bot.notifier import Notifier
+from bot.ops_http import Check, Health
 from bot.outbox import ERASURE, Dispatcher
 from bot.privacy import clean_display_name
 from bot.render import Renderer
+from bot.resilience import Deferred, Resilience
 from bot.router import Context, Deps, Router
 from bot.services.audience import Directory
 from bot.services.campaigns import CampaignService
@@ -34,28 +38,34 @@ from bot.text import MAX_MESSAGE
 from scheduler.jobs import JobScheduler
 from scheduler.planning import Planner
 from scheduler.running import StepRunner
-from storage.lock import InstanceLock
+from storage.health import DatabaseHealth, describe, is_transient
+from storage.lock import InstanceLock, LeaseLost
 from storage.uow import Store, UnitOfWork
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 Next = Callable[[Incoming], Awaitable[None]]
 Middleware = Callable[[Incoming, Next], Awaitable[None]]
 
 ROOM_PREFIX = re.compile(r"^\s*!pix\b[\s:,]*", re.IGNORECASE)
 PROGRESS_EVERY = 10.0  # seconds between two progress messages of one batch
+# Exit code when another process took the instance lock over (a supervisor restarts this one,
+# which then stands by).
+EXIT_TAKEN_OVER = 75
+STOP_GRACE = 5.0  # seconds a stop waits for the delivery in flight
 
 
 class HandlerSuspended(RuntimeError):
     """A handler awaited something that suspends (the network) inside its transaction."""
 
 
-def run_to_completion(coroutine: Coroutine[Any, Any, None]) -> None:
+def run_to_completion(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run a handler that must not suspend: transactions never stay open across an await."""
     try:
         coroutine.send(None)
-    except StopIteration:
-        return
+    except StopIteration as done:
+        return done.value
     coroutine.close()
     raise HandlerSuspended("a handler awaited inside its transaction; use a prefetch")
 
@@ -79,12 +89,28 @@ class App:
         self.renderer = renderer or Renderer(settings.bot.locale, settings.bot.timezone)
         self.router = router or build_router()
         self.drain_after_message = drain_after_message
+        self.health = DatabaseHealth()
+        self.stopping = asyncio.Event()
+        self.resilience = Resilience(self.health, self.stopping)
+        self.lease: Lease | None = None
+        self.exit_code = 0
+        self._outbox_task: asyncio.Task[None] | None = None
+        self.platform_state = "idle"
+        self.metrics = Metrics()
+        self.metrics.watch(store, self.role, self.clock.now)
+        self.checks = Health(self.role)
+        self.checks.register("database", self._check_database)
+        self.checks.register("platform", self._check_platform)
+        self.checks.register("scheduler", self._check_scheduler)
+        self.checks.register("outbox", self._check_outbox, informative=True)
         self.notifier = Notifier(self.renderer, settings.bot.locale)
         self.campaigns = CampaignService(
             self.notifier, settings.stats.min_group, settings.stats.refresh, settings.bot.timezone
         )
         self.directory = Directory(platform)
-        self.jobs = JobScheduler(settings, store, self.clock, key=f"app-{id(self)}")
+        self.jobs = JobScheduler(
+            settings, store, self.clock, key=f"app-{id(self)}", resilience=self.resilience
+        )
         self.planner = Planner(settings, self.jobs)
         self.dispatcher = Dispatcher(
             store,
@@ -97,7 +123,9 @@ class App:
             pictures=Pictures(
                 store, self.renderer, settings.stats.min_group, settings.stats.refresh
             ),
+            health=self.health,
         )
+        self.dispatcher.on_outcome = self._count_delivery
         self.runner = StepRunner(
             settings=settings,
             store=store,
@@ -123,7 +151,12 @@ class App:
     # -- inbound -----------------------------------------------------------------------------
 
     async def handle(self, incoming: Incoming) -> None:
-        """Entry point for platforms: run the middleware chain, then the router."""
+        """Entry point for platforms: run the middleware chain, then the router.
+
+        Returns once the message is handled (its replies durably queued). While the database
+        is away it waits and retries; if the bot is stopped meanwhile it raises
+        :class:`~bot.resilience.Deferred` and the platform keeps the event for later.
+        """
 
         async def terminal(message: Incoming) -> None:
             await self._dispatch(message)
@@ -134,7 +167,7 @@ class App:
         await call(incoming)
         self.dispatcher.poke()
         if self.drain_after_message:
-            await self.dispatcher.drain()
+            await self.resilience.run(self.dispatcher.drain, "outbox")
 
     async def _ignore_self_and_bots(self, incoming: Incoming, call_next: Next) -> None:
         if incoming.sender_id == self.platform.bot_id or incoming.sender_is_bot:
@@ -165,11 +198,20 @@ class App:
             return None
         try:
             return await match.route.prefetch(self.deps, self.store, match.args)
-        except Exception:
+        except Exception as error:
+            if is_transient(error):
+                raise
             log.exception("prefetch failed for event %s", incoming.event_id)
             return None
 
     async def _dispatch(self, incoming: Incoming) -> None:
+        async def attempt() -> None:
+            await self._handle_once(incoming)
+
+        await self.resilience.run(attempt, "message")
+
+    async def _handle_once(self, incoming: Incoming) -> None:
+        """One attempt; a database failure rolls it back entirely and is raised for a retry."""
         prefetched = await self._prefetch(incoming)
         now = self.clock.now()
         erased = False
@@ -179,10 +221,13 @@ class App:
                     log.debug("event %s already handled", incoming.event_id)
                     return
                 ctx = self._context(uow, incoming, now, prefetched)
-                run_to_completion(self._route(ctx))
+                handled = run_to_completion(self._route(ctx))
                 self._enqueue_replies(ctx)
                 erased = ctx.erased
-        except Exception:
+            self._count_handled(handled, ctx)
+        except Exception as error:
+            if is_transient(error) or isinstance(error, LeaseLost):
+                raise
             log.exception("handler failed for event %s", incoming.event_id)
             with self.store.transaction() as uow:
                 if not uow.events.mark_processed(incoming.platform, incoming.event_id, now):
@@ -215,41 +260,105 @@ class App:
             roles = Roles(is_admin=True, services=roles.services)
         return roles
 
-    async def _route(self, ctx: Context) -> None:
+    async def _route(self, ctx: Context) -> str | None:
+        """Handle the message; return the command's name (for the metrics), if any."""
         incoming = ctx.incoming
         if incoming.undecryptable:
             ctx.say("undecryptable")
-            return
+            return None
         if incoming.reaction:
             for reaction in self.router.reactions:
                 if await reaction(ctx, incoming.reaction, incoming.relates_to or ""):
                     break
-            return
+            return "reaction"
         text = incoming.text.strip()
         if not text:
-            return
+            return None
         if len(text) > MAX_MESSAGE:
             ctx.say("too_long", limit=MAX_MESSAGE)
-            return
+            return None
         prompt = ctx.uow.prompts.pop(ctx.person.id, ctx.now)
         if prompt is not None:
             handler = self.router.prompts.get(prompt.kind)
             if handler is not None and await handler(ctx, text, prompt.payload):
-                return
+                return f"prompt:{prompt.kind}"
         match = self.router.match(text)
         if match is None:
             family = self.router.family_of(text)
             if family is not None:
                 ctx.say("unknown_command", family=family, is_ambassador=_can_manage(ctx.roles))
-            elif self.router.fallbacks:
+                return "unknown"
+            if self.router.fallbacks:
                 await self.router.fallbacks[0](ctx, text)
-            else:
-                ctx.say("unknown")
-            return
+                return "question"
+            ctx.say("unknown")
+            return "unknown"
         if ctx.roles.name not in match.route.roles:
             ctx.say("not_allowed")
-            return
+            return "not_allowed"
         await match.route.handler(ctx, match.args)
+        return match.route.name
+
+    # -- health and metrics ------------------------------------------------------------------
+
+    def role(self) -> str:
+        return self.lease.role if self.lease is not None else "standby"
+
+    def _count_handled(self, handled: str | None, ctx: Context) -> None:
+        if handled is None:
+            return
+        self.metrics.commands.labels(handled).inc()
+        if handled == "question":
+            outcome = "answered" if "faq_answer" in ctx.said else "abstained"
+            self.metrics.faq.labels(outcome).inc()
+
+    def _count_delivery(self, kind: str, outcome: str) -> None:
+        platform = self.platform.name
+        if outcome == "sent":
+            self.metrics.sent.labels(platform, kind_label(kind)).inc()
+        elif outcome == "failed":
+            self.metrics.failed.labels(platform, kind_label(kind)).inc()
+        elif outcome == "rate_limited":
+            self.metrics.rate_limited.labels(platform).inc()
+
+    async def _check_database(self) -> Check:
+        def probe() -> None:
+            with self.store.transaction() as uow:
+                uow.ops.ping()
+
+        try:
+            await asyncio.to_thread(probe)
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            self.health.failed(error)
+            return {"status": "down", "error": describe(error)}
+        return {"status": "up"}
+
+    async def _check_platform(self) -> Check:
+        if self.role() != "active":
+            return {"status": "idle", "name": self.platform.name}
+        state = self.platform_state
+        if state == "up" and self.dispatcher.platform_unreachable:
+            state = "unreachable"
+        return {"status": state, "name": self.platform.name}
+
+    async def _check_scheduler(self) -> Check:
+        if self.role() != "active":
+            return {"status": "idle"}
+        running = self.jobs.scheduler is not None and self.jobs.scheduler.running
+        return {"status": "running" if running else "stopped"}
+
+    async def _check_outbox(self) -> Check:
+        def backlog() -> tuple[int, datetime | None]:
+            with self.store.transaction() as uow:
+                return uow.ops.outbox_backlog()
+
+        pending, oldest = await asyncio.to_thread(backlog)
+        age = 0.0
+        if oldest is not None:
+            age = max(0.0, (self.clock.now() - oldest).total_seconds())
+        return {"status": "ok", "pending": pending, "oldest_seconds": round(age, 1)}
 
     # -- outbound ----------------------------------------------------------------------------
 
@@ -279,32 +388,69 @@ class App:
     async def run(self) -> int:
         """Run until the platform stops (end of piped input, /quit, signal).
 
-        Only one bot may schedule and send per database: a second one exits with code 3.
+        Only one bot may schedule and send per database: a second one stands by until the
+        first one stops or dies, then takes over (see :mod:`bot.lease`).
         """
-        lock = InstanceLock(self.store.database)
-        if not lock.acquire():
-            log.error("another pixbot is already running on this database")
-            print(
-                "Un autre pixbot utilise déjà cette base de données : arrêtez-le avant d'en "
-                "lancer un second (un seul bot planifie et envoie les messages).",
-                file=sys.stderr,
-            )
-            return 3
+        lease = self.lease = Lease(InstanceLock(self.store.database), self.health)
+        self.resilience.lease = lease
+        self.dispatcher.fence = lease
         try:
-            await self.platform.start()
-            dispatcher = asyncio.create_task(self.dispatcher.run(), name="outbox")
-            self.jobs.start(self.runner)
+            if not await lease.acquire(self.stopping):
+                return self.exit_code
+            watchdog = asyncio.create_task(lease.watch(self.stopping), name="lease")
+            step_down = asyncio.create_task(self._step_down_when_taken_over(), name="step-down")
             try:
-                await self.platform.run(self.handle)
-                await self.dispatcher.drain()
+                await self._serve()
             finally:
-                self.jobs.stop()
-                self.dispatcher.stop()
-                await asyncio.gather(dispatcher, return_exceptions=True)
-                await self.platform.stop()
+                step_down.cancel()
+                self.stopping.set()
+                await asyncio.gather(watchdog, step_down, return_exceptions=True)
         finally:
-            lock.release()
-        return 0
+            lease.release()
+        return self.exit_code
+
+    async def _serve(self) -> None:
+        self.platform_state = "starting"
+        await self.platform.start()
+        if self.stopping.is_set():  # stopped while the platform was unreachable
+            await self.platform.stop()
+            self.platform_state = "stopped"
+            return
+        self.platform_state = "up"
+        dispatcher = self._outbox_task = asyncio.create_task(self.dispatcher.run(), name="outbox")
+        try:
+            await self.resilience.run(self._start_jobs, "scheduler")
+            await self.platform.run(self.handle)
+            if not self.stopping.is_set():
+                await self.resilience.run(self.dispatcher.drain, "outbox")
+        except Deferred as deferred:
+            log.info("stopping before the database answered: %s", deferred)
+        finally:
+            await self.jobs.stop_gracefully()
+            self.dispatcher.stop()
+            await asyncio.gather(dispatcher, return_exceptions=True)
+            await self.platform.stop()
+            self.platform_state = "stopped"
+
+    async def _start_jobs(self) -> None:
+        self.jobs.start(self.runner)
+
+    async def _step_down_when_taken_over(self) -> None:
+        assert self.lease is not None
+        await self.lease.taken_over.wait()
+        self.exit_code = EXIT_TAKEN_OVER
+        await self.request_stop()
+
+    async def request_stop(self) -> None:
+        """Stop taking new work: the message and the delivery in flight are finished (or left
+        for later, when the database is away), then the platform connection is closed."""
+        self.stopping.set()
+        self.dispatcher.stop()
+        outbox = self._outbox_task
+        if outbox is not None and not outbox.done():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(outbox), STOP_GRACE)
+        await self.platform.stop()
 
 
 def _bind(middleware: Middleware, call_next: Next) -> Next:

@@ -145,6 +145,24 @@ class LimitsSection(_Section):
     send_concurrency: int | None = Field(default=None, ge=1, le=64)
 
 
+class HttpSection(_Section):
+    # "127.0.0.1:8080": GET /healthz and /metrics; empty = off.
+    listen: str = ""
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        value = value.strip()
+        if value and not re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[\w.\-]+):\d{1,5}", value):
+            raise ValueError('expected "host:port", e.g. "127.0.0.1:8080", or "" for none')
+        return value
+
+
+class LogSection(_Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
+    format: Literal["text", "json"] = "text"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="PIXBOT_",
@@ -160,6 +178,8 @@ class Settings(BaseSettings):
     stats: StatsSection = Field(default_factory=StatsSection)
     privacy: PrivacySection = Field(default_factory=PrivacySection)
     limits: LimitsSection = Field(default_factory=LimitsSection)
+    http: HttpSection = Field(default_factory=HttpSection)
+    log: LogSection = Field(default_factory=LogSection)
 
     @classmethod
     def settings_customise_sources(

@@ -24,7 +24,10 @@ from datetime import datetime, timedelta
 
 from bot.core import Clock, DeliveryError, Image, Outgoing, Platform
 from bot.domain import Delivery
-from storage.uow import Store
+from bot.lease import Lease
+from storage.health import DatabaseHealth, is_transient
+from storage.lock import LeaseLost
+from storage.uow import Store, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -105,8 +108,12 @@ class Dispatcher:
         concurrency: int = 1,
         conversation_rate: float | None = None,
         pictures: PictureHook | None = None,
+        health: DatabaseHealth | None = None,
     ) -> None:
         self.store = store
+        self.health = health or DatabaseHealth()
+        # The instance lock (set by the running app): only its holder sends and marks.
+        self.fence: Lease | None = None
         self.platform = platform
         self.clock = clock
         self.limiter = limiter or RateLimiter(platform.rate_limit)
@@ -131,6 +138,12 @@ class Dispatcher:
         # A hook for crash tests: called after the platform accepted a message and before the
         # row is marked as sent.
         self.after_send: Callable[[Delivery], None] | None = None
+        # Told of each outcome, for the metrics: (kind, "sent" | "failed" | "rate_limited").
+        self.on_outcome: Callable[[str, str], None] | None = None
+
+    @property
+    def platform_unreachable(self) -> bool:
+        return self._outage > 0
 
     def poke(self) -> None:
         self._wake.set()
@@ -151,7 +164,7 @@ class Dispatcher:
         """Send everything due now; return how many rows were handled."""
         handled = 0
         try:
-            while limit is None or handled < limit:
+            while (limit is None or handled < limit) and not self._stopping:
                 if self._paused():
                     break
                 size = self._claim_size()
@@ -179,6 +192,7 @@ class Dispatcher:
         if untried:
             async with self.lock:
                 with self.store.transaction() as uow:
+                    self._fenced(uow)
                     uow.outbox.unclaim(untried)
 
     async def _send_all(self, due: list[Delivery]) -> int:
@@ -197,7 +211,14 @@ class Dispatcher:
             while not queue.empty():
                 counts.append(await self._send_lane(queue.get_nowait()))
 
-        await asyncio.gather(*(worker() for _ in range(min(self.concurrency, len(lanes)))))
+        # Each worker stops at its first error (the lease lost, the database away); the others
+        # finish their send in flight, then the first error is raised.
+        results = await asyncio.gather(
+            *(worker() for _ in range(min(self.concurrency, len(lanes)))), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
         return sum(counts)
 
     async def _send_lane(self, deliveries: list[Delivery]) -> int:
@@ -205,26 +226,43 @@ class Dispatcher:
         failure of its conversation (later messages must not overtake it)."""
         handled = 0
         for delivery in deliveries:
-            if self._paused():
+            if self._paused() or self._stopping:  # stopping: the rest stays pending
                 break
             sent = await self._deliver(delivery)
             handled += 1
             if not sent and self.concurrency > 1:
                 break
             await self._maybe_flush()
+            # Let the loop breathe between two sends: a platform whose send never suspends
+            # (the console) must not starve signals, /healthz or the scheduler.
+            await asyncio.sleep(0)
         return handled
 
     async def run(self) -> None:
+        outage = 0.0
         while not self._stopping:
             self._wake.clear()
             try:
                 await self.drain()
-            except Exception:  # the loop must survive a database hiccup
-                log.exception("outbox dispatch failed; retrying shortly")
-                await asyncio.sleep(5)
+                with self.store.transaction() as uow:
+                    next_due = uow.outbox.next_due_at()
+            except LeaseLost:
+                await self._wait_for_lease()
                 continue
-            with self.store.transaction() as uow:
-                next_due = uow.outbox.next_due_at()
+            except Exception as error:  # the loop must survive a database outage
+                if is_transient(error):
+                    self.health.failed(error)
+                    if self.fence is not None:
+                        self.fence.suspect()
+                    outage = min(max(outage * 2, 0.5), MAX_OUTAGE_PAUSE)
+                else:
+                    log.exception("outbox dispatch failed; retrying shortly")
+                    outage = 5.0
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=outage)
+                continue
+            outage = 0.0
+            self.health.succeeded()
             if self.paused_until is not None:
                 next_due = max(next_due or self.paused_until, self.paused_until)
             timeout = 60.0
@@ -252,6 +290,7 @@ class Dispatcher:
             if image is None:
                 async with self.lock:
                     with self.store.transaction() as uow:
+                        self._fenced(uow)
                         uow.outbox.cancel(delivery.id)
                 log.info("delivery %s dropped: its picture cannot be shown", delivery.key)
                 return True
@@ -271,6 +310,8 @@ class Dispatcher:
             await self.limiter.acquire()  # the upload is a request of its own
         if self.conversation_rate is not None:
             await self._conversation_limiter(delivery.recipient).acquire()
+        if not self._claim(delivery):  # the lock moved on, or the row is no longer pending
+            return True
         try:
             result = await self.platform.send(message)
         except DeliveryError as error:
@@ -287,11 +328,13 @@ class Dispatcher:
             # The last word to an erased person: no row remains once it is delivered.
             async with self.lock:
                 with self.store.transaction() as uow:
+                    self._fenced(uow)
                     uow.outbox.delete(delivery.id)
             forget = getattr(self.platform, "forget_conversation", None)
             if forget is not None:
                 await forget(delivery.recipient)
             self.stats.sent += 1
+            self._outcome(delivery.kind, "sent")
             return True
         marks = self._marks
         marks.sent.append((delivery.id, result.remote_id))
@@ -304,6 +347,7 @@ class Dispatcher:
         if delivery.batch:
             marks.batches[delivery.batch] = None
         self.stats.sent += 1
+        self._outcome(delivery.kind, "sent")
         return True
 
     def _conversation_limiter(self, recipient: str) -> RateLimiter:
@@ -326,11 +370,40 @@ class Dispatcher:
         if marks.sent or marks.conversations:
             async with self.lock:
                 with self.store.transaction() as uow:
+                    self._fenced(uow)  # a process whose lock moved on marks nothing
                     uow.outbox.mark_sent_many(marks.sent, self.clock.now())
                     uow.people.set_direct_conversations(marks.conversations)
         if self.on_batch_progress is not None:
             for batch in marks.batches:
                 await self.on_batch_progress(batch)
+
+    def _outcome(self, kind: str, outcome: str) -> None:
+        if self.on_outcome is not None:
+            self.on_outcome(kind, outcome)
+
+    def _claim(self, delivery: Delivery) -> bool:
+        """Fencing: send only while holding the instance lock, only what is still pending."""
+        if self.fence is None:
+            return True
+        self.fence.check()
+        with self.store.transaction() as uow:
+            self._fenced(uow)
+            return uow.lease.delivery_pending(delivery.id)
+
+    def _fenced(self, uow: UnitOfWork) -> None:
+        """Raise :class:`LeaseLost` if another process took the lock since we acquired it."""
+        if self.fence is None:
+            return
+        if not uow.lease.is_current(self.fence.epoch):
+            self.fence.lost()
+            raise LeaseLost("another process holds the instance lock now")
+
+    async def _wait_for_lease(self) -> None:
+        """Sending is paused until the lock is ours again (or the dispatcher stops)."""
+        while self.fence is not None and not self.fence.held.is_set() and not self._stopping:
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=0.5)
 
     async def _failed(self, delivery: Delivery, error: DeliveryError) -> None:
         """Decide what a failed send becomes.
@@ -347,6 +420,7 @@ class Dispatcher:
         attempts = delivery.attempts + 1 if counted else delivery.attempts
         final = error.permanent or attempts >= MAX_ATTEMPTS
         if error.retry_after is not None:
+            self._outcome(delivery.kind, "rate_limited")
             wait = timedelta(seconds=error.retry_after)
             self.paused_until = now + wait
         elif error.code == UNREACHABLE:
@@ -357,6 +431,7 @@ class Dispatcher:
             wait = backoff(attempts)
         async with self.lock:
             with self.store.transaction() as uow:
+                self._fenced(uow)
                 if final:
                     uow.outbox.mark_failed(delivery.id, f"{error.code}: {error}")
                 else:
@@ -365,6 +440,7 @@ class Dispatcher:
                     )
         if final:
             self.stats.failed += 1
+            self._outcome(delivery.kind, "failed")
             log.warning("delivery %s failed for good: %s", delivery.key, error)
             if delivery.batch:
                 self._marks.batches[delivery.batch] = None

@@ -213,6 +213,8 @@ class Context:
     # Set when the sender was just erased: the replies are their last messages, and leave no
     # trace once delivered (``erasure`` deliveries are deleted when sent).
     erased: bool = False
+    # Template names said, in order (for the metrics: FAQ answered or abstained).
+    said: list[str] = field(default_factory=list)
 
     @property
     def settings(self) -> Settings:
@@ -227,6 +229,7 @@ class Context:
 
     def say(self, template: str, /, buttons: tuple[Button, ...] = (), **variables: Any) -> None:
         """Reply in the conversation the message came from."""
+        self.said.append(template)
         self.replies.append(Reply(self.render(template, **variables), buttons))
 
     def picture(self, attachment: str, template: str, /, **variables: Any) -> None:

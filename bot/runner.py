@@ -13,6 +13,7 @@ from sqlalchemy.engine import make_url
 from bot.app import App
 from bot.config import Settings
 from bot.core import Clock, Platform, PlatformAuthError
+from storage.health import DatabaseHealth, is_transient
 from storage.uow import Store
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,33 @@ def console_journal_path(database_url: str) -> Path | None:
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         return Path(url.database).with_suffix(".console.jsonl")
     return Path("pixbot.console.jsonl")
+
+
+async def _upgrade_when_reachable(store: Store) -> None:
+    """Migrate the schema, waiting (one log line) while the database does not answer."""
+    health = DatabaseHealth()
+    delay = 0.5
+    while True:
+        try:
+            store.upgrade()
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            health.failed(error)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10.0)
+            continue
+        health.succeeded()
+        return
+
+
+def _stop_soon(app: App) -> None:
+    task = asyncio.ensure_future(app.request_stop())
+    _STOPPING.add(task)
+    task.add_done_callback(_STOPPING.discard)
+
+
+_STOPPING: set[asyncio.Future[None]] = set()
 
 
 def build_platform(settings: Settings) -> Platform:
@@ -69,7 +97,7 @@ async def run_bot(
     settings: Settings, platform: Platform | None = None, clock: Clock | None = None
 ) -> int:
     store = Store.from_url(settings.bot.database_url)
-    store.upgrade()
+    await _upgrade_when_reachable(store)
     platform = platform or build_platform(settings)
     app = App(
         settings,
@@ -78,10 +106,21 @@ async def run_bot(
         clock=clock,
         drain_after_message=platform.name == "console",
     )
+    ops = None
+    if settings.http.listen:
+        from bot.ops_http import OpsServer
+
+        ops = OpsServer(settings.http.listen, app.checks, app.metrics)
+        try:
+            await ops.start()  # before the lock: a standby answers /healthz too
+        except OSError as error:
+            print(f"[http] listen = {settings.http.listen} : {error}", file=sys.stderr)
+            store.close()
+            return 2
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         # A service manager's stop: finish the message in flight, drain, close cleanly.
-        loop.add_signal_handler(signum, lambda: asyncio.ensure_future(platform.stop()))
+        loop.add_signal_handler(signum, lambda: _stop_soon(app))
     try:
         return await app.run()
     except PlatformAuthError as error:
@@ -95,4 +134,6 @@ async def run_bot(
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
+        if ops is not None:
+            await ops.stop()
         store.close()

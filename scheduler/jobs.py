@@ -6,6 +6,10 @@ find the running :class:`StepRunner` through a registry keyed by the scheduler's
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
@@ -13,36 +17,92 @@ from apscheduler.triggers.date import DateTrigger
 from bot.config import Settings
 from bot.core import Clock
 from bot.domain import ReminderStep
+from bot.resilience import Deferred, Resilience
+from bot.services import retention
 from scheduler.running import StepRunner
 from storage.uow import Store
 
+log = logging.getLogger(__name__)
+
 _RUNNERS: dict[str, StepRunner] = {}
+_SCHEDULERS: dict[str, JobScheduler] = {}
 TICK_MINUTES = 5
+# How long stopping waits for a job in progress (it gives up at once during an outage).
+STOP_GRACE = 5.0
+PURGE_HOUR, PURGE_MINUTE = 3, 30  # the daily retention job, at night
 
 
 async def run_step(key: str, step_id: int) -> None:
     runner = _RUNNERS.get(key)
     if runner is not None:
-        await runner.run_step(step_id)
+        await _guarded(key, lambda: runner.run_step(step_id), f"step {step_id}")
 
 
 async def run_due(key: str) -> None:
     runner = _RUNNERS.get(key)
     if runner is not None:
-        await runner.tick()
+        await _guarded(key, runner.tick, "tick")
 
 
 async def send_digest(key: str) -> None:
     runner = _RUNNERS.get(key)
     if runner is not None:
-        runner.digest()
+
+        async def digest() -> None:
+            runner.digest()
+
+        await _guarded(key, digest, "digest")
+
+
+async def purge_expired(key: str) -> None:
+    """The daily retention job."""
+    jobs = _SCHEDULERS.get(key)
+    if jobs is None:
+        return
+
+    async def purge() -> None:
+        retention.purge(
+            jobs.store, jobs.clock.now(), jobs.settings.privacy.retention_days, dry_run=False
+        )
+
+    await _guarded(key, purge, "retention")
+
+
+async def _guarded(key: str, work: Callable[[], Awaitable[object]], what: str) -> None:
+    """Run a job: retried through a database outage, tracked so that stopping waits for it.
+
+    A step left undone by a stop stays ``planned`` in the database and runs after the restart.
+    """
+    jobs = _SCHEDULERS.get(key)
+    task = asyncio.current_task()
+    if jobs is not None and task is not None:
+        jobs.running.add(task)
+    try:
+        if jobs is not None and jobs.resilience is not None:
+            await jobs.resilience.run(work, what)
+        else:
+            await work()
+    except Deferred:
+        log.info("scheduled %s left for after the restart", what)
+    finally:
+        if jobs is not None and task is not None:
+            jobs.running.discard(task)
 
 
 class JobScheduler:
     """Implements :class:`scheduler.planning.Wakeups` with APScheduler jobs."""
 
-    def __init__(self, settings: Settings, store: Store, clock: Clock, key: str) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        clock: Clock,
+        key: str,
+        resilience: Resilience | None = None,
+    ) -> None:
         self.settings = settings
+        self.resilience = resilience
+        self.running: set[asyncio.Task[object]] = set()
         self.store = store
         self.clock = clock
         self.key = key
@@ -53,6 +113,7 @@ class JobScheduler:
         """Wake up for every planned step; catch up on missed ones right away."""
         self.runner = runner
         _RUNNERS[self.key] = runner
+        _SCHEDULERS[self.key] = self
         self.scheduler = AsyncIOScheduler(timezone=runner.planner.tz)
         self.scheduler.add_job(
             run_due,
@@ -64,6 +125,8 @@ class JobScheduler:
             next_run_time=self.clock.now(),
             coalesce=True,
             max_instances=1,
+            # Late (a busy start, a database outage) is not a reason to skip catching up.
+            misfire_grace_time=None,
         )
         digest = self.settings.schedule.digest.strip()
         if digest:
@@ -81,6 +144,15 @@ class JobScheduler:
                 id=f"{self.key}:digest",
                 replace_existing=True,
             )
+        self.scheduler.add_job(
+            purge_expired,
+            CronTrigger(hour=PURGE_HOUR, minute=PURGE_MINUTE, timezone=runner.planner.tz),
+            args=[self.key],
+            id=f"{self.key}:retention",
+            replace_existing=True,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
         with self.store.transaction() as uow:
             planned = uow.steps.planned()
         self.scheduler.start()
@@ -92,6 +164,23 @@ class JobScheduler:
             self.scheduler.shutdown(wait=False)
         self.scheduler = None
         _RUNNERS.pop(self.key, None)
+        _SCHEDULERS.pop(self.key, None)
+
+    async def stop_gracefully(self) -> None:
+        """Stop waking up, and let a job in progress finish (or give up) before returning.
+
+        Without this, a job still running when the event loop closes is cancelled and
+        APScheduler prints a ``CancelledError`` traceback.
+        """
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.pause()  # no new job; APScheduler's shutdown cancels running ones
+        running = set(self.running)
+        if running:
+            _, pending = await asyncio.wait(running, timeout=STOP_GRACE)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+        self.stop()
 
     def schedule(self, step: ReminderStep) -> None:
         if self.scheduler is None or step.status != "planned":

@@ -235,6 +235,8 @@ class LockRow(Base):
     name: Mapped[str] = mapped_column(String(50), primary_key=True)
     owner: Mapped[str] = mapped_column(String(100))
     heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Fencing token: incremented by every acquisition of the instance lock (storage/lock.py).
+    epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class ErasureRow(Base):
@@ -252,3 +254,18 @@ class PrivacyKeyRow(Base):
     __tablename__ = "privacy_keys"
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     value: Mapped[str] = mapped_column(String(128))
+
+
+class RetainedCountsRow(Base):
+    """What is left of a campaign after the retention period: counts, never people."""
+
+    __tablename__ = "retained_counts"
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    service: Mapped[str] = mapped_column(String(100), primary_key=True)
+    invited: Mapped[int] = mapped_column(Integer, default=0)
+    started: Mapped[int] = mapped_column(Integer, default=0)
+    completed: Mapped[int] = mapped_column(Integer, default=0)
+    opted_out: Mapped[int] = mapped_column(Integer, default=0)
+    purged_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -13,10 +13,13 @@ from sqlalchemy.orm import Session
 from storage.db import Database
 from storage.repositories.campaigns import CampaignRepo, StepRepo
 from storage.repositories.conversations import AuditRepo, EventRepo, PromptRepo, QuestionRepo
+from storage.repositories.lease import LeaseRepo
+from storage.repositories.ops import OpsRepo
 from storage.repositories.outbox import OutboxRepo
 from storage.repositories.participation import ParticipationRepo
 from storage.repositories.people import PeopleRepo, RoleRepo, ServiceRepo
 from storage.repositories.privacy import PrivacyRepo
+from storage.repositories.retention import RetentionRepo
 
 
 class UnitOfWork:
@@ -36,6 +39,9 @@ class UnitOfWork:
         self.questions = QuestionRepo(session)
         self.steps = StepRepo(session)
         self.privacy = PrivacyRepo(session)
+        self.lease = LeaseRepo(session)
+        self.ops = OpsRepo(session)
+        self.retention = RetentionRepo(session)
 
     @contextmanager
     def atomic(self) -> Iterator[None]:

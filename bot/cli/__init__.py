@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import logging
-import sys
+from typing import Annotated
 
 import typer
 
+from bot import logs
 from bot.cli.campaigns import campaign_app
 from bot.cli.common import ConfigOption, state
 from bot.cli.faq import faq_app
 from bot.cli.matrix import matrix_app
 from bot.cli.people import admin_app, agents_app, ambassador_app, forget
-from bot.cli.run import db_app, run
+from bot.cli.run import db_app, purge, run
 
 app = typer.Typer(
     help="pixbot : le bot des campagnes Pix (Tchap, Slack, console).",
@@ -21,6 +22,7 @@ app = typer.Typer(
 )
 app.command()(run)
 app.command()(forget)
+app.command()(purge)
 app.add_typer(db_app, name="db")
 app.add_typer(ambassador_app, name="ambassador")
 app.add_typer(admin_app, name="admin")
@@ -31,14 +33,18 @@ app.add_typer(matrix_app, name="matrix")
 
 
 @app.callback()
-def root(config: ConfigOption = None, verbose: bool = False) -> None:
+def root(
+    config: ConfigOption = None,
+    verbose: bool = False,
+    log_format: Annotated[
+        str | None, typer.Option("--log-format", help="text | json (défaut : configuration)")
+    ] = None,
+) -> None:
     """pixbot : le bot des campagnes Pix."""
     state.config = config
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    state.verbose = verbose
+    state.log_format = log_format
+    logs.configure(logging.INFO if verbose else logging.WARNING, log_format or "text")
 
 
 def main() -> None:

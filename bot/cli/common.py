@@ -22,6 +22,8 @@ ConfigOption = Annotated[
 @dataclass
 class State:
     config: Path | None = None
+    verbose: bool = False
+    log_format: str | None = None
 
 
 state = State()

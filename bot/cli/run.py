@@ -10,7 +10,8 @@ from zoneinfo import ZoneInfo
 import typer
 from sqlalchemy.engine import make_url
 
-from bot.cli.common import ConfigOption, fail, now, open_store, settings
+from bot import logs
+from bot.cli.common import ConfigOption, fail, now, open_store, settings, state
 from bot.config import Settings
 
 db_app = typer.Typer(help="Base de données.", no_args_is_help=True)
@@ -35,6 +36,9 @@ def run(
 
     overrides: dict[str, Any] = {}
     cfg = settings(config)
+    if state.log_format not in {None, "text", "json"}:
+        raise fail("--log-format : text ou json.", 2)
+    logs.configure("INFO" if state.verbose else cfg.log.level, state.log_format or cfg.log.format)
     if demo:
         overrides["platform"] = _demo_platform(cfg)
     elif platform is not None:
@@ -79,3 +83,46 @@ def db_upgrade(config: ConfigOption = None) -> None:
     store = open_store(cfg)
     url = make_url(store.database.url).render_as_string(hide_password=True)
     typer.echo(f"Base à jour : {url}")
+
+
+@db_app.command("backup")
+def db_backup(
+    target: Annotated[Path, typer.Argument(help="Fichier de sauvegarde (SQLite).")],
+    config: ConfigOption = None,
+) -> None:
+    """Sauvegarde à chaud d'une base SQLite (PostgreSQL : pg_dump, voir docs/deploy-tchap.md)."""
+    from storage.backup import BackupError, backup_sqlite
+
+    cfg = settings(config)
+    try:
+        pages = backup_sqlite(cfg.bot.database_url, target)
+    except BackupError as error:
+        raise fail(str(error), 2) from None
+    typer.echo(f"Sauvegarde écrite : {target} ({pages} pages)")
+
+
+def purge(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Montrer ce qui serait supprimé, sans supprimer.")
+    ] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Appliquer la politique de conservation ([privacy] retention_days) maintenant."""
+    from bot.services.retention import purge as apply_retention
+
+    cfg = settings(config)
+    store = open_store(cfg)
+    try:
+        report = apply_retention(store, now(), cfg.privacy.retention_days, dry_run=dry_run)
+    finally:
+        store.close()
+    verb = "seraient supprimés" if dry_run else "supprimés"
+    typer.echo(
+        f"Campagnes terminées depuis plus de {cfg.privacy.retention_days} jours : "
+        f"{len(report.campaigns)} ({', '.join(report.campaigns) or 'aucune'})"
+    )
+    typer.echo(
+        f"{verb} : {report.people} personnes, {report.deliveries} messages, "
+        f"{report.participation_events} déclarations, {report.audiences} inscriptions ; "
+        "les effectifs par campagne et par service sont conservés."
+    )

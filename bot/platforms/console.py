@@ -38,6 +38,9 @@ from bot.core import (
 )
 
 BOT_ID = "@pixbot:console"
+# The journal is rotated when it is loaded with more than this many messages.
+JOURNAL_ROTATE_AT = 20_000
+JOURNAL_KEEP = 10_000
 DEFAULT_SPEAKER = "@vous:console"
 HELP = (
     "Console pixbot : tapez un message pour le bot. /as ID change d'interlocuteur "
@@ -54,6 +57,7 @@ class ConsoleJournal:
     keys: dict[str, str] = field(default_factory=dict)
     rooms: dict[str, set[str]] = field(default_factory=dict)
     messages: list[dict[str, str]] = field(default_factory=list)
+    last_number: int = 0
     # Opened once: reopening the file for every message was most of a launch's cost.
     _handle: TextIO | None = field(default=None, repr=False)
 
@@ -68,6 +72,28 @@ class ConsoleJournal:
             except json.JSONDecodeError:
                 continue  # a torn last line after a crash
             self._apply(entry)
+        if len(self.messages) > JOURNAL_ROTATE_AT:
+            self.rotate()
+
+    def rotate(self) -> None:
+        """Keep the rooms and the last :data:`JOURNAL_KEEP` messages: the journal does not grow
+        without bound (older keys belong to deliveries long marked as sent)."""
+        if self.path is None:
+            return
+        self.close()  # the file is rewritten below; the next append reopens it
+        kept = self.messages[-JOURNAL_KEEP:]
+        joins = [
+            {"type": "join", "room": room, "member": member}
+            for room, members in sorted(self.rooms.items())
+            for member in sorted(members)
+        ]
+        temporary = self.path.with_name(f".{self.path.name}.tmp")
+        with private_file(temporary, "w") as handle:
+            for entry in [*joins, *kept]:
+                handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        temporary.replace(self.path)
+        self.messages = list(kept)
+        self.keys = {entry["key"]: entry["id"] for entry in kept}
 
     def _apply(self, entry: dict[str, str]) -> None:
         if entry.get("type") == "join":
@@ -75,6 +101,9 @@ class ConsoleJournal:
         elif entry.get("type") == "message":
             self.keys[entry["key"]] = entry["id"]
             self.messages.append(entry)
+            number = entry["id"].rpartition("-")[2]
+            if number.isdigit():  # ids stay unique after a rotation
+                self.last_number = max(self.last_number, int(number))
 
     def forget(self, platform_id: str) -> int:
         """Drop every entry that names the person (their conversation, messages to or about
@@ -230,7 +259,7 @@ class ConsolePlatform:
             return SendResult(existing, conversation)
         if not conversation:
             raise DeliveryError(self.name, "no_recipient", permanent=True)
-        remote_id = f"$console-{len(self.journal.messages) + 1}"
+        remote_id = f"$console-{self.journal.last_number + 1}"
         recipient = message.person_id or person_of(conversation) or conversation
         text = message.text
         entry = {

@@ -99,7 +99,8 @@ class InboundEvents(DirectRooms):
                 continue
             incoming = self._to_incoming(room, event)
             if incoming is not None:
-                self._remember(event_id)
+                # Remembered once handled (platform._handle_batch), not before: an event whose
+                # handling failed is handed over again.
                 result.append(incoming)
         return result
 
@@ -187,7 +188,7 @@ class InboundEvents(DirectRooms):
                 self._remember(held.event_id)
                 common = self._common(room, event)
                 result.append((held.event_id, Incoming(text="", undecryptable=True, **common)))
-        self._given_up.clear()
+        # The given up events leave ``_given_up`` once handed over (platform._handle_batch).
         return result
 
     def _is_direct(self, room: MatrixRoom, sender: str) -> bool:

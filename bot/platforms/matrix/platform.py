@@ -81,13 +81,19 @@ class _SyncFailed(Exception):
     """The homeserver answered a sync with an error (other than an authentication one)."""
 
 
+class _HandlingFailed(Exception):
+    """The bot could not handle an event (its database is away): the batch is kept, in order,
+    and handed over again; the sync token does not move past it."""
+
+
 class MatrixPlatform(InboundEvents):
     """:class:`bot.core.Platform` for Matrix homeservers (Tchap)."""
 
     async def start(self) -> None:
         """Log in (or restore the session) and do the first sync; retry while unreachable."""
         backoff = 0.5
-        while not self._started:
+        # Not once stopped: the client's HTTP session may be closed already.
+        while not self._started and not self._stopping.is_set():
             try:
                 await self._start_once()
             except _NETWORK_ERRORS as error:
@@ -307,6 +313,11 @@ class MatrixPlatform(InboundEvents):
                 backoff = 0.5
             except MatrixAuthError:
                 raise
+            except _HandlingFailed as error:
+                logger.info("Matrix: %s; the batch is handed over again", error)
+                if await self._sleep_or_stop(backoff):
+                    break
+                backoff = min(backoff * 2, self.max_backoff)
             except LocalProtocolError as error:
                 # nio forgets the access token after a "soft logout" answer.
                 await self._auth_error(f"logged out by the homeserver: {error}")
@@ -395,21 +406,31 @@ class MatrixPlatform(InboundEvents):
                 ):
                     if self._stopping.is_set():
                         return False
-                    await self._hand_over(incoming, on_message)
+                    await self._hand_over(incoming, on_message, batch)
         # Messages that arrived before their room key: the key may have come with this sync.
         for event_id, ready in self._held_incoming():
             if self._stopping.is_set():
                 return False
             if ready is not None:
-                await self._hand_over(ready, on_message)
+                await self._hand_over(ready, on_message, batch)
             self._pending_events.remove([event_id])
+            self._given_up = [held for held in self._given_up if held.event_id != event_id]
         return True
 
-    async def _hand_over(self, incoming: Incoming, on_message: MessageHandler) -> None:
+    async def _hand_over(
+        self, incoming: Incoming, on_message: MessageHandler, batch: _Batch
+    ) -> None:
         try:
             await on_message(incoming)
-        except Exception:
-            logger.exception("Handler failed for Matrix event %s", incoming.event_id)
+        except Exception as error:
+            # Not handled: neither the sync token nor the position moves past it; the batch is
+            # handed over again (events already handled are skipped; a held event stays held
+            # until it is handled).
+            self._pending.insert(0, batch)
+            raise _HandlingFailed(
+                f"event {incoming.event_id} not handled ({type(error).__name__})"
+            ) from None
+        self._remember(incoming.event_id)
 
     async def _ready(self) -> None:
         """Start lazily for callers that send before ``run`` (one attempt, no waiting)."""

@@ -1,0 +1,92 @@
+"""The operations endpoint (aiohttp): ``GET /healthz`` and ``GET /metrics``.
+
+Off unless ``[http] listen`` is set. ``/healthz`` answers 200 when the process does its job —
+the active one serves and schedules, a standby waits for the lock — with the database
+answering; otherwise 503. Each entry of ``checks`` comes from a registered callable, so other
+parts (e.g. the Matrix cross-signing status) plug in with :meth:`Health.register`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from bot.metrics import CONTENT_TYPE, Metrics
+
+log = logging.getLogger(__name__)
+
+Check = dict[str, Any]
+CheckFunction = Callable[[], Awaitable[Check]]
+# A check whose "status" is one of these is fine; anything else makes the process degraded.
+GOOD = frozenset({"up", "ok", "running", "idle"})
+
+
+class Health:
+    def __init__(self, role: Callable[[], str]) -> None:
+        self.role = role
+        self.checks: dict[str, CheckFunction] = {}
+        # Checks reported but not deciding the status (e.g. the outbox backlog).
+        self.informative: set[str] = set()
+
+    def register(self, name: str, check: CheckFunction, *, informative: bool = False) -> None:
+        self.checks[name] = check
+        if informative:
+            self.informative.add(name)
+
+    async def report(self) -> tuple[int, dict[str, Any]]:
+        results: dict[str, Any] = {}
+        healthy = True
+        for name, check in self.checks.items():
+            try:
+                result = await check()
+            except Exception as error:  # a failing check is a finding, not a crash
+                result = {"status": "error", "error": type(error).__name__}
+            results[name] = result
+            if name not in self.informative and result.get("status") not in GOOD:
+                healthy = False
+        body = {
+            "status": "ok" if healthy else "degraded",
+            "role": self.role(),
+            "checks": results,
+        }
+        return (200 if healthy else 503), body
+
+
+class OpsServer:
+    def __init__(self, listen: str, health: Health, metrics: Metrics) -> None:
+        host, _, port = listen.rpartition(":")
+        self.host = host.strip("[]") or "127.0.0.1"
+        self.port = int(port)
+        self.health = health
+        self.metrics = metrics
+        self._runner: web.AppRunner | None = None
+        self.bound_port: int | None = None
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/metrics", self._metrics)
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port)
+        await site.start()
+        addresses = self._runner.addresses
+        self.bound_port = int(addresses[0][1]) if addresses else self.port
+        log.info("health and metrics on http://%s:%s/healthz", self.host, self.bound_port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _healthz(self, _request: web.Request) -> web.Response:
+        status, body = await self.health.report()
+        return web.Response(status=status, text=json.dumps(body), content_type="application/json")
+
+    async def _metrics(self, _request: web.Request) -> web.Response:
+        payload = self.metrics.render()
+        return web.Response(body=payload, headers={"Content-Type": CONTENT_TYPE})

@@ -1,0 +1,54 @@
+"""Online backup of a SQLite database (the bot may keep running meanwhile).
+
+PostgreSQL is backed up with its own tools (``pg_dump``); see docs/deploy-tchap.md.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from storage.db import normalise_url
+
+
+class BackupError(Exception):
+    """The backup cannot be made (not SQLite, missing source, unwritable target)."""
+
+
+def backup_sqlite(url: str, target: Path) -> int:
+    """Copy the database at ``url`` into ``target`` page by page; return the page count."""
+    parsed = make_url(normalise_url(url))
+    if parsed.get_backend_name() != "sqlite":
+        raise BackupError(
+            "pixbot db backup ne sauvegarde que SQLite ; pour PostgreSQL utilisez "
+            "pg_dump --format=custom (voir docs/deploy-tchap.md)."
+        )
+    if not parsed.database or parsed.database == ":memory:":
+        raise BackupError("base SQLite en mémoire : rien à sauvegarder.")
+    source_path = Path(parsed.database)
+    if not source_path.exists():
+        raise BackupError(f"base introuvable : {source_path}")
+    if target.resolve() == source_path.resolve():
+        raise BackupError("la sauvegarde doit aller dans un autre fichier que la base.")
+    temporary = target.with_name(f".{target.name}.partial")
+    try:
+        source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True, timeout=30)
+        try:
+            copy = sqlite3.connect(temporary)
+            try:
+                source.backup(copy, pages=1024)
+                pages = int(copy.execute("PRAGMA page_count").fetchone()[0])
+                check = copy.execute("PRAGMA integrity_check").fetchone()[0]
+            finally:
+                copy.close()
+        finally:
+            source.close()
+        if check != "ok":
+            raise BackupError(f"la copie n'est pas intègre : {check}")
+        temporary.replace(target)  # never a half-written backup under the final name
+    except (sqlite3.Error, OSError) as error:
+        temporary.unlink(missing_ok=True)
+        raise BackupError(f"sauvegarde impossible : {error}") from error
+    return pages
