@@ -13,11 +13,13 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from bot.core import Clock, DeliveryError, Outgoing, Platform
+from bot.core import Clock, DeliveryError, Outgoing, Platform, SendResult
+from bot.dbwork import DatabaseWorker, InlineDatabase
 from bot.domain import Delivery
+from bot.text import split_message
 from storage.uow import Store
 
 log = logging.getLogger(__name__)
@@ -75,8 +77,10 @@ class Dispatcher:
         on_batch_progress: BatchHook | None = None,
         limiter: RateLimiter | None = None,
         lock: asyncio.Lock | None = None,
+        database: DatabaseWorker | InlineDatabase | None = None,
     ) -> None:
         self.store = store
+        self.database = database or InlineDatabase()
         self.platform = platform
         self.clock = clock
         self.limiter = limiter or RateLimiter(platform.rate_limit)
@@ -90,6 +94,8 @@ class Dispatcher:
         self.paused_until: datetime | None = None
         self._outage = 0.0  # seconds of the current unreachable-platform pause
         self._wake = asyncio.Event()
+        # Set by poke(): new messages were enqueued since the current round was read.
+        self._fresh = asyncio.Event()
         self._stopping = False
         # A hook for crash tests: called after the platform accepted a message and before the
         # row is marked as sent.
@@ -97,19 +103,25 @@ class Dispatcher:
 
     def poke(self) -> None:
         self._wake.set()
+        self._fresh.set()
 
     def stop(self) -> None:
         self._stopping = True
         self._wake.set()
 
     async def drain(self, limit: int | None = None) -> int:
-        """Send everything due now; return how many rows were handled."""
+        """Send everything due now; return how many rows were handled.
+
+        Fair to every recipient: each round takes the oldest due message of each recipient in
+        turn, and a round ends early when new messages were enqueued (``poke``), so a reply to
+        one person never waits behind another person's backlog for more than a message.
+        """
         handled = 0
         while limit is None or handled < limit:
             if self.paused_until is not None and self.clock.now() < self.paused_until:
                 break
-            with self.store.transaction() as uow:
-                due = uow.outbox.due(self.clock.now(), limit=20)
+            self._fresh.clear()
+            due = await self.database.run(self._due)
             if not due:
                 break
             for delivery in due:
@@ -117,7 +129,17 @@ class Dispatcher:
                     break
                 await self._deliver(delivery)
                 handled += 1
+                if self._fresh.is_set() or (limit is not None and handled >= limit):
+                    break
         return handled
+
+    def _due(self) -> list[Delivery]:
+        with self.store.transaction() as uow:
+            return uow.outbox.due(self.clock.now(), limit=20)
+
+    def _next_due(self) -> datetime | None:
+        with self.store.transaction() as uow:
+            return uow.outbox.next_due_at()
 
     async def run(self) -> None:
         while not self._stopping:
@@ -128,8 +150,7 @@ class Dispatcher:
                 log.exception("outbox dispatch failed; retrying shortly")
                 await asyncio.sleep(5)
                 continue
-            with self.store.transaction() as uow:
-                next_due = uow.outbox.next_due_at()
+            next_due = await self.database.run(self._next_due)
             if self.paused_until is not None:
                 next_due = max(next_due or self.paused_until, self.paused_until)
             timeout = 60.0
@@ -149,9 +170,8 @@ class Dispatcher:
             mentions=delivery.mentions,
             buttons=delivery.buttons,
         )
-        await self.limiter.acquire()
         try:
-            result = await self.platform.send(message)
+            result = await self._send_parts(message)
         except DeliveryError as error:
             await self._failed(delivery, error)
             return
@@ -163,8 +183,7 @@ class Dispatcher:
             self.after_send(delivery)
         self._outage = 0.0
         async with self.lock:
-            with self.store.transaction() as uow:
-                uow.outbox.mark_sent(delivery.id, result.remote_id, self.clock.now())
+            await self.database.run(self._mark_sent, delivery.id, result.remote_id)
         self.stats.sent += 1
         if delivery.batch and self.on_batch_progress is not None:
             await self.on_batch_progress(delivery.batch)
@@ -193,13 +212,9 @@ class Dispatcher:
         else:
             wait = backoff(attempts)
         async with self.lock:
-            with self.store.transaction() as uow:
-                if final:
-                    uow.outbox.mark_failed(delivery.id, f"{error.code}: {error}")
-                else:
-                    uow.outbox.mark_retry(
-                        delivery.id, f"{error.code}: {error}", now + wait, count=counted
-                    )
+            await self.database.run(
+                self._mark_failed, delivery.id, f"{error.code}: {error}", final, now + wait, counted
+            )
         if final:
             self.stats.failed += 1
             log.warning("delivery %s failed for good: %s", delivery.key, error)
@@ -208,3 +223,38 @@ class Dispatcher:
         else:
             self.stats.retried += 1
             log.info("delivery %s retried in %s: %s", delivery.key, wait, error)
+
+    async def _send_parts(self, message: Outgoing) -> SendResult:
+        """Send ``message``, split into numbered parts when it is longer than the platform
+        takes (``platform.max_text_length``). Each part has its own idempotency key, derived
+        from the message's, so a retry after a partial send repeats nothing; the buttons go
+        with the last part; the first part's id is the message's."""
+        limit = getattr(self.platform, "max_text_length", None)
+        parts = split_message(message.text, limit) if isinstance(limit, int) else [message.text]
+        first: SendResult | None = None
+        for index, text in enumerate(parts):
+            last = index == len(parts) - 1
+            part = replace(
+                message,
+                text=text,
+                key=message.key if index == 0 else f"{message.key}#{index + 1}",
+                buttons=message.buttons if last else (),
+            )
+            await self.limiter.acquire()
+            result = await self.platform.send(part)
+            first = first or result
+        assert first is not None
+        return first
+
+    def _mark_sent(self, delivery_id: int, remote_id: str) -> None:
+        with self.store.transaction() as uow:
+            uow.outbox.mark_sent(delivery_id, remote_id, self.clock.now())
+
+    def _mark_failed(
+        self, delivery_id: int, error: str, final: bool, retry_at: datetime, counted: bool
+    ) -> None:
+        with self.store.transaction() as uow:
+            if final:
+                uow.outbox.mark_failed(delivery_id, error)
+            else:
+                uow.outbox.mark_retry(delivery_id, error, retry_at, count=counted)

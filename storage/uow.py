@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from storage.db import Database
@@ -62,3 +63,14 @@ class Store:
 
     def close(self) -> None:
         self.database.dispose()
+
+
+_BUSY_MESSAGES = ("database is locked", "database is busy", "lock timeout", "could not obtain lock")
+
+
+def is_busy(error: BaseException) -> bool:
+    """The database refused because another writer holds a lock (worth trying again)."""
+    if not isinstance(error, OperationalError):
+        return False
+    text = str(error.orig or error).lower()
+    return any(message in text for message in _BUSY_MESSAGES)

@@ -20,6 +20,8 @@ from bot.text import clean_line
 from scheduler.views import StepView, describe_steps
 from storage.uow import UnitOfWork
 
+MAX_LISTED_UNMATCHED = 100
+
 campaign_app = typer.Typer(help="Consulter les campagnes.", no_args_is_help=True)
 
 
@@ -193,16 +195,30 @@ def campaign_import_orga(
     ] = None,
 ) -> None:
     """Marquer commencé / terminé depuis un export Pix Orga (jamais de résultat)."""
+    from bot.cli.csvio import IMPORT_BATCH, batched
     from bot.orga import OrgaError, read_export
+    from bot.services.participation import OrgaOutcome
 
+    # First the whole export is read (as a stream): a bad line changes nothing.
     try:
-        rows = read_export(file.read_text(encoding="utf-8-sig"), id_column)
+        with file.open(encoding="utf-8-sig", newline="") as handle:
+            count = sum(1 for _ in read_export(handle, id_column))
     except (OrgaError, OSError, UnicodeDecodeError) as exc:
         raise fail(f"Export illisible : {exc}. Rien n'a été modifié.") from None
     store = open_store(settings())
     with store.transaction() as uow:
         campaign = _find_campaign(uow, code)
-        outcome = apply_orga_export(uow, campaign, rows, now())
+        states = uow.participation.states(campaign.id)
+    outcome = OrgaOutcome()
+    with file.open(encoding="utf-8-sig", newline="") as handle:
+        # Short transactions: a running bot waits at most one batch for the database.
+        for batch in batched(read_export(handle, id_column), IMPORT_BATCH):
+            with store.transaction() as uow:
+                apply_orga_export(uow, campaign, batch, now(), states=states, outcome=outcome)
+    with store.transaction() as uow:
+        uow.audit.add(
+            "cli", "import_orga", now(), campaign.id, count=outcome.completed + outcome.started
+        )
     completed, started, unchanged = outcome.completed, outcome.started, outcome.unchanged
     unmatched = [
         f"ligne {line} : {'aucun agent' if unknown else 'pas dans le public de la campagne'}"
@@ -210,8 +226,12 @@ def campaign_import_orga(
         for line, external_id, unknown in outcome.unmatched
     ]
     typer.echo(
-        f"{len(rows)} lignes : {completed} terminés, {started} commencés, "
+        f"{count} lignes : {completed} terminés, {started} commencés, "
         f"{unchanged} sans changement, {len(unmatched)} sans correspondance."
     )
-    for line in unmatched:
+    for line in unmatched[:MAX_LISTED_UNMATCHED]:
         typer.echo(line)
+    if len(unmatched) > MAX_LISTED_UNMATCHED:
+        typer.echo(
+            f"… et {len(unmatched) - MAX_LISTED_UNMATCHED} autres lignes sans correspondance."
+        )

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from bot.cli.common import check_id, fail, now, open_store, settings
-from bot.cli.csvio import parse_agents_csv
+from bot.cli.csvio import IMPORT_BATCH, batched, check_agents_csv, read_agents_csv
 from bot.text import clean_line
 
 ambassador_app = typer.Typer(help="Gérer les ambassadeurs.", no_args_is_help=True)
@@ -120,28 +120,31 @@ def agents_import(
 
     CSV : id,display_name,service[,email][,timezone][,locale].
     """
-    rows, errors = parse_agents_csv(file)
+    count, errors = check_agents_csv(file)
     if errors:
         for error in errors:
             typer.echo(error, err=True)
         raise fail("Import annulé : aucun agent n'a été importé.")
     store = open_store(settings())
     created = updated = 0
+    # Short transactions: a running bot waits at most one batch for the database.
+    for batch in batched(read_agents_csv(file), IMPORT_BATCH):
+        with store.transaction() as uow:
+            for row in batch:
+                _, is_new = uow.people.upsert(
+                    row.platform_id,
+                    display_name=row.display_name or None,
+                    service=row.service,
+                    email=row.email,
+                    timezone=row.timezone,
+                    locale=row.locale,
+                    now=now(),
+                )
+                created += is_new
+                updated += not is_new
     with store.transaction() as uow:
-        for row in rows:
-            _, is_new = uow.people.upsert(
-                row.platform_id,
-                display_name=row.display_name or None,
-                service=row.service,
-                email=row.email,
-                timezone=row.timezone,
-                locale=row.locale,
-                now=now(),
-            )
-            created += is_new
-            updated += not is_new
-        uow.audit.add("cli", "agents_import", now(), count=len(rows), detail=file.name)
-    typer.echo(f"{len(rows)} agents importés ({created} nouveaux, {updated} mis à jour).")
+        uow.audit.add("cli", "agents_import", now(), count=count, detail=file.name)
+    typer.echo(f"{count} agents importés ({created} nouveaux, {updated} mis à jour).")
 
 
 def forget(platform_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:

@@ -77,7 +77,9 @@ async def _room_of_request(deps: Deps, store: Store, args: str) -> RoomLookup | 
     """``campagne créer … pour salon X``: look the room up before the transaction."""
     try:
         audience = parse_create(
-            args, deps.clock.now().astimezone(deps.renderer.timezone).date()
+            args,
+            deps.clock.now().astimezone(deps.renderer.timezone).date(),
+            deps.settings.limits.deadline_horizon_days,
         ).audience
     except ParseError:
         return None
@@ -117,7 +119,7 @@ def _members(ctx: Context, room: str) -> list[Member] | None:
 )
 async def create(ctx: Context, args: str) -> None:
     try:
-        request = parse_create(args, today(ctx).date())
+        request = parse_create(args, today(ctx).date(), ctx.settings.limits.deadline_horizon_days)
     except ParseError as error:
         ctx.say(error.template, **error.variables)
         return

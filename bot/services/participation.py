@@ -6,11 +6,11 @@ matched once, by email (case-insensitive) or platform id, among the campaign's a
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.domain import Campaign, ParticipationKind, ParticipationStatus
+from bot.domain import Campaign, Participation, ParticipationKind, ParticipationStatus
 from bot.orga import OrgaRow
 from storage.uow import UnitOfWork
 
@@ -25,10 +25,18 @@ class OrgaOutcome:
 
 
 def apply_orga_export(
-    uow: UnitOfWork, campaign: Campaign, rows: Sequence[OrgaRow], now: datetime
+    uow: UnitOfWork,
+    campaign: Campaign,
+    rows: Iterable[OrgaRow],
+    now: datetime,
+    *,
+    states: dict[int, Participation] | None = None,
+    outcome: OrgaOutcome | None = None,
 ) -> OrgaOutcome:
-    outcome = OrgaOutcome()
-    states = uow.participation.states(campaign.id)
+    """Apply rows of an export. The CLI calls it batch by batch (one short transaction each),
+    passing the campaign's ``states`` read once and the ``outcome`` so far."""
+    outcome = outcome if outcome is not None else OrgaOutcome()
+    states = states if states is not None else uow.participation.states(campaign.id)
     for row in rows:
         person = None
         if row.external_id:
@@ -55,5 +63,4 @@ def apply_orga_export(
             outcome.started += 1
         else:
             outcome.unchanged += 1
-    uow.audit.add("cli", "import_orga", now, campaign.id, count=outcome.completed + outcome.started)
     return outcome

@@ -74,11 +74,30 @@ class OutboxRepo(_Repo):
         )
 
     def due(self, now: datetime, limit: int = 50) -> list[Delivery]:
+        """Due messages, fairly: each recipient's oldest first, then each one's second…
+
+        Within a recipient the order is kept; across recipients nobody's backlog goes first.
+        """
+        due = (DeliveryRow.status == DeliveryStatus.PENDING, DeliveryRow.next_attempt_at <= now)
+        ranked = (
+            select(
+                DeliveryRow.id.label("id"),
+                func.row_number()
+                .over(
+                    partition_by=DeliveryRow.recipient,
+                    order_by=(DeliveryRow.next_attempt_at, DeliveryRow.id),
+                )
+                .label("turn"),
+            )
+            .where(*due)
+            .subquery()
+        )
         rows = self.session.scalars(
             select(DeliveryRow)
-            .where(DeliveryRow.status == DeliveryStatus.PENDING, DeliveryRow.next_attempt_at <= now)
-            # Conversation replies first: an answer must not wait behind a 450-person launch.
+            .join(ranked, ranked.c.id == DeliveryRow.id)
             .order_by(
+                ranked.c.turn,
+                # Conversation replies first: an answer must not wait behind a 450-person launch.
                 case((DeliveryRow.to_conversation.is_(True), 0), else_=1),
                 DeliveryRow.next_attempt_at,
                 DeliveryRow.id,

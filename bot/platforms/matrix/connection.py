@@ -49,6 +49,10 @@ class MatrixConnection:
     """Settings, state and shared helpers of the Matrix adapter."""
 
     name = PLATFORM
+    # Longest text sent in one event (the outbox splits longer ones into numbered parts):
+    # an event is at most 64 KiB, and the text is there twice (body and HTML), JSON-escaped,
+    # then encrypted and base64-encoded — up to 16 bytes per character.
+    max_text_length = 4000
     # Long-poll duration of a sync request.
     sync_timeout_ms = 30_000
     max_backoff = 30.0

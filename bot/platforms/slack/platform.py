@@ -78,6 +78,10 @@ class _Transient(Exception):
 
 class SlackPlatform:
     name = PLATFORM
+    # Longest text posted in one message (the outbox splits longer ones into numbered parts):
+    # Slack truncates ``text`` past 40,000 characters and a message holds at most 50 blocks;
+    # 12,000 characters are four 3,000-character sections.
+    max_text_length = 12_000
 
     def __init__(
         self,
