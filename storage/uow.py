@@ -13,7 +13,13 @@ from sqlalchemy.orm import Session
 
 from storage.db import Database
 from storage.repositories.campaigns import CampaignRepo, StepRepo
-from storage.repositories.conversations import AuditRepo, EventRepo, PromptRepo, QuestionRepo
+from storage.repositories.conversations import (
+    AuditRepo,
+    EventRepo,
+    PromptRepo,
+    QuestionRepo,
+    QuotaRepo,
+)
 from storage.repositories.outbox import OutboxRepo
 from storage.repositories.participation import ParticipationRepo
 from storage.repositories.people import PeopleRepo, RoleRepo, ServiceRepo
@@ -35,6 +41,7 @@ class UnitOfWork:
         self.prompts = PromptRepo(session)
         self.questions = QuestionRepo(session)
         self.steps = StepRepo(session)
+        self.quotas = QuotaRepo(session)
 
     @contextmanager
     def atomic(self) -> Iterator[None]:

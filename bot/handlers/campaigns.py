@@ -10,6 +10,7 @@ from bot.parsing import ParseError, parse_code, parse_create, split_code_arg
 from bot.router import AMBASSADORS, Context, Deps, Router
 from bot.services.campaigns import Batch
 from bot.text import fold, is_no, is_yes
+from scheduler.views import zone_of
 from storage.repositories.errors import DuplicateError
 from storage.uow import Store
 
@@ -244,6 +245,8 @@ async def show(ctx: Context, args: str) -> None:
 
 @router.command("campagne relancer", "campaign remind", roles=AMBASSADORS)
 async def remind_now(ctx: Context, args: str) -> None:
+    """An extra reminder: at most once per campaign and working day, always within working
+    hours (outside them, queued for the next working slot of each agent's time zone)."""
     found = _open_campaign(ctx, args)
     if found is None:
         return
@@ -251,15 +254,38 @@ async def remind_now(ctx: Context, args: str) -> None:
     if campaign.status != CampaignStatus.RUNNING:
         ctx.say("error_campaign_not_running", campaign=campaign)
         return
+    calendar, tz = ctx.deps.planner.calendar, ctx.deps.planner.tz
+    slot = calendar.next_slot(ctx.now, tz)
+    day = slot.astimezone(tz).date()
+    if ctx.uow.audit.exists("campaign_remind", campaign.id, day.isoformat()):
+        ctx.say("campaign_remind_already", campaign=campaign, day=day)
+        return
+    not_before = {
+        state.person.id: calendar.next_slot(ctx.now, zone_of(state.person.timezone, tz))
+        for state in ctx.deps.campaigns.due_for_reminder(ctx.uow, campaign)
+    }
     count = ctx.deps.campaigns.remind(
         ctx.uow,
         campaign,
-        f"manual-{ctx.incoming.event_id[-40:]}",
+        f"manual-{day.isoformat()}",
         ctx.now,
         batch=_batch(ctx, "remind", campaign),
+        not_before={pid: when for pid, when in not_before.items() if when > ctx.now},
     )
-    ctx.uow.audit.add(ctx.person.platform_id, "campaign_remind", ctx.now, campaign.id, count=count)
-    ctx.say("campaign_reminded", campaign=campaign, count=count)
+    ctx.uow.audit.add(
+        ctx.person.platform_id,
+        "campaign_remind",
+        ctx.now,
+        campaign.id,
+        count=count,
+        detail=day.isoformat(),
+    )
+    ctx.say(
+        "campaign_reminded",
+        campaign=campaign,
+        count=count,
+        queued_until=slot if slot > ctx.now else None,
+    )
 
 
 @router.command("campagne rappels", "campaign reminders", roles=AMBASSADORS)

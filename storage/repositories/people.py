@@ -19,6 +19,7 @@ from storage.models import (
     PersonRow,
     PromptRow,
     QuestionRow,
+    QuotaRow,
     ReminderStepRow,
     RoleRow,
     ServiceRow,
@@ -109,6 +110,7 @@ class PeopleRepo(_Repo):
         self.session.execute(delete(AudienceRow).where(AudienceRow.person_id == person_id))
         self.session.execute(delete(RoleRow).where(RoleRow.person_id == person_id))
         self.session.execute(delete(PromptRow).where(PromptRow.person_id == person_id))
+        self.session.execute(delete(QuotaRow).where(QuotaRow.person_id == person_id))
         self.session.execute(delete(ReminderStepRow).where(ReminderStepRow.person_id == person_id))
         self.session.execute(
             update(CampaignRow).where(CampaignRow.created_by == person_id).values(created_by=None)

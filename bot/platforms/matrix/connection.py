@@ -21,6 +21,7 @@ from nio.crypto import ENCRYPTION_ENABLED
 
 from bot.core import (
     DeliveryError,
+    InvitePolicy,
 )
 from bot.platforms.matrix.codec import (
     PLATFORM,
@@ -84,6 +85,8 @@ class MatrixConnection:
             logger.warning("matrix-nio E2EE support is missing; encrypted rooms are unreadable")
         self.allowed_servers = tuple(allowed_servers)
         self.display_name = display_name
+        # Set by the application: who may bring the bot into a room, and how big a room.
+        self.invite_policy: InvitePolicy | None = None
         self._password = password
         self._access_token = access_token
         self._device_id = device_id
