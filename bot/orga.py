@@ -82,17 +82,17 @@ def read_export(source: str | TextIO, id_column: str | None = None) -> Iterator[
     columns, a cell over the csv module's limit (with its line) or an unreadable file.
     """
     stream = io.StringIO(source) if isinstance(source, str) else source
-    sample = stream.read(4096).lstrip("\ufeff")
-    stream.seek(0)
-    try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(sample, ";,\t")
-    except csv.Error:
-        dialect = csv.excel
     first = stream.readline(MAX_HEADER_CHARS + 1).lstrip("\ufeff")
     if len(first) > MAX_HEADER_CHARS:
         raise OrgaError(f"ligne 1 : en-tête trop long (plus de {MAX_HEADER_CHARS} caractères)")
     if not first.strip():
         raise OrgaError("export vide")
+    try:
+        # The delimiter is guessed from the header line alone: a long quoted cell further
+        # down must not mislead the guess.
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(first[:4096], ";,\t")
+    except csv.Error:
+        dialect = csv.excel
     try:
         header = [h.strip() for h in next(csv.reader(io.StringIO(first), dialect), [])]
     except csv.Error as exc:

@@ -195,7 +195,7 @@ def campaign_import_orga(
     ] = None,
 ) -> None:
     """Marquer commencé / terminé depuis un export Pix Orga (jamais de résultat)."""
-    from bot.cli.csvio import IMPORT_BATCH, batched
+    from bot.cli.csvio import IMPORT_BATCH, IMPORT_PAUSE, batched
     from bot.orga import OrgaError, read_export
     from bot.services.participation import OrgaOutcome
 
@@ -212,7 +212,7 @@ def campaign_import_orga(
     outcome = OrgaOutcome()
     with file.open(encoding="utf-8-sig", newline="") as handle:
         # Short transactions: a running bot waits at most one batch for the database.
-        for batch in batched(read_export(handle, id_column), IMPORT_BATCH):
+        for batch in batched(read_export(handle, id_column), IMPORT_BATCH, IMPORT_PAUSE):
             with store.transaction() as uow:
                 apply_orga_export(uow, campaign, batch, now(), states=states, outcome=outcome)
     with store.transaction() as uow:

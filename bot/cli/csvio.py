@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,8 +23,11 @@ REQUIRED_COLUMNS = ("id", "display_name", "service")
 OPTIONAL_COLUMNS = ("email", "timezone", "locale")
 # A header line longer than this is not a CSV header we could use.
 MAX_HEADER_CHARS = 64 * 1024
-# Rows written per transaction by the imports (each batch holds the database a short moment).
+# Rows written per transaction by the imports (each batch holds the database a short moment),
+# and the pause after each: SQLite lets a waiting writer in only while nobody holds the lock,
+# so without a gap a running bot could wait for the whole import.
 IMPORT_BATCH = 500
+IMPORT_PAUSE = 0.2
 # At most this many errors are listed; the rest are counted.
 MAX_LISTED_ERRORS = 100
 
@@ -31,15 +35,23 @@ MAX_LISTED_ERRORS = 100
 T = TypeVar("T")
 
 
-def batched(items: Iterable[T], size: int) -> Iterator[list[T]]:
-    """Lists of at most ``size`` items, in order (``itertools.batched`` before Python 3.12)."""
+def batched(items: Iterable[T], size: int, pause: float = 0.0) -> Iterator[list[T]]:
+    """Lists of at most ``size`` items, in order (``itertools.batched`` before Python 3.12);
+    with a ``pause`` (seconds) before each batch but the first, to let others use the
+    database between two write transactions."""
     batch: list[T] = []
+    first = True
     for item in items:
         batch.append(item)
         if len(batch) >= size:
+            if not first and pause:
+                time.sleep(pause)
             yield batch
+            first = False
             batch = []
     if batch:
+        if not first and pause:
+            time.sleep(pause)
         yield batch
 
 
@@ -72,15 +84,14 @@ def open_csv(path: Path) -> tuple[TextIO, list[str], Any]:
     except OSError as exc:
         raise CsvError(f"fichier illisible : {exc.strerror or exc}") from None
     try:
-        sample = handle.read(4096)
-        handle.seek(0)
-        try:
-            dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t")
-        except csv.Error:
-            dialect = csv.excel
         first = handle.readline(MAX_HEADER_CHARS + 1)
         if len(first) > MAX_HEADER_CHARS:
             raise CsvError(f"ligne 1 : en-tête trop long (plus de {MAX_HEADER_CHARS} caractères)")
+        try:
+            # Guessed from the header line alone: a long quoted cell must not mislead it.
+            dialect: Any = csv.Sniffer().sniff(first[:4096], delimiters=",;\t")
+        except csv.Error:
+            dialect = csv.excel
         try:
             header = next(csv.reader(io.StringIO(first), dialect), [])
         except csv.Error as exc:

@@ -9,7 +9,13 @@ from typing import Annotated
 import typer
 
 from bot.cli.common import check_id, fail, now, open_store, settings
-from bot.cli.csvio import IMPORT_BATCH, batched, check_agents_csv, read_agents_csv
+from bot.cli.csvio import (
+    IMPORT_BATCH,
+    IMPORT_PAUSE,
+    batched,
+    check_agents_csv,
+    read_agents_csv,
+)
 from bot.text import clean_line
 
 ambassador_app = typer.Typer(help="Gérer les ambassadeurs.", no_args_is_help=True)
@@ -128,7 +134,7 @@ def agents_import(
     store = open_store(settings())
     created = updated = 0
     # Short transactions: a running bot waits at most one batch for the database.
-    for batch in batched(read_agents_csv(file), IMPORT_BATCH):
+    for batch in batched(read_agents_csv(file), IMPORT_BATCH, IMPORT_PAUSE):
         with store.transaction() as uow:
             for row in batch:
                 _, is_new = uow.people.upsert(
