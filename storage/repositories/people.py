@@ -54,7 +54,11 @@ class PeopleRepo(_Repo):
         return self._person(row) if row else None
 
     def ensure(self, platform_id: str, display_name: str | None, now: datetime) -> Person:
-        """The person with this id, created on first contact (with no service)."""
+        """The person with this id, created on first contact (with no service).
+
+        Names from the agents import win: the platform's display name (which anyone can set
+        to anything) is only kept when no name was imported, and never replaces one.
+        """
         row = self.session.scalar(select(PersonRow).where(PersonRow.platform_id == platform_id))
         if row is None:
             row = PersonRow(platform_id=platform_id, display_name=display_name, created_at=now)
