@@ -19,9 +19,11 @@ from datetime import datetime
 from typing import Any
 
 from bot.config import Settings
-from bot.core import Clock, Incoming, Platform, SystemClock
+from bot.core import AcceptsInvitations, Clock, Incoming, Platform, SystemClock
+from bot.dbwork import DatabaseWorker, InlineDatabase
 from bot.domain import DeliveryStatus, Person, Roles
 from bot.handlers import build_router
+from bot.limits import SenderLimiter, Verdict
 from bot.notifier import Notifier
 from bot.outbox import ERASURE, Dispatcher
 from bot.privacy import clean_display_name
@@ -30,7 +32,7 @@ from bot.router import Context, Deps, Router
 from bot.services.audience import Directory
 from bot.services.campaigns import CampaignService
 from bot.services.charts import Pictures
-from bot.text import MAX_MESSAGE
+from bot.text import MAX_MESSAGE, clean_line, clean_message, is_clean_id
 from scheduler.jobs import JobScheduler
 from scheduler.planning import Planner
 from scheduler.running import StepRunner
@@ -71,6 +73,7 @@ class App:
         renderer: Renderer | None = None,
         router: Router | None = None,
         drain_after_message: bool = False,
+        database: DatabaseWorker | InlineDatabase | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -79,6 +82,9 @@ class App:
         self.renderer = renderer or Renderer(settings.bot.locale, settings.bot.timezone)
         self.router = router or build_router()
         self.drain_after_message = drain_after_message
+        # Transactions run in worker threads: a busy database never blocks the event loop.
+        self.database = database or DatabaseWorker(1 if store.database.dialect == "sqlite" else 4)
+        self.limiter = SenderLimiter(settings.limits.messages_per_minute)
         self.notifier = Notifier(self.renderer, settings.bot.locale)
         self.campaigns = CampaignService(
             self.notifier, settings.stats.min_group, settings.stats.refresh, settings.bot.timezone
@@ -97,6 +103,7 @@ class App:
             pictures=Pictures(
                 store, self.renderer, settings.stats.min_group, settings.stats.refresh
             ),
+            database=self.database,
         )
         self.runner = StepRunner(
             settings=settings,
@@ -117,8 +124,15 @@ class App:
             planner=self.planner,
             directory=self.directory,
         )
-        self.middleware: list[Middleware] = [self._ignore_self_and_bots, self._listen_filter]
+        self.middleware: list[Middleware] = [
+            self._clean_input,
+            self._ignore_self_and_bots,
+            self._listen_filter,
+            self._rate_limit,
+        ]
         self._last_progress: dict[str, float] = {}
+        if isinstance(platform, AcceptsInvitations):
+            platform.invite_policy = AppInvitePolicy(self)
 
     # -- inbound -----------------------------------------------------------------------------
 
@@ -135,6 +149,43 @@ class App:
         self.dispatcher.poke()
         if self.drain_after_message:
             await self.dispatcher.drain()
+
+    async def _clean_input(self, incoming: Incoming, call_next: Next) -> None:
+        """The one place inbound text is cleaned: no NUL, control or bidi character goes
+        further. A sender or conversation id that holds one is not an id: dropped."""
+        if not is_clean_id(incoming.sender_id) or not is_clean_id(incoming.conversation_id, 500):
+            log.warning(
+                "message %r dropped: malformed sender or conversation id", incoming.event_id
+            )
+            return
+        name = clean_line(incoming.sender_name, 200) if incoming.sender_name else None
+        await call_next(
+            replace(
+                incoming,
+                text=clean_message(incoming.text),
+                sender_name=name or None,
+                reaction=clean_line(incoming.reaction, 50) if incoming.reaction else None,
+            )
+        )
+
+    async def _rate_limit(self, incoming: Incoming, call_next: Next) -> None:
+        """Beyond ``limits.messages_per_minute`` a sender gets one polite answer, then silence
+        until their minute has room again."""
+        verdict = self.limiter.check(incoming.sender_id, incoming.event_id, self.clock.now())
+        if verdict == Verdict.ALLOW:
+            await call_next(incoming)
+        elif verdict == Verdict.WARN:
+            log.info("sender %s over the message limit", incoming.sender_id)
+            await self.database.run(self._reply_only, incoming, "rate_limited")
+
+    def _reply_only(self, incoming: Incoming, template: str) -> None:
+        now = self.clock.now()
+        with self.store.transaction() as uow:
+            if not uow.events.mark_processed(incoming.platform, incoming.event_id, now):
+                return
+            ctx = self._context(uow, incoming, now, None)
+            ctx.say(template, limit=self.settings.limits.messages_per_minute)
+            self._enqueue_replies(ctx)
 
     async def _ignore_self_and_bots(self, incoming: Incoming, call_next: Next) -> None:
         if incoming.sender_id == self.platform.bot_id or incoming.sender_is_bot:
@@ -171,25 +222,15 @@ class App:
 
     async def _dispatch(self, incoming: Incoming) -> None:
         prefetched = await self._prefetch(incoming)
-        now = self.clock.now()
-        erased = False
         try:
-            with self.store.transaction() as uow:
-                if not uow.events.mark_processed(incoming.platform, incoming.event_id, now):
-                    log.debug("event %s already handled", incoming.event_id)
-                    return
-                ctx = self._context(uow, incoming, now, prefetched)
-                run_to_completion(self._route(ctx))
-                self._enqueue_replies(ctx)
-                erased = ctx.erased
+            erased = await self.database.run(self._handle_in_transaction, incoming, prefetched)
         except Exception:
             log.exception("handler failed for event %s", incoming.event_id)
-            with self.store.transaction() as uow:
-                if not uow.events.mark_processed(incoming.platform, incoming.event_id, now):
-                    return
-                ctx = self._context(uow, incoming, now, None)
-                ctx.say("error")
-                self._enqueue_replies(ctx)
+            erased = False
+            try:
+                await self.database.run(self._reply_only, incoming, "error")
+            except Exception:
+                log.exception("could not report the failure of event %s", incoming.event_id)
         if erased and not incoming.is_direct:
             # Erased from a room: the confirmation goes to the room, not to the person's own
             # conversation, so what the platform keeps locally about them goes now (in a direct
@@ -197,6 +238,20 @@ class App:
             forget = getattr(self.platform, "forget_person", None)
             if forget is not None:
                 await forget(incoming.sender_id)
+
+    def _handle_in_transaction(self, incoming: Incoming, prefetched: Any) -> bool:
+        """One short transaction (in a database worker thread): record the event, run the
+        handler to completion (it never awaits: see :func:`run_to_completion`), enqueue its
+        replies. Returns whether the sender was erased."""
+        now = self.clock.now()
+        with self.store.transaction() as uow:
+            if not uow.events.mark_processed(incoming.platform, incoming.event_id, now):
+                log.debug("event %s already handled", incoming.event_id)
+                return False
+            ctx = self._context(uow, incoming, now, prefetched)
+            run_to_completion(self._route(ctx))
+            self._enqueue_replies(ctx)
+            return ctx.erased
 
     def _context(
         self, uow: UnitOfWork, incoming: Incoming, now: datetime, prefetched: Any
@@ -260,7 +315,9 @@ class App:
 
     async def _batch_progress(self, batch: str) -> None:
         """Report a long send to whoever started it: progress every ~10 s, then a summary."""
-        now_mono = time.monotonic()
+        await self.database.run(self._report_progress, batch, time.monotonic())
+
+    def _report_progress(self, batch: str, now_mono: float) -> None:
         with self.store.transaction() as uow:
             pending = uow.outbox.batch_counts(batch).get(DeliveryStatus.PENDING, 0)
             if pending == 0:
@@ -273,6 +330,21 @@ class App:
             elif now_mono - last >= PROGRESS_EVERY:
                 self._last_progress[batch] = now_mono
                 self.campaigns.report_batch(uow, batch, self.clock.now(), final=False)
+
+    # -- invitations -------------------------------------------------------------------------
+
+    def inviter_known(self, platform_id: str) -> bool:
+        """An agent (imported, with a service), an ambassador or an admin."""
+        if not is_clean_id(platform_id):
+            return False
+        if platform_id in self.settings.bot.admins:
+            return True
+        with self.store.transaction() as uow:
+            person = uow.people.by_platform_id(platform_id)
+            if person is None:
+                return False
+            roles = uow.roles.roles_of(person.id)
+        return person.service is not None or roles.is_admin or roles.is_ambassador
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -305,6 +377,18 @@ class App:
         finally:
             lock.release()
         return 0
+
+
+class AppInvitePolicy:
+    """What a platform asks before joining a room it is invited to (platforms know no
+    storage: they call this port)."""
+
+    def __init__(self, app: App) -> None:
+        self._app = app
+        self.max_room_members = app.settings.limits.max_room_members
+
+    async def inviter_known(self, platform_id: str) -> bool:
+        return await self._app.database.run(self._app.inviter_known, platform_id)
 
 
 def _bind(middleware: Middleware, call_next: Next) -> Next:

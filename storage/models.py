@@ -252,3 +252,15 @@ class PrivacyKeyRow(Base):
     __tablename__ = "privacy_keys"
     name: Mapped[str] = mapped_column(String(40), primary_key=True)
     value: Mapped[str] = mapped_column(String(128))
+
+
+class QuotaRow(Base):
+    """How much of a daily allowance a person used (hand-offs, stored questions)."""
+
+    __tablename__ = "quotas"
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)

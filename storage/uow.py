@@ -8,11 +8,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from storage.db import Database
 from storage.repositories.campaigns import CampaignRepo, StepRepo
-from storage.repositories.conversations import AuditRepo, EventRepo, PromptRepo, QuestionRepo
+from storage.repositories.conversations import (
+    AuditRepo,
+    EventRepo,
+    PromptRepo,
+    QuestionRepo,
+    QuotaRepo,
+)
 from storage.repositories.outbox import OutboxRepo
 from storage.repositories.participation import ParticipationRepo
 from storage.repositories.people import PeopleRepo, RoleRepo, ServiceRepo
@@ -36,6 +43,7 @@ class UnitOfWork:
         self.questions = QuestionRepo(session)
         self.steps = StepRepo(session)
         self.privacy = PrivacyRepo(session)
+        self.quotas = QuotaRepo(session)
 
     @contextmanager
     def atomic(self) -> Iterator[None]:
@@ -64,3 +72,14 @@ class Store:
 
     def close(self) -> None:
         self.database.dispose()
+
+
+_BUSY_MESSAGES = ("database is locked", "database is busy", "lock timeout", "could not obtain lock")
+
+
+def is_busy(error: BaseException) -> bool:
+    """The database refused because another writer holds a lock (worth trying again)."""
+    if not isinstance(error, OperationalError):
+        return False
+    text = str(error.orig or error).lower()
+    return any(message in text for message in _BUSY_MESSAGES)

@@ -103,6 +103,13 @@ class BotProcess:
                     "e2ee = true",
                     f"rate_limit = {rate_limit}",
                     "",
+                    # Every moment is working time: the scenarios run whenever the tests do
+                    # ("campagne relancer" waits for working hours otherwise).
+                    "[schedule]",
+                    'working_hours = "00:00-23:59"',
+                    'working_days = "mon-sun"',
+                    'holidays = "none"',
+                    "",
                 ]
             ),
             encoding="utf-8",
@@ -357,7 +364,8 @@ async def test_campaign_scenario_over_encrypted_direct_messages(
 
     reminded = await amb.say(f"campagne relancer {CODE}", "Relance de")
     # #9: how many reminders leave moves with one person's answer: words, and no batch report.
-    assert "rappels en cours d'envoi" in reminded and "4" not in reminded
+    # (The campaign code itself has a 4 in it: the count is looked for in the rest.)
+    assert "rappels en cours d'envoi" in reminded and "4" not in reminded.replace(CODE, "")
     boxes = await inboxes(agents)
     got_reminder = [
         agent
@@ -370,7 +378,10 @@ async def test_campaign_scenario_over_encrypted_direct_messages(
         assert len([m for m in box if is_reminder(m.body)]) <= 1, agent.user_id
 
     stats = await amb.say(f"campagne stats {CODE}", "Statistiques")
-    assert "6 invités" in stats and "1 terminés" in stats
+    # #9: ambassadors see the daily snapshot (taken at midnight, before this launch), and a
+    # group under the threshold is never counted: no figure moves with one agent's answer.
+    assert "mis à jour une fois par jour" in stats and "chiffres masqués" in stats
+    assert "terminés" not in stats
 
 
 async def test_bot_killed_during_a_launch_sends_each_invitation_once(
