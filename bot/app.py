@@ -16,16 +16,20 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
 from datetime import datetime
+from functools import partial
 from typing import Any, TypeVar
 
 from bot.config import Settings
-from bot.core import Clock, Incoming, Platform, SystemClock
+from bot.core import AcceptsInvitations, Clock, Incoming, Platform, SystemClock
+from bot.dbwork import DatabaseWorker, InlineDatabase
 from bot.domain import DeliveryStatus, Person, Roles
 from bot.handlers import build_router
+from bot.invites import StoreInvitePolicy
 from bot.lease import Lease
-from bot.metrics import Metrics, kind_label
+from bot.limits import SenderLimiter, Verdict
+from bot.metrics import Metrics
 from bot.notifier import Notifier
-from bot.ops_http import Check, Health
+from bot.ops_http import Check, Health, database_check, outbox_check
 from bot.outbox import ERASURE, Dispatcher
 from bot.privacy import clean_display_name
 from bot.render import Renderer
@@ -34,11 +38,11 @@ from bot.router import Context, Deps, Router
 from bot.services.audience import Directory
 from bot.services.campaigns import CampaignService
 from bot.services.charts import Pictures
-from bot.text import MAX_MESSAGE
+from bot.text import MAX_MESSAGE, clean_line, clean_message, is_clean_id
 from scheduler.jobs import JobScheduler
 from scheduler.planning import Planner
 from scheduler.running import StepRunner
-from storage.health import DatabaseHealth, describe, is_transient
+from storage.health import DatabaseHealth, is_transient
 from storage.lock import InstanceLock, LeaseLost
 from storage.uow import Store, UnitOfWork
 
@@ -81,6 +85,7 @@ class App:
         renderer: Renderer | None = None,
         router: Router | None = None,
         drain_after_message: bool = False,
+        database: DatabaseWorker | InlineDatabase | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -99,10 +104,13 @@ class App:
         self.metrics = Metrics()
         self.metrics.watch(store, self.role, self.clock.now)
         self.checks = Health(self.role)
-        self.checks.register("database", self._check_database)
+        self.checks.register("database", database_check(store, self.health))
         self.checks.register("platform", self._check_platform)
         self.checks.register("scheduler", self._check_scheduler)
-        self.checks.register("outbox", self._check_outbox, informative=True)
+        self.checks.register("outbox", outbox_check(store, self.clock), informative=True)
+        # Transactions run in worker threads: a busy database never blocks the event loop.
+        self.database = database or DatabaseWorker(1 if store.database.dialect == "sqlite" else 4)
+        self.limiter = SenderLimiter(settings.limits.messages_per_minute)
         self.notifier = Notifier(self.renderer, settings.bot.locale)
         self.campaigns = CampaignService(
             self.notifier, settings.stats.min_group, settings.stats.refresh, settings.bot.timezone
@@ -124,8 +132,9 @@ class App:
                 store, self.renderer, settings.stats.min_group, settings.stats.refresh
             ),
             health=self.health,
+            database=self.database,
         )
-        self.dispatcher.on_outcome = self._count_delivery
+        self.dispatcher.on_outcome = partial(self.metrics.count_delivery, platform.name)
         self.runner = StepRunner(
             settings=settings,
             store=store,
@@ -145,8 +154,17 @@ class App:
             planner=self.planner,
             directory=self.directory,
         )
-        self.middleware: list[Middleware] = [self._ignore_self_and_bots, self._listen_filter]
+        self.middleware: list[Middleware] = [
+            self._clean_input,
+            self._ignore_self_and_bots,
+            self._listen_filter,
+            self._rate_limit,
+        ]
         self._last_progress: dict[str, float] = {}
+        if isinstance(platform, AcceptsInvitations):
+            platform.invite_policy = StoreInvitePolicy(
+                store, self.database, settings.bot.admins, settings.limits.max_room_members
+            )
 
     # -- inbound -----------------------------------------------------------------------------
 
@@ -168,6 +186,43 @@ class App:
         self.dispatcher.poke()
         if self.drain_after_message:
             await self.resilience.run(self.dispatcher.drain, "outbox")
+
+    async def _clean_input(self, incoming: Incoming, call_next: Next) -> None:
+        """The one place inbound text is cleaned: no NUL, control or bidi character goes
+        further. A sender or conversation id that holds one is not an id: dropped."""
+        if not is_clean_id(incoming.sender_id) or not is_clean_id(incoming.conversation_id, 500):
+            log.warning(
+                "message %r dropped: malformed sender or conversation id", incoming.event_id
+            )
+            return
+        name = clean_line(incoming.sender_name, 200) if incoming.sender_name else None
+        await call_next(
+            replace(
+                incoming,
+                text=clean_message(incoming.text),
+                sender_name=name or None,
+                reaction=clean_line(incoming.reaction, 50) if incoming.reaction else None,
+            )
+        )
+
+    async def _rate_limit(self, incoming: Incoming, call_next: Next) -> None:
+        """Beyond ``limits.messages_per_minute`` a sender gets one polite answer, then silence
+        until their minute has room again."""
+        verdict = self.limiter.check(incoming.sender_id, incoming.event_id, self.clock.now())
+        if verdict == Verdict.ALLOW:
+            await call_next(incoming)
+        elif verdict == Verdict.WARN:
+            log.info("sender %s over the message limit", incoming.sender_id)
+            await self.database.run(self._reply_only, incoming, "rate_limited")
+
+    def _reply_only(self, incoming: Incoming, template: str) -> None:
+        now = self.clock.now()
+        with self.store.transaction() as uow:
+            if not uow.events.mark_processed(incoming.platform, incoming.event_id, now):
+                return
+            ctx = self._context(uow, incoming, now, None)
+            ctx.say(template, limit=self.settings.limits.messages_per_minute)
+            self._enqueue_replies(ctx)
 
     async def _ignore_self_and_bots(self, incoming: Incoming, call_next: Next) -> None:
         if incoming.sender_id == self.platform.bot_id or incoming.sender_is_bot:
@@ -213,28 +268,17 @@ class App:
     async def _handle_once(self, incoming: Incoming) -> None:
         """One attempt; a database failure rolls it back entirely and is raised for a retry."""
         prefetched = await self._prefetch(incoming)
-        now = self.clock.now()
-        erased = False
         try:
-            with self.store.transaction() as uow:
-                if not uow.events.mark_processed(incoming.platform, incoming.event_id, now):
-                    log.debug("event %s already handled", incoming.event_id)
-                    return
-                ctx = self._context(uow, incoming, now, prefetched)
-                handled = run_to_completion(self._route(ctx))
-                self._enqueue_replies(ctx)
-                erased = ctx.erased
-            self._count_handled(handled, ctx)
+            erased = await self.database.run(self._handle_in_transaction, incoming, prefetched)
         except Exception as error:
             if is_transient(error) or isinstance(error, LeaseLost):
-                raise
+                raise  # rolled back: the whole message is tried again (bot.resilience)
             log.exception("handler failed for event %s", incoming.event_id)
-            with self.store.transaction() as uow:
-                if not uow.events.mark_processed(incoming.platform, incoming.event_id, now):
-                    return
-                ctx = self._context(uow, incoming, now, None)
-                ctx.say("error")
-                self._enqueue_replies(ctx)
+            erased = False
+            try:
+                await self.database.run(self._reply_only, incoming, "error")
+            except Exception:
+                log.exception("could not report the failure of event %s", incoming.event_id)
         if erased and not incoming.is_direct:
             # Erased from a room: the confirmation goes to the room, not to the person's own
             # conversation, so what the platform keeps locally about them goes now (in a direct
@@ -242,6 +286,21 @@ class App:
             forget = getattr(self.platform, "forget_person", None)
             if forget is not None:
                 await forget(incoming.sender_id)
+
+    def _handle_in_transaction(self, incoming: Incoming, prefetched: Any) -> bool:
+        """One short transaction (in a database worker thread): record the event, run the
+        handler to completion (it never awaits: see :func:`run_to_completion`), enqueue its
+        replies. Returns whether the sender was erased."""
+        now = self.clock.now()
+        with self.store.transaction() as uow:
+            if not uow.events.mark_processed(incoming.platform, incoming.event_id, now):
+                log.debug("event %s already handled", incoming.event_id)
+                return False
+            ctx = self._context(uow, incoming, now, prefetched)
+            handled = run_to_completion(self._route(ctx))
+            self._enqueue_replies(ctx)
+        self.metrics.count_handled(handled, ctx.said)
+        return ctx.erased
 
     def _context(
         self, uow: UnitOfWork, incoming: Incoming, now: datetime, prefetched: Any
@@ -304,37 +363,6 @@ class App:
     def role(self) -> str:
         return self.lease.role if self.lease is not None else "standby"
 
-    def _count_handled(self, handled: str | None, ctx: Context) -> None:
-        if handled is None:
-            return
-        self.metrics.commands.labels(handled).inc()
-        if handled == "question":
-            outcome = "answered" if "faq_answer" in ctx.said else "abstained"
-            self.metrics.faq.labels(outcome).inc()
-
-    def _count_delivery(self, kind: str, outcome: str) -> None:
-        platform = self.platform.name
-        if outcome == "sent":
-            self.metrics.sent.labels(platform, kind_label(kind)).inc()
-        elif outcome == "failed":
-            self.metrics.failed.labels(platform, kind_label(kind)).inc()
-        elif outcome == "rate_limited":
-            self.metrics.rate_limited.labels(platform).inc()
-
-    async def _check_database(self) -> Check:
-        def probe() -> None:
-            with self.store.transaction() as uow:
-                uow.ops.ping()
-
-        try:
-            await asyncio.to_thread(probe)
-        except Exception as error:
-            if not is_transient(error):
-                raise
-            self.health.failed(error)
-            return {"status": "down", "error": describe(error)}
-        return {"status": "up"}
-
     async def _check_platform(self) -> Check:
         if self.role() != "active":
             return {"status": "idle", "name": self.platform.name}
@@ -349,17 +377,6 @@ class App:
         running = self.jobs.scheduler is not None and self.jobs.scheduler.running
         return {"status": "running" if running else "stopped"}
 
-    async def _check_outbox(self) -> Check:
-        def backlog() -> tuple[int, datetime | None]:
-            with self.store.transaction() as uow:
-                return uow.ops.outbox_backlog()
-
-        pending, oldest = await asyncio.to_thread(backlog)
-        age = 0.0
-        if oldest is not None:
-            age = max(0.0, (self.clock.now() - oldest).total_seconds())
-        return {"status": "ok", "pending": pending, "oldest_seconds": round(age, 1)}
-
     # -- outbound ----------------------------------------------------------------------------
 
     def _enqueue_replies(self, ctx: Context) -> None:
@@ -369,7 +386,9 @@ class App:
 
     async def _batch_progress(self, batch: str) -> None:
         """Report a long send to whoever started it: progress every ~10 s, then a summary."""
-        now_mono = time.monotonic()
+        await self.database.run(self._report_progress, batch, time.monotonic())
+
+    def _report_progress(self, batch: str, now_mono: float) -> None:
         with self.store.transaction() as uow:
             pending = uow.outbox.batch_counts(batch).get(DeliveryStatus.PENDING, 0)
             if pending == 0:
@@ -382,6 +401,8 @@ class App:
             elif now_mono - last >= PROGRESS_EVERY:
                 self._last_progress[batch] = now_mono
                 self.campaigns.report_batch(uow, batch, self.clock.now(), final=False)
+
+    # -- invitations -------------------------------------------------------------------------
 
     # -- lifecycle ---------------------------------------------------------------------------
 

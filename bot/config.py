@@ -10,7 +10,6 @@ import os
 import re
 from pathlib import Path
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
@@ -19,6 +18,8 @@ from pydantic_settings import (
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from bot.text import is_canonical_timezone
 
 DEFAULT_CONFIG_FILE = "pixbot.toml"
 _OFFSET = re.compile(r"^[JjDd]-\d{1,3}$")
@@ -46,10 +47,8 @@ class BotSection(_Section):
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
+        if not is_canonical_timezone(value):
+            raise ValueError(f"unknown time zone {value!r}")
         return value
 
 
@@ -140,9 +139,18 @@ class PrivacySection(_Section):
 
 
 class LimitsSection(_Section):
+    """What one person can ask of the bot (COMMANDS.md § Configuration, ``[limits]``), and how
+    the outbox sends."""
+
     # Conversations sent to at once by the outbox. Empty: the platform's own default (Slack
     # limits each channel, so 8; Matrix and the console 1, as the account limit rules there).
     send_concurrency: int | None = Field(default=None, ge=1, le=64)
+    messages_per_minute: int = Field(default=20, ge=1, le=10_000)
+    handoffs_per_day: int = Field(default=5, ge=0, le=1000)
+    max_room_members: int = Field(default=200, ge=2, le=100_000)
+    deadline_horizon_days: int = Field(default=730, ge=1, le=3650)
+    # Unanswered questions kept per person and day (bounded storage per sender).
+    questions_per_day: int = Field(default=20, ge=0, le=1000)
 
 
 class HttpSection(_Section):

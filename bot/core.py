@@ -165,6 +165,25 @@ class Platform(Protocol):
     async def room_members(self, conversation_id: str) -> Sequence[Member]: ...
 
 
+class InvitePolicy(Protocol):
+    """The core's answer to "may the bot join this room?" (a port: platforms know no storage).
+
+    Platforms that are invited into rooms (Matrix) join only when the inviter is known (an
+    agent, an ambassador or an admin) and the room has at most ``max_room_members`` members.
+    """
+
+    max_room_members: int
+
+    async def inviter_known(self, platform_id: str) -> bool: ...
+
+
+@runtime_checkable
+class AcceptsInvitations(Protocol):
+    """A platform that asks the core before joining a room; the application sets the policy."""
+
+    invite_policy: InvitePolicy | None
+
+
 class Clock(Protocol):
     def now(self) -> datetime: ...
 

@@ -8,7 +8,7 @@ message kinds, command names and statuses: never a person, a room or a text.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter, generate_latest
@@ -62,6 +62,22 @@ class Metrics:
 
     def watch(self, store: Store, role: Callable[[], str], clock: Callable[[], datetime]) -> None:
         self.registry.register(_Levels(store, role, clock))
+
+    def count_handled(self, handled: str | None, said: Iterable[str]) -> None:
+        """One message handled: its command, and for a question whether the FAQ answered."""
+        if handled is None:
+            return
+        self.commands.labels(handled).inc()
+        if handled == "question":
+            self.faq.labels("answered" if "faq_answer" in said else "abstained").inc()
+
+    def count_delivery(self, platform: str, kind: str, outcome: str) -> None:
+        if outcome == "sent":
+            self.sent.labels(platform, kind_label(kind)).inc()
+        elif outcome == "failed":
+            self.failed.labels(platform, kind_label(kind)).inc()
+        elif outcome == "rate_limited":
+            self.rate_limited.labels(platform).inc()
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

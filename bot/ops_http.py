@@ -8,14 +8,19 @@ parts (e.g. the Matrix cross-signing status) plug in with :meth:`Health.register
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from aiohttp import web
 
+from bot.core import Clock
 from bot.metrics import CONTENT_TYPE, Metrics
+from storage.health import DatabaseHealth, describe, is_transient
+from storage.uow import Store
 
 log = logging.getLogger(__name__)
 
@@ -90,3 +95,40 @@ class OpsServer:
     async def _metrics(self, _request: web.Request) -> web.Response:
         payload = self.metrics.render()
         return web.Response(body=payload, headers={"Content-Type": CONTENT_TYPE})
+
+
+def database_check(store: Store, health: DatabaseHealth) -> CheckFunction:
+    """``database``: up when a trivial query answers (in a thread), down on an outage."""
+
+    def probe() -> None:
+        with store.transaction() as uow:
+            uow.ops.ping()
+
+    async def check() -> Check:
+        try:
+            await asyncio.to_thread(probe)
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            health.failed(error)
+            return {"status": "down", "error": describe(error)}
+        return {"status": "up"}
+
+    return check
+
+
+def outbox_check(store: Store, clock: Clock) -> CheckFunction:
+    """``outbox``: how many messages wait and for how long the oldest has waited."""
+
+    def backlog() -> tuple[int, datetime | None]:
+        with store.transaction() as uow:
+            return uow.ops.outbox_backlog()
+
+    async def check() -> Check:
+        pending, oldest = await asyncio.to_thread(backlog)
+        age = 0.0
+        if oldest is not None:
+            age = max(0.0, (clock.now() - oldest).total_seconds())
+        return {"status": "ok", "pending": pending, "oldest_seconds": round(age, 1)}
+
+    return check

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any, TextIO
 
 from bot.text import fold
 
 YES = {"o", "oui", "y", "yes", "1", "true", "vrai"}
+# A header line longer than this is refused (a real export has a few dozen columns).
+MAX_HEADER_CHARS = 1024 * 1024
 ID_HINTS = ("identifiant externe", "e-mail", "email", "mail", "adresse", "external id", "id")
 
 
@@ -63,35 +67,63 @@ def detect_columns(header: list[str], id_column: str | None = None) -> OrgaColum
     return OrgaColumns(external, started, shared)
 
 
-def read_export(text: str, id_column: str | None = None) -> list[OrgaRow]:
-    text = text.lstrip("\ufeff")
+def _column_index(header: list[str]) -> dict[str, int]:
+    """Each column name's first position, in one pass (a 40,000-column header stays fast)."""
+    index: dict[str, int] = {}
+    for position, name in enumerate(header):
+        index.setdefault(name, position)
+    return index
+
+
+def read_export(source: str | TextIO, id_column: str | None = None) -> Iterator[OrgaRow]:
+    """The export's rows, read as a stream (``source``: the text, or an open file).
+
+    Raise :class:`OrgaError` for an empty export, a header too long or without the needed
+    columns, a cell over the csv module's limit (with its line) or an unreadable file.
+    """
+    stream = io.StringIO(source) if isinstance(source, str) else source
+    first = stream.readline(MAX_HEADER_CHARS + 1).lstrip("\ufeff")
+    if len(first) > MAX_HEADER_CHARS:
+        raise OrgaError(f"ligne 1 : en-tête trop long (plus de {MAX_HEADER_CHARS} caractères)")
+    if not first.strip():
+        raise OrgaError("export vide")
     try:
-        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:4096], ";,\t")
+        # The delimiter is guessed from the header line alone: a long quoted cell further
+        # down must not mislead the guess.
+        dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(first[:4096], ";,\t")
     except csv.Error:
         dialect = csv.excel
-    reader = csv.reader(io.StringIO(text), dialect)
     try:
-        header = [h.strip() for h in next(reader)]
-    except StopIteration:
-        raise OrgaError("export vide") from None
+        header = [h.strip() for h in next(csv.reader(io.StringIO(first), dialect), [])]
+    except csv.Error as exc:
+        raise OrgaError(f"ligne 1 : en-tête illisible ({exc})") from None
     columns = detect_columns(header, id_column)
-    index = {name: header.index(name) for name in header}
+    index = _column_index(header)
 
     def cell(row: list[str], name: str | None) -> str:
         if name is None or index[name] >= len(row):
             return ""
         return row[index[name]].strip()
 
-    rows = []
-    for row in reader:
+    return _rows(csv.reader(stream, dialect), columns, cell)
+
+
+def _rows(
+    reader: Any, columns: OrgaColumns, cell: Callable[[list[str], str | None], str]
+) -> Iterator[OrgaRow]:
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            reason = "cellule trop longue" if "field larger" in str(exc) else str(exc)
+            raise OrgaError(f"ligne {reader.line_num + 1} : {reason}") from None
         if not any(value.strip() for value in row):
             continue
-        rows.append(
-            OrgaRow(
-                line=reader.line_num,
-                external_id=cell(row, columns.external_id),
-                started=bool(cell(row, columns.started)),
-                shared=fold(cell(row, columns.shared)) in YES,
-            )
+        yield OrgaRow(
+            line=reader.line_num + 1,
+            external_id=cell(row, columns.external_id),
+            started=bool(cell(row, columns.started)),
+            shared=fold(cell(row, columns.shared)) in YES,
         )
-    return rows

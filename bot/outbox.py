@@ -9,6 +9,12 @@ that the platform de-duplicates (Matrix txnId, Slack message metadata, the conso
 Where the platform limits each conversation rather than the account (Slack), up to
 ``concurrency`` conversations are sent to at once; messages of one conversation always go out
 in order, one after the other. A "wait" (429 ``Retry-After``) pauses every conversation.
+
+Every recipient is served fairly: the rows are read each recipient's oldest first, then each
+one's second… (see :meth:`storage.repositories.outbox.OutboxRepo.due`), and a round stops early
+when new messages are enqueued (:meth:`Dispatcher.poke`), so a reply to one person never waits
+behind another person's backlog. A message longer than the platform takes goes in numbered
+parts. Database work runs in the application's database worker (off the event loop).
 """
 
 from __future__ import annotations
@@ -19,12 +25,16 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any
 
-from bot.core import Clock, DeliveryError, Image, Outgoing, Platform
+from bot.core import Clock, DeliveryError, Image, Outgoing, Platform, SendResult
+from bot.dbwork import DatabaseWorker, InlineDatabase
 from bot.domain import Delivery
 from bot.lease import Lease
+from bot.pacing import RateLimiter
+from bot.text import split_message
 from storage.health import DatabaseHealth, is_transient
 from storage.lock import LeaseLost
 from storage.uow import Store, UnitOfWork
@@ -45,29 +55,6 @@ MAX_CLAIM = 200
 LIMITERS_KEPT = 10_000
 # Renders the picture an outbox row names (None: it cannot be shown, the row is dropped).
 PictureHook = Callable[[Delivery], Awaitable[Image | None]]
-
-
-class RateLimiter:
-    """Token bucket on the monotonic clock (pacing is real time, not business time)."""
-
-    def __init__(self, rate: float, burst: int = 1) -> None:
-        self.rate = rate
-        self.burst = max(1, burst)
-        self._tokens = float(self.burst)
-        self._last = time.monotonic()
-
-    def delay(self) -> float:
-        now = time.monotonic()
-        self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
-        self._last = now
-        return 0.0 if self._tokens >= 1 else (1 - self._tokens) / self.rate
-
-    async def acquire(self) -> None:
-        wait = self.delay()
-        while wait > 0:
-            await asyncio.sleep(wait)
-            wait = self.delay()
-        self._tokens -= 1
 
 
 @dataclass
@@ -109,11 +96,13 @@ class Dispatcher:
         conversation_rate: float | None = None,
         pictures: PictureHook | None = None,
         health: DatabaseHealth | None = None,
+        database: DatabaseWorker | InlineDatabase | None = None,
     ) -> None:
         self.store = store
         self.health = health or DatabaseHealth()
         # The instance lock (set by the running app): only its holder sends and marks.
         self.fence: Lease | None = None
+        self.database = database or InlineDatabase()
         self.platform = platform
         self.clock = clock
         self.limiter = limiter or RateLimiter(platform.rate_limit)
@@ -134,6 +123,8 @@ class Dispatcher:
         self.paused_until: datetime | None = None
         self._outage = 0.0  # seconds of the current unreachable-platform pause
         self._wake = asyncio.Event()
+        # Set by poke(): new messages were enqueued since the current round was read.
+        self._fresh = asyncio.Event()
         self._stopping = False
         # A hook for crash tests: called after the platform accepted a message and before the
         # row is marked as sent.
@@ -147,6 +138,7 @@ class Dispatcher:
 
     def poke(self) -> None:
         self._wake.set()
+        self._fresh.set()
 
     def stop(self) -> None:
         self._stopping = True
@@ -160,8 +152,27 @@ class Dispatcher:
         for at most that long behind a launch."""
         return max(5, min(MAX_CLAIM, int(self.platform.rate_limit * 2)))
 
+    async def _transaction(self, work: Callable[[UnitOfWork], Any]) -> Any:
+        """``work`` in one transaction, in the database worker (the event loop never waits for
+        the database)."""
+        return await self.database.run(self._in_transaction, work)
+
+    def _in_transaction(self, work: Callable[[UnitOfWork], Any]) -> Any:
+        with self.store.transaction() as uow:
+            self._fenced(uow)  # a process whose lock moved on reads and writes nothing
+            return work(uow)
+
+    def _claim(self, now: datetime, size: int) -> list[Delivery]:
+        with self.store.transaction() as uow:
+            self._fenced(uow)
+            return uow.outbox.claim(now, limit=size)
+
     async def drain(self, limit: int | None = None) -> int:
-        """Send everything due now; return how many rows were handled."""
+        """Send everything due now; return how many rows were handled.
+
+        A round (one claim) ends early when new messages were enqueued (:meth:`poke`): its
+        untried rows go back, and the next read puts the new replies in their fair place.
+        """
         handled = 0
         try:
             while (limit is None or handled < limit) and not self._stopping:
@@ -170,8 +181,8 @@ class Dispatcher:
                 size = self._claim_size()
                 if limit is not None:
                     size = min(size, limit - handled)
-                with self.store.transaction() as uow:
-                    due = uow.outbox.claim(self.clock.now(), limit=size)
+                self._fresh.clear()
+                due = await self.database.run(self._claim, self.clock.now(), size)
                 if not due:
                     break
                 done = await self._send_all(due)
@@ -191,9 +202,7 @@ class Dispatcher:
         self._tried.clear()
         if untried:
             async with self.lock:
-                with self.store.transaction() as uow:
-                    self._fenced(uow)
-                    uow.outbox.unclaim(untried)
+                await self._transaction(lambda uow: uow.outbox.unclaim(untried))
 
     async def _send_all(self, due: list[Delivery]) -> int:
         """Send a claimed batch; returns how many rows were handled (sent or failed)."""
@@ -222,8 +231,9 @@ class Dispatcher:
         return sum(counts)
 
     async def _send_lane(self, deliveries: list[Delivery]) -> int:
-        """Deliveries in order; a lane stops at a pause (the rest keeps its place) or at a
-        failure of its conversation (later messages must not overtake it)."""
+        """Deliveries in order; a lane stops at a pause or when new messages were enqueued (the
+        rest keeps its place), or at a failure of its conversation (later messages must not
+        overtake it)."""
         handled = 0
         for delivery in deliveries:
             if self._paused() or self._stopping:  # stopping: the rest stays pending
@@ -236,6 +246,8 @@ class Dispatcher:
             # Let the loop breathe between two sends: a platform whose send never suspends
             # (the console) must not starve signals, /healthz or the scheduler.
             await asyncio.sleep(0)
+            if self._fresh.is_set():
+                break
         return handled
 
     async def run(self) -> None:
@@ -244,8 +256,7 @@ class Dispatcher:
             self._wake.clear()
             try:
                 await self.drain()
-                with self.store.transaction() as uow:
-                    next_due = uow.outbox.next_due_at()
+                next_due = await self._transaction(lambda uow: uow.outbox.next_due_at())
             except LeaseLost:
                 await self._wait_for_lease()
                 continue
@@ -289,9 +300,7 @@ class Dispatcher:
                 return False
             if image is None:
                 async with self.lock:
-                    with self.store.transaction() as uow:
-                        self._fenced(uow)
-                        uow.outbox.cancel(delivery.id)
+                    await self._transaction(lambda uow: uow.outbox.cancel(delivery.id))
                 log.info("delivery %s dropped: its picture cannot be shown", delivery.key)
                 return True
         message = Outgoing(
@@ -305,15 +314,10 @@ class Dispatcher:
             resend=delivery.claimed_before,
             image=image,
         )
-        await self.limiter.acquire()
-        if image is not None:
-            await self.limiter.acquire()  # the upload is a request of its own
-        if self.conversation_rate is not None:
-            await self._conversation_limiter(delivery.recipient).acquire()
-        if not self._claim(delivery):  # the lock moved on, or the row is no longer pending
-            return True
+        if not await self.database.run(self._still_ours, delivery):
+            return True  # the lock moved on, or the row is no longer pending
         try:
-            result = await self.platform.send(message)
+            result = await self._send_parts(message)
         except DeliveryError as error:
             await self._failed(delivery, error)
             return False
@@ -327,9 +331,7 @@ class Dispatcher:
         if delivery.kind == ERASURE:
             # The last word to an erased person: no row remains once it is delivered.
             async with self.lock:
-                with self.store.transaction() as uow:
-                    self._fenced(uow)
-                    uow.outbox.delete(delivery.id)
+                await self._transaction(lambda uow: uow.outbox.delete(delivery.id))
             forget = getattr(self.platform, "forget_conversation", None)
             if forget is not None:
                 await forget(delivery.recipient)
@@ -368,11 +370,14 @@ class Dispatcher:
         """Record the accepted sends in one transaction, then report batch progress."""
         marks, self._marks = self._marks, _Marks()
         if marks.sent or marks.conversations:
+            now = self.clock.now()
+
+            def mark(uow: UnitOfWork) -> None:
+                uow.outbox.mark_sent_many(marks.sent, now)
+                uow.people.set_direct_conversations(marks.conversations)
+
             async with self.lock:
-                with self.store.transaction() as uow:
-                    self._fenced(uow)  # a process whose lock moved on marks nothing
-                    uow.outbox.mark_sent_many(marks.sent, self.clock.now())
-                    uow.people.set_direct_conversations(marks.conversations)
+                await self._transaction(mark)
         if self.on_batch_progress is not None:
             for batch in marks.batches:
                 await self.on_batch_progress(batch)
@@ -381,7 +386,7 @@ class Dispatcher:
         if self.on_outcome is not None:
             self.on_outcome(kind, outcome)
 
-    def _claim(self, delivery: Delivery) -> bool:
+    def _still_ours(self, delivery: Delivery) -> bool:
         """Fencing: send only while holding the instance lock, only what is still pending."""
         if self.fence is None:
             return True
@@ -429,15 +434,16 @@ class Dispatcher:
             self.paused_until = now + wait
         else:
             wait = backoff(attempts)
+        reason = f"{error.code}: {error}"
+
+        def mark(uow: UnitOfWork) -> None:
+            if final:
+                uow.outbox.mark_failed(delivery.id, reason)
+            else:
+                uow.outbox.mark_retry(delivery.id, reason, now + wait, count=counted)
+
         async with self.lock:
-            with self.store.transaction() as uow:
-                self._fenced(uow)
-                if final:
-                    uow.outbox.mark_failed(delivery.id, f"{error.code}: {error}")
-                else:
-                    uow.outbox.mark_retry(
-                        delivery.id, f"{error.code}: {error}", now + wait, count=counted
-                    )
+            await self._transaction(mark)
         if final:
             self.stats.failed += 1
             self._outcome(delivery.kind, "failed")
@@ -447,3 +453,37 @@ class Dispatcher:
         else:
             self.stats.retried += 1
             log.info("delivery %s retried in %s: %s", delivery.key, wait, error)
+
+    async def _send_parts(self, message: Outgoing) -> SendResult:
+        """Send ``message``, paced, split into numbered parts when it is longer than the
+        platform takes (``platform.max_text_length``). Each part has its own idempotency key,
+        derived from the message's, so a retry after a partial send repeats nothing; the
+        buttons and a picture go with the last part; the first part's result is the
+        message's."""
+        limit = getattr(self.platform, "max_text_length", None)
+        parts = split_message(message.text, limit) if isinstance(limit, int) else [message.text]
+        first: SendResult | None = None
+        hint = message.direct_hint
+        for index, text in enumerate(parts):
+            last = index == len(parts) - 1
+            part = replace(
+                message,
+                text=text,
+                key=message.key if index == 0 else f"{message.key}#{index + 1}",
+                buttons=message.buttons if last else (),
+                image=message.image if last else None,
+                direct_hint=hint,
+            )
+            await self.limiter.acquire()
+            if part.image is not None:
+                await self.limiter.acquire()  # the upload is a request of its own
+            if self.conversation_rate is not None:
+                recipient = message.conversation_id or message.person_id or ""
+                await self._conversation_limiter(recipient).acquire()
+            result = await self.platform.send(part)
+            if first is None:
+                first = result
+                if message.person_id is not None and result.conversation_id:
+                    hint = result.conversation_id
+        assert first is not None
+        return first

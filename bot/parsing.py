@@ -8,22 +8,27 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from bot.text import clean_line, fold, strip_invisible
 
 MAX_TITLE = 200
-MAX_CODE = 32
-CODE_CHARS = re.compile(r"^[A-Z0-9]+$")
+# Pix campaign codes are 9 ASCII letters and digits (FAQ-FACTS.md); nothing but case folding
+# is applied: "ſ" is not an "S" and full-width letters are not letters of a code.
+CODE_LENGTH = 9
+CODE_CHARS = re.compile(r"^[A-Z0-9]{9}$")
 STANDARD_CODE = re.compile(r"^[A-Z]{6}[0-9]{3}$")
 PIX_JOIN_URL = "https://app.pix.fr/campagnes/{code}"
 PLATFORM_ID = re.compile(r"^(@[^\s:,]+:[^\s,]+|U[A-Z0-9]{5,})$")
-ROOM_ID = re.compile(r"^[#!][^\s:,]+:[^\s,]+$")
+# Aliases and room ids with a server; room version 12 ids are opaque (no ":server").
+ROOM_ID = re.compile(r"^(#[^\s:,]+:[^\s,]+|![^\s:,]+(:[^\s,]+)?)$")
+DEFAULT_HORIZON_DAYS = 730
 
 _QUOTES = {'"': '"', "«": "»", "“": "”", "„": "“", "'": "'"}
-_DATE_FR = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
-_DATE_ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})$")
+# ASCII digits only: full-width or Arabic-Indic digits are not read as a date.
+_DATE_FR = re.compile(r"^([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})$")
+_DATE_ISO = re.compile(r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})$")
 
 
 class ParseError(Exception):
@@ -77,12 +82,14 @@ class CampaignCode:
 
 
 def parse_code(raw: str) -> CampaignCode:
-    """Pix campaign codes: spaces removed, upper case, letters and digits only."""
-    code = re.sub(r"[\s\-]", "", strip_invisible(raw)).upper()
+    """Pix campaign codes: spaces and dashes removed, ASCII only, then upper case; 9 letters
+    and digits."""
+    code = re.sub(r"[\s\-]", "", strip_invisible(raw))
     if not code:
         raise ParseError("error_code_missing")
-    if len(code) > MAX_CODE or not CODE_CHARS.match(code):
+    if not code.isascii() or not CODE_CHARS.match(code.upper()):
         raise ParseError("error_code_invalid", code=clean_line(raw, 40))
+    code = code.upper()
     return CampaignCode(code, bool(STANDARD_CODE.match(code)))
 
 
@@ -168,8 +175,11 @@ _KEYWORDS = {
 }
 
 
-def parse_create(args: str, today: date) -> CreateRequest:
-    """``CODE "Titre" [fin JJ/MM/AAAA] [avant "Événement" le JJ/MM/AAAA] [pour AUDIENCE]``."""
+def parse_create(args: str, today: date, horizon_days: int = DEFAULT_HORIZON_DAYS) -> CreateRequest:
+    """``CODE "Titre" [fin JJ/MM/AAAA] [avant "Événement" le JJ/MM/AAAA] [pour AUDIENCE]``.
+
+    Deadlines and events further than ``horizon_days`` away are refused.
+    """
     tokens = tokenize(args)
     code_parts: list[str] = []
     index = 0
@@ -237,6 +247,10 @@ def parse_create(args: str, today: date) -> CreateRequest:
     assert deadline is not None
     if deadline < today:
         raise ParseError("error_date_past", value=deadline)
+    horizon = today + timedelta(days=horizon_days)
+    for value in (deadline, event_date):
+        if value is not None and value > horizon:
+            raise ParseError("error_date_too_far", value=value, horizon=horizon)
     if event_date is not None:
         if event_date < today:
             raise ParseError("error_date_past", value=event_date)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
+from zoneinfo import available_timezones
 
 # Bidirectional controls (Trojan Source), zero-width characters and the BOM.
 _INVISIBLE = dict.fromkeys(
@@ -34,6 +36,25 @@ def strip_invisible(text: str) -> str:
     )
 
 
+def clean_message(text: str) -> str:
+    """What a person typed, as the bot reads it: the one place inbound text is cleaned.
+
+    NUL and other control characters, bidi overrides and zero-width characters are removed
+    (tabs become spaces, CR/LF become newlines); lone surrogates cannot survive either.
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\t", " ")
+    return strip_invisible(text)
+
+
+def is_clean_id(text: str, max_length: int = 255) -> bool:
+    """A platform id, an email or a CSV key: printable, no space, no invisible character."""
+    return (
+        0 < len(text) <= max_length
+        and not any(ch.isspace() for ch in text)
+        and strip_invisible(text) == text
+    )
+
+
 def clean_line(text: str, max_length: int) -> str:
     """A single line of user text safe to store and show: no controls, no bidi, bounded."""
     text = _SPACES.sub(" ", strip_invisible(text)).strip()
@@ -53,3 +74,45 @@ def is_yes(text: str) -> bool:
 
 def is_no(text: str) -> bool:
     return fold(text).strip(" .!") in {"non", "no", "n", "annuler", "cancel"}
+
+
+# Names in the IANA database that are not places: "Factory" (a placeholder), "localtime"
+# (the host's setting), "posixrules"; "right/…" and "posix/…" are variants of real zones.
+_NOT_ZONES = frozenset({"Factory", "localtime", "posixrules"})
+
+
+@lru_cache(maxsize=1)
+def _canonical_timezones() -> frozenset[str]:
+    return frozenset(
+        name
+        for name in available_timezones()
+        if name not in _NOT_ZONES and not name.startswith(("right/", "posix/"))
+    )
+
+
+def is_canonical_timezone(name: str) -> bool:
+    """A time zone from the IANA list, spelled as listed (``Europe/Paris``, ``UTC``)."""
+    return name in _canonical_timezones()
+
+
+def split_message(text: str, limit: int) -> list[str]:
+    """A reply too long for the platform, as numbered parts ("(1/3) …") of at most ``limit``
+    characters each, cut at line ends where possible, else at spaces."""
+    if len(text) <= limit:
+        return [text]
+    room = max(limit - 12, 1)  # "(99/99) " and a margin
+    pieces: list[str] = []
+    rest = text
+    while rest:
+        if len(rest) <= room:
+            pieces.append(rest)
+            break
+        cut = rest.rfind("\n", 0, room + 1)
+        if cut < room // 2:
+            cut = rest.rfind(" ", 0, room + 1)
+        if cut < room // 2:
+            cut = room
+        pieces.append(rest[:cut].rstrip())
+        rest = rest[cut:].lstrip("\n ")
+    total = len(pieces)
+    return [f"({index}/{total}) {piece}" for index, piece in enumerate(pieces, start=1)]

@@ -20,6 +20,9 @@ from scheduler.views import (
 )
 from storage.uow import UnitOfWork
 
+# Reminders one plan may hold (``campagne rappels``): a plan is a few steps, not a daily spam.
+MAX_PLAN_STEPS = 10
+
 
 class Wakeups(Protocol):
     """Whoever wakes the bot up when a planned step is due (APScheduler in production)."""
@@ -118,6 +121,8 @@ class Planner:
             raise ParseError("error_offsets_invalid", value=text[:60]) from None
         if not offsets:
             raise ParseError("error_offsets_invalid", value=text[:60])
+        if len(offsets) > MAX_PLAN_STEPS:
+            raise ParseError("error_offsets_too_many", limit=MAX_PLAN_STEPS)
         labels = ",".join(f"J-{offset}" for offset in offsets)
         uow.campaigns.set_reminders(campaign.id, labels)
         updated = uow.campaigns.get(campaign.id)

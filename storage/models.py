@@ -269,3 +269,15 @@ class RetainedCountsRow(Base):
     completed: Mapped[int] = mapped_column(Integer, default=0)
     opted_out: Mapped[int] = mapped_column(Integer, default=0)
     purged_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class QuotaRow(Base):
+    """How much of a daily allowance a person used (hand-offs, stored questions)."""
+
+    __tablename__ = "quotas"
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), primary_key=True
+    )
+    kind: Mapped[str] = mapped_column(String(20), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)

@@ -8,11 +8,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from storage.db import Database
 from storage.repositories.campaigns import CampaignRepo, StepRepo
-from storage.repositories.conversations import AuditRepo, EventRepo, PromptRepo, QuestionRepo
+from storage.repositories.conversations import (
+    AuditRepo,
+    EventRepo,
+    PromptRepo,
+    QuestionRepo,
+    QuotaRepo,
+)
 from storage.repositories.lease import LeaseRepo
 from storage.repositories.ops import OpsRepo
 from storage.repositories.outbox import OutboxRepo
@@ -42,6 +49,7 @@ class UnitOfWork:
         self.lease = LeaseRepo(session)
         self.ops = OpsRepo(session)
         self.retention = RetentionRepo(session)
+        self.quotas = QuotaRepo(session)
 
     @contextmanager
     def atomic(self) -> Iterator[None]:
@@ -70,3 +78,14 @@ class Store:
 
     def close(self) -> None:
         self.database.dispose()
+
+
+_BUSY_MESSAGES = ("database is locked", "database is busy", "lock timeout", "could not obtain lock")
+
+
+def is_busy(error: BaseException) -> bool:
+    """The database refused because another writer holds a lock (worth trying again)."""
+    if not isinstance(error, OperationalError):
+        return False
+    text = str(error.orig or error).lower()
+    return any(message in text for message in _BUSY_MESSAGES)

@@ -16,10 +16,11 @@ from bot.cli.csvio import write_stats_csv
 from bot.cli.progress import progress
 from bot.config import Settings
 from bot.domain import Campaign
-from bot.services.participation import apply_orga_export
 from bot.text import clean_line
 from scheduler.views import StepView, describe_steps
 from storage.uow import UnitOfWork
+
+MAX_LISTED_UNMATCHED = 100
 
 campaign_app = typer.Typer(help="Consulter les campagnes.", no_args_is_help=True)
 
@@ -221,24 +222,46 @@ def campaign_import_orga(
     service: ServiceOption = None,
 ) -> None:
     """Marquer commencé / terminé depuis un export Pix Orga (jamais de résultat)."""
+    from bot.cli.csvio import IMPORT_BATCH, IMPORT_PAUSE, batched
     from bot.orga import OrgaError, read_export
+    from bot.services.participation import plan_orga_export, write_orga_events
 
+    # First the whole export is read (as a stream, with caps): a bad line changes nothing.
     try:
-        rows = read_export(file.read_text(encoding="utf-8-sig"), id_column)
+        with file.open(encoding="utf-8-sig", newline="") as handle:
+            rows = list(read_export(handle, id_column))
     except (OrgaError, OSError, UnicodeDecodeError) as exc:
         raise fail(f"Export illisible : {exc}. Rien n'a été modifié.") from None
+    count = len(rows)
     store = open_store(settings())
-    with store.transaction() as uow, progress(len(rows), "Import Pix Orga") as bar:
+    # Then it is matched as a whole (reads only: one query on the normalised email), and
+    # refused when an email names several agents, before anything is written.
+    with store.transaction() as uow:
         campaign = _find_campaign(uow, code, service)
-        outcome = apply_orga_export(uow, campaign, rows, now())
-        bar.advance(len(rows))
-        if outcome.ambiguous:
-            for line_no, email in outcome.ambiguous:
-                typer.echo(
-                    f"ligne {line_no} : plusieurs agents ont l'adresse {clean_line(email, 80)}",
-                    err=True,
-                )
-            raise fail("Import annulé : une adresse doit désigner un seul agent.")
+        plan = plan_orga_export(uow, campaign, rows)
+    outcome = plan.outcome
+    if outcome.ambiguous:
+        for line_no, email in outcome.ambiguous[:MAX_LISTED_UNMATCHED]:
+            typer.echo(
+                f"ligne {line_no} : plusieurs agents ont l'adresse {clean_line(email, 80)}",
+                err=True,
+            )
+        if len(outcome.ambiguous) > MAX_LISTED_UNMATCHED:
+            typer.echo(
+                f"… et {len(outcome.ambiguous) - MAX_LISTED_UNMATCHED} autres adresses partagées",
+                err=True,
+            )
+        raise fail("Import annulé : une adresse doit désigner un seul agent.")
+    with progress(len(plan.events), "Import Pix Orga") as bar:
+        # Short transactions: a running bot waits at most one batch for the database.
+        for batch in batched(plan.events, IMPORT_BATCH, IMPORT_PAUSE):
+            with store.transaction() as uow:
+                write_orga_events(uow, campaign, plan, batch, now())
+            bar.advance(len(batch))
+    with store.transaction() as uow:
+        uow.audit.add(
+            "cli", "import_orga", now(), campaign.id, count=outcome.completed + outcome.started
+        )
     completed, started, unchanged = outcome.completed, outcome.started, outcome.unchanged
     unmatched = [
         f"ligne {line} : {'aucun agent' if unknown else 'pas dans le public de la campagne'}"
@@ -247,8 +270,12 @@ def campaign_import_orga(
     ]
     duplicates = f", {outcome.duplicates} doublons comptés une fois" if outcome.duplicates else ""
     typer.echo(
-        f"{len(rows)} lignes : {completed} terminés, {started} commencés, "
+        f"{count} lignes : {completed} terminés, {started} commencés, "
         f"{unchanged} sans changement, {len(unmatched)} sans correspondance{duplicates}."
     )
-    for line in unmatched:
+    for line in unmatched[:MAX_LISTED_UNMATCHED]:
         typer.echo(line)
+    if len(unmatched) > MAX_LISTED_UNMATCHED:
+        typer.echo(
+            f"… et {len(unmatched) - MAX_LISTED_UNMATCHED} autres lignes sans correspondance."
+        )

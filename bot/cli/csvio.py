@@ -1,19 +1,63 @@
-"""CSV files: the agents import (validated as a whole) and the stats export."""
+"""CSV files: the agents import (validated as a whole, read as a stream) and the stats export.
+
+A file is never loaded whole: the header line is read with a size cap, rows one at a time, and
+the whole-file check keeps only a fingerprint per id. The import is then written in short
+batches (see :mod:`bot.cli.people`), so a running bot is never locked out of the database.
+"""
 
 from __future__ import annotations
 
 import csv
+import hashlib
+import io
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import Any, TextIO, TypeVar
 
 from bot.privacy import Figure, clean_display_name, safe_cell
 from bot.stats import CampaignStats
-from bot.text import clean_line
+from bot.text import clean_line, is_canonical_timezone, is_clean_id
 
 REQUIRED_COLUMNS = ("id", "display_name", "service")
 OPTIONAL_COLUMNS = ("email", "timezone", "locale")
+# A header line longer than this is not a CSV header we could use.
+MAX_HEADER_CHARS = 64 * 1024
+# Rows written per transaction by the imports (each batch holds the database a short moment),
+# and the pause after each: SQLite lets a waiting writer in only while nobody holds the lock,
+# so without a gap a running bot could wait for the whole import.
+IMPORT_BATCH = 500
+IMPORT_PAUSE = 0.2
+# At most this many errors are listed; the rest are counted.
+MAX_LISTED_ERRORS = 100
+
+
+T = TypeVar("T")
+
+
+def batched(items: Iterable[T], size: int, pause: float = 0.0) -> Iterator[list[T]]:
+    """Lists of at most ``size`` items, in order (``itertools.batched`` before Python 3.12);
+    with a ``pause`` (seconds) before each batch but the first, to let others use the
+    database between two write transactions."""
+    batch: list[T] = []
+    first = True
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            if not first and pause:
+                time.sleep(pause)
+            yield batch
+            first = False
+            batch = []
+    if batch:
+        if not first and pause:
+            time.sleep(pause)
+        yield batch
+
+
+class CsvError(Exception):
+    """The file cannot be read as a CSV at all (the message names the line)."""
 
 
 @dataclass(frozen=True)
@@ -27,70 +71,163 @@ class AgentRow:
     locale: str | None
 
 
-def parse_agents_csv(path: Path) -> tuple[list[AgentRow], list[str]]:
-    """Validate the whole file; return the rows and the errors (line number and reason)."""
-    errors: list[str] = []
-    rows: list[AgentRow] = []
+def _short(value: str, limit: int = 60) -> str:
+    """A cell quoted in an error line: cleaned and bounded, however long the cell was."""
+    cleaned = clean_line(value, limit)
+    return repr(cleaned + ("…" if len(value) > limit else ""))
+
+
+def open_csv(path: Path) -> tuple[TextIO, list[str], Any]:
+    """Open ``path``; return the handle (positioned after the header), the header cells and
+    the dialect. The header line is read with a size cap; raise :class:`CsvError`."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        return [], [f"fichier illisible : {exc}"]
-    sample = text[:4096]
+        handle = path.open(encoding="utf-8-sig", newline="")
+    except OSError as exc:
+        raise CsvError(f"fichier illisible : {exc.strerror or exc}") from None
     try:
-        dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.DictReader(text.splitlines(), dialect=dialect)
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+        first = handle.readline(MAX_HEADER_CHARS + 1)
+        if len(first) > MAX_HEADER_CHARS:
+            raise CsvError(f"ligne 1 : en-tête trop long (plus de {MAX_HEADER_CHARS} caractères)")
+        try:
+            # Guessed from the header line alone: a long quoted cell must not mislead it.
+            dialect: Any = csv.Sniffer().sniff(first[:4096], delimiters=",;\t")
+        except csv.Error:
+            dialect = csv.excel
+        try:
+            header = next(csv.reader(io.StringIO(first), dialect), [])
+        except csv.Error as exc:
+            raise CsvError(f"ligne 1 : en-tête illisible ({exc})") from None
+        return handle, header, dialect
+    except UnicodeDecodeError:
+        handle.close()
+        raise CsvError("fichier illisible : il n'est pas encodé en UTF-8") from None
+    except BaseException:
+        handle.close()
+        raise
+
+
+def csv_rows(handle: TextIO, dialect: Any) -> Iterator[tuple[int, list[str]]]:
+    """The rows after the header with their line number; a cell over the csv module's field
+    limit or bad bytes become a :class:`CsvError` naming the line."""
+    reader = csv.reader(handle, dialect)
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            reason = "cellule trop longue" if "field larger" in str(exc) else str(exc)
+            raise CsvError(f"ligne {reader.line_num + 1} : {reason}") from None
+        except UnicodeDecodeError:
+            raise CsvError(
+                f"ligne {reader.line_num + 2} : caractères illisibles (le fichier doit être en "
+                "UTF-8)"
+            ) from None
+        yield reader.line_num + 1, row
+
+
+def _agents_header(header: list[str]) -> list[str]:
+    names = [h.strip().lower() for h in header]
+    missing = [c for c in REQUIRED_COLUMNS if c not in names]
     if missing:
-        return [], [f"ligne 1 : colonnes manquantes : {', '.join(missing)}"]
-    unknown = [c for c in header if c not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
+        raise CsvError(f"ligne 1 : colonnes manquantes : {', '.join(missing)}")
+    unknown = [c for c in names if c not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
     if unknown:
-        return [], [f"ligne 1 : colonnes inconnues : {', '.join(unknown)}"]
-    reader.fieldnames = header
-    seen: dict[str, int] = {}
-    for index, raw in enumerate(reader, start=2):
-        line = reader.line_num if reader.line_num else index
-        if None in raw:
-            errors.append(f"ligne {line} : trop de colonnes")
-            continue
-        values = {k: (v or "").strip() for k, v in raw.items()}
-        pid = values.get("id", "")
-        name = clean_display_name(values.get("display_name", "")) or ""
-        service = clean_line(values.get("service", ""), 100)
-        email = values.get("email") or None
-        tz = values.get("timezone") or None
-        locale = values.get("locale") or None
-        if not pid:
-            errors.append(f"ligne {line} : identifiant manquant")
-            continue
-        if " " in pid or clean_line(pid, 255) != pid:
-            errors.append(f"ligne {line} : identifiant invalide {pid!r}")
-            continue
-        if pid in seen:
-            errors.append(f"ligne {line} : identifiant {pid} en double (déjà ligne {seen[pid]})")
-            continue
-        seen[pid] = line
-        if not service:
-            errors.append(f"ligne {line} : service manquant pour {pid}")
-            continue
-        if tz:
-            try:
-                ZoneInfo(tz)
-            except (ZoneInfoNotFoundError, ValueError):
-                errors.append(f"ligne {line} : fuseau horaire inconnu {tz!r}")
-                continue
-        if locale and locale not in {"fr", "en"}:
-            errors.append(f"ligne {line} : langue inconnue {locale!r} (fr ou en)")
-            continue
-        if email and ("@" not in email or " " in email or len(email) > 255):
-            errors.append(f"ligne {line} : adresse électronique invalide {email!r}")
-            continue
-        rows.append(AgentRow(line, pid, name, service, email, tz, locale))
-    if not rows and not errors:
+        listed = ", ".join(_short(c, 40) for c in unknown[:10])
+        more = f" (et {len(unknown) - 10} autres)" if len(unknown) > 10 else ""
+        raise CsvError(f"ligne 1 : colonnes inconnues : {listed}{more}")
+    if len(set(names)) != len(names):
+        raise CsvError("ligne 1 : colonne en double")
+    return names
+
+
+def _agent(line: int, names: list[str], raw: list[str]) -> AgentRow | str:
+    """One row, checked: the row or the error line."""
+    if len(raw) > len(names):
+        return f"ligne {line} : trop de colonnes"
+    values = {name: (raw[i] if i < len(raw) else "").strip() for i, name in enumerate(names)}
+    pid = values.get("id", "")
+    email = values.get("email") or None
+    tz = values.get("timezone") or None
+    locale = values.get("locale") or None
+    if not pid:
+        return f"ligne {line} : identifiant manquant"
+    if not is_clean_id(pid):
+        return f"ligne {line} : identifiant invalide {_short(pid)}"
+    service = clean_line(values.get("service", ""), 100)
+    if not service:
+        return f"ligne {line} : service manquant pour {pid}"
+    if tz and not is_canonical_timezone(tz):
+        return f"ligne {line} : fuseau horaire inconnu {_short(tz)}"
+    if locale and locale not in {"fr", "en"}:
+        return f"ligne {line} : langue inconnue {_short(locale)} (fr ou en)"
+    if email and ("@" not in email or not is_clean_id(email)):
+        return f"ligne {line} : adresse électronique invalide {_short(email)}"
+    name = clean_display_name(values.get("display_name", "")) or ""
+    return AgentRow(line, pid, name, service, email, tz, locale)
+
+
+def id_fingerprint(platform_id: str) -> bytes:
+    return hashlib.blake2b(platform_id.encode(), digest_size=8).digest()
+
+
+def check_agents_csv(path: Path) -> tuple[int, list[str]]:
+    """Validate the whole file as a stream; return the number of agents and the errors (line
+    number and reason, at most :data:`MAX_LISTED_ERRORS` listed)."""
+    errors: list[str] = []
+    hidden = 0
+    count = 0
+    seen: dict[bytes, int] = {}
+    try:
+        handle, header, dialect = open_csv(path)
+        with handle:
+            names = _agents_header(header)
+            for line, raw in csv_rows(handle, dialect):
+                if not any(cell.strip() for cell in raw):
+                    continue
+                row = _agent(line, names, raw)
+                if isinstance(row, AgentRow):
+                    key = id_fingerprint(row.platform_id)
+                    if key in seen:
+                        row = (
+                            f"ligne {line} : identifiant {row.platform_id} en double "
+                            f"(déjà ligne {seen[key]})"
+                        )
+                    else:
+                        seen[key] = line
+                        count += 1
+                        continue
+                if len(errors) < MAX_LISTED_ERRORS:
+                    errors.append(row)
+                else:
+                    hidden += 1
+    except CsvError as exc:
+        errors.append(str(exc))
+    if hidden:
+        errors.append(f"… et {hidden} autres erreurs")
+    if not count and not errors:
         errors.append("aucun agent dans le fichier")
-    return rows, errors
+    return count, errors
+
+
+def read_agents_csv(path: Path) -> Iterator[AgentRow]:
+    """The agents of a file that :func:`check_agents_csv` accepted, one at a time."""
+    handle, header, dialect = open_csv(path)
+    with handle:
+        names = _agents_header(header)
+        for line, raw in csv_rows(handle, dialect):
+            if any(cell.strip() for cell in raw):
+                row = _agent(line, names, raw)
+                if isinstance(row, AgentRow):
+                    yield row
+
+
+def parse_agents_csv(path: Path) -> tuple[list[AgentRow], list[str]]:
+    """Validate the whole file; return the rows and the errors (for small files and tests)."""
+    _count, errors = check_agents_csv(path)
+    if errors:
+        return [], errors
+    return list(read_agents_csv(path)), []
 
 
 def figure_cell(figure: Figure) -> str | int:

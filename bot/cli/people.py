@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from bot.cli.common import check_id, fail, now, open_store, settings
-from bot.cli.csvio import AgentRow, parse_agents_csv
-from bot.cli.progress import batches, progress
+from bot.cli.csvio import (
+    IMPORT_BATCH,
+    IMPORT_PAUSE,
+    MAX_LISTED_ERRORS,
+    AgentRow,
+    batched,
+    check_agents_csv,
+    id_fingerprint,
+    read_agents_csv,
+)
+from bot.cli.progress import progress
 from bot.privacy import clean_display_name
 from bot.text import clean_line
 from storage.uow import UnitOfWork
@@ -18,7 +28,6 @@ from storage.uow import UnitOfWork
 ambassador_app = typer.Typer(help="Gérer les ambassadeurs.", no_args_is_help=True)
 admin_app = typer.Typer(help="Gérer les administrateurs.", no_args_is_help=True)
 agents_app = typer.Typer(help="Gérer les agents.", no_args_is_help=True)
-IMPORT_BATCH = 5000  # agents per bulk upsert (one transaction for the whole file)
 
 
 @ambassador_app.command("add")
@@ -124,7 +133,7 @@ def agents_import(
 
     CSV : id,display_name,service[,email][,timezone][,locale].
     """
-    rows, errors = parse_agents_csv(file)
+    count, errors = check_agents_csv(file)
     if errors:
         for error in errors:
             typer.echo(error, err=True)
@@ -132,43 +141,45 @@ def agents_import(
     from storage.repositories.people import AgentRecord
 
     store = open_store(settings())
+    # The whole file is checked before any write: emails shared in the file or with another
+    # agent refuse the import (reads only, in chunks through the normalised email's index).
     with store.transaction() as uow:
-        clashes = email_clashes(uow, rows)
-        if clashes:
-            for clash in clashes:
-                typer.echo(clash, err=True)
-            raise fail("Import annulé : aucun agent n'a été importé.")
-        existing = uow.people.by_platform_ids([row.platform_id for row in rows])
-        erased = uow.privacy.erased_among(
-            [row.platform_id for row in rows if row.platform_id not in existing]
-            + [row.email for row in rows if row.email and row.platform_id not in existing]
-        )
-        # An import never brings back a person erased at their request.
-        kept = [
-            row
-            for row in rows
-            if row.platform_id in existing
-            or not (row.platform_id in erased or (row.email and row.email in erased))
-        ]
-        records = [
-            AgentRecord(
-                row.platform_id,
-                row.display_name or None,
-                row.service,
-                row.email,
-                row.timezone,
-                row.locale,
-            )
-            for row in kept
-        ]
-        created = updated = 0
-        with progress(len(records), "Import des agents") as bar:
-            for part in batches(records, IMPORT_BATCH):
-                new, changed = uow.people.upsert_many(part, now())
-                created, updated = created + new, updated + changed
-                bar.advance(len(part))
+        clashes = email_clashes(uow, read_agents_csv(file))
+    if clashes:
+        for clash in clashes:
+            typer.echo(clash, err=True)
+        raise fail("Import annulé : aucun agent n'a été importé.")
+    created = updated = skipped = 0
+    with progress(count, "Import des agents") as bar:
+        # Short transactions, one bulk upsert each: a running bot waits at most one batch.
+        for batch in batched(read_agents_csv(file), IMPORT_BATCH, IMPORT_PAUSE):
+            with store.transaction() as uow:
+                existing = uow.people.by_platform_ids([row.platform_id for row in batch])
+                erased = uow.privacy.erased_among(
+                    [row.platform_id for row in batch if row.platform_id not in existing]
+                    + [row.email for row in batch if row.email and row.platform_id not in existing]
+                )
+                # An import never brings back a person erased at their request.
+                records = [
+                    AgentRecord(
+                        row.platform_id,
+                        row.display_name or None,
+                        row.service,
+                        row.email,
+                        row.timezone,
+                        row.locale,
+                    )
+                    for row in batch
+                    if row.platform_id in existing
+                    or not (row.platform_id in erased or (row.email and row.email in erased))
+                ]
+                skipped += len(batch) - len(records)
+                if records:
+                    new, changed = uow.people.upsert_many(records, now())
+                    created, updated = created + new, updated + changed
+            bar.advance(len(batch))
+    with store.transaction() as uow:
         uow.audit.add("cli", "agents_import", now(), count=created + updated, detail=file.name)
-    skipped = len(rows) - len(kept)
     typer.echo(
         f"{created + updated} agents importés ({created} nouveaux, {updated} mis à jour)"
         + (f" ; {skipped} ignorés car effacés à leur demande." if skipped else ".")
@@ -196,26 +207,31 @@ def forget(platform_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     typer.echo(f"Données de {pid} effacées.")
 
 
-def email_clashes(uow: UnitOfWork, rows: list[AgentRow]) -> list[str]:
-    """Two agents may not share an email (it identifies them in Pix Orga exports)."""
+def email_clashes(uow: UnitOfWork, rows: Iterable[AgentRow]) -> list[str]:
+    """Two agents may not share an email (it identifies them in Pix Orga exports).
+
+    ``rows`` is read once, as a stream: per email only its line and the agent's id are kept,
+    and per agent of the file a fingerprint of the id."""
     problems: list[str] = []
-    seen: dict[str, AgentRow] = {}
+    seen: dict[str, tuple[int, str, str]] = {}  # normalised email -> (line, email, id)
+    in_file: set[bytes] = set()
     for row in rows:
+        in_file.add(id_fingerprint(row.platform_id))
         if not row.email:
             continue
         key = row.email.strip().lower()
         if key in seen:
             problems.append(
-                f"ligne {row.line} : adresse {row.email} déjà utilisée ligne {seen[key].line}"
+                f"ligne {row.line} : adresse {row.email} déjà utilisée ligne {seen[key][0]}"
             )
             continue
-        seen[key] = row
+        seen[key] = (row.line, row.email, row.platform_id)
     owners = uow.people.by_emails(seen)
-    in_file = {row.platform_id for row in rows}
-    for key, row in seen.items():
-        others = [p for p in owners.get(key, []) if p.platform_id != row.platform_id]
-        if any(p.platform_id not in in_file for p in others):
-            problems.append(
-                f"ligne {row.line} : adresse {row.email} déjà utilisée par un autre agent"
-            )
+    for key, (line, email, platform_id) in seen.items():
+        others = [p for p in owners.get(key, []) if p.platform_id != platform_id]
+        if any(id_fingerprint(p.platform_id) not in in_file for p in others):
+            problems.append(f"ligne {line} : adresse {email} déjà utilisée par un autre agent")
+    if len(problems) > MAX_LISTED_ERRORS:
+        hidden = len(problems) - MAX_LISTED_ERRORS
+        problems = [*problems[:MAX_LISTED_ERRORS], f"… et {hidden} autres erreurs"]
     return problems

@@ -11,6 +11,7 @@ from bot.router import AMBASSADORS, Context, Deps, Router
 from bot.services.campaigns import Batch, resolve_list
 from bot.services.charts import chart_ref, has_chart
 from bot.text import fold, is_no, is_yes
+from scheduler.views import zone_of
 from storage.repositories.errors import DuplicateError
 from storage.uow import Store
 
@@ -82,7 +83,9 @@ async def _room_of_request(deps: Deps, store: Store, args: str) -> RoomLookup | 
     """``campagne créer … pour salon X``: look the room up before the transaction."""
     try:
         audience = parse_create(
-            args, deps.clock.now().astimezone(deps.renderer.timezone).date()
+            args,
+            deps.clock.now().astimezone(deps.renderer.timezone).date(),
+            deps.settings.limits.deadline_horizon_days,
         ).audience
     except ParseError:
         return None
@@ -128,7 +131,7 @@ def _members(ctx: Context, room: str) -> list[Member] | None:
 )
 async def create(ctx: Context, args: str) -> None:
     try:
-        request = parse_create(args, today(ctx).date())
+        request = parse_create(args, today(ctx).date(), ctx.settings.limits.deadline_horizon_days)
     except ParseError as error:
         ctx.say(error.template, **error.variables)
         return
@@ -267,6 +270,8 @@ async def show(ctx: Context, args: str) -> None:
 
 @router.command("campagne relancer", "campaign remind", roles=AMBASSADORS)
 async def remind_now(ctx: Context, args: str) -> None:
+    """An extra reminder: at most once per campaign and working day, always within working
+    hours (outside them, queued for the next working slot of each agent's time zone)."""
     found = _open_campaign(ctx, args)
     if found is None:
         return
@@ -274,13 +279,35 @@ async def remind_now(ctx: Context, args: str) -> None:
     if campaign.status != CampaignStatus.RUNNING:
         ctx.say("error_campaign_not_running", campaign=campaign)
         return
+    calendar, tz = ctx.deps.planner.calendar, ctx.deps.planner.tz
+    slot = calendar.next_slot(ctx.now, tz)
+    day = slot.astimezone(tz).date()
+    if ctx.uow.audit.exists("campaign_remind", campaign.id, day.isoformat()):
+        ctx.say("campaign_remind_already", campaign=campaign, day=day)
+        return
+    # Each agent's next working slot in their own time zone (computed once per zone).
+    slots: dict[str | None, datetime] = {}
+    not_before: dict[int, datetime] = {}
+    for state in ctx.deps.campaigns.due_for_reminder(ctx.uow, campaign):
+        zone = state.person.timezone
+        if zone not in slots:
+            slots[zone] = calendar.next_slot(ctx.now, zone_of(zone, tz))
+        if slots[zone] > ctx.now:
+            not_before[state.person.id] = slots[zone]
     # How many reminders leave is "audience minus those done or stopped", live: it moves with
     # one person's answer, so the reply says it in words and no batch report follows.
     count = ctx.deps.campaigns.remind(
-        ctx.uow, campaign, f"manual-{ctx.incoming.event_id[-40:]}", ctx.now
+        ctx.uow, campaign, f"manual-{day.isoformat()}", ctx.now, not_before=not_before
     )
-    ctx.uow.audit.add(ctx.person.platform_id, "campaign_remind", ctx.now, campaign.id, count=count)
-    ctx.say("campaign_reminded", campaign=campaign)
+    ctx.uow.audit.add(
+        ctx.person.platform_id,
+        "campaign_remind",
+        ctx.now,
+        campaign.id,
+        count=count,
+        detail=day.isoformat(),
+    )
+    ctx.say("campaign_reminded", campaign=campaign, queued_until=slot if slot > ctx.now else None)
 
 
 @router.command("campagne rappels", "campaign reminders", roles=AMBASSADORS)

@@ -8,7 +8,7 @@ name; the link to the agent is dropped once the answer is on its way (``répondr
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -47,6 +47,12 @@ async def answer_question(ctx: Context, text: str) -> None:
             service=ctx.person.service,
         )
         return
+    # Bounded storage per sender: beyond the day's allowance the question is not kept.
+    if not ctx.uow.quotas.take(
+        ctx.person.id, "question", _day(ctx), ctx.settings.limits.questions_per_day
+    ):
+        ctx.say("faq_unknown", answer=match.answer, can_hand_off=False)
+        return
     question_id = ctx.uow.questions.add_unanswered(
         strip_invisible(text)[:1000], ctx.person.service, ctx.now
     )
@@ -71,6 +77,10 @@ async def _confirm_handoff(ctx: Context, text: str, payload: str) -> bool:
     if question is None or not ambassadors:
         ctx.say("faq_handoff_impossible")
         return True
+    limit = ctx.settings.limits.handoffs_per_day
+    if not ctx.uow.quotas.take(ctx.person.id, "handoff", _day(ctx), limit):
+        ctx.say("faq_handoff_limit", limit=limit)
+        return True
     ctx.uow.questions.hand_off(question.id, ctx.person.id, ctx.now)
     for ambassador in ambassadors:
         ctx.notify(
@@ -83,6 +93,11 @@ async def _confirm_handoff(ctx: Context, text: str, payload: str) -> bool:
         )
     ctx.say("faq_handed_off", ambassadors=[a.name for a in ambassadors])
     return True
+
+
+def _day(ctx: Context) -> date:
+    """Today, in the bot's time zone: daily allowances reset at local midnight."""
+    return ctx.now.astimezone(ctx.deps.renderer.timezone).date()
 
 
 @router.command("repondre", "reply", roles=AMBASSADORS)

@@ -36,6 +36,7 @@ from bot.core import (
     Outgoing,
     SendResult,
 )
+from bot.text import is_clean_id
 
 BOT_ID = "@pixbot:console"
 # The journal is rotated when it is loaded with more than this many messages.
@@ -240,9 +241,15 @@ class ConsolePlatform:
         if verb in {"/quit", "/exit", "/q"}:
             return True
         if verb == "/as" and argument:
+            if not is_clean_id(argument):
+                self._print(f"Identifiant invalide : {argument!r} (ex. /as @alice:console).")
+                return False
             self.speaker = argument
             self.room = None
         elif verb in {"/salon", "/room"} and argument:
+            if not is_clean_id(argument):
+                self._print(f"Salon invalide : {argument!r} (ex. /salon #equipe:console).")
+                return False
             self.room = argument
             if self.speaker not in self.journal.rooms.get(argument, set()):
                 self.journal.append({"type": "join", "room": argument, "member": self.speaker})

@@ -29,10 +29,24 @@ class OrgaOutcome:
     ambiguous: list[tuple[int, str]] = field(default_factory=list)
 
 
-def apply_orga_export(
-    uow: UnitOfWork, campaign: Campaign, rows: Sequence[OrgaRow], now: datetime
-) -> OrgaOutcome:
+@dataclass
+class OrgaPlan:
+    """What an export changes, worked out before any write (see :func:`plan_orga_export`)."""
+
+    outcome: OrgaOutcome
+    # (person id, kind, campaign id), one per person at most.
+    events: list[tuple[int, ParticipationKind, int | None]] = field(default_factory=list)
+    # People who completed with this import (their pending messages are cancelled).
+    completed: set[int] = field(default_factory=set)
+
+
+def plan_orga_export(uow: UnitOfWork, campaign: Campaign, rows: Sequence[OrgaRow]) -> OrgaPlan:
+    """Match the whole export (reads only): one query on the indexed normalised email and
+    one on platform ids. When an email names several agents, nothing is to be written
+    (``outcome.ambiguous``); a person listed several times counts once, the strongest row
+    winning (shared > started > neither)."""
     outcome = OrgaOutcome()
+    plan = OrgaPlan(outcome)
     states = uow.participation.states(campaign.id)
     ids = [row.external_id.strip() for row in rows if row.external_id]
     by_email = uow.people.by_emails(ids)  # through the normalised email's index, in chunks
@@ -42,8 +56,7 @@ def apply_orga_export(
         if len(owners) > 1:
             outcome.ambiguous.append((row.line, row.external_id or ""))
     if outcome.ambiguous:
-        return outcome
-    # One person, one outcome: the strongest row wins (shared > started > neither).
+        return plan
     best: dict[int, OrgaRow] = {}
     for row in rows:
         external = (row.external_id or "").strip()
@@ -58,23 +71,46 @@ def apply_orga_export(
             if (row.shared, row.started) <= (previous.shared, previous.started):
                 continue
         best[person.id] = row
-    events: list[tuple[int, ParticipationKind, int | None]] = []
-    completed: list[int] = []
     for person_id, row in best.items():
         status = states[person_id].status
         if row.shared and status != ParticipationStatus.COMPLETED:
-            events.append((person_id, ParticipationKind.COMPLETED, campaign.id))
-            completed.append(person_id)
+            plan.events.append((person_id, ParticipationKind.COMPLETED, campaign.id))
+            plan.completed.add(person_id)
             outcome.completed += 1
         elif row.started and status in (
             ParticipationStatus.INVITED,
             ParticipationStatus.NOT_INVITED,
         ):
-            events.append((person_id, ParticipationKind.STARTED, campaign.id))
+            plan.events.append((person_id, ParticipationKind.STARTED, campaign.id))
             outcome.started += 1
         else:
             outcome.unchanged += 1
-    uow.participation.record_many(events, now, source="orga")
-    uow.outbox.cancel_pending_for_many(completed, campaign.id)
+    return plan
+
+
+def write_orga_events(
+    uow: UnitOfWork,
+    campaign: Campaign,
+    plan: OrgaPlan,
+    events: Sequence[tuple[int, ParticipationKind, int | None]],
+    now: datetime,
+) -> None:
+    """Write some of a plan's events (the CLI writes them in short batches, one transaction
+    each, so a running bot is never locked out of the database for a whole import)."""
+    uow.participation.record_many(list(events), now, source="orga")
+    completed = [person_id for person_id, _, _ in events if person_id in plan.completed]
+    if completed:
+        uow.outbox.cancel_pending_for_many(completed, campaign.id)
+
+
+def apply_orga_export(
+    uow: UnitOfWork, campaign: Campaign, rows: Sequence[OrgaRow], now: datetime
+) -> OrgaOutcome:
+    """Match and write a whole export in this unit of work (nothing when it is ambiguous)."""
+    plan = plan_orga_export(uow, campaign, rows)
+    if plan.outcome.ambiguous:
+        return plan.outcome
+    write_orga_events(uow, campaign, plan, plan.events, now)
+    outcome = plan.outcome
     uow.audit.add("cli", "import_orga", now, campaign.id, count=outcome.completed + outcome.started)
     return outcome

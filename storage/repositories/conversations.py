@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, or_, select, update
@@ -16,6 +16,7 @@ from storage.models import (
     ProcessedEventRow,
     PromptRow,
     QuestionRow,
+    QuotaRow,
 )
 from storage.repositories.base import _Repo
 
@@ -56,6 +57,49 @@ class AuditRepo(_Repo):
                 detail=detail[:500] if detail else None,
             )
         )
+
+    def exists(self, action: str, campaign_id: int | None, detail: str) -> bool:
+        return (
+            self.session.scalar(
+                select(AuditRow.id)
+                .where(
+                    AuditRow.action == action,
+                    AuditRow.campaign_id == campaign_id,
+                    AuditRow.detail == detail,
+                )
+                .limit(1)
+            )
+            is not None
+        )
+
+
+class QuotaRepo(_Repo):
+    """Daily allowances per person: ``take`` one unit if the day's limit allows it."""
+
+    KEPT = timedelta(days=7)
+
+    def take(self, person_id: int, kind: str, day: date, limit: int) -> bool:
+        row = self.session.get(QuotaRow, (person_id, kind, day))
+        if row is None:
+            if limit <= 0:
+                return False
+            self.session.execute(
+                delete(QuotaRow).where(
+                    QuotaRow.person_id == person_id, QuotaRow.day < day - self.KEPT
+                )
+            )
+            self.session.add(QuotaRow(person_id=person_id, kind=kind, day=day, count=1))
+            self.session.flush()
+            return True
+        if row.count >= limit:
+            return False
+        row.count += 1
+        self.session.flush()
+        return True
+
+    def used(self, person_id: int, kind: str, day: date) -> int:
+        row = self.session.get(QuotaRow, (person_id, kind, day))
+        return row.count if row else 0
 
 
 class PromptRepo(_Repo):

@@ -25,6 +25,22 @@ from storage.models import (
 from storage.repositories.base import _Repo, _split, chunks, table_of
 from storage.repositories.errors import StorageError
 
+# Due rows read at least, per kind, to order them fairly across recipients. One sender's
+# backlog is bounded by the per-minute message limit, so it never fills this window alone.
+FAIR_WINDOW = 500
+
+
+def fair_order(deliveries: Sequence[Delivery]) -> list[Delivery]:
+    """Each recipient's first row, then each one's second…; otherwise the order given."""
+    turns: dict[str, int] = {}
+    ranked: list[tuple[int, int, Delivery]] = []
+    for position, delivery in enumerate(deliveries):
+        turn = turns.get(delivery.recipient, 0)
+        turns[delivery.recipient] = turn + 1
+        ranked.append((turn, position, delivery))
+    ranked.sort(key=lambda item: (item[0], item[1]))
+    return [delivery for _, _, delivery in ranked]
+
 
 class OutboxRepo(_Repo):
     def enqueue(self, item: NewDelivery, now: datetime) -> bool:
@@ -99,18 +115,25 @@ class OutboxRepo(_Repo):
         )
 
     def due(self, now: datetime, limit: int = 50) -> list[Delivery]:
-        """The next due rows, oldest first; conversation replies before messages to people, so
-        an answer never waits behind a 20,000-person launch. Each kind is one range of
-        ``ix_deliveries_due`` (status, to_conversation, next_attempt_at, id): the cost does not
-        grow with the number of pending rows."""
+        """The next due rows: conversation replies before messages to people, so an answer
+        never waits behind a 20,000-person launch; within each, fairly: each recipient's oldest
+        first, then each one's second… (within a recipient the order is kept; across
+        recipients nobody's backlog goes first).
+
+        Each kind is one range of ``ix_deliveries_due`` (status, to_conversation,
+        next_attempt_at, id), read up to :data:`FAIR_WINDOW` rows (or ``limit``) and ordered
+        fairly in that window: the cost does not grow with the number of pending rows, and a
+        backlog (bounded per sender by the per-minute limit) never hides another recipient."""
         found: list[Delivery] = []
         for to_conversation in (True, False):
-            if len(found) >= limit:
+            wanted = limit - len(found)
+            if wanted <= 0:
                 break
             rows = self.session.execute(
-                self.due_query(now, to_conversation=to_conversation, limit=limit - len(found))
+                self.due_query(now, to_conversation=to_conversation, limit=max(wanted, FAIR_WINDOW))
             ).all()
-            found.extend(self._delivery(row, conversation) for row, conversation in rows)
+            window = [self._delivery(row, conversation) for row, conversation in rows]
+            found.extend(fair_order(window)[:wanted])
         return found
 
     def claim(self, now: datetime, limit: int = 50) -> list[Delivery]:

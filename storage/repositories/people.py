@@ -21,6 +21,7 @@ from storage.models import (
     PersonRow,
     PromptRow,
     QuestionRow,
+    QuotaRow,
     ReminderStepRow,
     RoleRow,
     ServiceRow,
@@ -115,7 +116,11 @@ class PeopleRepo(_Repo):
         )
 
     def ensure(self, platform_id: str, display_name: str | None, now: datetime) -> Person:
-        """The person with this id, created on first contact (with no service)."""
+        """The person with this id, created on first contact (with no service).
+
+        Names from the agents import win: the platform's display name (which anyone can set
+        to anything) is only kept when no name was imported, and never replaces one.
+        """
         return self.ensure_created(platform_id, display_name, now)[0]
 
     def ensure_created(
@@ -268,6 +273,7 @@ class PeopleRepo(_Repo):
         self.session.execute(delete(AudienceRow).where(AudienceRow.person_id == person_id))
         self.session.execute(delete(RoleRow).where(RoleRow.person_id == person_id))
         self.session.execute(delete(PromptRow).where(PromptRow.person_id == person_id))
+        self.session.execute(delete(QuotaRow).where(QuotaRow.person_id == person_id))
         self.session.execute(delete(ReminderStepRow).where(ReminderStepRow.person_id == person_id))
         self.session.execute(
             update(CampaignRow).where(CampaignRow.created_by == person_id).values(created_by=None)

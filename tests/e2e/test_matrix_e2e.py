@@ -103,6 +103,13 @@ class BotProcess:
                     "e2ee = true",
                     f"rate_limit = {rate_limit}",
                     "",
+                    # Every moment is working time: the scenarios run whenever the tests do
+                    # ("campagne relancer" waits for working hours otherwise).
+                    "[schedule]",
+                    'working_hours = "00:00-23:59"',
+                    'working_days = "mon-sun"',
+                    'holidays = "none"',
+                    "",
                 ]
             ),
             encoding="utf-8",

@@ -98,10 +98,13 @@ def test_errors_map_to_one_delivery_error() -> None:
 
 def test_mentions_by_id_name_or_m_mentions() -> None:
     bot = "@pixbot:x"
-    assert mentions_user({}, "hello @pixbot:x", bot, [])
-    assert mentions_user({}, "Pix Bot, aide", bot, ["Pix Bot"])
-    assert mentions_user({"m.mentions": {"user_ids": [bot]}}, "aide", bot, [])
-    assert not mentions_user({"m.mentions": {"user_ids": ["@a:x"]}}, "aide", bot, ["Pix Bot"])
+    # Only real mentions: m.mentions, or a pill from clients that do not set it.
+    assert not mentions_user({"body": "hello @pixbot:x"}, bot)
+    assert not mentions_user({"body": "Pix Bot, aide"}, bot)
+    pill = {"formatted_body": f'<a href="https://matrix.to/#/{bot}">Pix Bot</a>: aide'}
+    assert mentions_user(pill, bot)
+    assert mentions_user({"m.mentions": {"user_ids": [bot]}}, bot)
+    assert not mentions_user({"m.mentions": {"user_ids": ["@a:x"]}, **pill}, bot)
 
 
 def test_matrix_platform_satisfies_the_protocol(tmp_path: Path) -> None:

@@ -238,6 +238,7 @@ async def test_stop_all_and_resume(bot: Bot) -> None:
     await bot.say(AMB, "campagne relancer ABCDEF234")
     assert not any(t.startswith("Rappel") for t in bot.inbox(AGENTS[0]))
     assert "de nouveau" in (await bot.say(AGENTS[0], "reprendre"))[0]
+    bot.clock.advance(days=1)  # one extra reminder per campaign and working day
     await bot.say(AMB, "campagne relancer ABCDEF234")
     assert any(t.startswith("Rappel") for t in bot.inbox(AGENTS[0]))
 

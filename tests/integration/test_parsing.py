@@ -22,7 +22,7 @@ TODAY = date(2026, 11, 23)
         ("ABCDEF234", "ABCDEF234", True),
         (" abc def 234 ", "ABCDEF234", True),
         ("abc-def-234", "ABCDEF234", True),
-        ("XYZ", "XYZ", False),
+        ("abc123def", "ABC123DEF", False),
     ],
 )
 def test_codes(raw: str, code: str, standard: bool) -> None:
@@ -31,7 +31,22 @@ def test_codes(raw: str, code: str, standard: bool) -> None:
     assert parsed.url == f"https://app.pix.fr/campagnes/{code}"
 
 
-@pytest.mark.parametrize("raw", ["", "ABC_123", "ÉCOLE123", "A" * 40, "<script>"])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "",
+        "ABC_123",
+        "ÉCOLE123",
+        "A" * 40,
+        "<script>",
+        "XYZ",
+        "ABCDEF2345",
+        # Only case folding: the long s is not an S, full-width letters are not letters.
+        "abcdeſ235",
+        "ＡＢＣＤＥＦ２３４",
+        "ABCDEF２３４",
+    ],
+)
 def test_bad_codes(raw: str) -> None:
     with pytest.raises(ParseError):
         parse_code(raw)

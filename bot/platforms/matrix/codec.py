@@ -8,6 +8,7 @@ import html
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+from urllib.parse import unquote
 
 from nio import (
     ErrorResponse,
@@ -73,7 +74,8 @@ def server_of(user_id: str) -> str:
 
 
 def invite_allowed(inviter: str, bot_id: str, allowed_servers: Sequence[str]) -> bool:
-    """Join an invite only from the listed servers (by default, the bot's own server)."""
+    """Whether a user's server is allowed (by default, the bot's own server only): for
+    invitations and for every sender."""
     allowed = set(allowed_servers) or {server_of(bot_id)}
     return server_of(inviter) in allowed
 
@@ -196,16 +198,58 @@ def normalise_reaction(key: str) -> str:
     return THUMBS_UP if key.startswith(THUMBS_UP) else key
 
 
-def mentions_user(
-    content: Mapping[str, Any], body: str, user_id: str, names: Iterable[str]
-) -> bool:
+_REPLY_HTML = re.compile(r"<mx-reply>.*?</mx-reply>", re.IGNORECASE | re.DOTALL)
+
+
+def is_reply(content: Mapping[str, Any]) -> bool:
+    relation = content.get("m.relates_to")
+    return isinstance(relation, Mapping) and isinstance(relation.get("m.in_reply_to"), Mapping)
+
+
+def strip_reply_fallback(body: str, content: Mapping[str, Any]) -> str:
+    """A reply's own text, without the quoted fallback ("> <@bot:x> …" lines, then a blank
+    line) that older clients put before it: the quote is not what the person said."""
+    if not is_reply(content):
+        return body
+    lines = body.split("\n")
+    quoted = 0
+    while quoted < len(lines) and lines[quoted].startswith(">"):
+        quoted += 1
+    if quoted == 0:
+        return body
+    if quoted < len(lines) and not lines[quoted].strip():
+        quoted += 1
+    return "\n".join(lines[quoted:])
+
+
+def _pill_targets(content: Mapping[str, Any]) -> str:
+    formatted = content.get("formatted_body")
+    if not isinstance(formatted, str):
+        return ""
+    return unquote(_REPLY_HTML.sub("", formatted))
+
+
+def mentions_user(content: Mapping[str, Any], user_id: str) -> bool:
+    """A real mention: ``m.mentions`` (when the client sets it, it alone counts) or, from
+    older clients, a pill (a ``matrix.to`` link) outside the reply fallback. A name in the
+    text is not a mention: "quelqu'un a déjà utilisé pixbot ?" is not for the bot."""
     mentions = content.get("m.mentions")
     if isinstance(mentions, Mapping):
         user_ids = mentions.get("user_ids")
-        if isinstance(user_ids, list) and user_id in user_ids:
-            return True
-    folded = body.casefold()
-    return any(name and name.casefold() in folded for name in (user_id, *names))
+        return isinstance(user_ids, list) and user_id in user_ids
+    return f"matrix.to/#/{user_id}" in _pill_targets(content)
+
+
+def strip_leading_mention(body: str, user_id: str, names: Iterable[str]) -> str:
+    """ "pixbot: aide" (how a pill reads in the plain body) → "aide"."""
+    text = body.lstrip()
+    folded = text.casefold()
+    for name in sorted({user_id, *(n for n in names if n)}, key=len, reverse=True):
+        if folded.startswith(name.casefold()):
+            rest = text[len(name) :]
+            if not rest or rest[0] in ":, \n":
+                return rest.lstrip(":,").strip()
+    return body
 
 
 def relates_to(content: Mapping[str, Any]) -> str | None:

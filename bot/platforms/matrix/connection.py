@@ -21,6 +21,7 @@ from nio.crypto import ENCRYPTION_ENABLED
 
 from bot.core import (
     DeliveryError,
+    InvitePolicy,
 )
 from bot.platforms.matrix.codec import (
     PLATFORM,
@@ -54,6 +55,10 @@ class MatrixConnection:
     """Settings, state and shared helpers of the Matrix adapter."""
 
     name = PLATFORM
+    # Longest text sent in one event (the outbox splits longer ones into numbered parts):
+    # an event is at most 64 KiB, and the text is there twice (body and HTML), JSON-escaped,
+    # then encrypted and base64-encoded — up to 16 bytes per character.
+    max_text_length = 4000
     # Long-poll duration of a sync request.
     sync_timeout_ms = 30_000
     max_backoff = 30.0
@@ -87,6 +92,8 @@ class MatrixConnection:
             logger.warning("matrix-nio E2EE support is missing; encrypted rooms are unreadable")
         self.allowed_servers = tuple(allowed_servers)
         self.display_name = display_name
+        # Set by the application: who may bring the bot into a room, and how big a room.
+        self.invite_policy: InvitePolicy | None = None
         self._password = password
         self._access_token = access_token
         self._device_id = device_id

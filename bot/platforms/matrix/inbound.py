@@ -30,11 +30,14 @@ from bot.core import (
 )
 from bot.platforms.matrix.codec import (
     PLATFORM,
+    errcode_of,
     invite_allowed,
     is_edit,
     mentions_user,
     normalise_reaction,
     relates_to,
+    strip_leading_mention,
+    strip_reply_fallback,
 )
 from bot.platforms.matrix.connection import _NETWORK_ERRORS
 from bot.platforms.matrix.pending import Held
@@ -43,6 +46,9 @@ from bot.platforms.matrix.rooms import DirectRooms
 logger = logging.getLogger(__name__)
 
 _SEEN_EVENTS_KEPT = 4096
+# A join refused with M_LIMIT_EXCEEDED is tried again after the delay the server gives.
+JOIN_ATTEMPTS = 5
+MAX_JOIN_WAIT = 120.0
 
 
 class InboundEvents(DirectRooms):
@@ -64,15 +70,70 @@ class InboundEvents(DirectRooms):
             logger.info("Matrix: declining invite to %s from %s", room_id, invite.sender)
             await self._check(await client.room_leave(room_id), "room_leave")
             return
+        policy = self.invite_policy
+        if policy is not None and not await policy.inviter_known(invite.sender):
+            # Only agents, ambassadors and admins bring the bot into a room.
+            logger.info("Matrix: declining invite to %s from unknown %s", room_id, invite.sender)
+            await self._check(await client.room_leave(room_id), "room_leave")
+            return
         logger.info("Matrix: joining %s on invitation from %s", room_id, invite.sender)
         joined = await client.join(room_id)
         if isinstance(joined, ErrorResponse):
-            logger.warning("Matrix: could not join %s: %s", room_id, joined)
+            if errcode_of(joined) == "M_LIMIT_EXCEEDED":
+                wait = (joined.retry_after_ms or 1000) / 1000
+                self._in_background(self._join_later(room_id, invite, wait))
+            else:
+                logger.warning("Matrix: could not join %s: %s", room_id, joined)
             return
+        await self._joined(room_id, invite)
+
+    async def _join_later(self, room_id: str, invite: InviteMemberEvent, wait: float) -> None:
+        """Join again after the delay the homeserver asked for (a few times at most)."""
+        for _ in range(JOIN_ATTEMPTS):
+            if await self._wait_or_stop(min(max(wait, 0.1), MAX_JOIN_WAIT)):
+                return
+            joined = await self.client.join(room_id)
+            if not isinstance(joined, ErrorResponse):
+                await self._joined(room_id, invite)
+                return
+            if errcode_of(joined) != "M_LIMIT_EXCEEDED":
+                logger.warning("Matrix: could not join %s: %s", room_id, joined)
+                return
+            wait = (joined.retry_after_ms or 1000) / 1000
+        logger.warning("Matrix: gave up joining %s (rate limited)", room_id)
+
+    async def _joined(self, room_id: str, invite: InviteMemberEvent) -> None:
+        client = self.client
+        policy = self.invite_policy
+        if policy is not None:
+            members = await client.joined_members(room_id)
+            count = len(getattr(members, "members", []) or [])
+            if count > policy.max_room_members:
+                logger.info(
+                    "Matrix: leaving %s: %d members (at most %d)",
+                    room_id,
+                    count,
+                    policy.max_room_members,
+                )
+                await self._check(await client.room_leave(room_id), "room_leave")
+                return
         if invite.content.get("is_direct") and room_id not in self._direct_rooms.get(
             invite.sender, []
         ):
             await self._record_direct(invite.sender, room_id)
+
+    async def _wait_or_stop(self, seconds: float) -> bool:
+        """Sleep unless stopped meanwhile; True when stopped."""
+        try:
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+        except TimeoutError:
+            return False
+        return True
+
+    def _in_background(self, coroutine: Any) -> None:
+        task = asyncio.ensure_future(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _room_incoming(
         self, room: MatrixRoom, events: Sequence[Any], *, newly_joined: bool
@@ -94,6 +155,9 @@ class InboundEvents(DirectRooms):
             sender = getattr(event, "sender", None)
             event_id = getattr(event, "event_id", None)
             if not isinstance(sender, str) or not isinstance(event_id, str) or sender == own_id:
+                continue
+            if not invite_allowed(sender, own_id, self.allowed_servers):
+                # The server allow-list applies to every sender, not only to invitations.
                 continue
             if event_id in self._seen_events:
                 continue
@@ -132,12 +196,14 @@ class InboundEvents(DirectRooms):
         if isinstance(event, (RoomMessageText, RoomMessageNotice, RoomMessageEmote)):
             if is_edit(content):
                 return None
-            body = event.body or ""
-            names = [self.display_name or ""]
+            body = strip_reply_fallback(event.body or "", content)
+            mentioned = mentions_user(content, self.client.user_id)
+            if mentioned:
+                body = strip_leading_mention(body, self.client.user_id, [self.display_name or ""])
             return Incoming(
                 text=body,
                 sender_is_bot=isinstance(event, RoomMessageNotice),
-                mentions_bot=mentions_user(content, body, self.client.user_id, names),
+                mentions_bot=mentioned,
                 relates_to=relates_to(content),
                 **common,
             )
@@ -208,6 +274,4 @@ class InboundEvents(DirectRooms):
             except (LocalProtocolError, *_NETWORK_ERRORS) as error:
                 logger.info("Matrix: room key request not sent: %s", error)
 
-        task = asyncio.ensure_future(request())
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        self._in_background(request())

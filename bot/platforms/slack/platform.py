@@ -84,6 +84,10 @@ class SlackPlatform:
     # (``rate_limit``): the outbox sends to several conversations at once.
     conversation_rate_limit = 1.0
     send_concurrency = 8
+    # Longest text posted in one message (the outbox splits longer ones into numbered parts):
+    # Slack truncates ``text`` past 40,000 characters and a message holds at most 50 blocks;
+    # 12,000 characters are four 3,000-character sections.
+    max_text_length = 12_000
 
     def __init__(
         self,

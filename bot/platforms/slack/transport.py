@@ -43,7 +43,12 @@ async def events_runner(app: AsyncApp) -> web.AppRunner:
     """The set-up aiohttp runner whose ``POST /slack/events`` is dispatched to ``app``."""
 
     async def handle(request: web.Request) -> web.Response:
-        # Bolt checks the signature (signing secret, 5-minute window) before any listener.
+        # Bolt checks the signature (signing secret, 5-minute window) before any listener;
+        # a timestamp that is not a number would make it raise (500 and a traceback).
+        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+            logger.warning("Slack: request refused (bad X-Slack-Request-Timestamp)")
+            return web.Response(status=401, text="invalid request")
         bolt_response = await app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(bolt_response)
 
