@@ -80,7 +80,9 @@ async def running_bot(
     store.upgrade()
     seed(store, ambassador.user_id, synapse.user_id("x").partition(":")[2])
     platform = account.platform(tmp_path / "bot-store")
-    app = App(make_settings(url), store, platform)
+    settings = make_settings(url)
+    settings.stats.refresh = "live"  # the audience is seeded today (the snapshot: tests/privacy)
+    app = App(settings, store, platform)
     task = asyncio.create_task(app.run())
     try:
         await asyncio.wait_for(platform.start(), WAIT)
