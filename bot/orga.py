@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from bot.csvrows import numbered_rows
 from bot.text import fold
 
 YES = {"o", "oui", "y", "yes", "1", "true", "vrai"}
@@ -111,18 +112,11 @@ def read_export(source: str | TextIO, id_column: str | None = None) -> Iterator[
 def _rows(
     reader: Any, columns: OrgaColumns, cell: Callable[[list[str], str | None], str]
 ) -> Iterator[OrgaRow]:
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            reason = "cellule trop longue" if "field larger" in str(exc) else str(exc)
-            raise OrgaError(f"ligne {reader.line_num + 1} : {reason}") from None
+    for line, row in numbered_rows(reader, OrgaError):
         if not any(value.strip() for value in row):
             continue
         yield OrgaRow(
-            line=reader.line_num + 1,
+            line=line,
             external_id=cell(row, columns.external_id),
             started=bool(cell(row, columns.started)),
             shared=fold(cell(row, columns.shared)) in YES,

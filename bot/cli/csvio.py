@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
+from bot.csvrows import numbered_rows
 from bot.privacy import Figure, clean_display_name, safe_cell
 from bot.stats import CampaignStats
 from bot.text import clean_line, is_canonical_timezone, is_clean_id
@@ -107,23 +108,8 @@ def open_csv(path: Path) -> tuple[TextIO, list[str], Any]:
 
 
 def csv_rows(handle: TextIO, dialect: Any) -> Iterator[tuple[int, list[str]]]:
-    """The rows after the header with their line number; a cell over the csv module's field
-    limit or bad bytes become a :class:`CsvError` naming the line."""
-    reader = csv.reader(handle, dialect)
-    while True:
-        try:
-            row = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            reason = "cellule trop longue" if "field larger" in str(exc) else str(exc)
-            raise CsvError(f"ligne {reader.line_num + 1} : {reason}") from None
-        except UnicodeDecodeError:
-            raise CsvError(
-                f"ligne {reader.line_num + 2} : caractères illisibles (le fichier doit être en "
-                "UTF-8)"
-            ) from None
-        yield reader.line_num + 1, row
+    """The rows after the header with their line number; a bad row is a :class:`CsvError`."""
+    return numbered_rows(csv.reader(handle, dialect), CsvError)
 
 
 def _agents_header(header: list[str]) -> list[str]:
