@@ -121,8 +121,11 @@ async def run_bot(
     for signum in (signal.SIGTERM, signal.SIGINT):
         # A service manager's stop: finish the message in flight, drain, close cleanly.
         loop.add_signal_handler(signum, lambda: _stop_soon(app))
+    log.info("pixbot starting: platform %s, database %s", platform.name, store.database.dialect)
+    code = 1
     try:
-        return await app.run()
+        code = await app.run()
+        return code
     except PlatformAuthError as error:
         log.error("platform refused the bot's credentials: %s", error)
         print(
@@ -137,3 +140,4 @@ async def run_bot(
         if ops is not None:
             await ops.stop()
         store.close()
+        log.info("pixbot stopped (exit code %s)", code)

@@ -41,6 +41,8 @@ def root(
     ] = None,
 ) -> None:
     """pixbot : le bot des campagnes Pix."""
+    if log_format not in {None, "text", "json"}:
+        raise typer.BadParameter("text ou json.", param_hint="--log-format")
     state.config = config
     state.verbose = verbose
     state.log_format = log_format

@@ -36,8 +36,6 @@ def run(
 
     overrides: dict[str, Any] = {}
     cfg = settings(config)
-    if state.log_format not in {None, "text", "json"}:
-        raise fail("--log-format : text ou json.", 2)
     logs.configure("INFO" if state.verbose else cfg.log.level, state.log_format or cfg.log.format)
     if demo:
         overrides["platform"] = _demo_platform(cfg)
