@@ -299,6 +299,8 @@ class App:
             ctx = self._context(uow, incoming, now, prefetched)
             handled = run_to_completion(self._route(ctx))
             self._enqueue_replies(ctx)
+            for followup in ctx.followups:
+                followup()
         self.metrics.count_handled(handled, ctx.said)
         return ctx.erased
 

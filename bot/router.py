@@ -215,6 +215,8 @@ class Context:
     erased: bool = False
     # Template names said, in order (for the metrics: FAQ answered or abstained).
     said: list[str] = field(default_factory=list)
+    # Work that must be enqueued after the replies, in the same transaction.
+    followups: list[Callable[[], None]] = field(default_factory=list)
 
     @property
     def settings(self) -> Settings:
@@ -231,6 +233,10 @@ class Context:
         """Reply in the conversation the message came from."""
         self.said.append(template)
         self.replies.append(Reply(self.render(template, **variables), buttons))
+
+    def after_replies(self, followup: Callable[[], None]) -> None:
+        """Run ``followup`` once the replies are enqueued (so what it enqueues comes after)."""
+        self.followups.append(followup)
 
     def picture(self, attachment: str, template: str, /, **variables: Any) -> None:
         """Reply with a picture (rendered when sent); ``template`` describes it in words."""

@@ -181,6 +181,8 @@ class StepRunner:
             "launch", campaign.id, "step", initiator_id=initiator.id if initiator else None
         )
         result = self.campaigns.invite(uow, campaign, people, now, batch)
+        if result.unsent_batch is not None:
+            self.campaigns.report_batch(uow, result.unsent_batch, now, final=True)
         uow.audit.add("scheduler", "campaign_launch", now, campaign.id, count=result.new)
 
     def _remind(

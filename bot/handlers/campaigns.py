@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import partial
 
 from bot.core import Member
 from bot.domain import Campaign, CampaignStatus
@@ -240,6 +241,12 @@ async def launch(ctx: Context, args: str) -> None:
     )
     planner.launched(ctx.uow, campaign, ctx.now)
     ctx.say("campaign_launched", campaign=campaign, result=result, rejected=resolved.rejected)
+    if result.unsent_batch is not None:
+        ctx.after_replies(
+            partial(
+                ctx.deps.campaigns.report_batch, ctx.uow, result.unsent_batch, ctx.now, final=True
+            )
+        )
 
 
 @router.command("campagne liste", "campaign list", "campagnes", "campaigns", roles=AMBASSADORS)

@@ -77,6 +77,10 @@ class LaunchResult:
     fresh: int = 0
     # Room members who are not known agents of the campaign's service (never invited).
     rejected: int = 0
+    # The batch, when none of its invitations was queued because all were withheld: the
+    # dispatcher will never report it, so the caller must (see :meth:`report_batch`), or the
+    # missing summary would tell that every newcomer said "stop tout".
+    unsent_batch: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,7 +208,10 @@ class CampaignService:
         )
         if campaign.status in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED):
             uow.campaigns.set_status(campaign.id, CampaignStatus.RUNNING)
-        return LaunchResult(len(targets), already, skipped, fresh=len(targets) + skipped)
+        unsent = encoded if encoded is not None and skipped and not targets else None
+        return LaunchResult(
+            len(targets), already, skipped, fresh=len(targets) + skipped, unsent_batch=unsent
+        )
 
     @staticmethod
     def due_for_reminder(uow: UnitOfWork, campaign: Campaign) -> list[Participation]:

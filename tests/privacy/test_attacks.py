@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+from datetime import UTC, datetime
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -178,3 +179,42 @@ def test_figures_words_do_not_depend_on_one_person() -> None:
     assert disclose(18, 20, 5).shown is Shown.ALMOST_ALL
     assert disclose(3, 8, 5).shown is Shown.HIDDEN
     assert disclose(10, 20, 5).value == 10
+
+
+async def _second_launch_as_seen_by_the_ambassador(tmp_path: Path, x_stops_all: bool) -> list[str]:
+    """X, invited to a first campaign, said "stop tout" (or nothing); the ambassador then
+    launches a second campaign to a list naming only X."""
+    from bot.app import App
+    from bot.core import FakeClock
+    from storage.uow import Store
+    from tests.helpers.bot import RecordingConsole, make_settings
+
+    db_url = f"sqlite:///{tmp_path / 'pixbot.db'}"
+    store = Store.from_url(db_url)
+    store.upgrade()
+    clock = FakeClock(datetime(2026, 12, 1, 9, 0, tzinfo=UTC))
+    platform = RecordingConsole(journal_path=tmp_path / "console.jsonl")
+    platform.journal.load()
+    bot = Bot(App(make_settings(db_url), store, platform, clock=clock), platform, clock)
+    try:
+        setup_service(bot)
+        x = AGENTS[0]
+        await bot.say(AMB, f'campagne créer ABCDEF234 "Cyber" fin 15/12/2026 pour {x}')
+        await bot.say(AMB, "campagne lancer ABCDEF234")
+        if x_stops_all:
+            await bot.say(x, "stop tout")
+        await bot.say(AMB, f'campagne créer QWERTY234 "Bureautique" fin 15/12/2026 pour {x}')
+        before = len(bot.inbox(AMB))
+        await bot.say(AMB, "campagne lancer QWERTY234")
+        return bot.inbox(AMB)[before:]
+    finally:
+        store.close()
+
+
+async def test_a_launch_whose_only_newcomer_said_stop_tout_reads_like_any_other(
+    tmp_path: Path,
+) -> None:
+    stopped = await _second_launch_as_seen_by_the_ambassador(tmp_path / "a", x_stops_all=True)
+    invited = await _second_launch_as_seen_by_the_ambassador(tmp_path / "b", x_stops_all=False)
+    assert stopped == invited
+    assert len(invited) == 2  # the launch's reply, then the batch's summary
