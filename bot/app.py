@@ -144,6 +144,7 @@ class App:
             notifier=self.notifier,
             directory=self.directory,
             poke=self.dispatcher.poke,
+            database=self.database,
         )
         self.deps = Deps(
             settings=settings,

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from functools import partial
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -16,6 +17,7 @@ from apscheduler.triggers.date import DateTrigger
 
 from bot.config import Settings
 from bot.core import Clock
+from bot.dbwork import InlineDatabase
 from bot.domain import ReminderStep
 from bot.resilience import Deferred, Resilience
 from bot.services import retention
@@ -49,7 +51,7 @@ async def send_digest(key: str) -> None:
     if runner is not None:
 
         async def digest() -> None:
-            runner.digest()
+            await runner.database.run(runner.digest)
 
         await _guarded(key, digest, "digest")
 
@@ -61,8 +63,13 @@ async def purge_expired(key: str) -> None:
         return
 
     async def purge() -> None:
-        retention.purge(
-            jobs.store, jobs.clock.now(), jobs.settings.privacy.retention_days, dry_run=False
+        settings, now = jobs.settings, jobs.clock.now()
+        run = jobs.runner.database.run if jobs.runner else InlineDatabase().run
+        await run(
+            partial(retention.purge, dry_run=False),
+            jobs.store,
+            now,
+            settings.privacy.retention_days,
         )
 
     await _guarded(key, purge, "retention")

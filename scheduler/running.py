@@ -16,6 +16,7 @@ from typing import Any
 
 from bot.config import Settings
 from bot.core import Clock, Member
+from bot.dbwork import DatabaseWorker, InlineDatabase
 from bot.domain import Campaign, CampaignStatus, Person, ReminderStep
 from bot.notifier import Notifier
 from bot.services.audience import Directory
@@ -47,8 +48,12 @@ class StepRunner:
         notifier: Notifier,
         directory: Directory,
         poke: Callable[[], None] = lambda: None,
+        database: DatabaseWorker | InlineDatabase | None = None,
     ) -> None:
         self.settings = settings
+        # Transactions run there, off the event loop: a launch to thousands must not stall
+        # the answers to agents, Slack's acks or the Matrix sync.
+        self.database = database or InlineDatabase()
         self.store = store
         self.clock = clock
         self.planner = planner
@@ -60,12 +65,15 @@ class StepRunner:
     async def tick(self, now: datetime | None = None) -> int:
         """Run every planned step that is due; returns how many ran."""
         now = now or self.clock.now()
-        self.housekeeping(now)
-        with self.store.transaction() as uow:
-            due = [s.id for s in uow.steps.planned(before=now)]
+        due = await self.database.run(self._due, now)
         for step_id in due:
             await self.run_step(step_id, now)
         return len(due)
+
+    def _due(self, now: datetime) -> list[int]:
+        self.housekeeping(now)
+        with self.store.transaction() as uow:
+            return [s.id for s in uow.steps.planned(before=now)]
 
     def housekeeping(self, now: datetime) -> None:
         """Forget what is no longer needed: old event ids, unanswered questions past retention."""
@@ -76,21 +84,25 @@ class StepRunner:
 
     async def run_step(self, step_id: int, now: datetime | None = None) -> None:
         now = now or self.clock.now()
-        members = await self._room_members_for(step_id)
-        with self.store.transaction() as uow:
-            self._run_step(uow, step_id, now, members)
+        room = await self.database.run(self._room_of_launch, step_id)
+        # A launch step to a room needs the room's members: asked before the transaction.
+        members = await self.directory.room_members(room) if room is not None else None
+        await self.database.run(self._run_step_in_transaction, step_id, now, members)
         self.poke()
 
-    async def _room_members_for(self, step_id: int) -> Sequence[Member] | None:
-        """A launch step to a room needs the room's members: asked before the transaction."""
+    def _room_of_launch(self, step_id: int) -> str | None:
         with self.store.transaction() as uow:
             step = uow.steps.get(step_id)
             campaign = uow.campaigns.get(step.campaign_id) if step else None
         if step is None or campaign is None or step.kind != StepKind.LAUNCH:
             return None
-        if campaign.audience_kind != "room":
-            return None
-        return await self.directory.room_members(campaign.audience_value)
+        return campaign.audience_value if campaign.audience_kind == "room" else None
+
+    def _run_step_in_transaction(
+        self, step_id: int, now: datetime, members: Sequence[Member] | None
+    ) -> None:
+        with self.store.transaction() as uow:
+            self._run_step(uow, step_id, now, members)
 
     def _run_step(
         self, uow: UnitOfWork, step_id: int, now: datetime, members: Sequence[Member] | None
