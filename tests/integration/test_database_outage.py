@@ -103,7 +103,7 @@ async def test_slack_event_during_an_outage_is_handled_once_after_it(
     from bot.app import App
     from storage.uow import Store
     from tests.helpers.bot import make_settings
-    from tests.integration.test_slack_platform import (
+    from tests.helpers.slack import (
         FakeSlack,
         dm,
         envelope,
@@ -159,7 +159,7 @@ class _SignedEvents:
 
         import aiohttp
 
-        from tests.integration.test_slack_platform import SECRET
+        from tests.helpers.slack import SECRET
 
         timestamp = str(int(time.time()))
         base = f"v0:{timestamp}:{body}".encode()
