@@ -19,6 +19,7 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import urlencode
 
 import aiohttp
 import pytest
@@ -282,17 +283,9 @@ class EventsEndpoint:
         secret: str = SECRET,
         headers: dict[str, str] | None = None,
     ) -> tuple[int, str]:
-        timestamp = str(int(time.time()))
-        base = f"v0:{timestamp}:{body}".encode()
-        signature = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
-        all_headers = {
-            "Content-Type": content_type,
-            "X-Slack-Request-Timestamp": timestamp,
-            "X-Slack-Signature": signature,
-            **(headers or {}),
-        }
-        async with self.session.post(self.url, data=body.encode(), headers=all_headers) as answer:
-            return answer.status, await answer.text()
+        return await signed_post(
+            self.session, self.url, body, content_type=content_type, secret=secret, headers=headers
+        )
 
     async def event(self, event: dict[str, Any], event_id: str | None = None) -> int:
         status, _ = await self.post(json.dumps(envelope(event, event_id)))
@@ -325,3 +318,69 @@ def dm(text: str, ts: str = "1700000100.000100", user: str = ALICE) -> dict[str,
         "ts": ts,
         "client_msg_id": str(uuid.uuid4()),
     }
+
+
+async def signed_post(
+    session: aiohttp.ClientSession,
+    url: str,
+    body: str,
+    *,
+    content_type: str = "application/json",
+    secret: str = SECRET,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, str]:
+    """POST ``body`` to the adapter signed like Slack does; (status, text) of the answer."""
+    timestamp = str(int(time.time()))
+    base = f"v0:{timestamp}:{body}".encode()
+    signature = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    all_headers = {
+        "Content-Type": content_type,
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": signature,
+        **(headers or {}),
+    }
+    async with session.post(url, data=body.encode(), headers=all_headers) as answer:
+        return answer.status, await answer.text()
+
+
+def events_url(port: int | None) -> str:
+    return f"http://127.0.0.1:{port}/slack/events"
+
+
+def retry_headers(number: int) -> dict[str, str]:
+    """What Slack adds to a redelivery of an event it has no acknowledgement for."""
+    return {"X-Slack-Retry-Num": str(number), "X-Slack-Retry-Reason": "http_timeout"}
+
+
+def button_click(
+    value: str, action_ts: str, user: str = ALICE, message_ts: str = "1700000000.000042"
+) -> str:
+    """The form body of a click on one of the bot's buttons in ``user``'s direct conversation."""
+    channel = f"D{user[1:]}"
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "TPIX"},
+        "user": {"id": user, "username": user.lower(), "team_id": "TPIX"},
+        "api_app_id": "APIX",
+        "token": "legacy",
+        "container": {
+            "type": "message",
+            "message_ts": message_ts,
+            "channel_id": channel,
+            "is_ephemeral": False,
+        },
+        "trigger_id": "1.2.3",
+        "channel": {"id": channel, "name": "directmessage"},
+        "message": {"type": "message", "ts": message_ts, "user": BOT, "text": "x"},
+        "actions": [
+            {
+                "type": "button",
+                "action_id": "pixbot_reply_0",
+                "block_id": "pixbot_replies",
+                "text": {"type": "plain_text", "text": value},
+                "value": value,
+                "action_ts": action_ts,
+            }
+        ],
+    }
+    return urlencode({"payload": json.dumps(payload)})
