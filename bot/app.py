@@ -214,7 +214,11 @@ class App:
             await call_next(incoming)
         elif verdict == Verdict.WARN:
             log.info("sender %s over the message limit", incoming.sender_id)
-            await self.database.run(self._reply_only, incoming, "rate_limited")
+
+            async def reply() -> None:
+                await self.database.run(self._reply_only, incoming, "rate_limited")
+
+            await self.resilience.run(reply, "message")
 
     def _reply_only(self, incoming: Incoming, template: str) -> None:
         now = self.clock.now()

@@ -75,6 +75,10 @@ class SlackSection(_Section):
     # HTTP Events API mode (no app_token): where Slack's requests arrive (behind a proxy).
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=3000, ge=1, le=65535)
+    # Where received events wait on disk until handled (a journal file, independent of the
+    # database). Empty: next to the SQLite database file (pixbot.db → pixbot.slack-spool.jsonl),
+    # or slack-spool.jsonl in the working directory with PostgreSQL.
+    spool_path: str = ""
 
 
 class ScheduleSection(_Section):

@@ -19,12 +19,25 @@ from storage.uow import Store
 log = logging.getLogger(__name__)
 
 
-def console_journal_path(database_url: str) -> Path | None:
-    """Next to a SQLite database file: ``pixbot.db`` → ``pixbot.console.jsonl``."""
+def beside_database(database_url: str, suffix: str, fallback: str) -> Path:
+    """Next to a SQLite database file (``pixbot.db`` → ``pixbot{suffix}``); else ``fallback``
+    in the working directory."""
     url = make_url(database_url)
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
-        return Path(url.database).with_suffix(".console.jsonl")
-    return Path("pixbot.console.jsonl")
+        return Path(url.database).with_suffix(suffix)
+    return Path(fallback)
+
+
+def console_journal_path(database_url: str) -> Path | None:
+    """Next to a SQLite database file: ``pixbot.db`` → ``pixbot.console.jsonl``."""
+    return beside_database(database_url, ".console.jsonl", "pixbot.console.jsonl")
+
+
+def slack_spool_path(settings: Settings) -> Path:
+    """``[slack] spool_path``, or next to the SQLite database file."""
+    if settings.slack.spool_path:
+        return Path(settings.slack.spool_path)
+    return beside_database(settings.bot.database_url, ".slack-spool.jsonl", "slack-spool.jsonl")
 
 
 async def _upgrade_when_reachable(store: Store) -> None:
@@ -89,6 +102,7 @@ def build_platform(settings: Settings) -> Platform:
             rate_limit=sl.rate_limit,
             http_host=sl.http_host,
             http_port=sl.http_port,
+            spool_path=slack_spool_path(settings),
         )
     raise SystemExit(f"Plateforme inconnue : {choice}")
 

@@ -103,12 +103,20 @@ async def test_slack_event_during_an_outage_is_handled_once_after_it(
     from bot.app import App
     from storage.uow import Store
     from tests.helpers.bot import make_settings
-    from tests.integration.test_slack_platform import (
+    from tests.helpers.slack import (
         FakeSlack,
         dm,
         envelope,
+        events_url,
         make_platform,
+        signed_post,
     )
+
+    session = aiohttp.ClientSession()
+
+    async def post(body: str, headers: dict[str, str] | None = None) -> int:
+        port = platform.bound_port
+        return (await signed_post(session, events_url(port), body, headers=headers))[0]
 
     fake = FakeSlack()
     api = aiohttp.web.Application()
@@ -125,16 +133,15 @@ async def test_slack_event_during_an_outage_is_handled_once_after_it(
     running = asyncio.ensure_future(app.run())
     try:
         await asyncio.wait_for(platform.listening.wait(), 60)
-        events = _SignedEvents(platform.bound_port or 0)
         await asyncio.to_thread(private_pg.stop)
         question = json.dumps(envelope(dm("aide", ts="1700000500.000001"), "EvOUTAGE1"))
-        assert await events.post(question) == 200
+        assert await post(question) == 200
         retry = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
-        assert await events.post(question, retry) == 200  # Slack redelivers it
-        assert await events.post(json.dumps(envelope(dm("fait", ts="1700000500.000002")))) == 200
+        assert await post(question, retry) == 200  # Slack redelivers it
+        assert await post(json.dumps(envelope(dm("fait", ts="1700000500.000002")))) == 200
         await asyncio.to_thread(private_pg.start)
         sentinel = json.dumps(envelope(dm("aide", ts="1700000500.000003")))
-        assert await events.post(sentinel) == 200
+        assert await post(sentinel) == 200
         posts = await asyncio.wait_for(fake.wait_for_posts("DALICE", 3), WAIT)
         assert app.health.outages >= 1 and app.health.up
     finally:
@@ -142,36 +149,8 @@ async def test_slack_event_during_an_outage_is_handled_once_after_it(
         await asyncio.wait_for(running, 60)
         store.close()
         await runner.cleanup()
+        await session.close()
     # One answer to the question (not two: the redelivery is recognised), one to "fait",
     # one to the sentinel sent after the outage — in that order.
     assert len(fake.messages["DALICE"]) == 3
     assert posts[0]["text"] == posts[2]["text"]  # both are the help text
-
-
-class _SignedEvents:
-    def __init__(self, port: int) -> None:
-        self.url = f"http://127.0.0.1:{port}/slack/events"
-
-    async def post(self, body: str, headers: dict[str, str] | None = None) -> int:
-        import hashlib
-        import hmac
-        import time
-
-        import aiohttp
-
-        from tests.integration.test_slack_platform import SECRET
-
-        timestamp = str(int(time.time()))
-        base = f"v0:{timestamp}:{body}".encode()
-        signature = "v0=" + hmac.new(SECRET.encode(), base, hashlib.sha256).hexdigest()
-        all_headers = {
-            "Content-Type": "application/json",
-            "X-Slack-Request-Timestamp": timestamp,
-            "X-Slack-Signature": signature,
-            **(headers or {}),
-        }
-        async with (
-            aiohttp.ClientSession() as session,
-            session.post(self.url, data=body.encode(), headers=all_headers) as answer,
-        ):
-            return answer.status

@@ -16,23 +16,22 @@ from bot.app import App
 from storage.models import DeliveryRow
 from storage.uow import Store
 from tests.helpers.bot import make_settings
-from tests.integration.test_slack_platform import (
+from tests.helpers.slack import (
     ALICE,
     BOB,
     EventsEndpoint,
     FakeSlack,
-    _stop,
     bounded,
     dm,
     envelope,
-    fake_slack,  # noqa: F401  (fixture)
     make_platform,
+    stop_platform,
 )
 
 
 @pytest.fixture
 async def served(
-    fake_slack: FakeSlack,  # noqa: F811
+    fake_slack: FakeSlack,
     sqlite_url: str,
 ) -> AsyncIterator[tuple[EventsEndpoint, App]]:
     """The bot on Slack HTTP events, paced like production (1 message per second)."""
@@ -47,13 +46,13 @@ async def served(
         async with aiohttp.ClientSession() as session:
             yield EventsEndpoint(platform, asyncio.Queue(), session), app
     finally:
-        await _stop(platform, running)
+        await stop_platform(platform, running)
         store.close()
 
 
 async def test_a_flood_does_not_delay_another_users_reply(
     served: tuple[EventsEndpoint, App],
-    fake_slack: FakeSlack,  # noqa: F811
+    fake_slack: FakeSlack,
 ) -> None:
     endpoint, app = served
     for index in range(60):

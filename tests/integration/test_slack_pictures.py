@@ -1,4 +1,4 @@
-"""Pictures on Slack, against the fake Web API of ``test_slack_platform`` extended with the
+"""Pictures on Slack, against the fake Web API of ``tests.helpers.slack`` extended with the
 three calls of ``files_upload_v2`` (get an upload URL, upload, complete and share)."""
 
 from __future__ import annotations
@@ -19,16 +19,16 @@ from bot.domain import ParticipationKind
 from bot.platforms.slack import SlackPlatform
 from storage.uow import Store
 from tests.helpers.bot import make_settings
-from tests.integration.test_slack_platform import (
+from tests.helpers.slack import (
     ALICE,
     BOT,
     WAIT,
     EventsEndpoint,
     FakeSlack,
-    _stop,
     bounded,
     dm,
     make_platform,
+    stop_platform,
 )
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -218,5 +218,5 @@ async def test_stats_request_gives_one_upload_in_the_right_channel(
         assert all(call["channel_id"] == "DALICE" for call in fake_files.uploads())
         assert len(fake_files.calls("files.getUploadURLExternal")) == 2 * pictures
     finally:
-        await _stop(platform, running)
+        await stop_platform(platform, running)
         store.close()

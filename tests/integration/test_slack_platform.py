@@ -1,30 +1,20 @@
-"""The Slack platform against a fake Slack Web API (aiohttp, loopback only) and signed events.
-
-The fake implements the Web API methods the adapter calls, keeps its state in memory and records
-every request. Inbound events are POSTed to the adapter's HTTP endpoint signed like Slack does
-(``v0=`` HMAC-SHA256 of ``v0:{timestamp}:{body}``), or pushed through a fake Socket Mode
-WebSocket. Nothing leaves 127.0.0.1.
+"""The Slack platform against a fake Slack Web API (aiohttp, loopback only) and signed events
+(the fake and the signing are in :mod:`tests.helpers.slack`). Nothing leaves 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import hashlib
-import hmac
 import json
 import socket
-import time
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from dataclasses import replace
 from urllib.parse import urlencode
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from bot.app import App
 from bot.core import Button, DeliveryError, Incoming, Outgoing, PlatformAuthError
@@ -40,236 +30,20 @@ from bot.platforms.slack import (
 from storage.uow import Store
 from tests.helpers.bot import make_settings
 from tests.helpers.platform_contract import Inbox, PlatformContract
-
-T = TypeVar("T")
-WAIT = 10.0  # upper bound for anything we wait for; never a timing assertion
-BOT_TOKEN = "xoxb-test-token"
-APP_TOKEN = "xapp-test-token"
-SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
-BOT = "UBOT"
-ALICE = "UALICE"
-BOB = "UBOB"
-
-
-async def bounded(awaitable: Awaitable[T]) -> T:
-    return await asyncio.wait_for(awaitable, WAIT)
-
-
-# -- the fake Slack Web API ------------------------------------------------------------------------
-
-
-@dataclass
-class FakeSlack:
-    """Slack's Web API as far as the adapter uses it, in memory."""
-
-    users: dict[str, dict[str, Any]] = field(default_factory=dict)
-    channels: dict[str, dict[str, Any]] = field(default_factory=dict)
-    messages: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: defaultdict(list))
-    requests: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
-    # Answer the next N chat.postMessage calls with HTTP 429 + Retry-After: 3.
-    ratelimit_posts: int = 0
-    # Answer every call with this error (e.g. "invalid_auth").
-    auth_error: str | None = None
-    # Answer conversations.history with this error (e.g. "missing_scope").
-    history_error: str | None = None
-    posted: asyncio.Condition = field(default_factory=asyncio.Condition)
-    port: int = 0
-    socket_envelopes: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
-    socket_acks: asyncio.Queue[dict[str, Any]] = field(default_factory=asyncio.Queue)
-    _clock: int = 0
-
-    def __post_init__(self) -> None:
-        for user_id, name, is_bot in [
-            (BOT, "pixbot", True),
-            (ALICE, "Alice", False),
-            (BOB, "Bob", False),
-            ("UCAROL", "Carol", False),
-            ("UHELPER", "Helper", True),
-        ]:
-            self.users[user_id] = {
-                "id": user_id,
-                "name": name.lower(),
-                "is_bot": is_bot,
-                "deleted": False,
-                "profile": {"display_name": name, "real_name": name},
-            }
-        self.channels["CROOM"] = {
-            "id": "CROOM",
-            "name": "campagne-pix",
-            "members": [ALICE, BOT, BOB, "UHELPER", "UCAROL"],
-        }
-        self.channels["CNEWS"] = {"id": "CNEWS", "name": "annonces", "members": [ALICE]}
-        self.channels["CDRAFT"] = {"id": "CDRAFT", "name": "brouillon", "members": [BOT, BOB]}
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api/"
-
-    def calls(self, method: str) -> list[dict[str, Any]]:
-        return [payload for name, payload in self.requests if name == method]
-
-    def dm_of(self, user_id: str) -> str:
-        return f"D{user_id[1:]}"
-
-    async def wait_for_posts(self, channel: str, count: int) -> list[dict[str, Any]]:
-        async with self.posted:
-            await self.posted.wait_for(lambda: len(self.messages[channel]) >= count)
-        return self.messages[channel]
-
-    # -- HTTP plumbing
-
-    async def handle(self, request: web.Request) -> web.Response:
-        method = request.match_info["method"]
-        payload: dict[str, Any] = dict(request.query)
-        if request.content_type == "application/json":
-            payload.update(await request.json())
-        elif request.can_read_body:
-            payload.update(await request.post())
-        self.requests.append((method, payload))
-        expected = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
-        if self.auth_error is not None:
-            return web.json_response({"ok": False, "error": self.auth_error})
-        if request.headers.get("Authorization") != f"Bearer {expected}":
-            return web.json_response({"ok": False, "error": "invalid_auth"})
-        if method == "chat.postMessage" and self.ratelimit_posts > 0:
-            self.ratelimit_posts -= 1
-            return web.json_response(
-                {"ok": False, "error": "ratelimited"}, status=429, headers={"Retry-After": "3"}
-            )
-        handler = getattr(self, "api_" + method.replace(".", "_"), None)
-        if handler is None:
-            return web.json_response({"ok": False, "error": "unknown_method"}, status=404)
-        answer: dict[str, Any] = handler(payload)
-        if method == "chat.postMessage":
-            async with self.posted:
-                self.posted.notify_all()
-        return web.json_response(answer)
-
-    # -- methods
-
-    def api_auth_test(self, payload: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "user_id": BOT, "bot_id": "BBOT", "team_id": "TPIX", "user": "pixbot"}
-
-    def api_apps_connections_open(self, payload: dict[str, Any]) -> dict[str, Any]:
-        return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket"}
-
-    def api_conversations_open(self, payload: dict[str, Any]) -> dict[str, Any]:
-        user = str(payload.get("users", ""))
-        if user not in self.users:
-            return {"ok": False, "error": "user_not_found"}
-        return {"ok": True, "channel": {"id": self.dm_of(user)}}
-
-    def _known_channel(self, channel: str) -> bool:
-        return channel in self.channels or (
-            channel.startswith("D") and f"U{channel[1:]}" in self.users
-        )
-
-    def api_chat_postMessage(self, payload: dict[str, Any]) -> dict[str, Any]:
-        channel = str(payload.get("channel", ""))
-        if not self._known_channel(channel):
-            return {"ok": False, "error": "channel_not_found"}
-        self._clock += 1
-        ts = f"1700000000.{self._clock:06d}"
-        message = {
-            "type": "message",
-            "ts": ts,
-            "user": BOT,
-            "bot_id": "BBOT",
-            "text": payload.get("text", ""),
-            "blocks": payload.get("blocks"),
-            "metadata": payload.get("metadata"),
-        }
-        self.messages[channel].append(message)
-        return {"ok": True, "channel": channel, "ts": ts, "message": message}
-
-    def api_conversations_history(self, payload: dict[str, Any]) -> dict[str, Any]:
-        channel = str(payload.get("channel", ""))
-        if not self._known_channel(channel):
-            return {"ok": False, "error": "channel_not_found"}
-        if self.history_error:
-            return {"ok": False, "error": self.history_error}
-        limit = int(payload.get("limit", 100))
-        with_metadata = str(payload.get("include_all_metadata", "")).lower() in ("1", "true")
-        newest_first = list(reversed(self.messages[channel]))[:limit]
-        return {
-            "ok": True,
-            "messages": [
-                {k: v for k, v in m.items() if k != "metadata" or with_metadata}
-                for m in newest_first
-            ],
-        }
-
-    def _page(self, items: list[Any], payload: dict[str, Any]) -> tuple[list[Any], str]:
-        """Two items per page, whatever the limit asked: pagination is always exercised."""
-        start = int(payload.get("cursor") or 0)
-        end = start + 2
-        return items[start:end], (str(end) if end < len(items) else "")
-
-    def api_conversations_members(self, payload: dict[str, Any]) -> dict[str, Any]:
-        channel = self.channels.get(str(payload.get("channel", "")))
-        if channel is None:
-            return {"ok": False, "error": "channel_not_found"}
-        members, cursor = self._page(channel["members"], payload)
-        return {"ok": True, "members": members, "response_metadata": {"next_cursor": cursor}}
-
-    def api_conversations_list(self, payload: dict[str, Any]) -> dict[str, Any]:
-        listed = [{"id": c["id"], "name": c["name"]} for c in self.channels.values()]
-        channels, cursor = self._page(listed, payload)
-        return {"ok": True, "channels": channels, "response_metadata": {"next_cursor": cursor}}
-
-    def api_users_info(self, payload: dict[str, Any]) -> dict[str, Any]:
-        user = self.users.get(str(payload.get("user", "")))
-        if user is None:
-            return {"ok": False, "error": "user_not_found"}
-        return {"ok": True, "user": user}
-
-    # -- Socket Mode
-
-    async def socket(self, request: web.Request) -> web.WebSocketResponse:
-        ws = web.WebSocketResponse()
-        await ws.prepare(request)
-        await ws.send_json({"type": "hello", "num_connections": 1})
-
-        async def pump() -> None:
-            while True:
-                await ws.send_json(await self.socket_envelopes.get())
-
-        sender = asyncio.ensure_future(pump())
-        try:
-            async for message in ws:
-                if message.type == aiohttp.WSMsgType.TEXT:
-                    await self.socket_acks.put(json.loads(message.data))
-        finally:
-            sender.cancel()
-        return ws
-
-
-@pytest.fixture
-async def fake_slack() -> AsyncIterator[FakeSlack]:
-    fake = FakeSlack()
-    app = web.Application()
-    app.router.add_route("*", "/api/{method}", fake.handle)
-    app.router.add_get("/socket", fake.socket)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    fake.port = runner.addresses[0][1]
-    try:
-        yield fake
-    finally:
-        await runner.cleanup()
-
-
-def make_platform(fake: FakeSlack, **options: Any) -> SlackPlatform:
-    settings: dict[str, Any] = {
-        "bot_token": BOT_TOKEN,
-        "signing_secret": SECRET,
-        "base_url": fake.base_url,
-        "http_port": 0,
-    }
-    settings.update(options)
-    return SlackPlatform(**settings)
+from tests.helpers.slack import (
+    ALICE,
+    APP_TOKEN,
+    BOB,
+    BOT,
+    BOT_TOKEN,
+    EventsEndpoint,
+    FakeSlack,
+    bounded,
+    dm,
+    envelope,
+    make_platform,
+    stop_platform,
+)
 
 
 @pytest.fixture
@@ -524,7 +298,7 @@ async def test_token_revoked_while_running_stops_the_bot(fake_slack: FakeSlack) 
         with pytest.raises(PlatformAuthError):
             await bounded(running)
     finally:
-        await _stop(platform, running)
+        await stop_platform(platform, running)
 
 
 # -- rooms -----------------------------------------------------------------------------------------
@@ -559,75 +333,6 @@ async def _ignore(incoming: Incoming) -> None:
     return None
 
 
-async def _stop(platform: SlackPlatform, running: asyncio.Future[None]) -> None:
-    await bounded(platform.stop())
-    with contextlib.suppress(Exception):
-        await bounded(running)
-
-
-@dataclass
-class EventsEndpoint:
-    platform: SlackPlatform
-    received: asyncio.Queue[Incoming]
-    session: aiohttp.ClientSession
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.platform.bound_port}/slack/events"
-
-    async def post(
-        self,
-        body: str,
-        *,
-        content_type: str = "application/json",
-        secret: str = SECRET,
-        headers: dict[str, str] | None = None,
-    ) -> tuple[int, str]:
-        timestamp = str(int(time.time()))
-        base = f"v0:{timestamp}:{body}".encode()
-        signature = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
-        all_headers = {
-            "Content-Type": content_type,
-            "X-Slack-Request-Timestamp": timestamp,
-            "X-Slack-Signature": signature,
-            **(headers or {}),
-        }
-        async with self.session.post(self.url, data=body.encode(), headers=all_headers) as answer:
-            return answer.status, await answer.text()
-
-    async def event(self, event: dict[str, Any], event_id: str | None = None) -> int:
-        status, _ = await self.post(json.dumps(envelope(event, event_id)))
-        return status
-
-    async def next(self) -> Incoming:
-        return await bounded(self.received.get())
-
-
-def envelope(event: dict[str, Any], event_id: str | None = None) -> dict[str, Any]:
-    return {
-        "token": "legacy",
-        "team_id": "TPIX",
-        "api_app_id": "APIX",
-        "event": event,
-        "type": "event_callback",
-        "event_id": event_id or f"Ev{uuid.uuid4().hex[:10].upper()}",
-        "event_time": int(time.time()),
-        "authorizations": [{"team_id": "TPIX", "user_id": BOT, "is_bot": True}],
-    }
-
-
-def dm(text: str, ts: str = "1700000100.000100", user: str = ALICE) -> dict[str, Any]:
-    return {
-        "type": "message",
-        "channel": f"D{user[1:]}",
-        "channel_type": "im",
-        "user": user,
-        "text": text,
-        "ts": ts,
-        "client_msg_id": str(uuid.uuid4()),
-    }
-
-
 async def _start_endpoint(
     fake: FakeSlack, on_message: Callable[[Incoming], Awaitable[None]] | None = None
 ) -> tuple[SlackPlatform, asyncio.Future[None], asyncio.Queue[Incoming]]:
@@ -649,7 +354,7 @@ async def endpoint(fake_slack: FakeSlack) -> AsyncIterator[EventsEndpoint]:
         try:
             yield EventsEndpoint(platform, received, session)
         finally:
-            await _stop(platform, running)
+            await stop_platform(platform, running)
     assert running.done()
 
 
@@ -682,27 +387,29 @@ async def test_channel_mention_is_stripped_and_its_app_mention_twin_has_the_same
     assert await endpoint.event(message) == 200
     mention = {k: v for k, v in message.items() if k != "channel_type"}
     assert await endpoint.event({**mention, "type": "app_mention"}) == 200
-    first, twin = await endpoint.next(), await endpoint.next()
+    first = await endpoint.next()
     assert first.text == "campagne liste"
     assert first.mentions_bot and not first.is_direct
     assert first.sender_id == BOB and first.conversation_id == "CROOM"
-    assert twin.text == "campagne liste" and twin.mentions_bot
-    # The same message seen twice: the core's de-duplication answers it once.
-    assert twin.event_id == first.event_id
+    assert first.event_id == "CROOM/1700000200.000200"
 
+    # The twin has the same id: acknowledged, not handed over again (the spool knows it).
     plain = {**message, "text": "bonjour tout le monde", "ts": "1700000201.000000"}
     assert await endpoint.event(plain) == 200
     other = await endpoint.next()
     assert not other.mentions_bot and other.text == "bonjour tout le monde"
 
 
-async def test_slack_retry_keeps_the_event_id(endpoint: EventsEndpoint) -> None:
+async def test_a_slack_retry_is_acknowledged_and_handed_over_once(
+    endpoint: EventsEndpoint,
+) -> None:
     body = json.dumps(envelope(dm("aide"), "EvRETRY"))
     assert (await endpoint.post(body))[0] == 200
     retry_headers = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
     assert (await endpoint.post(body, headers=retry_headers))[0] == 200
-    first, retried = await endpoint.next(), await endpoint.next()
-    assert first.event_id == retried.event_id
+    assert await endpoint.event(dm("sentinelle", "1700000100.000200")) == 200
+    first, second = await endpoint.next(), await endpoint.next()
+    assert first.text == "aide" and second.text == "sentinelle"
 
 
 async def test_bad_signature_bots_and_own_messages_reach_no_handler(
@@ -822,7 +529,7 @@ async def test_handlers_are_serialised_per_conversation_and_acked_at_once(
             await bounded(logged["end deux"].wait())
             assert log.index("end un") < log.index("start deux")
     finally:
-        await _stop(platform, running)
+        await stop_platform(platform, running)
 
 
 async def test_http_mode_needs_a_signing_secret(fake_slack: FakeSlack) -> None:
@@ -858,7 +565,7 @@ async def test_socket_mode_delivers_events_and_acks_them(fake_slack: FakeSlack) 
         assert ack["envelope_id"] == "env-1"
         assert fake_slack.calls("apps.connections.open")
     finally:
-        await _stop(platform, running)
+        await stop_platform(platform, running)
     assert running.done()
 
 
@@ -901,5 +608,5 @@ async def test_the_bot_answers_a_signed_direct_message_once(
             "reply:slack:DALICE/1700000800.000002:0",
         ]
     finally:
-        await _stop(platform, running)
+        await stop_platform(platform, running)
         store.close()

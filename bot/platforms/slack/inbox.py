@@ -1,7 +1,12 @@
 """Incoming messages handed to the core in order: one at a time per conversation.
 
 Conversations are served concurrently; within one, a message is handed over only after the
-previous one was handled, so replies keep the order of the questions.
+previous one was handled, so replies keep the order of the questions. Every message here is
+already in the :class:`~bot.platforms.slack.spool.Spool`: it leaves it once handled. A message
+whose handling fails (the core raises: the database is away and the bot is stopping, or
+something unexpected) is not skipped: it is handed over again after a bounded backoff, and the
+ones behind it in its conversation wait; when the bot stops meanwhile, it stays in the spool
+for the next start.
 """
 
 from __future__ import annotations
@@ -11,12 +16,21 @@ import logging
 from collections import deque
 
 from bot.core import Incoming, MessageHandler
+from bot.platforms.slack.spool import Spool
+from bot.platforms.slack.transport import MAX_BACKOFF, sleep_or_stop
 
 logger = logging.getLogger(__name__)
 
+FIRST_BACKOFF = 0.5
+
 
 class ConversationQueues:
-    def __init__(self) -> None:
+    def __init__(
+        self, spool: Spool, stopping: asyncio.Event, max_backoff: float = MAX_BACKOFF
+    ) -> None:
+        self.spool = spool
+        self.stopping = stopping
+        self.max_backoff = max_backoff
         self._queues: dict[str, deque[Incoming]] = {}
         self._workers: set[asyncio.Task[None]] = set()
 
@@ -35,17 +49,56 @@ class ConversationQueues:
     async def _drain(self, conversation: str, on_message: MessageHandler) -> None:
         queue = self._queues[conversation]
         try:
-            while queue:
-                incoming = queue.popleft()
-                try:
-                    await on_message(incoming)
-                except Exception:
-                    logger.exception("Handler failed for Slack event %s", incoming.event_id)
+            while queue and not self.stopping.is_set():
+                incoming = queue[0]
+                if not await self._hand_over(incoming, on_message):
+                    return  # stopping: this one and those behind it wait in the spool
+                queue.popleft()
+                await self.spool.done(incoming.event_id)
         finally:
             del self._queues[conversation]
 
+    async def _hand_over(self, incoming: Incoming, on_message: MessageHandler) -> bool:
+        """Hand ``incoming`` over until it is handled (True) or the bot stops (False)."""
+        backoff = FIRST_BACKOFF
+        failures = 0
+        while True:
+            try:
+                await on_message(incoming)
+                if failures:
+                    logger.info(
+                        "Slack: event %s handled after %d failure(s)", incoming.event_id, failures
+                    )
+                return True
+            except Exception as error:
+                failures += 1
+                if self.stopping.is_set():
+                    logger.info(
+                        "Slack: event %s not handled (%s); kept for the next start",
+                        incoming.event_id,
+                        type(error).__name__,
+                    )
+                    return False
+                # One traceback per event, then one line now and then: the cause is known.
+                if failures == 1:
+                    logger.exception(
+                        "Slack: handling event %s failed; it is tried again", incoming.event_id
+                    )
+                elif failures % 10 == 0:
+                    logger.warning(
+                        "Slack: event %s still not handled after %d attempts (%s)",
+                        incoming.event_id,
+                        failures,
+                        error,
+                    )
+            if await sleep_or_stop(self.stopping, backoff):
+                logger.info("Slack: event %s kept for the next start", incoming.event_id)
+                return False
+            backoff = min(backoff * 2, self.max_backoff)
+
     async def finish(self, grace: float) -> None:
-        """Wait up to ``grace`` s for the messages being handled, then cancel the rest."""
+        """Wait up to ``grace`` s for the messages being handled, then cancel the rest (they
+        stay in the spool)."""
         workers = set(self._workers)
         if not workers:
             return

@@ -4,7 +4,8 @@ The adapter only translates (the wire format is in :mod:`bot.platforms.slack.cod
 payloads and Block Kit button clicks become :class:`bot.core.Incoming`, :class:`bot.core.Outgoing`
 becomes a ``chat.postMessage`` with escaped mrkdwn and buttons; every Slack error becomes one
 :class:`bot.core.DeliveryError` here. Retries belong to the caller's outbox, so the Web API client
-has no retry handler of its own.
+has no retry handler of its own. What Slack sends is written to a spool on disk before it is
+acknowledged, and leaves it once handled (:mod:`bot.platforms.slack.intake`).
 
 Slack has no transaction id, so the idempotency key travels in the message metadata
 (``pixbot_delivery``), or in the file name of a picture (:mod:`bot.platforms.slack.files`).
@@ -21,6 +22,7 @@ import logging
 import re
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 from aiohttp import web
@@ -31,7 +33,6 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import (
     DeliveryError,
-    Incoming,
     Member,
     MessageHandler,
     Outgoing,
@@ -49,13 +50,13 @@ from bot.platforms.slack.codec import (
     delivery_error,
     delivery_key,
     error_code,
-    incoming_from_action,
-    incoming_from_event,
     next_cursor,
     unreachable,
 )
 from bot.platforms.slack.files import file_marker, shared_files, upload_arguments
 from bot.platforms.slack.inbox import ConversationQueues
+from bot.platforms.slack.intake import Intake, open_spool
+from bot.platforms.slack.spool import Spool
 from bot.platforms.slack.transport import MAX_BACKOFF, NETWORK_ERRORS, sleep_or_stop
 
 logger = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ class _Transient(Exception):
     """Slack answered with an error that may go away (5xx, ratelimited at start)."""
 
 
-class SlackPlatform:
+class SlackPlatform(Intake):
     name = PLATFORM
     # Slack paces chat.postMessage per channel (about 1/s) under a workspace ceiling
     # (``rate_limit``): the outbox sends to several conversations at once.
@@ -102,6 +103,7 @@ class SlackPlatform:
         bot_user_id: str | None = None,
         team_id: str | None = None,
         request_timeout: int = 20,
+        spool_path: Path | None = None,
     ) -> None:
         if not bot_token:
             raise ValueError("SlackPlatform needs a bot token (xoxb-…)")
@@ -126,8 +128,8 @@ class SlackPlatform:
         self.app = AsyncApp(
             client=self.client,
             signing_secret=signing_secret,
-            # Listeners only queue the message: Slack gets its ack at once.
-            process_before_response=False,
+            # Listeners only spool the message: Slack gets its ack once it is on disk.
+            process_before_response=True,
             logger=logger,
             name="pixbot",
         )
@@ -140,7 +142,10 @@ class SlackPlatform:
         self._stopping = asyncio.Event()
         self._fatal: PlatformAuthError | None = None
         self._on_message: MessageHandler | None = None
-        self._inbox = ConversationQueues()
+        # Accepted events wait on disk until handled (see .spool): nothing acknowledged to
+        # Slack lives in memory only.
+        self._spool = Spool(spool_path)
+        self._inbox = ConversationQueues(self._spool, self._stopping)
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._run_finished = asyncio.Event()
@@ -229,8 +234,11 @@ class SlackPlatform:
         self._run_finished.clear()
         try:
             await self.start()
-            if self._fatal is None and not self._stopping.is_set():
+            waiting = await open_spool(self._spool, self._stopping)
+            if self._fatal is None and not self._stopping.is_set() and waiting is not None:
                 self._on_message = on_message
+                for incoming in waiting:  # accepted before a stop or a crash: in their order
+                    self._inbox.put(incoming, on_message)
                 if self.app_token:
                     await self._connect_socket_mode()
                 else:
@@ -239,6 +247,7 @@ class SlackPlatform:
         finally:
             await self._close_transport()
             await self._inbox.finish(STOP_TIMEOUT)
+            self._spool.close()
             self._on_message = None
             self._run_finished.set()
         if self._fatal is not None:
@@ -270,23 +279,6 @@ class SlackPlatform:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
-
-    async def _on_event(self, body: dict[str, Any]) -> None:
-        incoming = incoming_from_event(body, self.bot_id)
-        if incoming is not None:
-            self._enqueue(incoming)
-
-    async def _on_action(self, ack: Callable[[], Awaitable[Any]], body: dict[str, Any]) -> None:
-        await ack()
-        incoming = incoming_from_action(body, self.bot_id)
-        if incoming is not None:
-            self._enqueue(incoming)
-
-    def _enqueue(self, incoming: Incoming) -> None:
-        """Hand over in order, one message at a time per conversation."""
-        if self._on_message is None or self._stopping.is_set():
-            return
-        self._inbox.put(incoming, self._on_message)
 
     # -- Web API calls ------------------------------------------------------------------------
 
