@@ -146,17 +146,25 @@ async def test_joins_only_for_known_inviters_and_small_rooms_and_ignores_chatter
         invited = await agent.client.room_invite(big.room_id, bot.user_id)
         assert not isinstance(invited, ErrorResponse), invited
 
-        async def bot_gone() -> bool | None:
-            """The bot's membership on the server: it joined, counted, and left."""
-            state = await agent.client.room_get_state_event(
-                big.room_id, "m.room.member", bot.user_id
-            )
-            if getattr(state, "content", {}).get("membership") == "leave":
-                return True
-            await asyncio.sleep(0.2)
-            return None
+        def bot_gone(room_id: str) -> Any:
+            async def check() -> bool | None:
+                """The bot's membership on the server: it joined, counted, and left."""
+                state = await agent.client.room_get_state_event(
+                    room_id, "m.room.member", bot.user_id
+                )
+                if getattr(state, "content", {}).get("membership") == "leave":
+                    return True
+                await asyncio.sleep(0.2)
+                return None
 
-        await until(bot_gone, "the bot to leave the big room")
+            return check
+
+        await until(bot_gone(big.room_id), "the bot to leave the big room")
+        # The small room grows past the limit (a fourth person joins): the bot leaves it too.
+        invited = await agent.client.room_invite(small.room_id, stranger.user_id)
+        assert not isinstance(invited, ErrorResponse), invited
+        await stranger.join_invite(small.room_id)
+        await until(bot_gone(small.room_id), "the bot to leave the room that grew")
 
 
 @pytest.mark.synapse

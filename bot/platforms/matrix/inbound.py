@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -121,6 +121,30 @@ class InboundEvents(DirectRooms):
             invite.sender, []
         ):
             await self._record_direct(invite.sender, room_id)
+
+    async def _leave_crowded_rooms(self, joined: Iterable[str]) -> set[str]:
+        """Leave the group rooms that grew past ``max_room_members`` since the bot joined them
+        (checked on every sync that brings them news); returns the rooms left."""
+        policy = self.invite_policy
+        left: set[str] = set()
+        if policy is None:
+            return left
+        for room_id in joined:
+            room = self.client.rooms.get(room_id)
+            if room is None or room.joined_count <= policy.max_room_members:
+                continue
+            logger.info(
+                "Matrix: leaving %s: it grew to %d members (at most %d)",
+                room_id,
+                room.joined_count,
+                policy.max_room_members,
+            )
+            left.add(room_id)
+            try:
+                await self._check(await self.client.room_leave(room_id), "room_leave")
+            except _NETWORK_ERRORS as error:
+                logger.warning("Matrix: could not leave %s yet: %s", room_id, error)
+        return left
 
     async def _wait_or_stop(self, seconds: float) -> bool:
         """Sleep unless stopped meanwhile; True when stopped."""

@@ -393,10 +393,11 @@ class MatrixPlatform(InboundEvents):
             except _NETWORK_ERRORS as error:
                 # The invite stays pending on the server; it comes back after a restart.
                 logger.warning("Matrix: invite to %s not handled: %s", room_id, error)
+        crowded = await self._leave_crowded_rooms(response.rooms.join)
         if batch.replay_timeline or batch.replay_after_ms is not None:
             for room_id, info in response.rooms.join.items():
                 room = self.client.rooms.get(room_id)
-                if room is None:
+                if room is None or room_id in crowded:
                     continue
                 events = info.timeline.events
                 if not batch.replay_timeline:
