@@ -1,5 +1,7 @@
 """The instance lock as the running bot sees it: standby until acquired, watched while held.
 
+The lock is looked at in a thread: a database that hangs never freezes the event loop.
+
 A second ``pixbot run`` on the same database waits here (role ``standby``) and takes over
 within about :data:`POLL` seconds when the active process dies, even killed with SIGKILL (the
 server or the kernel releases the lock with the process). While active, a watchdog checks the
@@ -46,9 +48,9 @@ class Lease:
         if not self.held.is_set():
             raise LeaseLost("the instance lock is not held")
 
-    def _try(self) -> bool:
+    async def _try(self) -> bool:
         try:
-            got = self.lock.acquire()
+            got = await asyncio.to_thread(self.lock.acquire)
         except Exception as error:
             if not is_transient(error):
                 raise
@@ -61,7 +63,7 @@ class Lease:
         """Wait for the lock (standby); False when stopped before getting it."""
         announced = False
         while not stopping.is_set():
-            if self._try():
+            if await self._try():
                 if announced:
                     log.warning("Instance lock acquired: this pixbot takes over (active)")
                     await _sleep_or_stop(stopping, TAKEOVER_GRACE)
@@ -88,7 +90,7 @@ class Lease:
                 return
             if self.held.is_set() or self._suspected:
                 self._suspected = False
-                if self.lock.alive():
+                if await asyncio.to_thread(self.lock.alive):
                     self.held.set()
                     continue
                 self.held.clear()
@@ -96,7 +98,7 @@ class Lease:
                     "Verrou d'instance perdu (base redémarrée ?) : envois suspendus / instance "
                     "lock lost: sending paused until it is re-acquired"
                 )
-            if self._try():
+            if await self._try():
                 log.warning("Instance lock re-acquired (epoch %s): sending resumes", self.epoch)
                 self.held.set()
             elif self.health.up:

@@ -18,6 +18,7 @@ import fcntl
 import logging
 import os
 import socket
+import threading
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
@@ -45,6 +46,8 @@ class InstanceLock:
         self.epoch: int | None = None
         self._connection: Connection | None = None
         self._file: IO[str] | None = None
+        # Looked at from a thread (the lease's watchdog) and released from the event loop.
+        self._mutex = threading.RLock()
 
     @property
     def path(self) -> Path | None:
@@ -60,6 +63,10 @@ class InstanceLock:
 
     def acquire(self) -> bool:
         """Try once; True when this process now holds the lock (with a new epoch)."""
+        with self._mutex:
+            return self._acquire()
+
+    def _acquire(self) -> bool:
         if self.database.dialect == "postgresql":
             got = self._acquire_advisory()
         else:
@@ -125,6 +132,10 @@ class InstanceLock:
 
     def alive(self) -> bool:
         """Is the lock still ours? A lost lock is forgotten (re-acquire to hold it again)."""
+        with self._mutex:
+            return self._alive()
+
+    def _alive(self) -> bool:
         if self._connection is not None:
             try:
                 self._connection.execute(text("SELECT 1")).scalar()
@@ -158,6 +169,10 @@ class InstanceLock:
 
     def release(self) -> None:
         """Give the lock back; never raises (the database may be gone: the lock went with it)."""
+        with self._mutex:
+            self._release()
+
+    def _release(self) -> None:
         if self._connection is not None:
             try:
                 self._connection.execute(
