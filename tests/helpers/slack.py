@@ -16,7 +16,7 @@ import json
 import time
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import urlencode
@@ -231,12 +231,17 @@ class FakeSlack:
         return ws
 
 
-@pytest.fixture
-async def fake_slack() -> AsyncIterator[FakeSlack]:
-    fake = FakeSlack()
+Fake = TypeVar("Fake", bound=FakeSlack)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@contextlib.asynccontextmanager
+async def serving(fake: Fake, *routes: tuple[str, str, Handler]) -> AsyncIterator[Fake]:
+    """Serve ``fake``'s Web API (and ``routes``: method, path, handler) on an ephemeral port."""
     app = web.Application()
     app.router.add_route("*", "/api/{method}", fake.handle)
-    app.router.add_get("/socket", fake.socket)
+    for method, path, handler in routes:
+        app.router.add_route(method, path, handler)
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -246,6 +251,13 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
         yield fake
     finally:
         await runner.cleanup()
+
+
+@pytest.fixture
+async def fake_slack() -> AsyncIterator[FakeSlack]:
+    fake = FakeSlack()
+    async with serving(fake, ("GET", "/socket", fake.socket)):
+        yield fake
 
 
 def make_platform(fake: FakeSlack, **options: Any) -> SlackPlatform:

@@ -28,6 +28,7 @@ from tests.helpers.slack import (
     bounded,
     dm,
     make_platform,
+    serving,
     stop_platform,
 )
 
@@ -100,18 +101,8 @@ class FakeSlackFiles(FakeSlack):
 @pytest.fixture
 async def fake_files() -> AsyncIterator[FakeSlackFiles]:
     fake = FakeSlackFiles()
-    app = web.Application()
-    app.router.add_route("*", "/api/{method}", fake.handle)
-    app.router.add_post("/upload/{file_id}", fake.upload)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    fake.port = runner.addresses[0][1]
-    try:
+    async with serving(fake, ("POST", "/upload/{file_id}", fake.upload)):
         yield fake
-    finally:
-        await runner.cleanup()
 
 
 def picture(key: str = "reply:slack:DALICE/1:1", *, resend: bool = False) -> Outgoing:
