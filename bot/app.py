@@ -20,7 +20,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from bot.config import Settings
-from bot.core import AcceptsInvitations, Clock, Incoming, Platform, SystemClock
+from bot.core import AcceptsInvitations, Clock, HoldsIntake, Incoming, Platform, SystemClock
 from bot.dbwork import DatabaseWorker, InlineDatabase
 from bot.domain import DeliveryStatus, Person, Roles
 from bot.handlers import build_router
@@ -103,6 +103,8 @@ class App:
         self.platform_state = "idle"
         self.metrics = Metrics()
         self.metrics.watch(store, self.role, self.clock.now)
+        if isinstance(platform, HoldsIntake):
+            self.metrics.watch_intake(platform.intake_backlog)
         self.checks = Health(self.role)
         self.checks.register("database", database_check(store, self.health))
         self.checks.register("platform", self._check_platform)
@@ -376,7 +378,10 @@ class App:
         state = self.platform_state
         if state == "up" and self.dispatcher.platform_unreachable:
             state = "unreachable"
-        return {"status": state, "name": self.platform.name}
+        check: Check = {"status": state, "name": self.platform.name}
+        if isinstance(self.platform, HoldsIntake):
+            check["intake_pending"] = self.platform.intake_backlog()
+        return check
 
     async def _check_scheduler(self) -> Check:
         if self.role() != "active":

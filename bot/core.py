@@ -184,6 +184,15 @@ class AcceptsInvitations(Protocol):
     invite_policy: InvitePolicy | None
 
 
+@runtime_checkable
+class HoldsIntake(Protocol):
+    """A platform that keeps incoming events durably until they are handled (Slack's spool)."""
+
+    def intake_backlog(self) -> int:
+        """Events acknowledged to the platform and not handled yet."""
+        ...
+
+
 class Clock(Protocol):
     def now(self) -> datetime: ...
 

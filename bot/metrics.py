@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 
-from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -62,6 +62,15 @@ class Metrics:
 
     def watch(self, store: Store, role: Callable[[], str], clock: Callable[[], datetime]) -> None:
         self.registry.register(_Levels(store, role, clock))
+
+    def watch_intake(self, backlog: Callable[[], int]) -> None:
+        """Incoming events held durably and not handled yet (they pile up during an outage)."""
+        gauge = Gauge(
+            "pixbot_intake_pending",
+            "Incoming events acknowledged to the platform and not handled yet",
+            registry=self.registry,
+        )
+        gauge.set_function(lambda: float(backlog()))
 
     def count_handled(self, handled: str | None, said: Iterable[str]) -> None:
         """One message handled: its command, and for a question whether the FAQ answered."""

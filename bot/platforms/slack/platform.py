@@ -282,6 +282,10 @@ class SlackPlatform(Intake):
 
     # -- Web API calls ------------------------------------------------------------------------
 
+    def intake_backlog(self) -> int:
+        """Events acknowledged to Slack (spooled) and not handled yet."""
+        return len(self._spool)
+
     async def _call(self, method: Callable[..., Awaitable[T]], **arguments: Any) -> T:
         """One Web API call; every failure becomes a :class:`DeliveryError`."""
         try:
