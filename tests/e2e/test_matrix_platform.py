@@ -31,6 +31,7 @@ from bot.platforms.matrix import (
     transaction_id,
 )
 from tests.helpers.matrix_client import (
+    MEGOLM,
     WAIT,
     BotAccount,
     MatrixUser,
@@ -204,6 +205,39 @@ async def test_direct_room_is_encrypted_readable_and_reused_and_sends_are_idempo
     await restarted.start()
     assert await restarted.open_direct(agent.user_id) == room_id
     await restarted.stop()
+
+
+@pytest.mark.synapse
+async def test_a_direct_room_created_but_never_recorded_is_used_after_a_restart(
+    bot: BotAccount, agent: MatrixUser, tmp_path: Path
+) -> None:
+    """A process killed while the homeserver created a direct room never recorded it in
+    m.direct: the next process sends there instead of inviting the person to a second room."""
+    store = tmp_path / "store"
+    first = bot.platform(store)
+    await first.start()
+    created = await first.client.room_create(
+        is_direct=True,
+        preset=RoomPreset.trusted_private_chat,
+        invite=[agent.user_id],
+        initial_state=[
+            {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": MEGOLM}}
+        ],
+    )
+    assert isinstance(created, RoomCreateResponse), created
+    await first.stop()  # what a SIGKILL leaves: the room, and no m.direct entry for it
+
+    restarted = bot.platform(store)
+    await restarted.start()
+    sent = await restarted.send(Outgoing(text="Bonjour", key=unique("k"), person_id=agent.user_id))
+    assert sent.conversation_id == created.room_id
+    await restarted.stop()
+    again = bot.platform(store)
+    await again.start()  # recorded now: found through m.direct
+    assert await again.open_direct(agent.user_id) == created.room_id
+    await again.stop()
+    await agent.sync()
+    assert list(agent.invites) == [created.room_id]
 
 
 @pytest.mark.synapse

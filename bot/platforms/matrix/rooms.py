@@ -136,7 +136,33 @@ class DirectRooms(MatrixConnection):
                 theirs, "content", {}
             ).get("membership") in ("join", "invite"):
                 return room_id
-        return None
+        unrecorded = self._unrecorded_direct.pop(person_id, None)
+        if unrecorded is None or unrecorded not in client.rooms:
+            return None
+        logger.info("Matrix: found unrecorded direct room %s with %s", unrecorded, person_id)
+        await self._record_direct_quietly(person_id, unrecorded)
+        return unrecorded
+
+    def _note_unrecorded(self) -> None:
+        """After the first sync: direct rooms the bot created but never recorded in ``m.direct``.
+
+        A process killed while the homeserver created a room (or before it recorded it) leaves
+        a room where the bot is joined and the person only invited. The next message to that
+        person goes there, instead of inviting them to a second, empty-looking room. Such a
+        room is recognised by its members: the bot and one person who is still invited (nobody
+        but the bot invites people into a room the bot shares with them alone).
+        """
+        client = self.client
+        recorded = {room for rooms in self._direct_rooms.values() for room in rooms}
+        found: dict[str, str] = {}
+        for room_id, room in client.rooms.items():
+            if room_id in recorded or len(room.users) != 2 or len(room.invited_users) != 1:
+                continue
+            if client.user_id not in room.users or (self.e2ee and not room.encrypted):
+                continue
+            (person_id,) = room.invited_users
+            found[person_id] = room_id
+        self._unrecorded_direct = found
 
     async def _create_direct(self, person_id: str) -> str:
         # Synapse lets us invite a local id nobody registered; a profile lookup tells.
@@ -162,12 +188,15 @@ class DirectRooms(MatrixConnection):
             raise await self._delivery_error(response)
         room_id: str = response.room_id
         logger.info("Matrix: created direct room %s with %s", room_id, person_id)
+        await self._record_direct_quietly(person_id, room_id)
+        return room_id
+
+    async def _record_direct_quietly(self, person_id: str, room_id: str) -> None:
         try:
             await self._record_direct(person_id, room_id)
         except _NETWORK_ERRORS as error:
-            # The room exists and is cached; only a restart could miss it.
+            # The room is cached; a restart finds it again through _note_unrecorded.
             logger.warning("Matrix: could not record %s in m.direct: %s", room_id, error)
-        return room_id
 
     async def _record_direct(self, person_id: str, room_id: str) -> None:
         """Add the room to the bot's ``m.direct`` account data (read, merge, write)."""
