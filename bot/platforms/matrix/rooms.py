@@ -149,8 +149,9 @@ class DirectRooms(MatrixConnection):
         A process killed while the homeserver created a room (or before it recorded it) leaves
         a room where the bot is joined and the person only invited. The next message to that
         person goes there, instead of inviting them to a second, empty-looking room. Such a
-        room is recognised by its members: the bot and one person who is still invited (nobody
-        but the bot invites people into a room the bot shares with them alone).
+        room is recognised by its members: the bot, joined, and one person, still invited —
+        what the bot's own direct rooms look like until the person accepts (any room with those
+        two members alone is private to that person anyway).
         """
         client = self.client
         recorded = {room for rooms in self._direct_rooms.values() for room in rooms}
