@@ -122,7 +122,6 @@ class MatrixPlatform(InboundEvents):
             await self._load_profile()
             await self._load_direct_rooms()
             await self._first_sync()
-            self._note_unrecorded()
             await self._ensure_identity()
             self._started = True
             logger.info("Matrix: connected as %s (device %s)", self.bot_id, client.device_id)
