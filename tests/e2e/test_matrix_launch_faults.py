@@ -183,7 +183,10 @@ async def test_launch_completes_across_a_database_restart(
     assert bot.process is not None and bot.process.poll() is None  # the same process
     log = bot.log_since_start()
     assert "Traceback" not in log
-    assert "database unavailable" in log
+    # The restart dropped the instance lock (an advisory lock): sending paused, then resumed.
+    # ("database unavailable" appears only if a transaction fell in the restart itself: the
+    # launch mostly waits for the homeserver.)
+    assert "instance lock lost" in log and "Instance lock re-acquired" in log
 
 
 async def test_hot_standby_takes_over_a_killed_process_and_sends_nothing_twice(
