@@ -12,6 +12,7 @@ Every wait is bounded; no assertion depends on how long something took.
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
 import logging
 import os
@@ -120,6 +121,15 @@ class BotProcess:
         }
         self.process: subprocess.Popen[bytes] | None = None
         self._log_offset = 0
+
+    def twin(self, name: str) -> BotProcess:
+        """A second process of the same bot: same configuration, account and E2EE store (the
+        shared volume of a hot standby), its own log."""
+        other = copy.copy(self)
+        other.log_path = self.directory / f"{name}.log"
+        other.process = None
+        other._log_offset = 0
+        return other
 
     # -- command line ------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from nio import (
     RoomCreateResponse,
     RoomPreset,
     RoomSendResponse,
+    SyncResponse,
 )
 from nio.api import Api
 from nio.responses import RoomSendError
@@ -30,7 +31,9 @@ from bot.platforms.matrix import (
     mentions_user,
     transaction_id,
 )
+from bot.platforms.matrix.codec import unrecorded_direct_invitee
 from tests.helpers.matrix_client import (
+    MEGOLM,
     WAIT,
     BotAccount,
     MatrixUser,
@@ -105,6 +108,36 @@ def test_mentions_by_id_name_or_m_mentions() -> None:
     assert mentions_user(pill, bot)
     assert mentions_user({"m.mentions": {"user_ids": [bot]}}, bot)
     assert not mentions_user({"m.mentions": {"user_ids": ["@a:x"]}, **pill}, bot)
+
+
+def test_an_unrecorded_direct_room_is_one_the_bot_created_for_one_invited_person() -> None:
+    bot, person, other = "@bot:x", "@agent:x", "@other:x"
+
+    def state(creator: str, **members: str) -> list[dict[str, object]]:
+        events: list[dict[str, object]] = [
+            {"type": "m.room.create", "sender": creator, "state_key": "", "content": {}},
+            {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": MEGOLM}},
+        ]
+        for user, membership in members.items():
+            user_id = {"bot": bot, "person": person, "other": other}[user]
+            content = {"membership": membership}
+            events.append({"type": "m.room.member", "state_key": user_id, "content": content})
+        return events
+
+    found = unrecorded_direct_invitee
+    assert found(bot, state(bot, bot="join", person="invite"), encrypted=True) == person
+    assert found(bot, state(person, bot="join", person="invite"), encrypted=True) is None
+    assert found(bot, state(bot, bot="join", person="join"), encrypted=True) is None
+    assert (
+        found(bot, state(bot, bot="join", person="invite", other="invite"), encrypted=True) is None
+    )
+    assert (
+        found(bot, state(bot, bot="join", person="invite", other="leave"), encrypted=True) == person
+    )
+    assert found(bot, state(bot, bot="leave", person="invite"), encrypted=True) is None
+    clear = [e for e in state(bot, bot="join", person="invite") if e["type"] != "m.room.encryption"]
+    assert found(bot, clear, encrypted=True) is None
+    assert found(bot, clear, encrypted=False) == person
 
 
 def test_matrix_platform_satisfies_the_protocol(tmp_path: Path) -> None:
@@ -204,6 +237,44 @@ async def test_direct_room_is_encrypted_readable_and_reused_and_sends_are_idempo
     await restarted.start()
     assert await restarted.open_direct(agent.user_id) == room_id
     await restarted.stop()
+
+
+@pytest.mark.synapse
+async def test_a_direct_room_created_but_never_recorded_is_used_after_a_restart(
+    bot: BotAccount, agent: MatrixUser, tmp_path: Path
+) -> None:
+    """A process killed while the homeserver created a direct room never recorded it in
+    m.direct: the next process sends there instead of inviting the person to a second room."""
+    store = tmp_path / "store"
+    first = bot.platform(store)
+    await first.start()
+    created = await first.client.room_create(
+        is_direct=True,
+        preset=RoomPreset.trusted_private_chat,
+        invite=[agent.user_id],
+        initial_state=[
+            {"type": "m.room.encryption", "state_key": "", "content": {"algorithm": MEGOLM}}
+        ],
+    )
+    assert isinstance(created, RoomCreateResponse), created
+    # The sync that brought the room was handled and its token saved: the next process's first
+    # sync starts after the room and does not carry it.
+    synced = await first.client.sync(timeout=0)
+    assert isinstance(synced, SyncResponse) and created.room_id in first.client.rooms
+    first.sync_token_path.write_text(synced.next_batch)
+    await first.stop()  # what a SIGKILL leaves: the room, and no m.direct entry for it
+
+    restarted = bot.platform(store)
+    await restarted.start()
+    sent = await restarted.send(Outgoing(text="Bonjour", key=unique("k"), person_id=agent.user_id))
+    assert sent.conversation_id == created.room_id
+    await restarted.stop()
+    again = bot.platform(store)
+    await again.start()  # recorded now: found through m.direct
+    assert await again.open_direct(agent.user_id) == created.room_id
+    await again.stop()
+    await agent.sync()
+    assert list(agent.invites) == [created.room_id]
 
 
 @pytest.mark.synapse

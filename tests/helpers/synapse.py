@@ -20,13 +20,15 @@ import secrets
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +180,42 @@ class SynapseServer:
 
     def user_id(self, localpart: str) -> str:
         return f"@{localpart}:{self.server_name}"
+
+    def register_many(self, localparts: Sequence[str], password: str) -> list[str]:
+        """Register many users at once (a few requests in parallel); return their ids."""
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            answers = pool.map(lambda localpart: self.register(localpart, password), localparts)
+            return [user_id for user_id, _ in answers]
+
+    def messages_per_invitee(self, sender: str) -> dict[str, list[int]]:
+        """For every user ``sender`` invited to a room: how many messages ``sender`` sent in each
+        of those rooms (``[1]``: one room, one message).
+
+        Read from the homeserver's own database (read-only, beside the running server): one
+        query, where thousands of admin requests would take minutes. ``events`` and
+        ``room_memberships`` are Synapse's long-standing tables.
+        """
+        database = self.directory / "homeserver.db"
+        connection = sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=30)
+        try:
+            rows = connection.execute(
+                """
+                SELECT m.user_id, m.room_id, count(e.event_id)
+                FROM room_memberships AS m
+                LEFT JOIN events AS e
+                  ON e.room_id = m.room_id AND e.sender = m.sender
+                 AND e.type IN ('m.room.message', 'm.room.encrypted')
+                WHERE m.sender = ? AND m.membership = 'invite'
+                GROUP BY m.user_id, m.room_id
+                """,
+                (sender,),
+            ).fetchall()
+        finally:
+            connection.close()
+        found: dict[str, list[int]] = {}
+        for user_id, _room_id, count in rows:
+            found.setdefault(str(user_id), []).append(int(count))
+        return found
 
     # -- internals ---------------------------------------------------------------------------
 

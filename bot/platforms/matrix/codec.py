@@ -266,3 +266,31 @@ def relates_to(content: Mapping[str, Any]) -> str | None:
 def is_edit(content: Mapping[str, Any]) -> bool:
     relation = content.get("m.relates_to")
     return isinstance(relation, Mapping) and relation.get("rel_type") == "m.replace"
+
+
+def unrecorded_direct_invitee(
+    own_id: str, state: Iterable[Mapping[str, Any]], *, encrypted: bool
+) -> str | None:
+    """The person of a direct room the bot created but could not record, from the room's state:
+    created by the bot, which is joined, with one other member, still invited (and encrypted
+    when ``encrypted``). None for any other room.
+    """
+    creator = None
+    is_encrypted = False
+    members: dict[str, str] = {}
+    for event in state:
+        kind = event.get("type")
+        if kind == "m.room.create":
+            creator = event.get("sender")
+        elif kind == "m.room.encryption":
+            is_encrypted = True
+        elif kind == "m.room.member":
+            membership = (event.get("content") or {}).get("membership")
+            if membership in ("join", "invite"):
+                members[str(event.get("state_key"))] = membership
+    others = [user for user in members if user != own_id]
+    if creator != own_id or members.get(own_id) != "join" or len(others) != 1:
+        return None
+    if encrypted and not is_encrypted:
+        return None
+    return others[0] if members[others[0]] == "invite" else None

@@ -110,6 +110,9 @@ class MatrixConnection:
         self._pending: list[_Batch] = []
         self._direct_rooms: dict[str, list[str]] = {}
         self._direct_cache: dict[str, str] = {}
+        # Person → a direct room the bot created but never recorded (None: not looked yet).
+        self._unrecorded_direct: dict[str, str] | None = None
+        self._unrecorded_lock = asyncio.Lock()
         self._direct_locks: dict[str, asyncio.Lock] = {}
         self._seen_events: OrderedDict[str, None] = OrderedDict()
         self._requested_sessions: set[str] = set()

@@ -32,6 +32,7 @@ from bot.platforms.matrix.codec import (
     errcode_of,
     http_status_of,
     unreachable,
+    unrecorded_direct_invitee,
 )
 from bot.platforms.matrix.connection import _NETWORK_ERRORS, MatrixConnection
 
@@ -136,7 +137,43 @@ class DirectRooms(MatrixConnection):
                 theirs, "content", {}
             ).get("membership") in ("join", "invite"):
                 return room_id
-        return None
+        return await self._unrecorded_direct_room(person_id)
+
+    async def _unrecorded_direct_room(self, person_id: str) -> str | None:
+        """A direct room with ``person_id`` that the bot created but never recorded.
+
+        A process killed while the homeserver created a room (or before it recorded it in
+        ``m.direct``) leaves a room where the bot is joined and the person only invited. The
+        next message to that person goes there, instead of inviting them to a second room.
+        The bot's joined rooms missing from ``m.direct`` are looked at once per process, the
+        first time a direct room is needed (the first sync after a restart may not carry them).
+        """
+        async with self._unrecorded_lock:
+            if self._unrecorded_direct is None:
+                self._unrecorded_direct = await self._find_unrecorded()
+            room_id = self._unrecorded_direct.pop(person_id, None)
+        if room_id is not None:
+            logger.info("Matrix: found unrecorded direct room %s with %s", room_id, person_id)
+            await self._record_direct_quietly(person_id, room_id)
+        return room_id
+
+    async def _find_unrecorded(self) -> dict[str, str]:
+        client = self.client
+        joined = await client.joined_rooms()
+        if isinstance(joined, ErrorResponse):
+            raise await self._delivery_error(joined)
+        recorded = {room for rooms in self._direct_rooms.values() for room in rooms}
+        found: dict[str, str] = {}
+        for room_id in joined.rooms:
+            if room_id in recorded:
+                continue
+            state = await client.room_get_state(room_id)
+            if isinstance(state, RoomGetStateError):
+                continue  # left meanwhile, or not readable: not one of ours
+            person_id = unrecorded_direct_invitee(client.user_id, state.events, encrypted=self.e2ee)
+            if person_id is not None:
+                found[person_id] = room_id
+        return found
 
     async def _create_direct(self, person_id: str) -> str:
         # Synapse lets us invite a local id nobody registered; a profile lookup tells.
@@ -162,12 +199,15 @@ class DirectRooms(MatrixConnection):
             raise await self._delivery_error(response)
         room_id: str = response.room_id
         logger.info("Matrix: created direct room %s with %s", room_id, person_id)
+        await self._record_direct_quietly(person_id, room_id)
+        return room_id
+
+    async def _record_direct_quietly(self, person_id: str, room_id: str) -> None:
         try:
             await self._record_direct(person_id, room_id)
         except _NETWORK_ERRORS as error:
-            # The room exists and is cached; only a restart could miss it.
+            # The room is cached; a restart finds it again (_unrecorded_direct_room).
             logger.warning("Matrix: could not record %s in m.direct: %s", room_id, error)
-        return room_id
 
     async def _record_direct(self, person_id: str, room_id: str) -> None:
         """Add the room to the bot's ``m.direct`` account data (read, merge, write)."""
