@@ -115,6 +115,11 @@ class MatrixConnection:
         self._requested_sessions: set[str] = set()
         # Rooms whose state was read from the server before a first send (see _ensure_room_ready).
         self._ready_rooms: set[str] = set()
+        # Direct rooms this process created, not sent to yet: room id → the invited person.
+        self._created_rooms: dict[str, str] = {}
+        # m.direct entries not yet written to the homeserver (see rooms.DirectRooms).
+        self._direct_unsaved: dict[str, list[str]] = {}
+        self._direct_writer: asyncio.Task[None] | None = None
         self._auth_failed = False
         self._background: set[asyncio.Future[None]] = set()
         self._run_task: asyncio.Task[Any] | None = None

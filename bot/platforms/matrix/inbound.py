@@ -120,7 +120,7 @@ class InboundEvents(DirectRooms):
         if invite.content.get("is_direct") and room_id not in self._direct_rooms.get(
             invite.sender, []
         ):
-            await self._record_direct(invite.sender, room_id)
+            self._record_direct(invite.sender, room_id)
 
     async def _wait_or_stop(self, seconds: float) -> bool:
         """Sleep unless stopped meanwhile; True when stopped."""

@@ -280,6 +280,7 @@ class MatrixPlatform(InboundEvents):
                 await asyncio.wait_for(asyncio.shield(self._run_finished.wait()), STOP_TIMEOUT)
         self._started = False
         if self._client is not None:
+            await self.flush_direct()
             await self._client.close()
 
     async def _sleep_or_stop(self, seconds: float) -> bool:
