@@ -466,6 +466,7 @@ class MatrixPlatform(InboundEvents):
                 ignore_unverified_devices=True,
             )
         except _NETWORK_ERRORS as error:
+            self._forget_broken_share(room_id)
             raise unreachable(error) from error
         except LocalProtocolError as error:
             raise DeliveryError(PLATFORM, "local_error", str(error)) from error

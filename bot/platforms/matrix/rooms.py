@@ -112,6 +112,14 @@ class DirectRooms(MatrixConnection):
                     raise DeliveryError(PLATFORM, "keys_query", keys.message or str(keys))
         self._ready_rooms.add(room_id)
 
+    def _forget_broken_share(self, room_id: str) -> None:
+        """nio marks a room key as "being shared" before claiming the members' one-time keys
+        and never unmarks it if that request fails: every later send to the room would wait
+        for that share forever. Unmark it (and wake any waiter) so the retry shares again."""
+        sharing = self.client.sharing_session.pop(room_id, None)
+        if sharing is not None:
+            sharing.set()
+
     def _local_room(self, room_id: str) -> MatrixRoom:
         """The room as nio knows it (a sync may have added it meanwhile), or a new one."""
         client = self.client
@@ -142,6 +150,12 @@ class DirectRooms(MatrixConnection):
             elif isinstance(event, Event):
                 room.handle_event(event)
         return room
+
+    def opens_conversation(self, person_id: str) -> bool:
+        """True when a message to ``person_id`` would first create a direct room: Synapse
+        counts a room creation against the same limit as messages (``rc_message``), so the
+        outbox paces it like one. A room listed in ``m.direct`` is reused (no creation)."""
+        return person_id not in self._direct_cache and not self._direct_rooms.get(person_id)
 
     async def open_direct(self, person_id: str) -> str:
         """The direct room with ``person_id``: reused from ``m.direct`` or created (encrypted)."""
