@@ -339,6 +339,8 @@ class MatrixPlatform(InboundEvents):
 
     async def _next_batch(self) -> _Batch | None:
         """The next sync response (None when stopped); raises on any failure."""
+        if await self._pace_sync():
+            return None
         joined_before = set(self.client.rooms)
         response = await self._sync_or_stop()
         if response is None:
