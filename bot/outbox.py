@@ -33,7 +33,7 @@ from bot.core import Clock, DeliveryError, Image, Outgoing, Platform, SendResult
 from bot.dbwork import DatabaseWorker, InlineDatabase
 from bot.domain import Delivery
 from bot.lease import Lease
-from bot.pacing import RateLimiter
+from bot.pacing import RateLimiter, open_conversation_paced
 from bot.text import split_message
 from storage.health import DatabaseHealth, is_transient
 from storage.lock import LeaseLost
@@ -464,6 +464,7 @@ class Dispatcher:
         parts = split_message(message.text, limit) if isinstance(limit, int) else [message.text]
         first: SendResult | None = None
         hint = message.direct_hint
+        await open_conversation_paced(self.platform, self.limiter, message.person_id)
         for index, text in enumerate(parts):
             last = index == len(parts) - 1
             part = replace(

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+from bot.core import Platform
+
 
 class RateLimiter:
     """Token bucket on the monotonic clock (pacing is real time, not business time)."""
@@ -27,3 +29,21 @@ class RateLimiter:
             await asyncio.sleep(wait)
             wait = self.delay()
         self._tokens -= 1
+
+
+async def open_conversation_paced(
+    platform: Platform, limiter: RateLimiter, person_id: str | None
+) -> None:
+    """Open a new direct conversation on its own token of the limiter, before the message.
+
+    Where the platform's limit counts the creation of a conversation like a message
+    (Synapse's ``rc_message`` counts room creations), a first message to someone costs two
+    requests: the platform says so (its optional ``opens_conversation(person_id)``), and the
+    conversation is opened here, paced, before the message takes its own token. Otherwise the
+    homeserver would see two requests on one token and answer 429 at full pace.
+    """
+    opens = getattr(platform, "opens_conversation", None)
+    if person_id is None or opens is None or not opens(person_id):
+        return
+    await limiter.acquire()
+    await platform.open_direct(person_id)

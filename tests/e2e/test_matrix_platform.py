@@ -205,7 +205,10 @@ async def test_direct_room_is_encrypted_readable_and_reused_and_sends_are_idempo
     store = tmp_path / "store"
     platform = bot.platform(store)
     await platform.start()
+    # Creating the room counts like a message on the homeserver: the outbox paces it.
+    assert platform.opens_conversation(agent.user_id)
     room_id = await platform.open_direct(agent.user_id)
+    assert not platform.opens_conversation(agent.user_id)
     invitation = Outgoing(
         text="Bonjour, la campagne @room est ouverte.\nhttps://app.pix.fr/campagnes/ABC",
         key="campaign:ABC/invitation/" + agent.user_id,
@@ -235,6 +238,7 @@ async def test_direct_room_is_encrypted_readable_and_reused_and_sends_are_idempo
     # A restarted bot finds the room again through m.direct.
     restarted = bot.platform(store)
     await restarted.start()
+    assert not restarted.opens_conversation(agent.user_id)
     assert await restarted.open_direct(agent.user_id) == room_id
     await restarted.stop()
 
@@ -275,6 +279,29 @@ async def test_a_direct_room_created_but_never_recorded_is_used_after_a_restart(
     await again.stop()
     await agent.sync()
     assert list(agent.invites) == [created.room_id]
+
+
+@pytest.mark.synapse
+async def test_direct_rooms_opened_together_are_all_recorded_in_m_direct(
+    synapse: SynapseServer, bot: BotAccount, tmp_path: Path
+) -> None:
+    """m.direct is written off the send path, several rooms per write: none is lost, and a
+    stop waits for the last write (a restarted bot reuses every room)."""
+    people = [await MatrixUser(synapse, tmp_path / f"p{i}").login() for i in range(4)]
+    store = tmp_path / "store"
+    platform = bot.platform(store)
+    await platform.start()
+    rooms = await asyncio.gather(*(platform.open_direct(p.user_id) for p in people))
+    assert len(set(rooms)) == 4
+    await platform.stop()
+    restarted = bot.platform(store)
+    await restarted.start()
+    for person, room_id in zip(people, rooms, strict=True):
+        assert not restarted.opens_conversation(person.user_id)
+        assert await restarted.open_direct(person.user_id) == room_id
+    await restarted.stop()
+    for person in people:
+        await person.close()
 
 
 @pytest.mark.synapse

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -61,6 +62,9 @@ class MatrixConnection:
     max_text_length = 4000
     # Long-poll duration of a sync request.
     sync_timeout_ms = 30_000
+    # Shortest time between the starts of two syncs (seconds), so that a burst of events is
+    # fetched in a few syncs rather than one per event.
+    sync_min_interval = 0.5
     max_backoff = 30.0
 
     def __init__(
@@ -118,6 +122,11 @@ class MatrixConnection:
         self._requested_sessions: set[str] = set()
         # Rooms whose state was read from the server before a first send (see _ensure_room_ready).
         self._ready_rooms: set[str] = set()
+        # Direct rooms this process created, not sent to yet: room id → the invited person.
+        self._created_rooms: dict[str, str] = {}
+        # m.direct entries not yet written to the homeserver (see rooms.DirectRooms).
+        self._direct_unsaved: dict[str, list[str]] = {}
+        self._direct_writer: asyncio.Task[None] | None = None
         self._auth_failed = False
         self._background: set[asyncio.Future[None]] = set()
         self._run_task: asyncio.Task[Any] | None = None
@@ -127,6 +136,7 @@ class MatrixConnection:
         self._pending_events = PendingEvents(self.store_path / "pending_events.json")
         self._given_up: list[Held] = []
         self._login_ms: int | None = None
+        self._last_sync = 0.0  # monotonic start of the last long-poll sync
 
     @property
     def session_path(self) -> Path:
@@ -145,6 +155,19 @@ class MatrixConnection:
         if self._client is None:
             raise RuntimeError("MatrixPlatform.start() has not been called")
         return self._client
+
+    async def _pace_sync(self) -> bool:
+        """Wait until the next sync may start; True when stopped meanwhile.
+
+        A busy bot (a broadcast: its own new rooms, their members joining) would sync again for
+        every event; one sync per ``sync_min_interval`` answers as well and costs the homeserver
+        less (a reply waits at most that long more)."""
+        wait = self._last_sync + self.sync_min_interval - time.monotonic()
+        if wait > 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=wait)
+        self._last_sync = time.monotonic()
+        return self._stopping.is_set()
 
     def _load_sync_token(self) -> str | None:
         try:

@@ -25,6 +25,7 @@ import secrets
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import base58
@@ -364,3 +365,11 @@ def fingerprint(public: str | None) -> str:
     if not public:
         return "-"
     return " ".join(public[i : i + 4] for i in range(0, len(public), 4))
+
+
+def read_recovery_file(path: Path) -> str:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        return ""
+    return next((line.strip() for line in lines if line.strip() and line[0] != "#"), "")

@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import stat
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -55,6 +56,7 @@ from bot.platforms.matrix.crypto_identity import (
     key_matches,
     new_key_id,
     public_key_of,
+    read_recovery_file,
     secret_storage_account_data,
 )
 from bot.platforms.matrix.session import JsonResponse, SessionClient
@@ -65,6 +67,9 @@ logger = logging.getLogger(__name__)
 RECOVERY_KEY_FILE = "recovery-key.txt"
 STATUS_FILE = "identity-status.json"
 CONFIG_HINT = "[matrix] recovery_key (PIXBOT_MATRIX__RECOVERY_KEY)"
+# Synapse lists our own user as "changed" at each room we join (a broadcast: every new direct
+# room); the identity is checked again at most this often (s), a change meanwhile later.
+RECHECK_INTERVAL = 5.0
 
 
 class IdentityState(StrEnum):
@@ -149,14 +154,6 @@ class IdentityStatus:
         return data
 
 
-def read_recovery_file(path: Path) -> str:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        return ""
-    return next((line.strip() for line in lines if line.strip() and line[0] != "#"), "")
-
-
 class CrossSigning:
     """Keeps the bot's device cross-signed; every failure becomes a status, never a crash."""
 
@@ -174,9 +171,9 @@ class CrossSigning:
         self._configured_key = recovery_key.strip()
         self.status = IdentityStatus(client.user_id, client.device_id or "")
         self._known_master: str | None = self._load_known_master()
-        # Set when a check after an own-keys change could not reach the server: the change is
-        # not reported again, so the check is retried at the next sync instead.
+        # Own keys changed and not checked yet (deferred, or the server away): at a later sync.
         self._recheck = False
+        self._checked_at = -RECHECK_INTERVAL  # monotonic time of the last check at a sync
 
     @property
     def recovery_key_path(self) -> Path:
@@ -245,10 +242,14 @@ class CrossSigning:
 
     async def on_device_lists_changed(self, changed: Iterable[str]) -> None:
         """Sync hook: our own user in ``device_lists.changed`` → check the identity again."""
-        own_change = self.client.user_id in set(changed)
-        if not (own_change or self._recheck) or self.client.olm is None:
+        if self.client.user_id in set(changed):
+            self._recheck = True
+        if not self._recheck or self.client.olm is None:
             return
+        if (now := time.monotonic()) - self._checked_at < RECHECK_INTERVAL:
+            return  # still pending: checked at a later sync
         self._recheck = False
+        self._checked_at = now
         before = (self.status.state, self.status.master_key)
         try:
             status = await self.ensure()

@@ -120,7 +120,7 @@ class InboundEvents(DirectRooms):
         if invite.content.get("is_direct") and room_id not in self._direct_rooms.get(
             invite.sender, []
         ):
-            await self._record_direct(invite.sender, room_id)
+            self._record_direct(invite.sender, room_id)
 
     async def _leave_crowded_rooms(self, joined: Iterable[str]) -> set[str]:
         """Leave the group rooms that grew past ``max_room_members`` since the bot joined them

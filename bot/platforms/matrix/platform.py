@@ -280,6 +280,7 @@ class MatrixPlatform(InboundEvents):
                 await asyncio.wait_for(asyncio.shield(self._run_finished.wait()), STOP_TIMEOUT)
         self._started = False
         if self._client is not None:
+            await self.flush_direct()
             await self._client.close()
 
     async def _sleep_or_stop(self, seconds: float) -> bool:
@@ -338,6 +339,8 @@ class MatrixPlatform(InboundEvents):
 
     async def _next_batch(self) -> _Batch | None:
         """The next sync response (None when stopped); raises on any failure."""
+        if await self._pace_sync():
+            return None
         joined_before = set(self.client.rooms)
         response = await self._sync_or_stop()
         if response is None:
@@ -466,6 +469,7 @@ class MatrixPlatform(InboundEvents):
                 ignore_unverified_devices=True,
             )
         except _NETWORK_ERRORS as error:
+            self._forget_broken_share(room_id)
             raise unreachable(error) from error
         except LocalProtocolError as error:
             raise DeliveryError(PLATFORM, "local_error", str(error)) from error

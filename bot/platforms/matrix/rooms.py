@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Sequence
@@ -38,6 +39,9 @@ from bot.platforms.matrix.connection import _NETWORK_ERRORS, MatrixConnection
 
 logger = logging.getLogger(__name__)
 
+# How long a stop waits for the direct rooms still to be recorded in m.direct.
+DIRECT_FLUSH_TIMEOUT = 10.0
+
 
 class DirectRooms(MatrixConnection):
     """Finding and opening the rooms the bot talks in."""
@@ -60,6 +64,8 @@ class DirectRooms(MatrixConnection):
                     for user, rooms in event.content.items()
                     if isinstance(rooms, list)
                 }
+                # The server's copy may predate rooms recorded since: they stay known here.
+                _merge(self._direct_rooms, self._direct_unsaved)
 
     async def _resolve_room(self, conversation_id: str) -> str:
         if not conversation_id.startswith("#"):
@@ -81,27 +87,22 @@ class DirectRooms(MatrixConnection):
         timeline events), so a send right after creating a direct room could see the room
         half-built: encrypted for nobody but ourselves (the recipient could never read the
         message) or not marked encrypted yet (sent in clear). So, once per room and process,
-        the room's state is read from the homeserver and the members' device keys are queried
+        the room's state is read from the homeserver — or, for a direct room this process just
+        created, taken from what it created (encrypted; the bot joined, the person invited),
+        which saves a request per new conversation — and the members' device keys are queried
         before nio shares the room key.
         """
         client = self.client
         if not client.olm or room_id in self._ready_rooms:
             return
-        response = await client.room_get_state(room_id)
-        if isinstance(response, RoomGetStateError):
-            raise await self._delivery_error(response)
-        # Looked up after the request: a sync may have added the room meanwhile.
-        room = client.rooms.get(room_id)
-        if room is None:
-            room = client.rooms[room_id] = MatrixRoom(room_id, client.user_id)
-        for raw in response.events:
-            event = Event.parse_event(raw)
-            if isinstance(event, RoomMemberEvent):
-                room.handle_membership(event)
-            elif raw.get("type") == "m.room.encryption":
-                room.encrypted = True
-            elif isinstance(event, Event):
-                room.handle_event(event)
+        invited = self._created_rooms.pop(room_id, None)
+        if invited is not None:
+            room = self._room_as_created(room_id, invited)
+        else:
+            room = await self._room_from_server(room_id)
+        # nio would otherwise list the joined members again before its first send (and
+        # forget the invited person, who could then not read the message).
+        room.members_synced = True
         if room.encrypted and client.olm is not None:
             client.encrypted_rooms.add(room_id)
             client.olm.update_tracked_users(room)
@@ -111,6 +112,51 @@ class DirectRooms(MatrixConnection):
                     # Without the members' devices nobody could read the message: retry later.
                     raise DeliveryError(PLATFORM, "keys_query", keys.message or str(keys))
         self._ready_rooms.add(room_id)
+
+    def _forget_broken_share(self, room_id: str) -> None:
+        """nio marks a room key as "being shared" before claiming the members' one-time keys
+        and never unmarks it if that request fails: every later send to the room would wait
+        for that share forever. Unmark it (and wake any waiter) so the retry shares again."""
+        sharing = self.client.sharing_session.pop(room_id, None)
+        if sharing is not None:
+            sharing.set()
+
+    def _local_room(self, room_id: str) -> MatrixRoom:
+        """The room as nio knows it (a sync may have added it meanwhile), or a new one."""
+        client = self.client
+        room = client.rooms.get(room_id)
+        if room is None:
+            room = client.rooms[room_id] = MatrixRoom(room_id, client.user_id)
+        return room
+
+    def _room_as_created(self, room_id: str, invited: str) -> MatrixRoom:
+        room = self._local_room(room_id)
+        room.encrypted = True  # only encrypted rooms are remembered as created
+        room.add_member(self.client.user_id, None, None)
+        room.add_member(invited, None, None, invited=True)
+        return room
+
+    async def _room_from_server(self, room_id: str) -> MatrixRoom:
+        response = await self.client.room_get_state(room_id)
+        if isinstance(response, RoomGetStateError):
+            raise await self._delivery_error(response)
+        # Looked up after the request: a sync may have added the room meanwhile.
+        room = self._local_room(room_id)
+        for raw in response.events:
+            event = Event.parse_event(raw)
+            if isinstance(event, RoomMemberEvent):
+                room.handle_membership(event)
+            elif raw.get("type") == "m.room.encryption":
+                room.encrypted = True
+            elif isinstance(event, Event):
+                room.handle_event(event)
+        return room
+
+    def opens_conversation(self, person_id: str) -> bool:
+        """True when a message to ``person_id`` would first create a direct room: Synapse
+        counts a room creation against the same limit as messages (``rc_message``), so the
+        outbox paces it like one. A room listed in ``m.direct`` is reused (no creation)."""
+        return person_id not in self._direct_cache and not self._direct_rooms.get(person_id)
 
     async def open_direct(self, person_id: str) -> str:
         """The direct room with ``person_id``: reused from ``m.direct`` or created (encrypted)."""
@@ -154,7 +200,7 @@ class DirectRooms(MatrixConnection):
             room_id = self._unrecorded_direct.pop(person_id, None)
         if room_id is not None:
             logger.info("Matrix: found unrecorded direct room %s with %s", room_id, person_id)
-            await self._record_direct_quietly(person_id, room_id)
+            self._record_direct(person_id, room_id)
         return room_id
 
     async def _find_unrecorded(self) -> dict[str, str]:
@@ -199,24 +245,58 @@ class DirectRooms(MatrixConnection):
             raise await self._delivery_error(response)
         room_id: str = response.room_id
         logger.info("Matrix: created direct room %s with %s", room_id, person_id)
-        await self._record_direct_quietly(person_id, room_id)
+        if initial_state:
+            self._created_rooms[room_id] = person_id
+        self._record_direct(person_id, room_id)
         return room_id
 
-    async def _record_direct_quietly(self, person_id: str, room_id: str) -> None:
-        try:
-            await self._record_direct(person_id, room_id)
-        except _NETWORK_ERRORS as error:
-            # The room is cached; a restart finds it again (_unrecorded_direct_room).
-            logger.warning("Matrix: could not record %s in m.direct: %s", room_id, error)
+    def _record_direct(self, person_id: str, room_id: str) -> None:
+        """Add the room to the bot's ``m.direct`` account data, in the background.
 
-    async def _record_direct(self, person_id: str, room_id: str) -> None:
-        """Add the room to the bot's ``m.direct`` account data (read, merge, write)."""
+        Known here at once; written off the send path by one writer that reads, merges and
+        writes every room recorded meanwhile in one go (a broadcast creates one room per
+        recipient: the send no longer waits for two more requests). :meth:`flush_direct` (on
+        stop) waits for what is left.
+        """
+        _merge(self._direct_rooms, {person_id: [room_id]})
+        _merge(self._direct_unsaved, {person_id: [room_id]})
+        if self._direct_writer is None or self._direct_writer.done():
+            self._direct_writer = asyncio.ensure_future(self._write_direct())
+
+    async def flush_direct(self) -> None:
+        """Wait (a bounded time) until the recorded direct rooms are written."""
+        writer = self._direct_writer
+        if writer is not None and not writer.done():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(writer), DIRECT_FLUSH_TIMEOUT)
+
+    async def _write_direct(self) -> None:
+        while self._direct_unsaved:
+            batch = {person: list(rooms) for person, rooms in self._direct_unsaved.items()}
+            try:
+                await self._put_direct(batch)
+            except _NETWORK_ERRORS as error:
+                # The rooms exist and are cached; a restart finds them again
+                # (_unrecorded_direct_room).
+                logger.warning("Matrix: could not record direct rooms in m.direct: %s", error)
+            except Exception:
+                logger.exception("Matrix: could not record direct rooms in m.direct")
+            for person, rooms in batch.items():
+                left = [r for r in self._direct_unsaved.get(person, []) if r not in rooms]
+                if left:
+                    self._direct_unsaved[person] = left
+                else:
+                    self._direct_unsaved.pop(person, None)
+
+    async def _put_direct(self, batch: dict[str, list[str]]) -> None:
+        """Read the bot's ``m.direct``, add ``batch`` to it, write it back."""
         client = self.client
         current = await client.list_direct_rooms()
         rooms = getattr(current, "rooms", None)
-        direct: dict[str, list[str]] = dict(rooms) if isinstance(rooms, dict) else {}
-        existing = direct.get(person_id, [])
-        direct[person_id] = [*existing, room_id] if room_id not in existing else existing
+        direct: dict[str, list[str]] = (
+            {user: list(ids) for user, ids in rooms.items()} if isinstance(rooms, dict) else {}
+        )
+        _merge(direct, batch)
         path = Api._build_path(["user", client.user_id, "account_data", "m.direct"])
         answer = await client.send(
             "PUT",
@@ -228,8 +308,9 @@ class DirectRooms(MatrixConnection):
             },
         )
         if answer.status != 200:
-            logger.warning("Matrix: could not record %s in m.direct (%s)", room_id, answer.status)
+            logger.warning("Matrix: could not record direct rooms in m.direct (%s)", answer.status)
         answer.release()
+        _merge(direct, self._direct_unsaved)
         self._direct_rooms = direct
 
     async def room_members(self, conversation_id: str) -> Sequence[Member]:
@@ -248,3 +329,10 @@ class DirectRooms(MatrixConnection):
             for member in response.members
             if member.user_id != self.client.user_id
         ]
+
+
+def _merge(direct: dict[str, list[str]], more: dict[str, list[str]]) -> None:
+    """Add ``more``'s rooms to ``direct`` (in place), each room once, in order."""
+    for person, rooms in more.items():
+        known = direct.setdefault(person, [])
+        known.extend(room for room in rooms if room not in known)
