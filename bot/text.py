@@ -30,6 +30,10 @@ MAX_MESSAGE = 4000
 
 def strip_invisible(text: str) -> str:
     """Remove bidi overrides, zero-width characters and control characters (but newlines)."""
+    if text.isprintable():
+        # Nothing to remove: every character of Cc, Cf, Co and Cs (the invisible ones above
+        # are all Cf) is non-printable for Python. The common case, checked in C.
+        return text
     text = text.translate(_INVISIBLE)
     return "".join(
         ch for ch in text if ch == "\n" or unicodedata.category(ch) not in {"Cc", "Cf", "Co", "Cs"}

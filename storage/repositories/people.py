@@ -180,25 +180,10 @@ class PeopleRepo(_Repo):
                     select(PersonRow.platform_id).where(PersonRow.platform_id.in_(part))
                 )
             )
-        table = PersonRow.__table__
-        insert = self._insert(table)
-        upsert = insert.on_conflict_do_update(
-            index_elements=["platform_id"],
-            set_={
-                name: insert.excluded[name]
-                for name in (
-                    "display_name",
-                    "service_id",
-                    "email",
-                    "email_norm",
-                    "timezone",
-                    "locale",
-                )
-            },
-        )
-        self._execute_many(
-            upsert,
-            (
+        columns = ("display_name", "service_id", "email", "email_norm", "timezone", "locale")
+        self._write_rows(
+            table_of(PersonRow),
+            [
                 {
                     "platform_id": a.platform_id,
                     "display_name": a.display_name,
@@ -210,6 +195,10 @@ class PeopleRepo(_Repo):
                     "created_at": now,
                 }
                 for a in agents
+            ],
+            lambda insert: insert.on_conflict_do_update(
+                index_elements=["platform_id"],
+                set_={name: insert.excluded[name] for name in columns},
             ),
         )
         updated = len(existing)
