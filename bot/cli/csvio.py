@@ -1,8 +1,8 @@
 """CSV files: the agents import (validated as a whole, read as a stream) and the stats export.
 
 A file is never loaded whole: the header line is read with a size cap, rows one at a time, and
-the whole-file check keeps only a fingerprint per id. The import is then written in short
-batches (see :mod:`bot.cli.people`), so a running bot is never locked out of the database.
+the whole-file check keeps only a fingerprint per id. The import is then written in batches
+paced by :func:`import_pacing`, so a running bot is never locked out of the database.
 """
 
 from __future__ import annotations
@@ -16,20 +16,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
+from bot.config import LimitsSection
 from bot.csvrows import numbered_rows
 from bot.privacy import Figure, clean_display_name, safe_cell
 from bot.stats import CampaignStats
 from bot.text import clean_line, is_canonical_timezone, is_clean_id
+from storage.uow import Store
 
 REQUIRED_COLUMNS = ("id", "display_name", "service")
 OPTIONAL_COLUMNS = ("email", "timezone", "locale")
 # A header line longer than this is not a CSV header we could use.
 MAX_HEADER_CHARS = 64 * 1024
-# Rows written per transaction by the imports (each batch holds the database a short moment),
-# and the pause after each: SQLite lets a waiting writer in only while nobody holds the lock,
-# so without a gap a running bot could wait for the whole import.
-IMPORT_BATCH = 500
-IMPORT_PAUSE = 0.2
+# Rows written per transaction by the imports when nobody is starved: on PostgreSQL (many
+# writers at once, row locks only) or on a SQLite database no running bot shares.
+BULK_IMPORT_BATCH = 5000
 # At most this many errors are listed; the rest are counted.
 MAX_LISTED_ERRORS = 100
 
@@ -55,6 +55,24 @@ def batched(items: Iterable[T], size: int, pause: float = 0.0) -> Iterator[list[
         if not first and pause:
             time.sleep(pause)
         yield batch
+
+
+def import_pacing(limits: LimitsSection, store: Store) -> tuple[int, float]:
+    """Rows per transaction and pause after each for an import run from the command line.
+
+    The command line is a process of its own. Only on SQLite can it starve a running bot:
+    one writer at a time, and a waiting writer (the bot, polling its busy handler) gets in
+    only during a gap between two write transactions. So while a bot holds the instance lock
+    of a SQLite database the import writes ``[limits] import_batch`` rows per transaction and
+    pauses ``import_pause`` after each (the bot waits one short batch at most). Otherwise —
+    PostgreSQL, where writers only meet on the same rows, or no bot running — it writes bulk
+    batches without pausing. A bot started during a bulk import waits one batch at most."""
+    from storage.lock import InstanceLock
+
+    database = store.database
+    if database.dialect != "postgresql" and InstanceLock(database).held_elsewhere():
+        return limits.import_batch, limits.import_pause
+    return max(limits.import_batch, BULK_IMPORT_BATCH), 0.0
 
 
 class CsvError(Exception):

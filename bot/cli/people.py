@@ -11,13 +11,12 @@ import typer
 
 from bot.cli.common import check_id, fail, now, open_store, settings
 from bot.cli.csvio import (
-    IMPORT_BATCH,
-    IMPORT_PAUSE,
     MAX_LISTED_ERRORS,
     AgentRow,
     batched,
     check_agents_csv,
     id_fingerprint,
+    import_pacing,
     read_agents_csv,
 )
 from bot.cli.progress import progress
@@ -140,7 +139,8 @@ def agents_import(
         raise fail("Import annulé : aucun agent n'a été importé.")
     from storage.repositories.people import AgentRecord
 
-    store = open_store(settings())
+    cfg = settings()
+    store = open_store(cfg)
     # The whole file is checked before any write: emails shared in the file or with another
     # agent refuse the import (reads only, in chunks through the normalised email's index).
     with store.transaction() as uow:
@@ -150,9 +150,10 @@ def agents_import(
             typer.echo(clash, err=True)
         raise fail("Import annulé : aucun agent n'a été importé.")
     created = updated = skipped = 0
+    size, pause = import_pacing(cfg.limits, store)
     with progress(count, "Import des agents") as bar:
-        # Short transactions, one bulk upsert each: a running bot waits at most one batch.
-        for batch in batched(read_agents_csv(file), IMPORT_BATCH, IMPORT_PAUSE):
+        # One bulk upsert per transaction: a running bot waits at most one batch.
+        for batch in batched(read_agents_csv(file), size, pause):
             with store.transaction() as uow:
                 existing = uow.people.by_platform_ids([row.platform_id for row in batch])
                 erased = uow.privacy.erased_among(
