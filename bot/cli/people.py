@@ -155,7 +155,7 @@ def agents_import(
         # One bulk upsert per transaction: a running bot waits at most one batch.
         for batch in batched(read_agents_csv(file), size, pause):
             with store.transaction() as uow:
-                existing = uow.people.by_platform_ids([row.platform_id for row in batch])
+                existing = uow.people.existing_platform_ids(row.platform_id for row in batch)
                 erased = uow.privacy.erased_among(
                     [row.platform_id for row in batch if row.platform_id not in existing]
                     + [row.email for row in batch if row.email and row.platform_id not in existing]

@@ -6,7 +6,7 @@ import enum
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, column, literal_column, select, text
+from sqlalchemy import ColumnElement, Table, any_, bindparam, column, literal_column, select, text
 from sqlalchemy import table as table_clause
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -100,6 +100,14 @@ class _Repo:
         batch = list(rows)
         for part in chunks(batch):
             self.session.execute(statement, list(part))
+
+    def _among(self, target: Any, values: Sequence[Any]) -> ColumnElement[bool]:
+        """``target IN (values)`` for a long list: on PostgreSQL one array parameter
+        (``= ANY``), which psycopg sends as is, instead of one placeholder per value."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            array = bindparam(None, list(values), type_=postgresql.ARRAY(target.type))
+            return cast(ColumnElement[bool], target == any_(array))
+        return cast(ColumnElement[bool], target.in_(list(values)))
 
     def _write_rows(
         self,

@@ -342,7 +342,7 @@ class OutboxRepo(_Repo):
             result: Any = self.session.execute(
                 update(DeliveryRow)
                 .where(
-                    DeliveryRow.person_id.in_(part),
+                    self._among(DeliveryRow.person_id, part),
                     DeliveryRow.campaign_id == campaign_id,
                     DeliveryRow.status == DeliveryStatus.PENDING,
                     DeliveryRow.kind.in_(["invitation", "reminder"]),

@@ -80,11 +80,13 @@ class PeopleRepo(_Repo):
         names = self._service_names()
         found: dict[str, list[Person]] = {}
         for part in chunks(wanted):
-            rows = self.session.scalars(
-                select(PersonRow).where(PersonRow.email_norm.in_(part)).order_by(PersonRow.id)
+            rows = self.session.execute(
+                select(*PERSON_COLUMNS, PersonRow.email_norm)
+                .where(self._among(PersonRow.email_norm, part))
+                .order_by(PersonRow.id)
             )
             for row in rows:
-                found.setdefault(row.email_norm or "", []).append(self._person(row, names))
+                found.setdefault(row.email_norm or "", []).append(person_from(row, names))
         return found
 
     def by_platform_ids(self, platform_ids: Iterable[str]) -> dict[str, Person]:
@@ -92,8 +94,21 @@ class PeopleRepo(_Repo):
         names = self._service_names()
         found: dict[str, Person] = {}
         for part in chunks(wanted):
-            rows = self.session.scalars(select(PersonRow).where(PersonRow.platform_id.in_(part)))
-            found.update((row.platform_id, self._person(row, names)) for row in rows)
+            rows = self.session.execute(
+                select(*PERSON_COLUMNS).where(self._among(PersonRow.platform_id, part))
+            )
+            found.update((row.platform_id, person_from(row, names)) for row in rows)
+        return found
+
+    def existing_platform_ids(self, platform_ids: Iterable[str]) -> set[str]:
+        """Which of these platform ids are known (ids only: no person is built)."""
+        found: set[str] = set()
+        for part in chunks(sorted(set(platform_ids))):
+            found.update(
+                self.session.scalars(
+                    select(PersonRow.platform_id).where(self._among(PersonRow.platform_id, part))
+                )
+            )
         return found
 
     def by_ids(self, person_ids: Iterable[int]) -> list[Person]:
@@ -172,14 +187,7 @@ class PeopleRepo(_Repo):
                 ({"name": name} for name in missing),
             )
             services = {name: sid for sid, name in self._service_names().items()}
-        ids = [a.platform_id for a in agents]
-        existing: set[str] = set()
-        for part in chunks(ids):
-            existing.update(
-                self.session.scalars(
-                    select(PersonRow.platform_id).where(PersonRow.platform_id.in_(part))
-                )
-            )
+        existing = self.existing_platform_ids(a.platform_id for a in agents)
         columns = ("display_name", "service_id", "email", "email_norm", "timezone", "locale")
         self._write_rows(
             table_of(PersonRow),
@@ -233,7 +241,7 @@ class PeopleRepo(_Repo):
         for part in chunks(sorted(set(person_ids))):
             rows = self.session.execute(
                 select(PersonRow.id, PersonRow.direct_conversation).where(
-                    PersonRow.id.in_(part), PersonRow.direct_conversation.is_not(None)
+                    self._among(PersonRow.id, part), PersonRow.direct_conversation.is_not(None)
                 )
             )
             found.update({pid: conversation for pid, conversation in rows if conversation})

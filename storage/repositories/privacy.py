@@ -60,7 +60,9 @@ class PrivacyRepo(_Repo):
         found: set[str] = set()
         for part in chunks(list(by_digest)):
             found.update(
-                self.session.scalars(select(ErasureRow.digest).where(ErasureRow.digest.in_(part)))
+                self.session.scalars(
+                    select(ErasureRow.digest).where(self._among(ErasureRow.digest, part))
+                )
             )
         return {by_digest[d] for d in found}
 
