@@ -6,7 +6,17 @@ import enum
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import ColumnElement, Table, any_, bindparam, column, literal_column, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Table,
+    any_,
+    bindparam,
+    column,
+    func,
+    literal_column,
+    select,
+    text,
+)
 from sqlalchemy import table as table_clause
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
@@ -66,6 +76,20 @@ def person_from(row: Any, services: dict[int, str]) -> Person:
 
 def normalise_email(email: str | None) -> str | None:
     return email.strip().lower() if email else None
+
+
+def pg_pairs(pairs: Sequence[tuple[Any, Any]], key_type: Any, value_type: Any) -> Any:
+    """``(key, value)`` pairs as a PostgreSQL derived table ``pairs(key, value)`` made of two
+    array parameters (``unnest``): an ``UPDATE … FROM`` it changes many rows in one statement,
+    where psycopg's ``executemany`` would send one ``UPDATE`` per row."""
+    return (
+        func.unnest(
+            bindparam(None, [k for k, _ in pairs], type_=postgresql.ARRAY(key_type)),
+            bindparam(None, [v for _, v in pairs], type_=postgresql.ARRAY(value_type)),
+        )
+        .table_valued("key", "value")
+        .render_derived(name="pairs")
+    )
 
 
 def _plain(value: Any) -> Any:

@@ -22,7 +22,7 @@ from storage.models import (
     DeliveryRow,
     PersonRow,
 )
-from storage.repositories.base import _Repo, _split, chunks, table_of
+from storage.repositories.base import _Repo, _split, chunks, pg_pairs, table_of
 from storage.repositories.errors import StorageError
 
 # Due rows read at least, per kind, to order them fairly across recipients. One sender's
@@ -238,21 +238,13 @@ class OutboxRepo(_Repo):
             return
         table = table_of(DeliveryRow)
         if self.session.get_bind().dialect.name == "postgresql":
-            # One statement over two arrays: psycopg would otherwise run one UPDATE per row.
-            marks = (
-                func.unnest(
-                    bindparam("ids", [did for did, _ in sent], type_=postgresql.ARRAY(Integer)),
-                    bindparam("remotes", [r for _, r in sent], type_=postgresql.ARRAY(String)),
-                )
-                .table_valued("delivery_id", "remote")
-                .render_derived(name="marks")
-            )
+            marks = pg_pairs(sent, Integer(), String())
             self.session.execute(
                 update(table)
-                .where(table.c.id == marks.c.delivery_id)
+                .where(table.c.id == marks.c.key)
                 .values(
                     status=DeliveryStatus.SENT,
-                    remote_id=marks.c.remote,
+                    remote_id=marks.c.value,
                     sent_at=now,
                     body=None,
                     attempts=table.c.attempts + 1,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import Integer, String, bindparam, delete, func, select, update
 
 from bot.domain import (
     Person,
@@ -32,6 +32,7 @@ from storage.repositories.base import (
     chunks,
     normalise_email,
     person_from,
+    pg_pairs,
     table_of,
 )
 
@@ -251,6 +252,14 @@ class PeopleRepo(_Repo):
         if not conversations:
             return
         table = table_of(PersonRow)
+        if self.session.get_bind().dialect.name == "postgresql":
+            pairs = pg_pairs(list(conversations.items()), Integer(), String())
+            self.session.execute(
+                update(table)
+                .where(table.c.id == pairs.c.key)
+                .values(direct_conversation=pairs.c.value)
+            )
+            return
         self.session.execute(
             update(table)
             .where(table.c.id == bindparam("pid"))
