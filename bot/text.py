@@ -24,6 +24,8 @@ _INVISIBLE = dict.fromkeys(
 )
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'", "ʼ": "'", "´": "'"})
 _SPACES = re.compile(r"\s+")
+# One whitespace character: the same set as ``str.isspace`` (Unicode), searched in C.
+_SPACE = re.compile(r"\s")
 
 MAX_MESSAGE = 4000
 
@@ -54,7 +56,7 @@ def is_clean_id(text: str, max_length: int = 255) -> bool:
     """A platform id, an email or a CSV key: printable, no space, no invisible character."""
     return (
         0 < len(text) <= max_length
-        and not any(ch.isspace() for ch in text)
+        and _SPACE.search(text) is None
         and strip_invisible(text) == text
     )
 
