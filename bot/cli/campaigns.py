@@ -181,7 +181,8 @@ def campaign_stats_cmd(
         completions = [moment for moment in completions if moment < stats.as_of]
     if csv_file is not None:
         try:
-            write_stats_csv(csv_file, stats)
+            with progress(1 + len(stats.services), "Export CSV") as bar:
+                write_stats_csv(csv_file, stats, bar.advance)
         except OSError as exc:
             raise fail(f"Impossible d'écrire {csv_file} : {exc.strerror or exc}.") from None
         typer.echo(f"CSV écrit : {csv_file}", err=as_json)

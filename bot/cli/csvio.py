@@ -11,7 +11,7 @@ import csv
 import hashlib
 import io
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
@@ -241,7 +241,10 @@ def figure_cell(figure: Figure) -> str | int:
     )
 
 
-def write_stats_csv(path: Path, stats: CampaignStats) -> None:
+def write_stats_csv(
+    path: Path, stats: CampaignStats, on_row: Callable[[int], None] | None = None
+) -> None:
+    """The statistics as CSV, one row per group; ``on_row(1)`` after each row written."""
     from bot.stats import DECLARED
 
     hidden = f"< {stats.min_group}"
@@ -261,3 +264,5 @@ def write_stats_csv(path: Path, stats: CampaignStats) -> None:
                     *("" if f.rate is None else f"{f.rate:.4f}" for f in figures),
                 ]
             writer.writerow([safe_cell(cell) for cell in row])
+            if on_row is not None:
+                on_row(1)
