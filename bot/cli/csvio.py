@@ -37,42 +37,56 @@ MAX_LISTED_ERRORS = 100
 T = TypeVar("T")
 
 
-def batched(items: Iterable[T], size: int, pause: float = 0.0) -> Iterator[list[T]]:
+def batched(
+    items: Iterable[T], size: int, pause: Callable[[], float] = lambda: 0.0
+) -> Iterator[list[T]]:
     """Lists of at most ``size`` items, in order (``itertools.batched`` before Python 3.12);
-    with a ``pause`` (seconds) before each batch but the first, to let others use the
+    before each batch but the first, a pause of ``pause()`` seconds, to let others use the
     database between two write transactions."""
     batch: list[T] = []
     first = True
     for item in items:
         batch.append(item)
         if len(batch) >= size:
-            if not first and pause:
-                time.sleep(pause)
+            _rest(first, pause)
             yield batch
             first = False
             batch = []
     if batch:
-        if not first and pause:
-            time.sleep(pause)
+        _rest(first, pause)
         yield batch
 
 
-def import_pacing(limits: LimitsSection, store: Store) -> tuple[int, float]:
-    """Rows per transaction and pause after each for an import run from the command line.
+def _rest(first: bool, pause: Callable[[], float]) -> None:
+    seconds = 0.0 if first else pause()
+    if seconds > 0:
+        time.sleep(seconds)
+
+
+def import_pacing(limits: LimitsSection, store: Store) -> tuple[int, Callable[[], float]]:
+    """Rows per transaction, and the pause before each next one, for an import run from the
+    command line.
 
     The command line is a process of its own. Only on SQLite can it starve a running bot:
-    one writer at a time, and a waiting writer (the bot, polling its busy handler) gets in
+    one writer at a time, and a waiting writer (the bot, polling in its busy handler) gets in
     only during a gap between two write transactions. So while a bot holds the instance lock
     of a SQLite database the import writes ``[limits] import_batch`` rows per transaction and
-    pauses ``import_pause`` after each (the bot waits one short batch at most). Otherwise —
+    pauses ``import_pause`` after each: the bot waits one short batch at most. Otherwise —
     PostgreSQL, where writers only meet on the same rows, or no bot running — it writes bulk
-    batches without pausing. A bot started during a bulk import waits one batch at most."""
+    batches without pausing; the lock is probed again before each batch, so a bot started
+    meanwhile gets the pauses (and waits one bulk batch at most)."""
     from storage.lock import InstanceLock
 
-    database = store.database
-    if database.dialect != "postgresql" and InstanceLock(database).held_elsewhere():
-        return limits.import_batch, limits.import_pause
-    return max(limits.import_batch, BULK_IMPORT_BATCH), 0.0
+    if store.database.dialect == "postgresql":
+        return max(limits.import_batch, BULK_IMPORT_BATCH), lambda: 0.0
+    lock = InstanceLock(store.database)
+
+    def pause() -> float:
+        return limits.import_pause if lock.held_elsewhere() else 0.0
+
+    if lock.held_elsewhere():
+        return limits.import_batch, pause
+    return max(limits.import_batch, BULK_IMPORT_BATCH), pause
 
 
 class CsvError(Exception):
@@ -175,9 +189,12 @@ def id_fingerprint(platform_id: str) -> bytes:
     return hashlib.blake2b(platform_id.encode(), digest_size=8).digest()
 
 
-def check_agents_csv(path: Path) -> tuple[int, list[str]]:
+def check_agents_csv(
+    path: Path, on_agent: Callable[[AgentRow], None] | None = None
+) -> tuple[int, list[str]]:
     """Validate the whole file as a stream; return the number of agents and the errors (line
-    number and reason, at most :data:`MAX_LISTED_ERRORS` listed)."""
+    number and reason, at most :data:`MAX_LISTED_ERRORS` listed). ``on_agent`` sees each
+    valid agent as it is read (the email check gathers its emails in the same pass)."""
     errors: list[str] = []
     hidden = 0
     count = 0
@@ -200,6 +217,8 @@ def check_agents_csv(path: Path) -> tuple[int, list[str]]:
                     else:
                         seen[key] = line
                         count += 1
+                        if on_agent is not None:
+                            on_agent(row)
                         continue
                 if len(errors) < MAX_LISTED_ERRORS:
                     errors.append(row)

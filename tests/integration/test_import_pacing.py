@@ -19,7 +19,8 @@ runner = CliRunner()
 
 
 def test_no_running_bot_means_bulk_batches_without_pause(store: Store) -> None:
-    assert import_pacing(LimitsSection(), store) == (BULK_IMPORT_BATCH, 0.0)
+    size, pause = import_pacing(LimitsSection(), store)
+    assert (size, pause()) == (BULK_IMPORT_BATCH, 0.0)
 
 
 def test_a_running_bot_is_seen_without_taking_its_lock(store: Store) -> None:
@@ -44,13 +45,27 @@ def test_a_bot_on_the_same_sqlite_database_gets_short_batches_and_pauses(
     bot = InstanceLock(store.database)
     assert bot.acquire()
     try:
-        pacing = import_pacing(limits, store)
+        size, pause = import_pacing(limits, store)
+        paused = pause()
     finally:
         bot.release()
     if db_url.startswith("sqlite"):
-        assert pacing == (50, 0.05)
+        assert (size, paused) == (50, 0.05)
+        assert pause() == 0.0  # the bot stopped: no more pauses
     else:  # PostgreSQL has no database-wide write lock: nobody is starved
-        assert pacing == (BULK_IMPORT_BATCH, 0.0)
+        assert (size, paused) == (BULK_IMPORT_BATCH, 0.0)
+
+
+def test_a_bot_started_during_a_bulk_import_gets_the_pauses(store: Store, db_url: str) -> None:
+    limits = load_settings(None, limits={"import_pause": 0.05}).limits
+    size, pause = import_pacing(limits, store)
+    assert (size, pause()) == (BULK_IMPORT_BATCH, 0.0)
+    bot = InstanceLock(store.database)
+    assert bot.acquire()
+    try:
+        assert pause() == (0.05 if db_url.startswith("sqlite") else 0.0)
+    finally:
+        bot.release()
 
 
 def test_import_result_does_not_depend_on_pacing(
