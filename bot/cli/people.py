@@ -155,12 +155,20 @@ def agents_import(
         # One bulk upsert per transaction: a running bot waits at most one batch.
         for batch in batched(read_agents_csv(file), size, pause):
             with store.transaction() as uow:
-                existing = uow.people.existing_platform_ids(row.platform_id for row in batch)
+                # An import never brings back a person erased at their request (an agent
+                # already known is updated: only new ids and emails are checked).
                 erased = uow.privacy.erased_among(
-                    [row.platform_id for row in batch if row.platform_id not in existing]
-                    + [row.email for row in batch if row.email and row.platform_id not in existing]
+                    [row.platform_id for row in batch] + [row.email for row in batch if row.email]
                 )
-                # An import never brings back a person erased at their request.
+                known = (
+                    uow.people.existing_platform_ids(
+                        row.platform_id
+                        for row in batch
+                        if row.platform_id in erased or row.email in erased
+                    )
+                    if erased
+                    else set()
+                )
                 records = [
                     AgentRecord(
                         row.platform_id,
@@ -171,7 +179,7 @@ def agents_import(
                         row.locale,
                     )
                     for row in batch
-                    if row.platform_id in existing
+                    if row.platform_id in known
                     or not (row.platform_id in erased or (row.email and row.email in erased))
                 ]
                 skipped += len(batch) - len(records)

@@ -53,6 +53,9 @@ class PrivacyRepo(_Repo):
         return bool(found)
 
     def erased_among(self, values: Iterable[str]) -> set[str]:
+        """The values (ids, emails) that belong to an erased person."""
+        if self.session.scalar(select(ErasureRow.digest).limit(1)) is None:
+            return set()  # nobody erased (the usual case): no digest to compute
         key = self.key()
         by_digest = {keyed_hash(key, v): v for v in values if v}
         if not by_digest:
