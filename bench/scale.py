@@ -198,9 +198,11 @@ def launch(
         rate_limit=1e9,  # the sink is not the subject: our own overhead is
     )
     dispatcher = Dispatcher(store, platform, clock)
-    start = time.perf_counter()
-    asyncio.run(dispatcher.drain())
-    sent = time.perf_counter() - start
+    with progress(result.new, "launch: dispatch") as bar:
+        dispatcher.after_send = lambda _delivery: bar.advance()
+        start = time.perf_counter()
+        asyncio.run(dispatcher.drain())
+        sent = time.perf_counter() - start
     platform.output.close()
     return result.new, enqueued, sent
 

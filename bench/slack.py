@@ -36,6 +36,7 @@ sys.path.insert(0, str(REPO))
 
 from aiohttp import web  # noqa: E402
 
+from bot.cli.progress import progress  # noqa: E402
 from bot.core import SystemClock  # noqa: E402
 from bot.notifier import Notifier  # noqa: E402
 from bot.outbox import Dispatcher, RateLimiter  # noqa: E402
@@ -158,15 +159,17 @@ async def broadcast(
     before_calls, before_429 = Counter(fake.calls), Counter(fake.throttled)
     start = time.perf_counter()
     sent = 0
-    while True:
-        sent += await dispatcher.drain()
-        with store.transaction() as uow:
-            pending = uow.outbox.pending_count()
-        if pending == 0:
-            break
-        if dispatcher.paused_until is not None:
-            wait = (dispatcher.paused_until - datetime.now(UTC)).total_seconds()
-            await asyncio.sleep(max(0.01, wait))
+    with progress(result.new, f"broadcast {code}") as bar:
+        dispatcher.after_send = lambda _delivery: bar.advance()
+        while True:
+            sent += await dispatcher.drain()
+            with store.transaction() as uow:
+                pending = uow.outbox.pending_count()
+            if pending == 0:
+                break
+            if dispatcher.paused_until is not None:
+                wait = (dispatcher.paused_until - datetime.now(UTC)).total_seconds()
+                await asyncio.sleep(max(0.01, wait))
     elapsed = (time.perf_counter() - start) * args.speed
     await platform.client.session.close() if platform.client.session else None
     return (

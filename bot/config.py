@@ -155,6 +155,13 @@ class LimitsSection(_Section):
     deadline_horizon_days: int = Field(default=730, ge=1, le=3650)
     # Unanswered questions kept per person and day (bounded storage per sender).
     questions_per_day: int = Field(default=20, ge=0, le=1000)
+    # The imports (`pixbot agents import`, `pixbot campaign import-orga`) write this many rows
+    # per transaction, and pause this long (seconds) after each, while a running bot shares
+    # their SQLite database: SQLite has one writer at a time and lets a waiting writer in only
+    # during a gap. On PostgreSQL, or when no bot holds the instance lock, they write in bulk
+    # batches without a pause (see ``bot.cli.csvio.import_pacing``).
+    import_batch: int = Field(default=500, ge=1, le=100_000)
+    import_pause: float = Field(default=0.2, ge=0, le=10)
 
 
 class HttpSection(_Section):

@@ -24,12 +24,18 @@ _INVISIBLE = dict.fromkeys(
 )
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'", "ʼ": "'", "´": "'"})
 _SPACES = re.compile(r"\s+")
+# One whitespace character: the same set as ``str.isspace`` (Unicode), searched in C.
+_SPACE = re.compile(r"\s")
 
 MAX_MESSAGE = 4000
 
 
 def strip_invisible(text: str) -> str:
     """Remove bidi overrides, zero-width characters and control characters (but newlines)."""
+    if text.isprintable():
+        # Nothing to remove: every character of Cc, Cf, Co and Cs (the invisible ones above
+        # are all Cf) is non-printable for Python. The common case, checked in C.
+        return text
     text = text.translate(_INVISIBLE)
     return "".join(
         ch for ch in text if ch == "\n" or unicodedata.category(ch) not in {"Cc", "Cf", "Co", "Cs"}
@@ -50,7 +56,7 @@ def is_clean_id(text: str, max_length: int = 255) -> bool:
     """A platform id, an email or a CSV key: printable, no space, no invisible character."""
     return (
         0 < len(text) <= max_length
-        and not any(ch.isspace() for ch in text)
+        and _SPACE.search(text) is None
         and strip_invisible(text) == text
     )
 

@@ -6,6 +6,7 @@ PostgreSQL is backed up with its own tools (``pg_dump``); see docs/deploy-tchap.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -17,8 +18,11 @@ class BackupError(Exception):
     """The backup cannot be made (not SQLite, missing source, unwritable target)."""
 
 
-def backup_sqlite(url: str, target: Path) -> int:
-    """Copy the database at ``url`` into ``target`` page by page; return the page count."""
+def backup_sqlite(
+    url: str, target: Path, on_progress: Callable[[int, int], None] | None = None
+) -> int:
+    """Copy the database at ``url`` into ``target`` page by page; return the page count.
+    ``on_progress(pages copied, total pages)`` is called after each step of 1,024 pages."""
     parsed = make_url(normalise_url(url))
     if parsed.get_backend_name() != "sqlite":
         raise BackupError(
@@ -38,7 +42,12 @@ def backup_sqlite(url: str, target: Path) -> int:
         try:
             copy = sqlite3.connect(temporary)
             try:
-                source.backup(copy, pages=1024)
+
+                def step(_status: int, remaining: int, total: int) -> None:
+                    if on_progress is not None:
+                        on_progress(total - remaining, total)
+
+                source.backup(copy, pages=1024, progress=step)
                 pages = int(copy.execute("PRAGMA page_count").fetchone()[0])
                 check = copy.execute("PRAGMA integrity_check").fetchone()[0]
             finally:

@@ -98,6 +98,32 @@ class InstanceLock:
             connection.close()
         return got
 
+    def held_elsewhere(self) -> bool:
+        """Does another process hold the lock right now (a running bot)? Asked without taking
+        it: on SQLite a shared ``flock`` probe of the lock file (refused while a bot holds it
+        exclusively), on PostgreSQL the server's list of advisory locks."""
+        if self.database.dialect == "postgresql":
+            with self.database.engine.connect() as connection:
+                return bool(
+                    connection.execute(
+                        text(
+                            "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
+                            "AND granted AND objid = :key AND pid <> pg_backend_pid())"
+                        ),
+                        {"key": ADVISORY_KEY},
+                    ).scalar()
+                )
+        path = self.path
+        if path is None or not path.exists():
+            return False
+        with path.open("r", encoding="utf-8") as handle:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return True
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        return False
+
     def _acquire_file(self) -> bool:
         path = self.path
         if path is None:

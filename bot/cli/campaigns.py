@@ -181,7 +181,8 @@ def campaign_stats_cmd(
         completions = [moment for moment in completions if moment < stats.as_of]
     if csv_file is not None:
         try:
-            write_stats_csv(csv_file, stats)
+            with progress(1 + len(stats.services), "Export CSV") as bar:
+                write_stats_csv(csv_file, stats, bar.advance)
         except OSError as exc:
             raise fail(f"Impossible d'écrire {csv_file} : {exc.strerror or exc}.") from None
         typer.echo(f"CSV écrit : {csv_file}", err=as_json)
@@ -222,7 +223,7 @@ def campaign_import_orga(
     service: ServiceOption = None,
 ) -> None:
     """Marquer commencé / terminé depuis un export Pix Orga (jamais de résultat)."""
-    from bot.cli.csvio import IMPORT_BATCH, IMPORT_PAUSE, batched
+    from bot.cli.csvio import batched, import_pacing
     from bot.orga import OrgaError, read_export
     from bot.services.participation import plan_orga_export, write_orga_events
 
@@ -233,7 +234,8 @@ def campaign_import_orga(
     except (OrgaError, OSError, UnicodeDecodeError) as exc:
         raise fail(f"Export illisible : {exc}. Rien n'a été modifié.") from None
     count = len(rows)
-    store = open_store(settings())
+    cfg = settings()
+    store = open_store(cfg)
     # Then it is matched as a whole (reads only: one query on the normalised email), and
     # refused when an email names several agents, before anything is written.
     with store.transaction() as uow:
@@ -252,9 +254,10 @@ def campaign_import_orga(
                 err=True,
             )
         raise fail("Import annulé : une adresse doit désigner un seul agent.")
+    size, pause = import_pacing(cfg.limits, store)
     with progress(len(plan.events), "Import Pix Orga") as bar:
-        # Short transactions: a running bot waits at most one batch for the database.
-        for batch in batched(plan.events, IMPORT_BATCH, IMPORT_PAUSE):
+        # Batched transactions: a running bot waits at most one batch for the database.
+        for batch in batched(plan.events, size, pause):
             with store.transaction() as uow:
                 write_orga_events(uow, campaign, plan, batch, now())
             bar.advance(len(batch))

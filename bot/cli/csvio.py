@@ -1,8 +1,8 @@
 """CSV files: the agents import (validated as a whole, read as a stream) and the stats export.
 
 A file is never loaded whole: the header line is read with a size cap, rows one at a time, and
-the whole-file check keeps only a fingerprint per id. The import is then written in short
-batches (see :mod:`bot.cli.people`), so a running bot is never locked out of the database.
+the whole-file check keeps only a fingerprint per id. The import is then written in batches
+paced by :func:`import_pacing`, so a running bot is never locked out of the database.
 """
 
 from __future__ import annotations
@@ -11,25 +11,25 @@ import csv
 import hashlib
 import io
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO, TypeVar
 
+from bot.config import LimitsSection
 from bot.csvrows import numbered_rows
 from bot.privacy import Figure, clean_display_name, safe_cell
 from bot.stats import CampaignStats
 from bot.text import clean_line, is_canonical_timezone, is_clean_id
+from storage.uow import Store
 
 REQUIRED_COLUMNS = ("id", "display_name", "service")
 OPTIONAL_COLUMNS = ("email", "timezone", "locale")
 # A header line longer than this is not a CSV header we could use.
 MAX_HEADER_CHARS = 64 * 1024
-# Rows written per transaction by the imports (each batch holds the database a short moment),
-# and the pause after each: SQLite lets a waiting writer in only while nobody holds the lock,
-# so without a gap a running bot could wait for the whole import.
-IMPORT_BATCH = 500
-IMPORT_PAUSE = 0.2
+# Rows written per transaction by the imports when nobody is starved: on PostgreSQL (many
+# writers at once, row locks only) or on a SQLite database no running bot shares.
+BULK_IMPORT_BATCH = 5000
 # At most this many errors are listed; the rest are counted.
 MAX_LISTED_ERRORS = 100
 
@@ -37,24 +37,56 @@ MAX_LISTED_ERRORS = 100
 T = TypeVar("T")
 
 
-def batched(items: Iterable[T], size: int, pause: float = 0.0) -> Iterator[list[T]]:
+def batched(
+    items: Iterable[T], size: int, pause: Callable[[], float] = lambda: 0.0
+) -> Iterator[list[T]]:
     """Lists of at most ``size`` items, in order (``itertools.batched`` before Python 3.12);
-    with a ``pause`` (seconds) before each batch but the first, to let others use the
+    before each batch but the first, a pause of ``pause()`` seconds, to let others use the
     database between two write transactions."""
     batch: list[T] = []
     first = True
     for item in items:
         batch.append(item)
         if len(batch) >= size:
-            if not first and pause:
-                time.sleep(pause)
+            _rest(first, pause)
             yield batch
             first = False
             batch = []
     if batch:
-        if not first and pause:
-            time.sleep(pause)
+        _rest(first, pause)
         yield batch
+
+
+def _rest(first: bool, pause: Callable[[], float]) -> None:
+    seconds = 0.0 if first else pause()
+    if seconds > 0:
+        time.sleep(seconds)
+
+
+def import_pacing(limits: LimitsSection, store: Store) -> tuple[int, Callable[[], float]]:
+    """Rows per transaction, and the pause before each next one, for an import run from the
+    command line.
+
+    The command line is a process of its own. Only on SQLite can it starve a running bot:
+    one writer at a time, and a waiting writer (the bot, polling in its busy handler) gets in
+    only during a gap between two write transactions. So while a bot holds the instance lock
+    of a SQLite database the import writes ``[limits] import_batch`` rows per transaction and
+    pauses ``import_pause`` after each: the bot waits one short batch at most. Otherwise —
+    PostgreSQL, where writers only meet on the same rows, or no bot running — it writes bulk
+    batches without pausing; the lock is probed again before each batch, so a bot started
+    meanwhile gets the pauses (and waits one bulk batch at most)."""
+    from storage.lock import InstanceLock
+
+    if store.database.dialect == "postgresql":
+        return max(limits.import_batch, BULK_IMPORT_BATCH), lambda: 0.0
+    lock = InstanceLock(store.database)
+
+    def pause() -> float:
+        return limits.import_pause if lock.held_elsewhere() else 0.0
+
+    if lock.held_elsewhere():
+        return limits.import_batch, pause
+    return max(limits.import_batch, BULK_IMPORT_BATCH), pause
 
 
 class CsvError(Exception):
@@ -157,9 +189,12 @@ def id_fingerprint(platform_id: str) -> bytes:
     return hashlib.blake2b(platform_id.encode(), digest_size=8).digest()
 
 
-def check_agents_csv(path: Path) -> tuple[int, list[str]]:
+def check_agents_csv(
+    path: Path, on_agent: Callable[[AgentRow], None] | None = None
+) -> tuple[int, list[str]]:
     """Validate the whole file as a stream; return the number of agents and the errors (line
-    number and reason, at most :data:`MAX_LISTED_ERRORS` listed)."""
+    number and reason, at most :data:`MAX_LISTED_ERRORS` listed). ``on_agent`` sees each
+    valid agent as it is read (the email check gathers its emails in the same pass)."""
     errors: list[str] = []
     hidden = 0
     count = 0
@@ -182,6 +217,8 @@ def check_agents_csv(path: Path) -> tuple[int, list[str]]:
                     else:
                         seen[key] = line
                         count += 1
+                        if on_agent is not None:
+                            on_agent(row)
                         continue
                 if len(errors) < MAX_LISTED_ERRORS:
                     errors.append(row)
@@ -223,7 +260,10 @@ def figure_cell(figure: Figure) -> str | int:
     )
 
 
-def write_stats_csv(path: Path, stats: CampaignStats) -> None:
+def write_stats_csv(
+    path: Path, stats: CampaignStats, on_row: Callable[[int], None] | None = None
+) -> None:
+    """The statistics as CSV, one row per group; ``on_row(1)`` after each row written."""
     from bot.stats import DECLARED
 
     hidden = f"< {stats.min_group}"
@@ -243,3 +283,5 @@ def write_stats_csv(path: Path, stats: CampaignStats) -> None:
                     *("" if f.rate is None else f"{f.rate:.4f}" for f in figures),
                 ]
             writer.writerow([safe_cell(cell) for cell in row])
+            if on_row is not None:
+                on_row(1)

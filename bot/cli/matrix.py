@@ -10,7 +10,6 @@ from typing import Annotated
 import typer
 
 from bot.cli.common import ConfigOption, settings
-from bot.platforms.matrix.identity import describe
 
 matrix_app = typer.Typer(help="Le compte Matrix (Tchap) du bot.", no_args_is_help=True)
 
@@ -20,6 +19,9 @@ def matrix_status(
     as_json: Annotated[bool, typer.Option("--json")] = False, config: ConfigOption = None
 ) -> None:
     """Utilisateur, appareil, signature croisée, empreinte de la clé maîtresse, stockage."""
+    # Imported here: matrix-nio takes a second to load, which no other command needs.
+    from bot.platforms.matrix.identity import describe
+
     m = settings(config).matrix
     info = asyncio.run(describe(Path(m.store_path), m.homeserver))
     if as_json:

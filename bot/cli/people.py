@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated
 
@@ -11,13 +10,12 @@ import typer
 
 from bot.cli.common import check_id, fail, now, open_store, settings
 from bot.cli.csvio import (
-    IMPORT_BATCH,
-    IMPORT_PAUSE,
     MAX_LISTED_ERRORS,
     AgentRow,
     batched,
     check_agents_csv,
     id_fingerprint,
+    import_pacing,
     read_agents_csv,
 )
 from bot.cli.progress import progress
@@ -133,33 +131,44 @@ def agents_import(
 
     CSV : id,display_name,service[,email][,timezone][,locale].
     """
-    count, errors = check_agents_csv(file)
+    emails = EmailCheck()
+    count, errors = check_agents_csv(file, emails.add)  # one pass: rows checked, emails kept
     if errors:
         for error in errors:
             typer.echo(error, err=True)
         raise fail("Import annulé : aucun agent n'a été importé.")
     from storage.repositories.people import AgentRecord
 
-    store = open_store(settings())
+    cfg = settings()
+    store = open_store(cfg)
     # The whole file is checked before any write: emails shared in the file or with another
     # agent refuse the import (reads only, in chunks through the normalised email's index).
     with store.transaction() as uow:
-        clashes = email_clashes(uow, read_agents_csv(file))
+        clashes = emails.clashes(uow)
     if clashes:
         for clash in clashes:
             typer.echo(clash, err=True)
         raise fail("Import annulé : aucun agent n'a été importé.")
     created = updated = skipped = 0
+    size, pause = import_pacing(cfg.limits, store)
     with progress(count, "Import des agents") as bar:
-        # Short transactions, one bulk upsert each: a running bot waits at most one batch.
-        for batch in batched(read_agents_csv(file), IMPORT_BATCH, IMPORT_PAUSE):
+        # One bulk upsert per transaction: a running bot waits at most one batch.
+        for batch in batched(read_agents_csv(file), size, pause):
             with store.transaction() as uow:
-                existing = uow.people.by_platform_ids([row.platform_id for row in batch])
+                # An import never brings back a person erased at their request (an agent
+                # already known is updated: only new ids and emails are checked).
                 erased = uow.privacy.erased_among(
-                    [row.platform_id for row in batch if row.platform_id not in existing]
-                    + [row.email for row in batch if row.email and row.platform_id not in existing]
+                    [row.platform_id for row in batch] + [row.email for row in batch if row.email]
                 )
-                # An import never brings back a person erased at their request.
+                known = (
+                    uow.people.existing_platform_ids(
+                        row.platform_id
+                        for row in batch
+                        if row.platform_id in erased or row.email in erased
+                    )
+                    if erased
+                    else set()
+                )
                 records = [
                     AgentRecord(
                         row.platform_id,
@@ -170,7 +179,7 @@ def agents_import(
                         row.locale,
                     )
                     for row in batch
-                    if row.platform_id in existing
+                    if row.platform_id in known
                     or not (row.platform_id in erased or (row.email and row.email in erased))
                 ]
                 skipped += len(batch) - len(records)
@@ -207,31 +216,39 @@ def forget(platform_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     typer.echo(f"Données de {pid} effacées.")
 
 
-def email_clashes(uow: UnitOfWork, rows: Iterable[AgentRow]) -> list[str]:
+class EmailCheck:
     """Two agents may not share an email (it identifies them in Pix Orga exports).
 
-    ``rows`` is read once, as a stream: per email only its line and the agent's id are kept,
-    and per agent of the file a fingerprint of the id."""
-    problems: list[str] = []
-    seen: dict[str, tuple[int, str, str]] = {}  # normalised email -> (line, email, id)
-    in_file: set[bytes] = set()
-    for row in rows:
-        in_file.add(id_fingerprint(row.platform_id))
+    Fed the file's agents one at a time (:meth:`add`, during the validation pass): per email
+    only its line and the agent's id are kept, and per agent a fingerprint of the id; then
+    :meth:`clashes` compares them with the database (reads only, through the normalised
+    email's index)."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+        self.seen: dict[str, tuple[int, str, str]] = {}  # normalised email -> (line, email, id)
+        self.in_file: set[bytes] = set()
+
+    def add(self, row: AgentRow) -> None:
+        self.in_file.add(id_fingerprint(row.platform_id))
         if not row.email:
-            continue
+            return
         key = row.email.strip().lower()
-        if key in seen:
-            problems.append(
-                f"ligne {row.line} : adresse {row.email} déjà utilisée ligne {seen[key][0]}"
+        if key in self.seen:
+            self.problems.append(
+                f"ligne {row.line} : adresse {row.email} déjà utilisée ligne {self.seen[key][0]}"
             )
-            continue
-        seen[key] = (row.line, row.email, row.platform_id)
-    owners = uow.people.by_emails(seen)
-    for key, (line, email, platform_id) in seen.items():
-        others = [p for p in owners.get(key, []) if p.platform_id != platform_id]
-        if any(id_fingerprint(p.platform_id) not in in_file for p in others):
-            problems.append(f"ligne {line} : adresse {email} déjà utilisée par un autre agent")
-    if len(problems) > MAX_LISTED_ERRORS:
-        hidden = len(problems) - MAX_LISTED_ERRORS
-        problems = [*problems[:MAX_LISTED_ERRORS], f"… et {hidden} autres erreurs"]
-    return problems
+            return
+        self.seen[key] = (row.line, row.email, row.platform_id)
+
+    def clashes(self, uow: UnitOfWork) -> list[str]:
+        problems = list(self.problems)
+        owners = uow.people.by_emails(self.seen)
+        for key, (line, email, platform_id) in self.seen.items():
+            others = [p for p in owners.get(key, []) if p.platform_id != platform_id]
+            if any(id_fingerprint(p.platform_id) not in self.in_file for p in others):
+                problems.append(f"ligne {line} : adresse {email} déjà utilisée par un autre agent")
+        if len(problems) > MAX_LISTED_ERRORS:
+            hidden = len(problems) - MAX_LISTED_ERRORS
+            problems = [*problems[:MAX_LISTED_ERRORS], f"… et {hidden} autres erreurs"]
+        return problems

@@ -33,6 +33,11 @@ class Bar:
         if self._progress is not None and self._task is not None:
             self._progress.advance(self._task, count)  # type: ignore[arg-type]
 
+    def update(self, completed: int, total: int | None = None) -> None:
+        """Set the count done (and the total, when it is learnt on the way)."""
+        if self._progress is not None and self._task is not None:
+            self._progress.update(self._task, completed=completed, total=total)  # type: ignore[arg-type]
+
 
 class RateColumn(TextColumn):
     """Items per second (rich's own speed column is for bytes)."""
@@ -47,10 +52,16 @@ class RateColumn(TextColumn):
         return Text(f"{speed:,.0f}/s".replace(",", " ") if speed else "…/s")
 
 
+def on_terminal() -> bool:
+    """Is someone watching? (stderr is a terminal: not a pipe, a log file or cron)."""
+    return sys.stderr.isatty()
+
+
 @contextmanager
-def progress(total: int, label: str, *, enabled: bool | None = None) -> Iterator[Bar]:
-    """A progress bar on stderr when it is a terminal (or when ``enabled``)."""
-    show = sys.stderr.isatty() if enabled is None else enabled
+def progress(total: int | None, label: str, *, enabled: bool | None = None) -> Iterator[Bar]:
+    """A progress bar on stderr when it is a terminal (or when ``enabled``); the job's output
+    (stdout, files) is the same either way."""
+    show = on_terminal() if enabled is None else enabled
     if not show:
         yield Bar()
         return

@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 
 from bot import logs
 from bot.cli.common import ConfigOption, fail, now, open_store, settings, state
+from bot.cli.progress import progress
 from bot.config import Settings
 
 db_app = typer.Typer(help="Base de données.", no_args_is_help=True)
@@ -93,7 +94,8 @@ def db_backup(
 
     cfg = settings(config)
     try:
-        pages = backup_sqlite(cfg.bot.database_url, target)
+        with progress(None, "Sauvegarde (pages)") as bar:
+            pages = backup_sqlite(cfg.bot.database_url, target, bar.update)
     except BackupError as error:
         raise fail(str(error), 2) from None
     typer.echo(f"Sauvegarde écrite : {target} ({pages} pages)")

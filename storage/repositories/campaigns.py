@@ -22,7 +22,7 @@ from storage.models import (
     PersonRow,
     ReminderStepRow,
 )
-from storage.repositories.base import _Repo
+from storage.repositories.base import _Repo, table_of
 from storage.repositories.errors import DuplicateError
 
 
@@ -141,17 +141,17 @@ class CampaignRepo(_Repo):
 
     def add_audience(self, campaign_id: int, person_ids: Iterable[int], now: datetime) -> int:
         """Add people to the audience in bulk (present ones are kept); returns how many are new."""
-        before = self.audience_size(campaign_id)
-        self._execute_many(
-            self._insert(AudienceRow.__table__).on_conflict_do_nothing(
-                index_elements=["campaign_id", "person_id"]
-            ),
-            (
+        return self._write_rows(
+            table_of(AudienceRow),
+            [
                 {"campaign_id": campaign_id, "person_id": pid, "added_at": now}
                 for pid in dict.fromkeys(person_ids)
+            ],
+            lambda insert: insert.on_conflict_do_nothing(
+                index_elements=["campaign_id", "person_id"]
             ),
+            count=True,
         )
-        return self.audience_size(campaign_id) - before
 
     def audience(self, campaign_id: int, as_of: datetime | None = None) -> list[Person]:
         names = self._service_names()

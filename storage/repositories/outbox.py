@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import Integer, String, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.core import Button
@@ -22,7 +22,7 @@ from storage.models import (
     DeliveryRow,
     PersonRow,
 )
-from storage.repositories.base import _Repo, _split, chunks, table_of
+from storage.repositories.base import _Repo, _split, chunks, pg_pairs, table_of
 from storage.repositories.errors import StorageError
 
 # Due rows read at least, per kind, to order them fairly across recipients. One sender's
@@ -30,10 +30,18 @@ from storage.repositories.errors import StorageError
 FAIR_WINDOW = 500
 
 
-def fair_order(deliveries: Sequence[Delivery]) -> list[Delivery]:
+class _HasRecipient(Protocol):
+    @property
+    def recipient(self) -> str: ...
+
+
+R = TypeVar("R", bound=_HasRecipient)
+
+
+def fair_order(deliveries: Sequence[R]) -> list[R]:
     """Each recipient's first row, then each one's second…; otherwise the order given."""
     turns: dict[str, int] = {}
-    ranked: list[tuple[int, int, Delivery]] = []
+    ranked: list[tuple[int, int, R]] = []
     for position, delivery in enumerate(deliveries):
         turn = turns.get(delivery.recipient, 0)
         turns[delivery.recipient] = turn + 1
@@ -58,18 +66,13 @@ class OutboxRepo(_Repo):
         return self.session.execute(statement).scalar() is not None
 
     def enqueue_many(self, items: Sequence[NewDelivery], now: datetime) -> int:
-        """Insert-or-ignore many rows by key (multi-row statements); returns how many are new."""
-        self.session.flush()
-        statement = (
-            self._insert(DeliveryRow.__table__)
-            .on_conflict_do_nothing(index_elements=["key"])
-            .returning(DeliveryRow.id)
+        """Insert-or-ignore many rows by key (in bulk); returns how many are new."""
+        return self._write_rows(
+            table_of(DeliveryRow),
+            [self._values(item, now) for item in items],
+            lambda insert: insert.on_conflict_do_nothing(index_elements=["key"]),
+            count=True,
         )
-        new = 0
-        for part in chunks(items, 2000):
-            result = self.session.execute(statement, [self._values(i, now) for i in part])
-            new += len(result.all())
-        return new
 
     @staticmethod
     def _values(item: NewDelivery, now: datetime) -> dict[str, Any]:
@@ -91,7 +94,8 @@ class OutboxRepo(_Repo):
             "created_at": now,
         }
 
-    def _delivery(self, row: DeliveryRow, conversation: str | None = None) -> Delivery:
+    def _delivery(self, row: Any, conversation: str | None = None) -> Delivery:
+        """A :class:`Delivery` from an ORM row or a Core row of the deliveries table."""
         return Delivery(
             id=row.id,
             key=row.key,
@@ -132,8 +136,9 @@ class OutboxRepo(_Repo):
             rows = self.session.execute(
                 self.due_query(now, to_conversation=to_conversation, limit=max(wanted, FAIR_WINDOW))
             ).all()
-            window = [self._delivery(row, conversation) for row, conversation in rows]
-            found.extend(fair_order(window)[:wanted])
+            # Ordered on the plain rows; only the rows taken become Delivery objects.
+            taken = fair_order(rows)[:wanted]
+            found.extend(self._delivery(row, row.direct_conversation) for row in taken)
         return found
 
     def claim(self, now: datetime, limit: int = 50) -> list[Delivery]:
@@ -159,7 +164,7 @@ class OutboxRepo(_Repo):
     @staticmethod
     def due_query(now: datetime, *, to_conversation: bool, limit: int) -> Any:
         return (
-            select(DeliveryRow, PersonRow.direct_conversation)
+            select(table_of(DeliveryRow), PersonRow.direct_conversation)
             .outerjoin(PersonRow, PersonRow.id == DeliveryRow.person_id)
             .where(
                 DeliveryRow.status == DeliveryStatus.PENDING,
@@ -232,6 +237,21 @@ class OutboxRepo(_Repo):
         if not sent:
             return
         table = table_of(DeliveryRow)
+        if self.session.get_bind().dialect.name == "postgresql":
+            marks = pg_pairs(sent, Integer(), String())
+            self.session.execute(
+                update(table)
+                .where(table.c.id == marks.c.key)
+                .values(
+                    status=DeliveryStatus.SENT,
+                    remote_id=marks.c.value,
+                    sent_at=now,
+                    body=None,
+                    attempts=table.c.attempts + 1,
+                    last_error=None,
+                )
+            )
+            return
         self.session.execute(
             update(table)
             .where(table.c.id == bindparam("delivery_id"))
@@ -314,7 +334,7 @@ class OutboxRepo(_Repo):
             result: Any = self.session.execute(
                 update(DeliveryRow)
                 .where(
-                    DeliveryRow.person_id.in_(part),
+                    self._among(DeliveryRow.person_id, part),
                     DeliveryRow.campaign_id == campaign_id,
                     DeliveryRow.status == DeliveryStatus.PENDING,
                     DeliveryRow.kind.in_(["invitation", "reminder"]),

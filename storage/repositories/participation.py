@@ -22,7 +22,7 @@ from storage.models import (
     ParticipationEventRow,
     PersonRow,
 )
-from storage.repositories.base import PERSON_COLUMNS, _Repo, person_from
+from storage.repositories.base import PERSON_COLUMNS, _Repo, person_from, table_of
 
 
 def _event(
@@ -163,9 +163,9 @@ class ParticipationRepo(_Repo):
         source: str = "chat",
     ) -> None:
         """Append many ``(person_id, kind, campaign_id)`` events at once."""
-        self._execute_many(
-            self._insert(ParticipationEventRow.__table__),
-            (
+        self._write_rows(
+            table_of(ParticipationEventRow),
+            [
                 {
                     "campaign_id": campaign_id,
                     "person_id": person_id,
@@ -174,7 +174,8 @@ class ParticipationRepo(_Repo):
                     "at": now,
                 }
                 for person_id, kind, campaign_id in events
-            ),
+            ],
+            lambda insert: insert,
         )
 
     def people_with(self, campaign_id: int, kind: ParticipationKind) -> set[int]:

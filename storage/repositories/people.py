@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy import Integer, String, bindparam, delete, func, select, update
 
 from bot.domain import (
     Person,
@@ -32,6 +32,7 @@ from storage.repositories.base import (
     chunks,
     normalise_email,
     person_from,
+    pg_pairs,
     table_of,
 )
 
@@ -80,11 +81,13 @@ class PeopleRepo(_Repo):
         names = self._service_names()
         found: dict[str, list[Person]] = {}
         for part in chunks(wanted):
-            rows = self.session.scalars(
-                select(PersonRow).where(PersonRow.email_norm.in_(part)).order_by(PersonRow.id)
+            rows = self.session.execute(
+                select(*PERSON_COLUMNS, PersonRow.email_norm)
+                .where(self._among(PersonRow.email_norm, part))
+                .order_by(PersonRow.id)
             )
             for row in rows:
-                found.setdefault(row.email_norm or "", []).append(self._person(row, names))
+                found.setdefault(row.email_norm or "", []).append(person_from(row, names))
         return found
 
     def by_platform_ids(self, platform_ids: Iterable[str]) -> dict[str, Person]:
@@ -92,8 +95,21 @@ class PeopleRepo(_Repo):
         names = self._service_names()
         found: dict[str, Person] = {}
         for part in chunks(wanted):
-            rows = self.session.scalars(select(PersonRow).where(PersonRow.platform_id.in_(part)))
-            found.update((row.platform_id, self._person(row, names)) for row in rows)
+            rows = self.session.execute(
+                select(*PERSON_COLUMNS).where(self._among(PersonRow.platform_id, part))
+            )
+            found.update((row.platform_id, person_from(row, names)) for row in rows)
+        return found
+
+    def existing_platform_ids(self, platform_ids: Iterable[str]) -> set[str]:
+        """Which of these platform ids are known (ids only: no person is built)."""
+        found: set[str] = set()
+        for part in chunks(sorted(set(platform_ids))):
+            found.update(
+                self.session.scalars(
+                    select(PersonRow.platform_id).where(self._among(PersonRow.platform_id, part))
+                )
+            )
         return found
 
     def by_ids(self, person_ids: Iterable[int]) -> list[Person]:
@@ -172,33 +188,11 @@ class PeopleRepo(_Repo):
                 ({"name": name} for name in missing),
             )
             services = {name: sid for sid, name in self._service_names().items()}
-        ids = [a.platform_id for a in agents]
-        existing: set[str] = set()
-        for part in chunks(ids):
-            existing.update(
-                self.session.scalars(
-                    select(PersonRow.platform_id).where(PersonRow.platform_id.in_(part))
-                )
-            )
-        table = PersonRow.__table__
-        insert = self._insert(table)
-        upsert = insert.on_conflict_do_update(
-            index_elements=["platform_id"],
-            set_={
-                name: insert.excluded[name]
-                for name in (
-                    "display_name",
-                    "service_id",
-                    "email",
-                    "email_norm",
-                    "timezone",
-                    "locale",
-                )
-            },
-        )
-        self._execute_many(
-            upsert,
-            (
+        existing = self.existing_platform_ids(a.platform_id for a in agents)
+        columns = ("display_name", "service_id", "email", "email_norm", "timezone", "locale")
+        self._write_rows(
+            table_of(PersonRow),
+            [
                 {
                     "platform_id": a.platform_id,
                     "display_name": a.display_name,
@@ -210,6 +204,10 @@ class PeopleRepo(_Repo):
                     "created_at": now,
                 }
                 for a in agents
+            ],
+            lambda insert: insert.on_conflict_do_update(
+                index_elements=["platform_id"],
+                set_={name: insert.excluded[name] for name in columns},
             ),
         )
         updated = len(existing)
@@ -244,7 +242,7 @@ class PeopleRepo(_Repo):
         for part in chunks(sorted(set(person_ids))):
             rows = self.session.execute(
                 select(PersonRow.id, PersonRow.direct_conversation).where(
-                    PersonRow.id.in_(part), PersonRow.direct_conversation.is_not(None)
+                    self._among(PersonRow.id, part), PersonRow.direct_conversation.is_not(None)
                 )
             )
             found.update({pid: conversation for pid, conversation in rows if conversation})
@@ -254,6 +252,14 @@ class PeopleRepo(_Repo):
         if not conversations:
             return
         table = table_of(PersonRow)
+        if self.session.get_bind().dialect.name == "postgresql":
+            pairs = pg_pairs(list(conversations.items()), Integer(), String())
+            self.session.execute(
+                update(table)
+                .where(table.c.id == pairs.c.key)
+                .values(direct_conversation=pairs.c.value)
+            )
+            return
         self.session.execute(
             update(table)
             .where(table.c.id == bindparam("pid"))

@@ -53,6 +53,9 @@ class PrivacyRepo(_Repo):
         return bool(found)
 
     def erased_among(self, values: Iterable[str]) -> set[str]:
+        """The values (ids, emails) that belong to an erased person."""
+        if self.session.scalar(select(ErasureRow.digest).limit(1)) is None:
+            return set()  # nobody erased (the usual case): no digest to compute
         key = self.key()
         by_digest = {keyed_hash(key, v): v for v in values if v}
         if not by_digest:
@@ -60,7 +63,9 @@ class PrivacyRepo(_Repo):
         found: set[str] = set()
         for part in chunks(list(by_digest)):
             found.update(
-                self.session.scalars(select(ErasureRow.digest).where(ErasureRow.digest.in_(part)))
+                self.session.scalars(
+                    select(ErasureRow.digest).where(self._among(ErasureRow.digest, part))
+                )
             )
         return {by_digest[d] for d in found}
 

@@ -17,6 +17,7 @@ from bot.app import App
 from bot.cli import app as cli
 from bot.config import ConfigError, load_settings
 from bot.core import FakeClock
+from storage.lock import InstanceLock
 from storage.models import PersonRow
 from storage.uow import Store
 from tests.helpers.bot import Bot, RecordingConsole, make_settings
@@ -138,6 +139,10 @@ async def test_the_bot_answers_within_5_s_while_a_60000_row_import_runs(
             handle.write(f"@agent{n}:console,Agent {n},DNUM-{n % 50},agent{n}@x.gouv.fr,\n")
     environment = {**os.environ, "PIXBOT_BOT__DATABASE_URL": db_url}
     environment.pop("PIXBOT_CONFIG", None)
+    # The bot holds the instance lock, as `pixbot run` does: on SQLite the import sees it and
+    # writes short batches with pauses (on PostgreSQL it writes bulk batches regardless).
+    lock = InstanceLock(store.database)
+    assert lock.acquire()
     importing = subprocess.Popen(  # noqa: ASYNC220 (started once; waited for off the loop)
         [sys.executable, "-m", "bot.cli", "agents", "import", str(path)],
         env=environment,
@@ -165,6 +170,7 @@ async def test_the_bot_answers_within_5_s_while_a_60000_row_import_runs(
         if importing.poll() is None:
             importing.kill()
             importing.wait()
+        lock.release()
     assert importing.returncode == 0, output.decode()
     assert f"{ROWS} agents importés" in output.decode()
     assert await asyncio.to_thread(_people, db_url) == ROWS + answered

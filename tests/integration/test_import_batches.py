@@ -25,10 +25,9 @@ def cli_env(monkeypatch: pytest.MonkeyPatch, db_url: str, tmp_path: Path) -> Pat
     monkeypatch.delenv("PIXBOT_CONFIG", raising=False)
     monkeypatch.setenv("PIXBOT_BOT__DATABASE_URL", db_url)
     # One row per transaction: every rule below crosses a batch boundary.
-    monkeypatch.setattr("bot.cli.csvio.IMPORT_BATCH", 1)
-    monkeypatch.setattr("bot.cli.csvio.IMPORT_PAUSE", 0.0)
-    monkeypatch.setattr("bot.cli.people.IMPORT_BATCH", 1)
-    monkeypatch.setattr("bot.cli.people.IMPORT_PAUSE", 0.0)
+    monkeypatch.setenv("PIXBOT_LIMITS__IMPORT_BATCH", "1")
+    monkeypatch.setenv("PIXBOT_LIMITS__IMPORT_PAUSE", "0")
+    monkeypatch.setattr("bot.cli.csvio.BULK_IMPORT_BATCH", 1)
     return tmp_path
 
 
