@@ -36,6 +36,7 @@ from sqlalchemy import text  # noqa: E402
 
 from bot.core import FakeClock  # noqa: E402
 from bot.domain import ParticipationKind  # noqa: E402
+from bot.lease import Lease  # noqa: E402
 from bot.notifier import Notifier  # noqa: E402
 from bot.orga import OrgaRow  # noqa: E402
 from bot.outbox import Dispatcher  # noqa: E402
@@ -43,6 +44,8 @@ from bot.platforms.console import ConsolePlatform  # noqa: E402
 from bot.render import Renderer  # noqa: E402
 from bot.services.campaigns import Batch, CampaignService, figures  # noqa: E402
 from bot.services.participation import apply_orga_export  # noqa: E402
+from storage.health import DatabaseHealth  # noqa: E402
+from storage.lock import InstanceLock  # noqa: E402
 from storage.uow import Store  # noqa: E402
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -198,11 +201,23 @@ def launch(
         rate_limit=1e9,  # the sink is not the subject: our own overhead is
     )
     dispatcher = Dispatcher(store, platform, clock)
+
+    async def fenced_drain() -> float:
+        # As in ``pixbot run``: the dispatcher holds the instance lock and checks it (and that
+        # the row is still pending) before every send.
+        lease = Lease(InstanceLock(store.database), DatabaseHealth())
+        assert await lease.acquire(asyncio.Event())
+        dispatcher.fence = lease
+        try:
+            start = time.perf_counter()
+            await dispatcher.drain()
+            return time.perf_counter() - start
+        finally:
+            lease.release()
+
     with progress(result.new, "launch: dispatch") as bar:
         dispatcher.after_send = lambda _delivery: bar.advance()
-        start = time.perf_counter()
-        asyncio.run(dispatcher.drain())
-        sent = time.perf_counter() - start
+        sent = asyncio.run(fenced_drain())
     platform.output.close()
     return result.new, enqueued, sent
 

@@ -392,14 +392,17 @@ class Dispatcher:
             return True
         self.fence.check()
         with self.store.transaction() as uow:
-            self._fenced(uow)
-            return uow.lease.delivery_pending(delivery.id)
+            current, pending = uow.lease.sendable(delivery.id, self.fence.epoch)
+            self._still_current(current)
+            return pending
 
     def _fenced(self, uow: UnitOfWork) -> None:
         """Raise :class:`LeaseLost` if another process took the lock since we acquired it."""
-        if self.fence is None:
-            return
-        if not uow.lease.is_current(self.fence.epoch):
+        if self.fence is not None:
+            self._still_current(uow.lease.is_current(self.fence.epoch))
+
+    def _still_current(self, current: bool) -> None:
+        if not current and self.fence is not None:
             self.fence.lost()
             raise LeaseLost("another process holds the instance lock now")
 

@@ -18,8 +18,10 @@ class LeaseRepo(_Repo):
         """True when ``epoch`` is the lock's epoch (None: no fencing, e.g. an in-memory base)."""
         return epoch is None or self.current_epoch() == epoch
 
-    def delivery_pending(self, delivery_id: int) -> bool:
-        status = self.session.scalar(
-            select(DeliveryRow.status).where(DeliveryRow.id == delivery_id)
-        )
-        return status == "pending"
+    def sendable(self, delivery_id: int, epoch: int | None) -> tuple[bool, bool]:
+        """(is ``epoch`` current, is the delivery still pending), in one round trip: the
+        check made before every send."""
+        current = select(LockRow.epoch).where(LockRow.name == LOCK_NAME).scalar_subquery()
+        status = select(DeliveryRow.status).where(DeliveryRow.id == delivery_id).scalar_subquery()
+        row = self.session.execute(select(current, status)).one()
+        return (epoch is None or row[0] == epoch), row[1] == "pending"
