@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.faq_analyzer import Analyzer, split_words
-from bot.faq_data import load_data, load_yaml, shared_lexicon
+from bot.faq_data import Example, load_data, load_examples, load_overrides, shared_lexicon
 from bot.faq_lexicon import Lexicon
 from bot.faq_tuning import (
     CLAUSE_MARGIN,
@@ -54,6 +54,7 @@ from bot.faq_tuning import (
     COVERAGE_SHARE,
     DEFAULT_THRESHOLD,
     DOMAIN_SHARE,
+    EXAMPLES_CLASS,
     FOREIGN_WEIGHT,
     FULL_ASSOCIATION,
     FULL_EXPLANATION,
@@ -119,6 +120,7 @@ class FaqBase:
         services: Mapping[str, Mapping[str, str]] | None = None,
         threshold: float = DEFAULT_THRESHOLD,
         lexicon: Lexicon | None = None,
+        examples: Iterable[Example] = (),
     ) -> None:
         self.threshold = threshold
         self.abstain_text: str = str(data["abstain"]).strip()
@@ -133,6 +135,14 @@ class FaqBase:
         off_topic: Mapping[str, Any] = data.get("off_topic") or {}
         entries: dict[str, Mapping[str, Any]] = dict(raw_topics)
         entries.update({OFF_TOPIC_PREFIX + name: entry for name, entry in off_topic.items()})
+        # The example corpus's questions are more phrasings (analysed, see faq_examples.py).
+        extra: dict[str, list[frozenset[str]]] = defaultdict(list)
+        for label, tokens in examples:
+            if label is not None and label not in raw_topics:
+                raise ValueError(f"unknown FAQ topic id {label!r} in the example corpus")
+            extra[label or EXAMPLES_CLASS].append(frozenset(tokens))
+        if extra.get(EXAMPLES_CLASS):  # off-topic ones form one more off-topic class
+            entries.setdefault(EXAMPLES_CLASS, {})
         # The vocabulary is fixed first (without typo correction) so that the knowledge base's
         # own words are never "corrected".
         vocabulary: set[str] = set()
@@ -155,7 +165,7 @@ class FaqBase:
             phrasings = tuple(
                 frozenset(self._analyzer.tokens(str(text), fuzzy=False))
                 for text in entry.get("phrasings", ())
-            )
+            ) + tuple(dict.fromkeys(extra.get(topic_id, ())))  # the same words count once
             keywords = frozenset(
                 token
                 for text in entry.get("keywords", ())
@@ -236,13 +246,10 @@ class FaqBase:
         The overrides file holds ``answers: {topic_id: text}`` and
         ``services: {SERVICE: {topic_id: text}}``; an unknown topic id raises ``ValueError``.
         """
-        answers: Mapping[str, str] = {}
-        services: Mapping[str, Mapping[str, str]] = {}
-        if overrides is not None:
-            extra = load_yaml(overrides.read_text(encoding="utf-8")) or {}
-            answers = extra.get("answers") or {}
-            services = extra.get("services") or {}
-        return cls(load_data(locale), answers=answers, services=services)
+        answers, services = load_overrides(overrides)
+        return cls(
+            load_data(locale), answers=answers, services=services, examples=load_examples(locale)
+        )
 
     def _set_overrides(
         self, answers: Mapping[str, str], services: Mapping[str, Mapping[str, str]]
@@ -311,12 +318,13 @@ class FaqBase:
                 coverage[topic_id] += weight * association
             for key in self._postings.get(token, ()):
                 phrase_hits[key] += weight
-        best_phrase: dict[str, float] = defaultdict(float)
+        best_phrase: dict[str, float] = {}
         for (topic_id, _), hit in phrase_hits.items():
-            best_phrase[topic_id] = max(best_phrase[topic_id], hit)
+            if hit > best_phrase.get(topic_id, 0.0):
+                best_phrase[topic_id] = hit
+        share = 1.0 - COVERAGE_SHARE
         return {
-            topic_id: (COVERAGE_SHARE * value + (1.0 - COVERAGE_SHARE) * best_phrase[topic_id])
-            / total
+            topic_id: (COVERAGE_SHARE * value + share * best_phrase.get(topic_id, 0.0)) / total
             for topic_id, value in coverage.items()
         }
 

@@ -19,6 +19,7 @@ RARE_ZIPF, COMMON_ZIPF = 2.5, 6.0  # Zipf frequencies between which the weight f
 WEAK_FACTOR = 0.5  # weak words (interrogatives, "pix"…) count half
 FULL_EXPLANATION = 0.7  # a question of weak words only is answered above this score
 OFF_TOPIC_PREFIX = "~"
+EXAMPLES_CLASS = OFF_TOPIC_PREFIX + "exemples"  # the corpus's off-topic questions (faq_examples)
 # A word the best topic does not explain, at least this informative, means the question may be
 # about something else ("le code de la *porte*"): the topic then needs an anchor (see _anchored).
 FOREIGN_WEIGHT = 0.6
