@@ -220,22 +220,22 @@ class FaqBase:
         self._set_overrides(answers or {}, services or {})
 
     def _weigh(self) -> None:
-        """IDF of each token over topics, and its association (0–1) with each topic using it."""
+        """Association (0–1) of each token with each topic, and its IDF over topics counted by
+        their association (one stray use in the example corpus barely makes a word common)."""
         n_topics = len(self._topics)
         for token, per_topic in self._counts.items():
-            df = len(per_topic)
-            self._idf[token] = math.log(1.0 + (n_topics - df + 0.5) / (df + 0.5))
             counts = {
                 topic_id: phrasings + KEYWORD_COUNT * keyword
                 for topic_id, (phrasings, keyword) in per_topic.items()
             }
             top = max(counts.values())
-            # Full association needs a keyword or FULL_ASSOCIATION phrasings, and is shared out
-            # relative to the topic that uses the token most.
-            self._association[token] = {
+            # Full with a keyword or FULL_ASSOCIATION phrasings, relative to the main topic.
+            association = self._association[token] = {
                 topic_id: min(1.0, count / FULL_ASSOCIATION) * (count / top) ** SHARE_EXPONENT
                 for topic_id, count in counts.items()
             }
+            df = sum(association.values())
+            self._idf[token] = math.log(1.0 + (n_topics - df + 0.5) / (df + 0.5))
 
     # -- loading -------------------------------------------------------------------------------
 
