@@ -38,13 +38,23 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bot.faq_analyzer import Analyzer, split_words
-from bot.faq_data import Example, load_data, load_examples, load_overrides, shared_lexicon
+from bot.faq_data import (
+    Example,
+    checked_overrides,
+    load_data,
+    load_examples,
+    load_overrides,
+    shared_lexicon,
+)
+from bot.faq_features import features
+from bot.faq_learned import Decision, FaqMatch, learned_decision
 from bot.faq_lexicon import Lexicon
+from bot.faq_model import FaqModel, load_model
 from bot.faq_tuning import (
     CLAUSE_MARGIN,
     CLAUSE_THRESHOLD,
@@ -60,6 +70,8 @@ from bot.faq_tuning import (
     FULL_EXPLANATION,
     GENERIC_ZIPF,
     KEYWORD_COUNT,
+    LEARNED_CLAUSE_THRESHOLD,
+    LEARNED_THRESHOLD,
     MIN_CLAUSE_WORDS,
     MIN_SUPPORT,
     OFF_TOPIC_MARGIN,
@@ -74,31 +86,6 @@ from bot.faq_tuning import (
     UNKNOWN_WEIGHT,
     WEAK_FACTOR,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class FaqMatch:
-    """Result of :meth:`FaqBase.match`.
-
-    ``score`` is the share (0–1) of the question's meaningful words explained by the best topic,
-    even when the matcher abstains (then ``topic`` is None and ``answer`` is the abstain text).
-    ``also`` lists further topics the question asks about (multi-intent), answered too;
-    ``see_also`` lists close topics worth offering ("Voir aussi : …").
-    """
-
-    topic: str | None
-    score: float
-    answer: str
-    also: tuple[str, ...] = ()
-    see_also: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class _Decision:
-    topic: str | None
-    score: float
-    see_also: list[str] = field(default_factory=list)
-    vetoed: bool = False  # an off-topic class or keyword ruled the question out
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,11 +105,15 @@ class FaqBase:
         *,
         answers: Mapping[str, str] | None = None,
         services: Mapping[str, Mapping[str, str]] | None = None,
-        threshold: float = DEFAULT_THRESHOLD,
+        threshold: float | None = None,
         lexicon: Lexicon | None = None,
         examples: Iterable[Example] = (),
+        model: FaqModel | None = None,
     ) -> None:
-        self.threshold = threshold
+        # The confidence needed to answer: a lexical score, or a learned confidence.
+        learned = LEARNED_THRESHOLD if model is not None else DEFAULT_THRESHOLD
+        self.threshold = learned if threshold is None else threshold
+        self._model = model
         self.abstain_text: str = str(data["abstain"]).strip()
         language = str(data.get("language", "french"))
         self._analyzer = Analyzer(
@@ -215,9 +206,9 @@ class FaqBase:
                 for token in phrasing:
                     self._postings[token].append((topic_id, position))
 
-        self._answers: dict[str, str] = {}
-        self._service_answers: dict[str, dict[str, str]] = {}
-        self._set_overrides(answers or {}, services or {})
+        self._answers, self._service_answers = checked_overrides(
+            answers or {}, services or {}, self._real
+        )
 
     def _weigh(self) -> None:
         """Association (0–1) of each token with each topic, and its IDF over topics counted by
@@ -248,26 +239,12 @@ class FaqBase:
         """
         answers, services = load_overrides(overrides)
         return cls(
-            load_data(locale), answers=answers, services=services, examples=load_examples(locale)
+            load_data(locale),
+            answers=answers,
+            services=services,
+            examples=load_examples(locale),
+            model=load_model(locale),
         )
-
-    def _set_overrides(
-        self, answers: Mapping[str, str], services: Mapping[str, Mapping[str, str]]
-    ) -> None:
-        for topic_id in answers:
-            self._check_topic(topic_id, "answers")
-        for service, per_topic in services.items():
-            for topic_id in per_topic:
-                self._check_topic(topic_id, f"services.{service}")
-        self._answers = {topic_id: str(text).strip() for topic_id, text in answers.items()}
-        self._service_answers = {
-            str(service): {topic_id: str(text).strip() for topic_id, text in per_topic.items()}
-            for service, per_topic in services.items()
-        }
-
-    def _check_topic(self, topic_id: str, where: str) -> None:
-        if topic_id not in self._real:
-            raise ValueError(f"unknown FAQ topic id {topic_id!r} in overrides ({where})")
 
     # -- queries -------------------------------------------------------------------------------
 
@@ -339,7 +316,7 @@ class FaqBase:
     def match(self, question: str, service: str | None = None) -> FaqMatch:
         """The best topic for ``question`` (and any other it asks about), or an abstention."""
         tokens = self._analyzer.weighted_tokens(question)
-        decision = self._decide(tokens)
+        decision = self._decide(tokens, question)
         best, score, see_also = decision.topic, decision.score, decision.see_also
         if best is None and not decision.vetoed:
             # A long question dilutes its own score ("Bonjour, je suis agent d'accueil et
@@ -368,32 +345,49 @@ class FaqBase:
             see_also=tuple(topic for topic in see_also if topic not in topics),
         )
 
-    def _decide(self, tokens: Mapping[str, float]) -> _Decision:
-        """Best topic (None to abstain), its score, and close runners-up to offer."""
+    def _decide(self, tokens: Mapping[str, float], text: str) -> Decision:
+        """Best topic (None to abstain), its score, and close runners-up to offer: the lexical
+        decision, or the learned one when the base has a classifier (``bot/faq_learned.py``)."""
         scores = self._scores(tokens)
+        lexical = self._lexical_decision(tokens, scores)
+        vector = features(self._analyzer, text) if self._model is not None else {}
+        if self._model is None or not vector:
+            return lexical
+        return learned_decision(
+            self._model.probabilities(vector),
+            scores,
+            lexical,
+            lambda topic, score: self._anchored(tokens, topic, score),
+            self.threshold,
+        )
+
+    def _lexical_decision(
+        self, tokens: Mapping[str, float], scores: Mapping[str, float]
+    ) -> Decision:
         ranked = sorted(
             ((t, s) for t, s in scores.items() if not t.startswith(OFF_TOPIC_PREFIX)),
             key=lambda item: item[1],
             reverse=True,
         )
         if not ranked:
-            return _Decision(None, 0.0)
+            return Decision(None, 0.0)
         best, best_score = ranked[0]
         if not self._veto.isdisjoint(tokens) or self._off_topic_wins(tokens, scores, best):
-            return _Decision(None, best_score, vetoed=True)
+            return Decision(None, best_score, vetoed=True)
+        threshold = self.threshold if self._model is None else DEFAULT_THRESHOLD
         confident = (
-            best_score >= self.threshold
+            best_score >= threshold
             and self._shares_informative_token(tokens, best, best_score)
             and self._anchored(tokens, best, best_score)
         )
         if not confident:
-            return _Decision(None, best_score)
+            return Decision(None, best_score)
         see_also = [
             topic
             for topic, value in ranked[1:3]
-            if value >= SEE_ALSO_RATIO * best_score and value >= self.threshold
+            if value >= SEE_ALSO_RATIO * best_score and value >= threshold
         ]
-        return _Decision(best, best_score, see_also)
+        return Decision(best, best_score, see_also)
 
     def _off_topic_wins(
         self, tokens: Mapping[str, float], scores: Mapping[str, float], best: str
@@ -451,16 +445,16 @@ class FaqBase:
                 )
         return support >= MIN_SUPPORT or not foreign
 
-    def _best_part(self, question: str) -> _Decision | None:
+    def _best_part(self, question: str) -> Decision | None:
         """The most confident answerable part of a question split at commas, "car", "mais"…"""
         parts = PARTS.split(question)
         if len(parts) < 2:
             return None
-        best: _Decision | None = None
+        best: Decision | None = None
         for part in parts:
             if not self._analyzer.content_words(part):
                 continue
-            decision = self._decide(self._analyzer.weighted_tokens(part))
+            decision = self._decide(self._analyzer.weighted_tokens(part), part)
             if decision.topic is None or decision.score < self.threshold + CLAUSE_MARGIN:
                 continue
             if best is None or decision.score > best.score:
@@ -483,9 +477,10 @@ class FaqBase:
             if len(self._analyzer.content_words(clause)) < min_words:
                 continue
             tokens = self._analyzer.weighted_tokens(clause)
-            decision = self._decide(tokens)
+            decision = self._decide(tokens, clause)
             topic = decision.topic
-            if topic is not None and decision.score >= CLAUSE_THRESHOLD and topic not in found:
+            needed = CLAUSE_THRESHOLD if self._model is None else LEARNED_CLAUSE_THRESHOLD
+            if topic is not None and decision.score >= needed and topic not in found:
                 found.append(topic)
         return found if len(found) >= 2 else []
 

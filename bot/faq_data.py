@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -48,6 +48,26 @@ def load_overrides(
         return {}, {}
     extra = load_yaml(path.read_text(encoding="utf-8")) or {}
     return extra.get("answers") or {}, extra.get("services") or {}
+
+
+def checked_overrides(
+    answers: Mapping[str, str],
+    services: Mapping[str, Mapping[str, str]],
+    topics: Collection[str],
+) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
+    """A deployment's overrides, stripped; an unknown topic id raises ``ValueError``."""
+    places = [(topic_id, "answers") for topic_id in answers] + [
+        (topic_id, f"services.{service}")
+        for service, per_topic in services.items()
+        for topic_id in per_topic
+    ]
+    for topic_id, where in places:
+        if topic_id not in topics:
+            raise ValueError(f"unknown FAQ topic id {topic_id!r} in overrides ({where})")
+    return {topic_id: str(text).strip() for topic_id, text in answers.items()}, {
+        str(service): {topic_id: str(text).strip() for topic_id, text in per_topic.items()}
+        for service, per_topic in services.items()
+    }
 
 
 def load_examples(locale: str) -> list[Example]:

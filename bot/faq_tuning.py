@@ -38,3 +38,11 @@ CONJUNCTIONS = re.compile(r",?\s+(?:et|and|also|aussi|puis|ensuite|autre questio
 # Parts of a long question, to find the one that asks ("Bonjour, je suis agent d'accueil, …").
 PARTS = re.compile(r"[?!;,:\n]+|\.\s|\s+(?:car|parce que|mais|et|because|but|since|and)\s+")
 MIN_CLAUSE_WORDS = 2
+
+# The learned classifier (bot/faq_model.py), combined with the lexical scores (bot/faq_learned.py);
+# chosen on the leave-one-training-set-out folds (bench/faq.py --folds --calibrate).
+LEARNED_SHARE = 0.6  # a topic's confidence: this share of its probability, the rest lexical
+LEARNED_THRESHOLD = 0.2  # the best topic's confidence needed to answer
+OFF_TOPIC_RATIO = 1.5  # abstain when the off-topic class is this many times likelier
+LEARNED_CLAUSE_THRESHOLD = 0.4  # each clause of a multi-intent question must be this confident
+LEARNED_SEE_ALSO_RATIO = 0.6  # a runner-up this close to the best (in confidence) is offered

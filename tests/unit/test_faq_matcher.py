@@ -413,16 +413,14 @@ def test_shared_generic_verb_does_not_let_an_off_topic_class_veto(
 @pytest.mark.parametrize(
     ("question", "topic"),
     [
-        pytest.param(
+        (
             "Bonjour, je suis agent d'accueil et je voudrais savoir combien de temps dure le "
             "parcours car je n'ai pas beaucoup de disponibilités",
             "parcours.duree",
-            marks=pytest.mark.xfail(strict=True, reason="#13: regressed with the example corpus"),
         ),
-        pytest.param(
+        (
             "Bonjour, depuis ce matin, quand je clique sur valider, ça plante, merci d'avance",
             "probleme.technique",
-            marks=pytest.mark.xfail(strict=True, reason="#13: regressed with the example corpus"),
         ),
         (
             "Je me demandais, en tant que secrétaire de direction, si mon chef verra mon score",
@@ -463,10 +461,7 @@ def test_paraphrase_with_other_verbs_and_nouns(base: FaqBase, question: str, top
         "qui est l'ambassadeur de France en Italie ?",
         "je dois refaire ma carte professionnelle",
         "la formation management est-elle obligatoire ?",
-        pytest.param(
-            "mon entretien annuel se fait en plusieurs parties ?",
-            marks=pytest.mark.xfail(strict=True, reason="#13: regressed with the example corpus"),
-        ),
+        "mon entretien annuel se fait en plusieurs parties ?",
     ],
 )
 def test_intent_word_without_object_abstains(base: FaqBase, question: str) -> None:

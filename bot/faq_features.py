@@ -1,0 +1,67 @@
+"""Features of a question for the FAQ's learned classifier (``bot/faq_model.py``), pure Python.
+
+A question becomes a sparse vector of hashed features, the same at build time (training, with
+scikit-learn) and at run time (scoring, without it):
+
+* ``t``: the analyser's tokens (stems of lemmas, ``#canonical`` synonyms; typos corrected towards
+  the knowledge base's vocabulary, stop words dropped): what the lexical matcher sees;
+* ``b``: bigrams of those tokens ("#resultat voir", "refair parcour");
+* ``w``: every normalised word, stop words included: interrogatives and pronouns carry intent
+  ("qui", "quand", "combien", "je", "mon");
+* ``c``: character 3–5-grams inside each word ("<resu", "ulta", "ats>"): robust to typos, SMS
+  spelling and missing accents the typo corrector did not catch.
+
+Each group weighs :data:`GROUP_WEIGHTS`, features are binary within a group, and the vector is
+L2-normalised (a long question does not dilute or inflate its evidence). Features are hashed with
+CRC-32 into :data:`BUCKETS` buckets: no vocabulary to ship, and a word never seen in training
+simply finds no weight.
+"""
+
+from __future__ import annotations
+
+import math
+from itertools import pairwise
+from zlib import crc32
+
+from bot.faq_analyzer import Analyzer
+
+BUCKETS = 1 << 20
+CHAR_SIZES = (3, 4, 5)
+GROUP_WEIGHTS = {"t": 1.0, "b": 0.6, "w": 0.5, "c": 0.35}
+MAX_CHAR_WORD = 24  # longer "words" are URLs or noise: their character grams are skipped
+
+
+def _hash(feature: str) -> int:
+    return crc32(feature.encode("utf-8")) & (BUCKETS - 1)
+
+
+def feature_names(analyzer: Analyzer, question: str) -> dict[str, float]:
+    """The question's features by name (group prefix + value) with their group's weight."""
+    features: dict[str, float] = {}
+    tokens = list(analyzer.weighted_tokens(question))
+    for token in tokens:
+        features["t" + token] = GROUP_WEIGHTS["t"]
+    for first, second in pairwise(tokens):
+        features[f"b{first} {second}"] = GROUP_WEIGHTS["b"]
+    char_weight = GROUP_WEIGHTS["c"]
+    for word in analyzer.words(question):
+        features["w" + word] = GROUP_WEIGHTS["w"]
+        if len(word) > MAX_CHAR_WORD:
+            continue
+        padded = f"<{word}>"
+        for size in CHAR_SIZES:
+            for start in range(len(padded) - size + 1):
+                features["c" + padded[start : start + size]] = char_weight
+    return features
+
+
+def features(analyzer: Analyzer, question: str) -> dict[int, float]:
+    """The question's L2-normalised hashed feature vector (bucket -> value)."""
+    vector: dict[int, float] = {}
+    for name, weight in feature_names(analyzer, question).items():
+        bucket = _hash(name)
+        vector[bucket] = vector.get(bucket, 0.0) + weight
+    norm = math.sqrt(sum(value * value for value in vector.values()))
+    if norm == 0.0:
+        return {}
+    return {bucket: value / norm for bucket, value in vector.items()}
