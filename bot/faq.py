@@ -25,10 +25,12 @@ unknown things abstain while unseen everyday wording does not. For a topic ``T``
 
 ``score(T) = COVERAGE_SHARE * coverage(T) + (1 - COVERAGE_SHARE) * phrasing(T)``, in ``[0, 1]``.
 
-Decision. The best topic is answered when its score reaches :attr:`FaqBase.threshold`, it shares
-an informative (non-weak) token with the question (unless it explains nearly all of it, for "c'est
-quoi Pix ?"), no off-topic class scores as high (minus :data:`OFF_TOPIC_MARGIN`), and the
+Lexical decision. The best topic is answered when its score reaches ``DEFAULT_THRESHOLD``, it
+shares an informative (non-weak) token with the question (unless it explains nearly all of it,
+"c'est quoi Pix ?"), no off-topic class scores as high (minus :data:`OFF_TOPIC_MARGIN`), and the
 question has no off-topic keyword that the topic does not use ("mon chef peut voir mes *mails* ?").
+With a learned classifier (shipped, ``bot/faq_model.py``) the decision is its probability blended
+with the lexical score, the lexical anchor check acting as a veto (``bot/faq_learned.py``).
 A close runner-up topic is offered as "see also"; a question made of clauses about two topics
 ("combien de temps ça dure et qui voit mes résultats ?") gets both answers.
 """

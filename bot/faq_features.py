@@ -9,7 +9,9 @@ scikit-learn) and at run time (scoring, without it):
 * ``w``: every normalised word, stop words included: interrogatives and pronouns carry intent
   ("qui", "quand", "combien", "je", "mon");
 * ``c``: character 3–5-grams inside each word ("<resu", "ulta", "ats>"): robust to typos, SMS
-  spelling and missing accents the typo corrector did not catch.
+  spelling and missing accents the typo corrector did not catch;
+* ``u``: how many words the knowledge base never uses (after typo correction) are rare or
+  uncommon in the language: a question naming "Moodle" or "ITIL" is about something else.
 
 Each group weighs :data:`GROUP_WEIGHTS`, features are binary within a group, and the vector is
 L2-normalised (a long question does not dilute or inflate its evidence). Features are hashed with
@@ -27,7 +29,9 @@ from bot.faq_analyzer import Analyzer
 
 BUCKETS = 1 << 20
 CHAR_SIZES = (3, 4, 5)
-GROUP_WEIGHTS = {"t": 1.0, "b": 0.6, "w": 0.5, "c": 0.35}
+GROUP_WEIGHTS = {"t": 1.0, "b": 0.6, "w": 0.5, "c": 0.35, "u": 0.5}
+# Zipf frequencies splitting the words the knowledge base never uses into rare / uncommon ones.
+UNKNOWN_ZIPFS = (2.5, 4.0)
 MAX_CHAR_WORD = 24  # longer "words" are URLs or noise: their character grams are skipped
 
 
@@ -44,14 +48,25 @@ def feature_names(analyzer: Analyzer, question: str) -> dict[str, float]:
     for first, second in pairwise(tokens):
         features[f"b{first} {second}"] = GROUP_WEIGHTS["b"]
     char_weight = GROUP_WEIGHTS["c"]
+    unknown = [0] * len(UNKNOWN_ZIPFS)
     for word in analyzer.words(question):
         features["w" + word] = GROUP_WEIGHTS["w"]
+        corrected = analyzer.correct(word)
+        if corrected not in analyzer.known_words and not word.isdigit():
+            zipf = analyzer.lexicon.zipf(word)
+            for index, limit in enumerate(UNKNOWN_ZIPFS):
+                unknown[index] += zipf < limit
         if len(word) > MAX_CHAR_WORD:
             continue
         padded = f"<{word}>"
         for size in CHAR_SIZES:
             for start in range(len(padded) - size + 1):
                 features["c" + padded[start : start + size]] = char_weight
+    # Words the knowledge base never uses, by rarity: "Moodle", "ITIL", "concours" name
+    # another subject.
+    for index, count in enumerate(unknown):
+        if count:
+            features[f"u{index}:{min(count, 3)}"] = GROUP_WEIGHTS["u"]
     return features
 
 

@@ -8,7 +8,8 @@ answers some near-domain questions with confidence ("qui voit les résultats de 
 satisfaction ?"). So, measured on the leave-one-training-set-out folds:
 
 * a topic's confidence is ``LEARNED_SHARE * probability + (1 - LEARNED_SHARE) * lexical score``;
-* the best topic is answered when its confidence reaches ``LEARNED_THRESHOLD`` and the off-topic
+* the best topic is answered when its confidence reaches ``LEARNED_THRESHOLD`` (or
+  ``UNCORROBORATED_THRESHOLD`` when the lexical matcher would have abstained) and the off-topic
   class is not ``OFF_TOPIC_RATIO`` times likelier;
 * unless the lexical matcher chose the same topic, the topic must be *anchored* (the lexical
   check that a question naming something the topic does not explain — "l'enquête", "le concours"
@@ -27,6 +28,7 @@ from bot.faq_tuning import (
     LEARNED_SHARE,
     LEARNED_THRESHOLD,
     OFF_TOPIC_RATIO,
+    UNCORROBORATED_THRESHOLD,
 )
 
 
@@ -78,7 +80,9 @@ def learned_decision(
     score = min(1.0, score)
     if probabilities.get(OFF_TOPIC, 0.0) > OFF_TOPIC_RATIO * probabilities[best]:
         return Decision(None, score, vetoed=True)
-    if score < threshold:
+    # The lexical matcher abstaining (nothing it knows explains the question) asks for more.
+    needed = threshold if lexical.topic is not None else max(threshold, UNCORROBORATED_THRESHOLD)
+    if score < needed:
         return Decision(None, score)
     if lexical.topic != best and not anchored(best, lexical_scores.get(best, 0.0)):
         return Decision(None, score, vetoed=True)

@@ -7,9 +7,9 @@ Needs the ``[faq-build]`` extra (numpy, scikit-learn); the bot itself only reads
 language as the bot routes them; their off-topic questions labelled :data:`OFF_TOPIC`).
 
 The model is a multinomial logistic regression (L2, ``C`` = :data:`C`) on the hashed features of
-``bot/faq_features.py``, fitted on the buckets the training questions use only, then written
-with the digest of everything it was trained on. ``bench/faq.py --folds`` trains one per fold
-with :func:`fit` (each training set held out in turn).
+``bot/faq_features.py``, fitted on the buckets the training questions use only, pruned of the
+buckets with negligible weights, then written with the digest of everything it was trained on.
+``bench/faq.py --folds`` trains one per fold with :func:`fit` (each training set held out).
 """
 
 from __future__ import annotations
@@ -31,6 +31,9 @@ from bot.faq_model import OFF_TOPIC, FaqModel, model_path, training_digest
 C = 30.0  # inverse regularisation, chosen on the folds (bench/faq.py --folds)
 MAX_ITER = 3000
 INT16 = 32767
+# Buckets whose every weight is under this share of the largest weight are dropped: they barely
+# move a probability, and they are half of the file.
+PRUNE_SHARE = 0.02
 REPO = Path(__file__).resolve().parents[1]
 FAQ = REPO / "bot" / "messages" / "faq"
 
@@ -82,7 +85,10 @@ def fit(analyzer: Analyzer, questions: Iterable[Question], digest: str = "", c: 
     model = LogisticRegression(C=c, max_iter=MAX_ITER)
     model.fit(matrix[:, used], labels)
     coefficients = model.coef_.T  # buckets x classes
-    scale = INT16 / float(np.abs(coefficients).max())
+    largest = np.abs(coefficients).max(axis=1)
+    kept = largest >= PRUNE_SHARE * largest.max()
+    coefficients, used = coefficients[kept], used[kept]
+    scale = INT16 / float(largest.max())
     weights = array("h", np.rint(coefficients * scale).astype("<i2").ravel().tolist())
     return FaqModel(
         classes=tuple(str(name) for name in model.classes_),
