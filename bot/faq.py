@@ -320,15 +320,17 @@ class FaqBase:
         tokens = self._analyzer.weighted_tokens(question)
         decision = self._decide(tokens, question)
         best, score, see_also = decision.topic, decision.score, decision.see_also
-        if best is None and not decision.vetoed:
-            # A long question dilutes its own score ("Bonjour, je suis agent d'accueil et
-            # depuis ce matin…"): answer its clearest part, if one is clear enough.
+        if best is None and not decision.vetoed and self._model is None:
+            # A long question dilutes its lexical score ("Bonjour, je suis agent d'accueil et
+            # depuis ce matin…"): answer its clearest part (the classifier does not dilute).
             part = self._best_part(question)
             # The other parts may name what the question is really about ("qui a gagné le
             # *match*, c'est quoi le résultat ?"): the whole question must stay anchored.
             if part is not None and self._anchored(tokens, part.topic or "", 0.0):
                 best, score, see_also = part.topic, part.score, part.see_also
-        topics = self._clause_topics(question)  # two or more, or none
+        # Clauses about two topics make a multi-intent question, unless the whole question was
+        # ruled out (off-topic, or about something the topics do not explain).
+        topics = [] if decision.vetoed and self._model else self._clause_topics(question)
         if best in topics:
             topics.remove(best)
             topics.insert(0, best)

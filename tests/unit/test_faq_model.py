@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.faq import FaqBase
-from bot.faq_data import load_data
+from bot.faq_data import load_data, load_examples
 from bot.faq_features import features
 from bot.faq_language import LOCALES, FaqLibrary
 from bot.faq_model import OFF_TOPIC, FaqModel, load_model, training_digest
@@ -107,7 +107,7 @@ def test_run_time_needs_neither_numpy_nor_scikit_learn() -> None:
         # Long, formal, context first: the lexical score dilutes, the classifier does not.
         (
             "Je suis juriste et je n'ai guère l'habitude de ces outils en ligne. Pourriez-vous "
-            "m'indiquer quel laps de temps il convient de réserver pour l'ensemble de l'exercice ?",
+            "m'indiquer combien de temps il faut prévoir pour le parcours ?",
             "parcours.duree",
         ),
     ],
@@ -116,6 +116,8 @@ def test_classifier_answers_what_the_lexical_matcher_missed(
     base: FaqBase, question: str, topic: str
 ) -> None:
     assert base.match(question).topic == topic, (question, base.match(question))
+    lexical = FaqBase(load_data("fr"), examples=load_examples("fr"))  # the same, no classifier
+    assert lexical.match(question).topic is None
 
 
 @pytest.mark.parametrize(
