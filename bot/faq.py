@@ -354,7 +354,7 @@ class FaqBase:
         decision, or the learned one when the base has a classifier (``bot/faq_learned.py``)."""
         scores = self._scores(tokens)
         lexical = self._lexical_decision(tokens, scores)
-        vector = features(self._analyzer, text) if self._model is not None else {}
+        vector = features(self._analyzer, text, tokens) if self._model is not None else {}
         if self._model is None or not vector:
             return lexical
         return learned_decision(

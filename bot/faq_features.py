@@ -22,6 +22,7 @@ simply finds no weight.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from itertools import pairwise
 from zlib import crc32
 
@@ -35,45 +36,67 @@ UNKNOWN_ZIPFS = (2.5, 4.0)
 MAX_CHAR_WORD = 24  # longer "words" are URLs or noise: their character grams are skipped
 
 
+_HASHES: dict[str, int] = {}
+_CHAR_BUCKETS: dict[str, tuple[int, ...]] = {}
+HASH_CACHE_SIZE = 1 << 16
+
+
 def _hash(feature: str) -> int:
-    return crc32(feature.encode("utf-8")) & (BUCKETS - 1)
+    bucket = _HASHES.get(feature)
+    if bucket is None:
+        if len(_HASHES) >= HASH_CACHE_SIZE:
+            _HASHES.clear()
+        bucket = _HASHES[feature] = crc32(feature.encode("utf-8")) & (BUCKETS - 1)
+    return bucket
 
 
-def feature_names(analyzer: Analyzer, question: str) -> dict[str, float]:
-    """The question's features by name (group prefix + value) with their group's weight."""
-    features: dict[str, float] = {}
-    tokens = list(analyzer.weighted_tokens(question))
+def _char_buckets(word: str) -> tuple[int, ...]:
+    """Buckets of the character 3–5-grams of ``word`` (cached: words recur across questions)."""
+    buckets = _CHAR_BUCKETS.get(word)
+    if buckets is None:
+        if len(_CHAR_BUCKETS) >= HASH_CACHE_SIZE:
+            _CHAR_BUCKETS.clear()
+        padded = f"<{word}>"
+        buckets = _CHAR_BUCKETS[word] = tuple(
+            {
+                _hash("c" + padded[start : start + size])
+                for size in CHAR_SIZES
+                for start in range(len(padded) - size + 1)
+            }
+        )
+    return buckets
+
+
+def features(
+    analyzer: Analyzer, question: str, tokens: Iterable[str] | None = None
+) -> dict[int, float]:
+    """The question's L2-normalised hashed feature vector (bucket -> value); ``tokens`` are the
+    analyser's tokens of the question, when already known."""
+    names: dict[str, float] = {}
+    tokens = list(analyzer.weighted_tokens(question) if tokens is None else tokens)
     for token in tokens:
-        features["t" + token] = GROUP_WEIGHTS["t"]
+        names["t" + token] = GROUP_WEIGHTS["t"]
     for first, second in pairwise(tokens):
-        features[f"b{first} {second}"] = GROUP_WEIGHTS["b"]
-    char_weight = GROUP_WEIGHTS["c"]
+        names[f"b{first} {second}"] = GROUP_WEIGHTS["b"]
+    chars: set[int] = set()
     unknown = [0] * len(UNKNOWN_ZIPFS)
     for word in analyzer.words(question):
-        features["w" + word] = GROUP_WEIGHTS["w"]
+        names["w" + word] = GROUP_WEIGHTS["w"]
         corrected = analyzer.correct(word)
         if corrected not in analyzer.known_words and not word.isdigit():
             zipf = analyzer.lexicon.zipf(word)
             for index, limit in enumerate(UNKNOWN_ZIPFS):
                 unknown[index] += zipf < limit
-        if len(word) > MAX_CHAR_WORD:
-            continue
-        padded = f"<{word}>"
-        for size in CHAR_SIZES:
-            for start in range(len(padded) - size + 1):
-                features["c" + padded[start : start + size]] = char_weight
+        if len(word) <= MAX_CHAR_WORD:
+            chars.update(_char_buckets(word))
     # Words the knowledge base never uses, by rarity: "Moodle", "ITIL", "concours" name
     # another subject.
     for index, count in enumerate(unknown):
         if count:
-            features[f"u{index}:{min(count, 3)}"] = GROUP_WEIGHTS["u"]
-    return features
-
-
-def features(analyzer: Analyzer, question: str) -> dict[int, float]:
-    """The question's L2-normalised hashed feature vector (bucket -> value)."""
-    vector: dict[int, float] = {}
-    for name, weight in feature_names(analyzer, question).items():
+            names[f"u{index}:{min(count, 3)}"] = GROUP_WEIGHTS["u"]
+    char_weight = GROUP_WEIGHTS["c"]
+    vector = dict.fromkeys(chars, char_weight)
+    for name, weight in names.items():
         bucket = _hash(name)
         vector[bucket] = vector.get(bucket, 0.0) + weight
     norm = math.sqrt(sum(value * value for value in vector.values()))

@@ -50,16 +50,20 @@ class FaqModel:
 
     def probabilities(self, vector: Mapping[int, float]) -> dict[str, float]:
         """Softmax of the class scores for a feature vector (see :func:`bot.faq_features`)."""
+        # Features of a question share a few values (one per group, normalised): the rows of
+        # each value are summed column by column in C (zip, sum), not weight by weight.
         width = len(self.classes)
-        totals = [0.0] * width
+        by_value: dict[float, list[array]] = {}
         weights, rows = self.weights, self.rows
         for bucket, value in vector.items():
             row = rows.get(bucket)
-            if row is None:
-                continue
-            start = row * width
-            for index, weight in enumerate(weights[start : start + width]):
-                totals[index] += weight * value
+            if row is not None:
+                start = row * width
+                by_value.setdefault(value, []).append(weights[start : start + width])
+        totals = [0.0] * width
+        for value, selected in by_value.items():
+            for index, column in enumerate(zip(*selected, strict=True)):
+                totals[index] += value * sum(column)
         scores = [total / self.scale + bias for total, bias in zip(totals, self.bias, strict=True)]
         top = max(scores)
         exponentials = [math.exp(score - top) for score in scores]
