@@ -38,7 +38,7 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bot import faq_examples, faq_model_build  # noqa: E402
+from bot import faq_examples, faq_features, faq_model_build  # noqa: E402
 from bot.faq import FaqBase, load_data  # noqa: E402
 from bot.faq_data import Example  # noqa: E402
 from bot.faq_language import FaqLibrary  # noqa: E402
@@ -175,9 +175,10 @@ def measure_load(locale: str, repeat: int = 3) -> tuple[float, float, float]:
 
 
 def measure_latency(questions: list[str], locale: str, repeat: int) -> tuple[float, float]:
-    """p50 and p95 (seconds) of one match, over fresh bases so typo caches start cold."""
+    """p50 and p95 (seconds) of one match, over fresh bases so typo and hash caches start cold."""
     timings: list[float] = []
     for _ in range(repeat):
+        faq_features.clear_caches()
         base = FaqLibrary(locale)
         for other in base.locales:
             base.base(other)  # built on first use in the bot; not part of a match
