@@ -9,15 +9,18 @@ knowledge base; never tune on them: ``--skip-blind`` while working). Targets: to
 topical questions, abstention ≥ 95 % on off-topic ones, p95 latency < 5 ms, load < 300 ms.
 
 The shipped matcher learns from an example corpus (``bot/faq_examples.py``: the training sets
-T1–T3 and our own ``faq_train_*``/``faq_r3_*``), so its score on those sets is no measure (they
-are marked "in the corpus"). The measures of generalisation are:
+T1–T6 and our own ``faq_train_*``/``faq_r3_*``) and a classifier trained on it
+(``bot/faq_model_build.py``), so its score on those sets is no measure (they are marked "in the
+corpus"). The measures of generalisation (they need the ``[faq-build]`` extra to refit):
 
-* ``--folds``: train on two of T1–T3 plus our own sets, test on the third (each in turn), before
-  (knowledge base alone) and after (with the corpus);
-* leave-one-out over the knowledge base's phrasings (each phrasing removed, then matched), with
-  and without the corpus; and 10-fold cross-validation over the corpus (a tenth left out);
-* ``--calibrate``: the abstention threshold chosen on held-out predictions only (each fold's
-  threshold chosen on the two other folds, then scored on its own).
+* ``--folds``: leave one of T1–T6 out, learn from the others plus our own sets, test on it, for
+  the knowledge base alone, with the corpus (lexical), and with the classifier (as shipped);
+* leave-one-out over the knowledge base's phrasings (each removed, then matched), lexical with and
+  without the corpus; with the classifier by tenths (each tenth removed from the knowledge base
+  and from the classifier's training); 10-fold cross-validation over the corpus, with and
+  without the classifier;
+* ``--calibrate``: the learned threshold chosen on held-out predictions only (each fold's
+  threshold chosen on the other folds, then scored on its own).
 """
 
 from __future__ import annotations
