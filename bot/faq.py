@@ -25,10 +25,12 @@ unknown things abstain while unseen everyday wording does not. For a topic ``T``
 
 ``score(T) = COVERAGE_SHARE * coverage(T) + (1 - COVERAGE_SHARE) * phrasing(T)``, in ``[0, 1]``.
 
-Decision. The best topic is answered when its score reaches :attr:`FaqBase.threshold`, it shares
-an informative (non-weak) token with the question (unless it explains nearly all of it, for "c'est
-quoi Pix ?"), no off-topic class scores as high (minus :data:`OFF_TOPIC_MARGIN`), and the
+Lexical decision. The best topic is answered when its score reaches ``DEFAULT_THRESHOLD``, it
+shares an informative (non-weak) token with the question (unless it explains nearly all of it,
+"c'est quoi Pix ?"), no off-topic class scores as high (minus :data:`OFF_TOPIC_MARGIN`), and the
 question has no off-topic keyword that the topic does not use ("mon chef peut voir mes *mails* ?").
+With a learned classifier (shipped, ``bot/faq_model.py``) the decision is its probability blended
+with the lexical score, the lexical anchor check acting as a veto (``bot/faq_learned.py``).
 A close runner-up topic is offered as "see also"; a question made of clauses about two topics
 ("combien de temps ça dure et qui voit mes résultats ?") gets both answers.
 """
@@ -38,13 +40,23 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from bot.faq_analyzer import Analyzer, split_words
-from bot.faq_data import load_data, load_yaml, shared_lexicon
+from bot.faq_data import (
+    Example,
+    checked_overrides,
+    load_data,
+    load_examples,
+    load_overrides,
+    shared_lexicon,
+)
+from bot.faq_features import features
+from bot.faq_learned import Decision, FaqMatch, learned_decision
 from bot.faq_lexicon import Lexicon
+from bot.faq_model import FaqModel, load_model
 from bot.faq_tuning import (
     CLAUSE_MARGIN,
     CLAUSE_THRESHOLD,
@@ -54,11 +66,14 @@ from bot.faq_tuning import (
     COVERAGE_SHARE,
     DEFAULT_THRESHOLD,
     DOMAIN_SHARE,
+    EXAMPLES_CLASS,
     FOREIGN_WEIGHT,
     FULL_ASSOCIATION,
     FULL_EXPLANATION,
     GENERIC_ZIPF,
     KEYWORD_COUNT,
+    LEARNED_CLAUSE_THRESHOLD,
+    LEARNED_THRESHOLD,
     MIN_CLAUSE_WORDS,
     MIN_SUPPORT,
     OFF_TOPIC_MARGIN,
@@ -73,31 +88,6 @@ from bot.faq_tuning import (
     UNKNOWN_WEIGHT,
     WEAK_FACTOR,
 )
-
-
-@dataclass(frozen=True, slots=True)
-class FaqMatch:
-    """Result of :meth:`FaqBase.match`.
-
-    ``score`` is the share (0–1) of the question's meaningful words explained by the best topic,
-    even when the matcher abstains (then ``topic`` is None and ``answer`` is the abstain text).
-    ``also`` lists further topics the question asks about (multi-intent), answered too;
-    ``see_also`` lists close topics worth offering ("Voir aussi : …").
-    """
-
-    topic: str | None
-    score: float
-    answer: str
-    also: tuple[str, ...] = ()
-    see_also: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class _Decision:
-    topic: str | None
-    score: float
-    see_also: list[str] = field(default_factory=list)
-    vetoed: bool = False  # an off-topic class or keyword ruled the question out
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,10 +107,15 @@ class FaqBase:
         *,
         answers: Mapping[str, str] | None = None,
         services: Mapping[str, Mapping[str, str]] | None = None,
-        threshold: float = DEFAULT_THRESHOLD,
+        threshold: float | None = None,
         lexicon: Lexicon | None = None,
+        examples: Iterable[Example] = (),
+        model: FaqModel | None = None,
     ) -> None:
-        self.threshold = threshold
+        # The confidence needed to answer: a lexical score, or a learned confidence.
+        learned = LEARNED_THRESHOLD if model is not None else DEFAULT_THRESHOLD
+        self.threshold = learned if threshold is None else threshold
+        self._model = model
         self.abstain_text: str = str(data["abstain"]).strip()
         language = str(data.get("language", "french"))
         self._analyzer = Analyzer(
@@ -133,6 +128,14 @@ class FaqBase:
         off_topic: Mapping[str, Any] = data.get("off_topic") or {}
         entries: dict[str, Mapping[str, Any]] = dict(raw_topics)
         entries.update({OFF_TOPIC_PREFIX + name: entry for name, entry in off_topic.items()})
+        # The example corpus's questions are more phrasings (analysed, see faq_examples.py).
+        extra: dict[str, list[frozenset[str]]] = defaultdict(list)
+        for label, tokens in examples:
+            if label is not None and label not in raw_topics:
+                raise ValueError(f"unknown FAQ topic id {label!r} in the example corpus")
+            extra[label or EXAMPLES_CLASS].append(frozenset(tokens))
+        if extra.get(EXAMPLES_CLASS):  # off-topic ones form one more off-topic class
+            entries.setdefault(EXAMPLES_CLASS, {})
         # The vocabulary is fixed first (without typo correction) so that the knowledge base's
         # own words are never "corrected".
         vocabulary: set[str] = set()
@@ -155,7 +158,7 @@ class FaqBase:
             phrasings = tuple(
                 frozenset(self._analyzer.tokens(str(text), fuzzy=False))
                 for text in entry.get("phrasings", ())
-            )
+            ) + tuple(dict.fromkeys(extra.get(topic_id, ())))  # the same words count once
             keywords = frozenset(
                 token
                 for text in entry.get("keywords", ())
@@ -205,27 +208,27 @@ class FaqBase:
                 for token in phrasing:
                     self._postings[token].append((topic_id, position))
 
-        self._answers: dict[str, str] = {}
-        self._service_answers: dict[str, dict[str, str]] = {}
-        self._set_overrides(answers or {}, services or {})
+        self._answers, self._service_answers = checked_overrides(
+            answers or {}, services or {}, self._real
+        )
 
     def _weigh(self) -> None:
-        """IDF of each token over topics, and its association (0–1) with each topic using it."""
+        """Association (0–1) of each token with each topic, and its IDF over topics counted by
+        their association (one stray use in the example corpus barely makes a word common)."""
         n_topics = len(self._topics)
         for token, per_topic in self._counts.items():
-            df = len(per_topic)
-            self._idf[token] = math.log(1.0 + (n_topics - df + 0.5) / (df + 0.5))
             counts = {
                 topic_id: phrasings + KEYWORD_COUNT * keyword
                 for topic_id, (phrasings, keyword) in per_topic.items()
             }
             top = max(counts.values())
-            # Full association needs a keyword or FULL_ASSOCIATION phrasings, and is shared out
-            # relative to the topic that uses the token most.
-            self._association[token] = {
+            # Full with a keyword or FULL_ASSOCIATION phrasings, relative to the main topic.
+            association = self._association[token] = {
                 topic_id: min(1.0, count / FULL_ASSOCIATION) * (count / top) ** SHARE_EXPONENT
                 for topic_id, count in counts.items()
             }
+            df = sum(association.values())
+            self._idf[token] = math.log(1.0 + (n_topics - df + 0.5) / (df + 0.5))
 
     # -- loading -------------------------------------------------------------------------------
 
@@ -236,31 +239,14 @@ class FaqBase:
         The overrides file holds ``answers: {topic_id: text}`` and
         ``services: {SERVICE: {topic_id: text}}``; an unknown topic id raises ``ValueError``.
         """
-        answers: Mapping[str, str] = {}
-        services: Mapping[str, Mapping[str, str]] = {}
-        if overrides is not None:
-            extra = load_yaml(overrides.read_text(encoding="utf-8")) or {}
-            answers = extra.get("answers") or {}
-            services = extra.get("services") or {}
-        return cls(load_data(locale), answers=answers, services=services)
-
-    def _set_overrides(
-        self, answers: Mapping[str, str], services: Mapping[str, Mapping[str, str]]
-    ) -> None:
-        for topic_id in answers:
-            self._check_topic(topic_id, "answers")
-        for service, per_topic in services.items():
-            for topic_id in per_topic:
-                self._check_topic(topic_id, f"services.{service}")
-        self._answers = {topic_id: str(text).strip() for topic_id, text in answers.items()}
-        self._service_answers = {
-            str(service): {topic_id: str(text).strip() for topic_id, text in per_topic.items()}
-            for service, per_topic in services.items()
-        }
-
-    def _check_topic(self, topic_id: str, where: str) -> None:
-        if topic_id not in self._real:
-            raise ValueError(f"unknown FAQ topic id {topic_id!r} in overrides ({where})")
+        answers, services = load_overrides(overrides)
+        return cls(
+            load_data(locale),
+            answers=answers,
+            services=services,
+            examples=load_examples(locale),
+            model=load_model(locale),
+        )
 
     # -- queries -------------------------------------------------------------------------------
 
@@ -311,12 +297,13 @@ class FaqBase:
                 coverage[topic_id] += weight * association
             for key in self._postings.get(token, ()):
                 phrase_hits[key] += weight
-        best_phrase: dict[str, float] = defaultdict(float)
+        best_phrase: dict[str, float] = {}
         for (topic_id, _), hit in phrase_hits.items():
-            best_phrase[topic_id] = max(best_phrase[topic_id], hit)
+            if hit > best_phrase.get(topic_id, 0.0):
+                best_phrase[topic_id] = hit
+        share = 1.0 - COVERAGE_SHARE
         return {
-            topic_id: (COVERAGE_SHARE * value + (1.0 - COVERAGE_SHARE) * best_phrase[topic_id])
-            / total
+            topic_id: (COVERAGE_SHARE * value + share * best_phrase.get(topic_id, 0.0)) / total
             for topic_id, value in coverage.items()
         }
 
@@ -331,17 +318,19 @@ class FaqBase:
     def match(self, question: str, service: str | None = None) -> FaqMatch:
         """The best topic for ``question`` (and any other it asks about), or an abstention."""
         tokens = self._analyzer.weighted_tokens(question)
-        decision = self._decide(tokens)
+        decision = self._decide(tokens, question)
         best, score, see_also = decision.topic, decision.score, decision.see_also
-        if best is None and not decision.vetoed:
-            # A long question dilutes its own score ("Bonjour, je suis agent d'accueil et
-            # depuis ce matin…"): answer its clearest part, if one is clear enough.
+        if best is None and not decision.vetoed and self._model is None:
+            # A long question dilutes its lexical score ("Bonjour, je suis agent d'accueil et
+            # depuis ce matin…"): answer its clearest part (the classifier does not dilute).
             part = self._best_part(question)
             # The other parts may name what the question is really about ("qui a gagné le
             # *match*, c'est quoi le résultat ?"): the whole question must stay anchored.
             if part is not None and self._anchored(tokens, part.topic or "", 0.0):
                 best, score, see_also = part.topic, part.score, part.see_also
-        topics = self._clause_topics(question)  # two or more, or none
+        # Clauses about two topics make a multi-intent question, unless the whole question was
+        # ruled out (off-topic, or about something the topics do not explain).
+        topics = [] if decision.vetoed and self._model else self._clause_topics(question)
         if best in topics:
             topics.remove(best)
             topics.insert(0, best)
@@ -360,32 +349,49 @@ class FaqBase:
             see_also=tuple(topic for topic in see_also if topic not in topics),
         )
 
-    def _decide(self, tokens: Mapping[str, float]) -> _Decision:
-        """Best topic (None to abstain), its score, and close runners-up to offer."""
+    def _decide(self, tokens: Mapping[str, float], text: str) -> Decision:
+        """Best topic (None to abstain), its score, and close runners-up to offer: the lexical
+        decision, or the learned one when the base has a classifier (``bot/faq_learned.py``)."""
         scores = self._scores(tokens)
+        lexical = self._lexical_decision(tokens, scores)
+        vector = features(self._analyzer, text, tokens) if self._model is not None else {}
+        if self._model is None or not vector:
+            return lexical
+        return learned_decision(
+            self._model.probabilities(vector),
+            scores,
+            lexical,
+            lambda topic, score: self._anchored(tokens, topic, score),
+            self.threshold,
+        )
+
+    def _lexical_decision(
+        self, tokens: Mapping[str, float], scores: Mapping[str, float]
+    ) -> Decision:
         ranked = sorted(
             ((t, s) for t, s in scores.items() if not t.startswith(OFF_TOPIC_PREFIX)),
             key=lambda item: item[1],
             reverse=True,
         )
         if not ranked:
-            return _Decision(None, 0.0)
+            return Decision(None, 0.0)
         best, best_score = ranked[0]
         if not self._veto.isdisjoint(tokens) or self._off_topic_wins(tokens, scores, best):
-            return _Decision(None, best_score, vetoed=True)
+            return Decision(None, best_score, vetoed=True)
+        threshold = self.threshold if self._model is None else DEFAULT_THRESHOLD
         confident = (
-            best_score >= self.threshold
+            best_score >= threshold
             and self._shares_informative_token(tokens, best, best_score)
             and self._anchored(tokens, best, best_score)
         )
         if not confident:
-            return _Decision(None, best_score)
+            return Decision(None, best_score)
         see_also = [
             topic
             for topic, value in ranked[1:3]
-            if value >= SEE_ALSO_RATIO * best_score and value >= self.threshold
+            if value >= SEE_ALSO_RATIO * best_score and value >= threshold
         ]
-        return _Decision(best, best_score, see_also)
+        return Decision(best, best_score, see_also)
 
     def _off_topic_wins(
         self, tokens: Mapping[str, float], scores: Mapping[str, float], best: str
@@ -443,16 +449,16 @@ class FaqBase:
                 )
         return support >= MIN_SUPPORT or not foreign
 
-    def _best_part(self, question: str) -> _Decision | None:
+    def _best_part(self, question: str) -> Decision | None:
         """The most confident answerable part of a question split at commas, "car", "mais"…"""
         parts = PARTS.split(question)
         if len(parts) < 2:
             return None
-        best: _Decision | None = None
+        best: Decision | None = None
         for part in parts:
             if not self._analyzer.content_words(part):
                 continue
-            decision = self._decide(self._analyzer.weighted_tokens(part))
+            decision = self._decide(self._analyzer.weighted_tokens(part), part)
             if decision.topic is None or decision.score < self.threshold + CLAUSE_MARGIN:
                 continue
             if best is None or decision.score > best.score:
@@ -475,9 +481,10 @@ class FaqBase:
             if len(self._analyzer.content_words(clause)) < min_words:
                 continue
             tokens = self._analyzer.weighted_tokens(clause)
-            decision = self._decide(tokens)
+            decision = self._decide(tokens, clause)
             topic = decision.topic
-            if topic is not None and decision.score >= CLAUSE_THRESHOLD and topic not in found:
+            needed = CLAUSE_THRESHOLD if self._model is None else LEARNED_CLAUSE_THRESHOLD
+            if topic is not None and decision.score >= needed and topic not in found:
                 found.append(topic)
         return found if len(found) >= 2 else []
 

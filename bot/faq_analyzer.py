@@ -56,6 +56,7 @@ class Analyzer:
     known_words: set[str] = field(default_factory=set)
     _known_list: list[str] = field(default_factory=list)
     _fuzzy_cache: dict[str, str] = field(default_factory=dict)
+    _stem_cache: dict[str, str] = field(default_factory=dict)
     _stemmer: Any = None
     _elision: re.Pattern[str] | None = None
 
@@ -182,10 +183,19 @@ class Analyzer:
                     index += size
                     break
             else:
-                stem = self._stemmer.stemWord(lemmas[index])
+                stem = self._stem(lemmas[index])
                 tokens.setdefault(stem, self.lexicon.zipf(words[index]))
                 index += 1
         return tokens
+
+    def _stem(self, lemma: str) -> str:
+        """Snowball's stemmer is pure Python and the slowest step of a match: stems are cached."""
+        stem = self._stem_cache.get(lemma)
+        if stem is None:
+            if len(self._stem_cache) >= FUZZY_CACHE_SIZE * 4:
+                self._stem_cache.clear()
+            stem = self._stem_cache[lemma] = self._stemmer.stemWord(lemma)
+        return stem
 
     def _mark_raw_phrases(self, words: list[str], *, fuzzy: bool) -> list[str]:
         """Content words, with raw-phrase synonyms already turned into ``#canonical`` words."""

@@ -19,6 +19,7 @@ RARE_ZIPF, COMMON_ZIPF = 2.5, 6.0  # Zipf frequencies between which the weight f
 WEAK_FACTOR = 0.5  # weak words (interrogatives, "pix"…) count half
 FULL_EXPLANATION = 0.7  # a question of weak words only is answered above this score
 OFF_TOPIC_PREFIX = "~"
+EXAMPLES_CLASS = OFF_TOPIC_PREFIX + "exemples"  # the corpus's off-topic questions (faq_examples)
 # A word the best topic does not explain, at least this informative, means the question may be
 # about something else ("le code de la *porte*"): the topic then needs an anchor (see _anchored).
 FOREIGN_WEIGHT = 0.6
@@ -37,3 +38,12 @@ CONJUNCTIONS = re.compile(r",?\s+(?:et|and|also|aussi|puis|ensuite|autre questio
 # Parts of a long question, to find the one that asks ("Bonjour, je suis agent d'accueil, …").
 PARTS = re.compile(r"[?!;,:\n]+|\.\s|\s+(?:car|parce que|mais|et|because|but|since|and)\s+")
 MIN_CLAUSE_WORDS = 2
+
+# The learned classifier (bot/faq_model.py), combined with the lexical scores (bot/faq_learned.py);
+# chosen on the leave-one-training-set-out folds (bench/faq.py --folds --calibrate).
+LEARNED_SHARE = 0.6  # a topic's confidence: this share of its probability, the rest lexical
+LEARNED_THRESHOLD = 0.2  # the best topic's confidence needed to answer
+UNCORROBORATED_THRESHOLD = 0.3  # the same when the lexical matcher alone would have abstained
+OFF_TOPIC_RATIO = 1.5  # abstain when the off-topic class is this many times likelier
+LEARNED_CLAUSE_THRESHOLD = 0.4  # each clause of a multi-intent question must be this confident
+LEARNED_SEE_ALSO_RATIO = 0.6  # a runner-up this close to the best (in confidence) is offered

@@ -1,0 +1,141 @@
+"""The FAQ's learned classifier (bot/faq_model.py, bot/faq_learned.py): shipped weights, file
+format, pure-Python run time, and what it adds to the lexical matcher."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from array import array
+from pathlib import Path
+
+import pytest
+
+from bot.faq import FaqBase
+from bot.faq_data import load_data, load_examples
+from bot.faq_features import features
+from bot.faq_language import LOCALES, FaqLibrary
+from bot.faq_model import OFF_TOPIC, FaqModel, load_model, training_digest
+from bot.faq_model_build import training_files
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def base() -> FaqBase:
+    return FaqBase.load("fr")
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_shipped_weights_match_the_training_data(locale: str) -> None:
+    """`python -m bot.faq_model_build` must be run after changing a knowledge base, a lexicon or
+    the example corpus: the weights carry the digest of what they were trained on."""
+    model = load_model(locale)
+    assert model is not None
+    assert model.digest == training_digest(training_files(locale)), locale
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_shipped_model_knows_every_topic_and_the_off_topic_class(locale: str) -> None:
+    model = load_model(locale)
+    assert model is not None
+    assert set(model.classes) == set(load_data(locale)["topics"]) | {OFF_TOPIC}
+
+
+def test_model_file_round_trips() -> None:
+    model = FaqModel(
+        classes=("a", OFF_TOPIC),
+        rows={7: 0, 3: 1},
+        weights=array("h", [100, -100, -50, 50]),
+        scale=100.0,
+        bias=(0.25, -0.25),
+        digest="abc",
+    )
+    again = FaqModel.from_bytes(model.to_bytes())
+    assert again == model
+    probabilities = again.probabilities({7: 1.0})
+    assert probabilities["a"] > probabilities[OFF_TOPIC]
+    assert sum(probabilities.values()) == pytest.approx(1.0)
+    assert again.probabilities({}) == pytest.approx({"a": 0.6225, OFF_TOPIC: 0.3775}, abs=1e-4)
+
+
+@pytest.mark.parametrize("data", [b"", b"NOTAMODEL", None])
+def test_corrupt_model_file_is_refused(data: bytes | None) -> None:
+    if data is None:  # a truncated real file
+        model = load_model("fr")
+        assert model is not None
+        data = model.to_bytes()[:-3]
+    with pytest.raises(ValueError):
+        FaqModel.from_bytes(data)
+
+
+def test_features_are_normalised_and_robust_to_missing_accents(base: FaqBase) -> None:
+    analyzer = base._analyzer
+    accented = features(analyzer, "les résultats sont-ils envoyés ?")
+    plain = features(analyzer, "les resultats sont ils envoyes")
+    assert sum(value * value for value in accented.values()) == pytest.approx(1.0)
+    assert accented.keys() == plain.keys()
+    assert features(analyzer, "?!") == {}
+
+
+def test_run_time_needs_neither_numpy_nor_scikit_learn() -> None:
+    script = (
+        "import sys\n"
+        "from bot.faq_language import FaqLibrary\n"
+        "library = FaqLibrary('fr')\n"
+        "assert library.match('qui voit mes résultats ?').topic == 'resultats.qui_voit'\n"
+        "assert library.match('who can see my results?').topic == 'resultats.qui_voit'\n"
+        "print(sorted(name for name in sys.modules if name.split('.')[0] in "
+        "{'numpy', 'sklearn', 'scipy'}))\n"
+    )
+    output = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=REPO,
+        env={"PYTHONPATH": str(REPO), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert output.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("question", "topic"),
+    [
+        # Regressions of the example corpus layer, fixed by the classifier.
+        ("ça ne marche pas", "probleme.technique"),
+        ("je n'arrive pas à me connecter à pix", "parcours.acces"),
+        # Long, formal, context first: the lexical score dilutes, the classifier does not.
+        (
+            "Je suis juriste et je n'ai guère l'habitude de ces outils en ligne. Pourriez-vous "
+            "m'indiquer combien de temps il faut prévoir pour le parcours ?",
+            "parcours.duree",
+        ),
+    ],
+)
+def test_classifier_answers_what_the_lexical_matcher_missed(
+    base: FaqBase, question: str, topic: str
+) -> None:
+    assert base.match(question).topic == topic, (question, base.match(question))
+    lexical = FaqBase(load_data("fr"), examples=load_examples("fr"))  # the same, no classifier
+    assert lexical.match(question).topic is None
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "Je n'arrive pas à me connecter à l'application de gestion des congés.",
+        "qui voit les résultats de l'enquête annuelle de satisfaction ?",
+        "la durée de l'épreuve orale du concours est-elle de trente minutes ?",
+    ],
+)
+def test_lexical_anchor_vetoes_a_confident_classifier(base: FaqBase, question: str) -> None:
+    """Near-domain questions the classifier alone would answer: the topic does not explain
+    what they are about (the leave, the survey, the exam), so the bot abstains."""
+    assert base.match(question).topic is None, (question, base.match(question))
+
+
+def test_english_questions_use_the_english_classifier() -> None:
+    library = FaqLibrary("fr")
+    match = library.match("My schedule only has short slots, can I spread it over several days?")
+    assert match.topic == "parcours.plusieurs_fois"
+    assert match.answer == library.base("en").answer("parcours.plusieurs_fois")
