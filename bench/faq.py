@@ -61,10 +61,16 @@ SETS = {
     "t4": DATA / "faq_train_r4_t4.yaml",
     "t5": DATA / "faq_train_r4_t5.yaml",
     "t6": DATA / "faq_train_r4_t6.yaml",
+    # Blind sets, written from FAQ-FACTS.md only by writers who never saw the knowledge base or
+    # the matcher; each was first run after a change, and none is ever tuned on.
     "blind": DATA / "faq_blind_2026-12-01.yaml",
     "blind-check": DATA / "faq_blind_check_2026-12-01.yaml",
+    "blind-c": DATA / "faq_blind_2026-12-01c.yaml",
+    "blind-d": DATA / "faq_blind_2026-12-01d.yaml",
+    "blind-e": DATA / "faq_blind_2026-12-01e.yaml",
+    "blind-f": DATA / "faq_blind_2026-12-01f.yaml",
 }
-BLIND = ("blind", "blind-check")
+BLIND = ("blind", "blind-check", "blind-c", "blind-d", "blind-e", "blind-f")
 FOLDS = ("t1", "t2", "t3", "t4", "t5", "t6")
 IN_CORPUS = frozenset(path.name for path in SETS.values()) & frozenset(faq_examples.CORPUS)
 
