@@ -42,6 +42,8 @@ CORPUS = (
     "faq_train_r4_t4.yaml",
     "faq_train_r4_t5.yaml",
     "faq_train_r4_t6.yaml",
+    "faq_train_r5_t7.yaml",
+    "faq_train_r5_t8.yaml",
     "faq_train_paraphrases.yaml",
     "faq_train_heldout.yaml",
     "faq_r3_train.yaml",
