@@ -96,3 +96,14 @@ def bot(store: Store, clock: FakeClock, tmp_path: Path, db_url: str) -> Bot:
     platform.journal.load()
     app = App(settings, store, platform, clock=clock)
     return Bot(app, platform, clock)
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, db_url: str, tmp_path: Path) -> Path:
+    """The ``pixbot`` CLI run in-process on the test database, in ``tmp_path``, with live
+    figures (the CLI runs on the real clock, the bot on a fake one)."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("PIXBOT_CONFIG", raising=False)
+    monkeypatch.setenv("PIXBOT_BOT__DATABASE_URL", db_url)
+    monkeypatch.setenv("PIXBOT_STATS__REFRESH", "live")
+    return tmp_path

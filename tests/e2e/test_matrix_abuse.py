@@ -25,6 +25,7 @@ from bot.app import App
 from bot.platforms.matrix import MatrixPlatform
 from storage.uow import Store
 from tests.helpers.bot import make_settings
+from tests.helpers.campaigns import put_person
 from tests.helpers.matrix_client import WAIT, BotAccount, MatrixUser, until
 from tests.helpers.synapse import SynapseServer
 
@@ -65,15 +66,7 @@ def _started(platform: MatrixPlatform) -> Any:
 
 def register_agent(app: App, user_id: str) -> None:
     with app.store.transaction() as uow:
-        uow.people.upsert(
-            user_id,
-            display_name="Agent",
-            service=SERVICE,
-            email=None,
-            timezone=None,
-            locale=None,
-            now=datetime.now(UTC),
-        )
+        put_person(uow, user_id, datetime.now(UTC), display_name="Agent", service=SERVICE)
 
 
 @pytest.fixture

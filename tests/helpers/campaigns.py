@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from datetime import datetime
+
 from sqlalchemy import func, select
 
+from bot.domain import Person
+from storage.uow import UnitOfWork
 from tests.helpers.bot import Bot
 
 AMB = "@amb:console"
@@ -17,15 +22,38 @@ def setup_service(bot: Bot, service: str = "DREAL-BZH", agents: list[str] = AGEN
         amb = uow.people.ensure(AMB, "Ambre", now)
         uow.roles.add(amb.id, "ambassador", service)
         for index, pid in enumerate(agents):
-            uow.people.upsert(
-                pid,
-                display_name=f"Agent {index + 1}",
-                service=service,
-                email=None,
-                timezone=None,
-                locale=None,
-                now=now,
-            )
+            put_person(uow, pid, now, display_name=f"Agent {index + 1}", service=service)
+
+
+def put_person(
+    uow: UnitOfWork,
+    platform_id: str,
+    now: datetime,
+    *,
+    display_name: str | None = None,
+    service: str | None = "DREAL-BZH",
+    email: str | None = None,
+    timezone: str | None = None,
+    locale: str | None = None,
+) -> Person:
+    """Create or update a person as an import would (every field given, the rest empty)."""
+    person, _ = uow.people.upsert(
+        platform_id,
+        display_name=display_name,
+        service=service,
+        email=email,
+        timezone=timezone,
+        locale=locale,
+        now=now,
+    )
+    return person
+
+
+def with_emails(bot: Bot, emails: Mapping[str, str], service: str = "DREAL-BZH") -> None:
+    """Give these agents of ``service`` these work emails (their id as display name)."""
+    with bot.store.transaction() as uow:
+        for pid, email in emails.items():
+            put_person(uow, pid, bot.clock.now(), display_name=pid, service=service, email=email)
 
 
 def count_rows(bot: Bot, model: type) -> int:

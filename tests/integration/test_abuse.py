@@ -18,7 +18,7 @@ from bot.text import split_message
 from storage.models import QuestionRow
 from storage.uow import Store
 from tests.helpers.bot import Bot, RecordingConsole, make_settings
-from tests.helpers.campaigns import AGENTS, AMB, count_rows, launched, setup_service
+from tests.helpers.campaigns import AGENTS, AMB, count_rows, launched, put_person, setup_service
 
 OFF_TOPIC = "Quel temps fera-t-il demain à Brest ?"
 
@@ -204,15 +204,7 @@ async def test_names_come_from_the_import_and_the_platform_id_is_always_shown(bo
     setup_service(bot)
     impostor = "@nobody:console"
     with bot.store.transaction() as uow:
-        uow.people.upsert(
-            impostor,
-            display_name=None,
-            service="DREAL-BZH",
-            email=None,
-            timezone=None,
-            locale=None,
-            now=bot.clock.now(),
-        )
+        put_person(uow, impostor, bot.clock.now())
     for sender, name in ((impostor, "Sophie Martin (DRH, directrice)"), (AGENTS[0], "Chef")):
         incoming = _incoming(bot, sender, OFF_TOPIC)
         await bot.app.handle(replace(incoming, sender_name=name))

@@ -6,25 +6,14 @@ import csv
 import json
 from pathlib import Path
 
-import pytest
 from sqlalchemy import text
 from typer.testing import CliRunner
 
 from bot.cli import app as cli
 from tests.helpers.bot import Bot
-from tests.helpers.campaigns import AGENTS, AMB, CREATE, setup_service
+from tests.helpers.campaigns import AGENTS, AMB, CREATE, put_person, setup_service
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def cli_env(monkeypatch: pytest.MonkeyPatch, db_url: str, tmp_path: Path) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("PIXBOT_CONFIG", raising=False)
-    monkeypatch.setenv("PIXBOT_BOT__DATABASE_URL", db_url)
-    # The CLI runs on the real clock, the bot on a fake one: compare live figures.
-    monkeypatch.setenv("PIXBOT_STATS__REFRESH", "live")
-    return tmp_path
 
 
 async def running(bot: Bot) -> None:
@@ -77,29 +66,13 @@ async def test_secondary_suppression_across_services(bot: Bot, cli_env: Path) ->
     others += [("DDTM-29", "@t0:console"), ("DDTM-29", "@t1:console")]
     with bot.store.transaction() as uow:
         for service, pid in others:
-            uow.people.upsert(
-                pid,
-                display_name=None,
-                service=service,
-                email=None,
-                timezone=None,
-                locale=None,
-                now=bot.clock.now(),
-            )
+            put_person(uow, pid, bot.clock.now(), service=service)
     # #9: a list keeps only the service's agents; a campaign spans several services when
     # agents move to another service after the launch.
     everyone = [f"@b{i}:console" for i in range(8)] + [pid for _, pid in others]
     with bot.store.transaction() as uow:
         for pid in everyone:
-            uow.people.upsert(
-                pid,
-                display_name=None,
-                service="DREAL-BZH",
-                email=None,
-                timezone=None,
-                locale=None,
-                now=bot.clock.now(),
-            )
+            put_person(uow, pid, bot.clock.now())
     await bot.say(
         "@admin:console", 'campagne créer MULTIS123 "M" fin 15/12/2026 pour service DREAL-BZH'
     )
@@ -107,15 +80,7 @@ async def test_secondary_suppression_across_services(bot: Bot, cli_env: Path) ->
     await bot.say(AMB, "campagne lancer MIXEDS123")
     with bot.store.transaction() as uow:
         for service, pid in others:
-            uow.people.upsert(
-                pid,
-                display_name=None,
-                service=service,
-                email=None,
-                timezone=None,
-                locale=None,
-                now=bot.clock.now(),
-            )
+            put_person(uow, pid, bot.clock.now(), service=service)
     payload = json.loads(runner.invoke(cli, ["campaign", "stats", "MIXEDS123", "--json"]).output)
     groups = {g["group"]: g["hidden"] for g in payload["services"]}
     # DDTM-29 (2) is hidden; DDT-35 (6) is hidden too, or 16 - 8 - 6 would give it away.
@@ -145,14 +110,12 @@ async def test_import_orga_reads_participation_only(bot: Bot, cli_env: Path) -> 
     setup_service(bot)
     with bot.store.transaction() as uow:
         for index, pid in enumerate(AGENTS):
-            uow.people.upsert(
+            put_person(
+                uow,
                 pid,
+                bot.clock.now(),
                 display_name=f"Agent {index + 1}",
-                service="DREAL-BZH",
                 email=f"agent{index + 1}@dreal.gouv.fr",
-                timezone=None,
-                locale=None,
-                now=bot.clock.now(),
             )
     await bot.say(AMB, CREATE)
     await bot.say(AMB, "campagne lancer ABCDEF234")

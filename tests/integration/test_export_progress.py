@@ -17,15 +17,6 @@ runner = CliRunner()
 BAR = "━"  # rich draws its bar with this character
 
 
-@pytest.fixture
-def cli_env(monkeypatch: pytest.MonkeyPatch, db_url: str, tmp_path: Path) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("PIXBOT_CONFIG", raising=False)
-    monkeypatch.setenv("PIXBOT_BOT__DATABASE_URL", db_url)
-    monkeypatch.setenv("PIXBOT_STATS__REFRESH", "live")
-    return tmp_path
-
-
 async def _running(bot: Bot) -> None:
     setup_service(bot)
     await bot.say(AMB, CREATE)

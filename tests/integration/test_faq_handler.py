@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from bot.cli import app as cli
 from storage.models import QuestionRow
 from tests.helpers.bot import Bot
-from tests.helpers.campaigns import AGENTS, AMB, setup_service
+from tests.helpers.campaigns import AGENTS, AMB, put_person, setup_service
 
 OFF_TOPIC = "Quel temps fera-t-il demain à Brest ?"
 
@@ -167,15 +167,7 @@ async def test_ministry_wording_is_overridable_per_service(
     bot.app = App(settings, bot.store, bot.platform, clock=bot.clock)
     setup_service(bot)
     with bot.store.transaction() as uow:
-        uow.people.upsert(
-            "@ddt:console",
-            display_name=None,
-            service="DDT-35",
-            email=None,
-            timezone=None,
-            locale=None,
-            now=bot.clock.now(),
-        )
+        put_person(uow, "@ddt:console", bot.clock.now(), service="DDT-35")
     question = "je suis obligé de faire le parcours ?"
     assert (await bot.say(AGENTS[0], question))[0] == "À la DREAL, il est proposé à tous."
     assert (await bot.say("@ddt:console", question))[0] == (

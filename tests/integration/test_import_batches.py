@@ -13,22 +13,19 @@ from typer.testing import CliRunner
 from bot.cli import app as cli
 from storage.models import AuditRow, ParticipationEventRow, PersonRow
 from tests.helpers.bot import Bot
-from tests.helpers.campaigns import AGENTS, launched
+from tests.helpers.campaigns import AGENTS, launched, with_emails
 
 runner = CliRunner()
 ORGA_HEADER = "Adresse e-mail professionnelle;Date de début;Partage (O/N)\n"
 
 
 @pytest.fixture
-def cli_env(monkeypatch: pytest.MonkeyPatch, db_url: str, tmp_path: Path) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("PIXBOT_CONFIG", raising=False)
-    monkeypatch.setenv("PIXBOT_BOT__DATABASE_URL", db_url)
+def cli_env(cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     # One row per transaction: every rule below crosses a batch boundary.
     monkeypatch.setenv("PIXBOT_LIMITS__IMPORT_BATCH", "1")
     monkeypatch.setenv("PIXBOT_LIMITS__IMPORT_PAUSE", "0")
     monkeypatch.setattr("bot.cli.csvio.BULK_IMPORT_BATCH", 1)
-    return tmp_path
+    return cli_env
 
 
 def _count(bot: Bot, column: object, *where: object) -> int:
@@ -36,23 +33,9 @@ def _count(bot: Bot, column: object, *where: object) -> int:
         return int(uow.session.scalar(select(func.count(column)).where(*where)) or 0)  # type: ignore[arg-type]
 
 
-def _with_emails(bot: Bot, emails: dict[str, str]) -> None:
-    with bot.store.transaction() as uow:
-        for pid, email in emails.items():
-            uow.people.upsert(
-                pid,
-                display_name=pid,
-                service="DREAL-BZH",
-                email=email,
-                timezone=None,
-                locale=None,
-                now=bot.clock.now(),
-            )
-
-
 async def test_orga_import_in_batches_counts_a_person_once(bot: Bot, cli_env: Path) -> None:
     await launched(bot)
-    _with_emails(bot, {AGENTS[0]: "un@dreal.gouv.fr", AGENTS[1]: "deux@dreal.gouv.fr"})
+    with_emails(bot, {AGENTS[0]: "un@dreal.gouv.fr", AGENTS[1]: "deux@dreal.gouv.fr"})
     path = cli_env / "orga.csv"
     path.write_text(
         ORGA_HEADER + "un@dreal.gouv.fr;2026-11-24;N\n"
@@ -72,8 +55,8 @@ async def test_orga_shared_email_in_a_late_batch_refuses_before_any_write(
     bot: Bot, cli_env: Path
 ) -> None:
     await launched(bot)
-    _with_emails(bot, {AGENTS[0]: "un@dreal.gouv.fr", AGENTS[1]: "pool@dreal.gouv.fr"})
-    _with_emails(bot, {AGENTS[2]: "POOL@dreal.gouv.fr"})
+    with_emails(bot, {AGENTS[0]: "un@dreal.gouv.fr", AGENTS[1]: "pool@dreal.gouv.fr"})
+    with_emails(bot, {AGENTS[2]: "POOL@dreal.gouv.fr"})
     before = _count(bot, ParticipationEventRow.id)
     path = cli_env / "orga.csv"
     path.write_text(
@@ -89,7 +72,7 @@ async def test_orga_shared_email_in_a_late_batch_refuses_before_any_write(
 async def test_agents_import_in_batches_checks_emails_first_and_skips_the_erased(
     bot: Bot, cli_env: Path
 ) -> None:
-    _with_emails(bot, {"@taken:console": "taken@x.fr"})
+    with_emails(bot, {"@taken:console": "taken@x.fr"})
     header = "id,display_name,service,email\n"
     clash = cli_env / "clash.csv"
     clash.write_text(

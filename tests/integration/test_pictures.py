@@ -12,7 +12,7 @@ from bot.core import DeliveryError, FakeClock, Outgoing
 from bot.outbox import RateLimiter
 from storage.uow import Store
 from tests.helpers.bot import Bot, RecordingConsole, make_settings
-from tests.helpers.campaigns import AGENTS, AMB, CREATE, launched, setup_service
+from tests.helpers.campaigns import AGENTS, AMB, CREATE, launched, put_person, setup_service
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -71,15 +71,7 @@ async def test_no_picture_for_a_group_under_the_threshold(bot: Bot) -> None:
 async def test_english_reader_gets_an_english_description(bot: Bot) -> None:
     await launched(bot)
     with bot.store.transaction() as uow:
-        uow.people.upsert(
-            AMB,
-            display_name="Ambre",
-            service=None,
-            email=None,
-            timezone=None,
-            locale="en",
-            now=bot.clock.now(),
-        )
+        put_person(uow, AMB, bot.clock.now(), display_name="Ambre", service=None, locale="en")
     replies = await bot.say(AMB, "campaign stats ABCDEF234")
     assert replies[1].startswith("Participation chart for ABCDEF234")
 

@@ -15,7 +15,7 @@ from storage.db import Database
 from storage.lock import InstanceLock
 from storage.models import ReminderStepRow
 from tests.helpers.bot import Bot, RecordingConsole
-from tests.helpers.campaigns import AGENTS, AMB, setup_service
+from tests.helpers.campaigns import AGENTS, AMB, put_person, setup_service
 from tests.helpers.campaigns import launched as launched_with
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -150,14 +150,8 @@ async def test_close_at_deadline_thanks_completers(bot: Bot) -> None:
 async def test_agent_time_zone_is_respected(bot: Bot) -> None:
     setup_service(bot)
     with bot.store.transaction() as uow:
-        uow.people.upsert(
-            AGENTS[0],
-            display_name="Réunion",
-            service="DREAL-BZH",
-            email=None,
-            timezone="Indian/Reunion",
-            locale=None,
-            now=bot.clock.now(),
+        put_person(
+            uow, AGENTS[0], bot.clock.now(), display_name="Réunion", timezone="Indian/Reunion"
         )
     await bot.say(AMB, CREATE)
     await bot.say(AMB, "campagne lancer ABCDEF234")

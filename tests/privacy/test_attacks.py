@@ -14,7 +14,7 @@ from sqlalchemy import String, Text, select
 from bot.privacy import Shown, disclose, safe_cell
 from storage.models import Base, CampaignRow, PersonRow
 from tests.helpers.bot import Bot
-from tests.helpers.campaigns import AGENTS, AMB, CREATE, launched, setup_service
+from tests.helpers.campaigns import AGENTS, AMB, CREATE, launched, put_person, setup_service
 
 AMB_B = "@amb-b:console"
 B_AGENTS = [f"@b{i}:console" for i in range(1, 4)]
@@ -26,15 +26,7 @@ def _service_b(bot: Bot) -> None:
         amb = uow.people.ensure(AMB_B, "Béa", now)
         uow.roles.add(amb.id, "ambassador", "SVC-B")
         for pid in B_AGENTS:
-            uow.people.upsert(
-                pid,
-                display_name=pid,
-                service="SVC-B",
-                email=None,
-                timezone=None,
-                locale=None,
-                now=now,
-            )
+            put_person(uow, pid, now, display_name=pid, service="SVC-B")
 
 
 def _people(bot: Bot) -> set[str]:
@@ -140,15 +132,7 @@ async def test_forget_me_leaves_no_row_and_lasts(bot: Bot, tmp_path: Path) -> No
     setup_service(bot)
     target = AGENTS[0]
     with bot.store.transaction() as uow:
-        uow.people.upsert(
-            target,
-            display_name="Agent Un",
-            service="DREAL-BZH",
-            email="un@gouv.fr",
-            timezone=None,
-            locale=None,
-            now=bot.clock.now(),
-        )
+        put_person(uow, target, bot.clock.now(), display_name="Agent Un", email="un@gouv.fr")
     await bot.say(AMB, f"{CREATE} pour {','.join(AGENTS)}")
     await bot.say(AMB, "campagne lancer ABCDEF234")
     await bot.say(target, "mes données")

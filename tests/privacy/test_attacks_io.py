@@ -17,7 +17,15 @@ from bot.cli import app as cli
 from bot.privacy import MAX_DISPLAY_NAME
 from storage.models import ParticipationEventRow
 from tests.helpers.bot import Bot
-from tests.helpers.campaigns import AGENTS, AMB, CREATE, launched, setup_service
+from tests.helpers.campaigns import (
+    AGENTS,
+    AMB,
+    CREATE,
+    launched,
+    put_person,
+    setup_service,
+    with_emails,
+)
 
 runner = CliRunner()
 ORGA_HEADER = (
@@ -25,29 +33,6 @@ ORGA_HEADER = (
     "Date de début;Partage (O/N);Date du partage;% maîtrise de l'ensemble des acquis\n"
 )
 EVIL_NAME = "\u202eEve\u0007 \x1b[31mAdmin\u200b"
-
-
-@pytest.fixture
-def cli_env(monkeypatch: pytest.MonkeyPatch, db_url: str, tmp_path: Path) -> Path:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("PIXBOT_CONFIG", raising=False)
-    monkeypatch.setenv("PIXBOT_BOT__DATABASE_URL", db_url)
-    monkeypatch.setenv("PIXBOT_STATS__REFRESH", "live")
-    return tmp_path
-
-
-def _with_emails(bot: Bot, emails: dict[str, str]) -> None:
-    with bot.store.transaction() as uow:
-        for pid, email in emails.items():
-            uow.people.upsert(
-                pid,
-                display_name=pid,
-                service="DREAL-BZH",
-                email=email,
-                timezone=None,
-                locale=None,
-                now=bot.clock.now(),
-            )
 
 
 def _events(bot: Bot) -> int:
@@ -68,7 +53,7 @@ async def test_orga_duplicates_count_once_and_email_case_does_not_matter(
     bot: Bot, cli_env: Path
 ) -> None:
     await launched(bot)
-    _with_emails(bot, {AGENTS[0]: "un@dreal.gouv.fr", AGENTS[1]: "deux@dreal.gouv.fr"})
+    with_emails(bot, {AGENTS[0]: "un@dreal.gouv.fr", AGENTS[1]: "deux@dreal.gouv.fr"})
     code, out, _ = _import_orga(
         cli_env / "orga.csv",
         "Un;A;un@dreal.gouv.fr;2026-11-24;N;;\n"
@@ -88,7 +73,7 @@ async def test_orga_duplicates_count_once_and_email_case_does_not_matter(
 
 async def test_orga_shared_email_refuses_with_line_numbers(bot: Bot, cli_env: Path) -> None:
     await launched(bot)
-    _with_emails(bot, {AGENTS[0]: "pool@dreal.gouv.fr", AGENTS[1]: "POOL@dreal.gouv.fr"})
+    with_emails(bot, {AGENTS[0]: "pool@dreal.gouv.fr", AGENTS[1]: "POOL@dreal.gouv.fr"})
     before = _events(bot)
     code, out, err = _import_orga(
         cli_env / "orga.csv",
@@ -178,15 +163,7 @@ async def test_handoff_and_reply_show_the_platform_id_next_to_the_name(bot: Bot)
         agent = uow.people.by_platform_id(AGENTS[0])
         assert agent is not None
         # An agent who calls themself like the ambassador, to be mistaken for them.
-        uow.people.upsert(
-            AGENTS[0],
-            display_name="Ambre",
-            service="DREAL-BZH",
-            email=None,
-            timezone=None,
-            locale=None,
-            now=bot.clock.now(),
-        )
+        put_person(uow, AGENTS[0], bot.clock.now(), display_name="Ambre")
     await bot.say(AGENTS[0], "Quel temps fera-t-il demain à Brest ?")
     await bot.say(AGENTS[0], "oui")
     handed = bot.inbox(AMB)[-1]
@@ -241,7 +218,7 @@ async def _erase(bot: Bot, who: str, room: str | None = None) -> None:
 
 async def test_agents_import_says_how_many_rows_an_erasure_skipped(bot: Bot, cli_env: Path) -> None:
     setup_service(bot)
-    _with_emails(bot, {AGENTS[0]: "un@dreal.gouv.fr"})
+    with_emails(bot, {AGENTS[0]: "un@dreal.gouv.fr"})
     await _erase(bot, AGENTS[0])
     await _erase(bot, AGENTS[1])
     path = cli_env / "agents.csv"
