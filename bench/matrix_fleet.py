@@ -44,6 +44,7 @@ from nio import (  # noqa: E402
 )
 from nio.exceptions import EncryptionError  # noqa: E402
 
+from bot.platforms.matrix.connection import keep_keys  # noqa: E402
 from tests.helpers.matrix_client import MatrixUser  # noqa: E402
 from tests.helpers.synapse import SynapseServer  # noqa: E402
 
@@ -119,13 +120,7 @@ class Agent:
             if self.undecrypted:
                 self._retry_decryption()
             with contextlib.suppress(aiohttp.ClientError, TimeoutError, OSError):
-                await client.send_to_device_messages()
-                if client.should_upload_keys:
-                    await client.keys_upload()
-                if client.should_query_keys:
-                    await client.keys_query()
-                if client.should_claim_keys:
-                    await client.keys_claim(client.get_users_for_key_claiming())
+                await keep_keys(client)
 
 
 async def fleet_main(args: argparse.Namespace) -> None:

@@ -31,6 +31,7 @@ from nio import (
 
 from bot.core import Incoming
 from bot.platforms.matrix import MatrixPlatform
+from bot.platforms.matrix.connection import keep_keys
 from tests.helpers.synapse import SynapseServer
 
 T = TypeVar("T")
@@ -119,13 +120,7 @@ class MatrixUser:
             for room_id in response.rooms.invite:
                 joined = await client.join(room_id)
                 assert not isinstance(joined, ErrorResponse), joined
-        await client.send_to_device_messages()
-        if client.should_upload_keys:
-            await client.keys_upload()
-        if client.should_query_keys:
-            await client.keys_query()
-        if client.should_claim_keys:
-            await client.keys_claim(client.get_users_for_key_claiming())
+        await keep_keys(client)
 
     async def wait_for(self, found: Callable[[], T | None], what: str = "a condition") -> T:
         async def step() -> T | None:

@@ -40,6 +40,22 @@ logger = logging.getLogger(__name__)
 _NETWORK_ERRORS = (aiohttp.ClientError, TimeoutError, OSError)
 
 
+async def keep_keys(client: AsyncClient) -> list[tuple[str, Any]]:
+    """What nio's ``sync_forever`` does between two syncs for an E2EE client: send the queued
+    to-device messages, then upload, query and claim keys as its olm machine asks. Returns the
+    (request, response) pairs, for the caller to check."""
+    await client.send_to_device_messages()
+    answered: list[tuple[str, Any]] = []
+    if client.should_upload_keys:
+        answered.append(("keys_upload", await client.keys_upload()))
+    if client.should_query_keys:
+        answered.append(("keys_query", await client.keys_query()))
+    if client.should_claim_keys:
+        users = client.get_users_for_key_claiming()
+        answered.append(("keys_claim", await client.keys_claim(users)))
+    return answered
+
+
 @dataclass
 class _Batch:
     """A sync response waiting to be handled; the first one of a fresh store is not replayed."""

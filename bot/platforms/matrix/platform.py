@@ -51,7 +51,7 @@ from bot.platforms.matrix.codec import (
     transaction_id,
     unreachable,
 )
-from bot.platforms.matrix.connection import _NETWORK_ERRORS, _Batch
+from bot.platforms.matrix.connection import _NETWORK_ERRORS, _Batch, keep_keys
 from bot.platforms.matrix.identity import CrossSigning, IdentityStatus
 from bot.platforms.matrix.inbound import InboundEvents
 from bot.platforms.matrix.session import (
@@ -375,14 +375,8 @@ class MatrixPlatform(InboundEvents):
         if not client.olm:
             return
         try:
-            await client.send_to_device_messages()
-            if client.should_upload_keys:
-                await self._check(await client.keys_upload(), "keys_upload")
-            if client.should_query_keys:
-                await self._check(await client.keys_query(), "keys_query")
-            if client.should_claim_keys:
-                users = client.get_users_for_key_claiming()
-                await self._check(await client.keys_claim(users), "keys_claim")
+            for what, response in await keep_keys(client):
+                await self._check(response, what)
         except _NETWORK_ERRORS as error:
             logger.warning("Matrix key upkeep failed: %s", error)
 
