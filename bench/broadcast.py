@@ -27,9 +27,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +45,7 @@ from nio import (  # noqa: E402
     RoomSendResponse,
 )
 
-from bench.matrix_fleet import Fleet, Pixbot, RequestLog, is_invitation, quiet_logs  # noqa: E402
+from bench.matrix_fleet import Fleet, Pixbot, RequestLog, is_invitation, quiet_logs, synapse_bench  # noqa: E402
 from tests.helpers.matrix_client import MEGOLM, unique  # noqa: E402
 from tests.helpers.synapse import SynapseServer  # noqa: E402
 
@@ -142,15 +140,11 @@ FLOOR = _Floor()
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    directory = Path(tempfile.mkdtemp(prefix="pixbot-broadcast-"))
-    server = SynapseServer(directory / "synapse")
-    server.start()
-    fleet: Fleet | None = None
-    pixbot: Pixbot | None = None
     results: list[Result] = []
-    try:
+    async with synapse_bench("pixbot-broadcast-") as (directory, server, stack):
         began = time.monotonic()
         fleet = await Fleet.start(server, args.n, directory / "agents", "agent")
+        stack.push_async_callback(fleet.close)
         setup = time.monotonic() - began
         agents = fleet.ids
 
@@ -171,6 +165,7 @@ async def main_async(args: argparse.Namespace) -> None:
 
         # (b) pixbot
         pixbot = Pixbot(server, directory / "pixbot", agents, rate_limit=args.rate_limit)
+        stack.push_async_callback(pixbot.close)
         await pixbot.start()
         pixbot.requests.clear()
         started = time.monotonic()
@@ -217,13 +212,6 @@ async def main_async(args: argparse.Namespace) -> None:
         print(f"  floor: {log.summary()}")
         print(f"  pixbot: {pixbot.requests.summary()}")
         print(f"ratio pixbot/nio = {ratio:.2f}")
-    finally:
-        if pixbot is not None:
-            await pixbot.close()
-        if fleet is not None:
-            await fleet.close()
-        server.cleanup()
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 def main() -> None:

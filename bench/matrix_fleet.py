@@ -23,10 +23,13 @@ import json
 import logging
 import os
 import re
+import shutil
 import signal
 import sys
+import tempfile
 import time
 from collections import Counter, defaultdict
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -165,6 +168,23 @@ class Delivery:
     room: str
     body: str
     decrypted: bool
+
+
+@contextlib.asynccontextmanager
+async def synapse_bench(
+    prefix: str, config_overrides: dict[str, Any] | None = None
+) -> AsyncIterator[tuple[Path, SynapseServer, contextlib.AsyncExitStack]]:
+    """A scratch folder and a running Synapse for one bench run; what the run starts (a fleet,
+    a pixbot) goes on the exit stack and is closed, last started first, before both go."""
+    directory = Path(tempfile.mkdtemp(prefix=prefix))
+    server = SynapseServer(directory / "synapse", config_overrides=config_overrides)
+    server.start()
+    try:
+        async with contextlib.AsyncExitStack() as stack:
+            yield directory, server, stack
+    finally:
+        server.cleanup()
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @dataclass

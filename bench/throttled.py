@@ -22,29 +22,24 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from bench.matrix_fleet import Fleet, Pixbot, is_invitation, quiet_logs  # noqa: E402
-from tests.helpers.synapse import SynapseServer  # noqa: E402
+from bench.matrix_fleet import Fleet, Pixbot, is_invitation, quiet_logs, synapse_bench  # noqa: E402
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    directory = Path(tempfile.mkdtemp(prefix="pixbot-throttled-"))
     limit = {"per_second": args.rate, "burst_count": args.burst}
-    server = SynapseServer(directory / "synapse", config_overrides={"rc_message": limit})
-    server.start()
-    fleet: Fleet | None = None
-    pixbot: Pixbot | None = None
-    try:
+    overrides = {"rc_message": limit}
+    async with synapse_bench("pixbot-throttled-", overrides) as (directory, server, stack):
         fleet = await Fleet.start(server, args.n, directory / "agents", "agent")
+        stack.push_async_callback(fleet.close)
         pixbot = Pixbot(server, directory / "pixbot", fleet.ids, rate_limit=args.rate)
+        stack.push_async_callback(pixbot.close)
         await pixbot.start()
         log = pixbot.requests
         log.clear()
@@ -89,13 +84,6 @@ async def main_async(args: argparse.Namespace) -> None:
         print("nothing lost" if not lost else "SOMETHING LOST OR DUPLICATED")
         if log.throttled:
             print("429 by request: " + ", ".join(f"{k} {v}" for k, v in log.throttled.items()))
-    finally:
-        if pixbot is not None:
-            await pixbot.close()
-        if fleet is not None:
-            await fleet.close()
-        server.cleanup()
-        shutil.rmtree(directory, ignore_errors=True)
 
 
 def main() -> None:
