@@ -14,6 +14,7 @@ import pytest
 
 from tests.e2e.test_matrix_e2e import (  # noqa: F401  (harness is a fixture)
     Harness,
+    World,
     assert_one_invitation_each,
     harness,
     inboxes,
@@ -43,21 +44,26 @@ def use_database(config: Path, url: str) -> None:
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+async def _invited_on(url: str, synapse: SynapseServer, harness: Harness) -> World:  # noqa: F811
+    """A bot on the PostgreSQL database ``url`` (the same people set up again there), running,
+    with both agents invited to a launched campaign."""
+    world = await harness.world(synapse, agents=2)
+    use_database(world.bot.config, url)
+    world.bot.setup(world.ambassador, world.agents)
+    await start(world)
+    await launch(world)
+    await launched(world)
+    assert_one_invitation_each(world.agents, await inboxes(world.agents))
+    return world
+
+
 async def test_messages_sent_while_the_database_is_down_are_answered_once_after(
     synapse: SynapseServer,
     harness: Harness,  # noqa: F811
     private_pg: PrivatePostgres,
 ) -> None:
-    url = private_pg.create_database("matrix_outage")
-    world = await harness.world(synapse, agents=2)
-    # The same people, set up again in the PostgreSQL database the bot now runs on.
-    use_database(world.bot.config, url)
-    world.bot.setup(world.ambassador, world.agents)
+    world = await _invited_on(private_pg.create_database("matrix_outage"), synapse, harness)
     done_agent, asking_agent = world.agents
-    await start(world)
-    await launch(world)
-    await launched(world)
-    assert_one_invitation_each(world.agents, await inboxes(world.agents))
 
     await asyncio.to_thread(private_pg.stop)
     try:
@@ -90,15 +96,8 @@ async def test_stopped_during_a_database_outage_answers_after_the_restart(
     """SIGTERM while a message waits for the database: exit 0 at once, no traceback, and the
     message (not acknowledged: the sync token did not move past it) is answered once after
     the restart."""
-    url = private_pg.create_database("matrix_stop")
-    world = await harness.world(synapse, agents=2)
-    use_database(world.bot.config, url)
-    world.bot.setup(world.ambassador, world.agents)
+    world = await _invited_on(private_pg.create_database("matrix_stop"), synapse, harness)
     agent = world.agents[0]
-    await start(world)
-    await launch(world)
-    await launched(world)
-    assert_one_invitation_each(world.agents, await inboxes(world.agents))
 
     await asyncio.to_thread(private_pg.stop)
     try:
