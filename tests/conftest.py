@@ -15,6 +15,7 @@ from bot.app import App
 from bot.core import FakeClock
 from storage.uow import Store
 from tests.helpers.bot import Bot, RecordingConsole, make_settings
+from tests.helpers.pgserver import PrivatePostgres, private_postgres_server
 from tests.helpers.synapse import synapse  # noqa: F401  (one Synapse for the whole session)
 
 POSTGRES_URL = os.environ.get(
@@ -107,3 +108,16 @@ def cli_env(monkeypatch: pytest.MonkeyPatch, db_url: str, tmp_path: Path) -> Pat
     monkeypatch.setenv("PIXBOT_BOT__DATABASE_URL", db_url)
     monkeypatch.setenv("PIXBOT_STATS__REFRESH", "live")
     return tmp_path
+
+
+@pytest.fixture(scope="module")
+def private_pg() -> Iterator[PrivatePostgres]:
+    """A PostgreSQL server of the module's own (initdb, own port) that tests may stop and
+    restart; never the shared one."""
+    yield from private_postgres_server()
+
+
+@pytest.fixture
+def pg_url(private_pg: PrivatePostgres) -> str:
+    """A fresh database on the private server."""
+    return private_pg.create_database(f"t_{uuid.uuid4().hex[:10]}")

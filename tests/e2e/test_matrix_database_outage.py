@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,17 +21,12 @@ from tests.e2e.test_matrix_e2e import (  # noqa: F401  (harness is a fixture)
     launched,
     start,
 )
-from tests.helpers.pgserver import PrivatePostgres, private_postgres_server
+from tests.helpers.pgserver import PrivatePostgres
 from tests.helpers.synapse import SynapseServer
 
 pytestmark = [pytest.mark.synapse, pytest.mark.postgres]
 OUTAGE = 8.0  # seconds the database stays stopped (the 20 s, shortened)
 QUESTION = "qui voit mes résultats ?"
-
-
-@pytest.fixture(scope="module")
-def private_pg() -> Iterator[PrivatePostgres]:
-    yield from private_postgres_server()
 
 
 def use_database(config: Path, url: str) -> None:

@@ -32,7 +32,7 @@ from tests.e2e.test_matrix_e2e import (  # noqa: F401  (harness is a fixture)
     launch,
 )
 from tests.helpers.matrix_client import until
-from tests.helpers.pgserver import PrivatePostgres, private_postgres_server
+from tests.helpers.pgserver import PrivatePostgres
 from tests.helpers.synapse import SynapseServer, make_synapse
 
 pytestmark = [pytest.mark.synapse, pytest.mark.postgres]
@@ -45,11 +45,6 @@ STANDBY_N = 60
 RESTART_DOWNTIME = 3.0  # seconds the database is away during its restart
 LAUNCH_WAIT = 300.0 + 1.0 * LAUNCH_N  # upper bound for the launch on a loaded machine
 AGENT_PASSWORD = "agent-password"
-
-
-@pytest.fixture(scope="module")
-def private_pg() -> Iterator[PrivatePostgres]:
-    yield from private_postgres_server()
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,6 @@ bounded; no assertion depends on how long something took.
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,21 +19,11 @@ from tests.helpers.console_process import (
     lock_holder,
     populate,
 )
-from tests.helpers.pgserver import PrivatePostgres, private_postgres_server, wait_until
+from tests.helpers.pgserver import PrivatePostgres, wait_until
 
 pytestmark = pytest.mark.postgres
 AGENTS = 3000
 WAIT = 300.0  # upper bound for a 3,000-agent launch on a loaded machine
-
-
-@pytest.fixture(scope="module")
-def private_pg() -> Iterator[PrivatePostgres]:
-    yield from private_postgres_server()
-
-
-@pytest.fixture
-def pg_url(private_pg: PrivatePostgres) -> str:
-    return private_pg.create_database(f"t_{uuid.uuid4().hex[:10]}")
 
 
 def test_console_launch_completes_across_a_database_restart(

@@ -12,8 +12,6 @@ import json
 import time
 import urllib.error
 import urllib.request
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,21 +24,11 @@ from tests.helpers.console_process import (
     launch_lines,
     populate,
 )
-from tests.helpers.pgserver import PrivatePostgres, free_port, private_postgres_server, wait_until
+from tests.helpers.pgserver import PrivatePostgres, free_port, wait_until
 
 pytestmark = pytest.mark.postgres
 AGENTS = 3000
 WAIT = 300.0
-
-
-@pytest.fixture(scope="module")
-def private_pg() -> Iterator[PrivatePostgres]:
-    yield from private_postgres_server()
-
-
-@pytest.fixture
-def pg_url(private_pg: PrivatePostgres) -> str:
-    return private_pg.create_database(f"t_{uuid.uuid4().hex[:10]}")
 
 
 def get(port: int, path: str) -> tuple[int, str]:

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from bot.platforms.slack import SlackPlatform
 from storage.models import ParticipationEventRow, ProcessedEventRow
 from storage.uow import Store
 from tests.helpers.bot import make_settings
-from tests.helpers.pgserver import PrivatePostgres, private_postgres_server
+from tests.helpers.pgserver import PrivatePostgres
 from tests.helpers.slack import (
     ALICE,
     FakeSlack,
@@ -44,11 +44,6 @@ from tests.helpers.slack_process import SlackBotProcess
 pytestmark = pytest.mark.postgres
 WAIT = 120.0  # upper bound for anything awaited on a loaded machine; never a timing assertion
 FORM = "application/x-www-form-urlencoded"
-
-
-@pytest.fixture(scope="module")
-def private_pg() -> Iterator[PrivatePostgres]:
-    yield from private_postgres_server()
 
 
 @pytest.fixture
