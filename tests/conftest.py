@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, text
 from bot.app import App
 from bot.core import FakeClock
 from storage.uow import Store
-from tests.helpers.bot import Bot, RecordingConsole, make_settings
+from tests.helpers.bot import Bot, RecordingConsole, make_settings, point_cli_at
 from tests.helpers.pgserver import PrivatePostgres, private_postgres_server
 from tests.helpers.synapse import synapse  # noqa: F401  (one Synapse for the whole session)
 
@@ -103,9 +103,7 @@ def bot(store: Store, clock: FakeClock, tmp_path: Path, db_url: str) -> Bot:
 def cli_env(monkeypatch: pytest.MonkeyPatch, db_url: str, tmp_path: Path) -> Path:
     """The ``pixbot`` CLI run in-process on the test database, in ``tmp_path``, with live
     figures (the CLI runs on the real clock, the bot on a fake one)."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("PIXBOT_CONFIG", raising=False)
-    monkeypatch.setenv("PIXBOT_BOT__DATABASE_URL", db_url)
+    point_cli_at(monkeypatch, tmp_path, db_url)
     monkeypatch.setenv("PIXBOT_STATS__REFRESH", "live")
     return tmp_path
 

@@ -35,6 +35,7 @@ from nio import (
 from typer.testing import CliRunner
 
 from bot.cli import app as pixbot_cli
+from tests.helpers.bot import clean_environment
 from tests.helpers.matrix_client import (
     WAIT,
     BotMessage,
@@ -157,8 +158,7 @@ class BotProcess:
 
     def start(self) -> None:
         assert self.process is None or self.process.poll() is not None
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PIXBOT_")}
-        env.update(self.env_overrides)
+        env = clean_environment(**self.env_overrides)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log:

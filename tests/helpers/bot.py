@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
+
 from bot.app import App
 from bot.config import Settings, load_settings
 from bot.core import DeliveryError, FakeClock, Outgoing, SendResult
@@ -16,6 +18,21 @@ from bot.platforms.console import ConsolePlatform
 from storage.uow import Store
 
 Fault = Callable[[Outgoing], DeliveryError | None]
+
+
+def clean_environment(**overrides: str) -> dict[str, str]:
+    """This process's environment without any ``PIXBOT_*`` setting (for a ``pixbot`` child
+    process configured by the test alone), plus ``overrides``."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("PIXBOT_")}
+    environment.update(overrides)
+    return environment
+
+
+def point_cli_at(monkeypatch: pytest.MonkeyPatch, folder: Path, db_url: str) -> None:
+    """The in-process ``pixbot`` CLI works in ``folder`` on ``db_url``, no configuration file."""
+    monkeypatch.chdir(folder)
+    monkeypatch.delenv("PIXBOT_CONFIG", raising=False)
+    monkeypatch.setenv("PIXBOT_BOT__DATABASE_URL", db_url)
 
 
 class RecordingConsole(ConsolePlatform):

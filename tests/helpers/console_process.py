@@ -8,7 +8,6 @@ twice — by one process or by two — shows up as two lines.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from sqlalchemy import select
 
 from storage.models import LockRow
 from storage.uow import Store
+from tests.helpers.bot import clean_environment
 
 SERVICE = "DREAL-BZH"
 AMB = "@amb:console"
@@ -65,9 +65,7 @@ class ConsoleBot:
     """``python -m bot.cli run`` on ``url``, started in ``folder``; stdin stays open."""
 
     def __init__(self, url: str, folder: Path, *extra: str, env: dict[str, str] | None = None):
-        environment = {k: v for k, v in os.environ.items() if not k.startswith("PIXBOT_")}
-        environment["PIXBOT_BOT__DATABASE_URL"] = url
-        environment.update(env or {})
+        environment = clean_environment(PIXBOT_BOT__DATABASE_URL=url, **(env or {}))
         self.folder = folder
         self.stdout_path = folder / f"out-{id(self)}.txt"
         self.stderr_path = folder / f"err-{id(self)}.txt"

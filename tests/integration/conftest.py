@@ -1,3 +1,15 @@
 """Fixtures shared by the integration tests."""
 
+from pathlib import Path
+
+import pytest
+
+from tests.helpers.bot import point_cli_at
 from tests.helpers.slack import fake_slack  # noqa: F401  (the fake Slack Web API)
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> str:
+    """The in-process CLI on a SQLite database in ``tmp_path``; returns its URL."""
+    point_cli_at(monkeypatch, tmp_path, sqlite_url)
+    return sqlite_url

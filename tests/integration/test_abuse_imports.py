@@ -26,14 +26,6 @@ runner = CliRunner()
 HEADER = "id,display_name,service,email,timezone\n"
 
 
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> str:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("PIXBOT_CONFIG", raising=False)
-    monkeypatch.setenv("PIXBOT_BOT__DATABASE_URL", sqlite_url)
-    return sqlite_url
-
-
 def _people(url: str) -> int:
     store = Store.from_url(url)
     store.upgrade()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,16 +11,9 @@ from typer.testing import CliRunner
 
 from bot.cli import app
 from storage.uow import Store
+from tests.helpers.bot import clean_environment
 
 runner = CliRunner()
-
-
-@pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, sqlite_url: str) -> str:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("PIXBOT_CONFIG", raising=False)
-    monkeypatch.setenv("PIXBOT_BOT__DATABASE_URL", sqlite_url)
-    return sqlite_url
 
 
 def _people(url: str) -> dict[str, tuple[str | None, str | None, str | None]]:
@@ -127,7 +119,7 @@ def test_help_everywhere() -> None:
 
 def test_console_run_with_piped_input(tmp_path: Path) -> None:
     """The acceptance line of the foundation issue, as a real process."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIXBOT_")}
+    env = clean_environment()
     completed = subprocess.run(
         [sys.executable, "-m", "bot.cli", "run"],
         input="/as @alice:console\naide\nmes données\n",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from bot import logs
+from tests.helpers.bot import clean_environment
 
 
 def _run(tmp_path: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIXBOT_")}
+    env = clean_environment()
     return subprocess.run(
         [sys.executable, "-m", "bot.cli", *args],
         input=stdin,
