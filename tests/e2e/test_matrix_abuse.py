@@ -70,13 +70,6 @@ def register_agent(app: App, user_id: str) -> None:
 
 
 @pytest.fixture
-async def agent(synapse: SynapseServer, tmp_path: Path) -> AsyncIterator[MatrixUser]:
-    person = await MatrixUser(synapse, tmp_path / "agent-store").login()
-    yield person
-    await person.close()
-
-
-@pytest.fixture
 async def stranger(synapse: SynapseServer, tmp_path: Path) -> AsyncIterator[MatrixUser]:
     person = await MatrixUser(synapse, tmp_path / "stranger-store").login()
     yield person

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,21 +29,8 @@ from tests.helpers.matrix_client import (
     running,
     until,
 )
-from tests.helpers.synapse import SynapseServer
 
 pytestmark = pytest.mark.synapse
-
-
-@pytest.fixture
-async def agent(synapse: SynapseServer, tmp_path: Path) -> AsyncIterator[MatrixUser]:
-    person = await MatrixUser(synapse, tmp_path / "agent-store").login()
-    yield person
-    await person.close()
-
-
-@pytest.fixture
-def bot(synapse: SynapseServer) -> BotAccount:
-    return BotAccount(synapse)
 
 
 async def withhold_key(agent: MatrixUser, room_id: str) -> list[dict[str, Any]]:
