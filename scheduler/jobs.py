@@ -17,7 +17,6 @@ from apscheduler.triggers.date import DateTrigger
 
 from bot.config import Settings
 from bot.core import Clock
-from bot.dbwork import InlineDatabase
 from bot.domain import ReminderStep
 from bot.resilience import Deferred, Resilience
 from bot.services import retention
@@ -49,30 +48,19 @@ async def run_due(key: str) -> None:
 async def send_digest(key: str) -> None:
     runner = _RUNNERS.get(key)
     if runner is not None:
-
-        async def digest() -> None:
-            await runner.database.run(runner.digest)
-
-        await _guarded(key, digest, "digest")
+        await _guarded(key, lambda: runner.database.run(runner.digest), "digest")
 
 
 async def purge_expired(key: str) -> None:
     """The daily retention job."""
-    jobs = _SCHEDULERS.get(key)
-    if jobs is None:
+    jobs, runner = _SCHEDULERS.get(key), _RUNNERS.get(key)
+    if jobs is None or runner is None:
         return
-
-    async def purge() -> None:
-        settings, now = jobs.settings, jobs.clock.now()
-        run = jobs.runner.database.run if jobs.runner else InlineDatabase().run
-        await run(
-            partial(retention.purge, dry_run=False),
-            jobs.store,
-            now,
-            settings.privacy.retention_days,
-        )
-
-    await _guarded(key, purge, "retention")
+    purge = partial(retention.purge, dry_run=False)
+    days = jobs.settings.privacy.retention_days
+    await _guarded(
+        key, lambda: runner.database.run(purge, jobs.store, jobs.clock.now(), days), "retention"
+    )
 
 
 async def _guarded(key: str, work: Callable[[], Awaitable[object]], what: str) -> None:
