@@ -72,8 +72,9 @@ SETS = {
     "blind-e": DATA / "faq_blind_2026-12-01e.yaml",
     "blind-f": DATA / "faq_blind_2026-12-01f.yaml",
     "blind-g": DATA / "faq_blind_2026-12-01g.yaml",
+    "blind-h": DATA / "faq_blind_2026-12-01h.yaml",
 }
-BLIND = ("blind", "blind-check", "blind-c", "blind-d", "blind-e", "blind-f", "blind-g")
+BLIND = ("blind", "blind-check", "blind-c", "blind-d", "blind-e", "blind-f", "blind-g", "blind-h")
 FOLDS = ("t1", "t2", "t3", "t4", "t5", "t6", "t7", "t8")
 IN_CORPUS = frozenset(path.name for path in SETS.values()) & frozenset(faq_examples.CORPUS)
 
