@@ -28,6 +28,7 @@ from bot.faq_tuning import (
     LEARNED_SHARE,
     LEARNED_THRESHOLD,
     OFF_TOPIC_RATIO,
+    SURE_PROBABILITY,
     UNCORROBORATED_THRESHOLD,
 )
 
@@ -84,7 +85,11 @@ def learned_decision(
     needed = threshold if lexical.topic is not None else max(threshold, UNCORROBORATED_THRESHOLD)
     if score < needed:
         return Decision(None, score)
-    if lexical.topic != best and not anchored(best, lexical_scores.get(best, 0.0)):
+    if (
+        lexical.topic != best
+        and probabilities[best] < SURE_PROBABILITY
+        and not anchored(best, lexical_scores.get(best, 0.0))
+    ):
         return Decision(None, score, vetoed=True)
     see_also = [
         topic

@@ -45,5 +45,6 @@ LEARNED_SHARE = 0.6  # a topic's confidence: this share of its probability, the 
 LEARNED_THRESHOLD = 0.2  # the best topic's confidence needed to answer
 UNCORROBORATED_THRESHOLD = 0.3  # the same when the lexical matcher alone would have abstained
 OFF_TOPIC_RATIO = 1.5  # abstain when the off-topic class is this many times likelier
+SURE_PROBABILITY = 1.01  # a topic the classifier is this sure of needs no lexical anchor
 LEARNED_CLAUSE_THRESHOLD = 0.4  # each clause of a multi-intent question must be this confident
 LEARNED_SEE_ALSO_RATIO = 0.6  # a runner-up this close to the best (in confidence) is offered
