@@ -6,16 +6,11 @@ title, example phrasings and keywords; per locale stop words, weak words and syn
 describe what the FAQ must *not* answer. Everything is precomputed at load time;
 :meth:`FaqBase.match` is a pure function of the question.
 
-Analysis (``bot/faq_analyzer.py``). A question is normalised (lower case, accents and elisions
-removed), typos are corrected towards the knowledge base's vocabulary (only for words that are
-not common words of the language), words are lemmatised with the shipped lexicon
-(``bot/faq_lexicon.py``), synonyms and paraphrases become canonical tokens, stop words are dropped
-and the rest is stemmed.
+Analysis: see ``bot/faq_analyzer.py`` (normalised, typos corrected, lemmatised, synonyms
+made canonical, stop words dropped, stemmed).
 
-Scoring. Each token ``t`` weighs ``idf(t)`` (how few topics use it). A word the knowledge base has
-never seen weighs by its rarity in the language: a common word ("vraiment", "demande") weighs
-little, a rare one ("imprimante") as much as the most specific known word, so questions about
-unknown things abstain while unseen everyday wording does not. For a topic ``T``:
+Scoring. Each token ``t`` weighs ``idf(t)`` (how few topics use it); an unknown word weighs by
+its rarity in the language ("vraiment" little, "imprimante" much). For a topic ``T``:
 
 * ``coverage(T)``: the IDF-weighted share of the question's tokens that ``T`` uses, each counted
   by its association with ``T`` in [0, 1]: full for a keyword or a word of two phrasings, half for
@@ -29,10 +24,11 @@ Lexical decision. The best topic is answered when its score reaches ``DEFAULT_TH
 shares an informative (non-weak) token with the question (unless it explains nearly all of it,
 "c'est quoi Pix ?"), no off-topic class scores as high (minus :data:`OFF_TOPIC_MARGIN`), and the
 question has no off-topic keyword that the topic does not use ("mon chef peut voir mes *mails* ?").
-With a learned classifier (shipped, ``bot/faq_model.py``) the decision is its probability blended
-with the lexical score, the lexical anchor check acting as a veto (``bot/faq_learned.py``).
-A close runner-up topic is offered as "see also"; a question made of clauses about two topics
-("combien de temps ça dure et qui voit mes résultats ?") gets both answers.
+With a learned classifier (shipped, ``bot/faq_model.py``) the candidate is the topic whose
+probability blended with its lexical score is highest, answered when a calibrated model of both
+matchers' signals finds it likely enough to be right (``bot/faq_learned.py``).
+A close runner-up topic is offered as "see also"; a multi-intent question gets both answers
+(``bot/faq_clauses.py``).
 """
 
 from __future__ import annotations
@@ -44,6 +40,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot import faq_clauses
 from bot.faq_analyzer import Analyzer, split_words
 from bot.faq_data import (
     Example,
@@ -54,15 +51,21 @@ from bot.faq_data import (
     shared_lexicon,
 )
 from bot.faq_features import features
-from bot.faq_learned import Decision, FaqMatch, learned_decision
+from bot.faq_learned import (
+    Decision,
+    FaqMatch,
+    decision_features,
+    learned_decision,
+    ranked_topics,
+)
 from bot.faq_lexicon import Lexicon
 from bot.faq_model import FaqModel, load_model
 from bot.faq_tuning import (
+    ANSWER_PROBABILITY,
     CLAUSE_MARGIN,
     CLAUSE_THRESHOLD,
     COMMON_WEIGHT,
     COMMON_ZIPF,
-    CONJUNCTIONS,
     COVERAGE_SHARE,
     DEFAULT_THRESHOLD,
     DOMAIN_SHARE,
@@ -73,15 +76,11 @@ from bot.faq_tuning import (
     GENERIC_ZIPF,
     KEYWORD_COUNT,
     LEARNED_CLAUSE_THRESHOLD,
-    LEARNED_THRESHOLD,
-    MIN_CLAUSE_WORDS,
     MIN_SUPPORT,
     OFF_TOPIC_MARGIN,
     OFF_TOPIC_PREFIX,
-    PARTS,
     RARE_ZIPF,
     SEE_ALSO_RATIO,
-    SENTENCES,
     SHARE_EXPONENT,
     SIGNATURE_SCORE,
     SUPPORT_ASSOCIATION,
@@ -113,7 +112,7 @@ class FaqBase:
         model: FaqModel | None = None,
     ) -> None:
         # The confidence needed to answer: a lexical score, or a learned confidence.
-        learned = LEARNED_THRESHOLD if model is not None else DEFAULT_THRESHOLD
+        learned = ANSWER_PROBABILITY if model is not None else DEFAULT_THRESHOLD
         self.threshold = learned if threshold is None else threshold
         self._model = model
         self.abstain_text: str = str(data["abstain"]).strip()
@@ -323,14 +322,20 @@ class FaqBase:
         if best is None and not decision.vetoed and self._model is None:
             # A long question dilutes its lexical score ("Bonjour, je suis agent d'accueil et
             # depuis ce matin…"): answer its clearest part (the classifier does not dilute).
-            part = self._best_part(question)
+            floor = self.threshold + CLAUSE_MARGIN
+            part = faq_clauses.best_part(question, self._decide_clause, floor)
             # The other parts may name what the question is really about ("qui a gagné le
             # *match*, c'est quoi le résultat ?"): the whole question must stay anchored.
             if part is not None and self._anchored(tokens, part.topic or "", 0.0):
                 best, score, see_also = part.topic, part.score, part.see_also
         # Clauses about two topics make a multi-intent question, unless the whole question was
         # ruled out (off-topic, or about something the topics do not explain).
-        topics = [] if decision.vetoed and self._model else self._clause_topics(question)
+        needed = CLAUSE_THRESHOLD if self._model is None else LEARNED_CLAUSE_THRESHOLD
+        topics = (
+            []
+            if decision.vetoed and self._model
+            else faq_clauses.clause_topics(question, self._decide_clause, needed)
+        )
         if best in topics:
             topics.remove(best)
             topics.insert(0, best)
@@ -354,15 +359,44 @@ class FaqBase:
         decision, or the learned one when the base has a classifier (``bot/faq_learned.py``)."""
         scores = self._scores(tokens)
         lexical = self._lexical_decision(tokens, scores)
-        vector = features(self._analyzer, text, tokens) if self._model is not None else {}
-        if self._model is None or not vector:
+        probabilities = self._probabilities(tokens, text)
+        if not probabilities:
             return lexical
         return learned_decision(
-            self._model.probabilities(vector),
+            probabilities,
             scores,
             lexical,
+            self._foreign_words(tokens),
             lambda topic, score: self._anchored(tokens, topic, score),
             self.threshold,
+        )
+
+    def _probabilities(self, tokens: Mapping[str, float], text: str) -> dict[str, float]:
+        """The classifier's probabilities for the question (empty without a classifier)."""
+        vector = features(self._analyzer, text, tokens) if self._model is not None else {}
+        return self._model.probabilities(vector) if self._model is not None and vector else {}
+
+    def decision_signals(self, question: str) -> tuple[str | None, tuple[float, ...]]:
+        """The learned matcher's candidate topic and what its answer-or-abstain model weighs
+        (``bench/faq.py --calibrate`` fits that model on held-out questions)."""
+        tokens = self._analyzer.weighted_tokens(question)
+        scores = self._scores(tokens)
+        probabilities = self._probabilities(tokens, question)
+        ranked = ranked_topics(probabilities, scores)
+        if not ranked:
+            return None, ()
+        lexical = self._lexical_decision(tokens, scores)
+        foreign = self._foreign_words(tokens)
+        return ranked[0][0], decision_features(probabilities, scores, lexical, ranked, foreign)
+
+    def _foreign_words(self, tokens: Mapping[str, float]) -> int:
+        """How many words of the question the knowledge base never uses and the language rarely
+        does ("l'ambassadeur de *France* en *Italie*"): signs of another subject."""
+        return sum(
+            token not in self._idf
+            and token not in self._weak
+            and self._unknown_weight(rarity) >= FOREIGN_WEIGHT
+            for token, rarity in tokens.items()
         )
 
     def _lexical_decision(
@@ -449,44 +483,11 @@ class FaqBase:
                 )
         return support >= MIN_SUPPORT or not foreign
 
-    def _best_part(self, question: str) -> Decision | None:
-        """The most confident answerable part of a question split at commas, "car", "mais"…"""
-        parts = PARTS.split(question)
-        if len(parts) < 2:
+    def _decide_clause(self, clause: str, min_words: int = 1) -> Decision | None:
+        """The decision on a part of a question, None when it has fewer content words."""
+        if len(self._analyzer.content_words(clause)) < min_words:
             return None
-        best: Decision | None = None
-        for part in parts:
-            if not self._analyzer.content_words(part):
-                continue
-            decision = self._decide(self._analyzer.weighted_tokens(part), part)
-            if decision.topic is None or decision.score < self.threshold + CLAUSE_MARGIN:
-                continue
-            if best is None or decision.score > best.score:
-                best = decision
-        return best
-
-    def _clause_topics(self, question: str) -> list[str]:
-        """Distinct topics of the question's clauses, when each is clearly about one topic."""
-        clauses = [
-            (part, MIN_CLAUSE_WORDS if len(parts) > 1 else 1)
-            for sentence in SENTENCES.split(question)
-            for parts in [CONJUNCTIONS.split(sentence)]
-            for part in parts
-        ]
-        if len(clauses) < 2:
-            return []
-        found: list[str] = []
-        for clause, min_words in clauses:
-            # "… et …" splits need two words a side: "m'arrêter et reprendre" is one question.
-            if len(self._analyzer.content_words(clause)) < min_words:
-                continue
-            tokens = self._analyzer.weighted_tokens(clause)
-            decision = self._decide(tokens, clause)
-            topic = decision.topic
-            needed = CLAUSE_THRESHOLD if self._model is None else LEARNED_CLAUSE_THRESHOLD
-            if topic is not None and decision.score >= needed and topic not in found:
-                found.append(topic)
-        return found if len(found) >= 2 else []
+        return self._decide(self._analyzer.weighted_tokens(clause), clause)
 
     def _shares_informative_token(self, tokens: Iterable[str], topic: str, score: float) -> bool:
         """At least one non-weak shared token, unless the topic explains the whole question

@@ -39,12 +39,14 @@ CONJUNCTIONS = re.compile(r",?\s+(?:et|and|also|aussi|puis|ensuite|autre questio
 PARTS = re.compile(r"[?!;,:\n]+|\.\s|\s+(?:car|parce que|mais|et|because|but|since|and)\s+")
 MIN_CLAUSE_WORDS = 2
 
-# The learned classifier (bot/faq_model.py), combined with the lexical scores (bot/faq_learned.py);
-# chosen on the leave-one-training-set-out folds (bench/faq.py --folds --calibrate).
+# The learned classifier (bot/faq_model.py), combined with the lexical scores (bot/faq_learned.py).
 LEARNED_SHARE = 0.6  # a topic's confidence: this share of its probability, the rest lexical
-LEARNED_THRESHOLD = 0.2  # the best topic's confidence needed to answer
-UNCORROBORATED_THRESHOLD = 0.3  # the same when the lexical matcher alone would have abstained
-OFF_TOPIC_RATIO = 1.5  # abstain when the off-topic class is this many times likelier
-SURE_PROBABILITY = 1.01  # a topic the classifier is this sure of needs no lexical anchor
 LEARNED_CLAUSE_THRESHOLD = 0.4  # each clause of a multi-intent question must be this confident
 LEARNED_SEE_ALSO_RATIO = 0.6  # a runner-up this close to the best (in confidence) is offered
+LEARNED_SEE_ALSO_FLOOR = 0.2  # … and at least this confident
+# Answer or abstain (bot/faq_learned.decision_features): a logistic model of the probability that
+# the candidate topic is right, fitted on held-out predictions by ``bench/faq.py --calibrate``,
+# which prints these lines (paste them here, then run the bench).
+DECISION_WEIGHTS = (2.6565, -2.0449, 0.1944, 3.3547, -2.2826, 0.9939, -3.6744, 0.1245)
+DECISION_BIAS = -0.5763
+ANSWER_PROBABILITY = 0.40  # answer when the candidate is at least this likely to be right
