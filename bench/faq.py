@@ -81,8 +81,19 @@ SETS = {
     "blind-f": DATA / "faq_blind_2026-12-01f.yaml",
     "blind-g": DATA / "faq_blind_2026-12-01g.yaml",
     "blind-h": DATA / "faq_blind_2026-12-01h.yaml",
+    "blind-i": DATA / "faq_blind_2026-12-01i.yaml",
 }
-BLIND = ("blind", "blind-check", "blind-c", "blind-d", "blind-e", "blind-f", "blind-g", "blind-h")
+BLIND = (
+    "blind",
+    "blind-check",
+    "blind-c",
+    "blind-d",
+    "blind-e",
+    "blind-f",
+    "blind-g",
+    "blind-h",
+    "blind-i",
+)
 FOLDS = tuple(f"t{number}" for number in range(1, 18))  # the training sets T1-T17
 IN_CORPUS = frozenset(path.name for path in SETS.values()) & frozenset(faq_examples.CORPUS)
 
