@@ -10,12 +10,16 @@ from pathlib import Path
 
 import pytest
 
+from bot import faq_examples
 from bot.faq import FaqBase
 from bot.faq_data import load_data, load_examples
+from bot.faq_examples import DATA
 from bot.faq_features import features
 from bot.faq_language import LOCALES, FaqLibrary
+from bot.faq_learned import answer_probability
 from bot.faq_model import OFF_TOPIC, FaqModel, load_model, training_digest
 from bot.faq_model_build import training_files
+from bot.faq_tuning import ANSWER_PROBABILITY, DECISION_WEIGHTS
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -128,8 +132,8 @@ def test_classifier_answers_what_the_lexical_matcher_missed(
         "la durée de l'épreuve orale du concours est-elle de trente minutes ?",
     ],
 )
-def test_lexical_anchor_vetoes_a_confident_classifier(base: FaqBase, question: str) -> None:
-    """Near-domain questions the classifier alone would answer: the topic does not explain
+def test_near_domain_questions_abstain(base: FaqBase, question: str) -> None:
+    """Near-domain questions the classifier alone might answer: the topic does not explain
     what they are about (the leave, the survey, the exam), so the bot abstains."""
     assert base.match(question).topic is None, (question, base.match(question))
 
@@ -139,3 +143,24 @@ def test_english_questions_use_the_english_classifier() -> None:
     match = library.match("My schedule only has short slots, can I spread it over several days?")
     assert match.topic == "parcours.plusieurs_fois"
     assert match.answer == library.base("en").answer("parcours.plusieurs_fois")
+
+
+def test_the_calibrated_decision_weighs_every_signal(base: FaqBase) -> None:
+    """The pasted weights match the signals (a stale calibration would fail every match), and
+    they mean what they say: more confidence in the topic, more chance to answer; more in the
+    off-topic class, less."""
+    candidate, signals = base.decision_signals("combien de temps dure le parcours ?")
+    assert candidate == "parcours.duree"
+    assert len(signals) == len(DECISION_WEIGHTS)
+    probability, off_topic = signals[0], signals[1]
+    surer = (min(1.0, probability + 0.2), *signals[1:])
+    doubtful = (probability, min(1.0, off_topic + 0.3), *signals[2:])
+    assert answer_probability(surer) > answer_probability(signals) > answer_probability(doubtful)
+    assert answer_probability(signals) >= ANSWER_PROBABILITY
+
+
+def test_blind_sets_never_reach_the_corpus() -> None:
+    """The blind sets never reach the corpus the classifier and the decision learn from."""
+    blind = {path.name for path in Path(DATA).glob("faq_blind_*.yaml")}
+    assert len(blind) >= 9
+    assert blind.isdisjoint(faq_examples.CORPUS)
