@@ -303,6 +303,9 @@ class App:
             if not uow.events.mark_processed(incoming.platform, incoming.event_id, now):
                 log.debug("event %s already handled", incoming.event_id)
                 return False
+            if uow.privacy.erased_after(incoming.sender_id, incoming.timestamp):
+                log.info("event %s predates its sender's erasure: dropped", incoming.event_id)
+                return False
             ctx = self._context(uow, incoming, now, prefetched)
             handled = run_to_completion(self._route(ctx))
             self._enqueue_replies(ctx)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, or_, select, update
 
@@ -26,6 +26,8 @@ from storage.models import (
 )
 from storage.repositories.base import _Repo, chunks
 from storage.repositories.people import PeopleRepo
+
+ERASURE_SKEW = timedelta(seconds=30)
 
 KEY_NAME = "hmac"
 # Display names shorter than this are too common to search other rows for.
@@ -68,6 +70,14 @@ class PrivacyRepo(_Repo):
                 )
             )
         return {by_digest[d] for d in found}
+
+    def erased_after(self, platform_id: str, moment: datetime) -> bool:
+        """True when ``platform_id`` was erased after ``moment``: what they wrote before their
+        erasure and is handled only now (a Slack spool backlog, a Matrix replay after an outage)
+        must not bring them back. A platform's clock may run up to :data:`ERASURE_SKEW` behind
+        ours: a message stamped that close before the erasure counts as written after it."""
+        row = self.session.get(ErasureRow, keyed_hash(self.key(), platform_id))
+        return row is not None and row.erased_at > moment + ERASURE_SKEW
 
     def welcome_back(self, platform_id: str) -> bool:
         """A person erased before wrote to the bot again, of their own will: their id's

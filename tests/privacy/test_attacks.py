@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import stat
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -202,3 +203,38 @@ async def test_a_launch_whose_only_newcomer_said_stop_tout_reads_like_any_other(
     invited = await _second_launch_as_seen_by_the_ambassador(tmp_path / "b", x_stops_all=False)
     assert stopped == invited
     assert len(invited) == 2  # the launch's reply, then the batch's summary
+
+
+async def test_a_message_written_before_an_erasure_does_not_bring_the_person_back(
+    bot: Bot,
+) -> None:
+    """A message waiting in a platform's backlog (the Slack spool, a Matrix replay after an
+    outage) while its sender is erased is dropped when it is handled; what they write after
+    their erasure brings them back, as before."""
+    setup_service(bot)
+    target = AGENTS[0]
+    bot.platform.speaker = target
+    bot.platform.room = None
+    pending = replace(
+        bot.platform.incoming("qui voit mes résultats ?"),
+        timestamp=bot.clock.now() - timedelta(minutes=5),
+    )
+    await bot.say(target, "oublie-moi")
+    await bot.say(target, "oui")
+    with bot.store.transaction() as uow:
+        assert uow.privacy.is_erased(target)
+    bot.new_messages()
+    await bot.app.handle(pending)
+    await bot.app.dispatcher.drain()
+    assert bot.new_messages() == []
+    assert target not in _people(bot)
+    with bot.store.transaction() as uow:
+        assert uow.privacy.is_erased(target)
+    later = replace(
+        bot.platform.incoming("bonjour"), timestamp=bot.clock.now() + timedelta(minutes=1)
+    )
+    await bot.app.handle(later)
+    await bot.app.dispatcher.drain()
+    assert target in _people(bot)
+    with bot.store.transaction() as uow:
+        assert not uow.privacy.is_erased(target)
