@@ -228,6 +228,8 @@ class App:
             if not uow.events.mark_processed(incoming.platform, incoming.event_id, now):
                 return
             ctx = self._context(uow, incoming, now, None)
+            if ctx is None:
+                return
             ctx.say(template, limit=self.settings.limits.messages_per_minute)
             self._enqueue_replies(ctx)
 
@@ -287,26 +289,23 @@ class App:
             except Exception:
                 log.exception("could not report the failure of event %s", incoming.event_id)
         if erased and not incoming.is_direct:
-            # Erased from a room: the confirmation goes to the room, not to the person's own
-            # conversation, so what the platform keeps locally about them goes now (in a direct
-            # conversation it goes once the confirmation is delivered, see the outbox).
+            # Erased from a room: the confirmation goes to the room, so what the platform keeps
+            # about them goes now (from a direct conversation, once it is delivered: the outbox).
             forget = getattr(self.platform, "forget_person", None)
             if forget is not None:
                 await forget(incoming.sender_id)
 
     def _handle_in_transaction(self, incoming: Incoming, prefetched: Any) -> bool:
-        """One short transaction (in a database worker thread): record the event, run the
-        handler to completion (it never awaits: see :func:`run_to_completion`), enqueue its
-        replies. Returns whether the sender was erased."""
+        """One short transaction (in a database worker thread): record the event, run the handler
+        to completion (it never awaits), enqueue its replies; whether the sender was erased."""
         now = self.clock.now()
         with self.store.transaction() as uow:
             if not uow.events.mark_processed(incoming.platform, incoming.event_id, now):
                 log.debug("event %s already handled", incoming.event_id)
                 return False
-            if uow.privacy.erased_after(incoming.sender_id, incoming.timestamp):
-                log.info("event %s predates its sender's erasure: dropped", incoming.event_id)
-                return False
             ctx = self._context(uow, incoming, now, prefetched)
+            if ctx is None:
+                return False
             handled = run_to_completion(self._route(ctx))
             self._enqueue_replies(ctx)
             for followup in ctx.followups:
@@ -316,12 +315,13 @@ class App:
 
     def _context(
         self, uow: UnitOfWork, incoming: Incoming, now: datetime, prefetched: Any
-    ) -> Context:
+    ) -> Context | None:
         name = clean_display_name(incoming.sender_name)
         person, created = uow.people.ensure_created(incoming.sender_id, name, now)
-        if created:
-            # Someone erased before who writes again chose to come back: their tombstone goes.
-            uow.privacy.welcome_back(incoming.sender_id)
+        if created and not uow.privacy.welcome_back(incoming.sender_id, incoming.timestamp):
+            log.info("event %s predates its sender's erasure: dropped", incoming.event_id)
+            uow.people.delete(person.id)
+            return None
         roles = self.roles_of(uow, person)
         return Context(self.deps, incoming, uow, person, roles, now, prefetched)
 

@@ -71,21 +71,23 @@ class PrivacyRepo(_Repo):
             )
         return {by_digest[d] for d in found}
 
-    def erased_after(self, platform_id: str, moment: datetime) -> bool:
-        """True when ``platform_id`` was erased after ``moment``: what they wrote before their
-        erasure and is handled only now (a Slack spool backlog, a Matrix replay after an outage)
-        must not bring them back. A platform's clock may run up to :data:`ERASURE_SKEW` behind
-        ours: a message stamped that close before the erasure counts as written after it."""
-        row = self.session.get(ErasureRow, keyed_hash(self.key(), platform_id))
-        return row is not None and row.erased_at > moment + ERASURE_SKEW
+    def welcome_back(self, platform_id: str, written_at: datetime) -> bool:
+        """A person unknown to the bot wrote at ``written_at``: whether they may come back.
 
-    def welcome_back(self, platform_id: str) -> bool:
-        """A person erased before wrote to the bot again, of their own will: their id's
-        tombstone goes (imports and lists may know them again); an email's stays until they
-        are imported with it. Returns whether there was one."""
+        Someone erased before who writes again chose to come back: their id's tombstone goes
+        (imports and lists may know them again); an email's stays until they are imported with
+        it. What they wrote *before* their erasure and is handled only now (a Slack spool
+        backlog, a Matrix replay after an outage) does not bring them back: False, the tombstone
+        stays. A platform's clock may run up to :data:`ERASURE_SKEW` behind ours: a message
+        stamped that close before the erasure counts as written after it."""
         digest = keyed_hash(self.key(), platform_id)
-        removed = self.session.execute(delete(ErasureRow).where(ErasureRow.digest == digest))
-        return bool(getattr(removed, "rowcount", 0))
+        row = self.session.get(ErasureRow, digest)
+        if row is None:
+            return True
+        if row.erased_at > written_at + ERASURE_SKEW:
+            return False
+        self.session.delete(row)
+        return True
 
     def erase(self, person: Person, now: datetime) -> str:
         """Erase a person everywhere; returns the pseudonym the audit log keeps."""
