@@ -54,9 +54,8 @@ from bot.faq_features import features
 from bot.faq_learned import (
     Decision,
     FaqMatch,
-    decision_features,
+    candidate,
     learned_decision,
-    ranked_topics,
 )
 from bot.faq_lexicon import Lexicon
 from bot.faq_model import FaqModel, load_model
@@ -373,8 +372,10 @@ class FaqBase:
 
     def _probabilities(self, tokens: Mapping[str, float], text: str) -> dict[str, float]:
         """The classifier's probabilities for the question (empty without a classifier)."""
-        vector = features(self._analyzer, text, tokens) if self._model is not None else {}
-        return self._model.probabilities(vector) if self._model is not None and vector else {}
+        if self._model is None:
+            return {}
+        vector = features(self._analyzer, text, tokens)
+        return self._model.probabilities(vector) if vector else {}
 
     def decision_signals(self, question: str) -> tuple[str | None, tuple[float, ...]]:
         """The learned matcher's candidate topic and what its answer-or-abstain model weighs
@@ -382,12 +383,9 @@ class FaqBase:
         tokens = self._analyzer.weighted_tokens(question)
         scores = self._scores(tokens)
         probabilities = self._probabilities(tokens, question)
-        ranked = ranked_topics(probabilities, scores)
-        if not ranked:
-            return None, ()
         lexical = self._lexical_decision(tokens, scores)
-        foreign = self._foreign_words(tokens)
-        return ranked[0][0], decision_features(probabilities, scores, lexical, ranked, foreign)
+        ranked, signals = candidate(probabilities, scores, lexical, self._foreign_words(tokens))
+        return (ranked[0][0] if ranked else None), signals
 
     def _foreign_words(self, tokens: Mapping[str, float]) -> int:
         """How many words of the question the knowledge base never uses and the language rarely

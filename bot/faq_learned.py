@@ -62,7 +62,7 @@ class Decision:
     topic: str | None
     score: float
     see_also: list[str] = field(default_factory=list)
-    vetoed: bool = False  # an off-topic class or keyword ruled the question out
+    vetoed: bool = False  # ruled out as a whole (off-topic, or another subject)
 
 
 def ranked_topics(
@@ -115,24 +115,38 @@ def answer_probability(signals: tuple[float, ...]) -> float:
     return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, logit))))
 
 
+def candidate(
+    probabilities: Mapping[str, float],
+    lexical_scores: Mapping[str, float],
+    lexical: Decision,
+    foreign: int,
+) -> tuple[list[tuple[str, float]], tuple[float, ...]]:
+    """Topics ranked by confidence and the answer-or-abstain signals of the best one (no
+    signals when there is no topic): what :func:`learned_decision` decides on, and what
+    ``bench/faq.py --calibrate`` fits the decision on."""
+    ranked = ranked_topics(probabilities, lexical_scores)
+    if not ranked:
+        return ranked, ()
+    return ranked, decision_features(probabilities, lexical_scores, lexical, ranked, foreign)
+
+
 def learned_decision(
     probabilities: Mapping[str, float],
     lexical_scores: Mapping[str, float],
     lexical: Decision,
-    foreign: int = 0,
-    anchored: Callable[[str, float], bool] = lambda topic, score: True,
+    foreign: int,
+    anchored: Callable[[str, float], bool],
     threshold: float = ANSWER_PROBABILITY,
 ) -> Decision:
     """The decision from the classifier's ``probabilities`` and the lexical evidence
     (``lexical`` is the lexical matcher's own decision, ``foreign`` the number of words neither
     the knowledge base nor the language knows well, ``anchored(topic, lexical score)`` the
     lexical anchor check: see ``FaqBase._anchored``)."""
-    ranked = ranked_topics(probabilities, lexical_scores)
+    ranked, signals = candidate(probabilities, lexical_scores, lexical, foreign)
     if not ranked:
         return Decision(None, 0.0)
     best, score = ranked[0]
     score = min(1.0, score)
-    signals = decision_features(probabilities, lexical_scores, lexical, ranked, foreign)
     if answer_probability(signals) < threshold:
         # Ruled out as a whole: its clauses are not answered one by one either.
         return Decision(None, score, vetoed=True)
