@@ -99,6 +99,7 @@ class PixClient:
         self._expires: datetime | None = None
         self._down_since: datetime | None = None
         self._down_attempts = 0
+        self._down_request = ""
         self.tokens_obtained = 0  # how many times a token was requested (status, tests)
 
     async def __aenter__(self) -> PixClient:
@@ -125,14 +126,16 @@ class PixClient:
 
     # -- resilience ----------------------------------------------------------------------------
 
-    def _outage(self, problem: str) -> None:
+    def _outage(self, problem: str, request: str) -> None:
         self._down_attempts += 1
         if self._down_since is None:
-            self._down_since = self._now()
+            self._down_since, self._down_request = self._now(), request
             log.warning("Pix API unavailable (%s): trying again with backoff", problem)
 
-    def _recovered(self) -> None:
-        if self._down_since is not None:
+    def _recovered(self, request: str) -> None:
+        """The outage ends when the request that failed succeeds (another one succeeding,
+        such as an earlier page, does not end a route's outage)."""
+        if self._down_since is not None and request == self._down_request:
             lasted = (self._now() - self._down_since).total_seconds()
             log.info("Pix API back after %.0f s (%d failed attempts)", lasted, self._down_attempts)
             self._down_since = None
@@ -145,6 +148,11 @@ class PixClient:
         the decoded JSON body (None unless 200)."""
         waited, attempt = 0.0, 0
         url = self.base_url + path
+        # What identifies this request for the outage log (``since`` moves between syncs).
+        params = kwargs.get("params") or {}
+        request = " ".join(
+            [method, path, *(f"{k}={v}" for k, v in sorted(params.items()) if k != "since")]
+        )
         while True:
             try:
                 async with self._http().request(method, url, headers=headers, **kwargs) as answer:
@@ -158,13 +166,13 @@ class PixClient:
                                 body = await answer.json(content_type=None)
                             except ValueError:
                                 raise PixRefused(f"réponse illisible de Pix ({path})") from None
-                        self._recovered()
+                        self._recovered(request)
                         return answer.status, body
             except (aiohttp.ClientError, TimeoutError) as error:
                 problem, delay = type(error).__name__, None
             if delay is None:
                 delay = min(MAX_BACKOFF, 2.0**attempt)
-            self._outage(problem)
+            self._outage(problem, request)
             if waited + delay > self.patience:
                 raise PixUnavailable(
                     f"Pix ne répond pas ({problem}) depuis {waited:.0f} s : nouvel essai plus tard"
