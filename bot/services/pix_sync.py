@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from bot.config import Settings
@@ -27,7 +27,7 @@ from bot.core import Clock
 from bot.dbwork import DatabaseWorker, InlineDatabase
 from bot.domain import Campaign, CampaignStatus, PixLink
 from bot.pix.client import PixClient, PixError, PixUnavailable
-from bot.pix.schema import PixCampaign, PixParticipation
+from bot.pix.schema import PixCampaign, PixOrganization, PixParticipation
 from bot.services.pix_apply import SyncReport, apply_participations
 from storage.uow import Store
 
@@ -56,6 +56,23 @@ def client_from(
     )
 
 
+@dataclass
+class LinkedCampaign:
+    """A pixbot campaign as ``pixbot pix status`` shows it (counts only)."""
+
+    campaign: Campaign
+    link: PixLink | None
+    visible: bool  # its code is among the campaigns Pix shows this client
+    unmatched: dict[str, int]
+
+
+@dataclass
+class Overview:
+    token_expires: datetime | None
+    organizations: list[tuple[PixOrganization, list[PixCampaign]]]
+    campaigns: list[LinkedCampaign]
+
+
 class PixSync:
     def __init__(
         self,
@@ -81,6 +98,34 @@ class PixSync:
         for organization in await self.client.organizations():
             found.extend(await self.client.campaigns(organization.id))
         return found
+
+    async def overview(self) -> Overview:
+        """What ``pixbot pix status`` shows: a token is obtained, the organisations and
+        campaigns Pix lets this client see, and where each open pixbot campaign stands."""
+        await self.client.token()
+        organizations = [
+            (organization, await self.client.campaigns(organization.id))
+            for organization in await self.client.organizations()
+        ]
+        codes = {c.code for _, campaigns in organizations for c in campaigns}
+        return Overview(
+            self.client.token_expires,
+            organizations,
+            await self.database.run(self._linked, codes),
+        )
+
+    def _linked(self, codes: set[str]) -> list[LinkedCampaign]:
+        with self.store.transaction() as uow:
+            campaigns = uow.campaigns.search(
+                statuses=[CampaignStatus.SCHEDULED, CampaignStatus.RUNNING, CampaignStatus.CLOSED]
+            )
+            links = uow.pix.links([c.id for c in campaigns])
+            return [
+                LinkedCampaign(
+                    c, links.get(c.id), c.code.upper() in codes, uow.pix.unmatched_counts(c.id)
+                )
+                for c in campaigns
+            ]
 
     async def sync(
         self, code: str | None = None, service: str | None = None, *, full: bool = False

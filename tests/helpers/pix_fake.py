@@ -12,11 +12,13 @@ and some unknown ones. Faults on demand: 401 on an expired or revoked token, 429
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import math
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -305,3 +307,30 @@ async def running_maddo(
         yield fake
     finally:
         await runner.cleanup()
+
+
+@contextmanager
+def maddo_in_thread(
+    now: Callable[[], datetime], token_lifetime: timedelta = timedelta(hours=1)
+) -> Iterator[FakeMaddo]:
+    """The fake on its own event loop in a thread, for code that runs ``asyncio.run`` itself
+    (the in-process CLI). Set it up from the test thread before the calls it answers."""
+    loop = asyncio.new_event_loop()
+    ready = threading.Event()
+    holder: dict[str, Any] = {}
+
+    async def serve() -> None:
+        async with running_maddo(now, token_lifetime) as fake:
+            holder["fake"], holder["stop"] = fake, asyncio.Event()
+            ready.set()
+            await holder["stop"].wait()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(serve(),), daemon=True)
+    thread.start()
+    assert ready.wait(30), "the fake MaDDo did not start"
+    try:
+        yield holder["fake"]
+    finally:
+        loop.call_soon_threadsafe(holder["stop"].set)
+        thread.join(30)
+        loop.close()
