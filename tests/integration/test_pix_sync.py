@@ -380,3 +380,30 @@ async def test_a_code_pix_does_not_show_is_reported_and_not_linked(
     with bot.store.transaction() as uow:
         assert uow.pix.links() == {}
     assert datetime.now(UTC)  # the fake's clock is the bot's, not the wall clock
+
+
+async def test_the_scheduler_job_syncs_in_working_hours_only(bot: Bot, fake: FakeMaddo) -> None:
+    from bot.config import PixSection
+    from scheduler import jobs
+
+    await launched(bot)
+    with bot.store.transaction() as uow:
+        put_person(uow, AGENTS[0], bot.clock.now(), email=EMAILS[AGENTS[0]])
+    fake.participations[PIX_ID].append(
+        pix(1, EMAILS[AGENTS[0]], "SHARED", shared_at=bot.clock.now())
+    )
+    section = PixSection(api_url=fake.base_url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
+    bot.app.jobs.settings = bot.app.settings.model_copy(update={"pix": section})
+    bot.app.jobs.start(bot.app.runner)
+    try:
+        job = bot.app.jobs.scheduler.get_job(f"{bot.app.jobs.key}:pix")  # type: ignore[union-attr]
+        assert job is not None and job.trigger.interval == timedelta(minutes=30)
+        bot.clock.advance(hours=9)  # 19:00 in Paris: after working hours
+        await jobs.sync_pix(bot.app.jobs.key)
+        assert fake.requests == []
+        bot.clock.advance(hours=15)  # Tuesday 09:00 UTC, 10:00 in Paris
+        await jobs.sync_pix(bot.app.jobs.key)
+    finally:
+        await bot.app.jobs.stop_gracefully()
+    assert statuses(bot)[AGENTS[0]] == ParticipationStatus.COMPLETED
+    assert bot.app.jobs.pix is None  # its HTTP session closed with the scheduler
