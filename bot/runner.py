@@ -122,9 +122,11 @@ async def run_bot(
     )
     ops = None
     if settings.http.listen:
+        from bot.dashboard.wiring import attach
         from bot.ops_http import OpsServer
 
         ops = OpsServer(settings.http.listen, app.checks, app.metrics)
+        attach(app, ops)
         try:
             await ops.start()  # before the lock: a standby answers /healthz too
         except OSError as error:
