@@ -23,6 +23,7 @@ BAR_LEFT = 170
 BAR_WIDTH = WIDTH - BAR_LEFT - 20
 BAR_HEIGHT = 22
 BAR_GAP = 12
+BARS_TOP = 24
 CURVE_LEFT = 56
 CURVE_WIDTH = WIDTH - CURVE_LEFT - 20
 CURVE_HEIGHT = 200
@@ -54,6 +55,7 @@ class Marker:
 @dataclass(frozen=True, slots=True)
 class Geometry:
     width: int
+    bars_top: int
     bars_height: float
     bars: list[Bar]
     curve_top: float
@@ -91,7 +93,8 @@ def geometry(data: ChartData, plan: Sequence[StepView], total_label: str) -> Geo
         bars.append(Bar(label, y, drawn))
         y += BAR_HEIGHT + BAR_GAP
     bars_height = y
-    curve_top = bars_height + 30
+    # The bars start below their heading (24), the curve below the bars and its own heading.
+    curve_top = BARS_TOP + bars_height + 40
     points = curve(data)
     start = points[0][0] if points else (data.start or data.today)
     end = max(d for d in (data.deadline, data.event_date, data.today, start) if d is not None)
@@ -122,6 +125,7 @@ def geometry(data: ChartData, plan: Sequence[StepView], total_label: str) -> Geo
     ticks = [(y_of(share), share) for share in (0, 25, 50, 75, 100)]
     return Geometry(
         WIDTH,
+        BARS_TOP,
         bars_height,
         bars,
         curve_top,
