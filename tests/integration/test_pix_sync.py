@@ -333,7 +333,7 @@ async def test_unmatched_participants_are_counted_by_reason_never_named(
 
 
 async def test_a_person_erased_meanwhile_is_never_brought_back(
-    bot: Bot, fake: FakeMaddo, sync: PixSync
+    bot: Bot, fake: FakeMaddo, sync: PixSync, tmp_path: Path
 ) -> None:
     now = bot.clock.now()
     fake.participations[PIX_ID].append(pix(1, EMAILS[AGENTS[4]], "SHARED", shared_at=now))
@@ -364,6 +364,10 @@ async def test_a_person_erased_meanwhile_is_never_brought_back(
         rows = uow.session.execute(text("SELECT * FROM people")).all()
         audit = uow.session.execute(text("SELECT detail FROM audit_log")).all()
     assert EMAILS[AGENTS[4]] not in repr(rows) + repr(audit) and "Nom5" not in repr(rows)
+    # Not a byte of them in the database files either (pages, WAL) after the sync.
+    dump = _database_bytes(bot, tmp_path)
+    for needle in (AGENTS[4], EMAILS[AGENTS[4]], NAMES[AGENTS[4]]):
+        assert needle.encode() not in dump, needle
     # A later sync does not bring them back either.
     [later] = await sync.sync()
     assert later.completed == later.started == 0 and later.unmatched == {}
