@@ -29,7 +29,7 @@ from bot.lease import Lease
 from bot.limits import SenderLimiter, Verdict
 from bot.metrics import Metrics
 from bot.notifier import Notifier
-from bot.ops_http import Check, Health, database_check, outbox_check
+from bot.ops_http import Check, Health, database_check, outbox_check, platform_check
 from bot.outbox import ERASURE, Dispatcher
 from bot.privacy import clean_display_name
 from bot.render import Renderer
@@ -381,7 +381,7 @@ class App:
         state = self.platform_state
         if state == "up" and self.dispatcher.platform_unreachable:
             state = "unreachable"
-        check: Check = {"status": state, "name": self.platform.name}
+        check = platform_check(self.platform, state)
         if isinstance(self.platform, HoldsIntake):
             check["intake_pending"] = self.platform.intake_backlog()
         return check

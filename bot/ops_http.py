@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.core import Clock
+from bot.core import Clock, Platform, ReportsReadiness
 from bot.metrics import CONTENT_TYPE, Metrics
 from storage.health import DatabaseHealth, describe, is_transient
 from storage.uow import Store
@@ -131,4 +131,16 @@ def outbox_check(store: Store, clock: Clock) -> CheckFunction:
             age = max(0.0, (clock.now() - oldest).total_seconds())
         return {"status": "ok", "pending": pending, "oldest_seconds": round(age, 1)}
 
+    return check
+
+
+def platform_check(platform: Platform, state: str) -> Check:
+    """The platform's check: its state and name; when it is connected ("up") but people cannot
+    reach the bot through it (Matrix: E2EE keys missing, mismatched or exhausted, the device
+    not cross-signed), a bad status and a short reason code — never a key."""
+    check: Check = {"status": state, "name": platform.name}
+    if state == "up" and isinstance(platform, ReportsReadiness):
+        problem = platform.readiness_problem()
+        if problem is not None:
+            check.update(status="unreachable_by_people", reason=problem)
     return check
