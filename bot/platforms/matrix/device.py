@@ -441,7 +441,8 @@ class DeviceCare(InboundEvents):
         key = (status.state, status.device_id, status.one_time_keys, status.upload_failure)
         if key == self._device_status_key:
             return
-        if self._device_status_key is not None and status.state != self._device_status_key[0]:
+        changed = self._device_status_key is None or status.state != self._device_status_key[0]
+        if changed and self._started:
             level = logging.INFO if status.state in REACHABLE else logging.WARNING
             logger.log(level, "Matrix: %s", status.message)
         self._device_status_key = key

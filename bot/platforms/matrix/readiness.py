@@ -34,6 +34,7 @@ STATUS_FILE = "device-status.json"
 class Readiness(StrEnum):
     READY = "ready"
     STARTING = "starting"
+    LOGGED_OUT = "device_logged_out"
     KEYS_NOT_PUBLISHED = "device_keys_missing"
     KEYS_MISMATCH = "device_keys_mismatch"
     NO_ONE_TIME_KEYS = "no_one_time_keys"
@@ -50,6 +51,9 @@ READINESS_FR: dict[Readiness, str] = {
     Readiness.READY: "Appareil du bot prêt : clés publiées, clés à usage unique disponibles, "
     "appareil signé par l'identité du bot.",
     Readiness.STARTING: "Le bot démarre : l'état de son appareil n'est pas encore connu.",
+    Readiness.LOGGED_OUT: "L'appareil du bot a été supprimé ou déconnecté sur le serveur : "
+    "relancez le bot, il démarre un nouvel appareil (avec [matrix] password ; avec un jeton "
+    "seul, créez d'abord un nouveau jeton) — docs/tchap.md § 8.",
     Readiness.KEYS_NOT_PUBLISHED: "Les clés de l'appareil du bot ne sont pas publiées sur le "
     "serveur : les agents ne peuvent pas lui écrire. Redémarrez le bot (il crée un nouvel "
     "appareil) ; si cela se répète, voyez docs/tchap.md § 8.",
