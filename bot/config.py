@@ -177,6 +177,31 @@ class HttpSection(_Section):
         return value
 
 
+class PixSection(_Section):
+    """Pix's organisation API (MaDDo, README § Pix API): where it is, who we are to it, how
+    often participations are fetched."""
+
+    # The API's base URL, e.g. "https://api.maddo.pix.fr" (routes are under /api); empty: off.
+    api_url: str = ""
+    client_id: str = ""
+    client_secret: SecretStr = SecretStr("")  # PIXBOT_PIX__CLIENT_SECRET
+    # Minutes between two syncs, during working hours ([schedule]); the CLI syncs at any time.
+    sync_minutes: int = Field(default=30, ge=5, le=1440)
+    # Participations are fetched again from this many minutes before the last successful sync
+    # (clock skew between Pix and us, a page that moved while it was read).
+    overlap_minutes: int = Field(default=60, ge=0, le=10_080)
+    # Seconds one request may take before it counts as failed.
+    timeout: float = Field(default=30.0, gt=0, le=600)
+
+    @field_validator("api_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+            raise ValueError('expected an http(s) URL, e.g. "https://api.pix.fr", or ""')
+        return value
+
+
 class LogSection(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
     format: Literal["text", "json"] = "text"
@@ -198,6 +223,7 @@ class Settings(BaseSettings):
     privacy: PrivacySection = Field(default_factory=PrivacySection)
     limits: LimitsSection = Field(default_factory=LimitsSection)
     http: HttpSection = Field(default_factory=HttpSection)
+    pix: PixSection = Field(default_factory=PixSection)
     log: LogSection = Field(default_factory=LogSection)
 
     @classmethod

@@ -23,6 +23,7 @@ from typing import Any
 from bot.config import Settings
 from bot.core import Button, Clock, Incoming
 from bot.domain import Person, Roles
+from bot.faq_memory import FaqMemory
 from bot.notifier import Notifier
 from bot.render import Renderer
 from bot.services.audience import Directory
@@ -188,6 +189,8 @@ class Deps:
     campaigns: CampaignService
     planner: Planner
     directory: Directory
+    # The last FAQ topic answered to each person, a few minutes, in memory only.
+    faq_memory: FaqMemory = field(default_factory=FaqMemory)
 
 
 @dataclass

@@ -25,6 +25,7 @@ from storage.repositories.ops import OpsRepo
 from storage.repositories.outbox import OutboxRepo
 from storage.repositories.participation import ParticipationRepo
 from storage.repositories.people import PeopleRepo, RoleRepo, ServiceRepo
+from storage.repositories.pix import PixRepo
 from storage.repositories.privacy import PrivacyRepo
 from storage.repositories.retention import RetentionRepo
 
@@ -50,6 +51,7 @@ class UnitOfWork:
         self.ops = OpsRepo(session)
         self.retention = RetentionRepo(session)
         self.quotas = QuotaRepo(session)
+        self.pix = PixRepo(session)
 
     @contextmanager
     def atomic(self) -> Iterator[None]:
