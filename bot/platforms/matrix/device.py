@@ -305,6 +305,9 @@ class DeviceCare(InboundEvents):
         ):
             try:
                 match = await self._check_device()
+                if match != DeviceMatch.SAME:
+                    # Asked twice before leaving a device: a passing glitch must not cost it.
+                    match = await self._check_device()
             except (OSError, TimeoutError) as error:
                 logger.warning("Matrix: own device check failed: %s", error)
             else:
