@@ -140,6 +140,19 @@ class StatsSection(_Section):
 class PrivacySection(_Section):
     # Closed campaigns' participation is kept this many days (pixbot purge).
     retention_days: int = Field(default=365, ge=1, le=3650)
+    # The secret of tombstones and pseudonyms, kept OUT of the database (storage/keys.py,
+    # docs/privacy.md): 64 hex digits here or in PIXBOT_PRIVACY__KEY, or a key file (default:
+    # beside a SQLite database, "pixbot.db.key"; PostgreSQL: set one of the two).
+    key: SecretStr = SecretStr("")
+    key_file: str = ""
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value().strip()
+        if raw and not re.fullmatch(r"[0-9a-fA-F]{64}", raw):
+            raise ValueError("expected 64 hexadecimal digits")
+        return value
 
 
 class LimitsSection(_Section):
@@ -167,6 +180,8 @@ class LimitsSection(_Section):
 class HttpSection(_Section):
     # "127.0.0.1:8080": GET /healthz and /metrics; empty = off.
     listen: str = ""
+    # /metrics needs "Authorization: Bearer <token>"; empty: /metrics only on a loopback listener.
+    metrics_token: SecretStr = SecretStr("")
 
     @field_validator("listen")
     @classmethod

@@ -50,6 +50,25 @@ async def open_conversation_paced(
     await platform.open_direct(person_id)
 
 
+class ConversationLimiters:
+    """One token bucket per conversation (Slack paces each channel), the least recently used
+    forgotten beyond ``kept``."""
+
+    def __init__(self, rate: float, kept: int = 10_000) -> None:
+        self.rate = rate
+        self.kept = kept
+        self._limiters: OrderedDict[str, RateLimiter] = OrderedDict()
+
+    def get(self, recipient: str) -> RateLimiter:
+        limiter = self._limiters.get(recipient)
+        if limiter is None:
+            limiter = self._limiters[recipient] = RateLimiter(self.rate)
+            while len(self._limiters) > self.kept:
+                self._limiters.popitem(last=False)
+        self._limiters.move_to_end(recipient)
+        return limiter
+
+
 class Turns:
     """Whom the last sends went to, so that fair turns go on from one read of the outbox to
     the next (:func:`storage.repositories.outbox.fair_order`).
