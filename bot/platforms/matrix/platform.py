@@ -53,7 +53,7 @@ from bot.platforms.matrix.codec import (
     unreachable,
 )
 from bot.platforms.matrix.connection import _NETWORK_ERRORS, _Batch, keep_keys
-from bot.platforms.matrix.erasure import DirectRoomErasure, PendingErasure
+from bot.platforms.matrix.erasure import DirectRoomErasure, KeyStoreErasure, PendingErasure
 from bot.platforms.matrix.identity import CrossSigning, IdentityStatus
 from bot.platforms.matrix.inbound import InboundEvents
 from bot.platforms.matrix.session import (
@@ -274,7 +274,7 @@ class MatrixPlatform(InboundEvents):
         )
 
     def erasure_steps(self) -> list[ErasureStep]:
-        return [PendingErasure(self), DirectRoomErasure(self)]  # bot/erasure.py
+        return [PendingErasure(self), DirectRoomErasure(self), KeyStoreErasure(self)]
 
     async def stop(self) -> None:
         """End ``run`` promptly (after the handler in progress, if any); close the session."""
