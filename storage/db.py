@@ -111,8 +111,9 @@ class Database:
         frames until a checkpoint copies the log into the file and truncates it to nothing
         (``wal_checkpoint(TRUNCATE)``: retried while another connection writes), then
         ``incremental_vacuum`` gives free pages back where ``auto_vacuum`` allows it (they are
-        zeroed anyway). True when the log was truncated. PostgreSQL keeps old row versions until VACUUM and in its own
-        WAL and backups: nothing a client can do about bytes there (docs/privacy.md).
+        zeroed anyway). True when the log was truncated. PostgreSQL keeps old row versions
+        until VACUUM and in its own WAL and backups: nothing a client can do about bytes there
+        (docs/privacy.md).
         """
         if self.dialect != "sqlite":
             return False
