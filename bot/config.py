@@ -11,7 +11,15 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -215,6 +223,15 @@ class PixSection(_Section):
         if value and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
             raise ValueError('expected an http(s) URL, e.g. "https://api.pix.fr", or ""')
         return value
+
+    @model_validator(mode="after")
+    def _credentials(self) -> PixSection:
+        if self.api_url and not (self.client_id.strip() and self.client_secret.get_secret_value()):
+            raise ValueError(
+                "client_id and client_secret (PIXBOT_PIX__CLIENT_SECRET) are required when"
+                " api_url is set"
+            )
+        return self
 
 
 class LogSection(_Section):
