@@ -51,7 +51,7 @@ from bot.platforms.matrix.codec import (
 )
 from bot.platforms.matrix.connection import _NETWORK_ERRORS, _Batch
 from bot.platforms.matrix.device import DeviceCare, DeviceLost
-from bot.platforms.matrix.erasure import DirectRoomErasure, PendingErasure
+from bot.platforms.matrix.erasure import DirectRoomErasure, KeyStoreErasure, PendingErasure
 from bot.platforms.matrix.gaps import TimelineGaps
 from bot.platforms.matrix.session import UNKNOWN_TOKEN
 
@@ -161,7 +161,7 @@ class MatrixPlatform(DeviceCare, TimelineGaps):
         )
 
     def erasure_steps(self) -> list[ErasureStep]:
-        return [PendingErasure(self), DirectRoomErasure(self)]  # bot/erasure.py
+        return [PendingErasure(self), DirectRoomErasure(self), KeyStoreErasure(self)]
 
     async def stop(self) -> None:
         """End ``run`` promptly (after the handler in progress, if any); close the session."""
