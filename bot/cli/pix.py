@@ -35,7 +35,13 @@ def _service(cfg: Settings) -> PixSync:
     if client is None:
         raise fail("Synchronisation Pix désactivée : [pix] api_url est vide.")
     store = open_store(cfg)
-    return PixSync(client, store, SystemClock(), overlap=timedelta(minutes=cfg.pix.overlap_minutes))
+    return PixSync(
+        client,
+        store,
+        SystemClock(),
+        overlap=timedelta(minutes=cfg.pix.overlap_minutes),
+        tz=ZoneInfo(cfg.bot.timezone),
+    )
 
 
 def _moment(value: object, tz: ZoneInfo) -> str:
