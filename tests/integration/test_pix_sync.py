@@ -139,6 +139,9 @@ async def test_first_sync_links_reads_every_page_and_drops_every_result(
     assert _pending(bot) == {AGENTS[1], AGENTS[3], AGENTS[4], AGENTS[5]}
     with bot.store.transaction() as uow:
         assert uow.session.scalar(select(func.count()).select_from(PixUnmatchedRow)) == 205
+    # The ambassador is told the figures come from Pix too (when, never who).
+    shown = "\n".join(await bot.say(AMB, f"campagne voir {CODE}"))
+    assert "• participation lue chez Pix : dernière lecture " in shown
     # The agent sees it in « mes données », as Pix's and not their own declaration.
     data = "\n".join(await bot.say(AGENTS[0], "mes données"))
     assert "source : Pix" in data
