@@ -42,7 +42,12 @@ from bot.platforms.matrix.codec import (
 )
 from bot.platforms.matrix.connection import _NETWORK_ERRORS, keep_keys
 from bot.platforms.matrix.crypto_identity import public_key_of, read_recovery_file
-from bot.platforms.matrix.identity import RECOVERY_KEY_FILE, CrossSigning, IdentityStatus
+from bot.platforms.matrix.identity import (
+    RECOVERY_KEY_FILE,
+    CrossSigning,
+    IdentityState,
+    IdentityStatus,
+)
 from bot.platforms.matrix.inbound import InboundEvents
 from bot.platforms.matrix.readiness import (
     REACHABLE,
@@ -316,8 +321,13 @@ class DeviceCare(InboundEvents):
                     raise DeviceLost("store_mismatch" if different else "logged_out")
         if self._identity is None:
             return
+        changed = list(response.device_list.changed)
+        if self._identity.status.state == IdentityState.ERROR:
+            # The server failed the last check (a 502…): try again, at most every few seconds,
+            # rather than stay unsigned — and unreachable for strict clients — until a restart.
+            changed.append(client.user_id)
         try:
-            await self._identity.on_device_lists_changed(response.device_list.changed)
+            await self._identity.on_device_lists_changed(changed)
         except Exception:
             logger.exception("Matrix: identity check after a key change failed")
         self._publish_device_status()
