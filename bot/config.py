@@ -11,7 +11,15 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -140,6 +148,19 @@ class StatsSection(_Section):
 class PrivacySection(_Section):
     # Closed campaigns' participation is kept this many days (pixbot purge).
     retention_days: int = Field(default=365, ge=1, le=3650)
+    # The secret of tombstones and pseudonyms, kept OUT of the database (storage/keys.py,
+    # docs/privacy.md): 64 hex digits here or in PIXBOT_PRIVACY__KEY, or a key file (default:
+    # beside a SQLite database, "pixbot.db.key"; PostgreSQL: set one of the two).
+    key: SecretStr = SecretStr("")
+    key_file: str = ""
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value().strip()
+        if raw and not re.fullmatch(r"[0-9a-fA-F]{64}", raw):
+            raise ValueError("expected 64 hexadecimal digits")
+        return value
 
 
 class LimitsSection(_Section):
@@ -167,6 +188,8 @@ class LimitsSection(_Section):
 class HttpSection(_Section):
     # "127.0.0.1:8080": GET /healthz and /metrics; empty = off.
     listen: str = ""
+    # /metrics needs "Authorization: Bearer <token>"; empty: /metrics only on a loopback listener.
+    metrics_token: SecretStr = SecretStr("")
 
     @field_validator("listen")
     @classmethod
@@ -200,6 +223,15 @@ class PixSection(_Section):
         if value and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
             raise ValueError('expected an http(s) URL, e.g. "https://api.pix.fr", or ""')
         return value
+
+    @model_validator(mode="after")
+    def _credentials(self) -> PixSection:
+        if self.api_url and not (self.client_id.strip() and self.client_secret.get_secret_value()):
+            raise ValueError(
+                "client_id and client_secret (PIXBOT_PIX__CLIENT_SECRET) are required when"
+                " api_url is set"
+            )
+        return self
 
 
 class LogSection(_Section):

@@ -185,12 +185,10 @@ class JobScheduler:
             self.schedule(step)
 
     def _schedule_pix(self, runner: StepRunner) -> None:
-        """The Pix sync, when ``[pix]`` is configured (see ``pixbot pix status``)."""
+        """The Pix sync, when ``[pix]`` is configured (the settings refuse a URL without
+        credentials; ``pixbot pix status`` checks them against Pix)."""
         pix = self.settings.pix
         if not pix.api_url:
-            return
-        if not pix.client_id or not pix.client_secret.get_secret_value():
-            log.warning("[pix] api_url is set without client_id and client_secret: no Pix sync")
             return
         client = client_from(self.settings, self.clock)
         assert client is not None and self.scheduler is not None
@@ -200,6 +198,7 @@ class JobScheduler:
             self.clock,
             overlap=timedelta(minutes=pix.overlap_minutes),
             database=runner.database,
+            tz=runner.planner.tz,
         )
         self.scheduler.add_job(
             sync_pix,

@@ -227,6 +227,9 @@ class QuestionRow(Base):
     service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"))
     asked_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     asker_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    # A keyed hash of who asked (key outside the database): the question goes with its asker's
+    # erasure; never shown, and without the key file it names nobody.
+    asker_digest: Mapped[str | None] = mapped_column(String(64), index=True)
     handed_off_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

@@ -34,12 +34,14 @@ def _service(cfg: Settings) -> PixSync:
     client = client_from(cfg, SystemClock())
     if client is None:
         raise fail("Synchronisation Pix désactivée : [pix] api_url est vide.")
-    if not cfg.pix.client_id or not cfg.pix.client_secret.get_secret_value():
-        raise fail(
-            "Configuration Pix incomplète : [pix] client_id et PIXBOT_PIX__CLIENT_SECRET.", 2
-        )
     store = open_store(cfg)
-    return PixSync(client, store, SystemClock(), overlap=timedelta(minutes=cfg.pix.overlap_minutes))
+    return PixSync(
+        client,
+        store,
+        SystemClock(),
+        overlap=timedelta(minutes=cfg.pix.overlap_minutes),
+        tz=ZoneInfo(cfg.bot.timezone),
+    )
 
 
 def _moment(value: object, tz: ZoneInfo) -> str:

@@ -60,7 +60,10 @@ async def answer_question(ctx: Context, text: str) -> None:
         ctx.say("faq_unknown", answer=match.answer, can_hand_off=False)
         return
     question_id = ctx.uow.questions.add_unanswered(
-        strip_invisible(text)[:1000], ctx.person.service, ctx.now
+        strip_invisible(text)[:1000],
+        ctx.person.service,
+        ctx.now,
+        asker_digest=ctx.uow.privacy.digest(ctx.person.platform_id),
     )
     has_ambassador = bool(ctx.person.service and ctx.uow.roles.ambassadors_of(ctx.person.service))
     if has_ambassador:

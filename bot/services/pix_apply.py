@@ -91,9 +91,12 @@ def apply_participations(
     this sync started reading), all in this unit of work."""
     if uow.pix.claim(campaign.id) is None:
         raise LookupError(f"campaign {campaign.code} is not linked to Pix")
-    states = uow.participation.states(campaign.id)
     participations = _strongest(items)
     owners = identify(uow, [item.external_id for item in participations.values()])
+    # The states of the people named (the audience members among them), not of everyone.
+    states = uow.participation.states_among(
+        campaign.id, {p.id for found in owners.values() for p in found}
+    )
     person_of: dict[int, int] = {}  # Pix participation id -> person id
     unmatched: dict[int, str] = {}
     left: list[PixParticipation] = []
@@ -110,7 +113,7 @@ def apply_participations(
     # Tombstones are keyed hashes of the trimmed, lower-case id or address.
     erased = uow.privacy.erased_among({_folded(item) for item in left if item.external_id})
     by_name = _match_by_names(
-        [item for item in left if _folded(item) not in erased], states, set(person_of.values())
+        uow, campaign, [item for item in left if _folded(item) not in erased], states
     )
     for item in left:
         if item.id in by_name:
@@ -157,23 +160,30 @@ def apply_participations(
 
 
 def _match_by_names(
+    uow: UnitOfWork,
+    campaign: Campaign,
     items: Sequence[PixParticipation],
     states: dict[int, Participation],
-    taken: set[int],
 ) -> dict[int, int]:
     """Participations matched by name alone: the folded "first last" (or "last first") is
     the display name of exactly one audience member not matched otherwise, and no other
-    unmatched participation carries that name."""
+    unmatched participation carries that name. Adds the matched people's ``states``."""
+    wanted = {key for item in items for key in _names(item)}
+    if not wanted:
+        return {}
+    taken = {pid for pid in states}
     by_display: dict[str, list[int]] = {}
-    for person_id, state in states.items():
-        name = state.person.display_name
-        if person_id in taken or not name:
-            continue
-        by_display.setdefault(fold(name), []).append(person_id)
+    for person_id, display_name in uow.campaigns.audience_names(campaign.id):
+        if person_id not in taken:
+            key = fold(display_name)
+            if key in wanted:
+                by_display.setdefault(key, []).append(person_id)
     claims: dict[int, list[int]] = {}  # person id -> participations naming them
     for item in items:
         candidates = {pid for key in _names(item) for pid in by_display.get(key, [])}
         ambiguous = any(len(by_display.get(key, [])) > 1 for key in _names(item))
         if len(candidates) == 1 and not ambiguous:
             claims.setdefault(candidates.pop(), []).append(item.id)
-    return {ids[0]: person_id for person_id, ids in claims.items() if len(ids) == 1}
+    matched = {ids[0]: person_id for person_id, ids in claims.items() if len(ids) == 1}
+    states.update(uow.participation.states_among(campaign.id, matched.values()))
+    return matched

@@ -6,7 +6,8 @@ One use case, called alike by ``pixbot pix sync`` and the scheduler's job:
    campaign; a campaign not linked yet is linked by its code, found among the campaigns of the
    organisations Pix lets this client see;
 2. for each, the participations changed since the last successful sync (minus
-   ``[pix] overlap_minutes``; all of them the first time, or with ``full``) are read page by
+   ``[pix] overlap_minutes``; all of them the first time, with ``full``, or at the first
+   sync of the day when a time zone is given) are read page by
    page, outside any transaction, keeping only the allow-listed fields
    (:mod:`bot.pix.schema`);
 3. then applied in one transaction with the cursor (:mod:`bot.services.pix_apply`): a failure
@@ -21,6 +22,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from bot.config import Settings
 from bot.core import Clock
@@ -82,12 +84,23 @@ class PixSync:
         *,
         overlap: timedelta,
         database: DatabaseWorker | InlineDatabase | None = None,
+        tz: ZoneInfo | None = None,
     ) -> None:
         self.client = client
+        self.tz = tz  # when given, the first sync of each local day is a full one
         self.store = store
         self.clock = clock
         self.overlap = overlap
         self.database = database or InlineDatabase()
+
+    def _new_day(self, synced_until: datetime, now: datetime) -> bool:
+        """The first sync of each day reads everything again: what ``since`` cannot see (a
+        participation that became TO_SHARE without a new date on an older Pix server, one
+        skipped when a deletion shifted the pages during a read, an unmatched one whose agent
+        was imported since) is caught within a day."""
+        if self.tz is None:
+            return False
+        return synced_until.astimezone(self.tz).date() != now.astimezone(self.tz).date()
 
     async def close(self) -> None:
         await self.client.close()
@@ -156,8 +169,10 @@ class PixSync:
         self, campaign: Campaign, link: PixLink, *, full: bool = False
     ) -> SyncReport:
         report = SyncReport(campaign.code, campaign.service)
-        report.full = full or link.synced_until is None
         read_from = self.clock.now()
+        report.full = (
+            full or link.synced_until is None or self._new_day(link.synced_until, read_from)
+        )
         since = None if report.full or link.synced_until is None else link.synced_until
         if since is not None:
             since -= self.overlap

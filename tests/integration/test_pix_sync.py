@@ -333,7 +333,7 @@ async def test_unmatched_participants_are_counted_by_reason_never_named(
 
 
 async def test_a_person_erased_meanwhile_is_never_brought_back(
-    bot: Bot, fake: FakeMaddo, sync: PixSync
+    bot: Bot, fake: FakeMaddo, sync: PixSync, tmp_path: Path
 ) -> None:
     now = bot.clock.now()
     fake.participations[PIX_ID].append(pix(1, EMAILS[AGENTS[4]], "SHARED", shared_at=now))
@@ -364,6 +364,10 @@ async def test_a_person_erased_meanwhile_is_never_brought_back(
         rows = uow.session.execute(text("SELECT * FROM people")).all()
         audit = uow.session.execute(text("SELECT detail FROM audit_log")).all()
     assert EMAILS[AGENTS[4]] not in repr(rows) + repr(audit) and "Nom5" not in repr(rows)
+    # Not a byte of them in the database files either (pages, WAL) after the sync.
+    dump = _database_bytes(bot, tmp_path)
+    for needle in (AGENTS[4], EMAILS[AGENTS[4]], NAMES[AGENTS[4]]):
+        assert needle.encode() not in dump, needle
     # A later sync does not bring them back either.
     [later] = await sync.sync()
     assert later.completed == later.started == 0 and later.unmatched == {}
@@ -407,3 +411,55 @@ async def test_the_scheduler_job_syncs_in_working_hours_only(bot: Bot, fake: Fak
         await bot.app.jobs.stop_gracefully()
     assert statuses(bot)[AGENTS[0]] == ParticipationStatus.COMPLETED
     assert bot.app.jobs.pix is None  # its HTTP session closed with the scheduler
+
+
+async def test_the_first_sync_of_a_day_reads_everything_again(
+    bot: Bot, fake: FakeMaddo, sync: PixSync
+) -> None:
+    from zoneinfo import ZoneInfo
+
+    sync.tz = ZoneInfo("Europe/Paris")
+    fake.participations[PIX_ID].append(pix(3, EMAILS[AGENTS[2]]))
+    await sync.sync()
+    # On an older Pix server the parcours ends (TO_SHARE) without any new date: `since`
+    # cannot see it…
+    fake.participations[PIX_ID][0].status = "TO_SHARE"
+    bot.clock.advance(minutes=30)
+    [same_day] = await sync.sync()
+    assert not same_day.full and same_day.fetched == 0
+    assert statuses(bot)[AGENTS[2]] == ParticipationStatus.STARTED
+    # … the next day's first sync reads everything and sees it; the one after is incremental.
+    bot.clock.advance(hours=23)
+    fake.requests.clear()
+    [next_day] = await sync.sync()
+    assert next_day.full and next_day.completed == 1
+    assert all("since" not in q for _, path, q in fake.requests if "participations" in path)
+    bot.clock.advance(minutes=30)
+    [after] = await sync.sync()
+    assert not after.full
+    assert statuses(bot)[AGENTS[2]] == ParticipationStatus.COMPLETED
+
+
+async def test_a_crash_while_applying_writes_nothing_and_the_next_sync_applies_all(
+    bot: Bot, fake: FakeMaddo, sync: PixSync, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from storage.repositories.pix import PixRepo
+
+    a_first_campaign(fake, bot.clock.now())
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the process dies here, after the events, before the cursor")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(PixRepo, "advance", crash)
+        with pytest.raises(RuntimeError):
+            await sync.sync()
+    # Rolled back as a whole: no event, no unmatched count, no cursor.
+    assert events(bot, ParticipationKind.COMPLETED) == []
+    with bot.store.transaction() as uow:
+        assert uow.session.scalar(select(func.count()).select_from(PixUnmatchedRow)) == 0
+        link = uow.pix.link(uow.campaigns.by_code(CODE).id)  # type: ignore[union-attr]
+    assert link is not None and link.synced_until is None
+    [report] = await sync.sync()
+    assert report.full and (report.completed, report.started) == (2, 2)
+    assert len(events(bot, ParticipationKind.COMPLETED)) == 2
