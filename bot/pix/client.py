@@ -252,6 +252,8 @@ class PixClient:
                 items, current, count = schema.campaigns_page(body, organization_id)
             except SchemaError as error:
                 raise PixRefused(f"réponse inattendue de Pix : {error}") from None
+            if current != number:
+                raise PixRefused(f"pagination inattendue : page {current} au lieu de {number}")
             found.extend(items)
             if not items or current >= count:
                 break
@@ -271,6 +273,8 @@ class PixClient:
                 page = schema.participations_page(body)
             except SchemaError as error:
                 raise PixRefused(f"réponse inattendue de Pix : {error}") from None
+            if page.number != number:  # a server ignoring page[number] would loop forever
+                raise PixRefused(f"pagination inattendue : page {page.number} au lieu de {number}")
             yield page
             if not (page.items or page.skipped) or page.number >= page.count:
                 return

@@ -491,3 +491,14 @@ async def test_a_refusal_is_logged_once_and_linked_campaigns_sync_while_pix_list
     reports = {r.code: r for r in await sync.sync()}
     assert reports[CODE].error is None
     assert reports["OTHER1234"].error is not None and "HTTP 403" in reports["OTHER1234"].error
+
+
+async def test_a_server_that_ignores_the_page_number_is_not_followed_forever(
+    bot: Bot, fake: FakeMaddo, sync: PixSync
+) -> None:
+    a_first_campaign(fake, bot.clock.now())
+    fake.stuck_on_first_page = True
+    [report] = await sync.sync()
+    assert report.error is not None and "pagination inattendue" in report.error
+    assert sum(1 for _, path, _ in fake.requests if path.endswith("/participations")) == 2
+    assert events(bot, ParticipationKind.COMPLETED) == []
