@@ -145,6 +145,7 @@ class FakeMaddo:
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self.stuck_on_first_page = False  # a broken server that ignores page[number]
+        self.rejects_since = False  # an older MaDDo whose route has no `since` (Joi: 400)
         self.base_url = ""
 
     # -- set-up ---------------------------------------------------------------------------------
@@ -270,6 +271,8 @@ class FakeMaddo:
             return web.json_response({"errors": [{"status": "403"}]}, status=403)
         rows = list(self.participations[campaign_id])
         since_text = request.query.get("since")
+        if since_text is not None and self.rejects_since:
+            return web.json_response({"errors": [{"status": "400"}]}, status=400)
         if since_text is not None:
             try:
                 since = datetime.fromisoformat(since_text.replace("Z", "+00:00"))

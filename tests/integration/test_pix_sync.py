@@ -502,3 +502,24 @@ async def test_a_server_that_ignores_the_page_number_is_not_followed_forever(
     assert report.error is not None and "pagination inattendue" in report.error
     assert sum(1 for _, path, _ in fake.requests if path.endswith("/participations")) == 2
     assert events(bot, ParticipationKind.COMPLETED) == []
+
+
+async def test_an_older_server_without_since_is_read_in_full(
+    bot: Bot, fake: FakeMaddo, sync: PixSync, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    fake.rejects_since = True
+    fake.participations[PIX_ID].append(pix(1, EMAILS[AGENTS[0]]))
+    await sync.sync()
+    fake.participations[PIX_ID][0].status = "SHARED"
+    fake.participations[PIX_ID][0].shared_at = bot.clock.now()
+    for _ in range(2):
+        bot.clock.advance(minutes=30)
+        [report] = await sync.sync()
+        assert report.error is None and report.full
+    assert statuses(bot)[AGENTS[0]] == ParticipationStatus.COMPLETED
+    sinces = [
+        q for _, path, q in fake.requests if path.endswith("/participations") and "since" in q
+    ]
+    assert len(sinces) == 1  # asked once, refused, never again
+    assert len([r for r in caplog.records if "since" in r.getMessage()]) == 1
