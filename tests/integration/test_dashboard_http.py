@@ -281,3 +281,31 @@ def test_vendor_script_copies_only_what_the_stylesheet_uses(tmp_path: Path) -> N
     copied = sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file())
     assert copied == ["LICENSE.md", "VERSION", "dsfr.min.css", "fonts/M.woff2", "icons/a.svg"]
     assert (target / "VERSION").read_text() == "9.9.9\n"
+
+
+async def test_english_pages_for_an_english_speaker(tmp_path: Path, sqlite_url: str) -> None:
+    async with dashboard_bot(tmp_path, sqlite_url) as (bot, base):
+        await story(bot)
+        with bot.store.transaction() as uow:
+            person = uow.people.by_platform_id(AMB)
+            assert person is not None
+            uow.people.upsert(
+                AMB,
+                display_name="Ambre",
+                service=None,
+                email=None,
+                timezone=None,
+                locale="en",
+                now=bot.clock.now(),
+            )
+            campaign = uow.campaigns.by_code(CODE)
+            assert campaign is not None
+        link = await ask_link(bot)
+        assert "Your personal link to the dashboard" in bot.inbox(AMB)[-1]
+        async with client() as http:
+            await http.get(link)
+            overview = await (await http.get(f"{base}/tableau")).text()
+            detail = await (await http.get(f"{base}/tableau/campagne/{campaign.id}")).text()
+        assert '<html lang="en"' in overview and "My campaigns" in overview
+        assert "Participation per service" in detail and "Sending schedule" in detail
+        assert "fewer than 5" in detail  # nobody said "stop": in words, as in chat
