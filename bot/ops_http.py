@@ -91,11 +91,15 @@ class OpsServer:
         self.token = token
         self._runner: web.AppRunner | None = None
         self.bound_port: int | None = None
+        # Other pages served on the same listener (the dashboard): each adds its routes.
+        self.mounts: list[Callable[[web.Application], None]] = []
 
     async def start(self) -> None:
         app = web.Application()
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/metrics", self._metrics)
+        for mount in self.mounts:
+            mount(app)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)

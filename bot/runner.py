@@ -139,6 +139,7 @@ async def run_bot(
     )
     ops = None
     if settings.http.listen:
+        from bot.dashboard.wiring import attach
         from bot.ops_http import OpsServer
 
         ops = OpsServer(
@@ -147,6 +148,7 @@ async def run_bot(
             app.metrics,
             token=settings.http.metrics_token.get_secret_value(),
         )
+        attach(app, ops)
         try:
             await ops.start()  # before the lock: a standby answers /healthz too
         except OSError as error:

@@ -42,7 +42,12 @@ from bot.platforms.matrix.codec import (
 )
 from bot.platforms.matrix.connection import _NETWORK_ERRORS, keep_keys
 from bot.platforms.matrix.crypto_identity import public_key_of, read_recovery_file
-from bot.platforms.matrix.identity import RECOVERY_KEY_FILE, CrossSigning, IdentityStatus
+from bot.platforms.matrix.identity import (
+    RECOVERY_KEY_FILE,
+    CrossSigning,
+    IdentityState,
+    IdentityStatus,
+)
 from bot.platforms.matrix.inbound import InboundEvents
 from bot.platforms.matrix.readiness import (
     REACHABLE,
@@ -215,6 +220,20 @@ class DeviceCare(InboundEvents):
             await self._check_device()
         await self._upload_keys()
 
+    async def _on_a_new_device(self) -> None:
+        """Log in on the new device :meth:`_leave_device` chose; if the server refuses even
+        its keys, a person must look (no loop of new devices)."""
+        try:
+            await self._login_on_a_usable_device()
+        except DeviceLost as lost:
+            line = (
+                f"Le serveur refuse aussi les clés du nouvel appareil Matrix "
+                f"{self.client.device_id} du bot ({REASONS_FR.get(lost.reason, lost.reason)}) : "
+                "vérifiez le serveur d'accueil et le compte du bot, puis relancez pixbot."
+            )
+            logger.error("Matrix: %s", line)
+            raise MatrixNeedsOperator(line) from None
+
     # -- the device's keys on the server -------------------------------------------------------
 
     async def _check_device(self) -> DeviceMatch:
@@ -316,8 +335,13 @@ class DeviceCare(InboundEvents):
                     raise DeviceLost("store_mismatch" if different else "logged_out")
         if self._identity is None:
             return
+        changed = list(response.device_list.changed)
+        if self._identity.status.state == IdentityState.ERROR:
+            # The server failed the last check (a 502…): try again, at most every few seconds,
+            # rather than stay unsigned — and unreachable for strict clients — until a restart.
+            changed.append(client.user_id)
         try:
-            await self._identity.on_device_lists_changed(response.device_list.changed)
+            await self._identity.on_device_lists_changed(changed)
         except Exception:
             logger.exception("Matrix: identity check after a key change failed")
         self._publish_device_status()
