@@ -12,6 +12,7 @@ link never leaves in a Referer header) and ``no-store``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -65,6 +66,9 @@ class Dashboard:
         self.links = links
         self.reader = reader
         self.pages = pages
+        # Two requests with one link race in this process one at a time (the primary key of
+        # processed_events still decides between processes).
+        self._redeeming = asyncio.Lock()
 
     def mount(self, app: web.Application) -> None:
         app.middlewares.append(_headers)
@@ -98,7 +102,8 @@ class Dashboard:
                 found = uow.campaigns.with_code(code, viewer.scope) if code else []
                 return "ok", found[0].id if found else None
 
-        outcome, campaign_id = await self.reader.run(exchange)
+        async with self._redeeming:
+            outcome, campaign_id = await self.reader.run(exchange)
         if outcome != "ok":
             return self._refusal(outcome)
         cookie, session = self.links.session(claims, now)

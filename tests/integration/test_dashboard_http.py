@@ -3,6 +3,7 @@ cookie, refusals, headers, scope, audit, and the two-worlds property on the serv
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from dataclasses import replace
@@ -309,3 +310,30 @@ async def test_english_pages_for_an_english_speaker(tmp_path: Path, sqlite_url: 
         assert '<html lang="en"' in overview and "My campaigns" in overview
         assert "Participation per service" in detail and "Sending schedule" in detail
         assert "fewer than 5" in detail  # nobody said "stop": in words, as in chat
+
+
+async def test_one_link_opened_twice_at_once_opens_once(tmp_path: Path, db_url: str) -> None:
+    async with dashboard_bot(tmp_path, db_url) as (bot, _):
+        await story(bot, next_day=False)
+        link = await ask_link(bot)
+        async with client() as first, client() as second:
+            responses = await asyncio.gather(
+                first.get(link, allow_redirects=False), second.get(link, allow_redirects=False)
+            )
+        assert sorted(r.status for r in responses) == [303, 403]
+
+
+async def test_a_standby_on_the_same_database_opens_the_active_ones_link(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """The signing key comes from the privacy key (outside the database, shared by both
+    processes): a link issued by one process opens on the other, once in all."""
+    async with dashboard_bot(tmp_path, sqlite_url) as (active, base):
+        await story(active, next_day=False)
+        link = await ask_link(active)
+        (tmp_path / "standby").mkdir()
+        async with dashboard_bot(tmp_path / "standby", sqlite_url) as (_, standby):
+            on_standby = standby + link.removeprefix(base)
+            async with client() as http:
+                assert (await http.get(on_standby, allow_redirects=False)).status == 303
+                assert (await http.get(link, allow_redirects=False)).status == 403
