@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -32,6 +32,7 @@ from typing import Any
 from bot.core import Clock, DeliveryError, Image, Outgoing, Platform, SendResult
 from bot.dbwork import DatabaseWorker, InlineDatabase
 from bot.domain import Delivery
+from bot.fencing import SendFence
 from bot.lease import Lease
 from bot.pacing import ConversationLimiters, RateLimiter, Turns, open_conversation_paced
 from bot.text import split_message
@@ -51,8 +52,11 @@ BatchHook = Callable[[str], Awaitable[None]]
 # Sent rows are marked together: at most this many, or this many seconds, after their send.
 MARK_EVERY = 100
 MARK_INTERVAL = 1.0
-MAX_CLAIM = 200
+# As many rows as the outbox reads to order them fairly (FAIR_WINDOW): none read for nothing.
+MAX_CLAIM = 500
 LIMITERS_KEPT = 10_000
+# Seconds between two progress reports of the batches being sent (and at the end of a drain).
+REPORT_EVERY = 1.0
 # Renders the picture an outbox row names (None: it cannot be shown, the row is dropped).
 PictureHook = Callable[[Delivery], Awaitable[Image | None]]
 
@@ -100,9 +104,10 @@ class Dispatcher:
     ) -> None:
         self.store = store
         self.health = health or DatabaseHealth()
+        self.database = database or InlineDatabase()
         # The instance lock (set by the running app): only its holder sends and marks.
         self.fence: Lease | None = None
-        self.database = database or InlineDatabase()
+        self.fencing = SendFence(store, self.database, lambda: self.fence)
         self.platform = platform
         self.clock = clock
         self.limiter = limiter or RateLimiter(platform.rate_limit)
@@ -112,6 +117,12 @@ class Dispatcher:
         self._limiters = ConversationLimiters(conversation_rate or 1.0, LIMITERS_KEPT)
         self._marks = _Marks()
         self._tried: set[int] = set()
+        # Batches with sends not reported yet (on_batch_progress), and the last report.
+        self._unreported: dict[str, None] = {}
+        self._reported_at = 0.0
+        # One drain at a time: the run loop and a caller (the console drains after each
+        # message) would otherwise read and send the same rows side by side.
+        self._draining = asyncio.Lock()
         self._turns = Turns(LIMITERS_KEPT)  # whom the last sends went to
         self.on_batch_progress = on_batch_progress
         self.pictures = pictures
@@ -154,7 +165,7 @@ class Dispatcher:
     def _claim_size(self) -> int:
         """Rows read at once: about two seconds of sending, so a reply typed meanwhile waits
         for at most that long behind a launch."""
-        return max(5, min(MAX_CLAIM, int(self.platform.rate_limit * 2)))
+        return max(5, int(min(MAX_CLAIM, self.platform.rate_limit * 2)))
 
     async def _transaction(self, work: Callable[[UnitOfWork], Any]) -> Any:
         """``work`` in one transaction, in the database worker (the event loop never waits for
@@ -163,12 +174,12 @@ class Dispatcher:
 
     def _in_transaction(self, work: Callable[[UnitOfWork], Any]) -> Any:
         with self.store.transaction() as uow:
-            self._fenced(uow)  # a process whose lock moved on reads and writes nothing
+            self.fencing.check_in(uow)  # a process whose lock moved on reads and writes nothing
             return work(uow)
 
     def _claim(self, now: datetime, size: int, served: dict[str, int]) -> list[Delivery]:
         with self.store.transaction() as uow:
-            self._fenced(uow)
+            self.fencing.check_in(uow)
             return uow.outbox.claim(now, limit=size, served=served)
 
     async def drain(self, limit: int | None = None) -> int:
@@ -176,7 +187,12 @@ class Dispatcher:
 
         A round (one claim) ends early when new messages were enqueued (:meth:`poke`): its
         untried rows go back, and the next read puts the new replies in their fair place.
+        A drain already running is waited for first (then this one sends what is left).
         """
+        async with self._draining:
+            return await self._drain(limit)
+
+    async def _drain(self, limit: int | None) -> int:
         handled = 0
         try:
             while (limit is None or handled < limit) and not self._stopping:
@@ -191,6 +207,7 @@ class Dispatcher:
                 if not due:
                     break
                 done = await self._send_all(due)
+                self.fencing.forget()
                 # Marked before the next read, which would otherwise see them as still due.
                 await self._flush_marks()
                 await self._unclaim(due)
@@ -198,7 +215,7 @@ class Dispatcher:
                 if done == 0:
                     break
         finally:
-            await self._flush_marks()
+            await self._flush_marks(final=True)
         return handled
 
     async def _unclaim(self, due: list[Delivery]) -> None:
@@ -240,10 +257,10 @@ class Dispatcher:
         rest keeps its place), or at a failure of its conversation (later messages must not
         overtake it)."""
         handled = 0
-        for delivery in deliveries:
+        for index, delivery in enumerate(deliveries):
             if self._paused() or self._stopping:  # stopping: the rest stays pending
                 break
-            sent = await self._deliver(delivery)
+            sent = await self._deliver(delivery, deliveries[index:])
             handled += 1
             if not sent and self.concurrency > 1:
                 break
@@ -287,8 +304,9 @@ class Dispatcher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=timeout)
 
-    async def _deliver(self, delivery: Delivery) -> bool:
-        """Send one row; True when the platform accepted it (marked with the next flush)."""
+    async def _deliver(self, delivery: Delivery, ahead: Sequence[Delivery] = ()) -> bool:
+        """Send one row; True when the platform accepted it (marked with the next flush).
+        ``ahead``: the rows the lane sends next (this one first), checked together."""
         self._tried.add(delivery.id)
         self._turns.served(delivery.recipient)
         if delivery.body is None:  # cancelled or already handled concurrently
@@ -320,7 +338,7 @@ class Dispatcher:
             resend=delivery.claimed_before,
             image=image,
         )
-        if not await self.database.run(self._still_ours, delivery):
+        if not await self.fencing.sendable(delivery, ahead):
             return True  # the lock moved on, or the row is no longer pending
         try:
             result = await self._send_parts(message)
@@ -362,8 +380,10 @@ class Dispatcher:
         if len(marks.sent) >= MARK_EVERY or time.monotonic() - marks.since >= MARK_INTERVAL:
             await self._flush_marks()
 
-    async def _flush_marks(self) -> None:
-        """Record the accepted sends in one transaction, then report batch progress."""
+    async def _flush_marks(self, *, final: bool = False) -> None:
+        """Record the accepted sends in one transaction, then report batch progress: at most
+        every :data:`REPORT_EVERY` seconds, and when a drain ends (a report counts the whole
+        batch: after every flush, a 20,000-row launch cost a quadratic number of rows read)."""
         marks, self._marks = self._marks, _Marks()
         if marks.sent or marks.conversations:
             now = self.clock.now()
@@ -374,33 +394,17 @@ class Dispatcher:
 
             async with self.lock:
                 await self._transaction(mark)
-        if self.on_batch_progress is not None:
-            for batch in marks.batches:
+        self._unreported.update(marks.batches)
+        due = final or time.monotonic() - self._reported_at >= REPORT_EVERY
+        if self.on_batch_progress is not None and self._unreported and due:
+            batches, self._unreported = self._unreported, {}
+            self._reported_at = time.monotonic()
+            for batch in batches:
                 await self.on_batch_progress(batch)
 
     def _outcome(self, kind: str, outcome: str) -> None:
         if self.on_outcome is not None:
             self.on_outcome(kind, outcome)
-
-    def _still_ours(self, delivery: Delivery) -> bool:
-        """Fencing: send only while holding the instance lock, only what is still pending."""
-        if self.fence is None:
-            return True
-        self.fence.check()
-        with self.store.transaction() as uow:
-            current, pending = uow.lease.sendable(delivery.id, self.fence.epoch)
-            self._still_current(current)
-            return pending
-
-    def _fenced(self, uow: UnitOfWork) -> None:
-        """Raise :class:`LeaseLost` if another process took the lock since we acquired it."""
-        if self.fence is not None:
-            self._still_current(uow.lease.is_current(self.fence.epoch))
-
-    def _still_current(self, current: bool) -> None:
-        if not current and self.fence is not None:
-            self.fence.lost()
-            raise LeaseLost("another process holds the instance lock now")
 
     async def _wait_for_lease(self) -> None:
         """Sending is paused until the lock is ours again (or the dispatcher stops)."""
