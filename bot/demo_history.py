@@ -28,25 +28,127 @@ _OFFICE = WorkCalendar.from_settings("09:30-17:00", "mon-fri", "FR")
 # What each agent did, and on which day after the launch (0 = the launch day):
 # "done:D" (started then completed on day D), "started:D", "stop:D" (stopped this campaign's
 # reminders), "stopall:D" ("stop tout"), "-" (invited, nothing yet).
-_DREAL = (
-    "done:0 done:0 done:1 done:1 done:1 done:2 done:2 done:3 done:4 done:4 done:6 done:7 "
-    "done:8 started:1 started:2 started:3 started:5 started:7 stop:1 stopall:4 - - - -"
-).split()
-_DDTM = (
-    "done:0 done:1 done:1 done:2 done:3 done:3 done:5 done:6 done:8 started:0 started:2 "
-    "started:4 started:6 started:8 stop:2 - - - - -"
-).split()
+_DREAL = [
+    "done:0",
+    "done:0",
+    "done:1",
+    "done:1",
+    "done:1",
+    "done:2",
+    "done:2",
+    "done:3",
+    "done:4",
+    "done:4",
+    "done:6",
+    "done:7",
+    "done:8",
+    "started:1",
+    "started:2",
+    "started:3",
+    "started:5",
+    "started:7",
+    "stop:1",
+    "stopall:4",
+    "-",
+    "-",
+    "-",
+    "-",
+]
+_DDTM = [
+    "done:0",
+    "done:1",
+    "done:1",
+    "done:2",
+    "done:3",
+    "done:3",
+    "done:5",
+    "done:6",
+    "done:8",
+    "started:0",
+    "started:2",
+    "started:4",
+    "started:6",
+    "started:8",
+    "stop:2",
+    "-",
+    "-",
+    "-",
+    "-",
+    "-",
+]
 
-_FIRST = (
-    "Alice Bruno Céline Damien Élodie Fabien Gaëlle Henri Isabelle Jérôme Karine Laurent "
-    "Maëlle Nicolas Océane Pascal Quentin Rachida Sébastien Thaïs Ugo Valérie William Yasmine "
-    "Zoé Amandine Baptiste Claire Dorian Estelle Florian Gabrielle Hélène Inès"
-).split()
-_LAST = (
-    "Le Gall,Kerboul,Tanguy,Le Bihan,Guillou,Morvan,Riou,Cadiou,Le Roux,Quéré,Nédélec,Jaouen,"
-    "Le Goff,Salaün,Prigent,Abgrall,Le Floch,Créac'h,Pennec,Le Meur,Bescond,Hamon,Le Corre,"
-    "Gourmelon,Kervella,Talec,Cariou,Berthou,Le Duff,Corre,Madec,Le Dantec,Picart,Stéphan"
-).split(",")
+_FIRST = [
+    "Alice",
+    "Bruno",
+    "Céline",
+    "Damien",
+    "Élodie",
+    "Fabien",
+    "Gaëlle",
+    "Henri",
+    "Isabelle",
+    "Jérôme",
+    "Karine",
+    "Laurent",
+    "Maëlle",
+    "Nicolas",
+    "Océane",
+    "Pascal",
+    "Quentin",
+    "Rachida",
+    "Sébastien",
+    "Thaïs",
+    "Ugo",
+    "Valérie",
+    "William",
+    "Yasmine",
+    "Zoé",
+    "Amandine",
+    "Baptiste",
+    "Claire",
+    "Dorian",
+    "Estelle",
+    "Florian",
+    "Gabrielle",
+    "Hélène",
+    "Inès",
+]
+_LAST = [
+    "Le Gall",
+    "Kerboul",
+    "Tanguy",
+    "Le Bihan",
+    "Guillou",
+    "Morvan",
+    "Riou",
+    "Cadiou",
+    "Le Roux",
+    "Quéré",
+    "Nédélec",
+    "Jaouen",
+    "Le Goff",
+    "Salaün",
+    "Prigent",
+    "Abgrall",
+    "Le Floch",
+    "Créac'h",
+    "Pennec",
+    "Le Meur",
+    "Bescond",
+    "Hamon",
+    "Le Corre",
+    "Gourmelon",
+    "Kervella",
+    "Talec",
+    "Cariou",
+    "Berthou",
+    "Le Duff",
+    "Corre",
+    "Madec",
+    "Le Dantec",
+    "Picart",
+    "Stéphan",
+]
 
 
 @dataclass(frozen=True, slots=True)

@@ -104,17 +104,27 @@ def parse_date(raw: str, today: date) -> date:
         raise ParseError(f"error_date_{error.reason}", value=value) from None
 
 
-def _date_tokens(tokens: list[Token], index: int) -> tuple[str, int]:
-    """The words of a date ("15 janvier 2027", "vendredi prochain") up to the next keyword or
-    quoted text; returns them and the index after them."""
-    start = index
-    while index < len(tokens) and not tokens[index].quoted:
-        if fold(tokens[index].text) in _KEYWORDS and index > start:
+def _read_date_tokens(tokens: list[Token], index: int, today: date) -> tuple[date, int]:
+    """The date written from ``index`` ("15 janvier 2027", "vendredi prochain") up to the next
+    keyword or quoted text: the longest run of words that reads as a date, so that a stray
+    word after it is reported as such; returns it and the index after it."""
+    end = index
+    while end < len(tokens) and not tokens[end].quoted:
+        if fold(tokens[end].text) in _KEYWORDS and end > index:
             break
-        index += 1
-    if index == start:
+        end += 1
+    if end == index:
         raise ParseError("error_date_missing")
-    return " ".join(t.text for t in tokens[start:index]), index
+    first_error: ParseError | None = None
+    for stop in range(end, index, -1):
+        try:
+            return parse_date(" ".join(t.text for t in tokens[index:stop]), today), stop
+        except ParseError as error:
+            if first_error is None and error.template != "error_date_invalid":
+                raise  # read as a date, but vague or self-contradicting: say so
+            first_error = first_error or error
+    assert first_error is not None
+    raise first_error
 
 
 def clean_title(raw: str) -> str:
@@ -219,8 +229,7 @@ def parse_create(args: str, today: date, horizon_days: int = DEFAULT_HORIZON_DAY
         seen.add(keyword)
         index += 1
         if keyword == "deadline":
-            raw, index = _date_tokens(tokens, index)
-            deadline = parse_date(raw, today)
+            deadline, index = _read_date_tokens(tokens, index, today)
         elif keyword == "event":
             if index >= len(tokens) or not tokens[index].quoted:
                 raise ParseError("error_event_name_missing")
@@ -228,8 +237,7 @@ def parse_create(args: str, today: date, horizon_days: int = DEFAULT_HORIZON_DAY
             index += 1
             if index < len(tokens) and fold(tokens[index].text) in {"le", "on", "du"}:
                 index += 1
-            raw, index = _date_tokens(tokens, index)
-            event_date = parse_date(raw, today)
+            event_date, index = _read_date_tokens(tokens, index, today)
         elif keyword == "parcours":
             if index >= len(tokens):
                 raise ParseError("error_title_missing")
@@ -316,8 +324,7 @@ def parse_edit(args: str, today: date) -> EditRequest:
             raise ParseError("error_repeated", word=clean_line(tokens[index].text, 40))
         index += 1
         if keyword == "deadline":
-            raw, index = _date_tokens(tokens, index)
-            values["deadline"] = parse_date(raw, today)
+            values["deadline"], index = _read_date_tokens(tokens, index, today)
         elif keyword == "title":
             if index >= len(tokens) or not tokens[index].quoted:
                 raise ParseError("error_title_missing")
@@ -330,9 +337,8 @@ def parse_edit(args: str, today: date) -> EditRequest:
             index += 1
             if index < len(tokens) and fold(tokens[index].text) in {"le", "on", "du"}:
                 index += 1
-            raw, index = _date_tokens(tokens, index)
             values["event"] = True
-            values["event_date"] = parse_date(raw, today)
+            values["event_date"], index = _read_date_tokens(tokens, index, today)
     values.pop("event", None)
     return EditRequest(**values)
 

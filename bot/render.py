@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_date, format_datetime, get_timezone_location
-from babel.numbers import format_decimal, format_percent
+from babel.numbers import format_percent
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 LOCALES = ("fr", "en")
@@ -43,9 +43,8 @@ class Renderer:
             value, "EEEE", locale=self.locale_for(locale)
         )
         env.filters["plural"] = lambda n, one, other: plural(n, one, other, locale)
-        env.filters["count"] = lambda n, one, other: (
-            f"{format_decimal(n, locale=locale)} {plural(n, one, other, locale)}"
-        )
+        # Digits without grouping: scripts read these lines ("60000 agents importés").
+        env.filters["count"] = lambda n, one, other: f"{n} {plural(n, one, other, locale)}"
         env.filters["de"] = lambda name: of(name, locale)
         env.filters["local"] = lambda value, zone=None: self.format_local(value, locale, zone)
         return env
