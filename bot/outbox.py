@@ -131,6 +131,9 @@ class Dispatcher:
         self.after_send: Callable[[Delivery], None] | None = None
         # Told of each outcome, for the metrics: (kind, "sent" | "failed" | "rate_limited").
         self.on_outcome: Callable[[str, str], None] | None = None
+        # Told when the last word to an erased person has left (sent, or failed for good): the
+        # rest of the erasure runs then (bot/erasure.py). Given the conversation.
+        self.on_erasure_delivered: Callable[[str], Awaitable[None]] | None = None
 
     @property
     def platform_unreachable(self) -> bool:
@@ -332,9 +335,8 @@ class Dispatcher:
             # The last word to an erased person: no row remains once it is delivered.
             async with self.lock:
                 await self._transaction(lambda uow: uow.outbox.delete(delivery.id))
-            forget = getattr(self.platform, "forget_conversation", None)
-            if forget is not None:
-                await forget(delivery.recipient)
+            if self.on_erasure_delivered is not None:
+                await self.on_erasure_delivered(delivery.recipient)
             self.stats.sent += 1
             self._outcome(delivery.kind, "sent")
             return True
@@ -440,7 +442,9 @@ class Dispatcher:
         reason = f"{error.code}: {error}"
 
         def mark(uow: UnitOfWork) -> None:
-            if final:
+            if final and delivery.kind == ERASURE:
+                uow.outbox.delete(delivery.id)  # no row about an erased person stays
+            elif final:
                 uow.outbox.mark_failed(delivery.id, reason)
             else:
                 uow.outbox.mark_retry(delivery.id, reason, now + wait, count=counted)
@@ -453,6 +457,8 @@ class Dispatcher:
             log.warning("delivery %s failed for good: %s", delivery.key, error)
             if delivery.batch:
                 self._marks.batches[delivery.batch] = None
+            if delivery.kind == ERASURE and self.on_erasure_delivered is not None:
+                await self.on_erasure_delivered(delivery.recipient)
         else:
             self.stats.retried += 1
             log.info("delivery %s retried in %s: %s", delivery.key, wait, error)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from bot import logs
 from bot.app import App
 from bot.config import Settings
 from bot.core import Clock, Platform, PlatformAuthError
@@ -26,6 +27,15 @@ def beside_database(database_url: str, suffix: str, fallback: str) -> Path:
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         return Path(url.database).with_suffix(suffix)
     return Path(fallback)
+
+
+def store_for(settings: Settings) -> Store:
+    """The database, with the keyed-hash secret where the configuration puts it (outside)."""
+    return Store.from_url(
+        settings.bot.database_url,
+        key_file=settings.privacy.key_file or None,
+        key=settings.privacy.key.get_secret_value() or None,
+    )
 
 
 def console_journal_path(database_url: str) -> Path | None:
@@ -110,8 +120,10 @@ def build_platform(settings: Settings) -> Platform:
 async def run_bot(
     settings: Settings, platform: Platform | None = None, clock: Clock | None = None
 ) -> int:
-    store = Store.from_url(settings.bot.database_url)
+    store = store_for(settings)
     await _upgrade_when_reachable(store)
+    with store.transaction() as uow:  # log pseudonyms stay the same across restarts
+        logs.set_key(uow.privacy.key())
     platform = platform or build_platform(settings)
     app = App(
         settings,
@@ -124,7 +136,12 @@ async def run_bot(
     if settings.http.listen:
         from bot.ops_http import OpsServer
 
-        ops = OpsServer(settings.http.listen, app.checks, app.metrics)
+        ops = OpsServer(
+            settings.http.listen,
+            app.checks,
+            app.metrics,
+            token=settings.http.metrics_token.get_secret_value(),
+        )
         try:
             await ops.start()  # before the lock: a standby answers /healthz too
         except OSError as error:

@@ -34,6 +34,7 @@ from nio import (
 
 from bot.core import (
     DeliveryError,
+    ErasureStep,
     Incoming,
     MessageHandler,
     Outgoing,
@@ -52,6 +53,7 @@ from bot.platforms.matrix.codec import (
     unreachable,
 )
 from bot.platforms.matrix.connection import _NETWORK_ERRORS, _Batch, keep_keys
+from bot.platforms.matrix.erasure import DirectRoomErasure, PendingErasure
 from bot.platforms.matrix.identity import CrossSigning, IdentityStatus
 from bot.platforms.matrix.inbound import InboundEvents
 from bot.platforms.matrix.session import (
@@ -270,6 +272,9 @@ class MatrixPlatform(InboundEvents):
                 replay_after_ms=self._login_ms if fresh else None,
             )
         )
+
+    def erasure_steps(self) -> list[ErasureStep]:
+        return [PendingErasure(self), DirectRoomErasure(self)]  # bot/erasure.py
 
     async def stop(self) -> None:
         """End ``run`` promptly (after the handler in progress, if any); close the session."""
