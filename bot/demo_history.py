@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from bot.config import Settings
 from bot.domain import CampaignStatus, ParticipationKind
 from bot.parsing import PIX_JOIN_URL
+from bot.text import fold
 from scheduler.calendar import WorkCalendar
 from scheduler.planning import Planner
 from storage.uow import Store
@@ -170,7 +171,7 @@ def _name(index: int) -> tuple[str, str]:
     """A distinct fictitious agent for every index below len(_FIRST) * len(_LAST)."""
     first = _FIRST[index % len(_FIRST)]
     last = _LAST[(index * 7 + index // len(_FIRST)) % len(_LAST)]
-    slug = "".join(ch for ch in f"{first}.{last}".lower() if ch.isascii() and ch not in " '")
+    slug = "".join(ch for ch in fold(f"{first}.{last}") if ch.isascii() and ch not in " '")
     return f"@{slug}:console", f"{first} {last}"
 
 
