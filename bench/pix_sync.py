@@ -114,6 +114,37 @@ def participations(n: int) -> list[Participation]:
     return rows
 
 
+async def floor(fake: Any, n: int) -> tuple[str, float, str]:
+    """A bare aiohttp loop reading the same pages and decoding their JSON (no allow-list, no
+    retry logic, no database): what reading costs here, the fake's own work included (it runs
+    in this process, on this loop)."""
+    import aiohttp
+
+    async with aiohttp.ClientSession() as http:
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "scope": "meta campaigns",
+        }
+        async with http.post(f"{fake.base_url}/api/application/token", data=form) as answer:
+            token = (await answer.json())["access_token"]
+        start, pages, number = time.perf_counter(), 0, 1
+        while True:
+            async with http.get(
+                f"{fake.base_url}/api/campaigns/{PIX_ID}/participations",
+                params={"page[number]": str(number), "page[size]": "200"},
+                headers={"Authorization": f"Bearer {token}"},
+            ) as answer:
+                body = await answer.json()
+            pages += 1
+            if body["page"]["number"] >= body["page"]["count"]:
+                break
+            number += 1
+        seconds = time.perf_counter() - start
+    return ("floor: bare aiohttp read of the pages", seconds, f"{n} in {pages} pages")
+
+
 async def run(db_url: str, n: int) -> list[tuple[str, float, str]]:
     store = Store.from_url(db_url)
     store.upgrade()
@@ -154,6 +185,7 @@ async def run(db_url: str, n: int) -> list[tuple[str, float, str]]:
             )
             table.append((label, total, detail))
 
+        table.append(await floor(fake, n))
         await measured("first sync (all)")
         clock.advance(minutes=30)
         for row in fake.participations[PIX_ID][6:5000:10][:500]:  # started ones share

@@ -198,6 +198,7 @@ class JobScheduler:
             self.clock,
             overlap=timedelta(minutes=pix.overlap_minutes),
             database=runner.database,
+            tz=runner.planner.tz,
         )
         self.scheduler.add_job(
             sync_pix,

@@ -110,9 +110,10 @@ class Database:
         wrote to the write-ahead log; the older copies of those pages are in the WAL's earlier
         frames until a checkpoint copies the log into the file and truncates it to nothing
         (``wal_checkpoint(TRUNCATE)``: retried while another connection writes), then
-        ``incremental_vacuum`` gives free pages back where ``auto_vacuum`` allows it. True when
-        the log was truncated. PostgreSQL keeps old row versions until VACUUM and in its own
-        WAL and backups: nothing a client can do about bytes there (docs/privacy.md).
+        ``incremental_vacuum`` gives free pages back where ``auto_vacuum`` allows it (they are
+        zeroed anyway). True when the log was truncated. PostgreSQL keeps old row versions
+        until VACUUM and in its own WAL and backups: nothing a client can do about bytes there
+        (docs/privacy.md).
         """
         if self.dialect != "sqlite":
             return False

@@ -35,7 +35,13 @@ def _service(cfg: Settings) -> PixSync:
     if client is None:
         raise fail("Synchronisation Pix désactivée : [pix] api_url est vide.")
     store = open_store(cfg)
-    return PixSync(client, store, SystemClock(), overlap=timedelta(minutes=cfg.pix.overlap_minutes))
+    return PixSync(
+        client,
+        store,
+        SystemClock(),
+        overlap=timedelta(minutes=cfg.pix.overlap_minutes),
+        tz=ZoneInfo(cfg.bot.timezone),
+    )
 
 
 def _moment(value: object, tz: ZoneInfo) -> str:
@@ -154,7 +160,10 @@ def sync(
     reports = asyncio.run(run())
     if not reports:
         raise fail(
-            f"Campagne inconnue : {code}" if code else "Aucune campagne en cours à synchroniser."
+            f"Aucune campagne lancée avec le code {code} (la synchronisation commence au"
+            " lancement)."
+            if code
+            else "Aucune campagne en cours à synchroniser."
         )
     for report in reports:
         typer.echo(describe(report))

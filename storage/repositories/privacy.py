@@ -123,6 +123,8 @@ class PrivacyRepo(_Repo):
                     DeliveryRow.person_id == pid,
                     DeliveryRow.recipient.in_([person.platform_id, f"dm:{person.platform_id}"]),
                     *(DeliveryRow.body.contains(n, autoescape=True) for n in needles),
+                    # A reply's key holds the event it answers (a Slack click's has the user id).
+                    *(DeliveryRow.key.contains(n, autoescape=True) for n in needles),
                     *(DeliveryRow.last_error.contains(n, autoescape=True) for n in needles),
                 )
             )

@@ -81,9 +81,8 @@ async def test_a_campaign_launched_on_sunday_evening(week_store: Store, tmp_path
     await bot.say(CAYENNE, "mes données")
     [data] = [t for t in bot.inbox(CAYENNE) if t.startswith("Voici tout")]
     assert "langue : français" in data and "America/Cayenne" in data
-    assert (
-        "invitation (ABCDEF234) : envoi le lundi 7 décembre 2026 à 09:30 (heure de Cayenne)"
-        in (data)
+    assert "invitation (ABCDEF234) : envoi le lundi 7 décembre 2026 à 09:30 (heure de Cayenne)" in (
+        data
     )
     for internal in ("sent", "my_data", "pending", "cancelled", "Ce qui est prévu"):
         assert internal not in data

@@ -4,7 +4,10 @@
   sender, or whose stored form, names the person is dropped and the file rewritten;
 * the direct room: the bot leaves it and forgets it, and the person's entry goes from the bot's
   ``m.direct`` account data (read, changed, written back), so the homeserver's copy of the bot's
-  account names them no more. A later message to them opens a new room.
+  account names them no more. A later message to them opens a new room;
+* nio's key store (``store_path``): their devices' keys (SQLite rows, zeroed on delete, file
+  vacuumed) and their devices in the trust files (``*.ignored_devices``…). Should they still
+  share a room with the bot, nio queries their keys again when it next needs them.
 
 The homeserver keeps what it keeps of the room's history for the person's own account: that is
 theirs, and outside the bot's reach (docs/privacy.md).
@@ -63,6 +66,36 @@ class DirectRoomErasure:
             await client.room_leave(room_id)
             await client.room_forget(room_id)
         await _drop_direct_entry(client, user)
+
+
+class KeyStoreErasure:
+    name = "matrix key store"
+
+    def __init__(self, platform: Any) -> None:
+        self.platform = platform
+
+    async def erase(self, person: ErasedPerson) -> None:
+        client = self.platform.client
+        olm = getattr(client, "olm", None)
+        store = getattr(client, "store", None)
+        if olm is None or store is None:
+            return  # no encryption: nio keeps no keys
+        user = person.platform_id
+        for device in list(olm.device_store[user].values()):
+            store.unignore_device(device)
+            store.unverify_device(device)
+            store.unblacklist_device(device)
+        olm.device_store._entries.pop(user, None)
+        olm.users_for_key_query.discard(user)
+        database = store.database
+        database.execute_sql("PRAGMA secure_delete=ON")
+        with database.atomic():
+            database.execute_sql(
+                "DELETE FROM keys WHERE device_id IN (SELECT id FROM devicekeys WHERE user_id = ?)",
+                (user,),
+            )
+            database.execute_sql("DELETE FROM devicekeys WHERE user_id = ?", (user,))
+        database.execute_sql("VACUUM")
 
 
 async def _drop_direct_entry(client: Any, user: str) -> None:
