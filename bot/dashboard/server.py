@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from aiohttp import web
 
@@ -31,8 +31,6 @@ from storage.uow import Store, UnitOfWork
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-Run = Callable[[Callable[[], T]], Awaitable[T]]
 COOKIE = "pixbot_tableau"
 PREFIX = "/tableau"
 LINK_PLATFORM = "dashboard"

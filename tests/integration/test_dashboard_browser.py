@@ -208,3 +208,21 @@ async def test_refused_links_in_chromium(
         assert "campagne tableau" in await again.locator("main").inner_text()
         await again.screenshot(path=shots / "dashboard-expired.png", full_page=True)
         assert base and AMB
+
+
+async def test_without_dsfr_the_pages_stay_usable(
+    browser: Browser, tmp_path: Path, sqlite_url: str, shots: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """scripts/vendor_dsfr.py not run: dashboard.css alone; the skip link, the focus ring and
+    the keyboard path still work."""
+    monkeypatch.setattr("bot.dashboard.pages.DSFR_CSS", tmp_path / "absent.css")
+    async with dashboard_bot(tmp_path, sqlite_url) as (bot, _):
+        await story(bot)
+        page = await _open(browser, await ask_link(bot))
+        assert await page.locator("link[href$='dsfr.min.css']").count() == 0
+        focusable, reached = await _tab_through(page)
+        assert focusable and focusable == reached
+        await page.keyboard.press("Tab")
+        outline = await page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+        assert outline == "solid"  # the focus is visible
+        await page.screenshot(path=shots / "dashboard-fallback.png", full_page=True)

@@ -337,3 +337,25 @@ async def test_a_standby_on_the_same_database_opens_the_active_ones_link(
             async with client() as http:
                 assert (await http.get(on_standby, allow_redirects=False)).status == 303
                 assert (await http.get(link, allow_redirects=False)).status == 403
+
+
+async def test_what_people_typed_is_escaped(tmp_path: Path, sqlite_url: str) -> None:
+    async with dashboard_bot(tmp_path, sqlite_url) as (bot, base):
+        await story(bot, next_day=False)
+        await bot.say(
+            AMB,
+            'campagne créer XSSXSS123 "<script>alert(1)</script>" '
+            'avant "<b>Jour</b>" le 10/12/2026',
+        )
+        with bot.store.transaction() as uow:
+            campaign = uow.campaigns.by_code("XSSXSS123")
+            assert campaign is not None and campaign.title == "<script>alert(1)</script>"
+        async with client() as http:
+            await http.get(await ask_link(bot))
+            pages = [
+                await (await http.get(f"{base}{path}")).text()
+                for path in ("/tableau", f"/tableau/campagne/{campaign.id}")
+            ]
+        for html in pages:
+            assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+        assert "<b>Jour</b>" not in pages[1] and "&lt;b&gt;Jour&lt;/b&gt;" in pages[1]
