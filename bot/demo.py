@@ -3,7 +3,7 @@
 The database lives in a new temporary directory (printed at start; the chart images are
 written there too). It holds two services (:data:`SERVICES`, 54 agents) with you
 (``@vous:console``) as their ambassador, and one campaign per service that has been running for
-:data:`HISTORY_DAYS` days: invitations, then answers spread over the days (bot/demo_history.py),
+about ten days: invitations, then answers spread over the days (bot/demo_history.py),
 so that the daily snapshot of the figures exists and ``campagne stats`` shows what a real
 campaign looks like under the confidentiality rule, text and chart from the same figures.
 
@@ -27,7 +27,7 @@ from zoneinfo import ZoneInfo
 
 from bot.config import Settings
 from bot.core import Incoming, Member, MessageHandler, Outgoing, SendResult
-from bot.demo_history import HISTORY_DAYS, HISTORY_SERVICES, seed_history
+from bot.demo_history import HISTORY_SERVICES, launch_day, seed_history
 from bot.platforms.console import DEFAULT_SPEAKER, ConsolePlatform, direct_conversation
 from bot.render import Renderer
 from scheduler.views import calendar_from
@@ -132,7 +132,7 @@ def introduction(settings: Settings, database: Path, now: datetime) -> str:
         agents=agents_count(),
         scripted=len(AGENTS),
         history=HISTORY_SERVICES,
-        days=HISTORY_DAYS,
+        days=(today - launch_day(today)).days,
         deadline=suggested_deadline(settings, today),
         folder=database.parent,
     )

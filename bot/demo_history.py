@@ -11,7 +11,7 @@ confidentiality rule, as in a deployment. Names are generated, deterministic, an
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.config import Settings
@@ -175,6 +175,11 @@ def _name(index: int) -> tuple[str, str]:
     return f"@{slug}:console", f"{first} {last}"
 
 
+def launch_day(today: date) -> date:
+    """The running campaigns' launch: ``HISTORY_DAYS`` ago, on a working day."""
+    return _OFFICE.previous_working_day(today - timedelta(days=HISTORY_DAYS))
+
+
 def seed_history(
     store: Store, now: datetime, ambassador_id: int, settings: Settings | None = None
 ) -> None:
@@ -182,8 +187,8 @@ def seed_history(
     settings = settings or Settings()
     tz = ZoneInfo(settings.bot.timezone)
     today = now.astimezone(tz).date()
-    launch_day = _OFFICE.previous_working_day(today - timedelta(days=HISTORY_DAYS))
-    launch = _OFFICE.slot_on(launch_day, tz)
+    launched_on = launch_day(today)
+    launch = _OFFICE.slot_on(launched_on, tz)
     deadline = _OFFICE.next_working_day(today + timedelta(days=12))
     planner = Planner(settings)
     with store.transaction() as uow:
@@ -217,7 +222,7 @@ def seed_history(
                 if step.kind == "launch":
                     uow.steps.set_status(step.id, "done", launch)
             uow.campaigns.set_status(campaign.id, CampaignStatus.RUNNING)
-            uow.campaigns.set_start(campaign.id, launch_day)
+            uow.campaigns.set_start(campaign.id, launched_on)
             uow.campaigns.add_audience(campaign.id, [p.id for p in people], launch)
             uow.participation.record_many(
                 [(p.id, ParticipationKind.INVITED, campaign.id) for p in people],
@@ -230,7 +235,7 @@ def seed_history(
                 what, _, day = outcome.partition(":")
                 # Answers come during the day, spread over the working hours.
                 moment = datetime.combine(
-                    launch_day + timedelta(days=int(day)), time(10 + index % 6, 5 * index % 60)
+                    launched_on + timedelta(days=int(day)), time(10 + index % 6, 5 * index % 60)
                 ).replace(tzinfo=tz)
                 moment = max(moment, launch + timedelta(minutes=20))
                 if what in ("done", "started"):
