@@ -241,6 +241,15 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
         _CONFIG_PATH_OVERRIDE = None
 
 
+def config_file_in_use(config_file: str | Path | None = None) -> Path | None:
+    """The configuration file the settings are read from (absolute), or None when none is."""
+    path = config_file or os.environ.get("PIXBOT_CONFIG")
+    if path is not None:
+        return Path(path).absolute()
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default.absolute() if default.is_file() else None
+
+
 def _describe(exc: ValidationError) -> str:
     lines = []
     for error in exc.errors():

@@ -27,9 +27,25 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+_format = "text"
+
+
 def configure(level: str | int = logging.WARNING, fmt: str = "text") -> None:
+    global _format
+    _format = fmt
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+
+
+def is_json() -> bool:
+    return _format == "json"
+
+
+def emit(level: int, message: str, name: str = "bot.cli") -> None:
+    """Write ``message`` to the log whatever the configured level (what an operator must see:
+    the database in use, why pixbot stops), one JSON object per line in ``json`` format."""
+    logger = logging.getLogger(name)
+    logger.handle(logger.makeRecord(name, level, "(pixbot)", 0, message, None, None))

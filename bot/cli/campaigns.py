@@ -11,8 +11,9 @@ from zoneinfo import ZoneInfo
 import typer
 
 from bot.cli.charts import write_stats_chart
-from bot.cli.common import fail, now, open_store, settings
+from bot.cli.common import fail, now, settings
 from bot.cli.csvio import write_stats_csv
+from bot.cli.database import open_store
 from bot.cli.progress import progress
 from bot.config import Settings
 from bot.domain import Campaign

@@ -9,7 +9,8 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from bot.cli.common import open_store, settings
+from bot.cli.common import settings
+from bot.cli.database import open_store
 
 faq_app = typer.Typer(help="La FAQ.", no_args_is_help=True)
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.common import check_id, fail, now, open_store, settings
+from bot.cli.common import check_id, fail, now, settings
 from bot.cli.csvio import (
     MAX_LISTED_ERRORS,
     AgentRow,
@@ -18,6 +18,7 @@ from bot.cli.csvio import (
     import_pacing,
     read_agents_csv,
 )
+from bot.cli.database import open_store
 from bot.cli.progress import progress
 from bot.privacy import clean_display_name
 from bot.text import clean_line

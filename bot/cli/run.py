@@ -11,7 +11,8 @@ import typer
 from sqlalchemy.engine import make_url
 
 from bot import logs
-from bot.cli.common import ConfigOption, fail, now, open_store, settings, state
+from bot.cli.common import ConfigOption, fail, now, settings, state
+from bot.cli.database import announce, check_folder, open_store, shown_url
 from bot.cli.progress import progress
 from bot.config import Settings
 
@@ -44,6 +45,9 @@ def run(
         if platform not in {"console", "matrix", "slack"}:
             raise fail(f"Plateforme inconnue : {platform} (console, matrix ou slack).", 2)
         cfg.bot.platform = platform  # type: ignore[assignment]
+    if not demo:
+        check_folder(cfg)
+        announce(cfg)
     try:
         code = asyncio.run(run_bot(cfg, **overrides))
     except KeyboardInterrupt:
@@ -62,7 +66,7 @@ def _demo_platform(cfg: Settings) -> Any:
     # snapshot of docs/privacy.md); the disclosure rule applies as everywhere.
     cfg.stats.refresh = "live"
     database = Path(str(make_url(cfg.bot.database_url).database))
-    store = open_store(cfg)
+    store = open_store(cfg, create=True)
     try:
         seed(store, now())
     finally:
@@ -79,25 +83,30 @@ def _demo_platform(cfg: Settings) -> Any:
 def db_upgrade(config: ConfigOption = None) -> None:
     """Créer ou migrer la base de données (Alembic)."""
     cfg = settings(config)
-    store = open_store(cfg)
-    url = make_url(store.database.url).render_as_string(hide_password=True)
-    typer.echo(f"Base à jour : {url}")
+    store = open_store(cfg, create=True)
+    store.close()
+    typer.echo(f"Base à jour : {shown_url(cfg.bot.database_url)}")
 
 
 @db_app.command("backup")
 def db_backup(
-    target: Annotated[Path, typer.Argument(help="Fichier de sauvegarde (SQLite).")],
+    target: Annotated[Path, typer.Argument(help="Fichier de sauvegarde (SQLite), créé en 0600.")],
+    force: Annotated[
+        bool, typer.Option("--force", help="Remplacer le fichier de sauvegarde s'il existe déjà.")
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """Sauvegarde à chaud d'une base SQLite (PostgreSQL : pg_dump, voir docs/deploy-tchap.md)."""
     from storage.backup import BackupError, backup_sqlite
 
     cfg = settings(config)
+    check_folder(cfg)
+    announce(cfg)
     try:
         with progress(None, "Sauvegarde (pages)") as bar:
-            pages = backup_sqlite(cfg.bot.database_url, target, bar.update)
+            pages = backup_sqlite(cfg.bot.database_url, target, bar.update, overwrite=force)
     except BackupError as error:
-        raise fail(str(error), 2) from None
+        raise fail(f"Sauvegarde refusée : {error}", 2) from None
     typer.echo(f"Sauvegarde écrite : {target} ({pages} pages)")
 
 
