@@ -48,4 +48,4 @@ def emit(level: int, message: str, name: str = "bot.cli") -> None:
     """Write ``message`` to the log whatever the configured level (what an operator must see:
     the database in use, why pixbot stops), one JSON object per line in ``json`` format."""
     logger = logging.getLogger(name)
-    logger.handle(logger.makeRecord(name, level, "(pixbot)", 0, message, None, None))
+    logger.handle(logger.makeRecord(name, level, "(pixbot)", 0, message, (), None))

@@ -151,9 +151,7 @@ def test_cli_bad_database_url_is_one_french_line(
     monkeypatch.setenv("PIXBOT_BOT__DATABASE_URL", url.format(tmp=tmp_path))
     for args in (["campaign", "stats", "ABCDEF234"], ["db", "upgrade"], ["forget", "@x:c"]):
         line = _one_french_line(runner.invoke(cli, args), 2)
-        assert line.startswith("Base de données ") or line.startswith(
-            "Configuration invalide"
-        )
+        assert line.startswith("Base de données ") or line.startswith("Configuration invalide")
 
 
 # -- names ---------------------------------------------------------------------------------------
