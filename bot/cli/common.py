@@ -43,7 +43,9 @@ def settings(config: Path | None = None, **overrides: Any) -> Settings:
     try:
         return load_settings(config or state.config, **overrides)
     except ConfigError as exc:
-        raise fail(f"Configuration invalide : {exc}", 2) from None
+        raise fail(
+            "\n".join(f"Configuration invalide : {line}" for line in str(exc).splitlines()), 2
+        ) from None
 
 
 def now() -> datetime:

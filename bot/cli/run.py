@@ -14,7 +14,7 @@ from bot import logs
 from bot.cli.common import ConfigOption, fail, now, settings, state
 from bot.cli.database import announce, check_folder, open_store, shown_url
 from bot.cli.progress import progress
-from bot.config import Settings
+from bot.config import ConfigError, Settings, check_platform
 
 db_app = typer.Typer(help="Base de données.", no_args_is_help=True)
 
@@ -37,14 +37,17 @@ def run(
     from bot.runner import run_bot
 
     overrides: dict[str, Any] = {}
-    cfg = settings(config)
+    if platform is not None and platform not in {"console", "matrix", "slack"}:
+        raise fail(f"Plateforme inconnue : {platform} (console, matrix ou slack).", 2)
+    cfg = settings(config, **({"bot": {"platform": platform}} if platform and not demo else {}))
     logs.configure("INFO" if state.verbose else cfg.log.level, state.log_format or cfg.log.format)
     if demo:
         overrides["platform"] = _demo_platform(cfg)
-    elif platform is not None:
-        if platform not in {"console", "matrix", "slack"}:
-            raise fail(f"Plateforme inconnue : {platform} (console, matrix ou slack).", 2)
-        cfg.bot.platform = platform  # type: ignore[assignment]
+    else:
+        try:
+            check_platform(cfg)
+        except ConfigError as error:
+            raise fail(f"Configuration invalide : {error}", 2) from None
     if not demo:
         check_folder(cfg)
         announce(cfg)
