@@ -38,6 +38,13 @@ def configure(level: str | int = logging.WARNING, fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # matrix-nio tells at INFO about every room of every sync (about 8 lines per room at each
+    # start: 24,000 lines for 3,000 agents, past journald's default burst limit); its warnings
+    # stay, its details come with DEBUG only.
+    numeric = level if isinstance(level, int) else logging.getLevelName(level)
+    logging.getLogger("nio").setLevel(
+        logging.DEBUG if numeric == logging.DEBUG else logging.WARNING
+    )
 
 
 def is_json() -> bool:
@@ -49,3 +56,12 @@ def emit(level: int, message: str, name: str = "bot.cli") -> None:
     the database in use, why pixbot stops), one JSON object per line in ``json`` format."""
     logger = logging.getLogger(name)
     logger.handle(logger.makeRecord(name, level, "(pixbot)", 0, message, (), None))
+
+
+def tell_operator(message: str, level: int = logging.ERROR) -> None:
+    """A sentence for the operator on stderr: plain text, or a JSON log line in ``json``
+    format (so that ``--log-format json`` leaves nothing else on stderr)."""
+    if is_json():
+        emit(level, message, "bot.runner")
+    else:
+        print(message, file=sys.stderr)

@@ -16,7 +16,7 @@ from bot.cli.database import announce, check_folder, open_store, shown_url
 from bot.cli.progress import progress
 from bot.config import ConfigError, Settings, check_platform
 
-db_app = typer.Typer(help="Base de données.", no_args_is_help=True)
+db_app = typer.Typer(help="Base de données.", no_args_is_help=True, rich_markup_mode=None)
 
 
 def run(
@@ -93,7 +93,10 @@ def db_upgrade(config: ConfigOption = None) -> None:
 
 @db_app.command("backup")
 def db_backup(
-    target: Annotated[Path, typer.Argument(help="Fichier de sauvegarde (SQLite), créé en 0600.")],
+    target: Annotated[
+        Path,
+        typer.Argument(metavar="FICHIER", help="Fichier de sauvegarde (SQLite), créé en 0600."),
+    ],
     force: Annotated[
         bool, typer.Option("--force", help="Remplacer le fichier de sauvegarde s'il existe déjà.")
     ] = False,
