@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from bot.app import App
 from bot.config import Settings
 from bot.core import Clock, Platform, PlatformAuthError
+from bot.exitcodes import BAD_SETTINGS, LOGIN_REFUSED
 from bot.logs import tell_operator
 from storage.health import DatabaseHealth, is_transient
 from storage.uow import Store
@@ -134,7 +135,7 @@ async def run_bot(
                 "port : PIXBOT_HTTP__LISTEN) ?"
             )
             store.close()
-            return 2
+            return BAD_SETTINGS
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         # A service manager's stop: finish the message in flight, drain, close cleanly.
@@ -149,7 +150,7 @@ async def run_bot(
             f"Connexion refusée par la plateforme {platform.name} : {error}. Vérifiez le compte "
             "du bot (mot de passe, jeton, compte expiré) puis relancez pixbot (code de sortie 4)."
         )
-        return 4
+        return LOGIN_REFUSED
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)

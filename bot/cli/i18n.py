@@ -108,12 +108,11 @@ def install(lang: str) -> None:
     """Speak ``lang`` from now on (idempotent)."""
     global _language
     _language = lang if lang in LANGUAGES else "fr"
-    click_impl.exceptions.UsageError.show = _show_usage_error  # type: ignore[method-assign]
-    click_impl.exceptions.ClickException.show = _show_error  # type: ignore[method-assign]
-    for cls in (click_impl.core.Command,):
-        if not hasattr(cls.get_help, "__wrapped__"):
-            cls.get_help = _translated_help(cls.get_help)  # type: ignore[method-assign]
-    if not hasattr(click_impl.core.Command.get_usage, "__wrapped__"):
-        click_impl.core.Command.get_usage = _translated_help(  # type: ignore[method-assign]
-            click_impl.core.Command.get_usage
-        )
+    # Class attributes of Typer's vendored Click, replaced once (setattr: they are methods).
+    setattr(click_impl.exceptions.UsageError, "show", _show_usage_error)  # noqa: B010
+    setattr(click_impl.exceptions.ClickException, "show", _show_error)  # noqa: B010
+    command = click_impl.core.Command
+    for name in ("get_help", "get_usage"):
+        method = getattr(command, name)
+        if not hasattr(method, "__wrapped__"):
+            setattr(command, name, _translated_help(method))
