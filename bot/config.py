@@ -15,7 +15,14 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -24,7 +31,7 @@ from pydantic_settings import (
 )
 
 from bot.config_errors import describe
-from bot.config_platforms import MatrixSection, SlackSection
+from bot.config_platforms import MatrixSection, PixSection, SlackSection
 from bot.text import is_canonical_timezone
 from scheduler.calendar import parse_holidays, parse_working_days, parse_working_hours
 
@@ -34,7 +41,14 @@ _DATABASE_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql", "postgres", "pos
 _PLATFORM_ID = re.compile(r"^\S{1,255}$")
 
 
-__all__ = ["ConfigError", "MatrixSection", "Settings", "SlackSection", "load_settings"]
+__all__ = [
+    "ConfigError",
+    "MatrixSection",
+    "PixSection",
+    "Settings",
+    "SlackSection",
+    "load_settings",
+]
 
 
 class ConfigError(Exception):
@@ -243,6 +257,25 @@ class PrivacySection(_Section):
         le=3650,
         description="Days a closed campaign's participation is kept (`pixbot purge`).",
     )
+    key: SecretStr = Field(
+        default=SecretStr(""),
+        description="The secret of tombstones and pseudonyms, kept out of the database "
+        "(docs/privacy.md): 64 hexadecimal digits, here or in PIXBOT_PRIVACY__KEY; secret.",
+    )
+    key_file: str = Field(
+        default="",
+        description="Or a file holding that key; empty: beside a SQLite database "
+        "(pixbot.db.key). PostgreSQL: set key or key_file.",
+        examples=["/etc/pixbot/pixbot.key"],
+    )
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value().strip()
+        if raw and not re.fullmatch(r"[0-9a-fA-F]{64}", raw):
+            raise ValueError("64 chiffres hexadécimaux attendus (openssl rand -hex 32)")
+        return value
 
 
 class LimitsSection(_Section):
@@ -299,6 +332,25 @@ class HttpSection(_Section):
         "host needs another port.",
         examples=["127.0.0.1:8080"],
     )
+    metrics_token: SecretStr = Field(
+        default=SecretStr(""),
+        description='/metrics needs "Authorization: Bearer <token>"; empty: /metrics only on '
+        "a loopback listener; secret.",
+    )
+    public_url: str = Field(
+        default="",
+        description="Where people's browsers reach the dashboard (/tableau) behind a reverse "
+        "proxy (the session cookie is then Secure); empty: http://<listen>.",
+        examples=["https://pixbot.example.gouv.fr"],
+    )
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not re.fullmatch(r"https?://[^\s/?#@]+", value):
+            raise ValueError("adresse attendue : https://hôte[:port], sans chemin")
+        return value
 
     @field_validator("listen")
     @classmethod
@@ -335,6 +387,7 @@ class Settings(BaseSettings):
     privacy: PrivacySection = Field(default_factory=PrivacySection)
     limits: LimitsSection = Field(default_factory=LimitsSection)
     http: HttpSection = Field(default_factory=HttpSection)
+    pix: PixSection = Field(default_factory=PixSection)
     log: LogSection = Field(default_factory=LogSection)
 
     @classmethod

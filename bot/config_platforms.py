@@ -1,11 +1,12 @@
-"""The ``[matrix]`` and ``[slack]`` sections of the settings (see :mod:`bot.config`)."""
+"""The sections of the settings for the services pixbot talks to: ``[matrix]``, ``[slack]`` and
+``[pix]`` (Pix's organisation API); see :mod:`bot.config`."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 _SERVER_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?$")
 _BASE58 = set("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz")
@@ -154,3 +155,51 @@ class SlackSection(_Section):
         if not value.strip() or " " in value.strip():
             raise ValueError("adresse d'écoute attendue")
         return value.strip()
+
+
+class PixSection(_Section):
+    """Pix's organisation API (MaDDo, README § Pix API): where it is, who we are to it, how
+    often participations are fetched."""
+
+    api_url: str = Field(
+        default="",
+        description="The organisation API's base URL (routes under /api); empty: no sync.",
+        examples=["https://api.maddo.pix.fr"],
+    )
+    client_id: str = Field(
+        default="", description="The client id Pix gave the ministry.", examples=["ministere-x"]
+    )
+    client_secret: SecretStr = Field(
+        default=SecretStr(""), description="Its secret (PIXBOT_PIX__CLIENT_SECRET); secret."
+    )
+    sync_minutes: int = Field(
+        default=30,
+        ge=5,
+        le=1440,
+        description="Minutes between two syncs, during working hours; the CLI syncs at any time.",
+    )
+    overlap_minutes: int = Field(
+        default=60,
+        ge=0,
+        le=10_080,
+        description="Participations are fetched again from this many minutes before the last "
+        "successful sync (clock skew, a page that moved while it was read).",
+    )
+    timeout: float = Field(default=30.0, gt=0, le=600, description="Seconds one request may take.")
+
+    @field_validator("api_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not re.fullmatch(r"https?://[^\s/?#@]+", value):
+            raise ValueError('adresse attendue : https://hôte, sans chemin, ou "" pour aucune')
+        return value
+
+    @model_validator(mode="after")
+    def _credentials(self) -> PixSection:
+        if self.api_url and not (self.client_id.strip() and self.client_secret.get_secret_value()):
+            raise ValueError(
+                "pix.client_id et pix.client_secret (PIXBOT_PIX__CLIENT_SECRET) sont requis "
+                "quand pix.api_url est donné"
+            )
+        return self

@@ -11,5 +11,6 @@ FAILURE = 1  # an unexpected error: restarting is worth it
 BAD_SETTINGS = 2  # the configuration, the command line or the database needs fixing
 LOGIN_REFUSED = 4  # the platform refused the bot's account (password, token, account expired)
 TAKEN_OVER = 75  # another process took the instance lock over: restarting makes this a standby
+NEEDS_OPERATOR = 78  # the Matrix device must be healed by a person (docs/tchap.md § 8)
 
-NEEDS_A_PERSON = (BAD_SETTINGS, LOGIN_REFUSED)
+NEEDS_A_PERSON = (BAD_SETTINGS, LOGIN_REFUSED, NEEDS_OPERATOR)

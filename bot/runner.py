@@ -9,15 +9,22 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from bot import logs
 from bot.app import App
 from bot.config import Settings
-from bot.core import Clock, Platform, PlatformAuthError
-from bot.exitcodes import BAD_SETTINGS, LOGIN_REFUSED
+from bot.core import Clock, Platform, PlatformAuthError, PlatformNeedsOperator
+from bot.exitcodes import BAD_SETTINGS, LOGIN_REFUSED, NEEDS_OPERATOR
 from bot.logs import tell_operator
 from storage.health import DatabaseHealth, is_transient
 from storage.uow import Store
 
 log = logging.getLogger(__name__)
+
+# Exit codes a restart cannot fix (bot/exitcodes.py; deploy/pixbot.service:
+# RestartPreventExitStatus=2 4 78): the platform refused the bot's credentials; the Matrix
+# device needs a person to heal.
+EXIT_CREDENTIALS_REFUSED = LOGIN_REFUSED
+EXIT_NEEDS_OPERATOR = NEEDS_OPERATOR
 
 
 def beside_database(database_url: str, suffix: str, fallback: str) -> Path:
@@ -27,6 +34,15 @@ def beside_database(database_url: str, suffix: str, fallback: str) -> Path:
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         return Path(url.database).with_suffix(suffix)
     return Path(fallback)
+
+
+def store_for(settings: Settings) -> Store:
+    """The database, with the keyed-hash secret where the configuration puts it (outside)."""
+    return Store.from_url(
+        settings.bot.database_url,
+        key_file=settings.privacy.key_file or None,
+        key=settings.privacy.key.get_secret_value() or None,
+    )
 
 
 def console_journal_path(database_url: str) -> Path | None:
@@ -111,8 +127,10 @@ def build_platform(settings: Settings) -> Platform:
 async def run_bot(
     settings: Settings, platform: Platform | None = None, clock: Clock | None = None
 ) -> int:
-    store = Store.from_url(settings.bot.database_url)
+    store = store_for(settings)
     await _upgrade_when_reachable(store)
+    with store.transaction() as uow:  # log pseudonyms stay the same across restarts
+        logs.set_key(uow.privacy.key())
     platform = platform or build_platform(settings)
     app = App(
         settings,
@@ -123,9 +141,16 @@ async def run_bot(
     )
     ops = None
     if settings.http.listen:
+        from bot.dashboard.wiring import attach
         from bot.ops_http import OpsServer
 
-        ops = OpsServer(settings.http.listen, app.checks, app.metrics)
+        ops = OpsServer(
+            settings.http.listen,
+            app.checks,
+            app.metrics,
+            token=settings.http.metrics_token.get_secret_value(),
+        )
+        attach(app, ops)
         try:
             await ops.start()  # before the lock: a standby answers /healthz too
         except OSError as error:
@@ -145,6 +170,10 @@ async def run_bot(
     try:
         code = await app.run()
         return code
+    except PlatformNeedsOperator as error:
+        # Healing needs a person (docs/tchap.md § 8): the unit does not restart this code.
+        tell_operator(str(error))
+        return EXIT_NEEDS_OPERATOR
     except PlatformAuthError as error:
         tell_operator(
             f"Connexion refusée par la plateforme {platform.name} : {error}. Vérifiez le compte "

@@ -19,6 +19,7 @@ from sqlalchemy.engine import URL, make_url
 from bot import logs
 from bot.cli.common import fail, state
 from bot.config import Settings, config_file_in_use
+from bot.runner import store_for
 from storage.db import current_revision
 from storage.uow import Store
 
@@ -102,7 +103,7 @@ def open_store(cfg: Settings, *, create: bool = False, upgrade: bool = True) -> 
         raise fail(f"Base de données absente, {label(cfg)} : elle n'existe pas encore ; {HINT}.", 2)
     store: Store | None = None
     try:
-        store = Store.from_url(url)
+        store = store_for(cfg)
         if not create and current_revision(store.database.engine) is None:
             store.close()
             raise fail(

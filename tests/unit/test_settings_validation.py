@@ -53,6 +53,8 @@ BAD: dict[str, str] = {
     "stats.min_group": "0",
     "stats.refresh": '"hourly"',
     "privacy.retention_days": "-1",
+    "privacy.key": '"not-hex"',
+    "privacy.key_file": "[]",
     "limits.send_concurrency": "0",
     "limits.messages_per_minute": '"many"',
     "limits.handoffs_per_day": "-1",
@@ -62,6 +64,14 @@ BAD: dict[str, str] = {
     "limits.import_batch": "0",
     "limits.import_pause": "60",
     "http.listen": '"8080"',
+    "http.metrics_token": "42",
+    "http.public_url": '"pixbot.example.gouv.fr/tableau"',
+    "pix.api_url": '"api.pix.fr"',
+    "pix.client_id": "3",
+    "pix.client_secret": "[1]",
+    "pix.sync_minutes": "1",
+    "pix.overlap_minutes": "-5",
+    "pix.timeout": "0",
     "log.level": '"LOUD"',
     "log.format": '"xml"',
 }
@@ -72,6 +82,9 @@ SECRETS = {
     "slack.bot_token",
     "slack.app_token",
     "slack.signing_secret",
+    "privacy.key",
+    "http.metrics_token",
+    "pix.client_secret",
 }
 
 
