@@ -357,8 +357,8 @@ class HttpSection(_Section):
     def _listen(cls, value: str) -> str:
         value = value.strip()
         match = re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[\w.\-]+):(\d{1,5})", value)
-        if value and (not match or not 1 <= int(match.group(2)) <= 65535):
-            raise ValueError('adresse:port attendu (port 1 à 65535), ou "" pour aucun')
+        if value and (not match or int(match.group(2)) > 65535):
+            raise ValueError('adresse:port attendu (port jusqu’à 65535), ou "" pour aucun')
         return value
 
 
