@@ -28,7 +28,7 @@ from bot.config import Settings
 from bot.core import Clock
 from bot.dbwork import DatabaseWorker, InlineDatabase
 from bot.domain import Campaign, CampaignStatus, PixLink
-from bot.pix.client import PixClient, PixError, PixUnavailable
+from bot.pix.client import PixClient, PixError, PixRefused, PixUnavailable
 from bot.pix.schema import PixCampaign, PixOrganization, PixParticipation
 from bot.services.pix_apply import SyncReport, apply_participations
 from storage.uow import Store
@@ -88,6 +88,7 @@ class PixSync:
     ) -> None:
         self.client = client
         self.tz = tz  # when given, the first sync of each local day is a full one
+        self.since_supported = True  # until Pix refuses the parameter
         self.store = store
         self.clock = clock
         self.overlap = overlap
@@ -143,25 +144,27 @@ class PixSync:
     async def sync(
         self, code: str | None = None, service: str | None = None, *, full: bool = False
     ) -> list[SyncReport]:
-        """Sync the running campaigns (or the open or closed ones with ``code``, in
+        """Sync the running campaigns (or the running or closed ones with ``code``, in
         ``service`` when given); one report per campaign, in order."""
         targets = await self.database.run(self._targets, code, service)
-        reports: list[SyncReport] = []
+        unlinked_error: str | None = NOT_FOUND
+        down = False
         if any(link is None for _, link in targets):
             try:
-                visible = await self.visible_campaigns()
-            except PixError as error:
-                return [SyncReport(c.code, c.service, error=str(error)) for c, _ in targets]
-            targets = await self.database.run(self._link, targets, visible)
-        down = False
+                targets = await self.database.run(
+                    self._link, targets, await self.visible_campaigns()
+                )
+            except PixError as error:  # campaigns already linked are still synced
+                unlinked_error, down = str(error), isinstance(error, PixUnavailable)
+        reports: list[SyncReport] = []
         for campaign, link in targets:
             if link is None:
-                reports.append(SyncReport(campaign.code, campaign.service, error=NOT_FOUND))
+                reports.append(SyncReport(campaign.code, campaign.service, error=unlinked_error))
             elif down:
                 reports.append(SyncReport(campaign.code, campaign.service, error=NOT_TRIED))
             else:
                 report = await self.sync_campaign(campaign, link, full=full)
-                down = report.error is not None and report.error.startswith("Pix ne répond pas")
+                down = report.unavailable
                 reports.append(report)
         return reports
 
@@ -174,22 +177,41 @@ class PixSync:
             full or link.synced_until is None or self._new_day(link.synced_until, read_from)
         )
         since = None if report.full or link.synced_until is None else link.synced_until
+        if since is not None and not self.since_supported:
+            since, report.full = None, True
         if since is not None:
             since -= self.overlap
-        items: list[PixParticipation] = []
         try:
-            async for page in self.client.participations(link.pix_campaign_id, since):
-                items.extend(page.items)
-                report.pages += 1
-                report.skipped += page.skipped
+            try:
+                items = await self._read(link, since, report)
+            except PixRefused as refused:
+                if refused.status != 400 or since is None:
+                    raise
+                # An older MaDDo without `since` refuses the parameter: read everything.
+                log.warning("Pix refuses 'since' (HTTP 400): every sync reads everything")
+                self.since_supported, report.full = False, True
+                items = await self._read(link, None, report)
         except PixError as error:
-            report.error = str(error)
-            if not isinstance(error, PixUnavailable):
+            report.error, report.unavailable = str(error), isinstance(error, PixUnavailable)
+            # The client logs an outage once; a refusal is logged when it is new, not at every
+            # sync while it lasts (pixbot pix status shows it).
+            if not report.unavailable and report.error != link.last_error:
                 log.warning("Pix sync of campaign #%d refused: %s", campaign.id, error)
             await self.database.run(self._failed, campaign.id, report.error)
             return report
         report.fetched = len(items)
         return await self.database.run(self._apply, campaign, items, read_from, report)
+
+    async def _read(
+        self, link: PixLink, since: datetime | None, report: SyncReport
+    ) -> list[PixParticipation]:
+        items: list[PixParticipation] = []
+        report.pages = report.skipped = 0
+        async for page in self.client.participations(link.pix_campaign_id, since):
+            items.extend(page.items)
+            report.pages += 1
+            report.skipped += page.skipped
+        return items
 
     # -- transactions (in the database worker) -------------------------------------------------
 
@@ -200,10 +222,11 @@ class PixSync:
             if code is None:
                 campaigns = uow.campaigns.search(statuses=[CampaignStatus.RUNNING])
             else:
+                # Not before the launch: the audience (who can be matched) is known from it.
                 campaigns = [
                     c
                     for c in uow.campaigns.with_code(code, [service] if service else None)
-                    if c.status != CampaignStatus.CANCELLED
+                    if c.status in (CampaignStatus.RUNNING, CampaignStatus.CLOSED)
                 ]
             links = uow.pix.links([c.id for c in campaigns])
             return [(c, links.get(c.id)) for c in campaigns]

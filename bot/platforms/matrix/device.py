@@ -220,6 +220,20 @@ class DeviceCare(InboundEvents):
             await self._check_device()
         await self._upload_keys()
 
+    async def _on_a_new_device(self) -> None:
+        """Log in on the new device :meth:`_leave_device` chose; if the server refuses even
+        its keys, a person must look (no loop of new devices)."""
+        try:
+            await self._login_on_a_usable_device()
+        except DeviceLost as lost:
+            line = (
+                f"Le serveur refuse aussi les clés du nouvel appareil Matrix "
+                f"{self.client.device_id} du bot ({REASONS_FR.get(lost.reason, lost.reason)}) : "
+                "vérifiez le serveur d'accueil et le compte du bot, puis relancez pixbot."
+            )
+            logger.error("Matrix: %s", line)
+            raise MatrixNeedsOperator(line) from None
+
     # -- the device's keys on the server -------------------------------------------------------
 
     async def _check_device(self) -> DeviceMatch:

@@ -111,7 +111,7 @@ class MatrixPlatform(DeviceCare, TimelineGaps):
                 await self._login_on_a_usable_device()
             except DeviceLost as lost:  # one-time keys refused: this store is not the server's
                 await self._leave_device(lost.reason)
-                await self._login_on_a_usable_device()
+                await self._on_a_new_device()
             client = self.client
             self.bot_id = client.user_id
             await self._load_profile()
