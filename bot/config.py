@@ -103,13 +103,11 @@ class BotSection(_Section):
     @field_validator("database_url")
     @classmethod
     def _database(cls, value: str) -> str:
-        scheme, separator, rest = value.strip().partition("://")
+        scheme, separator, _path = value.strip().partition("://")
         if not separator:
             raise ValueError("adresse de base de données attendue")
         if scheme.lower() not in _DATABASE_SCHEMES:
             raise ValueError(f"{scheme} n'est pas pris en charge : SQLite ou PostgreSQL seulement")
-        if scheme.startswith("sqlite") and not rest.lstrip("/"):
-            raise ValueError("chemin du fichier SQLite manquant")
         return value.strip()
 
     @field_validator("admins")

@@ -17,7 +17,7 @@ import inspect
 import re
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from bot.config import Settings
@@ -239,6 +239,11 @@ class Context:
         """Reply in the conversation the message came from."""
         self.said.append(template)
         self.replies.append(Reply(self.render(template, **variables), buttons))
+
+    def ask(self, kind: str, payload: str, window: timedelta) -> None:
+        """The bot asks this person a question: their next message (within ``window``) goes to
+        the ``@router.prompt(kind)`` handler first, with ``payload``."""
+        self.uow.prompts.set(self.person.id, kind, payload, self.now + window)
 
     def after_replies(self, followup: Callable[[], None]) -> None:
         """Run ``followup`` once the replies are enqueued (so what it enqueues comes after)."""

@@ -196,6 +196,11 @@ async def test_numbers_equal_the_cli_json(tmp_path: Path, sqlite_url: str) -> No
         # One "stop" out of 14: under the threshold, in words on both sides.
         assert expected["opted_out"] == "fewer_than:5"
         assert cells["total.opted_out"] == "moins de 5"
+        # The SVG draws what the PNG draws: the one "stop" may not be shown, so it is not drawn;
+        # it joins "non communiqué" with the 1 who has not started (14 - 7 - 5 = 2).
+        assert 'class="segment-opted_out"' not in html
+        drawn = dict(re.findall(r'class="segment-(\w+)"><title>[^<]* : (\d+)</title>', html))
+        assert drawn == {"completed": "7", "started": "5", "undisclosed": "2"}
 
 
 def _fresh(folder: Path) -> Path:
