@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 from bot.domain import Roles
 from bot.parsing import ParseError, parse_code
-from bot.router import Context, Router
+from bot.router import Context, Router, scope_of
 from bot.text import MAX_MESSAGE, fold
 
 # Words that can only answer a question (small talk such as "ok" or "d'accord" is a command).
@@ -77,15 +77,22 @@ async def route(router: Router, ctx: Context) -> str | None:
     if len(text) > MAX_MESSAGE:
         ctx.say("too_long", limit=MAX_MESSAGE)
         return None
+    elsewhere = False
     prompt = ctx.uow.prompts.pop(ctx.person.id, ctx.now)
     if prompt is not None:
-        handler = router.prompts.get(prompt.kind)
-        if handler is not None and await handler(ctx, text, prompt.payload):
-            return f"prompt:{prompt.kind}"
+        asked_in, payload = scope_of(prompt.payload)
+        if asked_in is not None and asked_in != incoming.conversation_id:
+            # Asked in another conversation: it still waits there; this message is not for it.
+            ctx.uow.prompts.set(ctx.person.id, prompt.kind, prompt.payload, prompt.expires_at)
+            prompt, elsewhere = None, True
+        else:
+            handler = router.prompts.get(prompt.kind)
+            if handler is not None and await handler(ctx, text, payload):
+                return f"prompt:{prompt.kind}"
     match = router.match(text)
     if match is None:
         if answer_word(text):
-            ctx.say("not_expecting", text=text, asked=prompt is not None)
+            ctx.say("not_expecting", text=text, asked=prompt is not None, elsewhere=elsewhere)
             return "not_expecting"
         code = bare_code(text)
         if code is not None:

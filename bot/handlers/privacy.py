@@ -70,7 +70,8 @@ async def my_data(ctx: Context, args: str) -> None:
 
 @router.command("oublie-moi", "oublie moi", "forget me", "efface mes donnees")
 async def forget_me(ctx: Context, args: str) -> None:
-    ctx.ask("forget", "", CONFIRM_WINDOW)
+    # Asked in a room, it is answered in the direct conversation (or with "!pix oui" there).
+    ctx.ask("forget", "", CONFIRM_WINDOW, anywhere=True)
     has_roles = ctx.roles.is_admin or ctx.roles.is_ambassador
     if ctx.incoming.is_direct:
         ctx.say("forget_confirm", has_roles=has_roles)

@@ -116,3 +116,17 @@ def test_one_agent_imported_reads_in_the_singular(env: str, tmp_path: Path) -> N
     result = CliRunner().invoke(cli, ["agents", "import", str(csv_file)])
     assert result.exit_code == 0, result.output
     assert "1 agent importé (1 nouveau, 0 mis à jour)." in result.output
+
+
+async def test_a_question_asked_in_a_room_is_answered_in_that_room(
+    week_store: Store, tmp_path: Path
+) -> None:
+    bot = first_week_bot(week_store, tmp_path, SUNDAY_EVENING)
+    await bot.say(AMB, 'campagne créer ABCDEF234 "Cybersécurité" fin 15/01/2027')
+    room = "#ambassadeurs:console"
+    [ask] = await bot.say(AMB, "!pix campagne clore ABCDEF234", room=room)
+    assert "Répondez « oui »" in ask
+    [here] = await bot.say(AMB, "oui")  # in the direct conversation: not the question's
+    assert "dans la conversation où je l'ai posée" in here
+    [closed] = await bot.say(AMB, "!pix oui", room=room)
+    assert "close" in closed
