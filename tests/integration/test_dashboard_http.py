@@ -364,3 +364,25 @@ async def test_what_people_typed_is_escaped(tmp_path: Path, sqlite_url: str) -> 
         for html in pages:
             assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
         assert "<b>Jour</b>" not in pages[1] and "&lt;b&gt;Jour&lt;/b&gt;" in pages[1]
+
+
+async def test_erasure_closes_the_session_and_the_audit_keeps_a_pseudonym(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    async with dashboard_bot(tmp_path, sqlite_url) as (bot, base):
+        await story(bot)
+        async with client() as http:
+            await http.get(await ask_link(bot))
+            assert (await http.get(f"{base}/tableau")).status == 200
+            await bot.say(AMB, "oublie-moi")
+            await bot.say(AMB, "oui")
+            closed = await http.get(f"{base}/tableau")
+            assert closed.status == 403 and CODE not in await closed.text()
+        with bot.store.transaction() as uow:
+            actors = {
+                row.actor
+                for row in uow.session.scalars(select(AuditRow))
+                if row.action.startswith("dashboard_")
+            }
+        assert actors and AMB not in actors
+        assert all(actor.startswith("erased:") for actor in actors)
