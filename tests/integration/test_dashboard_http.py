@@ -386,3 +386,24 @@ async def test_erasure_closes_the_session_and_the_audit_keeps_a_pseudonym(
             }
         assert actors and AMB not in actors
         assert all(actor.startswith("erased:") for actor in actors)
+
+
+@pytest.mark.parametrize(
+    ("refresh", "said"),
+    [
+        ("daily", "les prochains arrivent le mardi 24 novembre 2026 à 00:00"),
+        ("live", "Chiffres en direct."),
+    ],
+)
+async def test_the_page_says_when_the_next_figures_come(
+    tmp_path: Path, sqlite_url: str, refresh: str, said: str
+) -> None:
+    """Even with no campaign yet (nothing to read the moment from)."""
+    async with dashboard_bot(tmp_path, sqlite_url, stats={"refresh": refresh}) as (bot, base):
+        with bot.store.transaction() as uow:
+            amb = uow.people.ensure(AMB, "Ambre", bot.clock.now())
+            uow.roles.add(amb.id, "ambassador", "DREAL-BZH")
+        async with client() as http:
+            await http.get(await ask_link(bot))
+            html = await (await http.get(f"{base}/tableau")).text()
+        assert said in html and "Aucune campagne dans vos services" in html
