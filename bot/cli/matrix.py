@@ -11,12 +11,17 @@ import typer
 
 from bot.cli.common import ConfigOption, settings
 
-matrix_app = typer.Typer(help="Le compte Matrix (Tchap) du bot.", no_args_is_help=True)
+matrix_app = typer.Typer(
+    help="Le compte Matrix (Tchap) du bot.", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 @matrix_app.command("status")
 def matrix_status(
-    as_json: Annotated[bool, typer.Option("--json")] = False, config: ConfigOption = None
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Sortie JSON (pour les scripts).")
+    ] = False,
+    config: ConfigOption = None,
 ) -> None:
     """Utilisateur, appareil, clés, signature croisée, stockage ; code de sortie 1 quand les
     agents ne peuvent pas joindre le bot (avec ce qu'il faut faire)."""
