@@ -39,7 +39,7 @@ from bot.lease import Lease
 from bot.limits import SenderLimiter, Verdict
 from bot.metrics import Metrics
 from bot.notifier import Notifier
-from bot.ops_http import Check, Health, database_check
+from bot.ops_http import Check, Health, database_check, platform_check
 from bot.outbox import ERASURE, Dispatcher
 from bot.privacy import clean_display_name
 from bot.render import Renderer
@@ -383,7 +383,7 @@ class App:
         state = self.platform_state
         if state == "up" and self.dispatcher.platform_unreachable:
             state = "unreachable"
-        return {"status": state, "name": self.platform.name}
+        return platform_check(self.platform, state)
 
     async def _check_scheduler(self) -> Check:
         if self.role() != "active":

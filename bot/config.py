@@ -190,6 +190,19 @@ class HttpSection(_Section):
     listen: str = ""
     # /metrics needs "Authorization: Bearer <token>"; empty: /metrics only on a loopback listener.
     metrics_token: SecretStr = SecretStr("")
+    # Where people's browsers reach the dashboard (/tableau), e.g. "https://pixbot.example.gouv.fr"
+    # behind a reverse proxy (the session cookie is then "Secure"); empty: http://<listen>.
+    public_url: str = ""
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not re.fullmatch(r"https?://[^\s/?#@]+", value):
+            raise ValueError(
+                'expected "https://host[:port]", e.g. "https://pixbot.example.gouv.fr"'
+            )
+        return value
 
     @field_validator("listen")
     @classmethod
@@ -220,7 +233,7 @@ class PixSection(_Section):
     @classmethod
     def _url(cls, value: str) -> str:
         value = value.strip().rstrip("/")
-        if value and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+        if value and not re.fullmatch(r"https?://[^\s/?#@]+", value):
             raise ValueError('expected an http(s) URL, e.g. "https://api.pix.fr", or ""')
         return value
 

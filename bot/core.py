@@ -135,6 +135,20 @@ class PlatformAuthError(Exception):
     """
 
 
+class PlatformNeedsOperator(PlatformAuthError):
+    """The platform cannot serve until a person acts (e.g. the Matrix device was lost and no
+    recovery key can sign a new one). ``str(error)`` is one French line saying what to do."""
+
+
+@runtime_checkable
+class ReportsReadiness(Protocol):
+    """A platform that can be connected and still unable to read or be read (Matrix E2EE)."""
+
+    def readiness_problem(self) -> str | None:
+        """None when people can reach the bot; else a short reason code (no secret)."""
+        ...
+
+
 MessageHandler = Callable[[Incoming], Awaitable[None]]
 
 

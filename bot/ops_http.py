@@ -26,6 +26,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.core import Platform, ReportsReadiness
 from bot.metrics import CONTENT_TYPE, Metrics
 from storage.health import DatabaseHealth, describe, is_transient
 from storage.uow import Store
@@ -90,11 +91,15 @@ class OpsServer:
         self.token = token
         self._runner: web.AppRunner | None = None
         self.bound_port: int | None = None
+        # Other pages served on the same listener (the dashboard): each adds its routes.
+        self.mounts: list[Callable[[web.Application], None]] = []
 
     async def start(self) -> None:
         app = web.Application()
         app.router.add_get("/healthz", self._healthz)
         app.router.add_get("/metrics", self._metrics)
+        for mount in self.mounts:
+            mount(app)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.host, self.port)
@@ -159,4 +164,16 @@ def database_check(store: Store, health: DatabaseHealth) -> CheckFunction:
             return {"status": "down", "reason": describe(error).split(":", 1)[0]}
         return {"status": "up"}
 
+    return check
+
+
+def platform_check(platform: Platform, state: str) -> Check:
+    """The platform's check: its state; when it is connected ("up") but people cannot reach
+    the bot through it (Matrix: E2EE keys missing, mismatched or exhausted, the device not
+    cross-signed), a bad status and a short reason code — never a key."""
+    check: Check = {"status": state, "name": platform.name}
+    if state == "up" and isinstance(platform, ReportsReadiness):
+        problem = platform.readiness_problem()
+        if problem is not None:
+            check.update(status="unreachable_by_people", reason=problem)
     return check

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 
 from bot.config import Settings
 from bot.core import Button, Clock, Incoming
+from bot.dashboard.tokens import DashboardLinks
 from bot.domain import Person, Roles
 from bot.faq_memory import FaqMemory
 from bot.notifier import Notifier
@@ -191,6 +192,8 @@ class Deps:
     directory: Directory
     # The last FAQ topic answered to each person, a few minutes, in memory only.
     faq_memory: FaqMemory = field(default_factory=FaqMemory)
+    # The dashboard's link issuer, when the HTTP server serves it (``[http] listen``).
+    dashboard: DashboardLinks | None = None
 
 
 @dataclass

@@ -13,11 +13,16 @@ from sqlalchemy.engine import make_url
 from bot import logs
 from bot.app import App
 from bot.config import Settings
-from bot.core import Clock, Platform, PlatformAuthError
+from bot.core import Clock, Platform, PlatformAuthError, PlatformNeedsOperator
 from storage.health import DatabaseHealth, is_transient
 from storage.uow import Store
 
 log = logging.getLogger(__name__)
+
+# Exit codes a restart cannot fix (deploy/pixbot.service: RestartPreventExitStatus=4 78):
+# the platform refused the bot's credentials; the Matrix device needs a person to heal.
+EXIT_CREDENTIALS_REFUSED = 4
+EXIT_NEEDS_OPERATOR = 78
 
 
 def beside_database(database_url: str, suffix: str, fallback: str) -> Path:
@@ -139,6 +144,7 @@ async def run_bot(
     )
     ops = None
     if settings.http.listen:
+        from bot.dashboard.wiring import attach
         from bot.ops_http import OpsServer
 
         ops = OpsServer(
@@ -147,6 +153,7 @@ async def run_bot(
             app.metrics,
             token=settings.http.metrics_token.get_secret_value(),
         )
+        attach(app, ops)
         try:
             await ops.start()  # before the lock: a standby answers /healthz too
         except OSError as error:
@@ -162,6 +169,10 @@ async def run_bot(
     try:
         code = await app.run()
         return code
+    except PlatformNeedsOperator as error:
+        # Healing needs a person (docs/tchap.md § 8): the unit does not restart this code.
+        print(str(error), file=sys.stderr)
+        return EXIT_NEEDS_OPERATOR
     except PlatformAuthError as error:
         log.error("platform refused the bot's credentials: %s", error)
         print(
@@ -169,7 +180,7 @@ async def run_bot(
             "du bot (mot de passe, jeton, compte expiré) puis relancez pixbot.",
             file=sys.stderr,
         )
-        return 4
+        return EXIT_CREDENTIALS_REFUSED
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)

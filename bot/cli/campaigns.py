@@ -144,6 +144,7 @@ def campaign_show(
                 audience_size=uow.campaigns.audience_size(campaign.id),
                 stats=_figures(uow, campaign, cfg),
                 steps=[_step_view(s) for s in steps],
+                pix=uow.pix.link(campaign.id),
             )
         )
 

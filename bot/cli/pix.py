@@ -160,7 +160,10 @@ def sync(
     reports = asyncio.run(run())
     if not reports:
         raise fail(
-            f"Campagne inconnue : {code}" if code else "Aucune campagne en cours à synchroniser."
+            f"Aucune campagne lancée avec le code {code} (la synchronisation commence au"
+            " lancement)."
+            if code
+            else "Aucune campagne en cours à synchroniser."
         )
     for report in reports:
         typer.echo(describe(report))

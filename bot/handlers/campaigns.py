@@ -272,6 +272,7 @@ async def show(ctx: Context, args: str) -> None:
         audience_size=uow.campaigns.audience_size(campaign.id),
         stats=ctx.deps.campaigns.stats(uow, campaign, ctx.now),
         steps=ctx.deps.planner.describe(uow, campaign),
+        pix=uow.pix.link(campaign.id),
     )
 
 

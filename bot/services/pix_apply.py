@@ -51,6 +51,7 @@ class SyncReport:
     unmatched: dict[str, int] = field(default_factory=dict)  # this sync, by reason
     full: bool = False
     error: str | None = None
+    unavailable: bool = False  # the error is an outage (the next campaigns are not tried)
 
     @property
     def unmatched_total(self) -> int:

@@ -143,25 +143,27 @@ class PixSync:
     async def sync(
         self, code: str | None = None, service: str | None = None, *, full: bool = False
     ) -> list[SyncReport]:
-        """Sync the running campaigns (or the open or closed ones with ``code``, in
+        """Sync the running campaigns (or the running or closed ones with ``code``, in
         ``service`` when given); one report per campaign, in order."""
         targets = await self.database.run(self._targets, code, service)
-        reports: list[SyncReport] = []
+        unlinked_error: str | None = NOT_FOUND
+        down = False
         if any(link is None for _, link in targets):
             try:
-                visible = await self.visible_campaigns()
-            except PixError as error:
-                return [SyncReport(c.code, c.service, error=str(error)) for c, _ in targets]
-            targets = await self.database.run(self._link, targets, visible)
-        down = False
+                targets = await self.database.run(
+                    self._link, targets, await self.visible_campaigns()
+                )
+            except PixError as error:  # campaigns already linked are still synced
+                unlinked_error, down = str(error), isinstance(error, PixUnavailable)
+        reports: list[SyncReport] = []
         for campaign, link in targets:
             if link is None:
-                reports.append(SyncReport(campaign.code, campaign.service, error=NOT_FOUND))
+                reports.append(SyncReport(campaign.code, campaign.service, error=unlinked_error))
             elif down:
                 reports.append(SyncReport(campaign.code, campaign.service, error=NOT_TRIED))
             else:
                 report = await self.sync_campaign(campaign, link, full=full)
-                down = report.error is not None and report.error.startswith("Pix ne répond pas")
+                down = report.unavailable
                 reports.append(report)
         return reports
 
@@ -183,8 +185,10 @@ class PixSync:
                 report.pages += 1
                 report.skipped += page.skipped
         except PixError as error:
-            report.error = str(error)
-            if not isinstance(error, PixUnavailable):
+            report.error, report.unavailable = str(error), isinstance(error, PixUnavailable)
+            # The client logs an outage once; a refusal is logged when it is new, not at every
+            # sync while it lasts (pixbot pix status shows it).
+            if not report.unavailable and report.error != link.last_error:
                 log.warning("Pix sync of campaign #%d refused: %s", campaign.id, error)
             await self.database.run(self._failed, campaign.id, report.error)
             return report
@@ -200,10 +204,11 @@ class PixSync:
             if code is None:
                 campaigns = uow.campaigns.search(statuses=[CampaignStatus.RUNNING])
             else:
+                # Not before the launch: the audience (who can be matched) is known from it.
                 campaigns = [
                     c
                     for c in uow.campaigns.with_code(code, [service] if service else None)
-                    if c.status != CampaignStatus.CANCELLED
+                    if c.status in (CampaignStatus.RUNNING, CampaignStatus.CLOSED)
                 ]
             links = uow.pix.links([c.id for c in campaigns])
             return [(c, links.get(c.id)) for c in campaigns]

@@ -91,5 +91,7 @@ def test_wrong_secret_is_a_clear_refusal(configured: Path, monkeypatch: pytest.M
 def test_an_unknown_code_is_said_so(configured: Path, maddo: FakeMaddo) -> None:
     runner.invoke(cli, ["db", "upgrade"])
     result = runner.invoke(cli, ["pix", "sync", "XYZXYZ123"])
-    assert result.exit_code == 1 and "Campagne inconnue : XYZXYZ123" in result.output
+    assert (
+        result.exit_code == 1 and "Aucune campagne lancée avec le code XYZXYZ123" in result.output
+    )
     assert maddo.requests == []  # nothing asked of Pix

@@ -139,6 +139,9 @@ async def test_first_sync_links_reads_every_page_and_drops_every_result(
     assert _pending(bot) == {AGENTS[1], AGENTS[3], AGENTS[4], AGENTS[5]}
     with bot.store.transaction() as uow:
         assert uow.session.scalar(select(func.count()).select_from(PixUnmatchedRow)) == 205
+    # The ambassador is told the figures come from Pix too (when, never who).
+    shown = "\n".join(await bot.say(AMB, f"campagne voir {CODE}"))
+    assert "• participation lue chez Pix : dernière lecture " in shown
     # The agent sees it in « mes données », as Pix's and not their own declaration.
     data = "\n".join(await bot.say(AGENTS[0], "mes données"))
     assert "source : Pix" in data
@@ -463,3 +466,28 @@ async def test_a_crash_while_applying_writes_nothing_and_the_next_sync_applies_a
     [report] = await sync.sync()
     assert report.full and (report.completed, report.started) == (2, 2)
     assert len(events(bot, ParticipationKind.COMPLETED)) == 2
+
+
+async def test_a_refusal_is_logged_once_and_linked_campaigns_sync_while_pix_lists_nothing(
+    bot: Bot, fake: FakeMaddo, sync: PixSync, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    fake.participations[PIX_ID].append(
+        pix(1, EMAILS[AGENTS[0]], "SHARED", shared_at=bot.clock.now())
+    )
+    await sync.sync()  # linked
+    # Pix now refuses this campaign (out of the client's jurisdiction): logged once, not at
+    # every sync; `pixbot pix status` keeps showing it.
+    fake.faults = [Fault(f"/api/campaigns/{PIX_ID}/", 403, 3)]
+    for _ in range(3):
+        [refused] = await sync.sync()
+        assert refused.error is not None and "HTTP 403" in refused.error
+    assert len([r for r in caplog.records if "refused" in r.getMessage()]) == 1
+    # A second campaign, not linked yet, while Pix cannot list organisations: it reports
+    # that, and the linked one is synced all the same.
+    await bot.say(AMB, 'campagne créer OTHER1234 "Autre" fin 15/12/2026')
+    await bot.say(AMB, "campagne lancer OTHER1234")
+    fake.faults = [Fault("/api/organizations", 403, 1)]
+    reports = {r.code: r for r in await sync.sync()}
+    assert reports[CODE].error is None
+    assert reports["OTHER1234"].error is not None and "HTTP 403" in reports["OTHER1234"].error
