@@ -24,7 +24,7 @@ from bot.config import Settings
 from bot.core import Button, Clock, Incoming
 from bot.dashboard.tokens import DashboardLinks
 from bot.domain import Person, Roles
-from bot.faq_memory import FaqMemory
+from bot.faq.memory import FaqMemory
 from bot.notifier import Notifier
 from bot.render import Renderer
 from bot.services.audience import Directory

@@ -17,7 +17,15 @@ from typing import Any
 import pytest
 
 from tests.helpers.campaigns import AMB
-from tests.helpers.dashboard import ADMIN, CODE, ask_link, cli_stats_json, dashboard_bot, story
+from tests.helpers.dashboard import (
+    ADMIN,
+    CODE,
+    ask_link,
+    cli_stats_json,
+    dashboard_bot,
+    other_service,
+    story,
+)
 
 CHROMIUM = os.environ.get("PIXBOT_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = [
@@ -102,6 +110,12 @@ async def test_pages_in_chromium(
     browser: Browser, tmp_path: Path, sqlite_url: str, shots: Path
 ) -> None:
     async with dashboard_bot(tmp_path, sqlite_url) as (bot, _):
+        # The same Pix code in two more services (one too small to show), and a second code.
+        bot.clock.advance(minutes=-1)
+        await other_service(bot, "DDT-35", "@amb-ddt:console", agents=40, done=3)
+        await other_service(bot, "SGAR", "@amb-sgar:console", agents=3, done=1)
+        await other_service(bot, "DDT-35", "@amb-ddt:console", agents=0, done=0, code="QWERTY567")
+        bot.clock.advance(minutes=1)
         await story(bot, agents=14, done=7, started=5, stopped=1)
         expected: dict[str, Any] = json.loads(cli_stats_json(bot, sqlite_url))
         page = await _open(browser, await ask_link(bot))
@@ -142,8 +156,14 @@ async def test_pages_in_chromium(
         await admin.get_by_role("link", name="Vue ministère").click()
         await admin.wait_for_url("**/tableau/ministere")
         assert await admin.locator("h1").inner_text() == "Vue ministère"
-        row = admin.locator("#ministere tbody tr", has_text="DREAL-BZH")
-        assert "50" in await row.inner_text()  # 7 of 14 completed
+        rows = {
+            service: await admin.locator("#ministere tbody tr", has_text=service).inner_text()
+            for service in ("DREAL-BZH", "DDT-35", "SGAR")
+        }
+        assert "50" in rows["DREAL-BZH"]  # 7 of 14 completed
+        # 3 of 40: in words by the rule, so a band: fewer than 5 of 40 is below 13 %.
+        assert "moins de 13" in rows["DDT-35"] and "sur 40" in rows["DDT-35"]
+        assert "moins de 5 personnes" in rows["SGAR"]
         await admin.screenshot(path=shots / "dashboard-ministry.png", full_page=True)
         focusable, reached = await _tab_through(admin)
         assert focusable and focusable == reached, (focusable, reached)
@@ -188,3 +208,21 @@ async def test_refused_links_in_chromium(
         assert "campagne tableau" in await again.locator("main").inner_text()
         await again.screenshot(path=shots / "dashboard-expired.png", full_page=True)
         assert base and AMB
+
+
+async def test_without_dsfr_the_pages_stay_usable(
+    browser: Browser, tmp_path: Path, sqlite_url: str, shots: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """scripts/vendor_dsfr.py not run: dashboard.css alone; the skip link, the focus ring and
+    the keyboard path still work."""
+    monkeypatch.setattr("bot.dashboard.pages.DSFR_CSS", tmp_path / "absent.css")
+    async with dashboard_bot(tmp_path, sqlite_url) as (bot, _):
+        await story(bot)
+        page = await _open(browser, await ask_link(bot))
+        assert await page.locator("link[href$='dsfr.min.css']").count() == 0
+        focusable, reached = await _tab_through(page)
+        assert focusable and focusable == reached
+        await page.keyboard.press("Tab")
+        outline = await page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+        assert outline == "solid"  # the focus is visible
+        await page.screenshot(path=shots / "dashboard-fallback.png", full_page=True)

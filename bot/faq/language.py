@@ -23,9 +23,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from bot.faq import FaqBase, FaqMatch, load_data
-from bot.faq_analyzer import split_words
-from bot.faq_lexicon import fold_word
+from bot.faq.analyzer import split_words
+from bot.faq.base import FaqBase, FaqMatch, load_data
+from bot.faq.lexicon import fold_word
 
 LOCALES = ("fr", "en")
 _NON_WORD = str.maketrans({char: " " for char in "'’?!.,;:()[]«»\"/-"})

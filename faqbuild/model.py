@@ -1,39 +1,32 @@
-"""Training the FAQ's classifier offline (scikit-learn): ``python -m bot.faq_model_build``.
+"""Training the FAQ's classifier offline (scikit-learn): ``python -m faqbuild``.
 
 Needs the ``[faq-build]`` extra (numpy, scikit-learn); the bot itself only reads the result
-(``bot/faq_model.py``). Per locale, the training questions are the knowledge base's phrasings
+(``bot/faq/model.py``). Per locale, the training questions are the knowledge base's phrasings
 (labelled with their topic), its off-topic phrasings and the example corpus
-(``bot/faq_examples.py``: questions written blind from FAQ-FACTS.md, routed to the base of their
+(``faqbuild/corpus.py``: questions written blind from FAQ-FACTS.md, routed to the base of their
 language as the bot routes them; their off-topic questions labelled :data:`OFF_TOPIC`).
 
 The model is a multinomial logistic regression (L2, ``C`` = :data:`C`) on the hashed features of
-``bot/faq_features.py``, fitted on the buckets the training questions use only, pruned of the
+``bot/faq/features.py``, fitted on the buckets the training questions use only, pruned of the
 buckets with negligible weights, then written with the digest of everything it was trained on.
 ``bench/faq.py --folds`` trains one per fold with :func:`fit` (each training set held out).
 """
 
 from __future__ import annotations
 
-import sys
 from array import array
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bot import faq_examples
-from bot.faq import FaqBase
-from bot.faq_analyzer import Analyzer
-from bot.faq_data import load_data
-from bot.faq_features import BUCKETS, features
-from bot.faq_language import LOCALES
-from bot.faq_model import OFF_TOPIC, FaqModel, model_path, training_digest
+from bot.faq.analyzer import Analyzer
+from bot.faq.data import load_data
+from bot.faq.features import BUCKETS, features
+from bot.faq.model import OFF_TOPIC, FaqModel, training_digest
+from bot.faq.tuning import MAX_ITER, PRUNE_SHARE, C
+from faqbuild import corpus as faq_examples
 
-C = 30.0  # inverse regularisation, chosen on the folds (bench/faq.py --folds)
-MAX_ITER = 3000
 INT16 = 32767
-# Buckets whose every weight is under this share of the largest weight are dropped: they barely
-# move a probability, and they are half of the file.
-PRUNE_SHARE = 0.02
 REPO = Path(__file__).resolve().parents[1]
 FAQ = REPO / "bot" / "messages" / "faq"
 
@@ -109,18 +102,11 @@ def corpus_questions(locale: str, corpus: Sequence[str] = faq_examples.CORPUS) -
 
 
 def build(locale: str, corpus: Sequence[str] = faq_examples.CORPUS) -> FaqModel:
-    """The model of ``locale`` from the knowledge base and the corpus in ``tests/data``."""
+    """The model of ``locale`` from the knowledge base and the corpus in ``faqdata/``."""
     data = load_data(locale)
     model: FaqModel = fit(
-        FaqBase(data)._analyzer,
+        faq_examples.analyzer(locale),
         knowledge_base_questions(data) + corpus_questions(locale, corpus),
         digest=training_digest(training_files(locale, corpus)),
     )
     return model
-
-
-if __name__ == "__main__":  # pragma: no cover
-    for name in sys.argv[1:] or LOCALES:
-        path = model_path(name)
-        path.write_bytes(build(name).to_bytes())
-        print(f"wrote {path} ({path.stat().st_size} bytes)")

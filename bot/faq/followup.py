@@ -10,13 +10,13 @@ and the person was answered a moment ago:
   cybersécurité ? les parcours proposés"), and answered only when that topic comes out: the
   context may make a follow-up clear, never send it to a third topic.
 
-The last topic per person is held by :class:`bot.faq_memory.FaqMemory`, in memory only.
+The last topic per person is held by :class:`bot.faq.memory.FaqMemory`, in memory only.
 """
 
 from __future__ import annotations
 
-from bot.faq import FaqBase, FaqMatch
-from bot.faq_tuning import (
+from bot.faq.base import FaqBase, FaqMatch
+from bot.faq.tuning import (
     FOLLOW_UP_OFF_TOPIC,
     FOLLOW_UP_WORDS,
     PARTS,

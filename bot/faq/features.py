@@ -1,4 +1,4 @@
-"""Features of a question for the FAQ's learned classifier (``bot/faq_model.py``), pure Python.
+"""Features of a question for the FAQ's learned classifier (``bot/faq/model.py``), pure Python.
 
 A question becomes a sparse vector of hashed features, the same at build time (training, with
 scikit-learn) and at run time (scoring, without it):
@@ -26,13 +26,11 @@ from collections.abc import Iterable
 from itertools import pairwise
 from zlib import crc32
 
-from bot.faq_analyzer import Analyzer
+from bot.faq.analyzer import Analyzer
+from bot.faq.tuning import GROUP_WEIGHTS, UNKNOWN_ZIPFS
 
 BUCKETS = 1 << 20
 CHAR_SIZES = (3, 4, 5)
-GROUP_WEIGHTS = {"t": 1.0, "b": 0.6, "w": 0.5, "c": 0.35, "u": 0.5}
-# Zipf frequencies splitting the words the knowledge base never uses into rare / uncommon ones.
-UNKNOWN_ZIPFS = (2.5, 4.0)
 MAX_CHAR_WORD = 24  # longer "words" are URLs or noise: their character grams are skipped
 
 

@@ -2,9 +2,9 @@
 
 A multinomial logistic regression over the 21 topics and one off-topic class (``~``), trained
 offline on the knowledge base's phrasings and the example corpus by ``python -m
-bot.faq_model_build`` (scikit-learn, the ``[faq-build]`` extra) and shipped as
+faqbuild.model`` (scikit-learn, the ``[faq-build]`` extra) and shipped as
 ``bot/messages/faq/model_{locale}.bin``. Run time needs neither numpy nor scikit-learn: the
-question's hashed features (``bot/faq_features.py``) select a few hundred weight rows, summed
+question's hashed features (``bot/faq/features.py``) select a few hundred weight rows, summed
 and turned into probabilities by a softmax.
 
 File layout (little-endian)::
@@ -33,7 +33,7 @@ from pathlib import Path
 
 MAGIC = b"PIXFAQM1"
 OFF_TOPIC = "~"
-# Bump when the features (bot/faq_features.py) or the training recipe change meaning.
+# Bump when the features (bot/faq/features.py) or the training recipe change meaning.
 FEATURES_VERSION = "1"
 
 
@@ -49,7 +49,7 @@ class FaqModel:
     digest: str
 
     def probabilities(self, vector: Mapping[int, float]) -> dict[str, float]:
-        """Softmax of the class scores for a feature vector (see :func:`bot.faq_features`)."""
+        """Softmax of the class scores for a feature vector (see :func:`bot.faq.features`)."""
         # Features of a question share a few values (one per group, normalised): the rows of
         # each value are summed column by column in C (zip, sum), not weight by weight.
         width = len(self.classes)

@@ -2,7 +2,7 @@
 
 The knowledge base's phrasings were written by the people who wrote the answers, so the matcher
 knew our words and missed the agents' ("c afiché quelque part ?", "obligé de creer un compte ?").
-Question sets written blind from ``FAQ-FACTS.md`` by other writers (``tests/data``, listed in
+Question sets written blind from ``FAQ-FACTS.md`` by other writers (``faqdata/``, listed in
 :data:`CORPUS`) become per-topic example phrasings; their off-topic questions (other IT tools,
 HR, the event's logistics…) become the off-topic class ``~exemples``, which pushes questions
 like them towards abstention. Each question goes to the base of its language (the English ones
@@ -13,7 +13,7 @@ towards its vocabulary, lemmas, synonyms), and shipped as ``bot/messages/faq/exa
 .tsv`` (topic id or ``-``, tokens, question): loading them costs a file read, not an analysis.
 Rebuild after changing a knowledge base, its synonyms or the corpus::
 
-    python -m bot.faq_examples
+    python -m faqbuild
 
 (a unit test fails while the shipped file is stale). The blind evaluation sets are never part of
 the corpus.
@@ -21,18 +21,19 @@ the corpus.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import yaml
 
-from bot.faq import FaqBase
-from bot.faq_data import Example, load_data, load_examples
-from bot.faq_language import LOCALES, detect_language, function_words
+from bot.faq.analyzer import Analyzer
+from bot.faq.base import FaqBase
+from bot.faq.data import Example, load_data, load_examples
+from bot.faq.decision import SIGNALS, Calibration
+from bot.faq.language import LOCALES, detect_language, function_words
 
 REPO = Path(__file__).resolve().parents[1]
-DATA = REPO / "tests" / "data"
+DATA = REPO / "faqdata"
 # The corpus: training sets written from FAQ-FACTS.md only (never the blind sets, never the dev
 # set nor faq_unseen, which stay measures of our own).
 CORPUS = (
@@ -53,14 +54,18 @@ CORPUS = (
     "faq_train_r7_t15.yaml",
     "faq_train_r7_t16.yaml",
     "faq_train_r7_t17.yaml",
+    "faq_train_r8_t18.yaml",
+    "faq_train_r8_t19.yaml",
     "faq_train_paraphrases.yaml",
     "faq_train_heldout.yaml",
     "faq_r3_train.yaml",
     "faq_r3_heldout.yaml",
 )
+# Signals need a calibration object; its weights play no part in them.
+NEUTRAL = Calibration(weights=(0.0,) * len(SIGNALS), bias=0.0, threshold=0.5)
 HEADER = (
-    "# Example corpus of the FAQ (locale {locale}), built by `python -m bot.faq_examples` from\n"
-    "# tests/data/{{{sets}}}.\n# topic id (- = off-topic) <TAB> analysed tokens <TAB> question\n"
+    "# Example corpus of the FAQ (locale {locale}), built by `python -m faqbuild` from\n"
+    "# faqdata/{{{sets}}}.\n# topic id (- = off-topic) <TAB> analysed tokens <TAB> question\n"
 )
 
 
@@ -90,13 +95,22 @@ def analyse(
     ]
 
 
+def bare_base(locale: str) -> FaqBase:
+    """The knowledge base alone (no examples, no classifier): it analyses, never answers."""
+    return FaqBase(load_data(locale), calibration=NEUTRAL)
+
+
+def analyzer(locale: str) -> Analyzer:
+    """The analyser of ``locale``'s knowledge base, as the bot's base has it."""
+    return bare_base(locale)._analyzer
+
+
 def compile_corpus(
     questions: Iterable[tuple[str, str | None]],
 ) -> dict[str, list[tuple[str | None, tuple[str, ...], str]]]:
-    """The analysed corpus per locale (the bench builds one per fold with this)."""
+    """The analysed corpus per locale (the calibration builds one per fold with this)."""
     return {
-        locale: analyse(rows, FaqBase(load_data(locale)))
-        for locale, rows in by_locale(questions).items()
+        locale: analyse(rows, bare_base(locale)) for locale, rows in by_locale(questions).items()
     }
 
 
@@ -125,9 +139,3 @@ def build(data: Path = DATA) -> Mapping[str, str]:
 
 def target(locale: str) -> Path:
     return REPO / "bot" / "messages" / "faq" / f"examples_{locale}.tsv"
-
-
-if __name__ == "__main__":  # pragma: no cover
-    for name, text in build(Path(sys.argv[1]) if len(sys.argv) > 1 else DATA).items():
-        target(name).write_text(text, encoding="utf-8")
-        print(f"wrote {target(name)}")

@@ -12,14 +12,13 @@ import snowballstemmer
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
-from bot.faq_lexicon import Lexicon
+from bot.faq.lexicon import Lexicon
+from bot.faq.tuning import CANONICAL_ZIPF, REAL_WORD_ZIPF
 
 MAX_PHRASE_WORDS = 6
 FUZZY_CACHE_SIZE = 4096
-REAL_WORD_ZIPF = 3.0  # a word this common in the language is never "corrected"
 CANONICAL_PREFIX = "#"
 IGNORED = "#_"  # the synonym "_" lists fillers to drop ("sans arrêt", "au juste")
-CANONICAL_ZIPF = 5.0  # a synonym the knowledge base never uses weighs as a fairly common word
 
 _APOSTROPHES = str.maketrans({"’": "'", "‘": "'", "`": "'", "´": "'", "ʼ": "'"})
 _NON_WORD = re.compile(r"[^a-z0-9+]+")

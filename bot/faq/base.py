@@ -6,7 +6,7 @@ title, example phrasings and keywords; per locale stop words, weak words and syn
 describe what the FAQ must *not* answer. Everything is precomputed at load time;
 :meth:`FaqBase.match` is a pure function of the question.
 
-Analysis: see ``bot/faq_analyzer.py`` (normalised, typos corrected, lemmatised, synonyms
+Analysis: see ``bot/faq/analyzer.py`` (normalised, typos corrected, lemmatised, synonyms
 made canonical, stop words dropped, stemmed).
 
 Scoring. Each token ``t`` weighs ``idf(t)`` (how few topics use it); an unknown word weighs by
@@ -20,15 +20,17 @@ its rarity in the language ("vraiment" little, "imprimante" much). For a topic `
 
 ``score(T) = COVERAGE_SHARE * coverage(T) + (1 - COVERAGE_SHARE) * phrasing(T)``, in ``[0, 1]``.
 
-Lexical decision. The best topic is answered when its score reaches ``DEFAULT_THRESHOLD``, it
-shares an informative (non-weak) token with the question (unless it explains nearly all of it,
-"c'est quoi Pix ?"), no off-topic class scores as high (minus :data:`OFF_TOPIC_MARGIN`), and the
-question has no off-topic keyword that the topic does not use ("mon chef peut voir mes *mails* ?").
-With a learned classifier (shipped, ``bot/faq_model.py``) the candidate is the topic whose
-probability blended with its lexical score is highest, answered when a calibrated model of both
-matchers' signals finds it likely enough to be right (``bot/faq_learned.py``).
+Decision. The candidate is the topic whose classifier probability (``bot/faq/model.py``)
+blended with its lexical score is highest; it is answered when one calibrated model of both
+matchers' signals finds it likely enough to be right (``bot/faq/decision.py``). The lexical
+matcher's own verdict is one of those signals: its best topic when it reaches
+``DEFAULT_THRESHOLD``, shares an informative (non-weak) token with the question (unless it
+explains nearly all of it, "c'est quoi Pix ?") and is anchored (see ``_anchored``), or a veto
+when an off-topic class scores as high (minus :data:`OFF_TOPIC_MARGIN`) or the question has an
+off-topic keyword no topic uses ("mon chef peut voir mes *mails* ?"). A base without a classifier
+(the build's, to analyse its corpus) scores but never answers.
 A close runner-up topic is offered as "see also"; a multi-intent question gets both answers
-(``bot/faq_clauses.py``).
+(``bot/faq/clauses.py``).
 """
 
 from __future__ import annotations
@@ -40,9 +42,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot import faq_clauses
-from bot.faq_analyzer import Analyzer, split_words
-from bot.faq_data import (
+from bot.faq import clauses as faq_clauses
+from bot.faq.analyzer import Analyzer, split_words
+from bot.faq.data import (
     Example,
     checked_overrides,
     load_data,
@@ -50,19 +52,21 @@ from bot.faq_data import (
     load_overrides,
     shared_lexicon,
 )
-from bot.faq_features import features
-from bot.faq_learned import (
+from bot.faq.decision import (
+    Calibration,
     Decision,
     FaqMatch,
-    candidate,
+    Lexical,
+    decision_features,
     learned_decision,
+    load_calibration,
+    ranked_topics,
 )
-from bot.faq_lexicon import Lexicon
-from bot.faq_model import FaqModel, load_model
-from bot.faq_tuning import (
-    ANSWER_PROBABILITY,
-    CLAUSE_MARGIN,
-    CLAUSE_THRESHOLD,
+from bot.faq.features import features
+from bot.faq.lexicon import Lexicon
+from bot.faq.model import FaqModel, load_model
+from bot.faq.tuning import (
+    CLAUSE_CONFIDENCE,
     COMMON_WEIGHT,
     COMMON_ZIPF,
     COVERAGE_SHARE,
@@ -74,12 +78,10 @@ from bot.faq_tuning import (
     FULL_EXPLANATION,
     GENERIC_ZIPF,
     KEYWORD_COUNT,
-    LEARNED_CLAUSE_THRESHOLD,
     MIN_SUPPORT,
     OFF_TOPIC_MARGIN,
     OFF_TOPIC_PREFIX,
     RARE_ZIPF,
-    SEE_ALSO_RATIO,
     SHARE_EXPONENT,
     SIGNATURE_SCORE,
     SUPPORT_ASSOCIATION,
@@ -105,15 +107,15 @@ class FaqBase:
         *,
         answers: Mapping[str, str] | None = None,
         services: Mapping[str, Mapping[str, str]] | None = None,
-        threshold: float | None = None,
         lexicon: Lexicon | None = None,
         examples: Iterable[Example] = (),
         model: FaqModel | None = None,
+        calibration: Calibration | None = None,
     ) -> None:
-        # The confidence needed to answer: a lexical score, or a learned confidence.
-        learned = ANSWER_PROBABILITY if model is not None else DEFAULT_THRESHOLD
-        self.threshold = learned if threshold is None else threshold
+        # Without a model (the build analyses its corpus with a bare base) the base scores
+        # lexically but never answers.
         self._model = model
+        self.calibration = calibration if calibration is not None else load_calibration()
         self.abstain_text: str = str(data["abstain"]).strip()
         language = str(data.get("language", "french"))
         self._analyzer = Analyzer(
@@ -318,22 +320,12 @@ class FaqBase:
         tokens = self._analyzer.weighted_tokens(question)
         decision = self._decide(tokens, question)
         best, score, see_also = decision.topic, decision.score, decision.see_also
-        if best is None and not decision.vetoed and self._model is None:
-            # A long question dilutes its lexical score ("Bonjour, je suis agent d'accueil et
-            # depuis ce matin…"): answer its clearest part (the classifier does not dilute).
-            floor = self.threshold + CLAUSE_MARGIN
-            part = faq_clauses.best_part(question, self._decide_clause, floor)
-            # The other parts may name what the question is really about ("qui a gagné le
-            # *match*, c'est quoi le résultat ?"): the whole question must stay anchored.
-            if part is not None and self._anchored(tokens, part.topic or "", 0.0):
-                best, score, see_also = part.topic, part.score, part.see_also
         # Clauses about two topics make a multi-intent question, unless the whole question was
-        # ruled out (off-topic, or about something the topics do not explain).
-        needed = CLAUSE_THRESHOLD if self._model is None else LEARNED_CLAUSE_THRESHOLD
+        # ruled out.
         topics = (
             []
-            if decision.vetoed and self._model
-            else faq_clauses.clause_topics(question, self._decide_clause, needed)
+            if decision.vetoed
+            else faq_clauses.clause_topics(question, self._decide_clause, CLAUSE_CONFIDENCE)
         )
         if best in topics:
             topics.remove(best)
@@ -354,37 +346,35 @@ class FaqBase:
         )
 
     def _decide(self, tokens: Mapping[str, float], text: str) -> Decision:
-        """Best topic (None to abstain), its score, and close runners-up to offer: the lexical
-        decision, or the learned one when the base has a classifier (``bot/faq_learned.py``)."""
-        scores = self._scores(tokens)
-        lexical = self._lexical_decision(tokens, scores)
-        probabilities = self._probabilities(tokens, text)
-        if not probabilities:
-            return lexical
-        return learned_decision(
-            probabilities,
-            scores,
-            lexical,
-            self._foreign_words(tokens),
-            lambda topic, score: self._anchored(tokens, topic, score),
-            self.threshold,
-        )
+        """Best topic (None to abstain), its score, and close runners-up to offer
+        (``bot/faq/decision.py``)."""
+        ranked, signals = self._candidate(tokens, text)
+        if not signals:
+            return Decision(None, ranked[0][1] if ranked else 0.0)
+        return learned_decision(ranked, signals, self.calibration)
 
-    def _probabilities(self, tokens: Mapping[str, float], text: str) -> dict[str, float]:
-        """The classifier's probabilities for the question (empty without a classifier)."""
+    def _candidate(
+        self, tokens: Mapping[str, float], text: str
+    ) -> tuple[list[tuple[str, float]], tuple[float, ...]]:
+        """Topics ranked by confidence, and the answer-or-abstain signals of the best one (none
+        without a classifier or a topic)."""
+        scores = self._scores(tokens)
         if self._model is None:
-            return {}
+            return [], ()
         vector = features(self._analyzer, text, tokens)
-        return self._model.probabilities(vector) if vector else {}
+        probabilities = self._model.probabilities(vector) if vector else {}
+        ranked = ranked_topics(probabilities, scores)
+        if not ranked:
+            return ranked, ()
+        lexical = self._lexical(tokens, scores)
+        best = ranked[0][0]
+        anchored = self._anchored(tokens, best, scores.get(best, 0.0))
+        return ranked, decision_features(probabilities, scores, lexical, ranked, anchored)
 
     def decision_signals(self, question: str) -> tuple[str | None, tuple[float, ...]]:
-        """The learned matcher's candidate topic and what its answer-or-abstain model weighs
-        (``bench/faq.py --calibrate`` fits that model on held-out questions)."""
-        tokens = self._analyzer.weighted_tokens(question)
-        scores = self._scores(tokens)
-        probabilities = self._probabilities(tokens, question)
-        lexical = self._lexical_decision(tokens, scores)
-        ranked, signals = candidate(probabilities, scores, lexical, self._foreign_words(tokens))
+        """The candidate topic and what the answer-or-abstain model weighs (``faqbuild``
+        fits that model on held-out questions)."""
+        ranked, signals = self._candidate(self._analyzer.weighted_tokens(question), question)
         return (ranked[0][0] if ranked else None), signals
 
     def _foreign_words(self, tokens: Mapping[str, float]) -> int:
@@ -397,33 +387,27 @@ class FaqBase:
             for token, rarity in tokens.items()
         )
 
-    def _lexical_decision(
-        self, tokens: Mapping[str, float], scores: Mapping[str, float]
-    ) -> Decision:
+    def _lexical(self, tokens: Mapping[str, float], scores: Mapping[str, float]) -> Lexical:
+        """The lexical matcher's view: its best topic when it would answer it (score, a shared
+        informative word, anchored), whether an off-topic keyword or class rules the question
+        out, and the question's foreign words: signals of the decision, not vetoes."""
+        foreign = self._foreign_words(tokens)
         ranked = sorted(
             ((t, s) for t, s in scores.items() if not t.startswith(OFF_TOPIC_PREFIX)),
             key=lambda item: item[1],
             reverse=True,
         )
         if not ranked:
-            return Decision(None, 0.0)
+            return Lexical(None, False, foreign)
         best, best_score = ranked[0]
         if not self._veto.isdisjoint(tokens) or self._off_topic_wins(tokens, scores, best):
-            return Decision(None, best_score, vetoed=True)
-        threshold = self.threshold if self._model is None else DEFAULT_THRESHOLD
+            return Lexical(None, True, foreign)
         confident = (
-            best_score >= threshold
+            best_score >= DEFAULT_THRESHOLD
             and self._shares_informative_token(tokens, best, best_score)
             and self._anchored(tokens, best, best_score)
         )
-        if not confident:
-            return Decision(None, best_score)
-        see_also = [
-            topic
-            for topic, value in ranked[1:3]
-            if value >= SEE_ALSO_RATIO * best_score and value >= threshold
-        ]
-        return Decision(best, best_score, see_also)
+        return Lexical(best if confident else None, False, foreign)
 
     def _off_topic_wins(
         self, tokens: Mapping[str, float], scores: Mapping[str, float], best: str

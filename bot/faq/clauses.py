@@ -1,5 +1,5 @@
-"""Questions in several parts: the clearest part of a long question, and the topics of a
-multi-intent one ("combien de temps ça dure et qui voit mes résultats ?"), for ``bot/faq.py``.
+"""Questions in several parts: the topics of a multi-intent one ("combien de temps ça dure et
+qui voit mes résultats ?"), for ``bot/faq/base.py``.
 
 Both work over a ``decide(clause, min_words)`` function: the base's decision on a piece of text,
 None when the piece has fewer than ``min_words`` content words.
@@ -9,26 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from bot.faq_learned import Decision
-from bot.faq_tuning import CONJUNCTIONS, MIN_CLAUSE_WORDS, PARTS, SENTENCES
+from bot.faq.decision import Decision
+from bot.faq.tuning import CONJUNCTIONS, MIN_CLAUSE_WORDS, SENTENCES
 
 Decide = Callable[[str, int], Decision | None]
-
-
-def best_part(question: str, decide: Decide, floor: float) -> Decision | None:
-    """The most confident answerable part of a question split at commas, "car", "mais"…, when
-    it scores at least ``floor``."""
-    parts = PARTS.split(question)
-    if len(parts) < 2:
-        return None
-    best: Decision | None = None
-    for part in parts:
-        decision = decide(part, 1)
-        if decision is None or decision.topic is None or decision.score < floor:
-            continue
-        if best is None or decision.score > best.score:
-            best = decision
-    return best
 
 
 def clause_topics(question: str, decide: Decide, needed: float) -> list[str]:

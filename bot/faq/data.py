@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from bot.faq_lexicon import Lexicon
+from bot.faq.lexicon import Lexicon
 
 try:  # libyaml is ~10x faster; fall back to the pure-Python loader.
     _YamlLoader: Any = yaml.CSafeLoader
@@ -71,7 +71,7 @@ def checked_overrides(
 
 
 def load_examples(locale: str) -> list[Example]:
-    """The example corpus of ``locale``, analysed at build time (see ``bot/faq_examples.py``):
+    """The example corpus of ``locale``, analysed at build time (see ``faqbuild/corpus.py``):
     ``examples_{locale}.tsv``, one question a line (topic id or ``-``, tokens, question)."""
     source = resources.files("bot") / "messages" / "faq" / f"examples_{locale}.tsv"
     if not source.is_file():

@@ -7,19 +7,17 @@ does not cover. Lemmas let "verront", "peux", "obligée" meet "voir", "pouvoir",
 
 The data is a small TSV shipped in ``bot/messages/faq/lexicon_{locale}.tsv`` (word, Zipf frequency
 × 10, lemma when it differs), built once from the ``wordfreq`` frequency lists and the
-``simplemma`` dictionaries (``python -m bot.faq_lexicon fr``, needs the ``lexicon`` extra). At run
-time nothing is downloaded and neither package is imported: loading the TSV takes a few ms.
+``simplemma`` dictionaries by ``python -m faqbuild`` (``faqbuild/lexicon.py``, the ``faq-build``
+extra). At run time nothing is downloaded and neither package is imported: loading the TSV
+takes a few ms.
 """
 
 from __future__ import annotations
 
-import sys
 import unicodedata
 from dataclasses import dataclass, field
 from importlib import resources
-from pathlib import Path
 
-LEXICON_SIZE = 50_000  # most frequent words kept (Zipf ≥ ~2.6 in French)
 _SIMPLEMMA_LANG = {"french": "fr", "english": "en"}
 
 
@@ -62,34 +60,3 @@ class Lexicon:
 
     def __contains__(self, word: str) -> bool:
         return word in self.frequency
-
-
-def build(code: str, path: Path, size: int = LEXICON_SIZE) -> None:  # pragma: no cover
-    """Write the lexicon of language ``code`` ("fr", "en") from wordfreq and simplemma."""
-    from importlib.metadata import version
-
-    import simplemma
-    import wordfreq
-
-    lines = [
-        f"# Built by `python -m bot.faq_lexicon {code}` from wordfreq {version('wordfreq')}"
-        " (frequencies; data CC BY-SA 4.0, see its README for sources)"
-        f" and simplemma {version('simplemma')} (lemmas). word, zipf*10, lemma if different."
-    ]
-    seen: set[str] = set()
-    for word in wordfreq.top_n_list(code, size):
-        folded = fold_word(word)
-        if not folded.isalnum() or folded in seen:
-            continue  # the more frequent spelling wins ("a" over "à")
-        seen.add(folded)
-        zipf = round(wordfreq.zipf_frequency(word, code) * 10)
-        lemma = fold_word(simplemma.lemmatize(word, lang=code))
-        lines.append(f"{folded}\t{zipf}\t{lemma if lemma != folded else ''}".rstrip("\t"))
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    language = sys.argv[1] if len(sys.argv) > 1 else "fr"
-    target = Path(__file__).parent / "messages" / "faq" / f"lexicon_{language}.tsv"
-    build(language, target)
-    print(f"wrote {target}")

@@ -1,4 +1,4 @@
-"""The conversation's last FAQ topic per person, for short follow-ups (bot/faq_followup.py).
+"""The conversation's last FAQ topic per person, for short follow-ups (bot/faq/followup.py).
 
 Held in the process's memory only, never in the database, for :data:`FOLLOW_UP_WINDOW`
 (a few minutes); an erased person is forgotten at once. A restart forgets everyone, which
@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-FOLLOW_UP_WINDOW = timedelta(minutes=5)
-MEMORY_SIZE = 10_000  # people remembered at most (the oldest go first)
+from bot.faq.tuning import FOLLOW_UP_WINDOW, MEMORY_SIZE
 
 
 @dataclass
