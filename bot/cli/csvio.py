@@ -267,7 +267,7 @@ def write_stats_csv(
     from bot.stats import DECLARED
 
     hidden = f"< {stats.min_group}"
-    header = ["groupe", "invited", *DECLARED, *(f"{f}_rate" for f in DECLARED)]
+    header = ["group", "invited", *DECLARED, *(f"{f}_rate" for f in DECLARED)]
     with path.open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
