@@ -104,3 +104,11 @@ def test_english_on_request(tmp_path: Path, args: list[str], env: dict[str, str]
     assert completed.returncode == 2
     assert "Error: No such option: --nope" in completed.stderr
     assert "Erreur" not in completed.stderr
+
+
+def test_matrix_status_without_a_matrix_configuration_is_one_line(tmp_path: Path) -> None:
+    result = runner.invoke(cli, ["matrix", "status"])
+    assert result.exit_code == 2
+    (line,) = result.stderr.splitlines()
+    assert line.startswith("Pas de compte Matrix ici") and "PIXBOT_CONFIG" in line
+    assert "Traceback" not in result.output
