@@ -131,6 +131,11 @@ async def run_bot(
     await _upgrade_when_reachable(store)
     with store.transaction() as uow:  # log pseudonyms stay the same across restarts
         logs.set_key(uow.privacy.key())
+    if store.key.in_database:
+        log.warning(
+            "[privacy] key or key_file is not set: the tombstones' key stays in the database, "
+            "so a backup of the database alone can re-identify them (docs/privacy.md)"
+        )
     platform = platform or build_platform(settings)
     app = App(
         settings,

@@ -182,6 +182,7 @@ def _figures(html: str) -> dict[str, str]:
 async def test_numbers_equal_the_cli_json(tmp_path: Path, sqlite_url: str) -> None:
     async with dashboard_bot(tmp_path, sqlite_url) as (bot, base):
         await story(bot, agents=14, done=7, started=5, stopped=1)
+        await bot.say(AMB, f"campagne relancer {CODE}")
         expected = json.loads(cli_stats_json(bot, sqlite_url))["total"]
         with bot.store.transaction() as uow:
             campaign = uow.campaigns.by_code(CODE)
@@ -199,6 +200,9 @@ async def test_numbers_equal_the_cli_json(tmp_path: Path, sqlite_url: str) -> No
         # The SVG draws what the PNG draws: the one "stop" may not be shown, so it is not drawn;
         # it joins "non communiqué" with the 1 who has not started (14 - 7 - 5 = 2).
         assert 'class="segment-opted_out"' not in html
+        # The plan says what happened and when, the manual relance included (as campagne voir).
+        plan = re.search(r'<table id="plan">(.*?)</table>', html, re.S)
+        assert plan is not None and "relance" in plan.group(1) and "envoyé" in plan.group(1)
         drawn = dict(re.findall(r'class="segment-(\w+)"><title>[^<]* : (\d+)</title>', html))
         assert drawn == {"completed": "7", "started": "5", "undisclosed": "2"}
 
