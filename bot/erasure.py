@@ -88,13 +88,18 @@ class ErasureCoordinator:
     def __init__(self, pipeline: ErasurePipeline, platform: Platform) -> None:
         self.pipeline = pipeline
         pipeline.register_platform(platform)
-        self._waiting: dict[str, ErasedPerson] = {}
+        # Conversation → people erased there whose confirmation has not left yet (in order:
+        # two people may erase themselves in the same room).
+        self._waiting: dict[str, list[ErasedPerson]] = {}
 
     def erased(self, conversation_id: str, person: ErasedPerson) -> None:
-        self._waiting[conversation_id] = person
+        self._waiting.setdefault(conversation_id, []).append(person)
 
     async def delivered(self, conversation_id: str) -> None:
-        person = self._waiting.pop(conversation_id, None)
+        waiting = self._waiting.get(conversation_id)
+        person = waiting.pop(0) if waiting else None
+        if waiting == []:
+            del self._waiting[conversation_id]
         if person is None:
             await self.pipeline.run_anonymous()
             return
