@@ -5,17 +5,17 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 import typer
 from sqlalchemy.engine import make_url
 
 from bot import logs
-from bot.cli.common import ConfigOption, fail, now, open_store, settings, state
+from bot.cli.common import ConfigOption, fail, now, settings, state
+from bot.cli.database import announce, check_folder, open_store, shown_url
 from bot.cli.progress import progress
-from bot.config import Settings
+from bot.config import ConfigError, Settings, check_platform
 
-db_app = typer.Typer(help="Base de données.", no_args_is_help=True)
+db_app = typer.Typer(help="Base de données.", no_args_is_help=True, rich_markup_mode=None)
 
 
 def run(
@@ -27,8 +27,9 @@ def run(
         bool,
         typer.Option(
             "--demo",
-            help="Démonstration : console sur une base jetable, un service de 10 agents "
-            "simulés qui répondent, vous en êtes l'ambassadeur.",
+            help="Démonstration : console sur une base jetable, deux services (54 agents "
+            "simulés) dont une campagne tourne depuis quelques jours, vous en êtes "
+            "l'ambassadeur.",
         ),
     ] = False,
 ) -> None:
@@ -36,14 +37,20 @@ def run(
     from bot.runner import run_bot
 
     overrides: dict[str, Any] = {}
-    cfg = settings(config)
+    if platform is not None and platform not in {"console", "matrix", "slack"}:
+        raise fail(f"Plateforme inconnue : {platform} (console, matrix ou slack).", 2)
+    cfg = settings(config, **({"bot": {"platform": platform}} if platform and not demo else {}))
     logs.configure("INFO" if state.verbose else cfg.log.level, state.log_format or cfg.log.format)
     if demo:
-        overrides["platform"] = _demo_platform(cfg)
-    elif platform is not None:
-        if platform not in {"console", "matrix", "slack"}:
-            raise fail(f"Plateforme inconnue : {platform} (console, matrix ou slack).", 2)
-        cfg.bot.platform = platform  # type: ignore[assignment]
+        overrides.update(_demo_platform(cfg))
+    else:
+        try:
+            check_platform(cfg)
+        except ConfigError as error:
+            raise fail(f"Configuration invalide : {error}", 2) from None
+    if not demo:
+        check_folder(cfg)
+        announce(cfg)
     try:
         code = asyncio.run(run_bot(cfg, **overrides))
     except KeyboardInterrupt:
@@ -51,25 +58,25 @@ def run(
     raise typer.Exit(code)
 
 
-def _demo_platform(cfg: Settings) -> Any:
+def _demo_platform(cfg: Settings) -> dict[str, Any]:
     """Point ``cfg`` at a throwaway database, seed it, and return the demo console."""
-    from bot.demo import DemoAgents, demo_database, introduction, seed
+    from bot.demo import DemoAgents, DemoClock, demo_database, demo_start, introduction, seed
     from bot.platforms.console import ConsolePlatform
 
     cfg.bot.platform = "console"
     cfg.bot.database_url = demo_database()
-    # Live figures, so that a newcomer sees them move at once (a deployment keeps the daily
-    # snapshot of docs/privacy.md); the disclosure rule applies as everywhere.
-    cfg.stats.refresh = "live"
+    # The deployment's rules: the daily snapshot of docs/privacy.md (over campaigns running
+    # for days), the disclosure rule, messages within working hours (on the demo's clock).
+    clock = DemoClock(demo_start(cfg, now()))
     database = Path(str(make_url(cfg.bot.database_url).database))
-    store = open_store(cfg)
+    store = open_store(cfg, create=True)
     try:
-        seed(store, now())
+        seed(store, clock.start, settings=cfg)
     finally:
         store.close()
-    typer.echo(introduction(cfg, database, now().astimezone(ZoneInfo(cfg.bot.timezone)).date()))
+    typer.echo(introduction(cfg, database, clock.start))
     console = ConsolePlatform(journal_path=database.with_suffix(".console.jsonl"))
-    return DemoAgents(console)
+    return {"platform": DemoAgents(console), "clock": clock}
 
 
 # -- db ----------------------------------------------------------------------------------------
@@ -79,25 +86,33 @@ def _demo_platform(cfg: Settings) -> Any:
 def db_upgrade(config: ConfigOption = None) -> None:
     """Créer ou migrer la base de données (Alembic)."""
     cfg = settings(config)
-    store = open_store(cfg)
-    url = make_url(store.database.url).render_as_string(hide_password=True)
-    typer.echo(f"Base à jour : {url}")
+    store = open_store(cfg, create=True)
+    store.close()
+    typer.echo(f"Base à jour : {shown_url(cfg.bot.database_url)}")
 
 
 @db_app.command("backup")
 def db_backup(
-    target: Annotated[Path, typer.Argument(help="Fichier de sauvegarde (SQLite).")],
+    target: Annotated[
+        Path,
+        typer.Argument(metavar="FICHIER", help="Fichier de sauvegarde (SQLite), créé en 0600."),
+    ],
+    force: Annotated[
+        bool, typer.Option("--force", help="Remplacer le fichier de sauvegarde s'il existe déjà.")
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """Sauvegarde à chaud d'une base SQLite (PostgreSQL : pg_dump, voir docs/deploy-tchap.md)."""
     from storage.backup import BackupError, backup_sqlite
 
     cfg = settings(config)
+    check_folder(cfg)
+    announce(cfg)
     try:
         with progress(None, "Sauvegarde (pages)") as bar:
-            pages = backup_sqlite(cfg.bot.database_url, target, bar.update)
+            pages = backup_sqlite(cfg.bot.database_url, target, bar.update, overwrite=force)
     except BackupError as error:
-        raise fail(str(error), 2) from None
+        raise fail(f"Sauvegarde refusée : {error}", 2) from None
     typer.echo(f"Sauvegarde écrite : {target} ({pages} pages)")
 
 

@@ -29,6 +29,7 @@ from bot.domain import (
 )
 from bot.notifier import Notifier, PersonMessage
 from bot.stats import CampaignStats, stats_from_counts
+from scheduler.calendar import WorkCalendar
 from storage.uow import UnitOfWork
 
 MAX_LISTED_FAILURES = 20
@@ -81,6 +82,11 @@ class LaunchResult:
     # dispatcher will never report it, so the caller must (see :meth:`report_batch`), or the
     # missing summary would tell that every newcomer said "stop tout".
     unsent_batch: str | None = None
+    # Outside working hours: when the invitations leave (in the bot's time zone; each agent
+    # gets them at the start of their own working hours). None: they are leaving now.
+    queued_until: datetime | None = None
+    # Some agents (other time zones) get them later than the others.
+    staggered: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,11 +136,39 @@ class CampaignService:
         min_group: int,
         refresh: str = "live",
         timezone: str = "Europe/Paris",
+        calendar: WorkCalendar | None = None,
     ) -> None:
         self.notifier = notifier
         self.min_group = min_group
         self.refresh = refresh
         self.tz = ZoneInfo(timezone)
+        # The sending policy (COMMANDS.md, "When messages leave"); None: at once (benches).
+        self.calendar = calendar
+
+    def leaves_at(self, person: Person | None, now: datetime) -> datetime | None:
+        """The one sending policy for invitations, reminders, relances and notices: within
+        working hours on a working day in the person's time zone; otherwise at the start of
+        the next window. None when that is now."""
+        if self.calendar is None:
+            return None
+        slot = self.calendar.next_slot(now, self.zone(person))
+        return slot if slot > now else None
+
+    def zone(self, person: Person | None) -> ZoneInfo:
+        if person is None or not person.timezone:
+            return self.tz
+        try:
+            return ZoneInfo(person.timezone)
+        except (KeyError, ValueError):
+            return self.tz
+
+    @staticmethod
+    def closes_at(uow: UnitOfWork, campaign: Campaign) -> datetime | None:
+        """The one deadline people read: when the campaign closes (its close step)."""
+        for step in uow.steps.for_campaign(campaign.id):
+            if step.kind == "close" and step.status in ("planned", "done"):
+                return step.fire_at
+        return None
 
     def audience(
         self,
@@ -192,9 +226,13 @@ class CampaignService:
         skipped = len(people) - already - len(targets)
         # Withheld invitations ("stop tout") count as handled in the progress reports.
         encoded = replace(batch, withheld=skipped).encode() if batch else None
+        leaving = {p.id: self.leaves_at(p, now) for p in targets}
         self.notifier.to_people(
             uow,
-            (PersonMessage(p, f"inv:{campaign.id}:{p.id}") for p in targets),
+            (
+                PersonMessage(p, f"inv:{campaign.id}:{p.id}", {"zone": p.timezone}, leaving[p.id])
+                for p in targets
+            ),
             "invitation",
             now=now,
             campaign_id=campaign.id,
@@ -202,6 +240,7 @@ class CampaignService:
             batch=encoded,
             with_buttons=True,
             campaign=campaign,
+            closes_at=self.closes_at(uow, campaign),
         )
         uow.participation.record_many(
             [(p.id, ParticipationKind.INVITED, campaign.id) for p in targets], now, source="system"
@@ -209,8 +248,15 @@ class CampaignService:
         if campaign.status in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED):
             uow.campaigns.set_status(campaign.id, CampaignStatus.RUNNING)
         unsent = encoded if encoded is not None and skipped and not targets else None
+        here = self.leaves_at(None, now)
         return LaunchResult(
-            len(targets), already, skipped, fresh=len(targets) + skipped, unsent_batch=unsent
+            len(targets),
+            already,
+            skipped,
+            fresh=len(targets) + skipped,
+            unsent_batch=unsent,
+            queued_until=here,
+            staggered=any(when != here for when in leaving.values()),
         )
 
     @staticmethod
@@ -240,8 +286,11 @@ class CampaignService:
                 PersonMessage(
                     state.person,
                     f"rem:{campaign.id}:{step_key}:{state.person.id}",
-                    {"started": state.status == ParticipationStatus.STARTED},
-                    not_before.get(state.person.id),
+                    {
+                        "started": state.status == ParticipationStatus.STARTED,
+                        "zone": state.person.timezone,
+                    },
+                    not_before.get(state.person.id) or self.leaves_at(state.person, now),
                 )
                 for state in self.due_for_reminder(uow, campaign)
                 if only is None or state.person.id in only
@@ -254,6 +303,7 @@ class CampaignService:
             with_buttons=True,
             campaign=campaign,
             label=label,
+            closes_at=self.closes_at(uow, campaign),
         )
 
     def stats(self, uow: UnitOfWork, campaign: Campaign, now: datetime) -> CampaignStats:
@@ -274,6 +324,7 @@ class CampaignService:
                     "thanks",
                     key=f"thanks:{campaign.id}:{pid}",
                     now=now,
+                    not_before=self.leaves_at(state.person, now),
                     campaign_id=campaign.id,
                     kind="thanks",
                     person=state.person,

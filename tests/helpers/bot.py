@@ -20,6 +20,15 @@ from storage.uow import Store
 Fault = Callable[[Outgoing], DeliveryError | None]
 
 
+# Every moment is working time, for a bot on the real clock: messages leave only within working
+# hours (COMMANDS.md, "When messages leave"), and the tests run whenever they run.
+ALWAYS_OPEN = {
+    "PIXBOT_SCHEDULE__WORKING_HOURS": "00:00-23:59",
+    "PIXBOT_SCHEDULE__WORKING_DAYS": "mon-sun",
+    "PIXBOT_SCHEDULE__HOLIDAYS": "none",
+}
+
+
 def clean_environment(**overrides: str) -> dict[str, str]:
     """This process's environment without any ``PIXBOT_*`` setting (for a ``pixbot`` child
     process configured by the test alone), plus ``overrides``."""
@@ -29,10 +38,17 @@ def clean_environment(**overrides: str) -> dict[str, str]:
 
 
 def point_cli_at(monkeypatch: pytest.MonkeyPatch, folder: Path, db_url: str) -> None:
-    """The in-process ``pixbot`` CLI works in ``folder`` on ``db_url``, no configuration file."""
+    """The in-process ``pixbot`` CLI works in ``folder`` on ``db_url``, no configuration file;
+    the database is created as ``pixbot db upgrade`` would (the other commands refuse a
+    database that does not exist yet)."""
     monkeypatch.chdir(folder)
     monkeypatch.delenv("PIXBOT_CONFIG", raising=False)
     monkeypatch.setenv("PIXBOT_BOT__DATABASE_URL", db_url)
+    store = Store.from_url(db_url)
+    try:
+        store.upgrade()
+    finally:
+        store.close()
 
 
 class RecordingConsole(ConsolePlatform):

@@ -7,6 +7,7 @@ import io
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -210,13 +211,15 @@ async def test_names_come_from_the_import_and_the_platform_id_is_always_shown(bo
         await bot.app.handle(replace(incoming, sender_name=name))
         await bot.say(sender, "oui")
     first, second = [t for t in bot.inbox(AMB) if t.startswith("Question n°")]
-    assert "Sophie Martin (DRH, directrice) (@nobody:console)" in first
+    assert "Sophie Martin (DRH, directrice) (@nobody:console, DREAL-BZH)" in first
     # The imported name wins over the platform's display name.
-    assert "Agent 1 (@agent1:console)" in second and "Chef" not in second
+    assert "Agent 1 (@agent1:console, DREAL-BZH)" in second and "Chef" not in second
 
 
 class SmallConsole(RecordingConsole):
-    max_text_length = 300
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.capabilities = replace(self.capabilities, max_text_length=300)
 
 
 async def test_long_replies_are_split_into_numbered_parts(tmp_path: Path, clock: FakeClock) -> None:

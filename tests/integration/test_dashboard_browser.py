@@ -82,6 +82,34 @@ async def _cells(page: Page) -> dict[str, str]:
     return found
 
 
+CONTRAST = """() => {
+    const rgb = c => c.match(/[\\d.]+/g).map(Number);
+    const lum = ([r, g, b]) => { const f = v => { v /= 255;
+        return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+        return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+    const background = el => { for (; el; el = el.parentElement) {
+        const c = getComputedStyle(el).backgroundColor;
+        if (rgb(c).length < 4 || rgb(c)[3] > 0) return rgb(c).slice(0, 3); }
+        return [255, 255, 255]; };
+    const worst = [];
+    for (const el of document.querySelectorAll('body *')) {
+        const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+        if (!own || !el.getClientRects().length || el.closest('svg, .fr-sr-only')) continue;
+        const a = lum(rgb(getComputedStyle(el).color)), b = lum(background(el));
+        const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+        if (ratio < 4.5) worst.push(el.tagName + ' ' + el.textContent.trim().slice(0, 30) + ' '
+                                    + ratio.toFixed(2));
+    }
+    return worst;
+}"""
+
+
+async def _low_contrast(page: Page) -> list[str]:
+    """Texts whose contrast with their background is under RGAA's 4.5:1."""
+    found: list[str] = await page.evaluate(CONTRAST)
+    return found
+
+
 async def _tab_through(page: Page) -> tuple[list[str], list[str]]:
     """(every visible focusable element, the elements Tab reached in order), each element named
     by its position in the document and its text."""
@@ -122,6 +150,7 @@ async def test_pages_in_chromium(
         assert await page.title() == "Mes campagnes — Tableau de bord pixbot"
         assert await page.get_attribute("html", "lang") == "fr"
         await page.screenshot(path=shots / "dashboard-overview.png", full_page=True)
+        assert await _low_contrast(page) == []
         focusable, reached = await _tab_through(page)
         assert focusable and focusable == reached, (focusable, reached)
 
@@ -149,6 +178,7 @@ async def test_pages_in_chromium(
             assert await table.locator("caption").count() == 1
             assert await table.locator("thead th[scope=col]").count() >= 2
         await page.screenshot(path=shots / "dashboard-campaign.png", full_page=True)
+        assert await _low_contrast(page) == []
         focusable, reached = await _tab_through(page)
         assert focusable and focusable == reached, (focusable, reached)
 
@@ -165,6 +195,7 @@ async def test_pages_in_chromium(
         assert "moins de 13" in rows["DDT-35"] and "sur 40" in rows["DDT-35"]
         assert "moins de 5 personnes" in rows["SGAR"]
         await admin.screenshot(path=shots / "dashboard-ministry.png", full_page=True)
+        assert await _low_contrast(admin) == []
         focusable, reached = await _tab_through(admin)
         assert focusable and focusable == reached, (focusable, reached)
 
@@ -226,3 +257,4 @@ async def test_without_dsfr_the_pages_stay_usable(
         outline = await page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
         assert outline == "solid"  # the focus is visible
         await page.screenshot(path=shots / "dashboard-fallback.png", full_page=True)
+        assert await _low_contrast(page) == []

@@ -176,7 +176,7 @@ async def test_an_unlimited_rate_never_waits() -> None:
 
 def test_the_console_is_unpaced_by_default() -> None:
     platform = ConsolePlatform(input_stream=io.StringIO(), output=io.StringIO())
-    assert platform.rate_limit == float("inf")
+    assert platform.capabilities.rate_limit == float("inf")
     dispatcher = Dispatcher.__new__(Dispatcher)
     dispatcher.platform = platform
     assert dispatcher._claim_size() == 500

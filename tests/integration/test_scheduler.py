@@ -141,6 +141,9 @@ async def test_close_at_deadline_thanks_completers(bot: Bot) -> None:
     for day in (21, 24, 28):
         await run_at(bot, paris(2026, 12, day, 9, 30))
     await run_at(bot, paris(2026, 12, 28, 17, 0))
+    assert any("a été close" in t for t in bot.inbox(AMB))
+    # The thank-you leaves within working hours, like every campaign message.
+    await run_at(bot, paris(2026, 12, 29, 9, 30))
     assert any(t.startswith("Merci") for t in bot.inbox(AGENTS[0]))
     assert not any(t.startswith("Merci") for t in bot.inbox(AGENTS[1]))
     assert len(reminders_of(bot, AGENTS[1])) == 3
@@ -250,7 +253,7 @@ async def test_show_lists_the_plan_and_json_has_offsets(
     monkeypatch.setenv("PIXBOT_BOT__DATABASE_URL", db_url)
     result = CliRunner().invoke(cli, ["campaign", "show", "ABCDEF234", "--json"])
     assert result.exit_code == 0, result.output
-    payload = json.loads(result.output)
+    payload = json.loads(result.stdout)
     ats = {s["label"]: s["at"] for s in payload["steps"]}
     assert ats["J-7"] == "2026-12-21T09:30:00+01:00"
     assert ats["close"] == "2026-12-28T17:00:00+01:00"
