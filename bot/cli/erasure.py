@@ -12,9 +12,11 @@ direct room and ``m.direct`` entry need the bot's session: the running bot reach
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bot.config import Settings
@@ -116,3 +118,14 @@ def offline_pipeline(settings: Settings, store: Store) -> ErasurePipeline:
     if matrix_store.is_dir():
         pipeline.register(NioStoreFiles(matrix_store))
     return pipeline
+
+
+def run_offline(pipeline: ErasurePipeline, person: ErasedPerson) -> list[str]:
+    """Run the pipeline from synchronous code; in its own thread when this one already runs an
+    event loop (the CLI called in-process by an application or a test)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(pipeline.run(person))
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        return worker.submit(asyncio.run, pipeline.run(person)).result()
