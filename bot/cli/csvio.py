@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -268,7 +269,8 @@ def write_stats_csv(
 
     hidden = f"< {stats.min_group}"
     header = ["group", "invited", *DECLARED, *(f"{f}_rate" for f in DECLARED)]
-    with path.open("w", encoding="utf-8", newline="") as handle:
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # as docs/privacy.md
+    with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
         for group in (stats.total, *stats.services):

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 class JournalFile:
     name = "console journal"
+    anonymous = False
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -42,6 +43,7 @@ class JournalFile:
 
 class SpoolFile:
     name = "slack spool"
+    anonymous = False
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -63,6 +65,7 @@ class SpoolFile:
 
 class PendingFile:
     name = "matrix pending events"
+    anonymous = False
 
     def __init__(self, path: Path) -> None:
         self.path = path

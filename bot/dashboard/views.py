@@ -125,7 +125,7 @@ class Views:
     def _next_step(self, uow: UnitOfWork, campaign: Campaign, now: datetime) -> StepView | None:
         planned = [
             s
-            for s in self.planner.describe(uow, campaign)
+            for s in self.planner.describe(uow, campaign, now)
             if s.status == "planned" and s.when >= now
         ]
         return min(planned, key=lambda s: s.when) if planned else None
@@ -156,7 +156,7 @@ class Views:
             if has_chart(chart_stats)
             else None
         )
-        plan = self.planner.describe(uow, campaign)
+        plan = self.planner.describe(uow, campaign, now)
         return Detail(campaign, stats, plan, chart, self.snapshot(now)[1])
 
     def ministry(self, uow: UnitOfWork, now: datetime) -> Ministry:

@@ -97,6 +97,8 @@ async def test_csv_and_chart(bot: Bot, cli_env: Path) -> None:
     rows = list(csv.DictReader((cli_env / "s.csv").open(encoding="utf-8")))
     assert list(rows[0])[:2] == ["group", "invited"]  # one language: the JSON keys
     assert rows[0]["group"] == "total" and rows[0]["completed"] == "masqué"
+    for written in ("s.csv", "c.png"):  # docs/privacy.md: every file pixbot writes is 0600
+        assert (cli_env / written).stat().st_mode & 0o777 == 0o600
     png = (cli_env / "c.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 5000
 

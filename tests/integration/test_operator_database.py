@@ -148,3 +148,18 @@ def test_backup_is_private_and_never_overwrites_without_force(elsewhere: Path) -
     assert forced.exit_code == 0, forced.output
     assert target.read_bytes().startswith(b"SQLite format 3")
     assert oct(stat.S_IMODE(target.stat().st_mode)) == "0o600"
+
+
+def test_the_instance_lock_file_is_private(tmp_path: Path) -> None:
+    from storage.db import Database
+    from storage.lock import InstanceLock
+
+    database = Database(f"sqlite:///{tmp_path / 'pixbot.db'}")
+    database.upgrade()
+    lock = InstanceLock(database)
+    try:
+        assert lock.acquire()
+        assert stat.S_IMODE((tmp_path / "pixbot.db.lock").stat().st_mode) == 0o600
+    finally:
+        lock.release()
+        database.dispose()
