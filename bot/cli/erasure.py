@@ -80,6 +80,7 @@ class NioStoreFiles:
     """nio's key database (``<bot>_<device>.db``) and trust files in the Matrix store."""
 
     name = "matrix key store"
+    anonymous = False
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
