@@ -27,6 +27,7 @@ from storage.repositories.participation import ParticipationRepo
 from storage.repositories.people import PeopleRepo, RoleRepo, ServiceRepo
 from storage.repositories.privacy import PrivacyRepo
 from storage.repositories.retention import RetentionRepo
+from storage.repositories.snapshots import SnapshotRepo
 
 
 class UnitOfWork:
@@ -50,6 +51,7 @@ class UnitOfWork:
         self.ops = OpsRepo(session)
         self.retention = RetentionRepo(session)
         self.quotas = QuotaRepo(session)
+        self.snapshots = SnapshotRepo(session)
 
     @contextmanager
     def atomic(self) -> Iterator[None]:

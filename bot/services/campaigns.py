@@ -28,7 +28,7 @@ from bot.domain import (
     Person,
 )
 from bot.notifier import Notifier, PersonMessage
-from bot.stats import CampaignStats, stats_from_counts
+from bot.stats import CampaignStats, Counts, group_counts, grouped, stats_from_counts
 from storage.uow import UnitOfWork
 
 MAX_LISTED_FAILURES = 20
@@ -108,10 +108,25 @@ def figures(
     tz: ZoneInfo | None = None,
 ) -> CampaignStats:
     """A campaign's statistics as ambassadors may see them (disclosure rule, daily snapshot),
-    counted by the database in one aggregate query."""
+    counted by the database in one aggregate query.
+
+    The daily snapshot is stored the first time it is asked for (chat, CLI, digest, chart):
+    what was shown for a day stays what is shown that day, whatever happens meanwhile (an
+    erasure, a late correction, an agent moving to another service); they appear in the next
+    day's snapshot, with everything else of that day."""
     as_of = snapshot_moment(now, refresh, tz or ZoneInfo("Europe/Paris")) if now else None
-    counts = uow.participation.status_counts(campaign.id, as_of)
-    return stats_from_counts(counts, min_group, as_of)
+    if as_of is None:
+        return stats_from_counts(uow.participation.status_counts(campaign.id), min_group)
+    day = as_of.date()
+    stored = uow.snapshots.get(campaign.id, day)
+    if stored is None:
+        groups = group_counts(uow.participation.status_counts(campaign.id, as_of))
+        stored = uow.snapshots.put(
+            campaign.id,
+            day,
+            {name: (c.invited, c.started, c.completed, c.opted_out) for name, c in groups.items()},
+        )
+    return grouped({name: Counts(*row) for name, row in stored.items()}, min_group, as_of)
 
 
 def resolve_list(uow: UnitOfWork, service: str, platform_ids: Sequence[str]) -> Resolved:
