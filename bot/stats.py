@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from bot.domain import ParticipationStatus
 from bot.privacy import Figure, Shown, disclose
@@ -89,6 +89,9 @@ class CampaignStats:
     min_group: int
     # The daily snapshot's moment (declarations after it are not counted); None when live.
     as_of: datetime | None = None
+    # Completions per local day up to the snapshot, as stored with it (the chart's curve);
+    # None when live.
+    curve: tuple[tuple[date, int], ...] | None = None
 
 
 def stats_from_counts(

@@ -166,6 +166,13 @@ class CampaignRepo(_Repo):
         rows = self.session.scalars(query)
         return [self._person(row, names) for row in rows]
 
+    def audience_ids(self, campaign_id: int) -> set[int]:
+        return set(
+            self.session.scalars(
+                select(AudienceRow.person_id).where(AudienceRow.campaign_id == campaign_id)
+            )
+        )
+
     def audience_size(self, campaign_id: int) -> int:
         return int(
             self.session.scalar(

@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import case, delete, func, or_, select, update
 
 from bot.domain import Person
 from bot.privacy import keyed_hash, pseudonym
@@ -116,14 +116,22 @@ class PrivacyRepo(_Repo):
                 )
             )
         )
+        about = or_(
+            QuestionRow.asker_id == pid,
+            *(QuestionRow.text.contains(n, autoescape=True) for n in needles),
+        )
+        # A question handed off to the ambassadors and not answered yet stays, emptied and
+        # without its asker: "répondre N" must read the same whether its asker is still here.
+        waiting = QuestionRow.handed_off_at.is_not(None) & QuestionRow.answered_at.is_(None)
         s.execute(
-            delete(QuestionRow).where(
-                or_(
-                    QuestionRow.asker_id == pid,
-                    *(QuestionRow.text.contains(n, autoescape=True) for n in needles),
-                )
+            update(QuestionRow)
+            .where(about, waiting)
+            .values(
+                text="",
+                asker_id=case((QuestionRow.asker_id == pid, None), else_=QuestionRow.asker_id),
             )
         )
+        s.execute(delete(QuestionRow).where(about, ~waiting))
         # The audit log keeps what happened, under a pseudonym.
         s.execute(update(AuditRow).where(AuditRow.actor.in_(needles)).values(actor=alias))
         for row in s.scalars(
