@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from bot.faq_language import FaqLibrary
+from bot.handlers.faq_personal import offer_resend, personal, resend
 from bot.router import AMBASSADORS, Context, Router
 from bot.text import MAX_MESSAGE, is_no, is_yes, strip_invisible
 
@@ -35,17 +36,16 @@ async def answer_question(ctx: Context, text: str) -> None:
     base = knowledge_base(ctx.locale, ctx.settings.bot.faq_overrides).for_question(text)
     match = base.match(text, service=ctx.person.service)
     if match.topic is not None:
-        ambassadors = []
-        if "role.ambassadeur" in (match.topic, *match.also) and ctx.person.service:
-            ambassadors = [p.name for p in ctx.uow.roles.ambassadors_of(ctx.person.service)]
+        mine = personal(ctx, text, (match.topic, *match.also))
         ctx.say(
             "faq_answer",
             answer=match.answer,
             more=[base.answer(topic, ctx.person.service) for topic in match.also],
             see_also=[base.title(topic) for topic in match.see_also],
-            ambassadors=ambassadors,
-            service=ctx.person.service,
+            mine=mine,
         )
+        if mine.resend:
+            offer_resend(ctx, mine.resend)
         return
     # Bounded storage per sender: beyond the day's allowance the question is not kept.
     if not ctx.uow.quotas.take(
@@ -62,6 +62,17 @@ async def answer_question(ctx: Context, text: str) -> None:
             ctx.person.id, "faq_handoff", str(question_id), ctx.now + HANDOFF_WINDOW
         )
     ctx.say("faq_unknown", answer=match.answer, can_hand_off=has_ambassador)
+
+
+@router.prompt("faq_resend")
+async def _confirm_resend(ctx: Context, text: str, payload: str) -> bool:
+    if is_no(text):
+        ctx.say("faq_resend_declined")
+        return True
+    if not is_yes(text):
+        return False  # another question or command: handle it normally
+    ctx.say("faq_resent", campaigns=resend(ctx, ctx.person, payload))
+    return True
 
 
 @router.prompt("faq_handoff")

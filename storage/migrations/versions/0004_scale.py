@@ -1,7 +1,7 @@
 """ministry scale: normalised email, persisted direct conversations, indexes for set-based reads
 
 Revision ID: 0004
-Revises: 0002
+Revises: 0003
 Create Date: 2026-12-01
 """
 

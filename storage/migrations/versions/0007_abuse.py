@@ -1,7 +1,7 @@
 """per-person daily quotas (hand-offs to ambassadors, stored questions)
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-11-30
 """
 
@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0007"
-# Provisional: the ops branch adds 0006 (after 0005); once both are merged this becomes "0006".
 down_revision: str | None = "0006"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
