@@ -267,6 +267,6 @@ async def test_coming_back_after_erasure_lifts_the_tombstone(bot: Bot, cli_env: 
     assert "1 agents importés (0 nouveaux, 1 mis à jour) ; 1 ignorés car effacés" in (result.output)
     await bot.say(AMB, CREATE)
     launch = (await bot.say(AMB, "campagne lancer ABCDEF234"))[0]
-    assert "reçu (5)" in launch  # AGENTS minus the one who stayed erased
+    assert "à 5 personnes" in launch  # AGENTS minus the one who stayed erased
     assert any("vous invite" in text for text in bot.inbox(back))
     assert not any("vous invite" in text for text in bot.inbox(gone))

@@ -128,7 +128,7 @@ async def test_a_second_launch_does_not_count_who_said_stop_tout(worlds: Worlds)
     said = await _second_launch(worlds.new(), stop_all=True)
     silent = await _second_launch(worlds.new(), stop_all=False)
     assert said == silent
-    assert "(12)" in said[0]  # the first launch counts the audience (a chosen figure)
+    assert "à 12 personnes" in said[0]  # the first launch counts the audience (a chosen figure)
 
 
 async def _cancel_after_evening_remind(bot: Bot, done: bool) -> list[str]:

@@ -286,12 +286,12 @@ def test_campaign_launched_counts_only_who_joined_in_words_under_the_threshold(
         fresh=audience_figure(12, 5),
         rejected=audience_figure(0, 5),
     )
-    assert "who had not received one yet (12)" in en
+    assert "sending invitations to 12 people;" in en
     assert "Room members not kept: fewer than 5" in en
     fr = renderer.render(
         "campaign_launched", "fr", campaign=_campaign(), fresh=audience_figure(1, 5), rejected=None
     )
-    assert "qui n'en avaient pas encore reçu (moins de 5)" in fr
+    assert "aux nouvelles personnes du public, s'il y en a (moins de 5)" in fr
     assert "salon" not in fr
 
 
