@@ -299,4 +299,4 @@ def test_database_status_matches_the_fold_on_random_histories(store: Store) -> N
             if s.status in (ParticipationStatus.INVITED, ParticipationStatus.STARTED)
             and pid not in opted_out_all
         }
-        assert len(set(expected.values())) > 1 and len({s for _, s, _ in expected}) == 5
+        assert len(set(expected.values())) > 1 and len({s for _, s in expected}) == 5
