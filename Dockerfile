@@ -1,12 +1,20 @@
 # pixbot: one image for Tchap (Matrix), Slack and the console.
 # The database (SQLite) and the Matrix E2EE store live on the /data volume: back it up.
+# The dashboard's look: DSFR from its npm package, at build time (not in the repository).
+FROM node:20-slim AS dsfr
+WORKDIR /dsfr
+RUN npm pack @gouvfr/dsfr@1.15.3 --silent
+
 FROM python:3.11-slim AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY scheduler ./scheduler
 COPY storage ./storage
-RUN pip wheel --no-cache-dir --wheel-dir /wheels .
+COPY scripts ./scripts
+COPY --from=dsfr /dsfr/gouvfr-dsfr-1.15.3.tgz /tmp/
+RUN python scripts/vendor_dsfr.py --from /tmp/gouvfr-dsfr-1.15.3.tgz \
+    && pip wheel --no-cache-dir --wheel-dir /wheels .
 
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 \

@@ -13,28 +13,38 @@ import contextlib
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import datetime
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
+from bot import logs
 from bot.config import Settings
-from bot.core import AcceptsInvitations, Clock, HoldsIntake, Incoming, Platform, SystemClock
+from bot.core import (
+    AcceptsInvitations,
+    Clock,
+    ErasedPerson,
+    HoldsIntake,
+    Incoming,
+    Platform,
+    SystemClock,
+)
 from bot.dbwork import DatabaseWorker, InlineDatabase
 from bot.domain import DeliveryStatus, Person, Roles
+from bot.erasure import DatabaseScrub, ErasureCoordinator, ErasurePipeline
 from bot.handlers import build_router
 from bot.invites import StoreInvitePolicy
 from bot.lease import Lease
 from bot.limits import SenderLimiter, Verdict
 from bot.metrics import Metrics
 from bot.notifier import Notifier
-from bot.ops_http import Check, Health, database_check, outbox_check
+from bot.ops_http import Check, Health, database_check, platform_check
 from bot.outbox import ERASURE, Dispatcher
 from bot.privacy import clean_display_name
 from bot.render import Renderer
 from bot.resilience import Deferred, Resilience
-from bot.router import Context, Deps, Router
+from bot.router import Context, Deps, Router, run_to_completion
 from bot.services.audience import Directory
 from bot.services.campaigns import CampaignService
 from bot.services.charts import Pictures
@@ -48,7 +58,6 @@ from storage.uow import Store, UnitOfWork
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
 Next = Callable[[Incoming], Awaitable[None]]
 Middleware = Callable[[Incoming, Next], Awaitable[None]]
 
@@ -58,20 +67,6 @@ PROGRESS_EVERY = 10.0  # seconds between two progress messages of one batch
 # which then stands by).
 EXIT_TAKEN_OVER = 75
 STOP_GRACE = 5.0  # seconds a stop waits for the delivery in flight
-
-
-class HandlerSuspended(RuntimeError):
-    """A handler awaited something that suspends (the network) inside its transaction."""
-
-
-def run_to_completion(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run a handler that must not suspend: transactions never stay open across an await."""
-    try:
-        coroutine.send(None)
-    except StopIteration as done:
-        return done.value
-    coroutine.close()
-    raise HandlerSuspended("a handler awaited inside its transaction; use a prefetch")
 
 
 class App:
@@ -87,6 +82,7 @@ class App:
         drain_after_message: bool = False,
         database: DatabaseWorker | InlineDatabase | None = None,
     ) -> None:
+        logs.install()  # every log record names people by pseudonym only (bot/logs.py)
         self.settings = settings
         self.store = store
         self.platform = platform
@@ -109,7 +105,6 @@ class App:
         self.checks.register("database", database_check(store, self.health))
         self.checks.register("platform", self._check_platform)
         self.checks.register("scheduler", self._check_scheduler)
-        self.checks.register("outbox", outbox_check(store, self.clock), informative=True)
         # Transactions run in worker threads: a busy database never blocks the event loop.
         self.database = database or DatabaseWorker(1 if store.database.dialect == "sqlite" else 4)
         self.limiter = SenderLimiter(settings.limits.messages_per_minute)
@@ -137,6 +132,8 @@ class App:
             database=self.database,
         )
         self.dispatcher.on_outcome = partial(self.metrics.count_delivery, platform.name)
+        self.erasure = ErasureCoordinator(ErasurePipeline([DatabaseScrub(store)]), platform)
+        self.dispatcher.on_erasure_delivered = self.erasure.delivered
         self.runner = StepRunner(
             settings=settings,
             store=store,
@@ -225,7 +222,9 @@ class App:
     def _reply_only(self, incoming: Incoming, template: str) -> None:
         now = self.clock.now()
         with self.store.transaction() as uow:
-            if not uow.events.mark_processed(incoming.platform, incoming.event_id, now):
+            if not uow.events.mark_processed(
+                incoming.platform, uow.privacy.event_digest(incoming.event_id), now
+            ):
                 return
             ctx = self._context(uow, incoming, now, None)
             if ctx is None:
@@ -283,35 +282,38 @@ class App:
             if is_transient(error) or isinstance(error, LeaseLost):
                 raise  # rolled back: the whole message is tried again (bot.resilience)
             log.exception("handler failed for event %s", incoming.event_id)
-            erased = False
+            erased = None
             try:
                 await self.database.run(self._reply_only, incoming, "error")
             except Exception:
                 log.exception("could not report the failure of event %s", incoming.event_id)
-        if erased and not incoming.is_direct:
-            # Erased from a room: the confirmation goes to the room, so what the platform keeps
-            # about them goes now (from a direct conversation, once it is delivered: the outbox).
-            forget = getattr(self.platform, "forget_person", None)
-            if forget is not None:
-                await forget(incoming.sender_id)
+        if erased is not None:  # the rest of the pipeline runs once the confirmation is out
+            self.erasure.erased(incoming.conversation_id, erased)
 
-    def _handle_in_transaction(self, incoming: Incoming, prefetched: Any) -> bool:
+    def _handle_in_transaction(self, incoming: Incoming, prefetched: Any) -> ErasedPerson | None:
         """One short transaction (in a database worker thread): record the event, run the handler
-        to completion (it never awaits), enqueue its replies; whether the sender was erased."""
+        to completion (it never awaits), enqueue its replies; the sender if they were erased."""
         now = self.clock.now()
         with self.store.transaction() as uow:
-            if not uow.events.mark_processed(incoming.platform, incoming.event_id, now):
+            if not uow.events.mark_processed(
+                incoming.platform, uow.privacy.event_digest(incoming.event_id), now
+            ):
                 log.debug("event %s already handled", incoming.event_id)
-                return False
+                return None
             ctx = self._context(uow, incoming, now, prefetched)
             if ctx is None:
-                return False
+                return None
             handled = run_to_completion(self._route(ctx))
             self._enqueue_replies(ctx)
             for followup in ctx.followups:
                 followup()
         self.metrics.count_handled(handled, ctx.said)
-        return ctx.erased
+        person = ctx.person
+        return (
+            ErasedPerson(person.platform_id, now, person.display_name, person.email)
+            if (ctx.erased)
+            else None
+        )
 
     def _context(
         self, uow: UnitOfWork, incoming: Incoming, now: datetime, prefetched: Any
@@ -381,10 +383,7 @@ class App:
         state = self.platform_state
         if state == "up" and self.dispatcher.platform_unreachable:
             state = "unreachable"
-        check: Check = {"status": state, "name": self.platform.name}
-        if isinstance(self.platform, HoldsIntake):
-            check["intake_pending"] = self.platform.intake_backlog()
-        return check
+        return platform_check(self.platform, state)
 
     async def _check_scheduler(self) -> Check:
         if self.role() != "active":

@@ -11,7 +11,15 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -140,6 +148,19 @@ class StatsSection(_Section):
 class PrivacySection(_Section):
     # Closed campaigns' participation is kept this many days (pixbot purge).
     retention_days: int = Field(default=365, ge=1, le=3650)
+    # The secret of tombstones and pseudonyms, kept OUT of the database (storage/keys.py,
+    # docs/privacy.md): 64 hex digits here or in PIXBOT_PRIVACY__KEY, or a key file (default:
+    # beside a SQLite database, "pixbot.db.key"; PostgreSQL: set one of the two).
+    key: SecretStr = SecretStr("")
+    key_file: str = ""
+
+    @field_validator("key")
+    @classmethod
+    def _key(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value().strip()
+        if raw and not re.fullmatch(r"[0-9a-fA-F]{64}", raw):
+            raise ValueError("expected 64 hexadecimal digits")
+        return value
 
 
 class LimitsSection(_Section):
@@ -167,6 +188,21 @@ class LimitsSection(_Section):
 class HttpSection(_Section):
     # "127.0.0.1:8080": GET /healthz and /metrics; empty = off.
     listen: str = ""
+    # /metrics needs "Authorization: Bearer <token>"; empty: /metrics only on a loopback listener.
+    metrics_token: SecretStr = SecretStr("")
+    # Where people's browsers reach the dashboard (/tableau), e.g. "https://pixbot.example.gouv.fr"
+    # behind a reverse proxy (the session cookie is then "Secure"); empty: http://<listen>.
+    public_url: str = ""
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not re.fullmatch(r"https?://[^\s/?#@]+", value):
+            raise ValueError(
+                'expected "https://host[:port]", e.g. "https://pixbot.example.gouv.fr"'
+            )
+        return value
 
     @field_validator("listen")
     @classmethod
@@ -175,6 +211,40 @@ class HttpSection(_Section):
         if value and not re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[\w.\-]+):\d{1,5}", value):
             raise ValueError('expected "host:port", e.g. "127.0.0.1:8080", or "" for none')
         return value
+
+
+class PixSection(_Section):
+    """Pix's organisation API (MaDDo, README § Pix API): where it is, who we are to it, how
+    often participations are fetched."""
+
+    # The API's base URL, e.g. "https://api.maddo.pix.fr" (routes are under /api); empty: off.
+    api_url: str = ""
+    client_id: str = ""
+    client_secret: SecretStr = SecretStr("")  # PIXBOT_PIX__CLIENT_SECRET
+    # Minutes between two syncs, during working hours ([schedule]); the CLI syncs at any time.
+    sync_minutes: int = Field(default=30, ge=5, le=1440)
+    # Participations are fetched again from this many minutes before the last successful sync
+    # (clock skew between Pix and us, a page that moved while it was read).
+    overlap_minutes: int = Field(default=60, ge=0, le=10_080)
+    # Seconds one request may take before it counts as failed.
+    timeout: float = Field(default=30.0, gt=0, le=600)
+
+    @field_validator("api_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        value = value.strip().rstrip("/")
+        if value and not re.fullmatch(r"https?://[^\s/?#@]+", value):
+            raise ValueError('expected an http(s) URL, e.g. "https://api.pix.fr", or ""')
+        return value
+
+    @model_validator(mode="after")
+    def _credentials(self) -> PixSection:
+        if self.api_url and not (self.client_id.strip() and self.client_secret.get_secret_value()):
+            raise ValueError(
+                "client_id and client_secret (PIXBOT_PIX__CLIENT_SECRET) are required when"
+                " api_url is set"
+            )
+        return self
 
 
 class LogSection(_Section):
@@ -198,6 +268,7 @@ class Settings(BaseSettings):
     privacy: PrivacySection = Field(default_factory=PrivacySection)
     limits: LimitsSection = Field(default_factory=LimitsSection)
     http: HttpSection = Field(default_factory=HttpSection)
+    pix: PixSection = Field(default_factory=PixSection)
     log: LogSection = Field(default_factory=LogSection)
 
     @classmethod

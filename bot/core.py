@@ -135,6 +135,20 @@ class PlatformAuthError(Exception):
     """
 
 
+class PlatformNeedsOperator(PlatformAuthError):
+    """The platform cannot serve until a person acts (e.g. the Matrix device was lost and no
+    recovery key can sign a new one). ``str(error)`` is one French line saying what to do."""
+
+
+@runtime_checkable
+class ReportsReadiness(Protocol):
+    """A platform that can be connected and still unable to read or be read (Matrix E2EE)."""
+
+    def readiness_problem(self) -> str | None:
+        """None when people can reach the bot; else a short reason code (no secret)."""
+        ...
+
+
 MessageHandler = Callable[[Incoming], Awaitable[None]]
 
 
@@ -191,6 +205,42 @@ class HoldsIntake(Protocol):
     def intake_backlog(self) -> int:
         """Events acknowledged to the platform and not handled yet."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class ErasedPerson:
+    """Someone just erased from the database, for the stores outside it (files, the platform):
+    what those stores may hold about them, to find and drop."""
+
+    platform_id: str
+    erased_at: datetime
+    display_name: str | None = None
+    email: str | None = None
+
+    def needles(self, min_name: int = 4) -> list[str]:
+        """The strings that name the person (a display name only when long enough to search)."""
+        found = [self.platform_id]
+        if self.email:
+            found.append(self.email)
+        if self.display_name and len(self.display_name) >= min_name:
+            found.append(self.display_name)
+        return found
+
+
+@runtime_checkable
+class ErasureStep(Protocol):
+    """One store outside the database that erasure must reach (bot/erasure.py runs them)."""
+
+    name: str
+
+    async def erase(self, person: ErasedPerson) -> None: ...
+
+
+@runtime_checkable
+class HasErasureSteps(Protocol):
+    """A platform whose own stores (spool, pending events, direct rooms) hold people's data."""
+
+    def erasure_steps(self) -> Sequence[ErasureStep]: ...
 
 
 class Clock(Protocol):

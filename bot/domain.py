@@ -221,3 +221,18 @@ def fold_participation(person: Person, events: Sequence[tuple[str, datetime]]) -
         elif kind == ParticipationKind.RESUMED and status == ParticipationStatus.OPTED_OUT:
             status = ParticipationStatus.INVITED
     return Participation(person, status, snoozed_at, updated_at)
+
+
+@dataclass(frozen=True, slots=True)
+class PixLink:
+    """A campaign linked to its Pix campaign, and where its participations' sync stands."""
+
+    campaign_id: int
+    pix_campaign_id: int
+    pix_organization_id: int
+    linked_at: datetime
+    synced_until: datetime | None
+    last_sync_at: datetime | None
+    matched_by_name: int
+    last_error: str | None
+    last_error_at: datetime | None

@@ -39,6 +39,12 @@ CONJUNCTIONS = re.compile(r",?\s+(?:et|and|also|aussi|puis|ensuite|autre questio
 PARTS = re.compile(r"[?!;,:\n]+|\.\s|\s+(?:car|parce que|mais|et|because|but|since|and)\s+")
 MIN_CLAUSE_WORDS = 2
 
+# Follow-ups (bot/faq_followup.py): a message of at most this many words, soon after an answer,
+# may be read with that answer's topic (bot/faq_memory.py keeps it a few minutes).
+FOLLOW_UP_WORDS = 14
+# … and only when the classifier gives the message alone less than this off-topic probability.
+FOLLOW_UP_OFF_TOPIC = 0.9
+
 # The learned classifier (bot/faq_model.py), combined with the lexical scores (bot/faq_learned.py).
 LEARNED_SHARE = 0.6  # a topic's confidence: this share of its probability, the rest lexical
 LEARNED_CLAUSE_THRESHOLD = 0.4  # each clause of a multi-intent question must be this confident

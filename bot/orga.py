@@ -23,6 +23,14 @@ MAX_HEADER_CHARS = 1024 * 1024
 ID_HINTS = ("identifiant externe", "e-mail", "email", "mail", "adresse", "external id", "id")
 
 
+def unescape(value: str) -> str:
+    """A cell as it was typed: Pix writes ``'`` before a value starting with ``= + - @`` (so
+    that a spreadsheet does not run it as a formula), e.g. ``'@alice:example.gouv.fr``."""
+    if len(value) > 1 and value[0] == "'" and value[1] in "=+-@":
+        return value[1:]
+    return value
+
+
 class OrgaError(Exception):
     pass
 
@@ -42,16 +50,67 @@ class OrgaColumns:
     shared: str | None
 
 
+# Pix's own columns around the external id in an export (never the id itself).
+FIRST_NAME = "prenom du participant"
+PIX_COLUMNS = frozenset(
+    {
+        "nom de l'organisation",
+        "id campagne",
+        "code",
+        "nom de la campagne",
+        "parcours",
+        "nom du participant",
+        FIRST_NAME,
+        "classe",
+        "groupe",
+        "numero etudiant",
+    }
+)
+
+
+def _participation_column(folded: str) -> bool:
+    """A column where Pix's export starts describing the participation (after the person)."""
+    return folded.startswith(
+        ("% de progression", "date de debut", "date et heure de debut", "partage", "envoi")
+    )
+
+
+def _label_column(header: list[str]) -> str | None:
+    """The external-id column of a real Pix Orga export: Pix names it with the campaign's own
+    label ("Adresse e-mail professionnelle", "Matricule"…) and writes it last among the
+    participant's columns, just before "% de progression" (assessment) or "Envoi (O/N)"
+    (profiles collection). None when the header is not laid out like a Pix export."""
+    folded = [fold(name) for name in header]
+    if FIRST_NAME not in folded:
+        return None
+    start = folded.index(FIRST_NAME) + 1
+    end = next((i for i in range(start, len(folded)) if _participation_column(folded[i])), None)
+    if end is None:
+        return None
+    run = [i for i in range(start, end) if folded[i] not in PIX_COLUMNS]
+    if not run:
+        raise OrgaError(
+            "l'export n'a pas de colonne d'identifiant externe (la campagne Pix n'en demande"
+            " pas) : précisez-la avec --id-column"
+        )
+    return header[run[-1]]
+
+
 def detect_columns(header: list[str], id_column: str | None = None) -> OrgaColumns:
+    """The export's external-id, started and shared columns, named as Pix names them:
+    "Date de début" or "Date et heure de début (Europe/Paris)", "Partage (O/N)" (assessment)
+    or "Envoi (O/N)" (profiles collection), the external id under the campaign's label."""
     folded = {fold(name): name for name in header}
     if id_column is not None:
         if fold(id_column) not in folded:
             raise OrgaError(f"colonne « {id_column} » absente de l'export")
         external = folded[fold(id_column)]
     else:
-        external = ""
-        for hint in ID_HINTS:
-            matches = [orig for key, orig in folded.items() if hint in key]
+        external = _label_column(header) or ""
+        for hint in ID_HINTS if not external else ():
+            matches = [
+                orig for key, orig in folded.items() if hint in key and key not in PIX_COLUMNS
+            ]
             if matches:
                 external = matches[0]
                 break
@@ -59,10 +118,14 @@ def detect_columns(header: list[str], id_column: str | None = None) -> OrgaColum
             raise OrgaError(
                 "colonne d'identifiant externe introuvable : précisez-la avec --id-column"
             )
-    started = next((o for k, o in folded.items() if k.startswith("date de debut")), None)
-    shared = next(
-        (o for k, o in folded.items() if k.startswith("partage") or k.startswith("envoi")), None
+    started = next(
+        (o for k, o in folded.items() if k.startswith(("date de debut", "date et heure de debut"))),
+        None,
     )
+    shared = next(
+        (o for k, o in folded.items() if k.startswith(("partage (", "envoi ("))),
+        None,
+    ) or next((o for k, o in folded.items() if k.startswith(("partage", "envoi"))), None)
     if started is None and shared is None:
         raise OrgaError("ni « Date de début » ni « Partage (O/N) » / « Envoi (O/N) » dans l'export")
     return OrgaColumns(external, started, shared)
@@ -104,7 +167,7 @@ def read_export(source: str | TextIO, id_column: str | None = None) -> Iterator[
     def cell(row: list[str], name: str | None) -> str:
         if name is None or index[name] >= len(row):
             return ""
-        return row[index[name]].strip()
+        return unescape(row[index[name]].strip())
 
     return _rows(csv.reader(stream, dialect), columns, cell)
 

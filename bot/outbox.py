@@ -13,8 +13,9 @@ in order, one after the other. A "wait" (429 ``Retry-After``) pauses every conve
 Every recipient is served fairly: the rows are read each recipient's oldest first, then each
 one's second… (see :meth:`storage.repositories.outbox.OutboxRepo.due`), and a round stops early
 when new messages are enqueued (:meth:`Dispatcher.poke`), so a reply to one person never waits
-behind another person's backlog. A message longer than the platform takes goes in numbered
-parts. Database work runs in the application's database worker (off the event loop).
+behind another person's backlog; the turns go on from one round to the next (``Turns``).
+A message longer than the platform takes goes in numbered parts. Database work runs in the
+application's database worker (off the event loop).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -33,7 +33,7 @@ from bot.core import Clock, DeliveryError, Image, Outgoing, Platform, SendResult
 from bot.dbwork import DatabaseWorker, InlineDatabase
 from bot.domain import Delivery
 from bot.lease import Lease
-from bot.pacing import RateLimiter, open_conversation_paced
+from bot.pacing import ConversationLimiters, RateLimiter, Turns, open_conversation_paced
 from bot.text import split_message
 from storage.health import DatabaseHealth, is_transient
 from storage.lock import LeaseLost
@@ -109,9 +109,10 @@ class Dispatcher:
         self.concurrency = max(1, concurrency)
         # Slack also paces each channel: one more bucket per conversation then.
         self.conversation_rate = conversation_rate
-        self._limiters: OrderedDict[str, RateLimiter] = OrderedDict()
+        self._limiters = ConversationLimiters(conversation_rate or 1.0, LIMITERS_KEPT)
         self._marks = _Marks()
         self._tried: set[int] = set()
+        self._turns = Turns(LIMITERS_KEPT)  # whom the last sends went to
         self.on_batch_progress = on_batch_progress
         self.pictures = pictures
         self.stats = DispatchStats()
@@ -131,6 +132,9 @@ class Dispatcher:
         self.after_send: Callable[[Delivery], None] | None = None
         # Told of each outcome, for the metrics: (kind, "sent" | "failed" | "rate_limited").
         self.on_outcome: Callable[[str, str], None] | None = None
+        # Told when the last word to an erased person has left (sent, or failed for good): the
+        # rest of the erasure runs then (bot/erasure.py). Given the conversation.
+        self.on_erasure_delivered: Callable[[str], Awaitable[None]] | None = None
 
     @property
     def platform_unreachable(self) -> bool:
@@ -162,10 +166,10 @@ class Dispatcher:
             self._fenced(uow)  # a process whose lock moved on reads and writes nothing
             return work(uow)
 
-    def _claim(self, now: datetime, size: int) -> list[Delivery]:
+    def _claim(self, now: datetime, size: int, served: dict[str, int]) -> list[Delivery]:
         with self.store.transaction() as uow:
             self._fenced(uow)
-            return uow.outbox.claim(now, limit=size)
+            return uow.outbox.claim(now, limit=size, served=served)
 
     async def drain(self, limit: int | None = None) -> int:
         """Send everything due now; return how many rows were handled.
@@ -182,7 +186,8 @@ class Dispatcher:
                 if limit is not None:
                     size = min(size, limit - handled)
                 self._fresh.clear()
-                due = await self.database.run(self._claim, self.clock.now(), size)
+                served = self._turns.snapshot()
+                due = await self.database.run(self._claim, self.clock.now(), size, served)
                 if not due:
                     break
                 done = await self._send_all(due)
@@ -285,6 +290,7 @@ class Dispatcher:
     async def _deliver(self, delivery: Delivery) -> bool:
         """Send one row; True when the platform accepted it (marked with the next flush)."""
         self._tried.add(delivery.id)
+        self._turns.served(delivery.recipient)
         if delivery.body is None:  # cancelled or already handled concurrently
             return True
         image: Image | None = None
@@ -332,9 +338,8 @@ class Dispatcher:
             # The last word to an erased person: no row remains once it is delivered.
             async with self.lock:
                 await self._transaction(lambda uow: uow.outbox.delete(delivery.id))
-            forget = getattr(self.platform, "forget_conversation", None)
-            if forget is not None:
-                await forget(delivery.recipient)
+            if self.on_erasure_delivered is not None:
+                await self.on_erasure_delivered(delivery.recipient)
             self.stats.sent += 1
             self._outcome(delivery.kind, "sent")
             return True
@@ -351,15 +356,6 @@ class Dispatcher:
         self.stats.sent += 1
         self._outcome(delivery.kind, "sent")
         return True
-
-    def _conversation_limiter(self, recipient: str) -> RateLimiter:
-        limiter = self._limiters.get(recipient)
-        if limiter is None:
-            limiter = self._limiters[recipient] = RateLimiter(self.conversation_rate or 1.0)
-            while len(self._limiters) > LIMITERS_KEPT:
-                self._limiters.popitem(last=False)
-        self._limiters.move_to_end(recipient)
-        return limiter
 
     async def _maybe_flush(self) -> None:
         marks = self._marks
@@ -440,7 +436,9 @@ class Dispatcher:
         reason = f"{error.code}: {error}"
 
         def mark(uow: UnitOfWork) -> None:
-            if final:
+            if final and delivery.kind == ERASURE:
+                uow.outbox.delete(delivery.id)  # no row about an erased person stays
+            elif final:
                 uow.outbox.mark_failed(delivery.id, reason)
             else:
                 uow.outbox.mark_retry(delivery.id, reason, now + wait, count=counted)
@@ -453,6 +451,8 @@ class Dispatcher:
             log.warning("delivery %s failed for good: %s", delivery.key, error)
             if delivery.batch:
                 self._marks.batches[delivery.batch] = None
+            if delivery.kind == ERASURE and self.on_erasure_delivered is not None:
+                await self.on_erasure_delivered(delivery.recipient)
         else:
             self.stats.retried += 1
             log.info("delivery %s retried in %s: %s", delivery.key, wait, error)
@@ -483,7 +483,7 @@ class Dispatcher:
                 await self.limiter.acquire()  # the upload is a request of its own
             if self.conversation_rate is not None:
                 recipient = message.conversation_id or message.person_id or ""
-                await self._conversation_limiter(recipient).acquire()
+                await self._limiters.get(recipient).acquire()
             result = await self.platform.send(part)
             if first is None:
                 first = result

@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from bot.config import Settings
 from bot.core import Button, Clock, Incoming
+from bot.dashboard.tokens import DashboardLinks
 from bot.domain import Person, Roles
+from bot.faq_memory import FaqMemory
 from bot.notifier import Notifier
 from bot.render import Renderer
 from bot.services.audience import Directory
@@ -188,6 +190,10 @@ class Deps:
     campaigns: CampaignService
     planner: Planner
     directory: Directory
+    # The last FAQ topic answered to each person, a few minutes, in memory only.
+    faq_memory: FaqMemory = field(default_factory=FaqMemory)
+    # The dashboard's link issuer, when the HTTP server serves it (``[http] listen``).
+    dashboard: DashboardLinks | None = None
 
 
 @dataclass
@@ -271,3 +277,20 @@ class Context:
 def _check_coroutine(function: Callable[..., Any]) -> None:
     if not inspect.iscoroutinefunction(function):
         raise RegistrationError(f"{function.__qualname__} must be an async function")
+
+
+T = TypeVar("T")
+
+
+class HandlerSuspended(RuntimeError):
+    """A handler awaited something that suspends (the network) inside its transaction."""
+
+
+def run_to_completion(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a handler that must not suspend: transactions never stay open across an await."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value
+    coroutine.close()
+    raise HandlerSuspended("a handler awaited inside its transaction; use a prefetch")

@@ -10,13 +10,19 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from bot import logs
 from bot.app import App
 from bot.config import Settings
-from bot.core import Clock, Platform, PlatformAuthError
+from bot.core import Clock, Platform, PlatformAuthError, PlatformNeedsOperator
 from storage.health import DatabaseHealth, is_transient
 from storage.uow import Store
 
 log = logging.getLogger(__name__)
+
+# Exit codes a restart cannot fix (deploy/pixbot.service: RestartPreventExitStatus=4 78):
+# the platform refused the bot's credentials; the Matrix device needs a person to heal.
+EXIT_CREDENTIALS_REFUSED = 4
+EXIT_NEEDS_OPERATOR = 78
 
 
 def beside_database(database_url: str, suffix: str, fallback: str) -> Path:
@@ -26,6 +32,15 @@ def beside_database(database_url: str, suffix: str, fallback: str) -> Path:
     if url.get_backend_name() == "sqlite" and url.database and url.database != ":memory:":
         return Path(url.database).with_suffix(suffix)
     return Path(fallback)
+
+
+def store_for(settings: Settings) -> Store:
+    """The database, with the keyed-hash secret where the configuration puts it (outside)."""
+    return Store.from_url(
+        settings.bot.database_url,
+        key_file=settings.privacy.key_file or None,
+        key=settings.privacy.key.get_secret_value() or None,
+    )
 
 
 def console_journal_path(database_url: str) -> Path | None:
@@ -110,8 +125,10 @@ def build_platform(settings: Settings) -> Platform:
 async def run_bot(
     settings: Settings, platform: Platform | None = None, clock: Clock | None = None
 ) -> int:
-    store = Store.from_url(settings.bot.database_url)
+    store = store_for(settings)
     await _upgrade_when_reachable(store)
+    with store.transaction() as uow:  # log pseudonyms stay the same across restarts
+        logs.set_key(uow.privacy.key())
     platform = platform or build_platform(settings)
     app = App(
         settings,
@@ -122,9 +139,16 @@ async def run_bot(
     )
     ops = None
     if settings.http.listen:
+        from bot.dashboard.wiring import attach
         from bot.ops_http import OpsServer
 
-        ops = OpsServer(settings.http.listen, app.checks, app.metrics)
+        ops = OpsServer(
+            settings.http.listen,
+            app.checks,
+            app.metrics,
+            token=settings.http.metrics_token.get_secret_value(),
+        )
+        attach(app, ops)
         try:
             await ops.start()  # before the lock: a standby answers /healthz too
         except OSError as error:
@@ -140,6 +164,10 @@ async def run_bot(
     try:
         code = await app.run()
         return code
+    except PlatformNeedsOperator as error:
+        # Healing needs a person (docs/tchap.md § 8): the unit does not restart this code.
+        print(str(error), file=sys.stderr)
+        return EXIT_NEEDS_OPERATOR
     except PlatformAuthError as error:
         log.error("platform refused the bot's credentials: %s", error)
         print(
@@ -147,7 +175,7 @@ async def run_bot(
             "du bot (mot de passe, jeton, compte expiré) puis relancez pixbot.",
             file=sys.stderr,
         )
-        return 4
+        return EXIT_CREDENTIALS_REFUSED
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)

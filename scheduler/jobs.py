@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from functools import partial
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -20,6 +21,7 @@ from bot.core import Clock
 from bot.domain import ReminderStep
 from bot.resilience import Deferred, Resilience
 from bot.services import retention
+from bot.services.pix_sync import PixSync, client_from
 from scheduler.running import StepRunner
 from storage.uow import Store
 
@@ -63,6 +65,32 @@ async def purge_expired(key: str) -> None:
     )
 
 
+async def sync_pix(key: str) -> None:
+    """The Pix sync job: every ``[pix] sync_minutes`` during working hours (the calendar of
+    ``[schedule]``, in the bot's time zone)."""
+    jobs, runner = _SCHEDULERS.get(key), _RUNNERS.get(key)
+    if jobs is None or runner is None or jobs.pix is None:
+        return
+    if not runner.planner.calendar.is_working_time(jobs.clock.now(), runner.planner.tz):
+        return
+    pix = jobs.pix
+
+    async def work() -> None:
+        for report in await pix.sync():
+            if report.error is None:
+                log.info(
+                    "pix sync %s: %d read, %d completed, %d started, %d unmatched, %d by name",
+                    report.code,
+                    report.fetched,
+                    report.completed,
+                    report.started,
+                    report.unmatched_total,
+                    report.by_name,
+                )
+
+    await _guarded(key, work, "pix sync")
+
+
 async def _guarded(key: str, work: Callable[[], Awaitable[object]], what: str) -> None:
     """Run a job: retried through a database outage, tracked so that stopping waits for it.
 
@@ -103,6 +131,7 @@ class JobScheduler:
         self.key = key
         self.scheduler: AsyncIOScheduler | None = None
         self.runner: StepRunner | None = None
+        self.pix: PixSync | None = None
 
     def start(self, runner: StepRunner) -> None:
         """Wake up for every planned step; catch up on missed ones right away."""
@@ -148,11 +177,39 @@ class JobScheduler:
             coalesce=True,
             misfire_grace_time=None,
         )
+        self._schedule_pix(runner)
         with self.store.transaction() as uow:
             planned = uow.steps.planned()
         self.scheduler.start()
         for step in planned:
             self.schedule(step)
+
+    def _schedule_pix(self, runner: StepRunner) -> None:
+        """The Pix sync, when ``[pix]`` is configured (the settings refuse a URL without
+        credentials; ``pixbot pix status`` checks them against Pix)."""
+        pix = self.settings.pix
+        if not pix.api_url:
+            return
+        client = client_from(self.settings, self.clock)
+        assert client is not None and self.scheduler is not None
+        self.pix = PixSync(
+            client,
+            self.store,
+            self.clock,
+            overlap=timedelta(minutes=pix.overlap_minutes),
+            database=runner.database,
+            tz=runner.planner.tz,
+        )
+        self.scheduler.add_job(
+            sync_pix,
+            "interval",
+            minutes=pix.sync_minutes,
+            args=[self.key],
+            id=f"{self.key}:pix",
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+        )
 
     def stop(self) -> None:
         if self.scheduler is not None and self.scheduler.running:
@@ -175,6 +232,9 @@ class JobScheduler:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        if self.pix is not None:
+            await self.pix.close()
+            self.pix = None
         self.stop()
 
     def schedule(self, step: ReminderStep) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -52,6 +53,8 @@ def create_db_engine(url: str) -> Engine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute("PRAGMA synchronous=NORMAL")
+            # Deleted rows are overwritten with zeros, not just unlinked (erasure, docs/privacy.md).
+            cursor.execute("PRAGMA secure_delete=ON")
             cursor.close()
 
         return engine
@@ -99,6 +102,30 @@ class Database:
     def session(self) -> Iterator[Session]:
         with self._sessions.begin() as session:
             yield session
+
+    def scrub(self, attempts: int = 50) -> bool:
+        """After an erasure: no byte of the erased rows left outside the live pages.
+
+        SQLite: ``secure_delete`` already zeroed what the transaction freed, in the pages it
+        wrote to the write-ahead log; the older copies of those pages are in the WAL's earlier
+        frames until a checkpoint copies the log into the file and truncates it to nothing
+        (``wal_checkpoint(TRUNCATE)``: retried while another connection writes), then
+        ``incremental_vacuum`` gives free pages back where ``auto_vacuum`` allows it (they are
+        zeroed anyway). True when the log was truncated. PostgreSQL keeps old row versions
+        until VACUUM and in its own WAL and backups: nothing a client can do about bytes there
+        (docs/privacy.md).
+        """
+        if self.dialect != "sqlite":
+            return False
+        for _ in range(attempts):
+            with self.engine.connect() as connection:
+                raw: Any = connection.connection.dbapi_connection
+                busy = raw.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+                if not busy:
+                    raw.execute("PRAGMA incremental_vacuum").fetchall()
+                    return True
+            time.sleep(0.02)
+        return False
 
     def dispose(self) -> None:
         self.engine.dispose()

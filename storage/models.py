@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Date,
     DateTime,
     ForeignKey,
@@ -226,6 +227,9 @@ class QuestionRow(Base):
     service_id: Mapped[int | None] = mapped_column(ForeignKey("services.id"))
     asked_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     asker_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    # A keyed hash of who asked (key outside the database): the question goes with its asker's
+    # erasure; never shown, and without the key file it names nobody.
+    asker_digest: Mapped[str | None] = mapped_column(String(64), index=True)
     handed_off_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -299,3 +303,37 @@ class StatsSnapshotRow(Base):
     started: Mapped[int] = mapped_column(Integer)
     completed: Mapped[int] = mapped_column(Integer)
     opted_out: Mapped[int] = mapped_column(Integer)
+
+
+class PixLinkRow(Base):
+    """A campaign linked to its Pix campaign (found by code through Pix's organisation API) and
+    where the sync of its participations stands. Nothing about any person."""
+
+    __tablename__ = "pix_links"
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    pix_campaign_id: Mapped[int] = mapped_column(Integer)
+    pix_organization_id: Mapped[int] = mapped_column(Integer)
+    linked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # When the last successful sync started to read: the next asks Pix for the changes since
+    # then (minus [pix] overlap_minutes). Advanced in the same transaction as the events.
+    synced_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_sync_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Participations matched by name only (no external id matched): counted for operators.
+    matched_by_name: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    last_error_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class PixUnmatchedRow(Base):
+    """Pix participations of a linked campaign that matched no agent of its audience, by Pix's
+    participation number only (never an external id, a name or a result): operators see how
+    many, and a later sync that matches one removes it."""
+
+    __tablename__ = "pix_unmatched"
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    participation_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    reason: Mapped[str] = mapped_column(String(20))  # unknown | outside | ambiguous

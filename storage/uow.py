@@ -12,6 +12,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from storage.db import Database
+from storage.keys import PrivacyKey
 from storage.repositories.campaigns import CampaignRepo, StepRepo
 from storage.repositories.conversations import (
     AuditRepo,
@@ -25,6 +26,7 @@ from storage.repositories.ops import OpsRepo
 from storage.repositories.outbox import OutboxRepo
 from storage.repositories.participation import ParticipationRepo
 from storage.repositories.people import PeopleRepo, RoleRepo, ServiceRepo
+from storage.repositories.pix import PixRepo
 from storage.repositories.privacy import PrivacyRepo
 from storage.repositories.retention import RetentionRepo
 from storage.repositories.snapshots import SnapshotRepo
@@ -33,7 +35,7 @@ from storage.repositories.snapshots import SnapshotRepo
 class UnitOfWork:
     """One transaction and the repositories that work in it."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, key: PrivacyKey | None = None) -> None:
         self.session = session
         self.services = ServiceRepo(session)
         self.people = PeopleRepo(session)
@@ -46,12 +48,13 @@ class UnitOfWork:
         self.prompts = PromptRepo(session)
         self.questions = QuestionRepo(session)
         self.steps = StepRepo(session)
-        self.privacy = PrivacyRepo(session)
+        self.privacy = PrivacyRepo(session, key or PrivacyKey())
         self.lease = LeaseRepo(session)
         self.ops = OpsRepo(session)
         self.retention = RetentionRepo(session)
         self.quotas = QuotaRepo(session)
         self.snapshots = SnapshotRepo(session)
+        self.pix = PixRepo(session)
 
     @contextmanager
     def atomic(self) -> Iterator[None]:
@@ -63,12 +66,14 @@ class UnitOfWork:
 class Store:
     """Entry point of the storage layer: ``with store.transaction() as uow: ...``."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, key: PrivacyKey | None = None) -> None:
         self.database = database
+        self.key = key or PrivacyKey.for_database(database.url)
 
     @classmethod
-    def from_url(cls, url: str) -> Store:
-        return cls(Database(url))
+    def from_url(cls, url: str, key_file: str | None = None, key: str | None = None) -> Store:
+        """``key_file``/``key``: where the keyed-hash secret lives (storage/keys.py)."""
+        return cls(Database(url), PrivacyKey.for_database(url, key_file, key))
 
     def upgrade(self) -> None:
         self.database.upgrade()
@@ -76,7 +81,7 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[UnitOfWork]:
         with self.database.session() as session:
-            yield UnitOfWork(session)
+            yield UnitOfWork(session, self.key)
 
     def close(self) -> None:
         self.database.dispose()

@@ -13,6 +13,7 @@ from bot.cli.common import ConfigOption, state
 from bot.cli.faq import faq_app
 from bot.cli.matrix import matrix_app
 from bot.cli.people import admin_app, agents_app, ambassador_app, forget
+from bot.cli.pix import pix_app
 from bot.cli.run import db_app, purge, run
 
 app = typer.Typer(
@@ -30,6 +31,7 @@ app.add_typer(agents_app, name="agents")
 app.add_typer(campaign_app, name="campaign")
 app.add_typer(faq_app, name="faq")
 app.add_typer(matrix_app, name="matrix")
+app.add_typer(pix_app, name="pix")
 
 
 @app.callback()

@@ -147,6 +147,7 @@ def campaign_show(
                 campaign=campaign,
                 stats=_figures(uow, campaign, cfg),
                 steps=[_step_view(s) for s in steps],
+                pix=uow.pix.link(campaign.id),
             )
         )
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.runner import store_for
 from bot.text import clean_line
 from storage.uow import Store
 
@@ -44,7 +45,7 @@ def settings(config: Path | None = None, **overrides: Any) -> Settings:
 def open_store(cfg: Settings, upgrade: bool = True) -> Store:
     """The database, or one French line and exit code 2 when it cannot be opened."""
     try:
-        store = Store.from_url(cfg.bot.database_url)
+        store = store_for(cfg)
         if upgrade:
             store.upgrade()
     except Exception as exc:  # malformed URL, unknown driver, unreachable server, bad file

@@ -18,14 +18,17 @@ matrix_app = typer.Typer(help="Le compte Matrix (Tchap) du bot.", no_args_is_hel
 def matrix_status(
     as_json: Annotated[bool, typer.Option("--json")] = False, config: ConfigOption = None
 ) -> None:
-    """Utilisateur, appareil, signature croisée, empreinte de la clé maîtresse, stockage."""
+    """Utilisateur, appareil, clés, signature croisée, stockage ; code de sortie 1 quand les
+    agents ne peuvent pas joindre le bot (avec ce qu'il faut faire)."""
     # Imported here: matrix-nio takes a second to load, which no other command needs.
-    from bot.platforms.matrix.identity import describe
+    from bot.platforms.matrix.status import matrix_status as describe
 
     m = settings(config).matrix
     info = asyncio.run(describe(Path(m.store_path), m.homeserver))
     if as_json:
         typer.echo(json.dumps(info, ensure_ascii=False, indent=2))
+        if not info["reachable"]:
+            raise typer.Exit(1)
         return
     yes_no = {True: "oui", False: "non", None: "inconnu"}
     store = info["store"]
@@ -38,3 +41,14 @@ def matrix_status(
         typer.echo(f"  {name} : {store[name] or 'absent'}")
     if info["message"]:
         typer.echo(f"État : {info['message']}")
+    if info.get("one_time_keys") is not None:
+        typer.echo(f"Clés à usage unique sur le serveur : {info['one_time_keys']}")
+    if info.get("replaced_device"):
+        typer.echo(
+            f"Nouvel appareil démarré par le bot le {info['healed_at']} "
+            f"(remplace {info['replaced_device']} : {info['healed_reason']})"
+        )
+    if not info["reachable"]:
+        typer.echo(f"Les agents ne peuvent pas joindre le bot. À faire : {info['todo']}")
+        raise typer.Exit(1)
+    typer.echo("Les agents peuvent joindre le bot (clés publiées, appareil signé).")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 from typing import Annotated
@@ -18,7 +19,9 @@ from bot.cli.csvio import (
     import_pacing,
     read_agents_csv,
 )
+from bot.cli.erasure import offline_pipeline
 from bot.cli.progress import progress
+from bot.core import ErasedPerson
 from bot.privacy import clean_display_name
 from bot.text import clean_line
 from storage.uow import UnitOfWork
@@ -200,19 +203,19 @@ def forget(platform_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
     pid = check_id(platform_id)
     cfg = settings()
     store = open_store(cfg)
+    erased: ErasedPerson | None = None
     with store.transaction() as uow:
         person = uow.people.by_platform_id(pid)
         if person is not None:
             alias = uow.privacy.erase(person, now())
             uow.audit.add("cli", "forget", now(), detail=alias)
-    if person is None:
+            erased = ErasedPerson(pid, now(), person.display_name, person.email)
+    if erased is None:
         raise fail(f"Personne inconnue : {pid}")
-    from bot.platforms.console import ConsoleJournal
-    from bot.runner import console_journal_path
-
-    journal = console_journal_path(cfg.bot.database_url)
-    if journal is not None and journal.exists():
-        ConsoleJournal(journal).forget(pid)
+    failed = asyncio.run(offline_pipeline(cfg, store).run(erased))
+    store.close()
+    if failed:
+        raise fail(f"Données de {pid} effacées de la base ; à reprendre : {', '.join(failed)}.")
     typer.echo(f"Données de {pid} effacées.")
 
 

@@ -285,6 +285,7 @@ async def show(ctx: Context, args: str) -> None:
         campaign=campaign,
         stats=ctx.deps.campaigns.stats(uow, campaign, ctx.now),
         steps=ctx.deps.planner.describe(uow, campaign),
+        pix=uow.pix.link(campaign.id),
     )
 
 

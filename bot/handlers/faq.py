@@ -12,6 +12,7 @@ from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
 
+from bot.faq_followup import follow_up
 from bot.faq_language import FaqLibrary
 from bot.handlers.faq_personal import offer_resend, personal, resend
 from bot.router import AMBASSADORS, Context, Router
@@ -34,7 +35,12 @@ def knowledge_base(locale: str, overrides: str | None) -> FaqLibrary:
 async def answer_question(ctx: Context, text: str) -> None:
     """The router's fallback: anything that is not a command is a question."""
     base = knowledge_base(ctx.locale, ctx.settings.bot.faq_overrides).for_question(text)
-    match = base.match(text, service=ctx.person.service)
+    memory = ctx.deps.faq_memory
+    match = follow_up(base, text, memory.recall(ctx.person.id, ctx.now), ctx.person.service)
+    if match.topic is None:
+        memory.forget(ctx.person.id)
+    else:
+        memory.remember(ctx.person.id, match.topic, ctx.now)
     if match.topic is not None:
         mine = personal(ctx, text, (match.topic, *match.also))
         ctx.say(
@@ -54,7 +60,10 @@ async def answer_question(ctx: Context, text: str) -> None:
         ctx.say("faq_unknown", answer=match.answer, can_hand_off=False)
         return
     question_id = ctx.uow.questions.add_unanswered(
-        strip_invisible(text)[:1000], ctx.person.service, ctx.now
+        strip_invisible(text)[:1000],
+        ctx.person.service,
+        ctx.now,
+        asker_digest=ctx.uow.privacy.digest(ctx.person.platform_id),
     )
     has_ambassador = bool(ctx.person.service and ctx.uow.roles.ambassadors_of(ctx.person.service))
     if has_ambassador:

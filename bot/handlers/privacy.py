@@ -72,6 +72,7 @@ async def _confirm_forget(ctx: Context, text: str, payload: str) -> bool:
         alias = ctx.uow.privacy.erase(ctx.person, ctx.now)
         ctx.uow.audit.add(alias, "forget", ctx.now)
         ctx.erased = True
+        ctx.deps.faq_memory.forget(ctx.person.id)
         ctx.say("forget_done")
         return True
     if is_no(text):

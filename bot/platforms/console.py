@@ -29,6 +29,8 @@ from typing import TextIO, cast
 
 from bot.core import (
     DeliveryError,
+    ErasedPerson,
+    ErasureStep,
     Image,
     Incoming,
     Member,
@@ -106,16 +108,18 @@ class ConsoleJournal:
             if number.isdigit():  # ids stay unique after a rotation
                 self.last_number = max(self.last_number, int(number))
 
-    def forget(self, platform_id: str) -> int:
+    def forget(self, platform_id: str, *also: str) -> int:
         """Drop every entry that names the person (their conversation, messages to or about
-        them, room memberships) and rewrite the file; returns how many entries went."""
+        them, room memberships; ``also``: their name or email in a text) and rewrite the file;
+        returns how many entries went."""
         conversation = direct_conversation(platform_id)
+        needles = [platform_id, *(n for n in also if n)]
 
         def names(entry: dict[str, str]) -> bool:
             return (
                 platform_id in (entry.get("to"), entry.get("member"))
                 or entry.get("conversation") == conversation
-                or platform_id in entry.get("text", "")
+                or any(n in entry.get("text", "") for n in needles)
             )
 
         for members in self.rooms.values():
@@ -286,12 +290,6 @@ class ConsolePlatform:
         self._print(f"→ {recipient}\n" + "\n".join(f"  {line}" for line in text.splitlines()))
         return SendResult(remote_id, conversation)
 
-    async def forget_conversation(self, conversation_id: str) -> None:
-        """After the last message to an erased person: nothing in the journal names them."""
-        person = person_of(conversation_id)
-        if person:
-            self.journal.forget(person)
-
     def _write_image(self, key: str, image: Image) -> Path | None:
         """The picture as a file, named after its key (a repeat overwrites the same file)."""
         if self.files_dir is None:
@@ -307,9 +305,9 @@ class ConsolePlatform:
             raise DeliveryError(self.name, "file_write", str(error)) from error
         return path
 
-    async def forget_person(self, platform_id: str) -> None:
-        """An erasure asked in a room: the journal forgets the person right away."""
-        self.journal.forget(platform_id)
+    def erasure_steps(self) -> list[ErasureStep]:
+        """Erasure reaches the journal file (bot/erasure.py)."""
+        return [JournalErasure(self.journal)]
 
     async def open_direct(self, person_id: str) -> str:
         return direct_conversation(person_id)
@@ -344,3 +342,13 @@ def direct_conversation(person_id: str) -> str:
 
 def person_of(conversation_id: str) -> str | None:
     return conversation_id[3:] if conversation_id.startswith("dm:") else None
+
+
+class JournalErasure:
+    name = "console journal"
+
+    def __init__(self, journal: ConsoleJournal) -> None:
+        self.journal = journal
+
+    async def erase(self, person: ErasedPerson) -> None:
+        self.journal.forget(person.platform_id, *person.needles()[1:])

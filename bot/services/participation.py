@@ -7,11 +7,11 @@ whole export is matched in one query on the indexed normalised email and written
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.domain import Campaign, ParticipationKind, ParticipationStatus
+from bot.domain import Campaign, ParticipationKind, ParticipationStatus, Person
 from bot.orga import OrgaRow
 from storage.uow import UnitOfWork
 
@@ -40,6 +40,28 @@ class OrgaPlan:
     completed: set[int] = field(default_factory=set)
 
 
+def external_key(external_id: str | None) -> str:
+    """How an external id is compared: trimmed (the normalised email is also lower case)."""
+    return (external_id or "").strip()
+
+
+def identify(uow: UnitOfWork, external_ids: Iterable[str | None]) -> dict[str, list[Person]]:
+    """The agents each external id names (keyed by :func:`external_key`): those whose
+    normalised email it is (one query on its index; several when an address is shared), else
+    the agent whose platform id it is (the id an agents import gave them)."""
+    ids = sorted({external_key(e) for e in external_ids if external_key(e)})
+    by_email = uow.people.by_emails(ids)  # through the normalised email's index, in chunks
+    by_id = uow.people.by_platform_ids(ids)
+    found: dict[str, list[Person]] = {}
+    for external in ids:
+        owners = by_email.get(external.lower(), [])
+        if not owners and external in by_id:
+            owners = [by_id[external]]
+        if owners:
+            found[external] = owners
+    return found
+
+
 def plan_orga_export(uow: UnitOfWork, campaign: Campaign, rows: Sequence[OrgaRow]) -> OrgaPlan:
     """Match the whole export (reads only): one query on the indexed normalised email and
     one on platform ids. When an email names several agents, nothing is to be written
@@ -48,20 +70,16 @@ def plan_orga_export(uow: UnitOfWork, campaign: Campaign, rows: Sequence[OrgaRow
     outcome = OrgaOutcome()
     plan = OrgaPlan(outcome)
     states = uow.participation.states(campaign.id)
-    ids = [row.external_id.strip() for row in rows if row.external_id]
-    by_email = uow.people.by_emails(ids)  # through the normalised email's index, in chunks
-    by_id = uow.people.by_platform_ids(ids)
+    owners = identify(uow, [row.external_id for row in rows])
     for row in rows:
-        owners = by_email.get((row.external_id or "").strip().lower(), [])
-        if len(owners) > 1:
+        if len(owners.get(external_key(row.external_id), [])) > 1:
             outcome.ambiguous.append((row.line, row.external_id or ""))
     if outcome.ambiguous:
         return plan
     best: dict[int, OrgaRow] = {}
     for row in rows:
-        external = (row.external_id or "").strip()
-        owners = by_email.get(external.lower(), [])
-        person = owners[0] if owners else by_id.get(external)
+        found = owners.get(external_key(row.external_id), [])
+        person = found[0] if found else None
         if person is None or person.id not in states:
             outcome.unmatched.append((row.line, row.external_id or "", person is None))
             continue
@@ -72,20 +90,50 @@ def plan_orga_export(uow: UnitOfWork, campaign: Campaign, rows: Sequence[OrgaRow
                 continue
         best[person.id] = row
     for person_id, row in best.items():
-        status = states[person_id].status
-        if row.shared and status != ParticipationStatus.COMPLETED:
-            plan.events.append((person_id, ParticipationKind.COMPLETED, campaign.id))
+        kind = reported_change(states[person_id].status, started=row.started, done=row.shared)
+        if kind is None:
+            outcome.unchanged += 1
+            continue
+        plan.events.append((person_id, kind, campaign.id))
+        if kind == ParticipationKind.COMPLETED:
             plan.completed.add(person_id)
             outcome.completed += 1
-        elif row.started and status in (
-            ParticipationStatus.INVITED,
-            ParticipationStatus.NOT_INVITED,
-        ):
-            plan.events.append((person_id, ParticipationKind.STARTED, campaign.id))
-            outcome.started += 1
         else:
-            outcome.unchanged += 1
+            outcome.started += 1
     return plan
+
+
+def reported_change(
+    status: ParticipationStatus, *, started: bool, done: bool
+) -> ParticipationKind | None:
+    """The event a report from Pix (the Orga export or the organisation API) adds to a
+    participation in ``status``: completed when Pix says done and it is not yet; started
+    when Pix says started and the agent had not said more (an opt-out stays an opt-out);
+    otherwise nothing, so reading the same report twice adds nothing."""
+    if done and status != ParticipationStatus.COMPLETED:
+        return ParticipationKind.COMPLETED
+    if (started or done) and status in (
+        ParticipationStatus.INVITED,
+        ParticipationStatus.NOT_INVITED,
+    ):
+        return ParticipationKind.STARTED
+    return None
+
+
+def write_reported_events(
+    uow: UnitOfWork,
+    campaign_id: int,
+    events: Sequence[tuple[int, ParticipationKind, int | None]],
+    now: datetime,
+    source: str,
+) -> None:
+    """Append events reported by Pix (``source``: "orga" or "pix"), and take whoever they
+    complete out of the reminder plan at once: their pending invitation and reminders are
+    cancelled (later steps go only to people still due)."""
+    uow.participation.record_many(list(events), now, source=source)
+    completed = [pid for pid, kind, _ in events if kind == ParticipationKind.COMPLETED]
+    if completed:
+        uow.outbox.cancel_pending_for_many(completed, campaign_id)
 
 
 def write_orga_events(
@@ -97,10 +145,7 @@ def write_orga_events(
 ) -> None:
     """Write some of a plan's events (the CLI writes them in short batches, one transaction
     each, so a running bot is never locked out of the database for a whole import)."""
-    uow.participation.record_many(list(events), now, source="orga")
-    completed = [person_id for person_id, _, _ in events if person_id in plan.completed]
-    if completed:
-        uow.outbox.cancel_pending_for_many(completed, campaign.id)
+    write_reported_events(uow, campaign.id, events, now, source="orga")
 
 
 def apply_orga_export(

@@ -173,6 +173,16 @@ class CampaignRepo(_Repo):
             )
         )
 
+    def audience_names(self, campaign_id: int) -> list[tuple[int, str]]:
+        """(person id, display name) of the audience members who have one (Core, no ORM
+        object: a sync matching names over a large audience)."""
+        rows = self.session.execute(
+            select(PersonRow.id, PersonRow.display_name)
+            .join(AudienceRow, AudienceRow.person_id == PersonRow.id)
+            .where(AudienceRow.campaign_id == campaign_id, PersonRow.display_name.is_not(None))
+        ).all()
+        return [(pid, name) for pid, name in rows if name]
+
     def audience_size(self, campaign_id: int) -> int:
         return int(
             self.session.scalar(

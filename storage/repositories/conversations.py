@@ -135,11 +135,16 @@ class QuestionRepo(_Repo):
             answered_at=row.answered_at,
         )
 
-    def add_unanswered(self, text: str, service: str | None, now: datetime) -> int:
+    def add_unanswered(
+        self, text: str, service: str | None, now: datetime, asker_digest: str | None = None
+    ) -> int:
+        """Keep a question; ``asker_digest`` (PrivacyRepo.digest of the asker's id) only links
+        it to its asker's erasure."""
         row = QuestionRow(
             text=text[:1000],
             service_id=self._service_id(service) if service else None,
             asked_at=now,
+            asker_digest=asker_digest,
         )
         self.session.add(row)
         self.session.flush()

@@ -14,16 +14,19 @@ class OpsRepo(_Repo):
     def ping(self) -> None:
         self.session.execute(text("SELECT 1"))
 
-    def outbox_backlog(self) -> tuple[int, datetime | None]:
-        """Pending deliveries and the creation time of the oldest one."""
-        count, oldest = self.session.execute(
-            select(func.count(), func.min(DeliveryRow.created_at)).where(
-                DeliveryRow.status == "pending"
+    def oldest_overdue(self, now: datetime) -> datetime | None:
+        """When the most overdue pending delivery became due (None: nothing is overdue).
+
+        Not a count, and messages queued for a later window do not show: how many wait after
+        ``relancer`` would be the number of agents not done (docs/privacy.md)."""
+        oldest = self.session.scalar(
+            select(func.min(DeliveryRow.next_attempt_at)).where(
+                DeliveryRow.status == "pending", DeliveryRow.next_attempt_at <= now
             )
-        ).one()
+        )
         if isinstance(oldest, str):  # SQLite aggregates lose the column type
             oldest = datetime.fromisoformat(oldest)
-        return int(count or 0), oldest
+        return oldest
 
     def campaigns_by_status(self) -> dict[str, int]:
         rows = self.session.execute(
@@ -32,7 +35,10 @@ class OpsRepo(_Repo):
         return {str(status): int(count) for status, count in rows}
 
     def steps_by_status(self) -> dict[str, int]:
+        """Campaign-wide steps only: a person's own step exists because they said "plus tard"."""
         rows = self.session.execute(
-            select(ReminderStepRow.status, func.count()).group_by(ReminderStepRow.status)
+            select(ReminderStepRow.status, func.count())
+            .where(ReminderStepRow.person_id.is_(None))
+            .group_by(ReminderStepRow.status)
         ).all()
         return {str(status): int(count) for status, count in rows}

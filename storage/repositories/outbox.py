@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
@@ -38,16 +38,24 @@ class _HasRecipient(Protocol):
 R = TypeVar("R", bound=_HasRecipient)
 
 
-def fair_order(deliveries: Sequence[R]) -> list[R]:
-    """Each recipient's first row, then each one's second…; otherwise the order given."""
+def fair_order(deliveries: Sequence[R], served: Mapping[str, int] | None = None) -> list[R]:
+    """Each recipient's first row, then each one's second…; within a turn, whoever was served
+    least recently first (``served``: recipient → rank of their last send, higher is more
+    recent; never served comes first); otherwise the order given.
+
+    ``served`` carries the turns over from one read to the next: without it, a reader that
+    reads again after every send (new replies keep coming) would start each time with the
+    oldest row, always the backlog of the person who keeps writing, and someone else's reply
+    would wait behind that whole backlog."""
+    served = served or {}
     turns: dict[str, int] = {}
-    ranked: list[tuple[int, int, R]] = []
+    ranked: list[tuple[int, int, int, R]] = []
     for position, delivery in enumerate(deliveries):
         turn = turns.get(delivery.recipient, 0)
         turns[delivery.recipient] = turn + 1
-        ranked.append((turn, position, delivery))
-    ranked.sort(key=lambda item: (item[0], item[1]))
-    return [delivery for _, _, delivery in ranked]
+        ranked.append((turn, served.get(delivery.recipient, -1), position, delivery))
+    ranked.sort(key=lambda item: (item[0], item[1], item[2]))
+    return [delivery for _, _, _, delivery in ranked]
 
 
 class OutboxRepo(_Repo):
@@ -118,11 +126,14 @@ class OutboxRepo(_Repo):
             attachment=row.attachment,
         )
 
-    def due(self, now: datetime, limit: int = 50) -> list[Delivery]:
+    def due(
+        self, now: datetime, limit: int = 50, served: Mapping[str, int] | None = None
+    ) -> list[Delivery]:
         """The next due rows: conversation replies before messages to people, so an answer
         never waits behind a 20,000-person launch; within each, fairly: each recipient's oldest
         first, then each one's second… (within a recipient the order is kept; across
-        recipients nobody's backlog goes first).
+        recipients nobody's backlog goes first; ``served`` continues the turns of the previous
+        reads, see :func:`fair_order`).
 
         Each kind is one range of ``ix_deliveries_due`` (status, to_conversation,
         next_attempt_at, id), read up to :data:`FAIR_WINDOW` rows (or ``limit``) and ordered
@@ -137,14 +148,16 @@ class OutboxRepo(_Repo):
                 self.due_query(now, to_conversation=to_conversation, limit=max(wanted, FAIR_WINDOW))
             ).all()
             # Ordered on the plain rows; only the rows taken become Delivery objects.
-            taken = fair_order(rows)[:wanted]
+            taken = fair_order(rows, served)[:wanted]
             found.extend(self._delivery(row, row.direct_conversation) for row in taken)
         return found
 
-    def claim(self, now: datetime, limit: int = 50) -> list[Delivery]:
+    def claim(
+        self, now: datetime, limit: int = 50, served: Mapping[str, int] | None = None
+    ) -> list[Delivery]:
         """:meth:`due`, and the rows stamped as read for sending (one statement), so a later
         read knows an earlier process may have sent them before it stopped."""
-        found = self.due(now, limit)
+        found = self.due(now, limit, served)
         if found:
             self.session.execute(
                 update(DeliveryRow)

@@ -22,7 +22,10 @@ from storage.models import (
     ParticipationEventRow,
     PersonRow,
 )
-from storage.repositories.base import PERSON_COLUMNS, _Repo, person_from, table_of
+from storage.repositories.base import PERSON_COLUMNS, _Repo, chunks, person_from, table_of
+
+# Up to this many people, :meth:`ParticipationRepo.states_among` reads them by id.
+FEW = 1000
 
 
 def _event(
@@ -214,6 +217,24 @@ class ParticipationRepo(_Repo):
         """
         names = self._service_names()
         rows = self.session.execute(self.states_query(campaign_id, person_id, as_of))
+        return self._fold(rows, names)
+
+    def states_among(self, campaign_id: int, person_ids: Iterable[int]) -> dict[int, Participation]:
+        """:meth:`states` of these people only (those of them in the audience): a sync that
+        reports on a few agents of a large campaign does not fold everyone's events."""
+        wanted = set(person_ids)
+        if len(wanted) > FEW:  # many: one pass over the campaign beats lists of ids
+            return {pid: s for pid, s in self.states(campaign_id).items() if pid in wanted}
+        names = self._service_names()
+        states: dict[int, Participation] = {}
+        for part in chunks(sorted(wanted)):
+            query = self.states_query(campaign_id).where(self._among(AudienceRow.person_id, part))
+            states.update(self._fold(self.session.execute(query), names))
+        return states
+
+    @staticmethod
+    def _fold(rows: Iterable[Any], names: dict[int, str]) -> dict[int, Participation]:
+        """Rows of :meth:`states_query` (in its order) folded into participations."""
         states: dict[int, Participation] = {}
         current: list[tuple[str, datetime]] = []
         person = None

@@ -8,20 +8,23 @@ id and of the email) stops lists and imports from creating the person again.
 
 from __future__ import annotations
 
-import secrets
+import hashlib
+import hmac
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, delete, func, or_, select, update
+from sqlalchemy.orm import Session
 
 from bot.domain import Person
 from bot.privacy import keyed_hash, pseudonym
+from storage.keys import PrivacyKey
 from storage.models import (
     AuditRow,
     CampaignRow,
     DeliveryRow,
     ErasureRow,
-    PrivacyKeyRow,
+    ProcessedEventRow,
     QuestionRow,
 )
 from storage.repositories.base import _Repo, chunks
@@ -29,20 +32,28 @@ from storage.repositories.people import PeopleRepo
 
 ERASURE_SKEW = timedelta(seconds=30)
 
-KEY_NAME = "hmac"
 # Display names shorter than this are too common to search other rows for.
 MIN_NAME_SEARCH = 4
 
 
 class PrivacyRepo(_Repo):
+    def __init__(self, session: Session, key: PrivacyKey) -> None:
+        super().__init__(session)
+        self._key = key
+
     def key(self) -> bytes:
-        """The database's secret for keyed hashes, generated on first use."""
-        row = self.session.get(PrivacyKeyRow, KEY_NAME)
-        if row is None:
-            row = PrivacyKeyRow(name=KEY_NAME, value=secrets.token_hex(32))
-            self.session.add(row)
-            self.session.flush()
-        return bytes.fromhex(row.value)
+        """The secret for keyed hashes: outside the database (storage/keys.py)."""
+        return self._key.get(self.session)
+
+    def digest(self, value: str) -> str:
+        """The keyed hash of a person's id (a question's asker): links without naming."""
+        return keyed_hash(self.key(), value)
+
+    def event_digest(self, event_id: str) -> str:
+        """What ``processed_events`` keeps of an inbound event id: a Slack button click's or
+        reaction's id holds the user id and the time of the click; its keyed hash does not
+        (exact bytes: event ids are case-sensitive)."""
+        return hmac.new(self.key(), event_id.encode("utf-8"), hashlib.sha256).hexdigest()
 
     def is_erased(self, *values: str | None) -> bool:
         """True when one of these ids or emails belongs to an erased person."""
@@ -112,12 +123,16 @@ class PrivacyRepo(_Repo):
                     DeliveryRow.person_id == pid,
                     DeliveryRow.recipient.in_([person.platform_id, f"dm:{person.platform_id}"]),
                     *(DeliveryRow.body.contains(n, autoescape=True) for n in needles),
+                    # A reply's key holds the event it answers (a Slack click's has the user id).
+                    *(DeliveryRow.key.contains(n, autoescape=True) for n in needles),
                     *(DeliveryRow.last_error.contains(n, autoescape=True) for n in needles),
                 )
             )
         )
+        digest = keyed_hash(key, person.platform_id)
         about = or_(
             QuestionRow.asker_id == pid,
+            QuestionRow.asker_digest == digest,
             *(QuestionRow.text.contains(n, autoescape=True) for n in needles),
         )
         # A question handed off to the ambassadors and not answered yet stays, emptied and
@@ -129,9 +144,18 @@ class PrivacyRepo(_Repo):
             .values(
                 text="",
                 asker_id=case((QuestionRow.asker_id == pid, None), else_=QuestionRow.asker_id),
+                asker_digest=case(
+                    (QuestionRow.asker_digest == digest, None), else_=QuestionRow.asker_digest
+                ),
             )
         )
         s.execute(delete(QuestionRow).where(about, ~waiting))
+        # Event ids recorded raw before they were hashed (kept 30 days) may hold the id.
+        s.execute(
+            delete(ProcessedEventRow).where(
+                ProcessedEventRow.event_id.contains(person.platform_id, autoescape=True)
+            )
+        )
         # The audit log keeps what happened, under a pseudonym.
         s.execute(update(AuditRow).where(AuditRow.actor.in_(needles)).values(actor=alias))
         for row in s.scalars(

@@ -77,3 +77,27 @@ async def test_no_resend_offer_to_someone_never_invited(bot: Bot) -> None:
     setup_service(bot)
     reply = await bot.say(AGENTS[0], "je n'ai pas reçu d'invitation")
     assert "renvoie" not in reply[0]
+
+
+async def test_short_follow_up_is_read_with_the_last_topic(bot: Bot) -> None:
+    setup_service(bot)
+    liste = await bot.say(AGENTS[0], "quels parcours existent ?")
+    assert "cybersécurité" in liste[0]
+    more = await bot.say(AGENTS[0], "d'accord mais il y a autre chose que la cybersécurité ?")
+    assert more[0].startswith(liste[0].split("\n")[0])  # the same topic's answer
+    duration = await bot.say(AGENTS[0], "ok merci. mais c'est obligatoire du coup ?")
+    assert duration[0].startswith("Votre ministère vous propose ce parcours")
+
+
+async def test_follow_up_context_lasts_a_few_minutes_and_never_makes_an_answer_up(
+    bot: Bot,
+) -> None:
+    setup_service(bot)
+    await bot.say(AGENTS[0], "quels parcours existent ?")
+    canteen = await bot.say(AGENTS[0], "ok merci, et la cantine est ouverte ?")
+    assert canteen[0].startswith("Je ne sais pas")
+    await bot.say(AGENTS[0], "non")  # declines the hand-off
+    await bot.say(AGENTS[0], "quels parcours existent ?")
+    bot.clock.advance(minutes=6)
+    late = await bot.say(AGENTS[0], "d'accord mais il y a autre chose que la cybersécurité ?")
+    assert late[0].startswith("Je ne sais pas")

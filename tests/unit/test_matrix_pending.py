@@ -41,3 +41,17 @@ def test_an_unreadable_file_is_ignored(tmp_path: Path) -> None:
     pending = PendingEvents(path)
     pending.load()
     assert len(pending) == 0
+
+
+def test_erasure_drops_the_persons_waiting_events_from_the_file(tmp_path: Path) -> None:
+    """Issue #23: what an erased person wrote, waiting for its key, leaves the store."""
+    path = tmp_path / "pending_events.json"
+    pending = PendingEvents(path)
+    pending.add(Held("!dm:x", {"event_id": "$a", "sender": "@gone:x", "type": "t"}, 1.0))
+    pending.add(Held("!dm:y", {"event_id": "$b", "sender": "@stays:x", "type": "t"}, 2.0))
+    # Not loaded yet (a pixbot forget while the bot is stopped): the file is read first.
+    assert PendingEvents(path).forget("@gone:x", ["@gone:x", "Gaëlle"]) == 1
+    assert b"@gone:x" not in path.read_bytes()
+    again = PendingEvents(path)
+    again.load()
+    assert [h.event_id for h in again.items()] == ["$b"]

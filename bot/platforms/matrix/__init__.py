@@ -2,8 +2,11 @@
 
 ``codec`` is pure (content, ids, mentions, errors); ``store`` keeps the session and sync token
 on disk; ``connection`` holds the state every part shares; ``rooms`` finds and opens rooms;
-``inbound`` turns sync events into :class:`bot.core.Incoming`; ``platform`` runs the sync loop
-and sends.
+``inbound`` turns sync events into :class:`bot.core.Incoming`; ``gaps`` fetches what a limited
+sync timeline left out; ``device`` logs in and keeps the device's E2EE keys on the server
+(a new device when the store and the server disagree), ``readiness`` says whether agents can
+reach the bot and ``status`` asks the server for ``pixbot matrix status``; ``identity`` signs
+the device (cross-signing); ``platform`` runs the sync loop and sends.
 """
 
 from bot.platforms.matrix.codec import (

@@ -33,6 +33,7 @@ from bot.platforms.matrix.codec import (
 )
 from bot.platforms.matrix.identity import CrossSigning
 from bot.platforms.matrix.pending import KEY_WAIT, Held, PendingEvents
+from bot.platforms.matrix.readiness import DeviceMatch
 from bot.platforms.matrix.store import write_private
 
 logger = logging.getLogger(__name__)
@@ -66,6 +67,10 @@ class _Batch:
     # When the timeline is not replayed: still hand over messages sent at or after this
     # (ms since the epoch), i.e. after the bot logged in for the first time.
     replay_after_ms: int | None = None
+    # The token the sync started from (None: a fresh store), and what each limited
+    # timeline left out since then, once fetched (bot.platforms.matrix.gaps).
+    since: str | None = None
+    gaps: dict[str, list[Any]] = field(default_factory=dict)
 
 
 class MatrixConnection:
@@ -117,6 +122,9 @@ class MatrixConnection:
         self._password = password
         self._access_token = access_token
         self._device_id = device_id
+        # The [matrix] device_id; ``_device_id`` moves to a derived one when the bot starts a
+        # new device by itself (see bot.platforms.matrix.device).
+        self._configured_device_id = device_id
         self._on_auth_error = on_auth_error
         self._request_timeout = request_timeout
         # Opens the secret storage of the bot's cross-signing identity (docs/tchap.md).
@@ -153,6 +161,16 @@ class MatrixConnection:
         self._given_up: list[Held] = []
         self._login_ms: int | None = None
         self._last_sync = 0.0  # monotonic start of the last long-poll sync
+        # What is known of this device's E2EE keys on the server (bot.platforms.matrix.device).
+        self._device_match: DeviceMatch | None = None
+        self._device_checked_at = 0.0
+        self._one_time_keys: int | None = None
+        self._upload_failure: str | None = None
+        self._upload_causes_reported: set[str] = set()
+        self._has_identity = False
+        self._healed: tuple[str, str] | None = None  # (reason, replaced device id)
+        self._healed_at: str | None = None
+        self._device_status_key: tuple[Any, ...] | None = None
 
     @property
     def session_path(self) -> Path:
@@ -220,6 +238,10 @@ class MatrixConnection:
             with contextlib.suppress(MatrixAuthError):
                 await self._auth_error(f"request refused: {errcode_of(response)}")
         return delivery_error(response)
+
+    async def start(self) -> None:
+        """Log in and do the first sync (implemented by the platform)."""
+        raise NotImplementedError
 
     async def _ready(self) -> None:
         """Start lazily for callers that act before ``run`` (implemented by the platform)."""

@@ -97,6 +97,22 @@ class PendingEvents:
             self._held.pop(event_id, None)
         self.save()
 
+    def forget(self, sender: str, needles: list[str]) -> int:
+        """Erasure: drop every held event sent by ``sender`` or whose stored form names them
+        (``needles``), and rewrite the file (also when it was not loaded yet)."""
+        self.load()
+        gone = [
+            event_id
+            for event_id, held in self._held.items()
+            if held.source.get("sender") == sender
+            or any(n and n in json.dumps(held.source, ensure_ascii=False) for n in needles)
+        ]
+        for event_id in gone:
+            del self._held[event_id]
+        if gone or self.path.exists():
+            self.save()
+        return len(gone)
+
     def save(self) -> None:
         entries = [
             {"room_id": h.room_id, "source": h.source, "held_at": h.held_at}

@@ -22,18 +22,17 @@ import time
 from typing import Any
 
 from nio import (
-    AsyncClientConfig,
     ErrorResponse,
     LocalProtocolError,
     RoomMemberEvent,
     RoomSendError,
     SyncResponse,
     UploadError,
-    WhoamiError,
 )
 
 from bot.core import (
     DeliveryError,
+    ErasureStep,
     Incoming,
     MessageHandler,
     Outgoing,
@@ -47,20 +46,14 @@ from bot.platforms.matrix.codec import (
     errcode_of,
     http_status_of,
     is_auth_error,
-    is_credentials_refusal,
     transaction_id,
     unreachable,
 )
-from bot.platforms.matrix.connection import _NETWORK_ERRORS, _Batch, keep_keys
-from bot.platforms.matrix.identity import CrossSigning, IdentityStatus
-from bot.platforms.matrix.inbound import InboundEvents
-from bot.platforms.matrix.session import (
-    Credentials,
-    SessionClient,
-    SessionRenewalError,
-    password_login,
-)
-from bot.platforms.matrix.store import Session
+from bot.platforms.matrix.connection import _NETWORK_ERRORS, _Batch
+from bot.platforms.matrix.device import DeviceCare, DeviceLost
+from bot.platforms.matrix.erasure import DirectRoomErasure, KeyStoreErasure, PendingErasure
+from bot.platforms.matrix.gaps import TimelineGaps
+from bot.platforms.matrix.session import UNKNOWN_TOKEN
 
 logger = logging.getLogger(__name__)
 
@@ -86,7 +79,7 @@ class _HandlingFailed(Exception):
     and handed over again; the sync token does not move past it."""
 
 
-class MatrixPlatform(InboundEvents):
+class MatrixPlatform(DeviceCare, TimelineGaps):
     """:class:`bot.core.Platform` for Matrix homeservers (Tchap)."""
 
     async def start(self) -> None:
@@ -113,125 +106,20 @@ class MatrixPlatform(InboundEvents):
                 return
             if self._client is None:
                 self._client = self._make_client()
-            self._login_ms = int(time.time() * 1000)
-            await self._login()
+            self._login_ms = self._login_ms or int(time.time() * 1000)
+            try:
+                await self._login_on_a_usable_device()
+            except DeviceLost as lost:  # one-time keys refused: this store is not the server's
+                await self._leave_device(lost.reason)
+                await self._on_a_new_device()
             client = self.client
             self.bot_id = client.user_id
-            if client.should_upload_keys:
-                await self._check(await client.keys_upload(), "keys_upload")
             await self._load_profile()
             await self._load_direct_rooms()
             await self._first_sync()
             await self._ensure_identity()
             self._started = True
             logger.info("Matrix: connected as %s (device %s)", self.bot_id, client.device_id)
-
-    def _make_client(self) -> SessionClient:
-        self.store_path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        config = AsyncClientConfig(
-            # The outbox owns retries: nio must hand back 429s and connection errors at once.
-            max_limit_exceeded=0,
-            max_timeouts=0,
-            request_timeout=self._request_timeout,
-            encryption_enabled=self.e2ee,
-            store_sync_tokens=False,
-        )
-        client = SessionClient(
-            self.homeserver,
-            self.bot_id,
-            device_id=self._device_id,
-            store_path=str(self.store_path),
-            config=config,
-        )
-        # Renewed tokens are saved at once (same device id).
-        client.credentials = Credentials(password=self._password, on_renewed=self._save_tokens)
-        return client
-
-    # -- cross-signing and token renewal -------------------------------------------------------
-
-    @property
-    def identity_status(self) -> IdentityStatus | None:
-        """The cross-signing status of this device (for health checks); None before start."""
-        return self._identity.status if self._identity else None
-
-    def _save_tokens(self, access_token: str, refresh_token: str) -> None:
-        client = self.client
-        Session(
-            client.user_id, client.device_id, access_token, self.homeserver, refresh_token
-        ).save(self.session_path)
-
-    async def _ensure_identity(self) -> None:
-        client = self._client
-        if not isinstance(client, SessionClient) or not self.e2ee or client.olm is None:
-            return
-        if self._identity is None:
-            self._identity = CrossSigning(
-                client,
-                store_path=self.store_path,
-                password=self._password,
-                recovery_key=self._recovery_key,
-            )
-        await self._identity.ensure()
-
-    async def _identity_on_sync(self, response: SyncResponse) -> None:
-        if self._identity is None:
-            return
-        try:
-            await self._identity.on_device_lists_changed(response.device_list.changed)
-        except Exception:
-            logger.exception("Matrix: identity check after a key change failed")
-
-    async def _login(self) -> None:
-        client = self.client
-        session = Session.load(self.session_path)
-        if session and session.user_id == self.bot_id:
-            client.restore_login(session.user_id, session.device_id, session.access_token)
-            if isinstance(client, SessionClient):
-                client.credentials.refresh_token = session.refresh_token
-            whoami = await client.whoami()
-            if not isinstance(whoami, WhoamiError):
-                return
-            if not is_auth_error(whoami):
-                raise OSError(f"whoami failed: {whoami}")
-            logger.warning("Matrix: stored access token refused (%s)", errcode_of(whoami))
-            if not self._password:
-                await self._auth_error(f"access token refused: {errcode_of(whoami)}")
-            # Log in again on the same device so the E2EE identity is kept.
-            self._device_id = session.device_id
-            client.device_id = session.device_id
-            client.access_token = ""
-        elif session:
-            logger.warning("Matrix: session file is for another user; logging in again")
-
-        refresh_token = ""
-        if self._password:
-            # A password login asks for a refresh token (renewed by SessionClient).
-            try:
-                answer = await password_login(client, self._password, client.device_id)
-            except SessionRenewalError as error:
-                if not error.credentials_refused:
-                    raise OSError(f"login failed: {error}") from None
-                await self._auth_error(str(error))
-            device_id = answer["device_id"]
-            token = answer["access_token"]
-            refresh_token = answer.get("refresh_token") or ""
-            client.restore_login(answer.get("user_id") or self.bot_id, device_id, token)
-            if isinstance(client, SessionClient):
-                client.credentials.refresh_token = refresh_token
-        else:
-            client.access_token = self._access_token
-            client.user_id = self.bot_id
-            whoami = await client.whoami()
-            if isinstance(whoami, WhoamiError):
-                if not is_credentials_refusal(whoami):
-                    raise OSError(f"whoami failed: {whoami}")
-                await self._auth_error(f"access token refused: {whoami}")
-            device_id = whoami.device_id or self._device_id
-            token = self._access_token
-            client.restore_login(whoami.user_id, device_id, token)
-        Session(client.user_id, device_id, token, self.homeserver, refresh_token).save(
-            self.session_path
-        )
 
     async def _load_profile(self) -> None:
         client = self.client
@@ -268,8 +156,12 @@ class MatrixPlatform(InboundEvents):
                 response,
                 replay_timeline=not fresh,
                 replay_after_ms=self._login_ms if fresh else None,
+                since=token,
             )
         )
+
+    def erasure_steps(self) -> list[ErasureStep]:
+        return [PendingErasure(self), DirectRoomErasure(self), KeyStoreErasure(self)]
 
     async def stop(self) -> None:
         """End ``run`` promptly (after the handler in progress, if any); close the session."""
@@ -303,17 +195,24 @@ class MatrixPlatform(InboundEvents):
         await self.start()
         backoff = 0.5
         while not self._stopping.is_set():
+            batch: _Batch | None = None
             try:
                 batch = self._pending.pop(0) if self._pending else await self._next_batch()
                 if batch is None:
                     break
+                self._note_key_counts(batch.response)
                 await self._keep_keys()
-                await self._identity_on_sync(batch.response)
+                await self._after_sync(batch.response)
                 if await self._handle_batch(batch, on_message):
                     self._save_sync_token(batch.response.next_batch)
                 backoff = 0.5
             except MatrixAuthError:
                 raise
+            except DeviceLost as lost:
+                # Not handled yet: the batch is handed over again on the new device.
+                if batch is not None:
+                    self._pending.insert(0, batch)
+                await self._continue_on_new_device(lost.reason)
             except _HandlingFailed as error:
                 logger.info("Matrix: %s; the batch is handed over again", error)
                 if await self._sleep_or_stop(backoff):
@@ -342,13 +241,14 @@ class MatrixPlatform(InboundEvents):
         if await self._pace_sync():
             return None
         joined_before = set(self.client.rooms)
+        since = self.client.next_batch
         response = await self._sync_or_stop()
         if response is None:
             return None
         if not isinstance(response, SyncResponse):
             await self._sync_failed(response)
             raise _SyncFailed(str(response))
-        return _Batch(response, joined_before=joined_before)
+        return _Batch(response, joined_before=joined_before, since=since or None)
 
     async def _sync_or_stop(self) -> Any:
         """One long-poll sync, cancelled if :meth:`stop` is called meanwhile (→ None)."""
@@ -367,22 +267,19 @@ class MatrixPlatform(InboundEvents):
 
     async def _sync_failed(self, response: Any) -> None:
         if isinstance(response, ErrorResponse) and is_auth_error(response):
+            if self._password and errcode_of(response) == UNKNOWN_TOKEN:
+                # Logged out for good (the device deleted on the server): a new device.
+                raise DeviceLost("logged_out")
             await self._auth_error(f"sync refused: {errcode_of(response)}")
-
-    async def _keep_keys(self) -> None:
-        """What nio's sync_forever does between syncs: to-device messages and key upkeep."""
-        client = self.client
-        if not client.olm:
-            return
-        try:
-            for what, response in await keep_keys(client):
-                await self._check(response, what)
-        except _NETWORK_ERRORS as error:
-            logger.warning("Matrix key upkeep failed: %s", error)
 
     async def _handle_batch(self, batch: _Batch, on_message: MessageHandler) -> bool:
         """Handle one sync response; False if stopped midway (its token is then not saved)."""
         response = batch.response
+        try:
+            await self._fill_gaps(batch)
+        except _NETWORK_ERRORS as error:
+            self._pending.insert(0, batch)
+            raise _HandlingFailed(f"timeline gap not fetched ({type(error).__name__})") from None
         self._update_direct_rooms(response)
         for room_id, info in response.rooms.invite.items():
             try:
@@ -396,7 +293,7 @@ class MatrixPlatform(InboundEvents):
                 room = self.client.rooms.get(room_id)
                 if room is None or room_id in crowded:
                     continue
-                events = info.timeline.events
+                events = [*batch.gaps.get(room_id, []), *info.timeline.events]
                 if not batch.replay_timeline:
                     events = [e for e in events if _after(e, batch.replay_after_ms or 0)]
                 for incoming in self._room_incoming(

@@ -30,6 +30,9 @@ class Session:
     access_token: str
     homeserver: str = ""
     refresh_token: str = ""
+    # The ``[matrix] device_id`` this session was made for: ``device_id`` differs from it once
+    # the bot started a new device by itself; a different configured id means "start anew".
+    configured_device_id: str = ""
 
     @classmethod
     def load(cls, path: Path) -> Session | None:
@@ -41,6 +44,7 @@ class Session:
                 access_token=data["access_token"],
                 homeserver=data.get("homeserver", ""),
                 refresh_token=data.get("refresh_token", ""),
+                configured_device_id=data.get("configured_device_id", ""),
             )
         except FileNotFoundError:
             return None
@@ -55,5 +59,6 @@ class Session:
             "device_id": self.device_id,
             "access_token": self.access_token,
             "refresh_token": self.refresh_token,
+            "configured_device_id": self.configured_device_id,
         }
         write_private(path, json.dumps(data, indent=2))

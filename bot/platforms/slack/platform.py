@@ -33,6 +33,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import (
     DeliveryError,
+    ErasureStep,
     Member,
     MessageHandler,
     Outgoing,
@@ -56,7 +57,7 @@ from bot.platforms.slack.codec import (
 from bot.platforms.slack.files import file_marker, shared_files, upload_arguments
 from bot.platforms.slack.inbox import ConversationQueues
 from bot.platforms.slack.intake import Intake, open_spool
-from bot.platforms.slack.spool import Spool
+from bot.platforms.slack.spool import Spool, SpoolErasure
 from bot.platforms.slack.transport import MAX_BACKOFF, NETWORK_ERRORS, sleep_or_stop
 
 logger = logging.getLogger(__name__)
@@ -285,6 +286,9 @@ class SlackPlatform(Intake):
     def intake_backlog(self) -> int:
         """Events acknowledged to Slack (spooled) and not handled yet."""
         return len(self._spool)
+
+    def erasure_steps(self) -> list[ErasureStep]:
+        return [SpoolErasure(self._spool)]  # bot/erasure.py
 
     async def _call(self, method: Callable[..., Awaitable[T]], **arguments: Any) -> T:
         """One Web API call; every failure becomes a :class:`DeliveryError`."""

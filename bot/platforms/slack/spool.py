@@ -30,7 +30,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from bot.core import Incoming
+from bot.core import ErasedPerson, Incoming
 
 logger = logging.getLogger(__name__)
 
@@ -197,7 +197,26 @@ class Spool:
                 "Slack: could not record %s as handled in the spool: %s", event_id, error
             )
 
+    async def forget(self, needles: list[str]) -> int:
+        """Erasure: every waiting event that names the person (their id, name or email in the
+        event) leaves the spool, and the journal is rewritten without them (and without the
+        finished events' records, whose ids may hold a user id). Returns how many went."""
+        needles = [n for n in needles if n]
+        gone = [e for e, line in self._pending.items() if any(n in line for n in needles)]
+        for event_id in gone:
+            self._pending.pop(event_id, None)
+            self._events.pop(event_id, None)
+        for event_id in [e for e in self._recent if any(n in e for n in needles)]:
+            del self._recent[event_id]
+        if self._descriptor is not None:
+            await self._write(self._rewrite_current)
+        return len(gone)
+
     # -- the writing thread -----------------------------------------------------------------
+
+    def _rewrite_current(self) -> None:
+        assert self._descriptor is not None
+        self._rewrite(self._descriptor, list(self._pending.values()))
 
     async def _write(self, function: Any, *arguments: Any) -> None:
         if self._descriptor is None or self._executor is None:
@@ -256,3 +275,15 @@ def _fsync_directory(directory: Path) -> None:
             os.fsync(descriptor)
         finally:
             os.close(descriptor)
+
+
+class SpoolErasure:
+    """The Slack spool's place in the erasure pipeline (bot/erasure.py)."""
+
+    name = "slack spool"
+
+    def __init__(self, spool: Spool) -> None:
+        self.spool = spool
+
+    async def erase(self, person: ErasedPerson) -> None:
+        await self.spool.forget(person.needles())

@@ -1,0 +1,37 @@
+"""Wire the dashboard into a running application and its HTTP server."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.app import App
+    from bot.ops_http import OpsServer
+
+
+def attach(app: App, ops: OpsServer) -> None:
+    """Serve the dashboard on ``ops`` (call before ``ops.start()``)."""
+    from bot.dashboard.pages import WebRenderer
+    from bot.dashboard.server import Dashboard, Reader
+    from bot.dashboard.tokens import DashboardLinks
+    from bot.dashboard.views import Views
+    from bot.services.charts import Pictures
+
+    settings = app.settings
+    base = settings.http.public_url or f"http://{settings.http.listen}"
+    links = DashboardLinks(base)
+    app.deps = replace(app.deps, dashboard=links)
+    min_group = settings.stats.min_group
+    pictures = Pictures(app.store, app.renderer, min_group, settings.stats.refresh)
+    views = Views(app.campaigns, app.planner, pictures, app.renderer.timezone)
+    reader = Reader(
+        store=app.store,
+        clock=app.clock,
+        views=views,
+        roles_of=app.roles_of,
+        locale_of=app.notifier.locale_of,
+        run=app.database.run,
+    )
+    dashboard = Dashboard(links, reader, WebRenderer(app.renderer, min_group))
+    ops.mounts.append(dashboard.mount)

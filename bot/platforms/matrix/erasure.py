@@ -1,0 +1,123 @@
+"""What erasure reaches on Matrix (bot/erasure.py runs these steps, after the confirmation).
+
+* the events waiting for their room key (``store_path/pending_events.json``): every event whose
+  sender, or whose stored form, names the person is dropped and the file rewritten;
+* the direct room: the bot leaves it and forgets it, and the person's entry goes from the bot's
+  ``m.direct`` account data (read, changed, written back), so the homeserver's copy of the bot's
+  account names them no more. A later message to them opens a new room;
+* nio's key store (``store_path``): their devices' keys (SQLite rows, zeroed on delete, file
+  vacuumed) and their devices in the trust files (``*.ignored_devices``…). Should they still
+  share a room with the bot, nio queries their keys again when it next needs them.
+
+The homeserver keeps what it keeps of the room's history for the person's own account: that is
+theirs, and outside the bot's reach (docs/privacy.md).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from nio import Api
+
+from bot.core import ErasedPerson
+from bot.platforms.matrix.pending import PendingEvents
+
+logger = logging.getLogger(__name__)
+
+
+class PendingErasure:
+    name = "matrix pending events"
+
+    def __init__(self, platform: Any) -> None:
+        self.platform = platform
+
+    async def erase(self, person: ErasedPerson) -> None:
+        pending: PendingEvents = self.platform._pending_events
+        pending.forget(person.platform_id, person.needles())
+        self.platform._given_up = [
+            held
+            for held in self.platform._given_up
+            if held.source.get("sender") != person.platform_id
+        ]
+
+
+class DirectRoomErasure:
+    name = "matrix direct room"
+
+    def __init__(self, platform: Any) -> None:
+        self.platform = platform  # a MatrixPlatform (its direct-room state and client)
+
+    async def erase(self, person: ErasedPerson) -> None:
+        platform = self.platform
+        user = person.platform_id
+        rooms = set(platform._direct_rooms.pop(user, []))
+        rooms.update(platform._direct_unsaved.pop(user, []))
+        cached = platform._direct_cache.pop(user, None)
+        if cached:
+            rooms.add(cached)
+        for room_id, invited in list(platform._created_rooms.items()):
+            if invited == user:
+                rooms.add(room_id)
+                del platform._created_rooms[room_id]
+        client = platform.client
+        for room_id in sorted(rooms):
+            await client.room_leave(room_id)
+            await client.room_forget(room_id)
+        await _drop_direct_entry(client, user)
+
+
+class KeyStoreErasure:
+    name = "matrix key store"
+
+    def __init__(self, platform: Any) -> None:
+        self.platform = platform
+
+    async def erase(self, person: ErasedPerson) -> None:
+        client = self.platform.client
+        olm = getattr(client, "olm", None)
+        store = getattr(client, "store", None)
+        if olm is None or store is None:
+            return  # no encryption: nio keeps no keys
+        user = person.platform_id
+        for device in list(olm.device_store[user].values()):
+            store.unignore_device(device)
+            store.unverify_device(device)
+            store.unblacklist_device(device)
+        olm.device_store._entries.pop(user, None)
+        olm.users_for_key_query.discard(user)
+        database = store.database
+        database.execute_sql("PRAGMA secure_delete=ON")
+        with database.atomic():
+            database.execute_sql(
+                "DELETE FROM keys WHERE device_id IN (SELECT id FROM devicekeys WHERE user_id = ?)",
+                (user,),
+            )
+            database.execute_sql("DELETE FROM devicekeys WHERE user_id = ?", (user,))
+        database.execute_sql("VACUUM")
+
+
+async def _drop_direct_entry(client: Any, user: str) -> None:
+    current = await client.list_direct_rooms()
+    rooms = getattr(current, "rooms", None)
+    direct: dict[str, list[str]] = (
+        {u: list(ids) for u, ids in rooms.items()} if isinstance(rooms, dict) else {}
+    )
+    if user not in direct:
+        return
+    del direct[user]
+    path = Api._build_path(["user", client.user_id, "account_data", "m.direct"])
+    answer = await client.send(
+        "PUT",
+        path,
+        json.dumps(direct),
+        headers={
+            "Authorization": f"Bearer {client.access_token}",
+            "Content-Type": "application/json",
+        },
+    )
+    status = answer.status
+    answer.release()
+    if status != 200:
+        raise RuntimeError(f"m.direct not rewritten (HTTP {status})")
