@@ -21,6 +21,7 @@ from typing import Any
 
 from bot import logs
 from bot.config import Settings
+from bot.conversation import route
 from bot.core import (
     AcceptsInvitations,
     Clock,
@@ -52,6 +53,7 @@ from bot.text import MAX_MESSAGE, clean_line, clean_message, is_clean_id
 from scheduler.jobs import JobScheduler
 from scheduler.planning import Planner
 from scheduler.running import StepRunner
+from scheduler.views import calendar_from
 from storage.health import DatabaseHealth, is_transient
 from storage.lock import InstanceLock, LeaseLost
 from storage.uow import Store, UnitOfWork
@@ -110,7 +112,11 @@ class App:
         self.limiter = SenderLimiter(settings.limits.messages_per_minute)
         self.notifier = Notifier(self.renderer, settings.bot.locale)
         self.campaigns = CampaignService(
-            self.notifier, settings.stats.min_group, settings.stats.refresh, settings.bot.timezone
+            self.notifier,
+            settings.stats.min_group,
+            settings.stats.refresh,
+            settings.bot.timezone,
+            calendar=calendar_from(settings),
         )
         self.directory = Directory(platform)
         self.jobs = JobScheduler(
@@ -238,18 +244,26 @@ class App:
         await call_next(incoming)
 
     async def _listen_filter(self, incoming: Incoming, call_next: Next) -> None:
-        """In rooms, only ``!pix …`` or messages that mention the bot are for us."""
-        if incoming.is_direct or incoming.reaction:
+        """In rooms, only ``!pix …`` or messages that mention the bot are for us; everywhere,
+        the prefix and the mention are stripped ("!pix aide" in a direct message is "aide")."""
+        if incoming.reaction:
             await call_next(incoming)
             return
         text = incoming.text
         prefixed = ROOM_PREFIX.match(text)
         if prefixed:
-            await call_next(replace(incoming, text=text[prefixed.end() :]))
-        elif incoming.mentions_bot:
+            stripped = text[prefixed.end() :]
+        elif text.lstrip().startswith(self.platform.bot_id) or (
+            incoming.mentions_bot and not incoming.is_direct
+        ):
             # "@pixbot:server: aide" → "aide" (platforms strip display-name pills themselves).
             stripped = text.replace(self.platform.bot_id, " ").strip().lstrip(":,").strip()
-            await call_next(replace(incoming, text=stripped))
+        elif incoming.is_direct:
+            stripped = text
+        else:
+            return
+        # "!pix" alone is a greeting: the commands of the sender's role.
+        await call_next(replace(incoming, text=stripped.strip() or "aide"))
 
     async def _prefetch(self, incoming: Incoming) -> Any:
         """Network lookups a command declared, done before its transaction opens."""
@@ -335,42 +349,7 @@ class App:
 
     async def _route(self, ctx: Context) -> str | None:
         """Handle the message; return the command's name (for the metrics), if any."""
-        incoming = ctx.incoming
-        if incoming.undecryptable:
-            ctx.say("undecryptable")
-            return None
-        if incoming.reaction:
-            for reaction in self.router.reactions:
-                if await reaction(ctx, incoming.reaction, incoming.relates_to or ""):
-                    break
-            return "reaction"
-        text = incoming.text.strip()
-        if not text:
-            return None
-        if len(text) > MAX_MESSAGE:
-            ctx.say("too_long", limit=MAX_MESSAGE)
-            return None
-        prompt = ctx.uow.prompts.pop(ctx.person.id, ctx.now)
-        if prompt is not None:
-            handler = self.router.prompts.get(prompt.kind)
-            if handler is not None and await handler(ctx, text, prompt.payload):
-                return f"prompt:{prompt.kind}"
-        match = self.router.match(text)
-        if match is None:
-            family = self.router.family_of(text)
-            if family is not None:
-                ctx.say("unknown_command", family=family, is_ambassador=_can_manage(ctx.roles))
-                return "unknown"
-            if self.router.fallbacks:
-                await self.router.fallbacks[0](ctx, text)
-                return "question"
-            ctx.say("unknown")
-            return "unknown"
-        if ctx.roles.name not in match.route.roles:
-            ctx.say("not_allowed")
-            return "not_allowed"
-        await match.route.handler(ctx, match.args)
-        return match.route.name
+        return await route(self.router, ctx)
 
     # -- health and metrics ------------------------------------------------------------------
 
@@ -493,7 +472,3 @@ def _bind(middleware: Middleware, call_next: Next) -> Next:
         await middleware(incoming, call_next)
 
     return call
-
-
-def _can_manage(roles: Roles) -> bool:
-    return roles.is_admin or roles.is_ambassador

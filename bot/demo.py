@@ -1,30 +1,40 @@
 """``pixbot run --demo``: the console on a throwaway database, with agents who answer.
 
 The database lives in a new temporary directory (printed at start; the chart images are
-written there too). It holds a demo service of ten agents with you (``@vous:console``) as its
-ambassador. :class:`DemoAgents` wraps the console platform: when the bot sends an invitation
-(key ``inv:…``) or a reminder (``rem:…``) to a simulated agent, that agent answers a moment
-later, as scripted in :data:`AGENTS` — some "fait", some "plus tard", one "stop", one question.
-Their answers reach the bot like anyone's typed line, one message at a time.
+written there too). It holds two services (:data:`SERVICES`, 54 agents) with you
+(``@vous:console``) as their ambassador, and one campaign per service that has been running for
+about ten days: invitations, then answers spread over the days (bot/demo_history.py),
+so that the daily snapshot of the figures exists and ``campagne stats`` shows what a real
+campaign looks like under the confidentiality rule, text and chart from the same figures.
+
+Ten of the agents are scripted (:data:`AGENTS`, outside the running campaigns): when the bot
+sends them an invitation (key ``inv:…``) or a reminder (``rem:…``) of a campaign you create,
+:class:`DemoAgents` has them answer a moment later — some "fait", some "plus tard", one
+"stop", one question. Their answers reach the bot like anyone's typed line, one at a time.
 """
 
 from __future__ import annotations
 
 import asyncio
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
+from datetime import time as dtime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from bot.config import Settings
 from bot.core import Incoming, Member, MessageHandler, Outgoing, SendResult
+from bot.demo_history import HISTORY_SERVICES, launch_day, seed_history
 from bot.platforms.console import DEFAULT_SPEAKER, ConsolePlatform, direct_conversation
 from bot.render import Renderer
 from scheduler.views import calendar_from
 from storage.uow import Store
 
-SERVICE = "Démo"
+SERVICE = "DREAL Bretagne"
+SERVICES = (SERVICE, *(s.name for s in HISTORY_SERVICES if s.name != SERVICE))
 AMBASSADOR_NAME = "Vous (ambassadeur)"
 # Seconds between the bot's message and the simulated answer (interactive runs).
 ANSWER_DELAY = 1.5
@@ -58,11 +68,37 @@ def demo_database(directory: Path | None = None) -> str:
     return f"sqlite:///{folder / 'pixbot-demo.db'}"
 
 
-def seed(store: Store, now: datetime, ambassador: str = DEFAULT_SPEAKER) -> None:
-    """The demo service, its agents, and the user as its ambassador."""
+class DemoClock:
+    """Real time, moved to a working moment: a newcomer trying the demo on a Sunday evening
+    plays it on the next working morning, so messages leave at once under the one sending
+    policy, and the daily snapshot of the campaigns' past exists."""
+
+    def __init__(self, start: datetime) -> None:
+        self.start = start
+        self._origin = time.monotonic()
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=time.monotonic() - self._origin)
+
+
+def demo_start(settings: Settings, real_now: datetime) -> datetime:
+    """``real_now`` when it is working time, else 10:00 on the next working day."""
+    calendar = calendar_from(settings)
+    tz = ZoneInfo(settings.bot.timezone)
+    if calendar.is_working_time(real_now, tz):
+        return real_now
+    slot = calendar.next_slot(real_now, tz)
+    return datetime.combine(slot.date(), dtime(10, 0), tzinfo=tz).astimezone(UTC)
+
+
+def seed(
+    store: Store, now: datetime, ambassador: str = DEFAULT_SPEAKER, settings: Settings | None = None
+) -> None:
+    """The two services, their agents, you as their ambassador, and the running campaigns."""
     with store.transaction() as uow:
-        person = uow.people.ensure(ambassador, AMBASSADOR_NAME, now)
-        uow.roles.add(person.id, "ambassador", SERVICE)
+        person = uow.people.ensure(ambassador, AMBASSADOR_NAME, now - timedelta(days=30))
+        for service in SERVICES:
+            uow.roles.add(person.id, "ambassador", service)
         for agent in AGENTS:
             uow.people.upsert(
                 agent.platform_id,
@@ -71,21 +107,32 @@ def seed(store: Store, now: datetime, ambassador: str = DEFAULT_SPEAKER) -> None
                 email=None,
                 timezone=None,
                 locale=None,
-                now=now,
+                now=now - timedelta(days=30),
             )
+    seed_history(store, now, person.id, settings)
+
+
+def agents_count() -> int:
+    return len(AGENTS) + sum(len(s.outcomes) for s in HISTORY_SERVICES)
 
 
 def suggested_deadline(settings: Settings, today: date) -> date:
     return calendar_from(settings).next_working_day(today + timedelta(days=21))
 
 
-def introduction(settings: Settings, database: Path, today: date) -> str:
+def introduction(settings: Settings, database: Path, now: datetime) -> str:
     renderer = Renderer(settings.bot.locale, settings.bot.timezone)
+    today = now.astimezone(renderer.timezone).date()
     return renderer.render(
         "demo_intro",
         None,
+        now=now,
         service=SERVICE,
-        agents=len(AGENTS),
+        services=SERVICES,
+        agents=agents_count(),
+        scripted=len(AGENTS),
+        history=HISTORY_SERVICES,
+        days=(today - launch_day(today)).days,
         deadline=suggested_deadline(settings, today),
         folder=database.parent,
     )

@@ -134,6 +134,8 @@ class MessageRecord:
     status: DeliveryStatus
     created_at: datetime
     sent_at: datetime | None
+    # When a message not sent yet will leave (the sending policy's window, or a retry).
+    leaves_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,9 @@ class Exit(enum.StrEnum):
     CONSENTED = "names an agent who asked to be named"
     # Read only by the agent it is about (their own state, their own data).
     AGENT_FACING = "agent-facing"
+    # An administrator's CLI report on a file the administrator supplied (an import): its
+    # figures count the file's own lines (and the lines a tombstone made the import skip).
+    ADMIN_INPUT = "counts of the administrator's own file"
 
 
 NO_FIGURE = Exit.NO_FIGURE
@@ -32,12 +35,15 @@ DISCLOSED = Exit.DISCLOSED
 DELIVERY = Exit.DELIVERY
 CONSENTED = Exit.CONSENTED
 AGENT_FACING = Exit.AGENT_FACING
+ADMIN_INPUT = Exit.ADMIN_INPUT
 
 # template -> (class, the variables it reads)
 TEMPLATES: dict[str, tuple[Exit, tuple[str, ...]]] = {
     "_figure": (DISCLOSED, ()),
+    "_nothing": (NO_FIGURE, ("editing",)),
     "_plan": (NO_FIGURE, ("no_header", "plan")),
     "_stats": (DISCLOSED, ()),
+    "_zone": (NO_FIGURE, ("city",)),
     "agent_buttons": (AGENT_FACING, ()),
     "batch_progress": (DELIVERY, ("campaign", "exact", "failed", "sent", "total")),
     "batch_summary": (
@@ -47,18 +53,25 @@ TEMPLATES: dict[str, tuple[Exit, tuple[str, ...]]] = {
     "campaign_cancel_aborted": (NO_FIGURE, ("code",)),
     "campaign_cancel_confirm": (NO_FIGURE, ("campaign",)),
     "campaign_cancelled": (NO_FIGURE, ("campaign",)),
+    "campaign_close_aborted": (NO_FIGURE, ("code",)),
+    "campaign_close_confirm": (NO_FIGURE, ("campaign", "thank")),
     "campaign_closed": (DISCLOSED, ("campaign", "stats", "thank")),
     "campaign_closed_auto": (DISCLOSED, ("campaign", "stats", "thank")),
     "campaign_created": (
         DISCLOSED,
         ("campaign", "holiday", "plan", "rejected", "size", "warnings"),
     ),
+    "campaign_deadline_moved": (AGENT_FACING, ("campaign", "closes_at", "zone")),
+    "campaign_edited": (
+        NO_FIGURE,
+        ("before", "campaign", "closes_at", "earlier", "request", "steps"),
+    ),
     "campaign_launch_planned": (NO_FIGURE, ("campaign", "when")),
-    "campaign_launched": (DISCLOSED, ("campaign", "fresh", "rejected")),
+    "campaign_launched": (DISCLOSED, ("campaign", "fresh", "rejected", "result")),
     "campaign_list": (DISCLOSED, ("min_group", "rows")),
     "campaign_remind_already": (NO_FIGURE, ("campaign", "day")),
     "campaign_reminded": (NO_FIGURE, ("campaign", "queued_until")),
-    "campaign_replanned": (NO_FIGURE, ("campaign", "steps")),
+    "campaign_replanned": (NO_FIGURE, ("campaign", "dropped", "none_left", "steps")),
     "campaign_show": (DISCLOSED, ("campaign", "pix", "stats", "steps")),
     "campaign_stats": (DISCLOSED, ("campaign", "stats")),
     "campaign_status_cancelled": (NO_FIGURE, ()),
@@ -68,10 +81,29 @@ TEMPLATES: dict[str, tuple[Exit, tuple[str, ...]]] = {
     "campaign_status_scheduled": (NO_FIGURE, ()),
     "chart_alt": (DISCLOSED, ("campaign", "stats")),
     "chart_labels": (DISCLOSED, ("campaign", "hidden", "stats")),
+    "cli_agents_imported": (ADMIN_INPUT, ("created", "skipped", "updated")),
+    "cli_orga_imported": (
+        ADMIN_INPUT,
+        ("completed", "duplicates", "lines", "started", "unchanged", "unmatched"),
+    ),
+    "code_alone": (NO_FIGURE, ("code", "is_ambassador")),
     "dashboard_link": (NO_FIGURE, ("code", "url")),
     "dashboard_link_in_dm": (NO_FIGURE, ()),
     "dashboard_off": (NO_FIGURE, ()),
-    "demo_intro": (NO_FIGURE, ("agents", "deadline", "folder", "service")),
+    "demo_intro": (
+        NO_FIGURE,
+        (
+            "agents",
+            "days",
+            "deadline",
+            "folder",
+            "history",
+            "now",
+            "scripted",
+            "service",
+            "services",
+        ),
+    ),
     "digest": (DISCLOSED, ("min_group", "rows", "service")),
     "error": (NO_FIGURE, ()),
     "error_audience_missing": (NO_FIGURE, ()),
@@ -81,11 +113,15 @@ TEMPLATES: dict[str, tuple[Exit, tuple[str, ...]]] = {
     "error_campaign_unknown": (NO_FIGURE, ("code",)),
     "error_code_invalid": (NO_FIGURE, ("code",)),
     "error_code_missing": (NO_FIGURE, ()),
+    "error_date_ambiguous": (NO_FIGURE, ("value",)),
     "error_date_invalid": (NO_FIGURE, ("value",)),
     "error_date_missing": (NO_FIGURE, ()),
     "error_date_past": (NO_FIGURE, ("value",)),
     "error_date_too_far": (NO_FIGURE, ("horizon", "value")),
+    "error_date_weekday": (NO_FIGURE, ("day", "value")),
     "error_deadline_missing": (NO_FIGURE, ()),
+    "error_edit_missing": (NO_FIGURE, ("code",)),
+    "error_edit_unexpected": (NO_FIGURE, ("word",)),
     "error_event_after_deadline": (NO_FIGURE, ("deadline", "event")),
     "error_event_name_missing": (NO_FIGURE, ()),
     "error_ids_invalid": (NO_FIGURE, ("ids",)),
@@ -117,18 +153,20 @@ TEMPLATES: dict[str, tuple[Exit, tuple[str, ...]]] = {
     "faq_handoff_limit": (AGENT_FACING, ("limit",)),
     "faq_handoff_to_ambassador": (CONSENTED, ("asker", "question")),
     "faq_reply_already": (NO_FIGURE, ("number",)),
-    "faq_resend_declined": (AGENT_FACING, ()),
-    "faq_resent": (AGENT_FACING, ("campaigns",)),
     "faq_reply_sent": (NO_FIGURE, ("number",)),
     "faq_reply_to_agent": (AGENT_FACING, ("ambassador", "answer", "question")),
     "faq_reply_unknown": (NO_FIGURE, ("number",)),
     "faq_reply_usage": (NO_FIGURE, ()),
+    "faq_resend_declined": (AGENT_FACING, ()),
+    "faq_resent": (AGENT_FACING, ("campaigns",)),
     "faq_unknown": (AGENT_FACING, ("answer", "can_hand_off")),
     "forget_cancelled": (AGENT_FACING, ()),
     "forget_confirm": (AGENT_FACING, ("has_roles",)),
+    "forget_confirm_in_dm": (AGENT_FACING, ()),
     "forget_done": (AGENT_FACING, ()),
-    "help": (NO_FIGURE, ("name", "role", "services", "snooze_days")),
-    "invitation": (AGENT_FACING, ("campaign", "person")),
+    "help": (NO_FIGURE, ("console", "name", "person_id", "role", "services", "snooze_days")),
+    "invitation": (AGENT_FACING, ("campaign", "closes_at", "person", "zone")),
+    "message_kind": (AGENT_FACING, ("m",)),
     "my_data": (
         AGENT_FACING,
         (
@@ -141,10 +179,12 @@ TEMPLATES: dict[str, tuple[Exit, tuple[str, ...]]] = {
             "planned",
             "questions",
             "roles",
+            "zone",
         ),
     ),
     "my_data_in_dm": (AGENT_FACING, ()),
-    "not_allowed": (NO_FIGURE, ()),
+    "not_allowed": (NO_FIGURE, ("console", "person_id")),
+    "not_expecting": (NO_FIGURE, ("asked", "elsewhere")),
     "participation_already_done": (AGENT_FACING, ("campaign",)),
     "participation_already_started": (AGENT_FACING, ("campaign", "status")),
     "participation_already_stopped": (AGENT_FACING, ("campaign",)),
@@ -161,7 +201,7 @@ TEMPLATES: dict[str, tuple[Exit, tuple[str, ...]]] = {
     "participation_unknown_code": (AGENT_FACING, ("campaigns", "code")),
     "participation_which": (AGENT_FACING, ("campaigns",)),
     "rate_limited": (NO_FIGURE, ("limit",)),
-    "reminder": (AGENT_FACING, ("campaign", "started")),
+    "reminder": (AGENT_FACING, ("campaign", "closes_at", "started", "zone")),
     "status_completed": (AGENT_FACING, ()),
     "status_invited": (AGENT_FACING, ()),
     "status_not_invited": (AGENT_FACING, ()),

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
+from bot.dates import DateError, read_date
 from bot.text import clean_line, fold, strip_invisible
 
 MAX_TITLE = 200
@@ -26,9 +27,6 @@ ROOM_ID = re.compile(r"^(#[^\s:,]+:[^\s,]+|![^\s:,]+(:[^\s,]+)?)$")
 DEFAULT_HORIZON_DAYS = 730
 
 _QUOTES = {'"': '"', "«": "»", "“": "”", "„": "“", "'": "'"}
-# ASCII digits only: full-width or Arabic-Indic digits are not read as a date.
-_DATE_FR = re.compile(r"^([0-9]{1,2})/([0-9]{1,2})/([0-9]{4})$")
-_DATE_ISO = re.compile(r"^([0-9]{4})-([0-9]{1,2})-([0-9]{1,2})$")
 
 
 class ParseError(Exception):
@@ -93,20 +91,40 @@ def parse_code(raw: str) -> CampaignCode:
     return CampaignCode(code, bool(STANDARD_CODE.match(code)))
 
 
-def parse_date(raw: str) -> date:
-    text = raw.strip().rstrip(".,;")
-    match = _DATE_FR.match(text)
+def parse_date(raw: str, today: date) -> date:
+    """A date as French speakers write it (bot/dates.py), seen from ``today``."""
     try:
-        if match:
-            day, month, year = (int(g) for g in match.groups())
-            return date(year, month, day)
-        match = _DATE_ISO.match(text)
-        if match:
-            year, month, day = (int(g) for g in match.groups())
-            return date(year, month, day)
-    except ValueError:
-        raise ParseError("error_date_invalid", value=clean_line(raw, 30)) from None
-    raise ParseError("error_date_invalid", value=clean_line(raw, 30))
+        return read_date(raw, today)
+    except DateError as error:
+        value = clean_line(raw, 30)
+        if error.reason == "weekday":
+            raise ParseError(
+                "error_date_weekday", value=value, day=error.day, weekday=error.weekday
+            ) from None
+        raise ParseError(f"error_date_{error.reason}", value=value) from None
+
+
+def _read_date_tokens(tokens: list[Token], index: int, today: date) -> tuple[date, int]:
+    """The date written from ``index`` ("15 janvier 2027", "vendredi prochain") up to the next
+    keyword or quoted text: the longest run of words that reads as a date, so that a stray
+    word after it is reported as such; returns it and the index after it."""
+    end = index
+    while end < len(tokens) and not tokens[end].quoted:
+        if fold(tokens[end].text) in _KEYWORDS and end > index:
+            break
+        end += 1
+    if end == index:
+        raise ParseError("error_date_missing")
+    first_error: ParseError | None = None
+    for stop in range(end, index, -1):
+        try:
+            return parse_date(" ".join(t.text for t in tokens[index:stop]), today), stop
+        except ParseError as error:
+            if first_error is None and error.template != "error_date_invalid":
+                raise  # read as a date, but vague or self-contradicting: say so
+            first_error = first_error or error
+    assert first_error is not None
+    raise first_error
 
 
 def clean_title(raw: str) -> str:
@@ -211,10 +229,7 @@ def parse_create(args: str, today: date, horizon_days: int = DEFAULT_HORIZON_DAY
         seen.add(keyword)
         index += 1
         if keyword == "deadline":
-            if index >= len(tokens):
-                raise ParseError("error_date_missing")
-            deadline = parse_date(tokens[index].text)
-            index += 1
+            deadline, index = _read_date_tokens(tokens, index, today)
         elif keyword == "event":
             if index >= len(tokens) or not tokens[index].quoted:
                 raise ParseError("error_event_name_missing")
@@ -222,10 +237,7 @@ def parse_create(args: str, today: date, horizon_days: int = DEFAULT_HORIZON_DAY
             index += 1
             if index < len(tokens) and fold(tokens[index].text) in {"le", "on", "du"}:
                 index += 1
-            if index >= len(tokens):
-                raise ParseError("error_date_missing")
-            event_date = parse_date(tokens[index].text)
-            index += 1
+            event_date, index = _read_date_tokens(tokens, index, today)
         elif keyword == "parcours":
             if index >= len(tokens):
                 raise ParseError("error_title_missing")
@@ -245,17 +257,7 @@ def parse_create(args: str, today: date, horizon_days: int = DEFAULT_HORIZON_DAY
     if deadline is None:
         deadline = event_date
     assert deadline is not None
-    if deadline < today:
-        raise ParseError("error_date_past", value=deadline)
-    horizon = today + timedelta(days=horizon_days)
-    for value in (deadline, event_date):
-        if value is not None and value > horizon:
-            raise ParseError("error_date_too_far", value=value, horizon=horizon)
-    if event_date is not None:
-        if event_date < today:
-            raise ParseError("error_date_past", value=event_date)
-        if event_date > deadline:
-            raise ParseError("error_event_after_deadline", event=event_date, deadline=deadline)
+    check_dates(deadline, event_date, today, horizon_days)
     warnings = () if code.standard else ("code_nonstandard",)
     return CreateRequest(
         code=code,
@@ -267,6 +269,78 @@ def parse_create(args: str, today: date, horizon_days: int = DEFAULT_HORIZON_DAY
         parcours=parcours,
         warnings=warnings,
     )
+
+
+def check_dates(deadline: date, event_date: date | None, today: date, horizon_days: int) -> None:
+    """A deadline (and event) in the future, not too far, the event not after the deadline."""
+    if deadline < today:
+        raise ParseError("error_date_past", value=deadline)
+    horizon = today + timedelta(days=horizon_days)
+    for value in (deadline, event_date):
+        if value is not None and value > horizon:
+            raise ParseError("error_date_too_far", value=value, horizon=horizon)
+    if event_date is not None:
+        if event_date < today:
+            raise ParseError("error_date_past", value=event_date)
+        if event_date > deadline:
+            raise ParseError("error_event_after_deadline", event=event_date, deadline=deadline)
+
+
+@dataclass(frozen=True, slots=True)
+class EditRequest:
+    """``campagne modifier``: what to change (None: unchanged)."""
+
+    deadline: date | None = None
+    title: str | None = None
+    event_name: str | None = None
+    event_date: date | None = None
+
+
+_EDIT_KEYWORDS = {
+    "fin": "deadline",
+    "until": "deadline",
+    "jusqu'au": "deadline",
+    "titre": "title",
+    "title": "title",
+    "avant": "event",
+    "before": "event",
+    "evenement": "event",
+    "event": "event",
+}
+
+
+def parse_edit(args: str, today: date) -> EditRequest:
+    """``fin DATE`` · ``titre "…"`` · ``avant "Événement" le DATE``, one or several."""
+    tokens = tokenize(args)
+    if not tokens:
+        raise ParseError("error_edit_missing")
+    values: dict[str, Any] = {}
+    index = 0
+    while index < len(tokens):
+        keyword = _EDIT_KEYWORDS.get(fold(tokens[index].text))
+        if keyword is None or tokens[index].quoted:
+            raise ParseError("error_edit_unexpected", word=clean_line(tokens[index].text, 40))
+        if keyword in values:
+            raise ParseError("error_repeated", word=clean_line(tokens[index].text, 40))
+        index += 1
+        if keyword == "deadline":
+            values["deadline"], index = _read_date_tokens(tokens, index, today)
+        elif keyword == "title":
+            if index >= len(tokens) or not tokens[index].quoted:
+                raise ParseError("error_title_missing")
+            values["title"] = clean_title(tokens[index].text)
+            index += 1
+        else:
+            if index >= len(tokens) or not tokens[index].quoted:
+                raise ParseError("error_event_name_missing")
+            values["event_name"] = clean_title(tokens[index].text)
+            index += 1
+            if index < len(tokens) and fold(tokens[index].text) in {"le", "on", "du"}:
+                index += 1
+            values["event"] = True
+            values["event_date"], index = _read_date_tokens(tokens, index, today)
+    values.pop("event", None)
+    return EditRequest(**values)
 
 
 def split_code_arg(args: str) -> tuple[str, str]:

@@ -17,14 +17,14 @@ import inspect
 import re
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from bot.config import Settings
 from bot.core import Button, Clock, Incoming
 from bot.dashboard.tokens import DashboardLinks
 from bot.domain import Person, Roles
-from bot.faq_memory import FaqMemory
+from bot.faq.memory import FaqMemory
 from bot.notifier import Notifier
 from bot.render import Renderer
 from bot.services.audience import Directory
@@ -240,6 +240,13 @@ class Context:
         self.said.append(template)
         self.replies.append(Reply(self.render(template, **variables), buttons))
 
+    def ask(self, kind: str, payload: str, window: timedelta, *, anywhere: bool = False) -> None:
+        """The bot asks this person a question: their next message in this conversation (in
+        any of theirs with ``anywhere``), within ``window``, goes to the
+        ``@router.prompt(kind)`` handler first, with ``payload``."""
+        scoped = payload if anywhere else in_conversation(self.incoming.conversation_id, payload)
+        self.uow.prompts.set(self.person.id, kind, scoped, self.now + window)
+
     def after_replies(self, followup: Callable[[], None]) -> None:
         """Run ``followup`` once the replies are enqueued (so what it enqueues comes after)."""
         self.followups.append(followup)
@@ -272,6 +279,23 @@ class Context:
             batch=batch,
             **variables,
         )
+
+
+# A pending question asked in one conversation: its payload starts with this mark, the
+# conversation id and the mark again (prompts set without it are answered anywhere).
+_SCOPE = "\x1e"
+
+
+def in_conversation(conversation_id: str, payload: str) -> str:
+    return f"{_SCOPE}{conversation_id}{_SCOPE}{payload}"
+
+
+def scope_of(payload: str) -> tuple[str | None, str]:
+    """(the conversation a question was asked in, or None for anywhere; its payload)."""
+    if not payload.startswith(_SCOPE):
+        return None, payload
+    conversation, _, inner = payload[1:].partition(_SCOPE)
+    return conversation, inner
 
 
 def _check_coroutine(function: Callable[..., Any]) -> None:

@@ -59,11 +59,14 @@ class Planner:
             people = uow.people.in_service(campaign.audience_value)
         return {self.tz} | {zone_of(p.timezone, self.tz) for p in people}
 
-    def fire_at(self, step: PlannedStep, zones: set[ZoneInfo]) -> datetime:
-        """The earliest instant any audience member should get this step."""
+    def fire_at(
+        self, step: PlannedStep, zones: set[ZoneInfo], now: datetime | None = None
+    ) -> datetime:
+        """The earliest instant any audience member should get this step (never before
+        ``now``: a launch planned today at 10:00 is not shown at 09:30)."""
         if step.kind == StepKind.CLOSE:
             return send_time(step, self.calendar, self.tz)
-        return min(send_time(step, self.calendar, zone) for zone in zones)
+        return min(send_time(step, self.calendar, zone, now=now) for zone in zones)
 
     def replan(self, uow: UnitOfWork, campaign: Campaign, now: datetime) -> list[StepView]:
         """(Re)compute the plan: planned steps are replaced, done ones are kept."""
@@ -92,14 +95,17 @@ class Planner:
             if (step.kind, step.label) in done_labels:
                 continue
             row = uow.steps.add(
-                campaign.id, step.kind, step.label, step.day, self.fire_at(step, zones)
+                campaign.id, step.kind, step.label, step.day, self.fire_at(step, zones, now)
             )
             self.wakeups.schedule(row)
         if plan.launch.kind == StepKind.LAUNCH and launch_done is None:
             uow.campaigns.set_start(campaign.id, plan.launch.day)
-        return self.describe(uow, campaign)
+        return self.describe(uow, campaign, now)
 
-    def describe(self, uow: UnitOfWork, campaign: Campaign) -> list[StepView]:
+    def describe(
+        self, uow: UnitOfWork, campaign: Campaign, now: datetime | None = None
+    ) -> list[StepView]:
+        """The plan as people read it: each line says what happened (or will) and when."""
         return [
             StepView(
                 when=display_time(step, self.calendar, self.tz),
@@ -107,10 +113,21 @@ class Planner:
                 label=step.label,
                 status=step.status,
                 day=step.day,
+                pending=bool(now and step.status == "done" and step.done_at and step.done_at > now),
             )
             for step in uow.steps.for_campaign(campaign.id)
             if step.person_id is None
         ]
+
+    def time_for(self, step: ReminderStep, person: Person) -> datetime:
+        """When a planned step reaches this person: its day at the start of working hours in
+        their time zone (a "plus tard" reminder is already theirs)."""
+        if step.kind not in (StepKind.LAUNCH, StepKind.REMINDER) or step.person_id is not None:
+            return step.fire_at
+        planned = PlannedStep(StepKind(step.kind), step.label, step.day)
+        return max(
+            send_time(planned, self.calendar, zone_of(person.timezone, self.tz)), step.fire_at
+        )
 
     def set_reminders(
         self, uow: UnitOfWork, campaign: Campaign, text: str, now: datetime
@@ -153,17 +170,26 @@ class Planner:
         uow.campaigns.set_status(campaign.id, CampaignStatus.SCHEDULED)
         return step.fire_at if step else None
 
-    def launched(self, uow: UnitOfWork, campaign: Campaign, now: datetime) -> None:
-        """Invitations went out by hand: the planned launch is done; refresh fire times."""
+    def launched(
+        self, uow: UnitOfWork, campaign: Campaign, now: datetime, leave_at: datetime | None = None
+    ) -> None:
+        """Invitations went out by hand (leaving at ``leave_at`` when queued for the working
+        hours): the launch step is done at that moment; refresh fire times."""
         step = self._launch_step(uow, campaign)
         if step is not None:
-            uow.steps.set_status(step.id, "done", now)
+            uow.steps.set_status(step.id, "done", leave_at or now)
             self.wakeups.unschedule([step.id])
+        else:
+            # A launch step that woke up before "lancer" (a draft is never sent on its own)
+            # was cancelled: the launch that follows is what happened.
+            for row in uow.steps.for_campaign(campaign.id):
+                if row.kind == StepKind.LAUNCH and row.status == "cancelled":
+                    uow.steps.set_status(row.id, "done", leave_at or now, expect="cancelled")
         zones = self._zones(uow, campaign)
         for row in uow.steps.for_campaign(campaign.id):
             if row.status == "planned" and row.kind == StepKind.REMINDER:
                 planned = PlannedStep(StepKind(row.kind), row.label, row.day)
-                fire_at = self.fire_at(planned, zones)
+                fire_at = self.fire_at(planned, zones, now)
                 if fire_at != row.fire_at:
                     uow.steps.reschedule(row.id, fire_at)
                     moved = uow.steps.get(row.id)

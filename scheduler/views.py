@@ -38,11 +38,16 @@ class StepView:
     label: str
     status: str
     day: date
+    # A step done whose messages leave later (outside working hours, queued for the window).
+    pending: bool = False
 
 
 def display_time(step: ReminderStep, calendar: WorkCalendar, tz: ZoneInfo) -> datetime:
     """When a step happens in the reference time zone (agents elsewhere get it at the same
-    local hour); a step moved after downtime shows its actual time."""
+    local hour): a step done shows when its messages left (or leave), a step planned when it
+    will run; a step moved after downtime shows its actual time."""
+    if step.status == "done" and step.done_at is not None:
+        return step.done_at.astimezone(tz)
     if step.kind == "snooze" or step.status != "planned":
         return step.fire_at.astimezone(tz)
     nominal = send_time(PlannedStep(StepKind(step.kind), step.label, step.day), calendar, tz)

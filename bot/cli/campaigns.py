@@ -231,6 +231,7 @@ def campaign_import_orga(
     """Marquer commencé / terminé depuis un export Pix Orga (jamais de résultat)."""
     from bot.cli.csvio import batched, import_pacing
     from bot.orga import OrgaError, read_export
+    from bot.render import Renderer
     from bot.services.participation import plan_orga_export, write_orga_events
 
     # First the whole export is read (as a stream, with caps): a bad line changes nothing.
@@ -277,10 +278,17 @@ def campaign_import_orga(
         f" ({clean_line(external_id, 80) or 'vide'})"
         for line, external_id, unknown in outcome.unmatched
     ]
-    duplicates = f", {outcome.duplicates} doublons comptés une fois" if outcome.duplicates else ""
+    renderer = Renderer(cfg.bot.locale, cfg.bot.timezone)
     typer.echo(
-        f"{count} lignes : {completed} terminés, {started} commencés, "
-        f"{unchanged} sans changement, {len(unmatched)} sans correspondance{duplicates}."
+        renderer.render(
+            "cli_orga_imported",
+            lines=count,
+            completed=completed,
+            started=started,
+            unchanged=unchanged,
+            unmatched=len(unmatched),
+            duplicates=outcome.duplicates,
+        )
     )
     for line in unmatched[:MAX_LISTED_UNMATCHED]:
         typer.echo(line)

@@ -23,6 +23,7 @@ from bot.cli.erasure import offline_pipeline
 from bot.cli.progress import progress
 from bot.core import ErasedPerson
 from bot.privacy import clean_display_name
+from bot.render import Renderer
 from bot.text import clean_line
 from storage.uow import UnitOfWork
 
@@ -192,9 +193,9 @@ def agents_import(
             bar.advance(len(batch))
     with store.transaction() as uow:
         uow.audit.add("cli", "agents_import", now(), count=created + updated, detail=file.name)
+    renderer = Renderer(cfg.bot.locale, cfg.bot.timezone)
     typer.echo(
-        f"{created + updated} agents importés ({created} nouveaux, {updated} mis à jour)"
-        + (f" ; {skipped} ignorés car effacés à leur demande." if skipped else ".")
+        renderer.render("cli_agents_imported", created=created, updated=updated, skipped=skipped)
     )
 
 

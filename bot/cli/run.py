@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 import typer
 from sqlalchemy.engine import make_url
@@ -27,8 +26,9 @@ def run(
         bool,
         typer.Option(
             "--demo",
-            help="Démonstration : console sur une base jetable, un service de 10 agents "
-            "simulés qui répondent, vous en êtes l'ambassadeur.",
+            help="Démonstration : console sur une base jetable, deux services (54 agents "
+            "simulés) dont une campagne tourne depuis quelques jours, vous en êtes "
+            "l'ambassadeur.",
         ),
     ] = False,
 ) -> None:
@@ -39,7 +39,7 @@ def run(
     cfg = settings(config)
     logs.configure("INFO" if state.verbose else cfg.log.level, state.log_format or cfg.log.format)
     if demo:
-        overrides["platform"] = _demo_platform(cfg)
+        overrides.update(_demo_platform(cfg))
     elif platform is not None:
         if platform not in {"console", "matrix", "slack"}:
             raise fail(f"Plateforme inconnue : {platform} (console, matrix ou slack).", 2)
@@ -51,25 +51,25 @@ def run(
     raise typer.Exit(code)
 
 
-def _demo_platform(cfg: Settings) -> Any:
+def _demo_platform(cfg: Settings) -> dict[str, Any]:
     """Point ``cfg`` at a throwaway database, seed it, and return the demo console."""
-    from bot.demo import DemoAgents, demo_database, introduction, seed
+    from bot.demo import DemoAgents, DemoClock, demo_database, demo_start, introduction, seed
     from bot.platforms.console import ConsolePlatform
 
     cfg.bot.platform = "console"
     cfg.bot.database_url = demo_database()
-    # Live figures, so that a newcomer sees them move at once (a deployment keeps the daily
-    # snapshot of docs/privacy.md); the disclosure rule applies as everywhere.
-    cfg.stats.refresh = "live"
+    # The deployment's rules: the daily snapshot of docs/privacy.md (over campaigns running
+    # for days), the disclosure rule, messages within working hours (on the demo's clock).
+    clock = DemoClock(demo_start(cfg, now()))
     database = Path(str(make_url(cfg.bot.database_url).database))
     store = open_store(cfg)
     try:
-        seed(store, now())
+        seed(store, clock.start, settings=cfg)
     finally:
         store.close()
-    typer.echo(introduction(cfg, database, now().astimezone(ZoneInfo(cfg.bot.timezone)).date()))
+    typer.echo(introduction(cfg, database, clock.start))
     console = ConsolePlatform(journal_path=database.with_suffix(".console.jsonl"))
-    return DemoAgents(console)
+    return {"platform": DemoAgents(console), "clock": clock}
 
 
 # -- db ----------------------------------------------------------------------------------------

@@ -3,8 +3,8 @@
 A link token and a session cookie carry the same claims — the person's internal id, the role
 the link was asked with, when it expires and a random nonce — serialised as JSON, then
 ``base64url(claims) "." base64url(HMAC-SHA-256(key, kind "." claims))``. ``kind`` keeps a link
-from being used as a cookie and the reverse. The key is random per process (``secrets``):
-nothing to configure or leak, and a restart only means asking the bot for a new link.
+from being used as a cookie and the reverse. The key is derived from the privacy key
+(:func:`bot.dashboard.wiring.signing_key`), so a standby process accepts the active one's links.
 
 A link is single use: the server records its nonce when it is exchanged for a cookie
 (:mod:`bot.dashboard.server`); this module only says whether a token is genuine and current.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.charts import ChartData
@@ -186,7 +186,3 @@ class Views:
 
 def band_hidden() -> Band:
     return Band(Shown.HIDDEN.value, None, None)
-
-
-def local_day(moment: datetime, tz: ZoneInfo) -> date:
-    return moment.astimezone(tz).date()

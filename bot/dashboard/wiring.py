@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from bot.app import App
     from bot.ops_http import OpsServer
+
+
+def signing_key(app: App) -> bytes:
+    """The links' and cookies' HMAC key, derived from the privacy key (kept outside the
+    database, storage/keys.py): the active process and its standby agree, a restart keeps the
+    links valid, and it never equals a pseudonym's key."""
+    with app.store.transaction() as uow:
+        secret = uow.privacy.key()
+    return hmac.new(secret, b"pixbot dashboard links and sessions", hashlib.sha256).digest()
 
 
 def attach(app: App, ops: OpsServer) -> None:
@@ -20,7 +31,7 @@ def attach(app: App, ops: OpsServer) -> None:
 
     settings = app.settings
     base = settings.http.public_url or f"http://{settings.http.listen}"
-    links = DashboardLinks(base)
+    links = DashboardLinks(base, signing_key(app))
     app.deps = replace(app.deps, dashboard=links)
     min_group = settings.stats.min_group
     pictures = Pictures(app.store, app.renderer, min_group, settings.stats.refresh)

@@ -244,7 +244,7 @@ async def launch(ctx: Context, args: str) -> None:
     ctx.uow.audit.add(
         ctx.person.platform_id, "campaign_launch", ctx.now, campaign.id, count=result.new
     )
-    planner.launched(ctx.uow, campaign, ctx.now)
+    planner.launched(ctx.uow, campaign, ctx.now, result.queued_until)
     # Only who joined the audience with this launch is counted (never who was not invited
     # before: on a second launch that would be who said "stop tout"), under the threshold in
     # words, like how many room members are not agents of the service.
@@ -252,6 +252,7 @@ async def launch(ctx: Context, args: str) -> None:
     ctx.say(
         "campaign_launched",
         campaign=campaign,
+        result=result,
         fresh=audience_figure(result.fresh, min_group),
         rejected=audience_figure(resolved.rejected, min_group),
     )
@@ -284,7 +285,7 @@ async def show(ctx: Context, args: str) -> None:
         "campaign_show",
         campaign=campaign,
         stats=ctx.deps.campaigns.stats(uow, campaign, ctx.now),
-        steps=ctx.deps.planner.describe(uow, campaign),
+        steps=ctx.deps.planner.describe(uow, campaign, ctx.now),
         pix=uow.pix.link(campaign.id),
     )
 
@@ -343,7 +344,17 @@ async def set_reminders(ctx: Context, args: str) -> None:
         ctx.say(error.template, **error.variables)
         return
     ctx.uow.audit.add(ctx.person.platform_id, "campaign_reminders", ctx.now, campaign.id)
-    ctx.say("campaign_replanned", campaign=campaign, steps=plan)
+    updated = ctx.uow.campaigns.get(campaign.id) or campaign
+    requested = [label for label in (updated.reminders or "").split(",") if label]
+    kept = {step.label for step in plan if step.kind == "reminder"}
+    dropped = [label for label in requested if label not in kept]
+    ctx.say(
+        "campaign_replanned",
+        campaign=updated,
+        steps=plan,
+        dropped=dropped,
+        none_left=not any(s.kind == "reminder" and s.status == "planned" for s in plan),
+    )
 
 
 @router.command("campagne stats", "campaign stats", "campagne statistiques", roles=AMBASSADORS)
@@ -361,12 +372,30 @@ async def show_stats(ctx: Context, args: str) -> None:
 
 @router.command("campagne clore", "campaign close", "campagne terminer", roles=AMBASSADORS)
 async def close(ctx: Context, args: str) -> None:
+    """Closing stops every reminder: like cancelling, it asks for "oui" first."""
     found = _open_campaign(ctx, args)
     if found is None:
         return
     campaign, rest = found
     thank = ctx.settings.schedule.thank_completers and "sans merci" not in fold(rest)
     thank = thank and "no thanks" not in fold(rest)
+    ctx.ask("close_campaign", f"{campaign.code}|{int(thank)}", CONFIRM_WINDOW)
+    ctx.say("campaign_close_confirm", campaign=campaign, thank=thank)
+
+
+@router.prompt("close_campaign")
+async def _confirm_close(ctx: Context, text: str, payload: str) -> bool:
+    code, _, thank_flag = payload.partition("|")
+    if is_no(text):
+        ctx.say("campaign_close_aborted", code=code)
+        return True
+    if not is_yes(text):
+        return False
+    found = _open_campaign(ctx, code)
+    if found is None:
+        return True
+    campaign, _ = found
+    thank = thank_flag == "1"
     thanked = ctx.deps.campaigns.close(ctx.uow, campaign, ctx.now, thank=thank)
     ctx.uow.audit.add(ctx.person.platform_id, "campaign_close", ctx.now, campaign.id, thanked)
     # Whether anyone was thanked (and how many) is live and declaration-derived: words only.
@@ -376,6 +405,7 @@ async def close(ctx: Context, args: str) -> None:
         thank=thank,
         stats=ctx.deps.campaigns.stats(ctx.uow, campaign, ctx.now),
     )
+    return True
 
 
 @router.command("campagne annuler", "campaign cancel", roles=AMBASSADORS)
@@ -384,7 +414,7 @@ async def cancel(ctx: Context, args: str) -> None:
     if found is None:
         return
     campaign, _ = found
-    ctx.uow.prompts.set(ctx.person.id, "cancel_campaign", campaign.code, ctx.now + CONFIRM_WINDOW)
+    ctx.ask("cancel_campaign", campaign.code, CONFIRM_WINDOW)
     ctx.say("campaign_cancel_confirm", campaign=campaign)
 
 

@@ -12,8 +12,8 @@ from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
 
-from bot.faq_followup import follow_up
-from bot.faq_language import FaqLibrary
+from bot.faq.followup import follow_up
+from bot.faq.language import FaqLibrary
 from bot.handlers.faq_personal import offer_resend, personal, resend
 from bot.router import AMBASSADORS, Context, Router
 from bot.text import MAX_MESSAGE, is_no, is_yes, strip_invisible
@@ -27,7 +27,7 @@ MAX_ANSWER = 2000
 @lru_cache(maxsize=8)
 def knowledge_base(locale: str, overrides: str | None) -> FaqLibrary:
     """Loaded once per process and deployment overrides file; every language, ``locale`` first
-    (a question is answered in its own language, see bot/faq_language.py)."""
+    (a question is answered in its own language, see bot/faq/language.py)."""
     return FaqLibrary(locale, Path(overrides) if overrides else None)
 
 

@@ -14,8 +14,11 @@ async def show_help(ctx: Context, args: str) -> None:
         "help",
         role=ctx.roles.name,
         services=sorted(ctx.roles.services),
-        name=ctx.person.name,
+        # A platform id is not a name: "Bonjour @vous:console !" reads like a bug.
+        name=ctx.person.display_name or "",
         snooze_days=ctx.settings.schedule.snooze_working_days,
+        console=ctx.incoming.platform == "console",
+        person_id=ctx.person.platform_id,
     )
 
 

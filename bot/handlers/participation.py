@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from bot.conversation import pick
 from bot.core import THUMBS_UP
 from bot.domain import Campaign, CampaignStatus, ParticipationKind, ParticipationStatus
 from bot.parsing import ParseError, parse_code
@@ -56,7 +57,8 @@ def _target(ctx: Context, action: str, args: str) -> Campaign | None:
         else:
             ctx.say("participation_no_campaign")
         return None
-    uow.prompts.set(ctx.person.id, "which_campaign", action, ctx.now + ASK_WINDOW)
+    codes = ",".join(c.code for c in candidates)
+    ctx.ask("which_campaign", f"{action}|{codes}", ASK_WINDOW)
     ctx.say("participation_which", campaigns=candidates, action=action)
     return None
 
@@ -157,17 +159,22 @@ async def resume(ctx: Context, args: str) -> None:
 
 
 @router.prompt("which_campaign")
-async def _answer_which(ctx: Context, text: str, action: str) -> bool:
-    """The agent answers "which campaign?" with a code."""
-    try:
-        code = parse_code(text.split()[0]).code if text.split() else ""
-    except ParseError:
+async def _answer_which(ctx: Context, text: str, payload: str) -> bool:
+    """The agent answers "which campaign?" with the number of a listed campaign or a code."""
+    action, _, listed = payload.partition("|")
+    options = [code for code in listed.split(",") if code]
+    chosen = pick(text, options) if options else None
+    if chosen is None:
+        try:
+            chosen = parse_code(text.split()[0]).code if text.split() else None
+        except ParseError:
+            chosen = None
+    if chosen is None:
         return False
-    mine = [c for c in ctx.uow.campaigns.campaigns_of(ctx.person.id) if c.code == code]
+    mine = [c for c in ctx.uow.campaigns.campaigns_of(ctx.person.id) if c.code == chosen]
     if not mine:
         return False
-    campaign = mine[0]
-    record(ctx, action, campaign)
+    record(ctx, action, mine[0])
     return True
 
 

@@ -30,16 +30,23 @@ async def my_data(ctx: Context, args: str) -> None:
             }
         )
     codes = {c.id: c.code for c in mine}
+    opted_out_all = person.id in uow.participation.opted_out_all([person.id])
+    # Only what will really happen: no reminder for a campaign done or stopped, none at all
+    # after "stop tout"; each at the time it reaches this person (their time zone).
+    still_reminded = [
+        c.id
+        for c, row in zip(mine, campaigns, strict=True)
+        if c.status in ("scheduled", "running") and row["status"] in ("invited", "started")
+    ]
     planned = [
         {
-            "at": step.fire_at,
+            "at": ctx.deps.planner.time_for(step, person),
             "label": step.label,
             "kind": step.kind,
             "code": codes[step.campaign_id],
         }
-        for step in uow.steps.planned_for(
-            [c.id for c in mine if c.status in ("scheduled", "running")], person.id
-        )
+        for step in uow.steps.planned_for([] if opted_out_all else still_reminded, person.id)
+        if step.kind != "close"
     ]
     ctx.notify(
         person,
@@ -50,11 +57,12 @@ async def my_data(ctx: Context, args: str) -> None:
         roles=ctx.roles,
         campaigns=campaigns,
         events=uow.participation.history(person.id),
-        opted_out_all=person.id in uow.participation.opted_out_all([person.id]),
+        opted_out_all=opted_out_all,
         questions=uow.questions.asked_by(person.id),
         planned=planned,
-        messages=uow.outbox.to_person(person.id),
+        messages=[m for m in uow.outbox.to_person(person.id) if m.status != "cancelled"],
         locale=ctx.locale,
+        zone=person.timezone,
     )
     if not ctx.incoming.is_direct:
         ctx.say("my_data_in_dm")
@@ -62,8 +70,22 @@ async def my_data(ctx: Context, args: str) -> None:
 
 @router.command("oublie-moi", "oublie moi", "forget me", "efface mes donnees")
 async def forget_me(ctx: Context, args: str) -> None:
-    ctx.uow.prompts.set(ctx.person.id, "forget", "", ctx.now + CONFIRM_WINDOW)
-    ctx.say("forget_confirm", has_roles=ctx.roles.is_admin or ctx.roles.is_ambassador)
+    # Asked in a room, it is answered in the direct conversation (or with "!pix oui" there).
+    ctx.ask("forget", "", CONFIRM_WINDOW, anywhere=True)
+    has_roles = ctx.roles.is_admin or ctx.roles.is_ambassador
+    if ctx.incoming.is_direct:
+        ctx.say("forget_confirm", has_roles=has_roles)
+        return
+    # In a room, a plain "oui" is not for the bot: the question moves to the direct
+    # conversation, where the answer needs no prefix (and nobody else reads it).
+    ctx.notify(
+        ctx.person,
+        "forget_confirm",
+        f"forget:{ctx.incoming.platform}:{ctx.incoming.event_id}",
+        kind="reply",
+        has_roles=has_roles,
+    )
+    ctx.say("forget_confirm_in_dm")
 
 
 @router.prompt("forget")

@@ -49,6 +49,10 @@ class PixRefused(PixError):
     """Pix refused (credentials, access to an organisation or campaign) or answered something
     that does not follow its schema: trying again will not help."""
 
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status  # the HTTP status, when Pix answered with one
+
 
 def retry_after(value: str | None, now: datetime) -> float | None:
     """Seconds to wait from a ``Retry-After`` header (seconds or an HTTP date)."""
@@ -225,8 +229,8 @@ class PixClient:
             if status == 200:
                 return body
             if status in (401, 403):
-                raise PixRefused(f"accès refusé par Pix (HTTP {status}) à {path}")
-            raise PixRefused(f"Pix a répondu HTTP {status} à {path}")
+                raise PixRefused(f"accès refusé par Pix (HTTP {status}) à {path}", status)
+            raise PixRefused(f"Pix a répondu HTTP {status} à {path}", status)
 
     async def token(self) -> str:
         """A valid token (obtained now if needed): ``pixbot pix status`` shows it was."""
@@ -252,6 +256,8 @@ class PixClient:
                 items, current, count = schema.campaigns_page(body, organization_id)
             except SchemaError as error:
                 raise PixRefused(f"réponse inattendue de Pix : {error}") from None
+            if current != number:
+                raise PixRefused(f"pagination inattendue : page {current} au lieu de {number}")
             found.extend(items)
             if not items or current >= count:
                 break
@@ -271,6 +277,8 @@ class PixClient:
                 page = schema.participations_page(body)
             except SchemaError as error:
                 raise PixRefused(f"réponse inattendue de Pix : {error}") from None
+            if page.number != number:  # a server ignoring page[number] would loop forever
+                raise PixRefused(f"pagination inattendue : page {page.number} au lieu de {number}")
             yield page
             if not (page.items or page.skipped) or page.number >= page.count:
                 return

@@ -30,6 +30,7 @@ from bot.domain import (
 )
 from bot.notifier import Notifier, PersonMessage
 from bot.stats import CampaignStats, Counts, group_counts, grouped, stats_from_counts
+from scheduler.calendar import WorkCalendar
 from storage.uow import UnitOfWork
 
 MAX_LISTED_FAILURES = 20
@@ -82,6 +83,11 @@ class LaunchResult:
     # dispatcher will never report it, so the caller must (see :meth:`report_batch`), or the
     # missing summary would tell that every newcomer said "stop tout".
     unsent_batch: str | None = None
+    # Outside working hours: when the invitations leave (in the bot's time zone; each agent
+    # gets them at the start of their own working hours). None: they are leaving now.
+    queued_until: datetime | None = None
+    # Some agents (other time zones) get them later than the others.
+    staggered: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,11 +173,39 @@ class CampaignService:
         min_group: int,
         refresh: str = "live",
         timezone: str = "Europe/Paris",
+        calendar: WorkCalendar | None = None,
     ) -> None:
         self.notifier = notifier
         self.min_group = min_group
         self.refresh = refresh
         self.tz = ZoneInfo(timezone)
+        # The sending policy (COMMANDS.md, "When messages leave"); None: at once (benches).
+        self.calendar = calendar
+
+    def leaves_at(self, person: Person | None, now: datetime) -> datetime | None:
+        """The one sending policy for invitations, reminders, relances and notices: within
+        working hours on a working day in the person's time zone; otherwise at the start of
+        the next window. None when that is now."""
+        if self.calendar is None:
+            return None
+        slot = self.calendar.next_slot(now, self.zone(person))
+        return slot if slot > now else None
+
+    def zone(self, person: Person | None) -> ZoneInfo:
+        if person is None or not person.timezone:
+            return self.tz
+        try:
+            return ZoneInfo(person.timezone)
+        except (KeyError, ValueError):
+            return self.tz
+
+    @staticmethod
+    def closes_at(uow: UnitOfWork, campaign: Campaign) -> datetime | None:
+        """The one deadline people read: when the campaign closes (its close step)."""
+        for step in uow.steps.for_campaign(campaign.id):
+            if step.kind == "close" and step.status in ("planned", "done"):
+                return step.fire_at
+        return None
 
     def audience(
         self,
@@ -237,10 +271,17 @@ class CampaignService:
         encoded = (
             replace(batch, withheld=len(newcomers) - len(reported)).encode() if batch else None
         )
+        leaving = {p.id: self.leaves_at(p, now) for p in targets}
+        closes_at = self.closes_at(uow, campaign)
         for group, key in ((reported, encoded), ([p for p in targets if p.id in present], None)):
             self.notifier.to_people(
                 uow,
-                (PersonMessage(p, f"inv:{campaign.id}:{p.id}") for p in group),
+                (
+                    PersonMessage(
+                        p, f"inv:{campaign.id}:{p.id}", {"zone": p.timezone}, leaving[p.id]
+                    )
+                    for p in group
+                ),
                 "invitation",
                 now=now,
                 campaign_id=campaign.id,
@@ -248,6 +289,7 @@ class CampaignService:
                 batch=key,
                 with_buttons=True,
                 campaign=campaign,
+                closes_at=closes_at,
             )
         uow.participation.record_many(
             [(p.id, ParticipationKind.INVITED, campaign.id) for p in targets], now, source="system"
@@ -257,8 +299,15 @@ class CampaignService:
         # Nothing queued in the batch: the dispatcher will never report it, the caller does
         # (always, so that whether a report comes tells nothing either).
         unsent = encoded if encoded is not None and not reported else None
+        here = self.leaves_at(None, now)
         return LaunchResult(
-            len(targets), already, skipped, fresh=len(newcomers), unsent_batch=unsent
+            len(targets),
+            already,
+            skipped,
+            fresh=len(newcomers),
+            unsent_batch=unsent,
+            queued_until=here,
+            staggered=any(when != here for when in leaving.values()),
         )
 
     @staticmethod
@@ -288,8 +337,11 @@ class CampaignService:
                 PersonMessage(
                     state.person,
                     f"rem:{campaign.id}:{step_key}:{state.person.id}",
-                    {"started": state.status == ParticipationStatus.STARTED},
-                    not_before.get(state.person.id),
+                    {
+                        "started": state.status == ParticipationStatus.STARTED,
+                        "zone": state.person.timezone,
+                    },
+                    not_before.get(state.person.id) or self.leaves_at(state.person, now),
                 )
                 for state in self.due_for_reminder(uow, campaign)
                 if only is None or state.person.id in only
@@ -302,6 +354,7 @@ class CampaignService:
             with_buttons=True,
             campaign=campaign,
             label=label,
+            closes_at=self.closes_at(uow, campaign),
         )
 
     def stats(self, uow: UnitOfWork, campaign: Campaign, now: datetime) -> CampaignStats:
@@ -322,6 +375,7 @@ class CampaignService:
                     "thanks",
                     key=f"thanks:{campaign.id}:{pid}",
                     now=now,
+                    not_before=self.leaves_at(state.person, now),
                     campaign_id=campaign.id,
                     kind="thanks",
                     person=state.person,

@@ -28,7 +28,7 @@ from bot.config import Settings
 from bot.core import Clock
 from bot.dbwork import DatabaseWorker, InlineDatabase
 from bot.domain import Campaign, CampaignStatus, PixLink
-from bot.pix.client import PixClient, PixError, PixUnavailable
+from bot.pix.client import PixClient, PixError, PixRefused, PixUnavailable
 from bot.pix.schema import PixCampaign, PixOrganization, PixParticipation
 from bot.services.pix_apply import SyncReport, apply_participations
 from storage.uow import Store
@@ -88,6 +88,7 @@ class PixSync:
     ) -> None:
         self.client = client
         self.tz = tz  # when given, the first sync of each local day is a full one
+        self.since_supported = True  # until Pix refuses the parameter
         self.store = store
         self.clock = clock
         self.overlap = overlap
@@ -176,14 +177,20 @@ class PixSync:
             full or link.synced_until is None or self._new_day(link.synced_until, read_from)
         )
         since = None if report.full or link.synced_until is None else link.synced_until
+        if since is not None and not self.since_supported:
+            since, report.full = None, True
         if since is not None:
             since -= self.overlap
-        items: list[PixParticipation] = []
         try:
-            async for page in self.client.participations(link.pix_campaign_id, since):
-                items.extend(page.items)
-                report.pages += 1
-                report.skipped += page.skipped
+            try:
+                items = await self._read(link, since, report)
+            except PixRefused as refused:
+                if refused.status != 400 or since is None:
+                    raise
+                # An older MaDDo without `since` refuses the parameter: read everything.
+                log.warning("Pix refuses 'since' (HTTP 400): every sync reads everything")
+                self.since_supported, report.full = False, True
+                items = await self._read(link, None, report)
         except PixError as error:
             report.error, report.unavailable = str(error), isinstance(error, PixUnavailable)
             # The client logs an outage once; a refusal is logged when it is new, not at every
@@ -194,6 +201,17 @@ class PixSync:
             return report
         report.fetched = len(items)
         return await self.database.run(self._apply, campaign, items, read_from, report)
+
+    async def _read(
+        self, link: PixLink, since: datetime | None, report: SyncReport
+    ) -> list[PixParticipation]:
+        items: list[PixParticipation] = []
+        report.pages = report.skipped = 0
+        async for page in self.client.participations(link.pix_campaign_id, since):
+            items.extend(page.items)
+            report.pages += 1
+            report.skipped += page.skipped
+        return items
 
     # -- transactions (in the database worker) -------------------------------------------------
 

@@ -132,6 +132,28 @@ class CampaignRepo(_Repo):
             update(CampaignRow).where(CampaignRow.id == campaign_id).values(reminders=reminders)
         )
 
+    def edit(
+        self,
+        campaign_id: int,
+        *,
+        title: str | None = None,
+        deadline: date | None = None,
+        event_name: str | None = None,
+        event_date: date | None = None,
+    ) -> None:
+        """``campagne modifier``: the fields given change, the others stay."""
+        values: dict[str, object] = {}
+        if title is not None:
+            values["title"] = title
+        if deadline is not None:
+            values["deadline"] = deadline
+        if event_name is not None and event_date is not None:
+            values["event_name"], values["event_date"] = event_name, event_date
+        if values:
+            self.session.execute(
+                update(CampaignRow).where(CampaignRow.id == campaign_id).values(**values)
+            )
+
     def set_start(self, campaign_id: int, start: date) -> None:
         self.session.execute(
             update(CampaignRow).where(CampaignRow.id == campaign_id).values(start_date=start)

@@ -232,14 +232,15 @@ class OutboxRepo(_Repo):
                 DeliveryRow.status,
                 DeliveryRow.created_at,
                 DeliveryRow.sent_at,
+                DeliveryRow.next_attempt_at,
             )
             .outerjoin(CampaignRow, CampaignRow.id == DeliveryRow.campaign_id)
             .where(DeliveryRow.person_id == person_id)
             .order_by(DeliveryRow.created_at, DeliveryRow.id)
         ).all()
         return [
-            MessageRecord(kind, code, DeliveryStatus(status), created, sent)
-            for kind, code, status, created, sent in rows
+            MessageRecord(kind, code, DeliveryStatus(status), created, sent, leaves)
+            for kind, code, status, created, sent, leaves in rows
         ]
 
     def delete(self, delivery_id: int) -> None:

@@ -6,7 +6,7 @@ exactly once, in direct and group rooms alike."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -34,7 +34,7 @@ class Heard:
         if gate is not None:
             await asyncio.wait_for(gate.wait(), WAIT)
 
-    def has(self, count: int) -> Callable[[], object]:
+    def has(self, count: int) -> Callable[[], Awaitable[bool | None]]:
         async def check() -> bool | None:
             if len(self.texts) >= count:
                 return True

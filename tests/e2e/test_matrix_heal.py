@@ -128,6 +128,10 @@ async def test_store_removed_between_two_runs_heals_on_a_new_signed_device(
     chosen = bot.platform(store, recovery_key=recovery, device_id="PIXBOTCHOSEN")
     await chosen.start()
     assert chosen.device_id == "PIXBOTCHOSEN" and chosen.readiness_problem() is None
+    # The replaced device is logged out, and its key store removed.
+    devices = await own_devices(bot.server, chosen.client.access_token)
+    assert "PIXBOTCHOSEN" in devices and second.device_id not in devices
+    assert not list(store.glob(f"*_{second.device_id}.db*"))
     await chosen.stop()
 
 

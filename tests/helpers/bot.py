@@ -20,6 +20,15 @@ from storage.uow import Store
 Fault = Callable[[Outgoing], DeliveryError | None]
 
 
+# Every moment is working time, for a bot on the real clock: messages leave only within working
+# hours (COMMANDS.md, "When messages leave"), and the tests run whenever they run.
+ALWAYS_OPEN = {
+    "PIXBOT_SCHEDULE__WORKING_HOURS": "00:00-23:59",
+    "PIXBOT_SCHEDULE__WORKING_DAYS": "mon-sun",
+    "PIXBOT_SCHEDULE__HOLIDAYS": "none",
+}
+
+
 def clean_environment(**overrides: str) -> dict[str, str]:
     """This process's environment without any ``PIXBOT_*`` setting (for a ``pixbot`` child
     process configured by the test alone), plus ``overrides``."""

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from storage.models import LockRow
 from storage.uow import Store
-from tests.helpers.bot import clean_environment
+from tests.helpers.bot import ALWAYS_OPEN, clean_environment
 
 SERVICE = "DREAL-BZH"
 AMB = "@amb:console"
@@ -65,7 +65,9 @@ class ConsoleBot:
     """``python -m bot.cli run`` on ``url``, started in ``folder``; stdin stays open."""
 
     def __init__(self, url: str, folder: Path, *extra: str, env: dict[str, str] | None = None):
-        environment = clean_environment(PIXBOT_BOT__DATABASE_URL=url, **(env or {}))
+        environment = clean_environment(
+            PIXBOT_BOT__DATABASE_URL=url, **{**ALWAYS_OPEN, **(env or {})}
+        )
         self.folder = folder
         self.stdout_path = folder / f"out-{id(self)}.txt"
         self.stderr_path = folder / f"err-{id(self)}.txt"

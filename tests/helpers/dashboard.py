@@ -75,26 +75,12 @@ async def story(
     done: int = 6,
     started: int = 2,
     stopped: int = 0,
-    other_service: int = 0,
     next_day: bool = True,
 ) -> list[str]:
     """A service with ``agents`` agents, a launched campaign, declarations, then the next day
     (the daily snapshot counts them). Returns the agents' ids."""
     ids = [f"@a{i:02d}:console" for i in range(agents)]
     setup_service(bot, agents=ids)
-    if other_service:
-        others = [f"@o{i:02d}:console" for i in range(other_service)]
-        with bot.store.transaction() as uow:
-            for pid in others:
-                uow.people.upsert(
-                    pid,
-                    display_name=pid,
-                    service="DDT-35",
-                    email=None,
-                    timezone=None,
-                    locale=None,
-                    now=bot.clock.now(),
-                )
     await bot.say(AMB, f'campagne créer {CODE} "Cybersécurité" fin 15/12/2026')
     await bot.say(AMB, f"campagne lancer {CODE}")
     bot.clock.advance(minutes=30)
@@ -106,7 +92,7 @@ async def story(
     return ids
 
 
-def cli_stats_json(bot: Bot, db_url: str, code: str = CODE) -> str:
+def cli_stats_json(bot: Bot, db_url: str, code: str = CODE, service: str = "DREAL-BZH") -> str:
     """``pixbot campaign stats CODE --json`` on the bot's database, at the bot's time."""
     settings = bot.app.settings
     env = {
@@ -120,6 +106,34 @@ def cli_stats_json(bot: Bot, db_url: str, code: str = CODE) -> str:
         redirect_stderr(io.StringIO()),
     ):
         os.environ.pop("PIXBOT_CONFIG", None)
-        result = CliRunner().invoke(cli, ["campaign", "stats", code, "--json"])
+        result = CliRunner().invoke(
+            cli, ["campaign", "stats", code, "--service", service, "--json"]
+        )
     assert result.exit_code == 0, result.output
     return result.stdout
+
+
+async def other_service(
+    bot: Bot, service: str, ambassador: str, agents: int, done: int, code: str = CODE
+) -> None:
+    """Another service, its ambassador and agents, running ``code`` too (launched; ``done``
+    of them completed). The clock is left where it was."""
+    now = bot.clock.now()
+    ids = [f"@{service.lower()}-{i:02d}:console" for i in range(agents)]
+    with bot.store.transaction() as uow:
+        amb = uow.people.ensure(ambassador, ambassador, now)
+        uow.roles.add(amb.id, "ambassador", service)
+        for pid in ids:
+            uow.people.upsert(
+                pid,
+                display_name=pid,
+                service=service,
+                email=None,
+                timezone=None,
+                locale=None,
+                now=now,
+            )
+    await bot.say(ambassador, f'campagne créer {code} "Cybersécurité" fin 15/12/2026')
+    await bot.say(ambassador, f"campagne lancer {code}")
+    for pid in ids[:done]:
+        await bot.say(pid, f"fait {code}")

@@ -144,6 +144,8 @@ class FakeMaddo:
         self.tokens_issued = 0
         self.faults: list[Fault] = []
         self.requests: list[tuple[str, str, dict[str, str]]] = []
+        self.stuck_on_first_page = False  # a broken server that ignores page[number]
+        self.rejects_since = False  # an older MaDDo whose route has no `since` (Joi: 400)
         self.base_url = ""
 
     # -- set-up ---------------------------------------------------------------------------------
@@ -262,11 +264,15 @@ class FakeMaddo:
         if page is None:
             return web.json_response({"errors": [{"status": "400"}]}, status=400)
         number, size = page
+        if self.stuck_on_first_page:
+            number = 1
         campaign_id = int(request.match_info["id"])
         if campaign_id not in self.participations:
             return web.json_response({"errors": [{"status": "403"}]}, status=403)
         rows = list(self.participations[campaign_id])
         since_text = request.query.get("since")
+        if since_text is not None and self.rejects_since:
+            return web.json_response({"errors": [{"status": "400"}]}, status=400)
         if since_text is not None:
             try:
                 since = datetime.fromisoformat(since_text.replace("Z", "+00:00"))

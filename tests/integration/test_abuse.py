@@ -211,9 +211,9 @@ async def test_names_come_from_the_import_and_the_platform_id_is_always_shown(bo
         await bot.app.handle(replace(incoming, sender_name=name))
         await bot.say(sender, "oui")
     first, second = [t for t in bot.inbox(AMB) if t.startswith("Question n°")]
-    assert "Sophie Martin (DRH, directrice) (@nobody:console)" in first
+    assert "Sophie Martin (DRH, directrice) (@nobody:console, DREAL-BZH)" in first
     # The imported name wins over the platform's display name.
-    assert "Agent 1 (@agent1:console)" in second and "Chef" not in second
+    assert "Agent 1 (@agent1:console, DREAL-BZH)" in second and "Chef" not in second
 
 
 class SmallConsole(RecordingConsole):

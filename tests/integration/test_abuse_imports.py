@@ -100,7 +100,7 @@ def test_orga_export_with_40000_columns_and_a_huge_cell(env: str, tmp_path: Path
     )
     result = runner.invoke(cli, ["campaign", "import-orga", "ABCDEF234", str(export)])
     assert result.exit_code == 0, result.output
-    assert "1 lignes" in result.output
+    assert "1 ligne :" in result.output
     export.write_text(
         'Adresse e-mail;Date de début;Partage (O/N)\na@x.fr;;O\nb@x.fr;"' + "y" * 200_000 + '";O\n',
         encoding="utf-8",

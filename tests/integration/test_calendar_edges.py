@@ -62,9 +62,11 @@ async def test_sunday_deadline_closes_and_thanks_on_friday_at_the_end_of_the_day
     assert not any(t.startswith("Merci") for t in bot.inbox(AGENTS[0]))
     await run_at(bot, paris(2026, 12, 11, 17, 0))
     assert status(bot) == CampaignStatus.CLOSED
-    assert any(t.startswith("Merci") for t in bot.inbox(AGENTS[0]))
     assert any("a été close" in t for t in bot.inbox(AMB))
-    # Nothing is left for the week-end.
+    # 17:00 ends the working hours: the thank-you waits for the next window (one sending
+    # policy, COMMANDS.md), nothing leaves during the week-end.
     messages = len(bot.delivered())
     await run_at(bot, paris(2026, 12, 13, 17, 0))
     assert len(bot.delivered()) == messages
+    await run_at(bot, paris(2026, 12, 14, 9, 30))
+    assert any(t.startswith("Merci") for t in bot.inbox(AGENTS[0]))

@@ -131,7 +131,7 @@ async def test_import_orga_reads_participation_only(bot: Bot, cli_env: Path) -> 
     )
     result = runner.invoke(cli, ["campaign", "import-orga", "ABCDEF234", str(export)])
     assert result.exit_code == 0, result.output
-    assert "4 lignes : 1 terminés, 1 commencés, 1 sans changement, 1 sans correspondance" in (
+    assert "4 lignes : 1 terminé, 1 commencé, 1 sans changement, 1 sans correspondance" in (
         result.output
     )
     assert "ligne 5 : aucun agent (personne@ailleurs.fr)" in result.output

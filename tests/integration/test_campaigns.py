@@ -264,7 +264,8 @@ async def test_thumbs_up_reaction_means_done(bot: Bot) -> None:
 async def test_close_thanks_completers_and_cancel_drops_pending(bot: Bot) -> None:
     await launched(bot)
     await bot.say(AGENTS[0], "fait")
-    closed = await bot.say(AMB, "campagne clore ABCDEF234")
+    assert "oui" in (await bot.say(AMB, "campagne clore ABCDEF234"))[0]
+    closed = await bot.say(AMB, "oui")
     # #9: the number of thanks (completers) follows the disclosure rule: 1 of 6 is not shown.
     assert "close" in closed[0] and "Remerciements envoyés" in closed[0]
     assert "1 remerciement" not in closed[0]

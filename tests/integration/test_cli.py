@@ -44,7 +44,7 @@ def test_agents_import_then_update(env: str, tmp_path: Path) -> None:
     assert "2 agents importés (2 nouveaux, 0 mis à jour)" in result.output
     csv_file.write_text(GOOD.replace("Bob,", "Bob Le Gall,"), encoding="utf-8")
     result = runner.invoke(app, ["agents", "import", str(csv_file)])
-    assert "(0 nouveaux, 2 mis à jour)" in result.output
+    assert "(0 nouveau, 2 mis à jour)" in result.output
     people = _people(env)
     assert people["@bob:console"] == ("Bob Le Gall", "DREAL-BZH", "Indian/Reunion")
 

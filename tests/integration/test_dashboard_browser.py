@@ -17,7 +17,15 @@ from typing import Any
 import pytest
 
 from tests.helpers.campaigns import AMB
-from tests.helpers.dashboard import ADMIN, CODE, ask_link, cli_stats_json, dashboard_bot, story
+from tests.helpers.dashboard import (
+    ADMIN,
+    CODE,
+    ask_link,
+    cli_stats_json,
+    dashboard_bot,
+    other_service,
+    story,
+)
 
 CHROMIUM = os.environ.get("PIXBOT_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = [
@@ -74,6 +82,34 @@ async def _cells(page: Page) -> dict[str, str]:
     return found
 
 
+CONTRAST = """() => {
+    const rgb = c => c.match(/[\\d.]+/g).map(Number);
+    const lum = ([r, g, b]) => { const f = v => { v /= 255;
+        return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+        return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b); };
+    const background = el => { for (; el; el = el.parentElement) {
+        const c = getComputedStyle(el).backgroundColor;
+        if (rgb(c).length < 4 || rgb(c)[3] > 0) return rgb(c).slice(0, 3); }
+        return [255, 255, 255]; };
+    const worst = [];
+    for (const el of document.querySelectorAll('body *')) {
+        const own = [...el.childNodes].some(n => n.nodeType === 3 && n.textContent.trim());
+        if (!own || !el.getClientRects().length || el.closest('svg, .fr-sr-only')) continue;
+        const a = lum(rgb(getComputedStyle(el).color)), b = lum(background(el));
+        const ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+        if (ratio < 4.5) worst.push(el.tagName + ' ' + el.textContent.trim().slice(0, 30) + ' '
+                                    + ratio.toFixed(2));
+    }
+    return worst;
+}"""
+
+
+async def _low_contrast(page: Page) -> list[str]:
+    """Texts whose contrast with their background is under RGAA's 4.5:1."""
+    found: list[str] = await page.evaluate(CONTRAST)
+    return found
+
+
 async def _tab_through(page: Page) -> tuple[list[str], list[str]]:
     """(every visible focusable element, the elements Tab reached in order), each element named
     by its position in the document and its text."""
@@ -102,12 +138,19 @@ async def test_pages_in_chromium(
     browser: Browser, tmp_path: Path, sqlite_url: str, shots: Path
 ) -> None:
     async with dashboard_bot(tmp_path, sqlite_url) as (bot, _):
+        # The same Pix code in two more services (one too small to show), and a second code.
+        bot.clock.advance(minutes=-1)
+        await other_service(bot, "DDT-35", "@amb-ddt:console", agents=40, done=3)
+        await other_service(bot, "SGAR", "@amb-sgar:console", agents=3, done=1)
+        await other_service(bot, "DDT-35", "@amb-ddt:console", agents=0, done=0, code="QWERTY567")
+        bot.clock.advance(minutes=1)
         await story(bot, agents=14, done=7, started=5, stopped=1)
         expected: dict[str, Any] = json.loads(cli_stats_json(bot, sqlite_url))
         page = await _open(browser, await ask_link(bot))
         assert await page.title() == "Mes campagnes — Tableau de bord pixbot"
         assert await page.get_attribute("html", "lang") == "fr"
         await page.screenshot(path=shots / "dashboard-overview.png", full_page=True)
+        assert await _low_contrast(page) == []
         focusable, reached = await _tab_through(page)
         assert focusable and focusable == reached, (focusable, reached)
 
@@ -135,6 +178,7 @@ async def test_pages_in_chromium(
             assert await table.locator("caption").count() == 1
             assert await table.locator("thead th[scope=col]").count() >= 2
         await page.screenshot(path=shots / "dashboard-campaign.png", full_page=True)
+        assert await _low_contrast(page) == []
         focusable, reached = await _tab_through(page)
         assert focusable and focusable == reached, (focusable, reached)
 
@@ -142,9 +186,16 @@ async def test_pages_in_chromium(
         await admin.get_by_role("link", name="Vue ministère").click()
         await admin.wait_for_url("**/tableau/ministere")
         assert await admin.locator("h1").inner_text() == "Vue ministère"
-        row = admin.locator("#ministere tbody tr", has_text="DREAL-BZH")
-        assert "50" in await row.inner_text()  # 7 of 14 completed
+        rows = {
+            service: await admin.locator("#ministere tbody tr", has_text=service).inner_text()
+            for service in ("DREAL-BZH", "DDT-35", "SGAR")
+        }
+        assert "50" in rows["DREAL-BZH"]  # 7 of 14 completed
+        # 3 of 40: in words by the rule, so a band: fewer than 5 of 40 is below 13 %.
+        assert "moins de 13" in rows["DDT-35"] and "sur 40" in rows["DDT-35"]
+        assert "moins de 5 personnes" in rows["SGAR"]
         await admin.screenshot(path=shots / "dashboard-ministry.png", full_page=True)
+        assert await _low_contrast(admin) == []
         focusable, reached = await _tab_through(admin)
         assert focusable and focusable == reached, (focusable, reached)
 
@@ -188,3 +239,22 @@ async def test_refused_links_in_chromium(
         assert "campagne tableau" in await again.locator("main").inner_text()
         await again.screenshot(path=shots / "dashboard-expired.png", full_page=True)
         assert base and AMB
+
+
+async def test_without_dsfr_the_pages_stay_usable(
+    browser: Browser, tmp_path: Path, sqlite_url: str, shots: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """scripts/vendor_dsfr.py not run: dashboard.css alone; the skip link, the focus ring and
+    the keyboard path still work."""
+    monkeypatch.setattr("bot.dashboard.pages.DSFR_CSS", tmp_path / "absent.css")
+    async with dashboard_bot(tmp_path, sqlite_url) as (bot, _):
+        await story(bot)
+        page = await _open(browser, await ask_link(bot))
+        assert await page.locator("link[href$='dsfr.min.css']").count() == 0
+        focusable, reached = await _tab_through(page)
+        assert focusable and focusable == reached
+        await page.keyboard.press("Tab")
+        outline = await page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+        assert outline == "solid"  # the focus is visible
+        await page.screenshot(path=shots / "dashboard-fallback.png", full_page=True)
+        assert await _low_contrast(page) == []

@@ -3,6 +3,7 @@ cookie, refusals, headers, scope, audit, and the two-worlds property on the serv
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from dataclasses import replace
@@ -195,6 +196,11 @@ async def test_numbers_equal_the_cli_json(tmp_path: Path, sqlite_url: str) -> No
         # One "stop" out of 14: under the threshold, in words on both sides.
         assert expected["opted_out"] == "fewer_than:5"
         assert cells["total.opted_out"] == "moins de 5"
+        # The SVG draws what the PNG draws: the one "stop" may not be shown, so it is not drawn;
+        # it joins "non communiqué" with the 1 who has not started (14 - 7 - 5 = 2).
+        assert 'class="segment-opted_out"' not in html
+        drawn = dict(re.findall(r'class="segment-(\w+)"><title>[^<]* : (\d+)</title>', html))
+        assert drawn == {"completed": "7", "started": "5", "undisclosed": "2"}
 
 
 def _fresh(folder: Path) -> Path:
@@ -281,3 +287,102 @@ def test_vendor_script_copies_only_what_the_stylesheet_uses(tmp_path: Path) -> N
     copied = sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file())
     assert copied == ["LICENSE.md", "VERSION", "dsfr.min.css", "fonts/M.woff2", "icons/a.svg"]
     assert (target / "VERSION").read_text() == "9.9.9\n"
+
+
+async def test_english_pages_for_an_english_speaker(tmp_path: Path, sqlite_url: str) -> None:
+    async with dashboard_bot(tmp_path, sqlite_url) as (bot, base):
+        await story(bot)
+        with bot.store.transaction() as uow:
+            person = uow.people.by_platform_id(AMB)
+            assert person is not None
+            uow.people.upsert(
+                AMB,
+                display_name="Ambre",
+                service=None,
+                email=None,
+                timezone=None,
+                locale="en",
+                now=bot.clock.now(),
+            )
+            campaign = uow.campaigns.by_code(CODE)
+            assert campaign is not None
+        link = await ask_link(bot)
+        assert "Your personal link to the dashboard" in bot.inbox(AMB)[-1]
+        async with client() as http:
+            await http.get(link)
+            overview = await (await http.get(f"{base}/tableau")).text()
+            detail = await (await http.get(f"{base}/tableau/campagne/{campaign.id}")).text()
+        assert '<html lang="en"' in overview and "My campaigns" in overview
+        assert "Participation per service" in detail and "Sending schedule" in detail
+        assert "fewer than 5" in detail  # nobody said "stop": in words, as in chat
+
+
+async def test_one_link_opened_twice_at_once_opens_once(tmp_path: Path, db_url: str) -> None:
+    async with dashboard_bot(tmp_path, db_url) as (bot, _):
+        await story(bot, next_day=False)
+        link = await ask_link(bot)
+        async with client() as first, client() as second:
+            responses = await asyncio.gather(
+                first.get(link, allow_redirects=False), second.get(link, allow_redirects=False)
+            )
+        assert sorted(r.status for r in responses) == [303, 403]
+
+
+async def test_a_standby_on_the_same_database_opens_the_active_ones_link(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    """The signing key comes from the privacy key (outside the database, shared by both
+    processes): a link issued by one process opens on the other, once in all."""
+    async with dashboard_bot(tmp_path, sqlite_url) as (active, base):
+        await story(active, next_day=False)
+        link = await ask_link(active)
+        (tmp_path / "standby").mkdir()
+        async with dashboard_bot(tmp_path / "standby", sqlite_url) as (_, standby):
+            on_standby = standby + link.removeprefix(base)
+            async with client() as http:
+                assert (await http.get(on_standby, allow_redirects=False)).status == 303
+                assert (await http.get(link, allow_redirects=False)).status == 403
+
+
+async def test_what_people_typed_is_escaped(tmp_path: Path, sqlite_url: str) -> None:
+    async with dashboard_bot(tmp_path, sqlite_url) as (bot, base):
+        await story(bot, next_day=False)
+        await bot.say(
+            AMB,
+            'campagne créer XSSXSS123 "<script>alert(1)</script>" '
+            'avant "<b>Jour</b>" le 10/12/2026',
+        )
+        with bot.store.transaction() as uow:
+            campaign = uow.campaigns.by_code("XSSXSS123")
+            assert campaign is not None and campaign.title == "<script>alert(1)</script>"
+        async with client() as http:
+            await http.get(await ask_link(bot))
+            pages = [
+                await (await http.get(f"{base}{path}")).text()
+                for path in ("/tableau", f"/tableau/campagne/{campaign.id}")
+            ]
+        for html in pages:
+            assert "<script>" not in html and "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+        assert "<b>Jour</b>" not in pages[1] and "&lt;b&gt;Jour&lt;/b&gt;" in pages[1]
+
+
+async def test_erasure_closes_the_session_and_the_audit_keeps_a_pseudonym(
+    tmp_path: Path, sqlite_url: str
+) -> None:
+    async with dashboard_bot(tmp_path, sqlite_url) as (bot, base):
+        await story(bot)
+        async with client() as http:
+            await http.get(await ask_link(bot))
+            assert (await http.get(f"{base}/tableau")).status == 200
+            await bot.say(AMB, "oublie-moi")
+            await bot.say(AMB, "oui")
+            closed = await http.get(f"{base}/tableau")
+            assert closed.status == 403 and CODE not in await closed.text()
+        with bot.store.transaction() as uow:
+            actors = {
+                row.actor
+                for row in uow.session.scalars(select(AuditRow))
+                if row.action.startswith("dashboard_")
+            }
+        assert actors and AMB not in actors
+        assert all(actor.startswith("erased:") for actor in actors)

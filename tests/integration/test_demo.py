@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from typer.testing import CliRunner
@@ -10,30 +13,74 @@ from typer.testing import CliRunner
 from bot.app import App
 from bot.cli import app as pixbot_cli
 from bot.core import FakeClock
-from bot.demo import AGENTS, DemoAgents, demo_database, seed
+from bot.demo import AGENTS, DemoAgents, demo_database, demo_start, seed
+from bot.demo_history import HISTORY_SERVICES
+from bot.services.charts import chart_data
 from storage.uow import Store
 from tests.helpers.bot import Bot, RecordingConsole, make_settings
 
 ME = "@vous:console"
 
 
-async def test_the_demo_story_creating_launching_reminding_and_the_chart(
-    tmp_path: Path, clock: FakeClock
-) -> None:
+def _demo_bot(tmp_path: Path, clock: FakeClock) -> tuple[Bot, DemoAgents]:
     url = demo_database(tmp_path)
     store = Store.from_url(url)
     store.upgrade()
-    seed(store, clock.now())
+    settings = make_settings(url)  # the deployment's rules: daily snapshot, office hours
+    seed(store, clock.now(), settings=settings)
     console = RecordingConsole(journal_path=tmp_path / "pixbot-demo.console.jsonl")
     demo = DemoAgents(console, delay=0)
-    settings = make_settings(url)
-    settings.stats.refresh = "live"  # as `pixbot run --demo` does
     app = App(settings, store, demo, clock=clock, drain_after_message=True)
     demo.listen(app.handle)
-    bot = Bot(app, console, clock)
+    return Bot(app, console, clock), demo
+
+
+async def test_the_demo_shows_a_running_campaign_whose_text_and_chart_agree(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """Issue #24: 40+ agents in two services, campaigns launched days ago, so that the daily
+    snapshot holds figures; the words and the picture come from the same figures."""
+    bot, _ = _demo_bot(tmp_path, clock)
     try:
-        [created] = await bot.say(ME, 'campagne créer ABCDEF234 "Cybersécurité" fin 18/12/2026')
-        assert "créée" in created and f"({len(AGENTS)} aujourd'hui)" in created
+        assert sum(len(s.outcomes) for s in HISTORY_SERVICES) >= 40
+        [listing] = await bot.say(ME, "campagne liste")
+        assert all(s.code in listing and s.name in listing for s in HISTORY_SERVICES)
+        stats, chart = await bot.say(ME, "campagne stats CYBDRL235")
+        assert "24 invités · 5 en cours (21\u00a0%) · 13 terminés (54\u00a0%)" in stats
+        assert "moins de 5 rappels arrêtés" in stats and "état au lundi 23 novembre" in stats
+        assert (
+            "sur 24 personnes invitées, 13 ont terminé (54\u00a0%), 5 sont en cours (21\u00a0%)"
+            in chart
+        )
+        # The picture is drawn from that same snapshot: its curve ends at the 13 completed.
+        with bot.store.transaction() as uow:
+            found = bot.app.dispatcher.pictures._read(uow, 1, clock.now().date())
+        assert found is not None
+        campaign, figures, completions = found
+        data = chart_data(
+            campaign, figures, completions, clock.now().date(), ZoneInfo("Europe/Paris")
+        )
+        assert figures.total.completed.value == 13
+        assert sum(count for _, count in data.completions) == 13 and len(data.completions) >= 3
+        [picture] = [m for m in bot.platform.journal.messages if m.get("image")]
+        image = Path(picture["image"])
+        assert image.parent == tmp_path and image.name in os.listdir(tmp_path)
+        [shown] = await bot.say(ME, "campagne voir CYBDTM235")
+        assert "20 invités · 5 en cours (25\u00a0%) · 9 terminés (45\u00a0%)" in shown
+        assert "(envoyées)" in shown and "(prévu)" in shown
+    finally:
+        bot.store.close()
+
+
+async def test_the_demo_agents_answer_a_campaign_you_launch(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    bot, demo = _demo_bot(tmp_path, clock)
+    try:
+        [created] = await bot.say(
+            ME, 'campagne créer ABCDEF234 "Bureautique" fin 18/12/2026 pour service DREAL Bretagne'
+        )
+        assert "créée" in created and "(34 aujourd'hui)" in created
         await bot.say(ME, "campagne lancer ABCDEF234")
         await demo.settle()
         # Everyone was invited; the scripted agents answered.
@@ -45,14 +92,16 @@ async def test_the_demo_story_creating_launching_reminding_and_the_chart(
         await bot.say(ME, "campagne relancer ABCDEF234")
         await demo.settle()
         assert any(t.startswith("Bravo") for t in bot.inbox("@lea:console"))
-        stats, chart = await bot.say(ME, "campagne stats ABCDEF234")
-        # 7 of 10 completed and 1 stopped: shown in words that one person cannot change.
-        assert "presque tous terminés" in stats and "moins de 5 rappels arrêtés" in stats
-        picture = [m for m in console.journal.messages if m.get("image")]
-        assert len(picture) == 1 and Path(picture[0]["image"]).parent == tmp_path
-        assert chart.startswith("Graphique de participation")
     finally:
-        store.close()
+        bot.store.close()
+
+
+def test_the_demo_clock_is_a_working_moment() -> None:
+    settings = make_settings("sqlite://")
+    sunday_evening = datetime(2026, 12, 6, 21, 3, tzinfo=UTC)
+    assert demo_start(settings, sunday_evening) == datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+    tuesday = datetime(2026, 12, 8, 13, 0, tzinfo=UTC)
+    assert demo_start(settings, tuesday) == tuesday
 
 
 def test_pixbot_run_demo_starts_on_a_throwaway_database(

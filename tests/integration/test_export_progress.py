@@ -73,4 +73,4 @@ async def test_agents_import_is_quiet_off_a_terminal(
     _watched(monkeypatch, True)
     shown = runner.invoke(cli, ["agents", "import", str(path)])
     assert "Import des agents" in shown.output and "3/3" in shown.output
-    assert shown.output.endswith("3 agents importés (0 nouveaux, 3 mis à jour).\n")
+    assert shown.output.endswith("3 agents importés (0 nouveau, 3 mis à jour).\n")

@@ -45,8 +45,8 @@ async def test_orga_import_in_batches_counts_a_person_once(bot: Bot, cli_env: Pa
     )
     result = runner.invoke(cli, ["campaign", "import-orga", "ABCDEF234", str(path)])
     assert result.exit_code == 0, result.output
-    assert "3 lignes : 2 terminés, 0 commencés" in result.stdout
-    assert "1 doublons comptés une fois" in result.stdout
+    assert "3 lignes : 2 terminés, 0 commencé" in result.stdout
+    assert "1 doublon compté une fois" in result.stdout
     assert _count(bot, ParticipationEventRow.id, ParticipationEventRow.source == "orga") == 2
     assert _count(bot, AuditRow.id, AuditRow.action == "import_orga") == 1
 
@@ -92,6 +92,9 @@ async def test_agents_import_in_batches_checks_emails_first_and_skips_the_erased
     )
     result = runner.invoke(cli, ["agents", "import", str(again)])
     assert result.exit_code == 0, result.output
-    assert "2 agents importés (2 nouveaux, 0 mis à jour) ; 1 ignorés" in result.stdout
+    assert (
+        "2 agents importés (2 nouveaux, 0 mis à jour) ; 1 ignoré car effacé à sa demande"
+        in result.stdout
+    )
     with bot.store.transaction() as uow:
         assert uow.people.by_platform_id("@taken:console") is None

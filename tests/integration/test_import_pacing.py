@@ -88,7 +88,7 @@ def test_import_result_does_not_depend_on_pacing(
     second = runner.invoke(cli, ["agents", "import", str(path)])  # bulk
     assert first.exit_code == 0, first.output
     assert "30 agents importés (30 nouveaux, 0 mis à jour)." in first.output
-    assert "30 agents importés (0 nouveaux, 30 mis à jour)." in second.output
+    assert "30 agents importés (0 nouveau, 30 mis à jour)." in second.output
     with store.transaction() as uow:
         assert len(uow.people.in_service("DNUM")) == 30
         assert uow.people.by_email("A29@x.gouv.fr") is not None

@@ -127,6 +127,7 @@ async def test_weekly_digest_carries_the_same_picture(bot: Bot) -> None:
 async def test_closing_note_says_how_to_get_the_chart(bot: Bot) -> None:
     await launched(bot)
     await bot.say(AMB, "campagne clore ABCDEF234")
+    await bot.say(AMB, "oui")
     [note] = [t for t in bot.inbox(AMB) if "close" in t and "Bilan" in t]
     assert "pixbot campaign stats ABCDEF234 --chart ABCDEF234.png" in note
     assert pictures(bot) == []

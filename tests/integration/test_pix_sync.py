@@ -491,3 +491,35 @@ async def test_a_refusal_is_logged_once_and_linked_campaigns_sync_while_pix_list
     reports = {r.code: r for r in await sync.sync()}
     assert reports[CODE].error is None
     assert reports["OTHER1234"].error is not None and "HTTP 403" in reports["OTHER1234"].error
+
+
+async def test_a_server_that_ignores_the_page_number_is_not_followed_forever(
+    bot: Bot, fake: FakeMaddo, sync: PixSync
+) -> None:
+    a_first_campaign(fake, bot.clock.now())
+    fake.stuck_on_first_page = True
+    [report] = await sync.sync()
+    assert report.error is not None and "pagination inattendue" in report.error
+    assert sum(1 for _, path, _ in fake.requests if path.endswith("/participations")) == 2
+    assert events(bot, ParticipationKind.COMPLETED) == []
+
+
+async def test_an_older_server_without_since_is_read_in_full(
+    bot: Bot, fake: FakeMaddo, sync: PixSync, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    fake.rejects_since = True
+    fake.participations[PIX_ID].append(pix(1, EMAILS[AGENTS[0]]))
+    await sync.sync()
+    fake.participations[PIX_ID][0].status = "SHARED"
+    fake.participations[PIX_ID][0].shared_at = bot.clock.now()
+    for _ in range(2):
+        bot.clock.advance(minutes=30)
+        [report] = await sync.sync()
+        assert report.error is None and report.full
+    assert statuses(bot)[AGENTS[0]] == ParticipationStatus.COMPLETED
+    sinces = [
+        q for _, path, q in fake.requests if path.endswith("/participations") and "since" in q
+    ]
+    assert len(sinces) == 1  # asked once, refused, never again
+    assert len([r for r in caplog.records if "since" in r.getMessage()]) == 1

@@ -25,6 +25,7 @@ async def closed_long_ago(bot: Bot) -> None:
     await launched(bot)
     await bot.say(AGENTS[0], "c'est fait")
     await bot.say(AMB, "campagne clore ABCDEF234")
+    await bot.say(AMB, "oui")
     with bot.store.transaction() as uow:
         uow.session.execute(update(CampaignRow).values(deadline=LONG_AGO.date()))
         uow.session.execute(update(AuditRow).values(at=LONG_AGO))
@@ -69,6 +70,7 @@ async def test_purge_keeps_only_counts_per_campaign_and_service(bot: Bot) -> Non
 async def test_recent_and_open_campaigns_are_untouched(bot: Bot) -> None:
     await launched(bot)
     await bot.say(AMB, "campagne clore ABCDEF234")  # closed today: within the retention
+    await bot.say(AMB, "oui")
     before = personal_rows(bot)
     assert purge(bot.store, bot.clock.now(), 365, dry_run=False).campaigns == []
     assert personal_rows(bot) == before

@@ -141,6 +141,9 @@ async def test_close_at_deadline_thanks_completers(bot: Bot) -> None:
     for day in (21, 24, 28):
         await run_at(bot, paris(2026, 12, day, 9, 30))
     await run_at(bot, paris(2026, 12, 28, 17, 0))
+    assert any("a été close" in t for t in bot.inbox(AMB))
+    # The thank-you leaves within working hours, like every campaign message.
+    await run_at(bot, paris(2026, 12, 29, 9, 30))
     assert any(t.startswith("Merci") for t in bot.inbox(AGENTS[0]))
     assert not any(t.startswith("Merci") for t in bot.inbox(AGENTS[1]))
     assert len(reminders_of(bot, AGENTS[1])) == 3

@@ -62,7 +62,7 @@ async def test_orga_duplicates_count_once_and_email_case_does_not_matter(
         "Deux;B;Deux@DREAL.gouv.fr;2026-11-24;N;;\n",
     )
     assert code == 0, out
-    assert "4 lignes : 1 terminés, 1 commencés" in out and "2 doublons comptés une fois" in out
+    assert "4 lignes : 1 terminé, 1 commencé" in out and "2 doublons comptés une fois" in out
     with bot.store.transaction() as uow:
         campaign = uow.campaigns.by_code("ABCDEF234")
         assert campaign is not None
@@ -167,7 +167,7 @@ async def test_handoff_and_reply_show_the_platform_id_next_to_the_name(bot: Bot)
     await bot.say(AGENTS[0], "Quel temps fera-t-il demain à Brest ?")
     await bot.say(AGENTS[0], "oui")
     handed = bot.inbox(AMB)[-1]
-    assert f"de Ambre ({AGENTS[0]})" in handed
+    assert f"d'Ambre ({AGENTS[0]}, DREAL-BZH)" in handed
     number = handed.split("n° ")[1].split()[0]
     sent = (await bot.say(AMB, f"répondre {number} Aucune idée."))[0]
     # #23: the confirmation names nobody (the same whether the asker is still here).
@@ -234,7 +234,9 @@ async def test_agents_import_says_how_many_rows_an_erasure_skipped(bot: Bot, cli
     )
     result = runner.invoke(cli, ["agents", "import", str(path)])
     assert result.exit_code == 0, result.output
-    assert "1 agents importés (1 nouveaux, 0 mis à jour) ; 3 ignorés car effacés" in (result.output)
+    assert "1 agent importé (1 nouveau, 0 mis à jour) ; 3 ignorés car effacés à leur demande" in (
+        result.output
+    )
 
 
 async def test_forget_me_from_a_room_purges_the_console_journal(bot: Bot, tmp_path: Path) -> None:
@@ -264,7 +266,9 @@ async def test_coming_back_after_erasure_lifts_the_tombstone(bot: Bot, cli_env: 
         encoding="utf-8",
     )
     result = runner.invoke(cli, ["agents", "import", str(path)])
-    assert "1 agents importés (0 nouveaux, 1 mis à jour) ; 1 ignorés car effacés" in (result.output)
+    assert "1 agent importé (0 nouveau, 1 mis à jour) ; 1 ignoré car effacé à sa demande" in (
+        result.output
+    )
     await bot.say(AMB, CREATE)
     launch = (await bot.say(AMB, "campagne lancer ABCDEF234"))[0]
     assert "à 5 personnes" in launch  # AGENTS minus the one who stayed erased

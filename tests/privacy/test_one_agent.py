@@ -145,6 +145,7 @@ async def _play(template: Path, directory: Path, world: World) -> list[str]:
         await bot.app.dispatcher.drain()
         await bot.say(AMB, f"campagne relancer {CODE}")
         await bot.say(AMB, f"campagne clore {CODE}")
+        await bot.say(AMB, "oui")
         await bot.app.dispatcher.drain()
         # A picture is compared by its content (its file's name and folder are this world's).
         seen = [

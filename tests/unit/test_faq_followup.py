@@ -1,5 +1,5 @@
-"""Follow-ups read with the last topic (bot/faq_followup.py) and the memory that keeps it
-(bot/faq_memory.py)."""
+"""Follow-ups read with the last topic (bot/faq/followup.py) and the memory that keeps it
+(bot/faq/memory.py)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.faq_followup import follow_up
-from bot.faq_language import FaqLibrary
-from bot.faq_memory import FOLLOW_UP_WINDOW, FaqMemory
+from bot.faq.followup import follow_up
+from bot.faq.language import FaqLibrary
+from bot.faq.memory import FaqMemory
+from bot.faq.tuning import FOLLOW_UP_WINDOW
 
 NOW = datetime(2026, 12, 6, 10, 0, tzinfo=UTC)
 

@@ -34,7 +34,7 @@ from bot.platforms.matrix.codec import (
 from bot.platforms.matrix.identity import CrossSigning
 from bot.platforms.matrix.pending import KEY_WAIT, Held, PendingEvents
 from bot.platforms.matrix.readiness import DeviceMatch
-from bot.platforms.matrix.store import write_private
+from bot.platforms.matrix.store import Session, write_private
 
 logger = logging.getLogger(__name__)
 
@@ -171,6 +171,9 @@ class MatrixConnection:
         self._healed: tuple[str, str] | None = None  # (reason, replaced device id)
         self._healed_at: str | None = None
         self._device_status_key: tuple[Any, ...] | None = None
+        # The stored session a different configured device_id replaces (logged out once the
+        # new device is logged in).
+        self._replaced_session: Session | None = None
 
     @property
     def session_path(self) -> Path:

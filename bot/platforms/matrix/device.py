@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from nio import AsyncClientConfig, ErrorResponse, SyncResponse, WhoamiError
+from nio.api import Api
 
 from bot.core import PlatformNeedsOperator
 from bot.platforms.matrix.codec import (
@@ -154,6 +155,7 @@ class DeviceCare(InboundEvents):
             )
             self._device_id = self._configured_device_id
             self.client.device_id = self._configured_device_id
+            self._replaced_session = session
             return None
         return session
 
@@ -205,6 +207,24 @@ class DeviceCare(InboundEvents):
             token = self._access_token
             client.restore_login(whoami.user_id, device_id, token)
         self._save_session(device_id, token, refresh_token)
+        replaced, self._replaced_session = self._replaced_session, None
+        if replaced is not None and replaced.device_id != device_id:
+            await self._end_device(replaced)
+
+    async def _end_device(self, session: Session) -> None:
+        """Log out the device a configured ``device_id`` replaced (the server deletes it, so
+        agents' clients stop encrypting for it) and remove its key store: nothing of it is
+        used again, and erasures reach only the store in use."""
+        path = Api._build_path(["logout"])
+        headers = {"Authorization": f"Bearer {session.access_token}"}
+        with contextlib.suppress(*_NETWORK_ERRORS):
+            await self.client.send("POST", path, "{}", headers=headers)
+        self._remove_key_store(session.device_id)
+        logger.info("Matrix: appareil remplacé %s déconnecté", session.device_id)
+
+    def _remove_key_store(self, device_id: str) -> None:
+        for suffix in ("", "-wal", "-shm"):
+            (self.store_path / f"{self.bot_id}_{device_id}.db{suffix}").unlink(missing_ok=True)
 
     async def _login_on_a_usable_device(self) -> None:
         """Log in; leave for a new device when the server's keys and the store's disagree."""
@@ -391,8 +411,7 @@ class DeviceCare(InboundEvents):
             with contextlib.suppress(*_NETWORK_ERRORS):
                 await client.request_json("POST", "logout", {})
         await client.close()
-        for suffix in ("", "-wal", "-shm"):
-            (self.store_path / f"{client.user_id}_{old}.db{suffix}").unlink(missing_ok=True)
+        self._remove_key_store(old)
         self.session_path.unlink(missing_ok=True)
         self._device_id = new
         self._client = self._make_client()

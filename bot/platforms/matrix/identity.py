@@ -106,7 +106,7 @@ MESSAGES_FR: dict[IdentityState, str] = {
     "(PIXBOT_MATRIX__PASSWORD) puis redémarrez le bot.",
     IdentityState.NO_E2EE: "Chiffrement de bout en bout désactivé : pas de signature croisée.",
     IdentityState.ERROR: "Vérification de l'identité du bot impossible pour le moment "
-    "(serveur Matrix) ; nouvel essai au prochain changement ou redémarrage.",
+    "(serveur Matrix) ; nouvel essai aux synchronisations suivantes.",
     IdentityState.UNKNOWN: "Identité du bot pas encore vérifiée.",
 }
 RESET_FR = (

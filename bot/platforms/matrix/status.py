@@ -55,8 +55,9 @@ async def _ask_server(
     client.access_token = token
     try:
         query = await client.request_json("POST", "keys/query", {"device_keys": {user_id: []}})
-        if query.errcode == UNKNOWN_TOKEN:
+        if query.errcode == UNKNOWN_TOKEN and not query.soft_logout:
             return None, None  # the bot's device was deleted or logged out
+        # (An expired token — soft logout — is the running bot's to refresh: its last word.)
         if not query.ok:
             return None
         counts = await client.request_json("POST", "keys/upload", {})

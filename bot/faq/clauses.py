@@ -1,0 +1,37 @@
+"""Questions in several parts: the topics of a multi-intent one ("combien de temps ça dure et
+qui voit mes résultats ?"), for ``bot/faq/base.py``.
+
+Both work over a ``decide(clause, min_words)`` function: the base's decision on a piece of text,
+None when the piece has fewer than ``min_words`` content words.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bot.faq.decision import Decision
+from bot.faq.tuning import CONJUNCTIONS, MIN_CLAUSE_WORDS, SENTENCES
+
+Decide = Callable[[str, int], Decision | None]
+
+
+def clause_topics(question: str, decide: Decide, needed: float) -> list[str]:
+    """Distinct topics of the question's clauses, when each is clearly (``needed``) about one
+    topic and there are at least two."""
+    clauses = [
+        (part, MIN_CLAUSE_WORDS if len(parts) > 1 else 1)
+        for sentence in SENTENCES.split(question)
+        for parts in [CONJUNCTIONS.split(sentence)]
+        for part in parts
+    ]
+    if len(clauses) < 2:
+        return []
+    found: list[str] = []
+    for clause, min_words in clauses:
+        # "… et …" splits need two words a side: "m'arrêter et reprendre" is one question.
+        decision = decide(clause, min_words)
+        if decision is None or decision.topic is None or decision.score < needed:
+            continue
+        if decision.topic not in found:
+            found.append(decision.topic)
+    return found if len(found) >= 2 else []

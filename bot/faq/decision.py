@@ -1,0 +1,194 @@
+"""How the FAQ decides: which topic, and whether to answer at all. Also the result types.
+
+The lexical scorer (``bot/faq/base.py``) dilutes over long, formal or context-first questions
+("Je suis juriste et n'ai pas l'habitude de ces plateformes. Comment entre-t-on…") and abstains;
+the classifier (``bot/faq/model.py``), trained on a few thousand agents' questions, does not, but
+it answers some near-domain questions with confidence ("qui voit les résultats de l'enquête de
+satisfaction ?"). So:
+
+* a topic's confidence is ``LEARNED_SHARE * probability + (1 - LEARNED_SHARE) * lexical score``,
+  and the most confident topic is the candidate;
+* whether to answer it is one small model, and only that: the probability that the candidate is
+  the right answer, a logistic function of signals of both matchers (:data:`SIGNALS`) with weights
+  fitted on *held-out* predictions (each training set's questions scored by a matcher that never
+  saw that set) by ``python -m faqbuild``, which writes them to ``bot/messages/faq/decision.json``
+  with the threshold it chose (a wrong answer on a trust topic costs more than an abstention);
+* runners-up within ``LEARNED_SEE_ALSO_RATIO`` of the best are offered as "see also".
+
+The lexical matcher's own verdicts (its choice, an off-topic keyword or class outscoring the
+topic, a word the topic does not explain and no anchor) are signals of that model, not vetoes.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+
+from bot.faq.model import OFF_TOPIC
+from bot.faq.tuning import (
+    LEARNED_SEE_ALSO_FLOOR,
+    LEARNED_SEE_ALSO_RATIO,
+    LEARNED_SHARE,
+    MAX_FOREIGN,
+    OFF_TOPIC_PREFIX,
+)
+
+# Keeps the log-ratio of two probabilities finite.
+EPSILON = 1e-4
+# What the answer-or-abstain model weighs, in the order of its weights.
+SIGNALS = (
+    "probability",  # the classifier's probability of the candidate
+    "off_topic",  # … of the off-topic class
+    "log_ratio",  # log of their ratio
+    "lexical",  # the candidate's lexical score
+    "lexical_off_topic",  # the best lexical off-topic class's score
+    "lexical_agrees",  # the lexical matcher's own choice is the candidate
+    "lexical_vetoed",  # the lexical matcher rules the question out (off-topic word or class)
+    "runner_up",  # the classifier's probability of the second topic
+    "foreign",  # words unknown to the knowledge base and rare in the language (up to MAX_FOREIGN)
+    "unexplained",  # such a word, no anchor, and the lexical matcher disagrees
+)
+
+
+@dataclass(frozen=True, slots=True)
+class FaqMatch:
+    """Result of :meth:`FaqBase.match`.
+
+    ``score`` is the confidence (0–1) in the best topic, even when the matcher abstains (then
+    ``topic`` is None and ``answer`` is the abstain text). ``also`` lists further topics the
+    question asks about (multi-intent), answered too; ``see_also`` lists close topics worth
+    offering ("Voir aussi : …").
+    """
+
+    topic: str | None
+    score: float
+    answer: str
+    also: tuple[str, ...] = ()
+    see_also: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    topic: str | None
+    score: float
+    see_also: list[str] = field(default_factory=list)
+    vetoed: bool = False  # ruled out as a whole: its clauses are not answered one by one
+
+
+@dataclass(frozen=True, slots=True)
+class Lexical:
+    """The lexical matcher's view of a question: its best topic (None when it has none or rules
+    the question out), whether it rules it out, and how many foreign words the question has."""
+
+    topic: str | None
+    vetoed: bool
+    foreign: int
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """The answer-or-abstain model: weights of :data:`SIGNALS`, bias, threshold."""
+
+    weights: tuple[float, ...]
+    bias: float
+    threshold: float
+    digest: str = ""
+
+    def probability(self, signals: tuple[float, ...]) -> float:
+        """The calibrated probability that the candidate is the right answer."""
+        logit = self.bias + sum(w * x for w, x in zip(self.weights, signals, strict=True))
+        return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, logit))))
+
+    def to_json(self) -> str:
+        data = {
+            "signals": list(SIGNALS),
+            "weights": [round(weight, 6) for weight in self.weights],
+            "bias": round(self.bias, 6),
+            "threshold": self.threshold,
+            "digest": self.digest,
+        }
+        return json.dumps(data, indent=2) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str) -> Calibration:
+        data = json.loads(text)
+        if tuple(data["signals"]) != SIGNALS:
+            raise ValueError("FAQ calibration for other signals: run python -m faqbuild")
+        return cls(
+            weights=tuple(float(w) for w in data["weights"]),
+            bias=float(data["bias"]),
+            threshold=float(data["threshold"]),
+            digest=str(data.get("digest", "")),
+        )
+
+
+def load_calibration() -> Calibration:
+    """The shipped calibration (``bot/messages/faq/decision.json``)."""
+    source = resources.files("bot") / "messages" / "faq" / "decision.json"
+    return Calibration.from_json(source.read_text(encoding="utf-8"))
+
+
+def ranked_topics(
+    probabilities: Mapping[str, float], lexical_scores: Mapping[str, float]
+) -> list[tuple[str, float]]:
+    """Topics by confidence (classifier and lexical evidence combined), best first."""
+    confidence = {
+        topic: LEARNED_SHARE * probability + (1.0 - LEARNED_SHARE) * lexical_scores.get(topic, 0.0)
+        for topic, probability in probabilities.items()
+        if topic != OFF_TOPIC
+    }
+    return sorted(confidence.items(), key=lambda item: item[1], reverse=True)
+
+
+def decision_features(
+    probabilities: Mapping[str, float],
+    lexical_scores: Mapping[str, float],
+    lexical: Lexical,
+    ranked: list[tuple[str, float]],
+    anchored: bool,
+) -> tuple[float, ...]:
+    """The :data:`SIGNALS` of the best of ``ranked`` (``anchored``: the lexical anchor check of
+    that topic, see ``FaqBase._anchored``)."""
+    best = ranked[0][0]
+    probability = probabilities[best]
+    off_topic = probabilities.get(OFF_TOPIC, 0.0)
+    lexical_off_topic = max(
+        (score for name, score in lexical_scores.items() if name.startswith(OFF_TOPIC_PREFIX)),
+        default=0.0,
+    )
+    agrees = lexical.topic == best
+    return (
+        probability,
+        off_topic,
+        math.log((probability + EPSILON) / (off_topic + EPSILON)),
+        lexical_scores.get(best, 0.0),
+        lexical_off_topic,
+        float(agrees),
+        float(lexical.vetoed),
+        probabilities[ranked[1][0]] if len(ranked) > 1 else 0.0,
+        float(min(lexical.foreign, MAX_FOREIGN)),
+        float(bool(lexical.foreign) and not agrees and not anchored),
+    )
+
+
+def learned_decision(
+    ranked: list[tuple[str, float]],
+    signals: tuple[float, ...],
+    calibration: Calibration,
+) -> Decision:
+    """Answer the best of ``ranked`` when the calibrated probability reaches the threshold."""
+    if not ranked:
+        return Decision(None, 0.0)
+    best, score = ranked[0]
+    score = min(1.0, score)
+    if calibration.probability(signals) < calibration.threshold:
+        return Decision(None, score, vetoed=True)
+    see_also = [
+        topic
+        for topic, value in ranked[1:3]
+        if value >= LEARNED_SEE_ALSO_RATIO * score and value >= LEARNED_SEE_ALSO_FLOOR
+    ]
+    return Decision(best, score, see_also)

@@ -1,0 +1,147 @@
+"""The FAQ's learned classifier at run time: shipped weights, pure-Python scoring.
+
+A multinomial logistic regression over the 21 topics and one off-topic class (``~``), trained
+offline on the knowledge base's phrasings and the example corpus by ``python -m
+faqbuild.model`` (scikit-learn, the ``[faq-build]`` extra) and shipped as
+``bot/messages/faq/model_{locale}.bin``. Run time needs neither numpy nor scikit-learn: the
+question's hashed features (``bot/faq/features.py``) select a few hundred weight rows, summed
+and turned into probabilities by a softmax.
+
+File layout (little-endian)::
+
+    b"PIXFAQM1" | uint32 header length | header (JSON: classes, rows, scale, digest, ...)
+    | rows x uint32 feature buckets (sorted) | rows x classes int16 weights | classes float64 bias
+
+Weights are quantised to int16 (``weight = value * scale``): ample precision for a softmax.
+Only buckets that training saw are stored: an unseen feature has no weight anyway. ``digest``
+fingerprints the training data (:func:`training_digest`); a unit test compares it with the
+files in the repository, so a stale model cannot ship unnoticed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import struct
+import sys
+from array import array
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+MAGIC = b"PIXFAQM1"
+OFF_TOPIC = "~"
+# Bump when the features (bot/faq/features.py) or the training recipe change meaning.
+FEATURES_VERSION = "1"
+
+
+@dataclass(frozen=True, slots=True)
+class FaqModel:
+    """Weights of one locale's classifier. ``classes`` are topic ids and :data:`OFF_TOPIC`."""
+
+    classes: tuple[str, ...]
+    rows: Mapping[int, int]  # feature bucket -> row index
+    weights: array  # rows x classes, int16, divided by ``scale``
+    scale: float
+    bias: tuple[float, ...]
+    digest: str
+
+    def probabilities(self, vector: Mapping[int, float]) -> dict[str, float]:
+        """Softmax of the class scores for a feature vector (see :func:`bot.faq.features`)."""
+        # Features of a question share a few values (one per group, normalised): the rows of
+        # each value are summed column by column in C (zip, sum), not weight by weight.
+        width = len(self.classes)
+        by_value: dict[float, list[array]] = {}
+        weights, rows = self.weights, self.rows
+        for bucket, value in vector.items():
+            row = rows.get(bucket)
+            if row is not None:
+                start = row * width
+                by_value.setdefault(value, []).append(weights[start : start + width])
+        totals = [0.0] * width
+        for value, selected in by_value.items():
+            for index, column in enumerate(zip(*selected, strict=True)):
+                totals[index] += value * sum(column)
+        scores = [total / self.scale + bias for total, bias in zip(totals, self.bias, strict=True)]
+        top = max(scores)
+        exponentials = [math.exp(score - top) for score in scores]
+        norm = sum(exponentials)
+        return {name: value / norm for name, value in zip(self.classes, exponentials, strict=True)}
+
+    # -- file format ---------------------------------------------------------------------------
+
+    def to_bytes(self) -> bytes:
+        buckets = array("I", sorted(self.rows, key=self.rows.__getitem__))
+        bias = array("d", self.bias)
+        header = json.dumps(
+            {
+                "classes": list(self.classes),
+                "rows": len(buckets),
+                "scale": self.scale,
+                "digest": self.digest,
+            },
+            sort_keys=True,
+        ).encode("utf-8")
+        parts = [buckets, self.weights, bias]
+        if sys.byteorder != "little":  # pragma: no cover
+            parts = [array(part.typecode, part) for part in parts]
+            for part in parts:
+                part.byteswap()
+        return b"".join(
+            [MAGIC, struct.pack("<I", len(header)), header, *(part.tobytes() for part in parts)]
+        )
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> FaqModel:
+        if data[: len(MAGIC)] != MAGIC:
+            raise ValueError("not a FAQ model file")
+        offset = len(MAGIC) + 4
+        (length,) = struct.unpack_from("<I", data, len(MAGIC))
+        header = json.loads(data[offset : offset + length])
+        offset += length
+        classes = tuple(header["classes"])
+        n_rows, width = int(header["rows"]), len(classes)
+        parts: list[array] = []
+        for typecode, count in (("I", n_rows), ("h", n_rows * width), ("d", width)):
+            part = array(typecode)
+            end = offset + count * part.itemsize
+            part.frombytes(data[offset:end])
+            if sys.byteorder != "little":  # pragma: no cover
+                part.byteswap()
+            parts.append(part)
+            offset = end
+        if offset != len(data):
+            raise ValueError("FAQ model file has trailing or missing bytes")
+        buckets, weights, bias = parts
+        return cls(
+            classes=classes,
+            rows=dict(zip(buckets, range(n_rows), strict=True)),
+            weights=weights,
+            scale=float(header["scale"]),
+            bias=tuple(bias),
+            digest=str(header["digest"]),
+        )
+
+
+def model_path(locale: str) -> Path:
+    return Path(str(resources.files("bot") / "messages" / "faq" / f"model_{locale}.bin"))
+
+
+def load_model(locale: str) -> FaqModel | None:
+    """The shipped classifier of ``locale``, or None when the locale has none."""
+    path = model_path(locale)
+    if not path.is_file():
+        return None
+    return FaqModel.from_bytes(path.read_bytes())
+
+
+def training_digest(files: Iterable[Path]) -> str:
+    """Fingerprint of the training data: the features' version and each file's name and bytes
+    (the knowledge bases and the question sets), in the given order."""
+    digest = hashlib.sha256(FEATURES_VERSION.encode("utf-8"))
+    for path in files:
+        digest.update(path.name.encode("utf-8") + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()

@@ -1,0 +1,90 @@
+"""Every tuned constant of the FAQ, in one place: the matcher's (bot/faq/), the build's (faqbuild/).
+
+Chosen on our own question sets (faqdata/, by the folds of ``bench/faq.py --folds``), never on the
+blind sets. The answer-or-abstain weights are not here: ``python -m faqbuild`` fits them and
+writes ``bot/messages/faq/decision.json``.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+# The lexical matcher (bot/faq/base.py): its own choice is a signal of the decision.
+DEFAULT_THRESHOLD = 0.40  # the lexical score of a topic the lexical matcher picks
+OFF_TOPIC_MARGIN = 0.05  # an off-topic class this close to the best topic makes the bot abstain
+COVERAGE_SHARE = 0.7
+KEYWORD_COUNT = 2  # a keyword counts as this many phrasings using the word
+FULL_ASSOCIATION = 2  # phrasings (or keyword) needed for a word to fully belong to a topic
+SHARE_EXPONENT = 0.5  # association also scales with (count in topic / count in its main topic)
+UNKNOWN_WEIGHT = 3.0  # weight of a word unknown to the knowledge base *and* to the language
+COMMON_WEIGHT = 0.3  # weight of an unknown but very common word (Zipf ≥ COMMON_ZIPF)
+RARE_ZIPF, COMMON_ZIPF = 2.5, 6.0  # Zipf frequencies between which the weight falls linearly
+WEAK_FACTOR = 0.5  # weak words (interrogatives, "pix"…) count half
+FULL_EXPLANATION = 0.7  # a question of weak words only is answered above this score
+OFF_TOPIC_PREFIX = "~"
+# The corpus's off-topic questions form one more off-topic class (faqbuild/corpus.py).
+EXAMPLES_CLASS = OFF_TOPIC_PREFIX + "exemples"
+# A word the best topic does not explain, at least this informative, means the question may be
+# about something else ("le code de la *porte*"): the topic then needs an anchor (see _anchored).
+FOREIGN_WEIGHT = 0.6
+SIGNATURE_SCORE = 0.8  # a topic explaining this much of the question needs no anchor
+MIN_SUPPORT = 2  # non-weak words of the topic that make an anchor needless
+GENERIC_ZIPF = 5.3  # a known word this common in the language is no sign of another subject
+SUPPORT_ASSOCIATION = 0.3  # a word this associated with a topic supports it (see _anchored)
+# A known word is a sign of another subject when an off-topic class uses it more than the topic
+# and more than this share of the topic that uses it most (see _anchored).
+DOMAIN_SHARE = 0.5
+
+# Clauses of a multi-intent question: sentences, or "… et …" between two long enough parts.
+SENTENCES = re.compile(r"[?!;\n]+|\.\s")
+CONJUNCTIONS = re.compile(r",?\s+(?:et|and|also|aussi|puis|ensuite|autre question)\s+")
+# Parts of a message, to find the one that asks ("ok merci. mais c'est obligatoire ?").
+PARTS = re.compile(r"[?!;,:\n]+|\.\s|\s+(?:car|parce que|mais|et|because|but|since|and)\s+")
+MIN_CLAUSE_WORDS = 2
+
+# Follow-ups (bot/faq/followup.py): a message of at most this many words, soon after an answer,
+# may be read with that answer's topic (bot/faq/memory.py keeps it a few minutes).
+FOLLOW_UP_WORDS = 14
+FOLLOW_UP_WINDOW = timedelta(minutes=5)
+MEMORY_SIZE = 10_000  # people remembered at most (the oldest go first)
+# … and only when the classifier gives the message alone less than this off-topic probability.
+FOLLOW_UP_OFF_TOPIC = 0.9
+
+# The learned classifier (bot/faq/model.py), combined with the lexical scores (bot/faq/decision.py).
+LEARNED_SHARE = 0.6  # a topic's confidence: this share of its probability, the rest lexical
+CLAUSE_CONFIDENCE = 0.4  # each clause of a multi-intent question must be this confident
+LEARNED_SEE_ALSO_RATIO = 0.6  # a runner-up this close to the best (in confidence) is offered
+LEARNED_SEE_ALSO_FLOOR = 0.2  # … and at least this confident
+MAX_FOREIGN = 3  # foreign words counted at most (a signal of the decision)
+
+# Text analysis (bot/faq/analyzer.py).
+REAL_WORD_ZIPF = 3.0  # a word this common in the language is never "corrected"
+CANONICAL_ZIPF = 5.0  # a synonym the knowledge base never uses weighs as a fairly common word
+
+# The classifier's features (bot/faq/features.py): weight of each group, and the Zipf frequencies
+# splitting the words the knowledge base never uses into rare / uncommon ones.
+GROUP_WEIGHTS = {"t": 1.0, "b": 0.6, "w": 0.5, "c": 0.35, "u": 0.5}
+UNKNOWN_ZIPFS = (2.5, 4.0)
+
+# Training the classifier (faqbuild/model.py).
+C = 30.0  # inverse regularisation, chosen on the folds
+MAX_ITER = 3000
+# Buckets whose every weight is under this share of the largest weight are dropped: they barely
+# move a probability, and they are half of the file.
+PRUNE_SHARE = 0.02
+
+# Calibrating the answer-or-abstain model (faqbuild/calibrate.py). Topics whose wrong answer
+# betrays a promise ("can my boss read my e-mails" must never get "only HR sees your results"):
+TRUST_PREFIXES = ("resultats.", "participation.", "donnees.")
+# In the fit, a wrong answer counts this many times (this many times more when a trust topic is
+# the answer given or the one expected); an abstention on a topical question counts once.
+WRONG_COST = 1.0
+TRUST_WRONG_COST = 4.0
+CALIBRATION_C = 1.0
+# The writers' sets are held out in this many groups (faqbuild/calibrate.py, bench/faq.py --folds).
+FOLD_GROUPS = 5
+# The threshold is the one, among these, whose weaker mean over the folds (top-1 or abstention)
+# is highest while trust topics answered with another trust topic stay under the cap.
+THRESHOLDS = tuple(step / 100 for step in range(25, 71, 5))
+TRUST_CONFUSION_CAP = 0.01

@@ -1,0 +1,228 @@
+"""The answer-or-abstain model (``bot/faq/decision.py``), fitted on held-out predictions only.
+
+Each training set of the corpus (a *fold*: one writer's questions) is scored by matchers learnt
+without it (:func:`fold_bases`: corpus and classifier refitted on the other sets), so the signals
+are those of questions the matcher never saw. A logistic model of "the candidate is the right
+answer" is fitted on them, with a wrong answer weighing ``WRONG_COST`` and ``TRUST_WRONG_COST``
+when a trust topic is involved, against an abstention on a topical question weighing one: the bot
+would rather say "je ne sais pas" than tell someone asking "can my boss read my e-mails?" that
+"only HR sees your results".
+
+The threshold is chosen on the folds too: each fold judged by a model fitted on the *other*
+folds, the threshold whose weaker mean (top-1 or abstention) is highest while the share of
+trust-topic questions answered with another trust topic stays under ``TRUST_CONFUSION_CAP``.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from bot.faq.base import FaqBase
+from bot.faq.data import load_data
+from bot.faq.decision import Calibration
+from bot.faq.language import LOCALES
+from bot.faq.model import training_digest
+from bot.faq.tuning import (
+    CALIBRATION_C,
+    FOLD_GROUPS,
+    THRESHOLDS,
+    TRUST_CONFUSION_CAP,
+    TRUST_PREFIXES,
+    TRUST_WRONG_COST,
+    WRONG_COST,
+)
+from faqbuild import corpus
+from faqbuild import model as model_build
+from faqbuild.corpus import NEUTRAL
+
+
+def is_trust(topic: str | None) -> bool:
+    return topic is not None and topic.startswith(TRUST_PREFIXES)
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One held-out question: the expected topic, the candidate and its signals."""
+
+    expected: str | None
+    candidate: str | None
+    signals: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    top1: float
+    abstention: float
+    trust_confusion: float  # trust-topic questions answered with another trust topic
+    trust_answered: int  # off-topic questions answered with a trust topic
+
+
+_FOLD_BASES: dict[tuple[tuple[str, ...], str], dict[str, FaqBase]] = {}
+_ANALYSED: dict[str, dict[str, list[tuple[str | None, tuple[str, ...], str]]]] = {}
+
+
+def analysed(name: str) -> dict[str, list[tuple[str | None, tuple[str, ...], str]]]:
+    """A corpus file's questions routed and analysed (once: an analysis depends on the
+    knowledge base only, not on the other questions)."""
+    if name not in _ANALYSED:
+        _ANALYSED[name] = corpus.compile_corpus(corpus.read_questions(corpus.DATA / name))
+    return _ANALYSED[name]
+
+
+def fold_bases(held_out: Sequence[str], mode: str = "learned") -> dict[str, FaqBase]:
+    """Per locale, a base learnt without the corpus files ``held_out``: ``kb`` (knowledge base
+    and classifier on its phrasings only), ``corpus`` (+ the other sets as examples, classifier
+    on the knowledge base only) or ``learned`` (as shipped: examples and classifier)."""
+    key = (tuple(held_out), mode)
+    if key in _FOLD_BASES:
+        return _FOLD_BASES[key]
+    names = [name for name in corpus.CORPUS if name not in held_out and mode != "kb"]
+    compiled = {
+        locale: [row for name in names for row in analysed(name)[locale]] for locale in LOCALES
+    }
+    bases: dict[str, FaqBase] = {}
+    for locale in LOCALES:
+        data = load_data(locale)
+        routed = [(question, topic) for topic, _, question in compiled[locale]]
+        known = model_build.knowledge_base_questions(data)
+        fitted = model_build.fit(
+            corpus.analyzer(locale), known + (routed if mode == "learned" else [])
+        )
+        bases[locale] = FaqBase(
+            data,
+            examples=corpus.examples(compiled[locale]),
+            model=fitted,
+            calibration=NEUTRAL,
+        )
+    _FOLD_BASES[key] = bases
+    return bases
+
+
+def held_out_rows(groups: Sequence[Sequence[str]]) -> list[list[Row]]:
+    """Each group's questions with the candidate and signals of a matcher learnt without it."""
+    rows: list[list[Row]] = []
+    for group in groups:
+        bases = fold_bases(group)
+        rows.append(
+            [
+                Row(topic, *bases[locale].decision_signals(question))
+                for name in group
+                for locale, routed in corpus.by_locale(
+                    corpus.read_questions(corpus.DATA / name)
+                ).items()
+                for question, topic in routed
+            ]
+        )
+    return rows
+
+
+def weight(row: Row) -> float:
+    """The cost of the model's mistake on ``row``: abstaining on a right candidate costs one,
+    answering a wrong one ``WRONG_COST``, or ``TRUST_WRONG_COST`` with a trust topic."""
+    if row.expected is not None and row.candidate == row.expected:
+        return 1.0
+    return TRUST_WRONG_COST if is_trust(row.candidate) or is_trust(row.expected) else WRONG_COST
+
+
+def fit(rows: Sequence[Row]) -> Calibration:
+    from sklearn.linear_model import LogisticRegression
+
+    train = [row for row in rows if row.signals]
+    model = LogisticRegression(C=CALIBRATION_C, max_iter=5000)
+    model.fit(
+        [row.signals for row in train],
+        [int(row.expected is not None and row.candidate == row.expected) for row in train],
+        sample_weight=[weight(row) for row in train],
+    )
+    return Calibration(
+        weights=tuple(float(value) for value in model.coef_[0]),
+        bias=float(model.intercept_[0]),
+        threshold=0.5,
+    )
+
+
+def judge(rows: Sequence[Row], answers: Callable[[Row], bool]) -> Figures:
+    topical = correct = off_topic = abstained = trust = confused = trust_answered = 0
+    for row in rows:
+        answered = bool(row.signals) and answers(row)
+        if row.expected is None:
+            off_topic += 1
+            abstained += not answered
+            trust_answered += answered and is_trust(row.candidate)
+            continue
+        topical += 1
+        correct += answered and row.candidate == row.expected
+        if is_trust(row.expected):
+            trust += 1
+            confused += answered and row.candidate != row.expected and is_trust(row.candidate)
+    return Figures(
+        correct / topical if topical else 1.0,
+        abstained / off_topic if off_topic else 1.0,
+        confused / trust if trust else 0.0,
+        trust_answered,
+    )
+
+
+def calibrate(
+    groups: Sequence[Sequence[str]], report: Callable[[str], None] = print
+) -> Calibration:
+    """The shipped calibration: fitted on every group's held-out rows, threshold chosen by
+    cross-validation (each group judged by a calibration fitted on the others)."""
+    rows = held_out_rows(groups)
+    held_out = [
+        fit([row for other, part in enumerate(rows) if other != index for row in part])
+        for index in range(len(rows))
+    ]
+    report("answer-or-abstain model, each group of sets judged by a model fitted on the others:")
+    best: tuple[float, float] | None = None
+    for threshold in THRESHOLDS:
+        figures = [
+            judge(part, answering(held_out[index], threshold)) for index, part in enumerate(rows)
+        ]
+        mean = mean_figures(figures)
+        report(
+            f"  {threshold:.2f}: top-1 {mean.top1:6.1%}, abstention {mean.abstention:6.1%}, "
+            f"trust confusion {mean.trust_confusion:5.1%}, off-topic answered with a trust "
+            f"topic {mean.trust_answered}"
+        )
+        weaker = min(mean.top1, mean.abstention) - (mean.trust_confusion > TRUST_CONFUSION_CAP)
+        if best is None or weaker > best[0]:
+            best = (weaker, threshold)
+    assert best is not None
+    shipped = fit([row for part in rows for row in part])
+    report(f"threshold {best[1]:.2f}")
+    return Calibration(shipped.weights, shipped.bias, best[1])
+
+
+def answering(calibration: Calibration, threshold: float) -> Callable[[Row], bool]:
+    return lambda row: calibration.probability(row.signals) >= threshold
+
+
+def mean_figures(figures: Sequence[Figures]) -> Figures:
+    return Figures(
+        statistics.mean(f.top1 for f in figures),
+        statistics.mean(f.abstention for f in figures),
+        statistics.mean(f.trust_confusion for f in figures),
+        sum(f.trust_answered for f in figures),
+    )
+
+
+def folds_of(names: Sequence[str] = corpus.CORPUS) -> list[str]:
+    """The training sets written blind by one writer each (not our own sets)."""
+    return [name for name in names if name.startswith("faq_train_r")]
+
+
+def fold_groups(names: Sequence[str] | None = None) -> list[tuple[str, ...]]:
+    """The writers' sets dealt into :data:`FOLD_GROUPS` groups (round robin, in the corpus's
+    order): each group is held out in turn. Fewer refits than one per set, and each question is
+    still judged by a matcher that never saw its writer."""
+    sets = folds_of() if names is None else list(names)
+    return [tuple(sets[start::FOLD_GROUPS]) for start in range(FOLD_GROUPS)]
+
+
+def digest() -> str:
+    """Digest of everything the calibration depends on: both locales' training files."""
+    files = [path for locale in LOCALES for path in model_build.training_files(locale)]
+    return training_digest(files)

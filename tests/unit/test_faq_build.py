@@ -1,0 +1,52 @@
+"""The shipped FAQ artefacts match their sources (CI): whoever changes a knowledge base, a
+lexicon, a training set or the features must run ``python -m faqbuild``, which rebuilds them all.
+
+The example corpus is rebuilt here and compared byte for byte (pure Python); the classifiers and
+the calibration need scikit-learn, so they carry the digest of everything they were built from,
+compared with the repository's files (``python -m faqbuild --check`` rebuilds them too)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.faq.decision import load_calibration
+from bot.faq.language import LOCALES
+from bot.faq.model import load_model, training_digest
+from faqbuild import calibrate, corpus
+from faqbuild.model import training_files
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_shipped_example_corpus_is_rebuilt_identically() -> None:
+    for locale, text in corpus.build().items():
+        assert corpus.target(locale).read_text(encoding="utf-8") == text, locale
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_shipped_classifier_was_trained_on_the_repository_s_data(locale: str) -> None:
+    model = load_model(locale)
+    assert model is not None
+    assert model.digest == training_digest(training_files(locale)), locale
+
+
+def test_shipped_calibration_was_fitted_on_the_repository_s_data() -> None:
+    assert load_calibration().digest == calibrate.digest()
+
+
+def test_training_corpus_lives_outside_the_tests_and_every_file_is_used() -> None:
+    assert corpus.DATA == REPO / "faqdata"
+    assert {path.name for path in corpus.DATA.glob("*.yaml")} == set(corpus.CORPUS)
+    # Each fold of the calibration is one writer's set.
+    assert set(calibrate.folds_of()) <= set(corpus.CORPUS)
+    assert len(calibrate.folds_of()) >= 19
+
+
+def test_blind_sets_never_reach_the_corpus() -> None:
+    """The blind sets never reach the corpus the classifier and the decision learn from."""
+    blind = {path.name for path in (REPO / "tests" / "data").glob("faq_blind_*.yaml")}
+    assert len(blind) >= 9
+    assert blind.isdisjoint(corpus.CORPUS)
+    assert not list(corpus.DATA.glob("faq_blind_*"))
