@@ -123,8 +123,8 @@ async def _command(bot: Bot, command: str, people: list[str]) -> None:
         await bot.say(AMB, f'campagne créer {code} "B" fin 15/12/2026 pour {ids}')
     elif verb == "liste":
         await bot.say(AMB, "campagne liste")
-    elif verb == "annuler":
-        await bot.say(AMB, f"campagne annuler {code}")
+    elif verb in ("annuler", "clore"):  # both ask for "oui"
+        await bot.say(AMB, f"campagne {verb} {code}")
         await bot.say(AMB, "oui")
     else:
         await bot.say(AMB, f"campagne {verb} {code}")
