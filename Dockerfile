@@ -1,5 +1,7 @@
 # pixbot: one image for Tchap (Matrix), Slack and the console.
 # The database (SQLite) and the Matrix E2EE store live on the /data volume: back it up.
+# The user and group have fixed ids (10001:10001), the same on every host sharing the volume.
+# Exit codes: bot/exitcodes.py (2 bad settings, 4 login refused, 78 device to heal: a person first).
 # The dashboard's look: DSFR from its npm package, at build time (not in the repository).
 FROM node:20-slim AS dsfr
 WORKDIR /dsfr
@@ -26,7 +28,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 COPY --from=build /wheels /wheels
 RUN pip install --no-cache-dir /wheels/*.whl \
     && rm -rf /wheels \
-    && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin pixbot \
+    && groupadd --system --gid 10001 pixbot \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /data --shell /usr/sbin/nologin pixbot \
     && mkdir -p /data /etc/pixbot \
     && chown pixbot:pixbot /data \
     && touch /etc/pixbot/pixbot.toml

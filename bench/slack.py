@@ -145,16 +145,20 @@ async def broadcast(
             created_by=None,
         )
         result = service.invite(uow, campaign, service.audience(uow, campaign, now), now, None)
-    platform = SlackPlatform(bot_token=TOKEN, base_url=base_url, rate_limit=args.workspace_rate)
     # Slack time runs --speed times faster here: every pace is scaled alike.
-    platform.conversation_rate_limit = 1.0 * args.speed
+    platform = SlackPlatform(
+        bot_token=TOKEN,
+        base_url=base_url,
+        rate_limit=args.workspace_rate,
+        conversation_rate_limit=1.0 * args.speed,
+    )
     dispatcher = Dispatcher(
         store,
         platform,
         SystemClock(),
         limiter=RateLimiter(args.workspace_rate * args.speed),
         concurrency=args.concurrency,
-        conversation_rate=platform.conversation_rate_limit,
+        conversation_rate=platform.capabilities.conversation_rate_limit,
     )
     before_calls, before_429 = Counter(fake.calls), Counter(fake.throttled)
     start = time.perf_counter()

@@ -128,9 +128,8 @@ class App:
             platform,
             self.clock,
             on_batch_progress=self._batch_progress,
-            concurrency=settings.limits.send_concurrency
-            or int(getattr(platform, "send_concurrency", 1)),
-            conversation_rate=getattr(platform, "conversation_rate_limit", None),
+            concurrency=settings.limits.send_concurrency or platform.capabilities.send_concurrency,
+            conversation_rate=platform.capabilities.conversation_rate_limit,
             pictures=Pictures(
                 store, self.renderer, settings.stats.min_group, settings.stats.refresh
             ),

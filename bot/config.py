@@ -1,7 +1,11 @@
 """Configuration: ``pixbot.toml`` plus ``PIXBOT_*`` environment overrides.
 
-The keys are exactly those of COMMANDS.md § Configuration (plus a few optional ones documented in
-the README). Secrets are ``SecretStr`` so that they never show up in logs or reprs.
+The keys are those of the chat and command-line contract (COMMANDS.md § Configuration, kept
+outside this repository) plus a few optional ones; docs/settings.md lists every one of them and
+is generated from this model (``python -m bot.settings_reference``). Every value is checked here,
+when the configuration loads, so that a bad one is one French line naming the key, the value
+and an example (:mod:`bot.config_errors`), never a traceback later. Secrets are ``SecretStr`` so
+that they never show up in logs, reprs or error messages.
 """
 
 from __future__ import annotations
@@ -18,7 +22,6 @@ from pydantic import (
     SecretStr,
     ValidationError,
     field_validator,
-    model_validator,
 )
 from pydantic_settings import (
     BaseSettings,
@@ -27,10 +30,25 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from bot.config_errors import describe
+from bot.config_platforms import MatrixSection, PixSection, SlackSection
 from bot.text import is_canonical_timezone
+from scheduler.calendar import parse_holidays, parse_working_days, parse_working_hours
 
 DEFAULT_CONFIG_FILE = "pixbot.toml"
 _OFFSET = re.compile(r"^[JjDd]-\d{1,3}$")
+_DATABASE_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql", "postgres", "postgresql+psycopg")
+_PLATFORM_ID = re.compile(r"^\S{1,255}$")
+
+
+__all__ = [
+    "ConfigError",
+    "MatrixSection",
+    "PixSection",
+    "Settings",
+    "SlackSection",
+    "load_settings",
+]
 
 
 class ConfigError(Exception):
@@ -42,74 +60,151 @@ class _Section(BaseModel):
 
 
 class BotSection(_Section):
-    platform: Literal["console", "matrix", "slack"] = "console"
-    database_url: str = "sqlite:///pixbot.db"
-    locale: Literal["fr", "en"] = "fr"
-    timezone: str = "Europe/Paris"
-    admins: list[str] = Field(default_factory=list)
-    # Deployment wording for the FAQ answers marked (ministère); optional YAML file.
-    faq_overrides: str | None = None
-    # Unanswered FAQ questions are kept this many days for `pixbot faq unanswered`.
-    faq_retention_days: int = Field(default=90, ge=1, le=3650)
+    platform: Literal["console", "matrix", "slack"] = Field(
+        default="console", description="Where the bot talks: console, matrix (Tchap) or slack."
+    )
+    database_url: str = Field(
+        default="sqlite:///pixbot.db",
+        description="SQLite file or PostgreSQL server; relative SQLite paths are relative to the "
+        "working directory.",
+        examples=["sqlite:////var/lib/pixbot/pixbot.db", "postgresql://pixbot@localhost/pixbot"],
+    )
+    locale: Literal["fr", "en"] = Field(default="fr", description="Language of the bot's messages.")
+    timezone: str = Field(
+        default="Europe/Paris",
+        description="Default time zone of agents (each agent may have their own).",
+        examples=["Indian/Reunion"],
+    )
+    admins: list[str] = Field(
+        default_factory=list,
+        description="Administrators' platform ids (in addition to `pixbot admin add`).",
+        examples=[["@ops:example.gouv.fr"]],
+    )
+    faq_overrides: str | None = Field(
+        default=None,
+        description="YAML file with the deployment's wording for the FAQ answers marked "
+        "(ministère).",
+        examples=["/etc/pixbot/faq-overrides.yaml"],
+    )
+    faq_retention_days: int = Field(
+        default=90,
+        ge=1,
+        le=3650,
+        description="Days unanswered FAQ questions are kept for `pixbot faq unanswered`.",
+    )
 
     @field_validator("timezone")
     @classmethod
     def _known_timezone(cls, value: str) -> str:
         if not is_canonical_timezone(value):
-            raise ValueError(f"unknown time zone {value!r}")
+            raise ValueError("fuseau horaire inconnu (nom IANA, comme Europe/Paris)")
         return value
 
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: str) -> str:
+        scheme, separator, _path = value.strip().partition("://")
+        if not separator:
+            raise ValueError("adresse de base de données attendue")
+        if scheme.lower() not in _DATABASE_SCHEMES:
+            raise ValueError(f"{scheme} n'est pas pris en charge : SQLite ou PostgreSQL seulement")
+        return value.strip()
 
-class MatrixSection(_Section):
-    homeserver: str = "https://matrix.example.gouv.fr"
-    user_id: str = "@pixbot:example.gouv.fr"
-    password: SecretStr = SecretStr("")
-    access_token: SecretStr = SecretStr("")
-    # Opens the secret storage of the bot's cross-signing identity (docs/tchap.md).
-    recovery_key: SecretStr = SecretStr("")
-    device_id: str = "PIXBOT"
-    store_path: str = "matrix-store"
-    e2ee: bool = True
-    # Homeserver domains whose invitations the bot accepts (empty: the bot's own server).
-    allowed_servers: list[str] = Field(default_factory=list)
-    rate_limit: float = Field(default=1.0, gt=0)
+    @field_validator("admins")
+    @classmethod
+    def _admins(cls, value: list[str]) -> list[str]:
+        for item in value:
+            if not _PLATFORM_ID.match(item.strip()):
+                raise ValueError(f"identifiant de plateforme invalide : {item!r}")
+        return [item.strip() for item in value]
 
-
-class SlackSection(_Section):
-    bot_token: SecretStr = SecretStr("")
-    app_token: SecretStr = SecretStr("")
-    signing_secret: SecretStr = SecretStr("")
-    rate_limit: float = Field(default=1.0, gt=0)
-    # HTTP Events API mode (no app_token): where Slack's requests arrive (behind a proxy).
-    http_host: str = "127.0.0.1"
-    http_port: int = Field(default=3000, ge=1, le=65535)
-    # Where received events wait on disk until handled (a journal file, independent of the
-    # database). Empty: next to the SQLite database file (pixbot.db → pixbot.slack-spool.jsonl),
-    # or slack-spool.jsonl in the working directory with PostgreSQL.
-    spool_path: str = ""
+    @field_validator("faq_overrides")
+    @classmethod
+    def _overrides(cls, value: str | None) -> str | None:
+        if value is not None and value.strip() and not Path(value).is_file():
+            raise ValueError("fichier introuvable")
+        return value or None
 
 
 class ScheduleSection(_Section):
-    working_hours: str = "09:30-17:00"
-    working_days: str = "mon-fri"
-    holidays: str = "FR"
-    reminders: list[str] = Field(default_factory=lambda: ["J-7", "J-2", "J-0"])
-    event_launch: str = "J-15"
-    event_reminders: list[str] = Field(default_factory=lambda: ["J-7", "J-1"])
-    snooze_working_days: int = Field(default=2, ge=1, le=30)
-    thank_completers: bool = True
-    # Weekly digest to ambassadors: e.g. "mon 09:30"; empty = off.
-    digest: str = ""
+    working_hours: str = Field(
+        default="09:30-17:00",
+        description="When invitations and reminders leave, in each agent's time zone.",
+        examples=["09:00-12:00"],
+    )
+    working_days: str = Field(
+        default="mon-fri",
+        description="Days messages leave: ranges and lists of mon…sun or lun…dim.",
+        examples=["mon-thu", "lun,mar,jeu"],
+    )
+    holidays: str = Field(
+        default="FR",
+        description="Public holidays without messages: a country, optionally with a "
+        "subdivision (FR-57 Moselle, FR-974 La Réunion); empty or none for none.",
+        examples=["FR-57"],
+    )
+    reminders: list[str] = Field(
+        default_factory=lambda: ["J-7", "J-2", "J-0"],
+        description="Reminders before the deadline.",
+    )
+    event_launch: str = Field(
+        default="J-15", description="When a campaign linked to an event is launched."
+    )
+    event_reminders: list[str] = Field(
+        default_factory=lambda: ["J-7", "J-1"], description="Reminders before the event."
+    )
+    snooze_working_days: int = Field(
+        default=2,
+        ge=1,
+        le=30,
+        description="An agent who says « plus tard » is reminded this many working days later.",
+    )
+    thank_completers: bool = Field(
+        default=True, description="Thank an agent who declares the parcours completed."
+    )
+    digest: str = Field(
+        default="",
+        description="Weekly digest to ambassadors (day and time); empty: none.",
+        examples=["mon 09:30"],
+    )
 
     @field_validator("working_hours")
     @classmethod
     def _hours(cls, value: str) -> str:
         match = re.fullmatch(r"(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})", value.strip())
         if not match:
-            raise ValueError("expected HH:MM-HH:MM, e.g. 09:30-17:00")
+            raise ValueError("plage horaire attendue, HH:MM-HH:MM")
         h1, m1, h2, m2 = (int(g) for g in match.groups())
         if not (0 <= h1 < 24 and 0 <= h2 < 24 and m1 < 60 and m2 < 60) or (h1, m1) >= (h2, m2):
-            raise ValueError("the start must be before the end, both within the day")
+            raise ValueError("le début doit précéder la fin, les deux dans la journée")
+        parse_working_hours(value.strip())
+        return value.strip()
+
+    @field_validator("working_days")
+    @classmethod
+    def _days(cls, value: str) -> str:
+        try:
+            parse_working_days(value)
+        except ValueError:
+            raise ValueError(
+                "jours attendus : mon…sun ou lun…dim, en plages (mon-fri) ou en liste (mon,tue,thu)"
+            ) from None
+        return value.strip()
+
+    @field_validator("holidays")
+    @classmethod
+    def _holidays(cls, value: str) -> str:
+        try:
+            parse_holidays(value)
+        except ValueError:
+            country = value.strip().partition("-")[0].upper()
+            try:
+                parse_holidays(country)
+            except ValueError:
+                raise ValueError(
+                    "pays inconnu : code ISO à deux lettres (FR), ou none pour aucun"
+                ) from None
+            raise ValueError(f"subdivision inconnue pour {country} (FR-57, FR-974…)") from None
         return value.strip()
 
     @field_validator("digest")
@@ -119,14 +214,14 @@ class ScheduleSection(_Section):
         if value and not re.fullmatch(
             r"(mon|tue|wed|thu|fri|sat|sun) ([01]?\d|2[0-3]):[0-5]\d", value
         ):
-            raise ValueError('expected a weekday and a time, e.g. "mon 09:30", or "" for none')
+            raise ValueError('jour (mon…sun) et heure attendus, ou "" pour aucun')
         return value
 
     @field_validator("event_launch")
     @classmethod
     def _offset(cls, value: str) -> str:
         if not _OFFSET.match(value.strip()):
-            raise ValueError("expected an offset like J-15")
+            raise ValueError("décalage attendu, J- suivi d'un nombre de jours")
         return value.strip()
 
     @field_validator("reminders", "event_reminders")
@@ -134,32 +229,50 @@ class ScheduleSection(_Section):
     def _offsets(cls, value: list[str]) -> list[str]:
         for item in value:
             if not _OFFSET.match(item.strip()):
-                raise ValueError(f"expected offsets like J-7, got {item!r}")
+                raise ValueError(f"décalages attendus comme J-7, pas {item!r}")
         return [item.strip() for item in value]
 
 
 class StatsSection(_Section):
-    min_group: int = Field(default=5, ge=1, le=1000)
-    # What ambassadors see of agents' declarations: a snapshot taken at midnight ("daily"), or
-    # the current state ("live": one agent's "fait" shows minutes later; see docs/privacy.md).
-    refresh: Literal["daily", "live"] = "daily"
+    min_group: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        description="Confidentiality threshold: a figure is exact only when it and its "
+        "complement are at least this large (docs/privacy.md).",
+    )
+    refresh: Literal["daily", "live"] = Field(
+        default="daily",
+        description="What ambassadors see: the snapshot taken at midnight (daily), or the "
+        "current state (live: one agent's « fait » shows minutes later; see docs/privacy.md).",
+    )
 
 
 class PrivacySection(_Section):
-    # Closed campaigns' participation is kept this many days (pixbot purge).
-    retention_days: int = Field(default=365, ge=1, le=3650)
-    # The secret of tombstones and pseudonyms, kept OUT of the database (storage/keys.py,
-    # docs/privacy.md): 64 hex digits here or in PIXBOT_PRIVACY__KEY, or a key file (default:
-    # beside a SQLite database, "pixbot.db.key"; PostgreSQL: set one of the two).
-    key: SecretStr = SecretStr("")
-    key_file: str = ""
+    retention_days: int = Field(
+        default=365,
+        ge=1,
+        le=3650,
+        description="Days a closed campaign's participation is kept (`pixbot purge`).",
+    )
+    key: SecretStr = Field(
+        default=SecretStr(""),
+        description="The secret of tombstones and pseudonyms, kept out of the database "
+        "(docs/privacy.md): 64 hexadecimal digits, here or in PIXBOT_PRIVACY__KEY; secret.",
+    )
+    key_file: str = Field(
+        default="",
+        description="Or a file holding that key; empty: beside a SQLite database "
+        "(pixbot.db.key). PostgreSQL: set key or key_file.",
+        examples=["/etc/pixbot/pixbot.key"],
+    )
 
     @field_validator("key")
     @classmethod
     def _key(cls, value: SecretStr) -> SecretStr:
         raw = value.get_secret_value().strip()
         if raw and not re.fullmatch(r"[0-9a-fA-F]{64}", raw):
-            raise ValueError("expected 64 hexadecimal digits")
+            raise ValueError("64 chiffres hexadécimaux attendus (openssl rand -hex 32)")
         return value
 
 
@@ -169,87 +282,91 @@ class LimitsSection(_Section):
 
     # Conversations sent to at once by the outbox. Empty: the platform's own default (Slack
     # limits each channel, so 8; Matrix and the console 1, as the account limit rules there).
-    send_concurrency: int | None = Field(default=None, ge=1, le=64)
-    messages_per_minute: int = Field(default=20, ge=1, le=10_000)
-    handoffs_per_day: int = Field(default=5, ge=0, le=1000)
-    max_room_members: int = Field(default=200, ge=2, le=100_000)
-    deadline_horizon_days: int = Field(default=730, ge=1, le=3650)
-    # Unanswered questions kept per person and day (bounded storage per sender).
-    questions_per_day: int = Field(default=20, ge=0, le=1000)
+    send_concurrency: int | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="Conversations the outbox sends to at once; empty: the platform's default.",
+        examples=[4],
+    )
+    messages_per_minute: int = Field(
+        default=20, ge=1, le=10_000, description="Messages one person may send the bot per minute."
+    )
+    handoffs_per_day: int = Field(
+        default=5, ge=0, le=1000, description="Questions one agent can pass to ambassadors a day."
+    )
+    max_room_members: int = Field(
+        default=200, ge=2, le=100_000, description="Largest room the bot agrees to join."
+    )
+    deadline_horizon_days: int = Field(
+        default=730,
+        ge=1,
+        le=3650,
+        description="Deadlines and events further away than this are refused.",
+    )
+    questions_per_day: int = Field(
+        default=20, ge=0, le=1000, description="Unanswered questions kept per person and day."
+    )
     # The imports (`pixbot agents import`, `pixbot campaign import-orga`) write this many rows
     # per transaction, and pause this long (seconds) after each, while a running bot shares
     # their SQLite database: SQLite has one writer at a time and lets a waiting writer in only
     # during a gap. On PostgreSQL, or when no bot holds the instance lock, they write in bulk
     # batches without a pause (see ``bot.cli.csvio.import_pacing``).
-    import_batch: int = Field(default=500, ge=1, le=100_000)
-    import_pause: float = Field(default=0.2, ge=0, le=10)
+    import_batch: int = Field(
+        default=500, ge=1, le=100_000, description="Rows the imports write per transaction."
+    )
+    import_pause: float = Field(
+        default=0.2,
+        ge=0,
+        le=10,
+        description="Seconds the imports pause between batches while a bot shares SQLite.",
+    )
 
 
 class HttpSection(_Section):
-    # "127.0.0.1:8080": GET /healthz and /metrics; empty = off.
-    listen: str = ""
-    # /metrics needs "Authorization: Bearer <token>"; empty: /metrics only on a loopback listener.
-    metrics_token: SecretStr = SecretStr("")
-    # Where people's browsers reach the dashboard (/tableau), e.g. "https://pixbot.example.gouv.fr"
-    # behind a reverse proxy (the session cookie is then "Secure"); empty: http://<listen>.
-    public_url: str = ""
+    listen: str = Field(
+        default="",
+        description="Address of GET /healthz and /metrics; empty: off. A standby on the same "
+        "host needs another port.",
+        examples=["127.0.0.1:8080"],
+    )
+    metrics_token: SecretStr = Field(
+        default=SecretStr(""),
+        description='/metrics needs "Authorization: Bearer <token>"; empty: /metrics only on '
+        "a loopback listener; secret.",
+    )
+    public_url: str = Field(
+        default="",
+        description="Where people's browsers reach the dashboard (/tableau) behind a reverse "
+        "proxy (the session cookie is then Secure); empty: http://<listen>.",
+        examples=["https://pixbot.example.gouv.fr"],
+    )
 
     @field_validator("public_url")
     @classmethod
     def _public_url(cls, value: str) -> str:
         value = value.strip().rstrip("/")
         if value and not re.fullmatch(r"https?://[^\s/?#@]+", value):
-            raise ValueError(
-                'expected "https://host[:port]", e.g. "https://pixbot.example.gouv.fr"'
-            )
+            raise ValueError("adresse attendue : https://hôte[:port], sans chemin")
         return value
 
     @field_validator("listen")
     @classmethod
     def _listen(cls, value: str) -> str:
         value = value.strip()
-        if value and not re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[\w.\-]+):\d{1,5}", value):
-            raise ValueError('expected "host:port", e.g. "127.0.0.1:8080", or "" for none')
+        match = re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[\w.\-]+):(\d{1,5})", value)
+        if value and (not match or int(match.group(2)) > 65535):
+            raise ValueError('adresse:port attendu (port jusqu’à 65535), ou "" pour aucun')
         return value
-
-
-class PixSection(_Section):
-    """Pix's organisation API (MaDDo, README § Pix API): where it is, who we are to it, how
-    often participations are fetched."""
-
-    # The API's base URL, e.g. "https://api.maddo.pix.fr" (routes are under /api); empty: off.
-    api_url: str = ""
-    client_id: str = ""
-    client_secret: SecretStr = SecretStr("")  # PIXBOT_PIX__CLIENT_SECRET
-    # Minutes between two syncs, during working hours ([schedule]); the CLI syncs at any time.
-    sync_minutes: int = Field(default=30, ge=5, le=1440)
-    # Participations are fetched again from this many minutes before the last successful sync
-    # (clock skew between Pix and us, a page that moved while it was read).
-    overlap_minutes: int = Field(default=60, ge=0, le=10_080)
-    # Seconds one request may take before it counts as failed.
-    timeout: float = Field(default=30.0, gt=0, le=600)
-
-    @field_validator("api_url")
-    @classmethod
-    def _url(cls, value: str) -> str:
-        value = value.strip().rstrip("/")
-        if value and not re.fullmatch(r"https?://[^\s/?#@]+", value):
-            raise ValueError('expected an http(s) URL, e.g. "https://api.pix.fr", or ""')
-        return value
-
-    @model_validator(mode="after")
-    def _credentials(self) -> PixSection:
-        if self.api_url and not (self.client_id.strip() and self.client_secret.get_secret_value()):
-            raise ValueError(
-                "client_id and client_secret (PIXBOT_PIX__CLIENT_SECRET) are required when"
-                " api_url is set"
-            )
-        return self
 
 
 class LogSection(_Section):
-    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "WARNING"
-    format: Literal["text", "json"] = "text"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="WARNING", description="Least severe log level written (--verbose: INFO)."
+    )
+    format: Literal["text", "json"] = Field(
+        default="text", description="text, or one JSON object per line (--log-format)."
+    )
 
 
 class Settings(BaseSettings):
@@ -292,7 +409,7 @@ _CONFIG_PATH_OVERRIDE: str | None = None
 
 
 def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
-    """Load the settings; raise :class:`ConfigError` naming the first bad key.
+    """Load the settings; raise :class:`ConfigError`, one French line per bad key.
 
     ``config_file`` (or ``PIXBOT_CONFIG``) must exist when given explicitly; the default
     ``pixbot.toml`` is optional.
@@ -300,22 +417,62 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
     global _CONFIG_PATH_OVERRIDE
     path = config_file or os.environ.get("PIXBOT_CONFIG")
     if path is not None and not Path(path).is_file():
-        raise ConfigError(f"configuration file not found: {path}")
+        raise ConfigError(
+            f"fichier de configuration introuvable : {Path(path).absolute()} (--config ou "
+            "PIXBOT_CONFIG)"
+        )
     _CONFIG_PATH_OVERRIDE = str(path) if path else None
     try:
         return Settings(**overrides)
     except ValidationError as exc:
-        raise ConfigError(_describe(exc)) from None
+        raise ConfigError(describe(exc, Settings)) from None
+    except PermissionError:
+        where = config_file_in_use(config_file)
+        raise ConfigError(
+            f"fichier de configuration illisible : {where} ; lancez pixbot avec l'utilisateur "
+            "du service (sudo -u pixbot pixbot …) ou donnez-lui le droit de lecture "
+            "(chown root:pixbot, chmod 640)"
+        ) from None
     except ValueError as exc:  # TOML syntax errors
-        raise ConfigError(f"invalid configuration file: {exc}") from None
+        where = config_file_in_use(config_file)
+        text = re.sub(r"\(at line (\d+), column (\d+)\)", r"(ligne \1, colonne \2)", str(exc))
+        raise ConfigError(
+            f"fichier de configuration {where} : syntaxe TOML invalide : {text}"
+        ) from None
     finally:
         _CONFIG_PATH_OVERRIDE = None
 
 
-def _describe(exc: ValidationError) -> str:
-    lines = []
-    for error in exc.errors():
-        key = ".".join(str(part) for part in error["loc"])
-        # Never echo the rejected value: it may be a secret.
-        lines.append(f"invalid configuration key {key!r}: {error['msg']}")
-    return "\n".join(lines)
+def check_platform(settings: Settings) -> None:
+    """What ``pixbot run`` needs of the chosen platform's account, checked before it starts
+    (the other commands never sign in, so they do not need the secrets)."""
+    platform = settings.bot.platform
+    if platform == "matrix":
+        m = settings.matrix
+        if not (m.password.get_secret_value() or m.access_token.get_secret_value()):
+            raise ConfigError(
+                'matrix.password est vide alors que bot.platform = "matrix" : donnez le mot de '
+                "passe du compte du bot (PIXBOT_MATRIX__PASSWORD=… dans l'environnement du "
+                "service) ou matrix.access_token"
+            )
+    if platform == "slack":
+        sl = settings.slack
+        if not sl.bot_token.get_secret_value():
+            raise ConfigError(
+                'slack.bot_token est vide alors que bot.platform = "slack" : donnez le jeton '
+                "xoxb-… du bot (PIXBOT_SLACK__BOT_TOKEN=… dans l'environnement du service)"
+            )
+        if not (sl.app_token.get_secret_value() or sl.signing_secret.get_secret_value()):
+            raise ConfigError(
+                "slack.app_token et slack.signing_secret sont vides : donnez app_token (xapp-…, "
+                "Socket Mode) ou signing_secret (événements HTTP) ; voir docs/deploy-slack.md"
+            )
+
+
+def config_file_in_use(config_file: str | Path | None = None) -> Path | None:
+    """The configuration file the settings are read from (absolute), or None when none is."""
+    path = config_file or os.environ.get("PIXBOT_CONFIG")
+    if path is not None:
+        return Path(path).absolute()
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default.absolute() if default.is_file() else None

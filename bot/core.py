@@ -152,6 +152,28 @@ class ReportsReadiness(Protocol):
 MessageHandler = Callable[[Incoming], Awaitable[None]]
 
 
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a platform declares about how it may be used, read by the outbox (bot/outbox.py,
+    bot/pacing.py) instead of guessed: a new adapter states each one.
+
+    ``rate_limit``: messages per second the platform accepts from us overall;
+    ``max_text_length``: the longest text sent as one message (longer ones leave as numbered
+    parts), None for no limit; ``send_concurrency``: sends in flight at once (to different
+    conversations); ``conversation_rate_limit``: messages per second to one conversation, None
+    when only the overall rate counts.
+    """
+
+    rate_limit: float
+    max_text_length: int | None = None
+    send_concurrency: int = 1
+    conversation_rate_limit: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.rate_limit <= 0 or self.send_concurrency < 1:
+            raise ValueError("a platform sends at a positive rate, at least one at a time")
+
+
 @runtime_checkable
 class Platform(Protocol):
     """What the bot needs from a messaging platform.
@@ -159,12 +181,17 @@ class Platform(Protocol):
     ``run`` receives messages until ``stop`` is called (or, for the console with piped input,
     until the input ends) and passes each to ``on_message``; it must not call ``on_message``
     concurrently for the same conversation.
+
+    Every adapter declares its :class:`Capabilities`, says whether a first message to someone
+    opens a conversation that costs a request of its own (``opens_conversation``: Matrix creates
+    a room, counted by the homeserver's rate limit), and lists the stores of its own that hold
+    people's data (``erasure_steps``, run by bot/erasure.py; an empty list says it keeps none).
+    The contract suite (tests/helpers/platform_contract.py) checks each of these.
     """
 
     name: str
     bot_id: str
-    # Messages per second the platform accepts from us (the outbox rate limiter uses it).
-    rate_limit: float
+    capabilities: Capabilities
 
     async def start(self) -> None: ...
 
@@ -177,6 +204,10 @@ class Platform(Protocol):
     async def open_direct(self, person_id: str) -> str: ...
 
     async def room_members(self, conversation_id: str) -> Sequence[Member]: ...
+
+    def opens_conversation(self, person_id: str) -> bool: ...
+
+    def erasure_steps(self) -> Sequence[ErasureStep]: ...
 
 
 class InvitePolicy(Protocol):
@@ -232,15 +263,11 @@ class ErasureStep(Protocol):
     """One store outside the database that erasure must reach (bot/erasure.py runs them)."""
 
     name: str
+    # True for a step that needs nobody's name (the database scrub): it runs even when who was
+    # erased is lost (a restart between the erasure and its confirmation's delivery).
+    anonymous: bool
 
     async def erase(self, person: ErasedPerson) -> None: ...
-
-
-@runtime_checkable
-class HasErasureSteps(Protocol):
-    """A platform whose own stores (spool, pending events, direct rooms) hold people's data."""
-
-    def erasure_steps(self) -> Sequence[ErasureStep]: ...
 
 
 class Clock(Protocol):

@@ -26,7 +26,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bot.config import Settings
-from bot.core import Incoming, Member, MessageHandler, Outgoing, SendResult
+from bot.core import ErasureStep, Incoming, Member, MessageHandler, Outgoing, SendResult
 from bot.demo_history import HISTORY_SERVICES, launch_day, seed_history
 from bot.platforms.console import DEFAULT_SPEAKER, ConsolePlatform, direct_conversation
 from bot.render import Renderer
@@ -146,7 +146,7 @@ class DemoAgents:
         self.delay = delay
         self.name = console.name
         self.bot_id = console.bot_id
-        self.rate_limit = console.rate_limit
+        self.capabilities = console.capabilities
         self.agents = {agent.platform_id: agent for agent in AGENTS}
         self._on_message: MessageHandler | None = None
         self._turn = asyncio.Lock()
@@ -215,6 +215,12 @@ class DemoAgents:
             timestamp=datetime.now(UTC),
         )
         await self._on_message(incoming)
+
+    def opens_conversation(self, person_id: str) -> bool:
+        return self.console.opens_conversation(person_id)
+
+    def erasure_steps(self) -> Sequence[ErasureStep]:
+        return self.console.erasure_steps()  # the journal the agents' answers go to
 
     async def open_direct(self, person_id: str) -> str:
         return await self.console.open_direct(person_id)

@@ -8,9 +8,9 @@ as an :class:`~bot.core.ErasureStep`:
 * ``database``: the bytes the transaction freed (SQLite: ``secure_delete`` zeroes them as they
   are freed; the write-ahead log that still holds the old pages is checkpointed and truncated,
   free pages are given back) — :class:`DatabaseScrub`;
-* the platform's own stores (``HasErasureSteps``): the console journal, the Slack spool, the
-  Matrix events waiting for their keys, the Matrix direct room (left) and its ``m.direct``
-  entry (removed).
+* the platform's own stores (``Platform.erasure_steps``, part of every adapter's contract):
+  the console journal, the Slack spool, the Matrix events waiting for their keys, the Matrix
+  direct room (left) and its ``m.direct`` entry (removed).
 
 A step that fails is logged (under the person's pseudonym) and the others still run. Which
 steps exist is decided where the pipeline is built (the running bot, or the CLI for what it
@@ -24,7 +24,7 @@ import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from bot.core import ErasedPerson, ErasureStep, HasErasureSteps, Platform
+from bot.core import ErasedPerson, ErasureStep, Platform
 from storage.uow import Store
 
 log = logging.getLogger(__name__)
@@ -38,9 +38,8 @@ class ErasurePipeline:
         self.steps.append(step)
 
     def register_platform(self, platform: Platform) -> None:
-        if isinstance(platform, HasErasureSteps):
-            for step in platform.erasure_steps():
-                self.register(step)
+        for step in platform.erasure_steps():
+            self.register(step)
 
     @property
     def names(self) -> list[str]:
@@ -60,7 +59,7 @@ class ErasurePipeline:
     async def run_anonymous(self) -> None:
         """Only the steps that need nobody's name (the database scrub): who it was is lost."""
         for step in self.steps:
-            if getattr(step, "anonymous", False):
+            if step.anonymous:
                 try:
                     await step.erase(ErasedPerson("", datetime.now(UTC)))
                 except Exception:
@@ -89,13 +88,18 @@ class ErasureCoordinator:
     def __init__(self, pipeline: ErasurePipeline, platform: Platform) -> None:
         self.pipeline = pipeline
         pipeline.register_platform(platform)
-        self._waiting: dict[str, ErasedPerson] = {}
+        # Conversation → people erased there whose confirmation has not left yet (in order:
+        # two people may erase themselves in the same room).
+        self._waiting: dict[str, list[ErasedPerson]] = {}
 
     def erased(self, conversation_id: str, person: ErasedPerson) -> None:
-        self._waiting[conversation_id] = person
+        self._waiting.setdefault(conversation_id, []).append(person)
 
     async def delivered(self, conversation_id: str) -> None:
-        person = self._waiting.pop(conversation_id, None)
+        waiting = self._waiting.get(conversation_id)
+        person = waiting.pop(0) if waiting else None
+        if waiting == []:
+            del self._waiting[conversation_id]
         if person is None:
             await self.pipeline.run_anonymous()
             return

@@ -148,14 +148,46 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False)
 
 
+_format = "text"
+
+
 def configure(level: str | int = logging.WARNING, fmt: str = "text") -> None:
     install()
+    global _format
+    _format = fmt
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter(TEXT_FORMAT))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    # matrix-nio tells at INFO about every room of every sync (about 8 lines per room at each
+    # start: 24,000 lines for 3,000 agents, past journald's default burst limit); its warnings
+    # stay, its details come with DEBUG only.
+    numeric = level if isinstance(level, int) else logging.getLevelName(level)
+    logging.getLogger("nio").setLevel(
+        logging.DEBUG if numeric == logging.DEBUG else logging.WARNING
+    )
     # APScheduler's INFO lines name each job as it is added and run: a "plus tard" adds one
     # for one person. Its warnings stay; its details only at DEBUG.
     scheduler = logging.getLogger("apscheduler")
     scheduler.setLevel(logging.NOTSET if root.level <= logging.DEBUG else logging.WARNING)
+
+
+def is_json() -> bool:
+    return _format == "json"
+
+
+def emit(level: int, message: str, name: str = "bot.cli") -> None:
+    """Write ``message`` to the log whatever the configured level (what an operator must see:
+    the database in use, why pixbot stops), one JSON object per line in ``json`` format."""
+    logger = logging.getLogger(name)
+    logger.handle(logger.makeRecord(name, level, "(pixbot)", 0, message, (), None))
+
+
+def tell_operator(message: str, level: int = logging.ERROR) -> None:
+    """A sentence for the operator on stderr: plain text, or a JSON log line in ``json``
+    format (so that ``--log-format json`` leaves nothing else on stderr)."""
+    if is_json():
+        emit(level, message, "bot.runner")
+    else:
+        print(message, file=sys.stderr)

@@ -105,7 +105,7 @@ class Dispatcher:
         self.database = database or InlineDatabase()
         self.platform = platform
         self.clock = clock
-        self.limiter = limiter or RateLimiter(platform.rate_limit)
+        self.limiter = limiter or RateLimiter(platform.capabilities.rate_limit)
         self.concurrency = max(1, concurrency)
         # Slack also paces each channel: one more bucket per conversation then.
         self.conversation_rate = conversation_rate
@@ -154,7 +154,7 @@ class Dispatcher:
     def _claim_size(self) -> int:
         """Rows read at once: about two seconds of sending, so a reply typed meanwhile waits
         for at most that long behind a launch."""
-        return max(5, min(MAX_CLAIM, int(self.platform.rate_limit * 2)))
+        return max(5, min(MAX_CLAIM, int(self.platform.capabilities.rate_limit * 2)))
 
     async def _transaction(self, work: Callable[[UnitOfWork], Any]) -> Any:
         """``work`` in one transaction, in the database worker (the event loop never waits for
@@ -459,11 +459,11 @@ class Dispatcher:
 
     async def _send_parts(self, message: Outgoing) -> SendResult:
         """Send ``message``, paced, split into numbered parts when it is longer than the
-        platform takes (``platform.max_text_length``). Each part has its own idempotency key,
-        derived from the message's, so a retry after a partial send repeats nothing; the
-        buttons and a picture go with the last part; the first part's result is the
-        message's."""
-        limit = getattr(self.platform, "max_text_length", None)
+        platform takes (``platform.capabilities.max_text_length``). Each part has its own
+        idempotency key, derived from the message's, so a retry after a partial send repeats
+        nothing; the buttons and a picture go with the last part; the first part's result is
+        the message's."""
+        limit = self.platform.capabilities.max_text_length
         parts = split_message(message.text, limit) if isinstance(limit, int) else [message.text]
         first: SendResult | None = None
         hint = message.direct_hint

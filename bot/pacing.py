@@ -39,12 +39,11 @@ async def open_conversation_paced(
 
     Where the platform's limit counts the creation of a conversation like a message
     (Synapse's ``rc_message`` counts room creations), a first message to someone costs two
-    requests: the platform says so (its optional ``opens_conversation(person_id)``), and the
+    requests: the platform says so (its ``opens_conversation(person_id)``), and the
     conversation is opened here, paced, before the message takes its own token. Otherwise the
     homeserver would see two requests on one token and answer 429 at full pace.
     """
-    opens = getattr(platform, "opens_conversation", None)
-    if person_id is None or opens is None or not opens(person_id):
+    if person_id is None or not platform.opens_conversation(person_id):
         return
     await limiter.acquire()
     await platform.open_direct(person_id)

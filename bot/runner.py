@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-import sys
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -14,15 +13,18 @@ from bot import logs
 from bot.app import App
 from bot.config import Settings
 from bot.core import Clock, Platform, PlatformAuthError, PlatformNeedsOperator
+from bot.exitcodes import BAD_SETTINGS, LOGIN_REFUSED, NEEDS_OPERATOR
+from bot.logs import tell_operator
 from storage.health import DatabaseHealth, is_transient
 from storage.uow import Store
 
 log = logging.getLogger(__name__)
 
-# Exit codes a restart cannot fix (deploy/pixbot.service: RestartPreventExitStatus=4 78):
-# the platform refused the bot's credentials; the Matrix device needs a person to heal.
-EXIT_CREDENTIALS_REFUSED = 4
-EXIT_NEEDS_OPERATOR = 78
+# Exit codes a restart cannot fix (bot/exitcodes.py; deploy/pixbot.service:
+# RestartPreventExitStatus=2 4 78): the platform refused the bot's credentials; the Matrix
+# device needs a person to heal.
+EXIT_CREDENTIALS_REFUSED = LOGIN_REFUSED
+EXIT_NEEDS_OPERATOR = NEEDS_OPERATOR
 
 
 def beside_database(database_url: str, suffix: str, fallback: str) -> Path:
@@ -129,6 +131,11 @@ async def run_bot(
     await _upgrade_when_reachable(store)
     with store.transaction() as uow:  # log pseudonyms stay the same across restarts
         logs.set_key(uow.privacy.key())
+    if store.key.in_database:
+        log.warning(
+            "[privacy] key or key_file is not set: the tombstones' key stays in the database, "
+            "so a backup of the database alone can re-identify them (docs/privacy.md)"
+        )
     platform = platform or build_platform(settings)
     app = App(
         settings,
@@ -152,34 +159,36 @@ async def run_bot(
         try:
             await ops.start()  # before the lock: a standby answers /healthz too
         except OSError as error:
-            print(f"[http] listen = {settings.http.listen} : {error}", file=sys.stderr)
+            tell_operator(
+                f"[http] listen = {settings.http.listen} : {error}. Un autre pixbot écoute-t-il "
+                "déjà ce port (une instance de secours sur le même hôte a besoin d'un autre "
+                "port : PIXBOT_HTTP__LISTEN) ?"
+            )
             store.close()
-            return 2
+            return BAD_SETTINGS
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         # A service manager's stop: finish the message in flight, drain, close cleanly.
         loop.add_signal_handler(signum, lambda: _stop_soon(app))
-    log.info("pixbot starting: platform %s, database %s", platform.name, store.database.dialect)
+    log.info("démarrage de pixbot : plateforme %s, base %s", platform.name, store.database.dialect)
     code = 1
     try:
         code = await app.run()
         return code
     except PlatformNeedsOperator as error:
         # Healing needs a person (docs/tchap.md § 8): the unit does not restart this code.
-        print(str(error), file=sys.stderr)
+        tell_operator(str(error))
         return EXIT_NEEDS_OPERATOR
     except PlatformAuthError as error:
-        log.error("platform refused the bot's credentials: %s", error)
-        print(
+        tell_operator(
             f"Connexion refusée par la plateforme {platform.name} : {error}. Vérifiez le compte "
-            "du bot (mot de passe, jeton, compte expiré) puis relancez pixbot.",
-            file=sys.stderr,
+            "du bot (mot de passe, jeton, compte expiré) puis relancez pixbot (code de sortie 4)."
         )
-        return EXIT_CREDENTIALS_REFUSED
+        return LOGIN_REFUSED
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(signum)
         if ops is not None:
             await ops.stop()
         store.close()
-        log.info("pixbot stopped (exit code %s)", code)
+        log.info("arrêt de pixbot (code de sortie %s)", code)

@@ -105,8 +105,9 @@ class Planner:
     def describe(
         self, uow: UnitOfWork, campaign: Campaign, now: datetime | None = None
     ) -> list[StepView]:
-        """The plan as people read it: each line says what happened (or will) and when."""
-        return [
+        """The plan as people read it: each line says what happened (or will) and when,
+        manual relances included (at the working time they leave)."""
+        steps = [
             StepView(
                 when=display_time(step, self.calendar, self.tz),
                 kind=step.kind,
@@ -118,6 +119,19 @@ class Planner:
             for step in uow.steps.for_campaign(campaign.id)
             if step.person_id is None
         ]
+        for asked in uow.audit.moments("campaign_remind", campaign.id, exclude_actor="scheduler"):
+            leaves = self.calendar.next_slot(asked, self.tz)
+            steps.append(
+                StepView(
+                    when=leaves,
+                    kind="relance",
+                    label="",
+                    status="done",
+                    day=leaves.date(),
+                    pending=bool(now and leaves > now),
+                )
+            )
+        return sorted(steps, key=lambda step: step.when)
 
     def time_for(self, step: ReminderStep, person: Person) -> datetime:
         """When a planned step reaches this person: its day at the start of working hours in

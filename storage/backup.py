@@ -5,6 +5,7 @@ PostgreSQL is backed up with its own tools (``pg_dump``); see docs/deploy-tchap.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -19,10 +20,16 @@ class BackupError(Exception):
 
 
 def backup_sqlite(
-    url: str, target: Path, on_progress: Callable[[int, int], None] | None = None
+    url: str,
+    target: Path,
+    on_progress: Callable[[int, int], None] | None = None,
+    overwrite: bool = False,
 ) -> int:
     """Copy the database at ``url`` into ``target`` page by page; return the page count.
-    ``on_progress(pages copied, total pages)`` is called after each step of 1,024 pages."""
+    ``on_progress(pages copied, total pages)`` is called after each step of 1,024 pages.
+
+    The copy holds personal data: it is created 0600. An existing ``target`` is replaced only
+    with ``overwrite`` (an earlier backup is never lost by a typo)."""
     parsed = make_url(normalise_url(url))
     if parsed.get_backend_name() != "sqlite":
         raise BackupError(
@@ -36,8 +43,15 @@ def backup_sqlite(
         raise BackupError(f"base introuvable : {source_path}")
     if target.resolve() == source_path.resolve():
         raise BackupError("la sauvegarde doit aller dans un autre fichier que la base.")
+    if target.exists() and not overwrite:
+        raise BackupError(
+            f"le fichier {target} existe déjà : choisissez un autre nom, ou ajoutez --force "
+            "pour le remplacer."
+        )
     temporary = target.with_name(f".{target.name}.partial")
     try:
+        temporary.unlink(missing_ok=True)
+        os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
         source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True, timeout=30)
         try:
             copy = sqlite3.connect(temporary)

@@ -128,7 +128,9 @@ class InstanceLock:
         path = self.path
         if path is None:
             return True
-        handle = path.open("a+", encoding="utf-8")
+        # 0600 like the database beside it (docs/privacy.md: every data file pixbot creates).
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        handle = os.fdopen(descriptor, "a+", encoding="utf-8")
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from typing import Annotated
 
 import typer
 
 from bot import logs
+from bot.cli import i18n
 from bot.cli.campaigns import campaign_app
 from bot.cli.common import ConfigOption, state
 from bot.cli.faq import faq_app
@@ -20,6 +23,9 @@ app = typer.Typer(
     help="pixbot : le bot des campagnes Pix (Tchap, Slack, console).",
     no_args_is_help=True,
     add_completion=False,
+    # Plain text help and errors (no Rich panels): they read well in a terminal, a journal and
+    # a test, "[privacy]" in a help text stays as written, and i18n can translate them.
+    rich_markup_mode=None,
 )
 app.command()(run)
 app.command()(forget)
@@ -37,12 +43,26 @@ app.add_typer(pix_app, name="pix")
 @app.callback()
 def root(
     config: ConfigOption = None,
-    verbose: bool = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Journal détaillé (niveau INFO).")
+    ] = False,
     log_format: Annotated[
-        str | None, typer.Option("--log-format", help="text | json (défaut : configuration)")
+        str | None,
+        typer.Option(
+            "--log-format", help="Format du journal : text ou json (défaut : [log] format)."
+        ),
+    ] = None,
+    lang: Annotated[
+        str | None,
+        typer.Option(
+            "--lang",
+            help="Langue des messages de la ligne de commande : fr ou en (défaut : la locale).",
+        ),
     ] = None,
 ) -> None:
     """pixbot : le bot des campagnes Pix."""
+    if lang not in {None, *i18n.LANGUAGES}:
+        raise typer.BadParameter("fr ou en.", param_hint="--lang")
     if log_format not in {None, "text", "json"}:
         raise typer.BadParameter("text ou json.", param_hint="--log-format")
     state.config = config
@@ -51,5 +71,9 @@ def root(
     logs.configure(logging.INFO if verbose else logging.WARNING, log_format or "text")
 
 
+i18n.install(i18n.choose_language([], os.environ))
+
+
 def main() -> None:
+    i18n.install(i18n.choose_language(sys.argv[1:], os.environ))
     app()

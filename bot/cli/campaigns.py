@@ -11,8 +11,9 @@ from zoneinfo import ZoneInfo
 import typer
 
 from bot.cli.charts import write_stats_chart
-from bot.cli.common import fail, now, open_store, settings
+from bot.cli.common import fail, now, settings
 from bot.cli.csvio import write_stats_csv
+from bot.cli.database import open_store
 from bot.cli.progress import progress
 from bot.config import Settings
 from bot.domain import Campaign
@@ -22,7 +23,9 @@ from storage.uow import UnitOfWork
 
 MAX_LISTED_UNMATCHED = 100
 
-campaign_app = typer.Typer(help="Consulter les campagnes.", no_args_is_help=True)
+campaign_app = typer.Typer(
+    help="Consulter les campagnes.", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 def _iso_day(value: date | None) -> str | None:
@@ -102,7 +105,11 @@ def _plan_steps(cfg: Settings, uow: UnitOfWork, campaign: Campaign) -> list[dict
 
 
 @campaign_app.command("list")
-def campaign_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def campaign_list(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Sortie JSON (pour les scripts).")
+    ] = False,
+) -> None:
     """Lister les campagnes (statut et participation)."""
     from bot.render import Renderer
 
@@ -121,8 +128,10 @@ def campaign_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> N
 
 @campaign_app.command("show")
 def campaign_show(
-    code: Annotated[str, typer.Argument(metavar="CODE")],
-    as_json: Annotated[bool, typer.Option("--json")] = False,
+    code: Annotated[str, typer.Argument(metavar="CODE", help="Code de la campagne Pix.")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Sortie JSON (pour les scripts).")
+    ] = False,
     service: ServiceOption = None,
 ) -> None:
     """Détails d'une campagne, calendrier des rappels et participation."""
@@ -164,10 +173,20 @@ def _step_view(step: dict[str, Any]) -> Any:
 
 @campaign_app.command("stats")
 def campaign_stats_cmd(
-    code: Annotated[str, typer.Argument(metavar="CODE")],
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-    csv_file: Annotated[Path | None, typer.Option("--csv", metavar="FILE")] = None,
-    chart: Annotated[Path | None, typer.Option("--chart", metavar="FILE.png")] = None,
+    code: Annotated[str, typer.Argument(metavar="CODE", help="Code de la campagne Pix.")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Sortie JSON (pour les scripts).")
+    ] = False,
+    csv_file: Annotated[
+        Path | None,
+        typer.Option("--csv", metavar="FILE", help="Écrire les chiffres dans ce fichier CSV."),
+    ] = None,
+    chart: Annotated[
+        Path | None,
+        typer.Option(
+            "--chart", metavar="FILE.png", help="Écrire le graphique dans ce fichier PNG."
+        ),
+    ] = None,
     service: ServiceOption = None,
 ) -> None:
     """Statistiques (petits groupes masqués) ; export CSV ou graphique PNG."""
@@ -221,8 +240,13 @@ def campaign_stats_cmd(
 
 @campaign_app.command("import-orga")
 def campaign_import_orga(
-    code: Annotated[str, typer.Argument(metavar="CODE")],
-    file: Annotated[Path, typer.Argument(metavar="FILE.csv", exists=True, dir_okay=False)],
+    code: Annotated[str, typer.Argument(metavar="CODE", help="Code de la campagne Pix.")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FILE.csv", exists=True, dir_okay=False, help="Le fichier CSV à importer."
+        ),
+    ],
     id_column: Annotated[
         str | None, typer.Option("--id-column", help="Colonne d'identifiant externe.")
     ] = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date, datetime
 from pathlib import Path
 
@@ -24,5 +25,7 @@ def write_stats_chart(
     image = draw(renderer, campaign, stats, completions, day=day, locale=renderer.default_locale)
     if image is None:
         return False
-    path.write_bytes(image.data)
+    # Created 0600, like every file pixbot writes (docs/privacy.md).
+    with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as handle:
+        handle.write(image.data)
     return True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -9,10 +10,9 @@ from typing import Annotated, Any
 
 import typer
 
+from bot import logs
 from bot.config import ConfigError, Settings, load_settings
-from bot.runner import store_for
 from bot.text import clean_line
-from storage.uow import Store
 
 ConfigOption = Annotated[
     Path | None,
@@ -31,7 +31,11 @@ state = State()
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
-    typer.echo(message, err=True)
+    """Say why the command stops (stderr, one JSON object with ``--log-format json``)."""
+    if logs.is_json():
+        logs.emit(logging.ERROR, message)
+    else:
+        typer.echo(message, err=True)
     return typer.Exit(code)
 
 
@@ -39,21 +43,9 @@ def settings(config: Path | None = None, **overrides: Any) -> Settings:
     try:
         return load_settings(config or state.config, **overrides)
     except ConfigError as exc:
-        raise fail(f"Configuration invalide : {exc}", 2) from None
-
-
-def open_store(cfg: Settings, upgrade: bool = True) -> Store:
-    """The database, or one French line and exit code 2 when it cannot be opened."""
-    try:
-        store = store_for(cfg)
-        if upgrade:
-            store.upgrade()
-    except Exception as exc:  # malformed URL, unknown driver, unreachable server, bad file
         raise fail(
-            f"Base de données inaccessible ({type(exc).__name__}) : vérifiez bot.database_url.",
-            2,
+            "\n".join(f"Configuration invalide : {line}" for line in str(exc).splitlines()), 2
         ) from None
-    return store
 
 
 def now() -> datetime:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import os
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -267,8 +268,9 @@ def write_stats_csv(
     from bot.stats import DECLARED
 
     hidden = f"< {stats.min_group}"
-    header = ["groupe", "invited", *DECLARED, *(f"{f}_rate" for f in DECLARED)]
-    with path.open("w", encoding="utf-8", newline="") as handle:
+    header = ["group", "invited", *DECLARED, *(f"{f}_rate" for f in DECLARED)]
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # as docs/privacy.md
+    with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(header)
         for group in (stats.total, *stats.services):

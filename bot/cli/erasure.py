@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 class JournalFile:
     name = "console journal"
+    anonymous = False
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -37,6 +38,7 @@ class JournalFile:
 
 class SpoolFile:
     name = "slack spool"
+    anonymous = False
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -58,6 +60,7 @@ class SpoolFile:
 
 class PendingFile:
     name = "matrix pending events"
+    anonymous = False
 
     def __init__(self, path: Path) -> None:
         self.path = path

@@ -9,16 +9,22 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from bot.cli.common import open_store, settings
+from bot.cli.common import settings
+from bot.cli.database import open_store
 
-faq_app = typer.Typer(help="La FAQ.", no_args_is_help=True)
+faq_app = typer.Typer(help="La FAQ.", no_args_is_help=True, rich_markup_mode=None)
 
 
 @faq_app.command("ask")
 def faq_ask(
     question: Annotated[str, typer.Argument(help="La question, ou - pour lire stdin.")],
-    as_json: Annotated[bool, typer.Option("--json")] = False,
-    service: Annotated[str | None, typer.Option("--service")] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Sortie JSON (pour les scripts).")
+    ] = False,
+    service: Annotated[
+        str | None,
+        typer.Option("--service", help="Le service de qui demande (réponses propres au service)."),
+    ] = None,
 ) -> None:
     """Répondre à une question depuis la FAQ (une par ligne avec -)."""
     from bot.handlers.faq import knowledge_base
@@ -38,7 +44,11 @@ def faq_ask(
 
 
 @faq_app.command("unanswered")
-def faq_unanswered(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def faq_unanswered(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Sortie JSON (pour les scripts).")
+    ] = False,
+) -> None:
     """Les questions restées sans réponse (texte, date, service ; jamais qui les a posées)."""
     cfg = settings()
     store = open_store(cfg)

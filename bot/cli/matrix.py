@@ -9,22 +9,43 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.common import ConfigOption, settings
+from bot.cli.common import ConfigOption, fail, settings
 
-matrix_app = typer.Typer(help="Le compte Matrix (Tchap) du bot.", no_args_is_help=True)
+matrix_app = typer.Typer(
+    help="Le compte Matrix (Tchap) du bot.", no_args_is_help=True, rich_markup_mode=None
+)
 
 
 @matrix_app.command("status")
 def matrix_status(
-    as_json: Annotated[bool, typer.Option("--json")] = False, config: ConfigOption = None
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Sortie JSON (pour les scripts).")
+    ] = False,
+    config: ConfigOption = None,
 ) -> None:
     """Utilisateur, appareil, clés, signature croisée, stockage ; code de sortie 1 quand les
     agents ne peuvent pas joindre le bot (avec ce qu'il faut faire)."""
     # Imported here: matrix-nio takes a second to load, which no other command needs.
     from bot.platforms.matrix.status import matrix_status as describe
 
-    m = settings(config).matrix
-    info = asyncio.run(describe(Path(m.store_path), m.homeserver))
+    cfg = settings(config)
+    m = cfg.matrix
+    store_path = Path(m.store_path)
+    if cfg.bot.platform != "matrix" and not store_path.exists():
+        raise fail(
+            f"Pas de compte Matrix ici : bot.platform = {cfg.bot.platform!r} et pas de magasin "
+            f"{store_path.absolute()} ; indiquez la configuration du bot (--config FICHIER ou "
+            "PIXBOT_CONFIG) et lancez la commande avec l'utilisateur du service.",
+            2,
+        )
+    try:
+        info = asyncio.run(describe(store_path, m.homeserver))
+    except PermissionError as error:
+        raise fail(
+            f"Magasin Matrix illisible : {error.filename or store_path} ; lancez la commande avec "
+            "l'utilisateur du service (sudo -u pixbot).",
+            2,
+        ) from None
     if as_json:
         typer.echo(json.dumps(info, ensure_ascii=False, indent=2))
         if not info["reachable"]:

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli.common import check_id, fail, now, open_store, settings
+from bot.cli.common import check_id, fail, now, settings
 from bot.cli.csvio import (
     MAX_LISTED_ERRORS,
     AgentRow,
@@ -19,6 +19,7 @@ from bot.cli.csvio import (
     import_pacing,
     read_agents_csv,
 )
+from bot.cli.database import open_store
 from bot.cli.erasure import offline_pipeline
 from bot.cli.progress import progress
 from bot.core import ErasedPerson
@@ -27,16 +28,25 @@ from bot.render import Renderer
 from bot.text import clean_line
 from storage.uow import UnitOfWork
 
-ambassador_app = typer.Typer(help="Gérer les ambassadeurs.", no_args_is_help=True)
-admin_app = typer.Typer(help="Gérer les administrateurs.", no_args_is_help=True)
-agents_app = typer.Typer(help="Gérer les agents.", no_args_is_help=True)
+ambassador_app = typer.Typer(
+    help="Gérer les ambassadeurs.", no_args_is_help=True, rich_markup_mode=None
+)
+admin_app = typer.Typer(
+    help="Gérer les administrateurs.", no_args_is_help=True, rich_markup_mode=None
+)
+agents_app = typer.Typer(help="Gérer les agents.", no_args_is_help=True, rich_markup_mode=None)
 
 
 @ambassador_app.command("add")
 def ambassador_add(
-    platform_id: Annotated[str, typer.Argument(metavar="ID")],
+    platform_id: Annotated[
+        str,
+        typer.Argument(metavar="ID", help="Identifiant de plateforme (@nom:serveur, U… Slack)."),
+    ],
     service: Annotated[str, typer.Option("--service", help="Service de l'ambassadeur.")],
-    display_name: Annotated[str | None, typer.Option("--name")] = None,
+    display_name: Annotated[
+        str | None, typer.Option("--name", help="Nom affiché (facultatif).")
+    ] = None,
 ) -> None:
     """Nommer un ambassadeur pour un service."""
     pid = check_id(platform_id)
@@ -57,8 +67,13 @@ def ambassador_add(
 
 @ambassador_app.command("remove")
 def ambassador_remove(
-    platform_id: Annotated[str, typer.Argument(metavar="ID")],
-    service: Annotated[str | None, typer.Option("--service")] = None,
+    platform_id: Annotated[
+        str,
+        typer.Argument(metavar="ID", help="Identifiant de plateforme (@nom:serveur, U… Slack)."),
+    ],
+    service: Annotated[
+        str | None, typer.Option("--service", help="Un seul service (défaut : tous).")
+    ] = None,
 ) -> None:
     """Retirer le rôle d'ambassadeur (d'un service, ou de tous)."""
     pid = check_id(platform_id)
@@ -74,7 +89,11 @@ def ambassador_remove(
 
 
 @ambassador_app.command("list")
-def ambassador_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def ambassador_list(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Sortie JSON (pour les scripts).")
+    ] = False,
+) -> None:
     """Lister les ambassadeurs et leurs services."""
     store = open_store(settings())
     with store.transaction() as uow:
@@ -92,7 +111,12 @@ def ambassador_list(as_json: Annotated[bool, typer.Option("--json")] = False) ->
 
 
 @admin_app.command("add")
-def admin_add(platform_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+def admin_add(
+    platform_id: Annotated[
+        str,
+        typer.Argument(metavar="ID", help="Identifiant de plateforme (@nom:serveur, U… Slack)."),
+    ],
+) -> None:
     """Nommer un administrateur."""
     pid = check_id(platform_id)
     store = open_store(settings())
@@ -104,7 +128,12 @@ def admin_add(platform_id: Annotated[str, typer.Argument(metavar="ID")]) -> None
 
 
 @admin_app.command("remove")
-def admin_remove(platform_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+def admin_remove(
+    platform_id: Annotated[
+        str,
+        typer.Argument(metavar="ID", help="Identifiant de plateforme (@nom:serveur, U… Slack)."),
+    ],
+) -> None:
     """Retirer le rôle d'administrateur."""
     pid = check_id(platform_id)
     store = open_store(settings())
@@ -129,7 +158,12 @@ def admin_list() -> None:
 
 @agents_app.command("import")
 def agents_import(
-    file: Annotated[Path, typer.Argument(metavar="FILE.csv", exists=True, dir_okay=False)],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FILE.csv", exists=True, dir_okay=False, help="Le fichier CSV à importer."
+        ),
+    ],
 ) -> None:
     """Importer ou mettre à jour des agents.
 
@@ -199,7 +233,12 @@ def agents_import(
     )
 
 
-def forget(platform_id: Annotated[str, typer.Argument(metavar="ID")]) -> None:
+def forget(
+    platform_id: Annotated[
+        str,
+        typer.Argument(metavar="ID", help="Identifiant de plateforme (@nom:serveur, U… Slack)."),
+    ],
+) -> None:
     """Effacer toutes les données d'une personne."""
     pid = check_id(platform_id)
     cfg = settings()

@@ -14,7 +14,8 @@ from zoneinfo import ZoneInfo
 
 import typer
 
-from bot.cli.common import fail, open_store, settings
+from bot.cli.common import fail, settings
+from bot.cli.database import open_store
 from bot.config import Settings
 from bot.core import SystemClock
 from bot.pix.client import PixError
@@ -132,7 +133,9 @@ def describe(report: SyncReport) -> str:
 
 @pix_app.command("sync")
 def sync(
-    code: Annotated[str | None, typer.Argument(metavar="[CODE]")] = None,
+    code: Annotated[
+        str | None, typer.Argument(metavar="[CODE]", help="Une seule campagne (défaut : toutes).")
+    ] = None,
     service_name: Annotated[
         str | None, typer.Option("--service", help="Le service, quand plusieurs ont ce code.")
     ] = None,

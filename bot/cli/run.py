@@ -10,11 +10,12 @@ import typer
 from sqlalchemy.engine import make_url
 
 from bot import logs
-from bot.cli.common import ConfigOption, fail, now, open_store, settings, state
+from bot.cli.common import ConfigOption, fail, now, settings, state
+from bot.cli.database import announce, check_folder, open_store, shown_url
 from bot.cli.progress import progress
-from bot.config import Settings
+from bot.config import ConfigError, Settings, check_platform
 
-db_app = typer.Typer(help="Base de données.", no_args_is_help=True)
+db_app = typer.Typer(help="Base de données.", no_args_is_help=True, rich_markup_mode=None)
 
 
 def run(
@@ -36,14 +37,20 @@ def run(
     from bot.runner import run_bot
 
     overrides: dict[str, Any] = {}
-    cfg = settings(config)
+    if platform is not None and platform not in {"console", "matrix", "slack"}:
+        raise fail(f"Plateforme inconnue : {platform} (console, matrix ou slack).", 2)
+    cfg = settings(config, **({"bot": {"platform": platform}} if platform and not demo else {}))
     logs.configure("INFO" if state.verbose else cfg.log.level, state.log_format or cfg.log.format)
     if demo:
         overrides.update(_demo_platform(cfg))
-    elif platform is not None:
-        if platform not in {"console", "matrix", "slack"}:
-            raise fail(f"Plateforme inconnue : {platform} (console, matrix ou slack).", 2)
-        cfg.bot.platform = platform  # type: ignore[assignment]
+    else:
+        try:
+            check_platform(cfg)
+        except ConfigError as error:
+            raise fail(f"Configuration invalide : {error}", 2) from None
+    if not demo:
+        check_folder(cfg)
+        announce(cfg)
     try:
         code = asyncio.run(run_bot(cfg, **overrides))
     except KeyboardInterrupt:
@@ -62,7 +69,7 @@ def _demo_platform(cfg: Settings) -> dict[str, Any]:
     # for days), the disclosure rule, messages within working hours (on the demo's clock).
     clock = DemoClock(demo_start(cfg, now()))
     database = Path(str(make_url(cfg.bot.database_url).database))
-    store = open_store(cfg)
+    store = open_store(cfg, create=True)
     try:
         seed(store, clock.start, settings=cfg)
     finally:
@@ -79,25 +86,33 @@ def _demo_platform(cfg: Settings) -> dict[str, Any]:
 def db_upgrade(config: ConfigOption = None) -> None:
     """Créer ou migrer la base de données (Alembic)."""
     cfg = settings(config)
-    store = open_store(cfg)
-    url = make_url(store.database.url).render_as_string(hide_password=True)
-    typer.echo(f"Base à jour : {url}")
+    store = open_store(cfg, create=True)
+    store.close()
+    typer.echo(f"Base à jour : {shown_url(cfg.bot.database_url)}")
 
 
 @db_app.command("backup")
 def db_backup(
-    target: Annotated[Path, typer.Argument(help="Fichier de sauvegarde (SQLite).")],
+    target: Annotated[
+        Path,
+        typer.Argument(metavar="FICHIER", help="Fichier de sauvegarde (SQLite), créé en 0600."),
+    ],
+    force: Annotated[
+        bool, typer.Option("--force", help="Remplacer le fichier de sauvegarde s'il existe déjà.")
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """Sauvegarde à chaud d'une base SQLite (PostgreSQL : pg_dump, voir docs/deploy-tchap.md)."""
     from storage.backup import BackupError, backup_sqlite
 
     cfg = settings(config)
+    check_folder(cfg)
+    announce(cfg)
     try:
         with progress(None, "Sauvegarde (pages)") as bar:
-            pages = backup_sqlite(cfg.bot.database_url, target, bar.update)
+            pages = backup_sqlite(cfg.bot.database_url, target, bar.update, overwrite=force)
     except BackupError as error:
-        raise fail(str(error), 2) from None
+        raise fail(f"Sauvegarde refusée : {error}", 2) from None
     typer.echo(f"Sauvegarde écrite : {target} ({pages} pages)")
 
 

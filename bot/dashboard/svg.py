@@ -118,7 +118,7 @@ def geometry(data: ChartData, plan: Sequence[StepView], total_label: str) -> Geo
     if data.event_date is not None:
         markers.append(Marker("event", data.event_date, x_of(data.event_date)))
     for step in plan:
-        if step.kind in ("reminder", "launch") and start <= step.day <= end:
+        if step.kind in ("reminder", "launch", "relance") and start <= step.day <= end:
             markers.append(Marker(step.kind, step.day, x_of(step.day)))
     if start <= data.today <= end:
         markers.append(Marker("today", data.today, x_of(data.today)))

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from bot.charts import ChartData
 from bot.domain import Campaign, Person, Roles
 from bot.privacy import Figure, Shown
-from bot.services.campaigns import CampaignService
+from bot.services.campaigns import CampaignService, snapshot_moment
 from bot.services.charts import Pictures, chart_data, has_chart
 from bot.stats import CampaignStats, GroupStats
 from scheduler.planning import Planner
@@ -112,30 +112,30 @@ class Views:
         self.pictures = pictures
         self.tz = tz
 
-    def next_figures(self, stats: CampaignStats | None) -> datetime | None:
-        """When the figures change next: the next daily snapshot (None: live figures)."""
-        if stats is None or stats.as_of is None:
-            return None
-        local = stats.as_of.astimezone(self.tz)
-        following = datetime.combine(local.date() + timedelta(days=1), local.timetz())
-        return following.replace(tzinfo=self.tz)
+    def snapshot(self, now: datetime) -> tuple[datetime | None, datetime | None]:
+        """(the moment the figures are as of, when the next ones come): the daily snapshot
+        the chat uses (``snapshot_moment``) and the following midnight; (None, None) live."""
+        as_of = snapshot_moment(now, self.campaigns.refresh, self.campaigns.tz)
+        if as_of is None:
+            return None, None
+        local = as_of.astimezone(self.tz)
+        following = datetime.combine(local.date() + timedelta(days=1), local.time())
+        return as_of, following.replace(tzinfo=self.tz)
 
     def _next_step(self, uow: UnitOfWork, campaign: Campaign, now: datetime) -> StepView | None:
         planned = [
             s
-            for s in self.planner.describe(uow, campaign)
+            for s in self.planner.describe(uow, campaign, now)
             if s.status == "planned" and s.when >= now
         ]
         return min(planned, key=lambda s: s.when) if planned else None
 
     def overview(self, uow: UnitOfWork, viewer: Viewer, now: datetime) -> Overview:
         rows = []
-        last: CampaignStats | None = None
         for campaign in uow.campaigns.search(viewer.scope):
-            last = self.campaigns.stats(uow, campaign, now)
-            rows.append(Row(campaign, last.total, self._next_step(uow, campaign, now)))
-        as_of = last.as_of if last else None
-        return Overview(rows, as_of, self.next_figures(last), self.campaigns.min_group)
+            total = self.campaigns.stats(uow, campaign, now).total
+            rows.append(Row(campaign, total, self._next_step(uow, campaign, now)))
+        return Overview(rows, *self.snapshot(now), self.campaigns.min_group)
 
     def campaign(
         self, uow: UnitOfWork, viewer: Viewer, campaign_id: int, now: datetime
@@ -156,17 +156,15 @@ class Views:
             if has_chart(chart_stats)
             else None
         )
-        plan = self.planner.describe(uow, campaign)
-        return Detail(campaign, stats, plan, chart, self.next_figures(stats))
+        plan = self.planner.describe(uow, campaign, now)
+        return Detail(campaign, stats, plan, chart, self.snapshot(now)[1])
 
     def ministry(self, uow: UnitOfWork, now: datetime) -> Ministry:
         """Services × campaign codes (several services may run the same Pix code): each cell
         the completion of that service's campaign, exact or as the band the rule allows."""
         cells: dict[tuple[str, str], tuple[Campaign, Band, int | None]] = {}
-        last: CampaignStats | None = None
         for campaign in uow.campaigns.search():
-            last = self.campaigns.stats(uow, campaign, now)
-            total = last.total
+            total = self.campaigns.stats(uow, campaign, now).total
             if total.hidden:
                 cells[(campaign.service, campaign.code)] = (campaign, band_hidden(), None)
                 continue
@@ -178,10 +176,7 @@ class Views:
             )
         services = sorted({service for service, _ in cells} | set(uow.services.all()))
         codes = sorted({code for _, code in cells})
-        as_of = last.as_of if last else None
-        return Ministry(
-            services, codes, cells, as_of, self.next_figures(last), self.campaigns.min_group
-        )
+        return Ministry(services, codes, cells, *self.snapshot(now), self.campaigns.min_group)
 
 
 def band_hidden() -> Band:

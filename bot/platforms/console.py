@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TextIO, cast
 
 from bot.core import (
+    Capabilities,
     DeliveryError,
     ErasedPerson,
     ErasureStep,
@@ -178,7 +179,7 @@ class ConsolePlatform:
         self.interactive = self.input.isatty() if interactive is None else interactive
         self.speaker = speaker
         self.room: str | None = None
-        self.rate_limit = rate_limit
+        self.capabilities = Capabilities(rate_limit)
         self.journal = ConsoleJournal(journal_path)
         self.files_dir = files_dir or (journal_path.parent if journal_path else None)
         self._stopping = False
@@ -305,6 +306,9 @@ class ConsolePlatform:
             raise DeliveryError(self.name, "file_write", str(error)) from error
         return path
 
+    def opens_conversation(self, person_id: str) -> bool:
+        return False  # a direct conversation is a name, nothing is created
+
     def erasure_steps(self) -> list[ErasureStep]:
         """Erasure reaches the journal file (bot/erasure.py)."""
         return [JournalErasure(self.journal)]
@@ -346,6 +350,7 @@ def person_of(conversation_id: str) -> str | None:
 
 class JournalErasure:
     name = "console journal"
+    anonymous = False
 
     def __init__(self, journal: ConsoleJournal) -> None:
         self.journal = journal

@@ -72,6 +72,20 @@ class AuditRepo(_Repo):
             is not None
         )
 
+    def moments(self, action: str, campaign_id: int, exclude_actor: str) -> list[datetime]:
+        """When ``action`` happened for a campaign, oldest first (e.g. the manual relances)."""
+        return list(
+            self.session.scalars(
+                select(AuditRow.at)
+                .where(
+                    AuditRow.action == action,
+                    AuditRow.campaign_id == campaign_id,
+                    AuditRow.actor != exclude_actor,
+                )
+                .order_by(AuditRow.at, AuditRow.id)
+            )
+        )
+
 
 class QuotaRepo(_Repo):
     """Daily allowances per person: ``take`` one unit if the day's limit allows it."""

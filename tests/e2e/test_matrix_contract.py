@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from nio import RoomCreateResponse, RoomPreset
 
+from bot.core import Incoming
 from bot.platforms.matrix import MatrixPlatform
-from tests.helpers.matrix_client import BotAccount, MatrixUser
-from tests.helpers.platform_contract import Inbox, PlatformContract
+from tests.helpers.matrix_client import WAIT, BotAccount, MatrixUser
+from tests.helpers.platform_contract import Holds, Inbox, PlatformContract, Say
 from tests.helpers.synapse import SynapseServer
 
 pytestmark = pytest.mark.synapse
@@ -28,8 +31,12 @@ class TestMatrixContract(PlatformContract):
     ) -> AsyncIterator[MatrixPlatform]:
         platform = BotAccount(synapse).platform(tmp_path / "bot-store")
         await platform.start()
+        received: asyncio.Queue[Incoming] = asyncio.Queue()
+        running = asyncio.create_task(platform.run(received.put))
+        platform.received = received  # type: ignore[attr-defined]
         yield platform
         await platform.stop()
+        await asyncio.wait_for(running, WAIT)
 
     @pytest.fixture
     def recipient(self, agent: MatrixUser) -> str:
@@ -55,3 +62,42 @@ class TestMatrixContract(PlatformContract):
             return bodies
 
         return read
+
+    @pytest.fixture
+    def say(self, platform: MatrixPlatform, agent: MatrixUser) -> Say:
+        async def write(text: str) -> Incoming:
+            room_id = await platform.open_direct(agent.user_id)
+            if room_id not in agent.client.rooms:
+                await agent.join_invite(room_id)
+            await agent.knows_devices_of(platform.bot_id)
+            await agent.send_text(room_id, text)
+            received: asyncio.Queue[Incoming] = platform.received  # type: ignore[attr-defined]
+            while True:  # the bot's own invitation or membership events are not messages
+                incoming = await asyncio.wait_for(received.get(), WAIT)
+                if incoming.text == text:
+                    return incoming
+
+        return write
+
+    @pytest.fixture
+    async def room(self, platform: MatrixPlatform, agent: MatrixUser) -> str:
+        created = await agent.client.room_create(
+            name="DREAL", invite=[platform.bot_id], preset=RoomPreset.private_chat
+        )
+        assert isinstance(created, RoomCreateResponse), created
+        await agent.wait_for(lambda: agent.has_joined(created.room_id, platform.bot_id))
+        return created.room_id
+
+    @pytest.fixture
+    def unknown_room(self, synapse: SynapseServer) -> str:
+        return f"!nowhere:{synapse.server_name}"
+
+    @pytest.fixture
+    def holds(self, platform: MatrixPlatform) -> Holds:
+        async def named(person: str) -> bool:
+            # The bot's m.direct account data on the homeserver, and its own cache.
+            direct = await platform.client.list_direct_rooms()
+            rooms = getattr(direct, "rooms", None) or {}
+            return person in rooms or person in platform._direct_cache
+
+        return named

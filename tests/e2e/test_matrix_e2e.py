@@ -145,6 +145,9 @@ class BotProcess:
         return result.output
 
     def setup(self, ambassador: MatrixUser, agents: Sequence[MatrixUser]) -> None:
+        # As deployed: the database is created first (the other commands refuse a database
+        # that does not exist yet).
+        self.cli("db", "upgrade")
         self.cli("ambassador", "add", ambassador.user_id, "--service", SERVICE)
         if not agents:
             return

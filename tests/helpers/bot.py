@@ -38,10 +38,17 @@ def clean_environment(**overrides: str) -> dict[str, str]:
 
 
 def point_cli_at(monkeypatch: pytest.MonkeyPatch, folder: Path, db_url: str) -> None:
-    """The in-process ``pixbot`` CLI works in ``folder`` on ``db_url``, no configuration file."""
+    """The in-process ``pixbot`` CLI works in ``folder`` on ``db_url``, no configuration file;
+    the database is created as ``pixbot db upgrade`` would (the other commands refuse a
+    database that does not exist yet)."""
     monkeypatch.chdir(folder)
     monkeypatch.delenv("PIXBOT_CONFIG", raising=False)
     monkeypatch.setenv("PIXBOT_BOT__DATABASE_URL", db_url)
+    store = Store.from_url(db_url)
+    try:
+        store.upgrade()
+    finally:
+        store.close()
 
 
 class RecordingConsole(ConsolePlatform):

@@ -7,6 +7,7 @@ import io
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -217,7 +218,9 @@ async def test_names_come_from_the_import_and_the_platform_id_is_always_shown(bo
 
 
 class SmallConsole(RecordingConsole):
-    max_text_length = 300
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.capabilities = replace(self.capabilities, max_text_length=300)
 
 
 async def test_long_replies_are_split_into_numbered_parts(tmp_path: Path, clock: FakeClock) -> None:

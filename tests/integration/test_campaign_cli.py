@@ -26,11 +26,11 @@ async def running(bot: Bot) -> None:
 
 async def test_list_show_stats_json(bot: Bot, cli_env: Path) -> None:
     await running(bot)
-    listed = json.loads(runner.invoke(cli, ["campaign", "list", "--json"]).output)
+    listed = json.loads(runner.invoke(cli, ["campaign", "list", "--json"]).stdout)
     assert [c["code"] for c in listed] == ["ABCDEF234"]
     assert listed[0]["status"] == "running"
     assert listed[0]["url"] == "https://app.pix.fr/campagnes/ABCDEF234"
-    stats = json.loads(runner.invoke(cli, ["campaign", "stats", "ABCDEF234", "--json"]).output)
+    stats = json.loads(runner.invoke(cli, ["campaign", "stats", "ABCDEF234", "--json"]).stdout)
     assert stats["total"]["invited"] == 6
     # #9: 1 of 6 is never a figure (the audience is under twice the threshold).
     assert stats["total"]["completed"] == "hidden:5"
@@ -49,7 +49,7 @@ async def test_small_groups_are_hidden_everywhere(bot: Bot, cli_env: Path) -> No
     await bot.say(AGENTS[0], "fait")
     chat = (await bot.say(AMB, "campagne stats ABCDEF234"))[0]
     assert "moins de 5 personnes" in chat and "1 terminés" not in chat
-    payload = json.loads(runner.invoke(cli, ["campaign", "stats", "ABCDEF234", "--json"]).output)
+    payload = json.loads(runner.invoke(cli, ["campaign", "stats", "ABCDEF234", "--json"]).stdout)
     assert payload["total"] == {"group": "total", "hidden": True, "below": 5}
     result = runner.invoke(
         cli, ["campaign", "stats", "ABCDEF234", "--csv", "s.csv", "--chart", "c.png"]
@@ -81,7 +81,7 @@ async def test_secondary_suppression_across_services(bot: Bot, cli_env: Path) ->
     with bot.store.transaction() as uow:
         for service, pid in others:
             put_person(uow, pid, bot.clock.now(), service=service)
-    payload = json.loads(runner.invoke(cli, ["campaign", "stats", "MIXEDS123", "--json"]).output)
+    payload = json.loads(runner.invoke(cli, ["campaign", "stats", "MIXEDS123", "--json"]).stdout)
     groups = {g["group"]: g["hidden"] for g in payload["services"]}
     # DDTM-29 (2) is hidden; DDT-35 (6) is hidden too, or 16 - 8 - 6 would give it away.
     assert groups == {"DDT-35": True, "DDTM-29": True, "DREAL-BZH": False}
@@ -95,7 +95,10 @@ async def test_csv_and_chart(bot: Bot, cli_env: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader((cli_env / "s.csv").open(encoding="utf-8")))
-    assert rows[0]["groupe"] == "total" and rows[0]["completed"] == "masqué"
+    assert list(rows[0])[:2] == ["group", "invited"]  # one language: the JSON keys
+    assert rows[0]["group"] == "total" and rows[0]["completed"] == "masqué"
+    for written in ("s.csv", "c.png"):  # docs/privacy.md: every file pixbot writes is 0600
+        assert (cli_env / written).stat().st_mode & 0o777 == 0o600
     png = (cli_env / "c.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 5000
 

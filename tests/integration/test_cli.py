@@ -114,7 +114,7 @@ def test_help_everywhere() -> None:
     ):
         result = runner.invoke(app, [*args, "--help"])
         assert result.exit_code == 0, args
-        assert "Usage" in result.output
+        assert "Utilisation :" in result.output
 
 
 def test_console_run_with_piped_input(tmp_path: Path) -> None:

@@ -1,26 +1,51 @@
 from __future__ import annotations
 
+import asyncio
 import io
+import queue
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TextIO, cast
 
 import pytest
 
 from bot.core import DeliveryError, Incoming, Outgoing
 from bot.platforms.console import ConsolePlatform
-from tests.helpers.platform_contract import Inbox, PlatformContract
+from tests.helpers.platform_contract import Holds, Inbox, PlatformContract, Say
+
+
+class LineFeed:
+    """Console input a test types into, line by line (``readline`` waits for the next)."""
+
+    def __init__(self) -> None:
+        self.lines: queue.Queue[str] = queue.Queue()
+
+    def readline(self) -> str:
+        return self.lines.get()
+
+    def isatty(self) -> bool:
+        return False
 
 
 class TestConsoleContract(PlatformContract):
     @pytest.fixture
-    async def platform(self, tmp_path: Path) -> ConsolePlatform:
+    async def platform(self, tmp_path: Path) -> AsyncIterator[ConsolePlatform]:
+        feed = LineFeed()
         platform = ConsolePlatform(
-            input_stream=io.StringIO(),
+            input_stream=cast(TextIO, feed),
             output=io.StringIO(),
             journal_path=tmp_path / "j.jsonl",
             interactive=False,
         )
         await platform.start()
-        return platform
+        received: asyncio.Queue[Incoming] = asyncio.Queue()
+        running = asyncio.ensure_future(platform.run(received.put))
+        platform.received = received  # type: ignore[attr-defined]
+        platform.feed = feed  # type: ignore[attr-defined]
+        yield platform
+        feed.lines.put("")  # end of input: the reading thread and run() end
+        await asyncio.wait_for(running, 5)
+        await platform.stop()
 
     @pytest.fixture
     def recipient(self) -> str:
@@ -32,6 +57,34 @@ class TestConsoleContract(PlatformContract):
             return [m["text"] for m in platform.journal.messages if m["to"] == recipient]
 
         return read
+
+    @pytest.fixture
+    def say(self, platform: ConsolePlatform, recipient: str) -> Say:
+        async def write(text: str) -> Incoming:
+            feed: LineFeed = platform.feed  # type: ignore[attr-defined]
+            feed.lines.put(f"/as {recipient}\n")
+            feed.lines.put(f"{text}\n")
+            received: asyncio.Queue[Incoming] = platform.received  # type: ignore[attr-defined]
+            return await asyncio.wait_for(received.get(), 5)
+
+        return write
+
+    @pytest.fixture
+    def room(self, platform: ConsolePlatform, recipient: str) -> str:
+        # What "/salon #equipe:console" records when the recipient enters the room.
+        platform.journal.append({"type": "join", "room": "#equipe:console", "member": recipient})
+        return "#equipe:console"
+
+    @pytest.fixture
+    def unknown_room(self) -> str:
+        return "#nulle-part:console"
+
+    @pytest.fixture
+    def holds(self, platform: ConsolePlatform, tmp_path: Path) -> Holds:
+        async def named(person: str) -> bool:
+            return person in (tmp_path / "j.jsonl").read_text(encoding="utf-8")
+
+        return named
 
 
 async def test_keys_survive_restart(tmp_path: Path) -> None:

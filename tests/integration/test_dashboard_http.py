@@ -182,6 +182,7 @@ def _figures(html: str) -> dict[str, str]:
 async def test_numbers_equal_the_cli_json(tmp_path: Path, sqlite_url: str) -> None:
     async with dashboard_bot(tmp_path, sqlite_url) as (bot, base):
         await story(bot, agents=14, done=7, started=5, stopped=1)
+        await bot.say(AMB, f"campagne relancer {CODE}")
         expected = json.loads(cli_stats_json(bot, sqlite_url))["total"]
         with bot.store.transaction() as uow:
             campaign = uow.campaigns.by_code(CODE)
@@ -199,6 +200,9 @@ async def test_numbers_equal_the_cli_json(tmp_path: Path, sqlite_url: str) -> No
         # The SVG draws what the PNG draws: the one "stop" may not be shown, so it is not drawn;
         # it joins "non communiqué" with the 1 who has not started (14 - 7 - 5 = 2).
         assert 'class="segment-opted_out"' not in html
+        # The plan says what happened and when, the manual relance included (as campagne voir).
+        plan = re.search(r'<table id="plan">(.*?)</table>', html, re.S)
+        assert plan is not None and "relance" in plan.group(1) and "envoyé" in plan.group(1)
         drawn = dict(re.findall(r'class="segment-(\w+)"><title>[^<]* : (\d+)</title>', html))
         assert drawn == {"completed": "7", "started": "5", "undisclosed": "2"}
 
@@ -386,3 +390,24 @@ async def test_erasure_closes_the_session_and_the_audit_keeps_a_pseudonym(
             }
         assert actors and AMB not in actors
         assert all(actor.startswith("erased:") for actor in actors)
+
+
+@pytest.mark.parametrize(
+    ("refresh", "said"),
+    [
+        ("daily", "les prochains arrivent le mardi 24 novembre 2026 à 00:00"),
+        ("live", "Chiffres en direct."),
+    ],
+)
+async def test_the_page_says_when_the_next_figures_come(
+    tmp_path: Path, sqlite_url: str, refresh: str, said: str
+) -> None:
+    """Even with no campaign yet (nothing to read the moment from)."""
+    async with dashboard_bot(tmp_path, sqlite_url, stats={"refresh": refresh}) as (bot, base):
+        with bot.store.transaction() as uow:
+            amb = uow.people.ensure(AMB, "Ambre", bot.clock.now())
+            uow.roles.add(amb.id, "ambassador", "DREAL-BZH")
+        async with client() as http:
+            await http.get(await ask_link(bot))
+            html = await (await http.get(f"{base}/tableau")).text()
+        assert said in html and "Aucune campagne dans vos services" in html

@@ -34,7 +34,8 @@ async def test_stats_export_shows_a_bar_only_on_a_terminal(
     await _running(bot)
     quiet = runner.invoke(cli, ["campaign", "stats", "ABCDEF234", "--csv", "quiet.csv"])
     assert quiet.exit_code == 0, quiet.output
-    assert quiet.output == "CSV écrit : quiet.csv\n"  # not a terminal: nothing else
+    named, written = quiet.output.splitlines()  # not a terminal: nothing else
+    assert named.startswith("Base de données : ") and written == "CSV écrit : quiet.csv"
     _watched(monkeypatch, True)
     shown = runner.invoke(cli, ["campaign", "stats", "ABCDEF234", "--csv", "shown.csv"])
     assert shown.exit_code == 0, shown.output
@@ -51,8 +52,9 @@ async def test_backup_shows_its_pages_only_on_a_terminal(
     await _running(bot)
     quiet = runner.invoke(cli, ["db", "backup", "quiet.db"])
     assert quiet.exit_code == 0, quiet.output
-    assert quiet.output.startswith("Sauvegarde écrite : quiet.db (") and BAR not in quiet.output
-    assert quiet.output.count("\n") == 1
+    named, written = quiet.output.splitlines()
+    assert named.startswith("Base de données : sqlite:///")
+    assert written.startswith("Sauvegarde écrite : quiet.db (") and BAR not in quiet.output
     _watched(monkeypatch, True)
     shown = runner.invoke(cli, ["db", "backup", "shown.db"])
     assert shown.exit_code == 0, shown.output
@@ -69,7 +71,7 @@ async def test_agents_import_is_quiet_off_a_terminal(
         encoding="utf-8",
     )
     quiet = runner.invoke(cli, ["agents", "import", str(path)])
-    assert quiet.output == "3 agents importés (3 nouveaux, 0 mis à jour).\n"
+    assert quiet.output.splitlines()[1:] == ["3 agents importés (3 nouveaux, 0 mis à jour)."]
     _watched(monkeypatch, True)
     shown = runner.invoke(cli, ["agents", "import", str(path)])
     assert "Import des agents" in shown.output and "3/3" in shown.output

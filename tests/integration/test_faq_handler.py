@@ -119,14 +119,14 @@ async def test_cli_unanswered_never_shows_the_asker(
     await bot.say(AGENTS[0], "oui")
     monkeypatch.setenv("PIXBOT_BOT__DATABASE_URL", db_url)
     result = CliRunner().invoke(cli, ["faq", "unanswered", "--json"])
-    payload = json.loads(result.output)
+    payload = json.loads(result.stdout)
     assert [(q["text"], q["service"]) for q in payload] == [(OFF_TOPIC, "DREAL-BZH")]
     assert AGENTS[0] not in result.output and "Agent 1" not in result.output
 
 
 def test_cli_faq_ask(tmp_path: Path) -> None:
     one = CliRunner().invoke(cli, ["faq", "ask", "Qui voit mes résultats ?", "--json"])
-    payload = json.loads(one.output)
+    payload = json.loads(one.stdout)
     assert payload["topic"] == "resultats.qui_voit"
     assert 0 <= payload["score"] <= 1 and payload["answer"]
     piped = subprocess.run(

@@ -43,6 +43,7 @@ async def test_a_campaign_launched_on_sunday_evening(week_store: Store, tmp_path
     assert "prévus pour lundi 7 décembre 2026 à 09:30" in relance
     [plan] = await bot.say(AMB, "campagne voir ABCDEF234")
     assert "lundi 7 décembre 2026 à 09:30 : invitations (programmées" in plan
+    assert "lundi 7 décembre 2026 à 09:30 : relance (programmé)" in plan
     assert "vendredi 8 janvier 2027 à 09:30 : rappel J-7 (prévu)" in plan
 
     # Monday 10:00 in Paris: Paris agents have it, with the one deadline; Cayenne (06:00) not yet.
@@ -53,6 +54,7 @@ async def test_a_campaign_launched_on_sunday_evening(week_store: Store, tmp_path
     assert bot.inbox(CAYENNE) == []
     [plan] = await bot.say(AMB, "campagne voir ABCDEF234")
     assert "lundi 7 décembre 2026 à 09:30 : invitations (envoyées)" in plan
+    assert "lundi 7 décembre 2026 à 09:30 : relance (envoyé)" in plan
     # 09:30 in Cayenne (13:30 in Paris): Léa's invitation, in her time, her zone named.
     bot.clock.current = MONDAY_MORNING + timedelta(hours=3, minutes=30)
     await bot.app.dispatcher.drain()

@@ -39,11 +39,10 @@ class CreatingPlatform(ConsolePlatform):
         super().__init__(input_stream=io.StringIO(), output=io.StringIO(), interactive=False)
         self.steps_journal = journal
         self.opened: set[str] = set()
-        if not counts_creation:
-            self.opens_conversation = None  # type: ignore[assignment]
+        self.counts_creation = counts_creation
 
     def opens_conversation(self, person_id: str) -> bool:
-        return person_id not in self.opened
+        return self.counts_creation and person_id not in self.opened
 
     async def open_direct(self, person_id: str) -> str:
         if person_id not in self.opened:

@@ -82,10 +82,10 @@ def test_without_api_url_it_says_the_sync_is_off(cli_env: Path) -> None:
 
 def test_wrong_secret_is_a_clear_refusal(configured: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     runner.invoke(cli, ["db", "upgrade"])
-    monkeypatch.setenv("PIXBOT_PIX__CLIENT_SECRET", "wrong")
+    monkeypatch.setenv("PIXBOT_PIX__CLIENT_SECRET", "s3cr3t-w0rd")
     result = runner.invoke(cli, ["pix", "status"])
     assert result.exit_code == 1 and "jeton refusé par Pix (HTTP 401)" in result.output
-    assert "wrong" not in result.output
+    assert "s3cr3t-w0rd" not in result.output
 
 
 def test_an_unknown_code_is_said_so(configured: Path, maddo: FakeMaddo) -> None:

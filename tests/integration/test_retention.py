@@ -115,7 +115,7 @@ async def test_backup_restores_the_same_data(
     original = runner.invoke(
         cli, ["campaign", "list", "--json"], env={"PIXBOT_BOT__DATABASE_URL": db_url}
     )
-    assert listing.output == original.output
+    assert listing.stdout == original.stdout
 
 
 def test_backup_of_postgresql_points_to_pg_dump(monkeypatch: pytest.MonkeyPatch) -> None:

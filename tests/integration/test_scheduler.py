@@ -253,7 +253,7 @@ async def test_show_lists_the_plan_and_json_has_offsets(
     monkeypatch.setenv("PIXBOT_BOT__DATABASE_URL", db_url)
     result = CliRunner().invoke(cli, ["campaign", "show", "ABCDEF234", "--json"])
     assert result.exit_code == 0, result.output
-    payload = json.loads(result.output)
+    payload = json.loads(result.stdout)
     ats = {s["label"]: s["at"] for s in payload["steps"]}
     assert ats["J-7"] == "2026-12-21T09:30:00+01:00"
     assert ats["close"] == "2026-12-28T17:00:00+01:00"

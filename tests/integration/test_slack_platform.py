@@ -11,6 +11,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
+from pathlib import Path
 from urllib.parse import urlencode
 
 import aiohttp
@@ -29,7 +30,7 @@ from bot.platforms.slack import (
 )
 from storage.uow import Store
 from tests.helpers.bot import make_settings
-from tests.helpers.platform_contract import Inbox, PlatformContract
+from tests.helpers.platform_contract import Holds, Inbox, PlatformContract, Say
 from tests.helpers.slack import (
     ALICE,
     APP_TOKEN,
@@ -58,8 +59,29 @@ async def slack(fake_slack: FakeSlack) -> SlackPlatform:
 
 class TestSlackContract(PlatformContract):
     @pytest.fixture
-    async def platform(self, slack: SlackPlatform) -> SlackPlatform:
-        return slack
+    async def contract_endpoint(
+        self, fake_slack: FakeSlack, tmp_path: Path
+    ) -> AsyncIterator[EventsEndpoint]:
+        received: asyncio.Queue[Incoming] = asyncio.Queue()
+        release = asyncio.Event()
+
+        async def handling(incoming: Incoming) -> None:
+            await received.put(incoming)
+            await release.wait()  # a handling in progress: the event stays in the spool
+
+        platform = make_platform(fake_slack, spool_path=tmp_path / "spool.jsonl")
+        running = asyncio.ensure_future(platform.run(handling))
+        await bounded(platform.listening.wait())
+        async with aiohttp.ClientSession() as session:
+            try:
+                yield EventsEndpoint(platform, received, session)
+            finally:
+                release.set()
+                await stop_platform(platform, running)
+
+    @pytest.fixture
+    async def platform(self, contract_endpoint: EventsEndpoint) -> SlackPlatform:
+        return contract_endpoint.platform
 
     @pytest.fixture
     def recipient(self) -> str:
@@ -75,6 +97,32 @@ class TestSlackContract(PlatformContract):
             ]
 
         return read
+
+    @pytest.fixture
+    def say(self, contract_endpoint: EventsEndpoint, recipient: str) -> Say:
+        async def write(text: str) -> Incoming:
+            # What a Slack client sends for that text: mrkdwn entities escaped.
+            event = dm(escape_mrkdwn(text), ts=f"1700000100.{uuid.uuid4().int % 10**6:06d}")
+            assert await contract_endpoint.event(event) == 200
+            return await contract_endpoint.next()
+
+        return write
+
+    @pytest.fixture
+    def room(self) -> str:
+        return "CROOM"
+
+    @pytest.fixture
+    def unknown_room(self) -> str:
+        return "CNOPE"
+
+    @pytest.fixture
+    def holds(self, tmp_path: Path) -> Holds:
+        async def named(person: str) -> bool:
+            spool = tmp_path / "spool.jsonl"
+            return spool.exists() and person in spool.read_text(encoding="utf-8")
+
+        return named
 
 
 # -- pure helpers ----------------------------------------------------------------------------------

@@ -108,7 +108,9 @@ def _one_french_line(result: object, code: int | None = None) -> str:
     assert exit_code != 0 and (code is None or exit_code == code)
     assert "Traceback" not in err + result.stdout  # type: ignore[attr-defined]
     assert result.exception is None or isinstance(result.exception, SystemExit)  # type: ignore[attr-defined]
+    # The line naming the database in use comes first when it could be opened.
     lines = [line for line in err.splitlines() if line.strip()]
+    lines = lines[1:] if lines and lines[0].startswith("Base de données : ") else lines
     assert len(lines) == 1, err
     return lines[0]
 
@@ -149,9 +151,7 @@ def test_cli_bad_database_url_is_one_french_line(
     monkeypatch.setenv("PIXBOT_BOT__DATABASE_URL", url.format(tmp=tmp_path))
     for args in (["campaign", "stats", "ABCDEF234"], ["db", "upgrade"], ["forget", "@x:c"]):
         line = _one_french_line(runner.invoke(cli, args), 2)
-        assert line.startswith("Base de données inaccessible") or line.startswith(
-            "Configuration invalide"
-        )
+        assert line.startswith("Base de données ") or line.startswith("Configuration invalide")
 
 
 # -- names ---------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ shared memory, the console journal, the pictures, the key file — holds a byte 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import stat
 from pathlib import Path
@@ -84,7 +85,13 @@ def test_pixbot_forget_leaves_no_byte(
 ) -> None:
     asyncio.run(_a_life(sqlite_bot))
     point_cli_at(monkeypatch, folder, f"sqlite:///{folder / 'pixbot.db'}")
-    result = CliRunner().invoke(cli, ["forget", TARGET])
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        result = CliRunner().invoke(cli, ["forget", TARGET])
+    finally:  # the CLI points logging at CliRunner's stream, closed once it returns
+        root.handlers[:] = handlers
+        root.setLevel(level)
     assert result.exit_code == 0, result.output
     assert files_naming(folder, NEEDLES) == []
 

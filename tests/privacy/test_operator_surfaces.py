@@ -11,6 +11,7 @@ identical, and the logs never name anybody. On main the per-command counter
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import shutil
@@ -21,6 +22,8 @@ from pathlib import Path
 import pytest
 from aiohttp import ClientSession
 from aiohttp.test_utils import make_mocked_request
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.app import App
 from bot.config import load_settings
@@ -143,7 +146,27 @@ def _metrics_text(app: App) -> str:
     return app.metrics.render().decode()
 
 
-async def _world(template: Path, folder: Path, x_said: str, logs: _Collect) -> dict[str, object]:
+# What an ambassador (or time) may do after the declarations, in any order (the random test).
+STEPS = {
+    "stats": f"campagne stats {CODE}",
+    "voir": f"campagne voir {CODE}",
+    "liste": "campagne liste",
+    "relancer": f"campagne relancer {CODE}",
+    "rappels": f"campagne rappels {CODE} J-5,J-1",
+    "aide": "aide",
+    "days": None,  # three days pass: planned steps run
+}
+FIXED = ("days", "days", "days", "days", "stats", "relancer")
+
+
+async def _world(
+    template: Path,
+    folder: Path,
+    x_said: str,
+    logs: _Collect,
+    steps: tuple[str, ...] = FIXED,
+    x_first: bool = False,
+) -> dict[str, object]:
     shutil.copytree(template.parent, folder)
     url = f"sqlite:///{folder / 'pixbot.db'}"
     store = Store.from_url(url)
@@ -167,14 +190,21 @@ async def _world(template: Path, folder: Path, x_said: str, logs: _Collect) -> d
         await bot.say(AMB, CREATE)
         await bot.say(AMB, f"campagne lancer {CODE}")
         clock.advance(minutes=30)
+        if x_first:
+            await bot.say(X, x_said)
         for agent, said in zip(OTHERS, OTHERS_SAID, strict=True):
             if said is not None:
                 await bot.say(agent, said)
-        await bot.say(X, x_said)
-        for _ in range(4):  # reminders and X's own "plus tard" step, days later
-            clock.advance(days=3)
-            await bot.app.runner.tick(clock.now())
-            await bot.app.dispatcher.drain()
+        if not x_first:
+            await bot.say(X, x_said)
+        for step in steps:  # reminders and X's own "plus tard" step run on the days passing
+            command = STEPS[step]
+            if command is None:
+                clock.advance(days=3)
+                await bot.app.runner.tick(clock.now())
+                await bot.app.dispatcher.drain()
+            else:
+                await bot.say(AMB, command)
         # Lines an operator sees in both worlds: a flood, a reply that failed once.
         for _ in range(cfg.limits.messages_per_minute + 1):
             await bot.say(OTHERS[0], "aide")
@@ -190,7 +220,6 @@ async def _world(template: Path, folder: Path, x_said: str, logs: _Collect) -> d
         await bot.say(AMB, f"campagne stats {CODE}")
         clock.advance(minutes=5)
         await bot.app.dispatcher.drain()
-        await bot.say(AMB, f"campagne relancer {CODE}")
         await bot.say(AMB, f"campagne clore {CODE}")
         await bot.say(AMB, "oui")
         await bot.app.dispatcher.drain()
@@ -239,3 +268,35 @@ async def test_info_logs_name_people_only_by_pseudonym(bot: Bot, info_logs: _Col
     assert "over the message limit" in logged
     assert "@flood:console" not in logged
     assert "p:" in logged  # named by pseudonym, so a line can still be followed
+
+
+@settings(max_examples=6, deadline=None)
+@given(
+    pair=st.lists(st.sampled_from(DECLARATIONS), min_size=2, max_size=2, unique=True),
+    steps=st.lists(st.sampled_from(sorted(STEPS)), min_size=1, max_size=6).map(tuple),
+    x_first=st.booleans(),
+)
+def test_random_sequences_after_one_declaration_move_no_operator_surface(
+    template_db: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    pair: list[str],
+    steps: tuple[str, ...],
+    x_first: bool,
+) -> None:
+    """Item 7: any sequence of ambassador commands and days passing, X declaring first or
+    last: ``/metrics``, ``/healthz`` and INFO logs are the same whatever X declared."""
+    collect = _Collect()
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(collect)
+    root.setLevel(logging.INFO)
+    try:
+        folder = tmp_path_factory.mktemp("random")
+        a, b = (
+            asyncio.run(_world(template_db, folder / said, said, collect, steps, x_first))
+            for said in pair
+        )
+    finally:
+        root.removeHandler(collect)
+        root.setLevel(level)
+    assert (a["metrics"], a["healthz"], a["logs"]) == (b["metrics"], b["healthz"], b["logs"])

@@ -51,7 +51,7 @@ def test_bad_key_is_named(tmp_path: Path, toml: str, key: str) -> None:
     config.write_text(toml, encoding="utf-8")
     with pytest.raises(ConfigError) as error:
         load_settings(config)
-    assert repr(key) in str(error.value)
+    assert str(error.value).startswith(f"{key} ")
 
 
 def test_secret_never_in_error(tmp_path: Path) -> None:
@@ -64,5 +64,5 @@ def test_secret_never_in_error(tmp_path: Path) -> None:
 
 
 def test_missing_explicit_file(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="not found"):
+    with pytest.raises(ConfigError, match="introuvable"):
         load_settings(tmp_path / "nope.toml")

@@ -101,7 +101,7 @@ def test_an_api_url_needs_credentials_and_the_secret_is_never_echoed(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("PIXBOT_CONFIG", raising=False)
-    with pytest.raises(ConfigError, match="client_id and client_secret"):
+    with pytest.raises(ConfigError, match=r"client_id et pix\.client_secret"):
         load_settings(None, pix={"api_url": "https://api.pix.fr", "client_id": "x"})
     with pytest.raises(ConfigError, match=r"pix\.api_url"):
         load_settings(None, pix={"api_url": "ftp://pix"})

@@ -21,6 +21,7 @@ from nio import (
 from nio.crypto import ENCRYPTION_ENABLED
 
 from bot.core import (
+    Capabilities,
     DeliveryError,
     InvitePolicy,
 )
@@ -80,7 +81,7 @@ class MatrixConnection:
     # Longest text sent in one event (the outbox splits longer ones into numbered parts):
     # an event is at most 64 KiB, and the text is there twice (body and HTML), JSON-escaped,
     # then encrypted and base64-encoded — up to 16 bytes per character.
-    max_text_length = 4000
+    MAX_TEXT_LENGTH = 4000
     # Long-poll duration of a sync request.
     sync_timeout_ms = 30_000
     # Shortest time between the starts of two syncs (seconds), so that a burst of events is
@@ -110,7 +111,9 @@ class MatrixConnection:
             raise ValueError("MatrixPlatform needs a password or an access token")
         self.homeserver = homeserver.rstrip("/")
         self.bot_id = user_id
-        self.rate_limit = rate_limit
+        # One message at a time, paced by ``rate_limit`` (Synapse's rc_message); the first
+        # message to someone also opens a room (``opens_conversation``).
+        self.capabilities = Capabilities(rate_limit, max_text_length=self.MAX_TEXT_LENGTH)
         self.store_path = Path(store_path)
         self.e2ee = e2ee and ENCRYPTION_ENABLED
         if e2ee and not ENCRYPTION_ENABLED:

@@ -29,6 +29,7 @@ logger = logging.getLogger(__name__)
 
 class PendingErasure:
     name = "matrix pending events"
+    anonymous = False
 
     def __init__(self, platform: Any) -> None:
         self.platform = platform
@@ -45,6 +46,7 @@ class PendingErasure:
 
 class DirectRoomErasure:
     name = "matrix direct room"
+    anonymous = False
 
     def __init__(self, platform: Any) -> None:
         self.platform = platform  # a MatrixPlatform (its direct-room state and client)
@@ -70,6 +72,7 @@ class DirectRoomErasure:
 
 class KeyStoreErasure:
     name = "matrix key store"
+    anonymous = False
 
     def __init__(self, platform: Any) -> None:
         self.platform = platform

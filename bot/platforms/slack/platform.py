@@ -20,18 +20,18 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from aiohttp import web
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
-from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import (
+    Capabilities,
     DeliveryError,
     ErasureStep,
     Member,
@@ -40,40 +40,32 @@ from bot.core import (
     PlatformAuthError,
     SendResult,
 )
-from bot.platforms.slack import transport
 from bot.platforms.slack.codec import (
     ACTION_PREFIX,
     AUTH_ERRORS,
     PLATFORM,
-    as_mapping,
     auth_refused,
-    build_message,
-    delivery_error,
-    delivery_key,
     error_code,
-    next_cursor,
     unreachable,
 )
-from bot.platforms.slack.files import file_marker, shared_files, upload_arguments
 from bot.platforms.slack.inbox import ConversationQueues
 from bot.platforms.slack.intake import Intake, open_spool
 from bot.platforms.slack.spool import Spool, SpoolErasure
-from bot.platforms.slack.transport import MAX_BACKOFF, NETWORK_ERRORS, sleep_or_stop
+from bot.platforms.slack.transport import (
+    EVENTS_PATH,
+    MAX_BACKOFF,
+    NETWORK_ERRORS,
+    connect_socket_mode,
+    events_runner,
+    listen,
+    sleep_or_stop,
+)
+from bot.platforms.slack.webapi import SlackWebApi
 
 logger = logging.getLogger(__name__)
 
-# How many recent messages of a conversation are searched for an already-delivered key.
-HISTORY_WINDOW = 20
-PAGE_SIZE = 200
 # How long stop() waits for the handlers in progress before cancelling them.
 STOP_TIMEOUT = 10.0
-_KEYS_KEPT = 50_000
-
-# History errors after which posting can still work: the key is then not looked up.
-_HISTORY_UNREADABLE = frozenset({"missing_scope", "not_in_channel"})
-_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
-
-T = TypeVar("T")
 
 
 class _Transient(Exception):
@@ -82,14 +74,6 @@ class _Transient(Exception):
 
 class SlackPlatform(Intake):
     name = PLATFORM
-    # Slack paces chat.postMessage per channel (about 1/s) under a workspace ceiling
-    # (``rate_limit``): the outbox sends to several conversations at once.
-    conversation_rate_limit = 1.0
-    send_concurrency = 8
-    # Longest text posted in one message (the outbox splits longer ones into numbered parts):
-    # Slack truncates ``text`` past 40,000 characters and a message holds at most 50 blocks;
-    # 12,000 characters are four 3,000-character sections.
-    max_text_length = 12_000
 
     def __init__(
         self,
@@ -98,6 +82,7 @@ class SlackPlatform(Intake):
         signing_secret: str = "",
         app_token: str = "",
         rate_limit: float = 1.0,
+        conversation_rate_limit: float = 1.0,
         base_url: str | None = None,
         http_host: str = "127.0.0.1",
         http_port: int = 3000,
@@ -108,7 +93,17 @@ class SlackPlatform(Intake):
     ) -> None:
         if not bot_token:
             raise ValueError("SlackPlatform needs a bot token (xoxb-…)")
-        self.rate_limit = rate_limit
+        self.capabilities = Capabilities(
+            rate_limit,
+            # Longest text posted in one message (the outbox splits longer ones into numbered
+            # parts): Slack truncates ``text`` past 40,000 characters and a message holds at
+            # most 50 blocks; 12,000 characters are four 3,000-character sections.
+            max_text_length=12_000,
+            # Slack paces chat.postMessage per channel (about 1/s) under a workspace ceiling
+            # (``rate_limit``): the outbox sends to several conversations at once.
+            send_concurrency=8,
+            conversation_rate_limit=conversation_rate_limit,
+        )
         self.http_host = http_host
         self.http_port = http_port
         self.app_token = app_token
@@ -155,12 +150,9 @@ class SlackPlatform(Intake):
         self.listening = asyncio.Event()
         self.bound_port: int | None = None
 
-        self._direct_cache: dict[str, str] = {}
-        self._channel_names: dict[str, str] = {}
-        self._users: dict[str, Member] = {}
-        self._delivered: OrderedDict[str, SendResult] = OrderedDict()
-        self._scanned: set[str] = set()
-        self._conversation_locks: dict[str, asyncio.Lock] = {}
+        self.web = SlackWebApi(
+            self.client, ready=self._ready, on_auth_error=self._auth_error, bot_id=self._bot_id
+        )
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -196,6 +188,9 @@ class SlackPlatform(Intake):
             self.team_id = self._given_team_id or response.get("team_id")
             self._started = True
             logger.info("Slack: connected as %s (team %s)", self.bot_id, self.team_id)
+
+    def _bot_id(self) -> str:
+        return self.bot_id
 
     def _auth_error(self, detail: str) -> PlatformAuthError:
         """Remember that the token was refused: ``run`` stops and raises it."""
@@ -255,19 +250,19 @@ class SlackPlatform(Intake):
             raise self._fatal
 
     async def _serve_http(self) -> None:
-        runner = self._runner = await transport.events_runner(self.app)
-        self.bound_port = await transport.listen(runner, self.http_host, self.http_port)
+        runner = self._runner = await events_runner(self.app)
+        self.bound_port = await listen(runner, self.http_host, self.http_port)
         self.listening.set()
         logger.info(
             "Slack: events on http://%s:%s%s",
             self.http_host,
             self.bound_port,
-            transport.EVENTS_PATH,
+            EVENTS_PATH,
         )
 
     async def _connect_socket_mode(self) -> None:
         self._socket = AsyncSocketModeHandler(self.app, self.app_token)
-        if await transport.connect_socket_mode(self._socket, self._stopping, self._auth_error):
+        if await connect_socket_mode(self._socket, self._stopping, self._auth_error):
             self.listening.set()
             logger.info("Slack: connected in Socket Mode")
 
@@ -281,219 +276,25 @@ class SlackPlatform(Intake):
             await self._runner.cleanup()
             self._runner = None
 
-    # -- Web API calls ------------------------------------------------------------------------
+    # -- stores ------------------------------------------------------------------------------
 
     def intake_backlog(self) -> int:
         """Events acknowledged to Slack (spooled) and not handled yet."""
         return len(self._spool)
 
+    def opens_conversation(self, person_id: str) -> bool:
+        return False  # conversations.open costs no chat.postMessage token
+
     def erasure_steps(self) -> list[ErasureStep]:
         return [SpoolErasure(self._spool)]  # bot/erasure.py
 
-    async def _call(self, method: Callable[..., Awaitable[T]], **arguments: Any) -> T:
-        """One Web API call; every failure becomes a :class:`DeliveryError`."""
-        try:
-            return await method(**arguments)
-        except SlackApiError as error:
-            failure = delivery_error(error)
-            if failure.code in AUTH_ERRORS:
-                self._auth_error(failure.code)
-            raise failure from error
-        except (*NETWORK_ERRORS, SlackClientError) as error:
-            raise unreachable(error) from error
-
-    # -- sending ------------------------------------------------------------------------------
+    # -- sending and rooms (the Web API part, bot/platforms/slack/webapi.py) ------------------
 
     async def send(self, message: Outgoing) -> SendResult:
-        await self._ready()
-        known = self._delivered.get(message.key)
-        if known is not None:
-            return known
-        if message.person_id is not None:
-            channel = self._hinted(message.person_id, message.direct_hint)
-            if channel is None:
-                channel = await self.open_direct(message.person_id)
-        else:
-            assert message.conversation_id is not None
-            channel = await self._resolve_channel(message.conversation_id)
-        lock = self._conversation_locks.setdefault(channel, asyncio.Lock())
-        async with lock:
-            known = self._delivered.get(message.key)
-            if known is not None:
-                return known
-            # Only a message that may have gone out before (read to be sent by an earlier
-            # attempt) needs the history: a first attempt costs no Tier-3 call.
-            if message.resend and channel not in self._scanned:
-                await self._scan_history(channel)
-                known = self._delivered.get(message.key)
-                if known is not None:
-                    logger.info("Slack: %s already delivered (found in history)", message.key)
-                    return known
-            if message.image is not None:
-                result = await self._upload(channel, message)
-            else:
-                arguments = build_message(message)
-                response = await self._call(
-                    self.client.chat_postMessage, channel=channel, **arguments
-                )
-                result = SendResult(
-                    remote_id=str(response["ts"]), conversation_id=str(response["channel"])
-                )
-            self._remember(message.key, result)
-            return result
-
-    async def _upload(self, channel: str, message: Outgoing) -> SendResult:
-        """A picture: ``files_upload_v2`` into the conversation, unless already shared there."""
-        arguments = upload_arguments(message, channel)
-        marker = file_marker(arguments["filename"])
-        known = self._delivered.get(marker)
-        if known is not None:
-            logger.info("Slack: picture %s already shared (found in history)", message.key)
-            return known
-        response = await self._call(self.client.files_upload_v2, **arguments)
-        file = as_mapping(response.get("file"))
-        result = SendResult(remote_id=str(file.get("id") or ""), conversation_id=channel)
-        self._remember(marker, result)
-        return result
-
-    async def _scan_history(self, channel: str) -> None:
-        """Remember the keys of the bot's recent messages in ``channel`` (once per process).
-
-        After that, every key this process delivers there is remembered as it is sent, so one
-        look per conversation finds what a previous process sent just before it stopped.
-        """
-        try:
-            response = await self._call(
-                self.client.conversations_history,
-                channel=channel,
-                limit=HISTORY_WINDOW,
-                include_all_metadata=True,
-            )
-        except DeliveryError as error:
-            if error.code not in _HISTORY_UNREADABLE:
-                raise
-            # Without the history scope (or in a public channel the bot posts to without being
-            # a member), a crash between post and record could repeat one message.
-            logger.warning("Slack: history of %s unreadable (%s); not checked", channel, error)
-            self._scanned.add(channel)
-            return
-        for item in response.get("messages") or []:
-            if isinstance(item, Mapping):
-                key = delivery_key(item)
-                if key is not None and key not in self._delivered:
-                    self._remember(key, SendResult(str(item.get("ts")), channel))
-                for marker, file_id in shared_files(item):
-                    self._remember(marker, SendResult(file_id, channel))
-        self._scanned.add(channel)
-
-    def _remember(self, key: str, result: SendResult) -> None:
-        self._delivered[key] = result
-        self._delivered.move_to_end(key)
-        while len(self._delivered) > _KEYS_KEPT:
-            self._delivered.popitem(last=False)
-
-    def _hinted(self, person_id: str, hint: str | None) -> str | None:
-        """The DM channel the outbox remembered (persisted), trusted like the cache."""
-        cached = self._direct_cache.get(person_id)
-        if cached is not None:
-            return cached
-        if hint is not None and _CHANNEL_ID.match(hint):
-            self._direct_cache[person_id] = hint
-            return hint
-        return None
+        return await self.web.send(message)
 
     async def open_direct(self, person_id: str) -> str:
-        """The direct conversation with ``person_id`` (``conversations.open``, cached)."""
-        cached = self._direct_cache.get(person_id)
-        if cached is not None:
-            return cached
-        await self._ready()
-        response = await self._call(self.client.conversations_open, users=person_id)
-        channel = response.get("channel")
-        channel_id = channel.get("id") if isinstance(channel, Mapping) else None
-        if not isinstance(channel_id, str):
-            raise DeliveryError(PLATFORM, "no_channel", f"conversations.open for {person_id}")
-        self._direct_cache[person_id] = channel_id
-        return channel_id
-
-    async def _resolve_channel(self, conversation_id: str) -> str:
-        """``C0123``, ``#C0123`` or ``#general`` → the channel id."""
-        name = conversation_id.strip().removeprefix("#")
-        if not conversation_id.startswith("#") or _CHANNEL_ID.match(name):
-            return name
-        cached = self._channel_names.get(name.lower())
-        if cached is not None:
-            return cached
-        cursor: str | None = None
-        while True:
-            response = await self._call(
-                self.client.conversations_list,
-                types="public_channel,private_channel",
-                exclude_archived=True,
-                limit=PAGE_SIZE,
-                cursor=cursor,
-            )
-            for channel in response.get("channels") or []:
-                if isinstance(channel, Mapping) and isinstance(channel.get("name"), str):
-                    self._channel_names[channel["name"].lower()] = str(channel["id"])
-            if name.lower() in self._channel_names:
-                return self._channel_names[name.lower()]
-            cursor = next_cursor(response)
-            if not cursor:
-                raise DeliveryError(PLATFORM, "channel_not_found", conversation_id, permanent=True)
-
-    # -- rooms --------------------------------------------------------------------------------
+        return await self.web.open_direct(person_id)
 
     async def room_members(self, conversation_id: str) -> Sequence[Member]:
-        """The channel's members other than the bot; bots are flagged (``users.info``)."""
-        await self._ready()
-        channel = await self._resolve_channel(conversation_id)
-        member_ids: list[str] = []
-        cursor: str | None = None
-        while True:
-            try:
-                response = await self._call(
-                    self.client.conversations_members,
-                    channel=channel,
-                    limit=PAGE_SIZE,
-                    cursor=cursor,
-                )
-            except DeliveryError as error:
-                # Like an unknown room; only an outage, a rate limit or the token may pass.
-                transient = error.code == "unreachable" or error.retry_after is not None
-                if not transient and error.code not in AUTH_ERRORS:
-                    error.permanent = True
-                raise
-            member_ids.extend(str(member) for member in response.get("members") or [])
-            cursor = next_cursor(response)
-            if not cursor:
-                break
-        members = []
-        for user_id in dict.fromkeys(member_ids):
-            if user_id == self.bot_id:
-                continue
-            member = await self._user(user_id)
-            if member is not None:
-                members.append(member)
-        return members
-
-    async def _user(self, user_id: str) -> Member | None:
-        """Who a member is (cached); None for a deactivated account."""
-        cached = self._users.get(user_id)
-        if cached is not None:
-            return cached
-        response = await self._call(self.client.users_info, user=user_id)
-        user = response.get("user")
-        if not isinstance(user, Mapping):
-            return Member(platform_id=user_id)
-        if user.get("deleted"):
-            return None
-        profile = as_mapping(user.get("profile"))
-        name = profile.get("display_name") or profile.get("real_name") or user.get("real_name")
-        member = Member(
-            platform_id=user_id,
-            display_name=str(name) if name else None,
-            is_bot=bool(user.get("is_bot")) or user_id == "USLACKBOT",
-        )
-        self._users[user_id] = member
-        return member
+        return await self.web.room_members(conversation_id)

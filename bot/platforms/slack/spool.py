@@ -281,6 +281,7 @@ class SpoolErasure:
     """The Slack spool's place in the erasure pipeline (bot/erasure.py)."""
 
     name = "slack spool"
+    anonymous = False
 
     def __init__(self, spool: Spool) -> None:
         self.spool = spool

@@ -1,0 +1,118 @@
+"""The command line's own words in French (English with ``--lang en`` or an English locale).
+
+Typer (0.29 and later) vendors Click without gettext, so its messages cannot be translated by a
+catalogue at the source: the usage errors and help screens are translated where they are shown,
+from ``bot/messages/cli/fr.yaml`` (whole-message patterns, so that a Click wording we do not know
+stays English rather than half-translated). pixbot's own help and messages are French.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from functools import cache
+from importlib import resources
+from typing import IO, Any
+
+import yaml
+from typer import _click as click_impl
+
+LANGUAGES = ("fr", "en")
+_language = "fr"
+
+
+@cache
+def _catalogue() -> tuple[dict[str, str], list[tuple[re.Pattern[str], str, int]]]:
+    text = (resources.files("bot") / "messages" / "cli" / "fr.yaml").read_text(encoding="utf-8")
+    data = yaml.safe_load(text)
+    patterns = [
+        (re.compile(entry[0], re.S), entry[1], entry[2] if len(entry) > 2 else 0)
+        for entry in data["messages"]
+    ]
+    return dict(data["headings"]), patterns
+
+
+def choose_language(argv: Sequence[str], environ: Mapping[str, str]) -> str:
+    """``--lang X`` on the command line, else the locale (LC_ALL, LC_MESSAGES, LANG): English
+    for an English locale, French otherwise."""
+    for index, arg in enumerate(argv):
+        if arg == "--lang" and index + 1 < len(argv):
+            return argv[index + 1] if argv[index + 1] in LANGUAGES else "fr"
+        if arg.startswith("--lang="):
+            value = arg.partition("=")[2]
+            return value if value in LANGUAGES else "fr"
+    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
+        value = environ.get(name, "")
+        if value:
+            return "en" if value.lower().startswith("en") else "fr"
+    return "fr"
+
+
+def language() -> str:
+    return _language
+
+
+def message(text: str) -> str:
+    """One of Click's messages in the current language."""
+    if _language == "en":
+        return text
+    _headings, patterns = _catalogue()
+    for pattern, french, inner in patterns:
+        match = pattern.match(text)
+        if match is None:
+            continue
+        if inner:
+            # The nested message is translated on its own, then put back in place.
+            start, end = match.span(inner)
+            text = text[:start] + message(match.group(inner)) + text[end:]
+            match = pattern.match(text)
+            if match is None:
+                return text
+        return match.expand(french) + text[match.end() :]
+    return text
+
+
+def screen(text: str) -> str:
+    """A help screen or usage line: Click's headings in the current language."""
+    if _language == "en":
+        return text
+    headings, _patterns = _catalogue()
+    for english, french in headings.items():
+        text = text.replace(english, french)
+    return text
+
+
+def _show_usage_error(self: Any, file: IO[Any] | None = None) -> None:
+    lines = []
+    if self.ctx is not None:
+        lines.append(screen(self.ctx.get_usage()))
+        if self.ctx.command.get_help_option(self.ctx) is not None:
+            lines.append(screen(f"Try '{self.ctx.command_path} --help' for help."))
+    lines.append(screen("Error: ") + message(self.format_message()))
+    click_impl.echo("\n".join(lines), file=file, err=file is None)
+
+
+def _show_error(self: Any, file: IO[Any] | None = None) -> None:
+    click_impl.echo(screen("Error: ") + message(self.format_message()), file=file, err=file is None)
+
+
+def _translated_help(original: Callable[[Any, Any], str]) -> Callable[[Any, Any], str]:
+    def get_help(self: Any, ctx: Any) -> str:
+        return screen(original(self, ctx))
+
+    get_help.__wrapped__ = original  # type: ignore[attr-defined]
+    return get_help
+
+
+def install(lang: str) -> None:
+    """Speak ``lang`` from now on (idempotent)."""
+    global _language
+    _language = lang if lang in LANGUAGES else "fr"
+    # Class attributes of Typer's vendored Click, replaced once (setattr: they are methods).
+    setattr(click_impl.exceptions.UsageError, "show", _show_usage_error)  # noqa: B010
+    setattr(click_impl.exceptions.ClickException, "show", _show_error)  # noqa: B010
+    command = click_impl.core.Command
+    for name in ("get_help", "get_usage"):
+        method = getattr(command, name)
+        if not hasattr(method, "__wrapped__"):
+            setattr(command, name, _translated_help(method))
