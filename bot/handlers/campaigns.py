@@ -270,7 +270,8 @@ async def list_campaigns(ctx: Context, args: str) -> None:
     rows = []
     for campaign in uow.campaigns.search(_scope(ctx)):
         summary = ctx.deps.campaigns.stats(uow, campaign, ctx.now).total
-        rows.append({"campaign": campaign, "total": summary})
+        closes = ctx.deps.campaigns.closes_at(uow, campaign)
+        rows.append({"campaign": campaign, "total": summary, "closes_at": closes})
     ctx.say("campaign_list", rows=rows, min_group=ctx.settings.stats.min_group)
 
 
