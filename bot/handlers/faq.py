@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from bot.faq.followup import follow_up
 from bot.faq.language import FaqLibrary
@@ -43,7 +44,7 @@ async def answer_question(ctx: Context, text: str) -> None:
         memory.remember(ctx.person.id, match.topic, ctx.now)
     if match.topic is not None:
         mine = personal(ctx, text, (match.topic, *match.also))
-        general = {
+        general: dict[str, Any] = {
             "answer": match.answer,
             "more": [base.answer(topic, ctx.person.service) for topic in match.also],
             "see_also": [base.title(topic) for topic in match.see_also],
