@@ -31,7 +31,7 @@ from bot.core import (
 from bot.dbwork import DatabaseWorker, InlineDatabase
 from bot.domain import Person, Roles
 from bot.erasure import DatabaseScrub, ErasureCoordinator, ErasurePipeline
-from bot.fencing import Fencing
+from bot.fencing import SendFence
 from bot.handlers import build_router
 from bot.inbound import InboundPipeline
 from bot.invites import StoreInvitePolicy
@@ -116,7 +116,7 @@ class App:
             settings, store, self.clock, key=f"app-{id(self)}", resilience=self.resilience
         )
         self.planner = Planner(settings, self.jobs)
-        self.fencing = Fencing(store)  # engaged with the instance lock by run()
+        self.fencing = SendFence(store, self.database)  # engaged with the lock by run()
         self.erasure = ErasureCoordinator(ErasurePipeline([DatabaseScrub(store)]), platform)
         self.dispatcher = Dispatcher(
             store,

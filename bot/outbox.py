@@ -15,9 +15,9 @@ one's second… (see :meth:`storage.repositories.outbox.OutboxRepo.due`), and a 
 when new messages are enqueued (:meth:`Dispatcher.poke`), so a reply to one person never waits
 behind another person's backlog; the turns go on from one round to the next (``Turns``).
 The parts it is composed of: the :class:`~bot.sender.Sender` (pacing, numbered parts), the
-pure retry decision (:mod:`bot.retry`), :class:`~bot.fencing.Fencing` (only the lock's holder
-sends) and the batch reporter it is given (``on_batch_progress``). Database work runs in the
-application's database worker (off the event loop).
+pure retry decision (:mod:`bot.retry`), the :class:`~bot.fencing.SendFence` (only the lock's
+holder sends) and the batch reporter it is given (``on_batch_progress``, bot/batches.py).
+Database work runs in the application's database worker (off the event loop).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -34,7 +34,7 @@ from typing import Any
 from bot.core import Clock, DeliveryError, Image, Outgoing, Platform
 from bot.dbwork import DatabaseWorker, InlineDatabase
 from bot.domain import Delivery
-from bot.fencing import Fencing
+from bot.fencing import SendFence
 from bot.pacing import RateLimiter, Turns
 from bot.retry import MAX_OUTAGE_PAUSE, decide
 from bot.sender import LIMITERS_KEPT, Sender
@@ -48,7 +48,10 @@ BatchHook = Callable[[str], Awaitable[None]]
 # Sent rows are marked together: at most this many, or this many seconds, after their send.
 MARK_EVERY = 100
 MARK_INTERVAL = 1.0
-MAX_CLAIM = 200
+# As many rows as the outbox reads to order them fairly (FAIR_WINDOW): none read for nothing.
+MAX_CLAIM = 500
+# Seconds between two progress reports of the batches being sent (and at the end of a drain).
+REPORT_EVERY = 1.0
 # Renders the picture an outbox row names (None: it cannot be shown, the row is dropped).
 PictureHook = Callable[[Delivery], Awaitable[Image | None]]
 
@@ -89,21 +92,27 @@ class Dispatcher:
         pictures: PictureHook | None = None,
         health: DatabaseHealth | None = None,
         database: DatabaseWorker | InlineDatabase | None = None,
-        fencing: Fencing | None = None,
+        fencing: SendFence | None = None,
         on_outcome: Callable[[str, str], None] | None = None,
         on_erasure_delivered: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.store = store
         self.health = health or DatabaseHealth()
-        # The instance lock, once the app runs: only its holder sends and marks.
-        self.fencing = fencing or Fencing(store)
         self.database = database or InlineDatabase()
+        # The instance lock, once the app runs (SendFence.engage): only its holder sends.
+        self.fencing = fencing or SendFence(store, self.database)
         self.platform = platform
         self.clock = clock
         self.sender = Sender(platform, limiter=limiter, conversation_rate=conversation_rate)
         self.concurrency = max(1, concurrency)
         self._marks = _Marks()
         self._tried: set[int] = set()
+        # Batches with sends not reported yet (on_batch_progress), and the last report.
+        self._unreported: dict[str, None] = {}
+        self._reported_at = 0.0
+        # One drain at a time: the run loop and a caller (the console drains after each
+        # message) would otherwise read and send the same rows side by side.
+        self._draining = asyncio.Lock()
         self._turns = Turns(LIMITERS_KEPT)  # whom the last sends went to
         self.on_batch_progress = on_batch_progress
         self.pictures = pictures
@@ -129,6 +138,10 @@ class Dispatcher:
         self.on_erasure_delivered = on_erasure_delivered
 
     @property
+    def limiter(self) -> RateLimiter:
+        return self.sender.limiter
+
+    @property
     def platform_unreachable(self) -> bool:
         return self._outage > 0
 
@@ -143,14 +156,10 @@ class Dispatcher:
     def _paused(self) -> bool:
         return self.paused_until is not None and self.clock.now() < self.paused_until
 
-    @property
-    def limiter(self) -> RateLimiter:
-        return self.sender.limiter
-
     def _claim_size(self) -> int:
         """Rows read at once: about two seconds of sending, so a reply typed meanwhile waits
         for at most that long behind a launch."""
-        return max(5, min(MAX_CLAIM, int(self.platform.capabilities.rate_limit * 2)))
+        return max(5, int(min(MAX_CLAIM, self.platform.capabilities.rate_limit * 2)))
 
     async def _transaction(self, work: Callable[[UnitOfWork], Any]) -> Any:
         """``work`` in one transaction, in the database worker (the event loop never waits for
@@ -159,12 +168,12 @@ class Dispatcher:
 
     def _in_transaction(self, work: Callable[[UnitOfWork], Any]) -> Any:
         with self.store.transaction() as uow:
-            self.fencing.check(uow)  # a process whose lock moved on reads and writes nothing
+            self.fencing.check_in(uow)  # a process whose lock moved on reads and writes nothing
             return work(uow)
 
     def _claim(self, now: datetime, size: int, served: dict[str, int]) -> list[Delivery]:
         with self.store.transaction() as uow:
-            self.fencing.check(uow)
+            self.fencing.check_in(uow)
             return uow.outbox.claim(now, limit=size, served=served)
 
     async def drain(self, limit: int | None = None) -> int:
@@ -172,7 +181,12 @@ class Dispatcher:
 
         A round (one claim) ends early when new messages were enqueued (:meth:`poke`): its
         untried rows go back, and the next read puts the new replies in their fair place.
+        A drain already running is waited for first (then this one sends what is left).
         """
+        async with self._draining:
+            return await self._drain(limit)
+
+    async def _drain(self, limit: int | None) -> int:
         handled = 0
         try:
             while (limit is None or handled < limit) and not self._stopping:
@@ -187,6 +201,7 @@ class Dispatcher:
                 if not due:
                     break
                 done = await self._send_all(due)
+                self.fencing.forget()
                 # Marked before the next read, which would otherwise see them as still due.
                 await self._flush_marks()
                 await self._unclaim(due)
@@ -194,7 +209,7 @@ class Dispatcher:
                 if done == 0:
                     break
         finally:
-            await self._flush_marks()
+            await self._flush_marks(final=True)
         return handled
 
     async def _unclaim(self, due: list[Delivery]) -> None:
@@ -236,10 +251,10 @@ class Dispatcher:
         rest keeps its place), or at a failure of its conversation (later messages must not
         overtake it)."""
         handled = 0
-        for delivery in deliveries:
+        for index, delivery in enumerate(deliveries):
             if self._paused() or self._stopping:  # stopping: the rest stays pending
                 break
-            sent = await self._deliver(delivery)
+            sent = await self._deliver(delivery, deliveries[index:])
             handled += 1
             if not sent and self.concurrency > 1:
                 break
@@ -282,8 +297,9 @@ class Dispatcher:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=timeout)
 
-    async def _deliver(self, delivery: Delivery) -> bool:
-        """Send one row; True when the platform accepted it (marked with the next flush)."""
+    async def _deliver(self, delivery: Delivery, ahead: Sequence[Delivery] = ()) -> bool:
+        """Send one row; True when the platform accepted it (marked with the next flush).
+        ``ahead``: the rows the lane sends next (this one first), checked together."""
         self._tried.add(delivery.id)
         self._turns.served(delivery.recipient)
         if delivery.body is None:  # cancelled or already handled concurrently
@@ -315,7 +331,7 @@ class Dispatcher:
             resend=delivery.claimed_before,
             image=image,
         )
-        if not await self.database.run(self.fencing.still_ours, delivery):
+        if not await self.fencing.sendable(delivery, ahead):
             return True  # the lock moved on, or the row is no longer pending
         try:
             result = await self.sender.send(message)
@@ -357,8 +373,10 @@ class Dispatcher:
         if len(marks.sent) >= MARK_EVERY or time.monotonic() - marks.since >= MARK_INTERVAL:
             await self._flush_marks()
 
-    async def _flush_marks(self) -> None:
-        """Record the accepted sends in one transaction, then report batch progress."""
+    async def _flush_marks(self, *, final: bool = False) -> None:
+        """Record the accepted sends in one transaction, then report batch progress: at most
+        every :data:`REPORT_EVERY` seconds, and when a drain ends (a report counts the whole
+        batch: after every flush, a 20,000-row launch cost a quadratic number of rows read)."""
         marks, self._marks = self._marks, _Marks()
         if marks.sent or marks.conversations:
             now = self.clock.now()
@@ -369,8 +387,12 @@ class Dispatcher:
 
             async with self.lock:
                 await self._transaction(mark)
-        if self.on_batch_progress is not None:
-            for batch in marks.batches:
+        self._unreported.update(marks.batches)
+        due = final or time.monotonic() - self._reported_at >= REPORT_EVERY
+        if self.on_batch_progress is not None and self._unreported and due:
+            batches, self._unreported = self._unreported, {}
+            self._reported_at = time.monotonic()
+            for batch in batches:
                 await self.on_batch_progress(batch)
 
     def _outcome(self, kind: str, outcome: str) -> None:

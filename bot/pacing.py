@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import OrderedDict
 
@@ -19,6 +20,8 @@ class RateLimiter:
         self._last = time.monotonic()
 
     def delay(self) -> float:
+        if self.rate == math.inf:  # no limit (the console): never a wait
+            return 0.0
         now = time.monotonic()
         self._tokens = min(self.burst, self._tokens + (now - self._last) * self.rate)
         self._last = now

@@ -3,20 +3,19 @@
 A *group* is a population the figures are computed over: the whole campaign, or one service.
 Its size (``invited``: the campaign's audience in that group) is chosen by the ambassador, so it
 is shown exactly unless the group has fewer than ``min_group`` people (then the group shows no
-figure at all). Every declaration-derived count (started, completed, stopped — "stop tout"
-included) goes through :func:`bot.privacy.disclose`. When some service groups are hidden, their
-sum could be recovered from the total: the smallest visible groups are hidden too (secondary
-suppression), and a visible service's figure is withheld when the hidden remainder's figure
-would not be exact itself.
+figure at all; the smallest visible groups are hidden too until the hidden ones add up to
+``min_group``). Every declaration-derived count (started, completed, stopped for this campaign)
+goes through :func:`bot.privacy.disclose`, and :func:`complementary` withholds service figures
+so that "the total minus the services shown" never gives one the rule keeps in words.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
-from bot.domain import Participation, ParticipationStatus
+from bot.domain import ParticipationStatus
 from bot.privacy import Figure, Shown, disclose
 
 FIELDS = ("invited", "started", "completed", "opted_out")
@@ -90,50 +89,32 @@ class CampaignStats:
     min_group: int
     # The daily snapshot's moment (declarations after it are not counted); None when live.
     as_of: datetime | None = None
-
-
-def count(states: Iterable[Participation], stopped_all: frozenset[int] = frozenset()) -> Counts:
-    """Every audience member counts in ``invited``; "stop tout" counts as stopped."""
-    invited = started = completed = opted_out = 0
-    for state in states:
-        invited += 1
-        if state.status == ParticipationStatus.COMPLETED:
-            completed += 1
-        elif state.status == ParticipationStatus.OPTED_OUT or state.person.id in stopped_all:
-            opted_out += 1
-        elif state.status == ParticipationStatus.STARTED:
-            started += 1
-    return Counts(invited, started, completed, opted_out)
-
-
-def campaign_stats(
-    states: Iterable[Participation],
-    min_group: int,
-    stopped_all: Iterable[int] = (),
-    as_of: datetime | None = None,
-) -> CampaignStats:
-    stopped = frozenset(stopped_all)
-    by_service: dict[str, list[Participation]] = {}
-    all_states = list(states)
-    for state in all_states:
-        by_service.setdefault(state.person.service or "—", []).append(state)
-    return _grouped(
-        {name: count(items, stopped) for name, items in by_service.items()}, min_group, as_of
-    )
+    # Completions per local day up to the snapshot, as stored with it (the chart's curve);
+    # None when live.
+    curve: tuple[tuple[date, int], ...] | None = None
 
 
 def stats_from_counts(
-    counts: Mapping[tuple[str | None, ParticipationStatus, bool], int],
+    counts: Mapping[tuple[str | None, ParticipationStatus], int],
     min_group: int,
     as_of: datetime | None = None,
 ) -> CampaignStats:
-    """The same figures from people counted per (service, status, "stop tout") by the
-    database: every audience member counts in ``invited``; "stop tout" counts as stopped."""
+    """The figures from audience members counted per (service, status for this campaign)."""
+    return grouped(group_counts(counts), min_group, as_of)
+
+
+def group_counts(counts: Mapping[tuple[str | None, ParticipationStatus], int]) -> dict[str, Counts]:
+    """Audience members counted per (service, status for this campaign), as groups.
+
+    "stop tout" is not a status of any campaign: it is one bit per person, shared by every
+    campaign, so counting it in each campaign's "rappels arrêtés" would let two campaigns whose
+    audiences differ by one person tell that person's choice (see ``docs/privacy.md``). A
+    campaign's figures depend only on what was declared for that campaign."""
     groups: dict[str, Counts] = {}
-    for (service, status, stopped_all), number in counts.items():
+    for (service, status), number in counts.items():
         if status == ParticipationStatus.COMPLETED:
             counted = Counts(number, completed=number)
-        elif status == ParticipationStatus.OPTED_OUT or stopped_all:
+        elif status == ParticipationStatus.OPTED_OUT:
             counted = Counts(number, opted_out=number)
         elif status == ParticipationStatus.STARTED:
             counted = Counts(number, started=number)
@@ -141,30 +122,26 @@ def stats_from_counts(
             counted = Counts(number)
         name = service or "—"
         groups[name] = groups.get(name, Counts()) + counted
-    return _grouped(groups, min_group, as_of)
+    return groups
 
 
-def _grouped(groups: dict[str, Counts], min_group: int, as_of: datetime | None) -> CampaignStats:
+def grouped(
+    groups: Mapping[str, Counts], min_group: int, as_of: datetime | None = None
+) -> CampaignStats:
+    """Total and per-service figures, with the group rules (see the module docstring)."""
     total = sum(groups.values(), Counts())
-    groups = {name: c for name, c in groups.items() if c.invited}
-    hidden = {name for name, c in groups.items() if c.invited < min_group}
-    visible = sorted((c.invited, name) for name, c in groups.items() if name not in hidden)
-    while hidden and visible and sum(groups[n].invited for n in hidden) < min_group:
+    sizes = {name: c for name, c in groups.items() if c.invited}
+    hidden = {name for name, c in sizes.items() if c.invited < min_group}
+    visible = sorted((c.invited, name) for name, c in sizes.items() if name not in hidden)
+    while hidden and visible and sum(sizes[n].invited for n in hidden) < min_group:
         hidden.add(visible.pop(0)[1])
-    withheld: frozenset[str] = frozenset()
-    if hidden:
-        # What the hidden services declared is "total minus the visible ones": a visible
-        # service shows a figure only when that remainder's figure would be exact too.
-        rest = total
-        for name in groups:
-            if name not in hidden:
-                rest = rest - groups[name]
-        withheld = frozenset(
-            f for f in DECLARED if not disclose(getattr(rest, f), rest.invited, min_group).exact
-        )
+    withheld: dict[str, set[str]] = {name: set() for name in sizes}
+    for f in DECLARED:
+        for name in complementary(sizes, hidden, f, min_group):
+            withheld[name].add(f)
     services = tuple(
-        GroupStats(name, groups[name], name in hidden, min_group, withheld)
-        for name in sorted(groups)
+        GroupStats(name, sizes[name], name in hidden, min_group, frozenset(withheld[name]))
+        for name in sorted(sizes)
     )
     # With a single service the breakdown repeats the total: show it only when it adds detail.
     if len(services) == 1:
@@ -175,3 +152,38 @@ def _grouped(groups: dict[str, Counts], min_group: int, as_of: datetime | None) 
         min_group,
         as_of,
     )
+
+
+def complementary(
+    groups: Mapping[str, Counts], hidden: set[str], field_name: str, min_group: int
+) -> set[str]:
+    """The services whose ``field_name`` is shown "non communiqué" (no band) so that the total
+    minus the services shown never gives a figure the rule keeps in words.
+
+    When the total's figure is in words, no service's can be exact (a service's count and its
+    complement are at most the total's): nothing to do. When it is exact, the services whose
+    figure is not exact (or wholly hidden) form the *rest*, whose count anyone can compute as
+    the total minus the exact ones. The rest must be two services at least and its own figure
+    exact; otherwise the smallest exact service joins it, until it is (all of them at worst:
+    then the rest is the total, exact). Its members show no band at all: "moins de 5" for two
+    services whose sum is known could pin both."""
+    total = sum(groups.values(), Counts())
+    if len(groups) < 2 or not disclose(getattr(total, field_name), total.invited, min_group).exact:
+        return set()
+    rest = {
+        name
+        for name, c in groups.items()
+        if name in hidden or not disclose(getattr(c, field_name), c.invited, min_group).exact
+    }
+    if not rest:
+        return set()
+    exact = sorted((groups[n].invited, n) for n in groups if n not in rest)
+    while exact:
+        summed = sum((groups[n] for n in rest), Counts())
+        if (
+            len(rest) >= 2
+            and disclose(getattr(summed, field_name), summed.invited, min_group).exact
+        ):
+            break
+        rest.add(exact.pop(0)[1])
+    return rest - hidden

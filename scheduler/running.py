@@ -126,7 +126,10 @@ class StepRunner:
         calendar, tz = self.planner.calendar, self.planner.tz
         if now.astimezone(tz).date() > campaign.deadline:
             uow.steps.set_status(step.id, "missed", now)
-            self._report(uow, campaign, "step_missed", f"missed:{step.id}", now, step=step)
+            # A "plus tard" step exists only because one agent said so: a notice about it
+            # would tell the ambassadors that someone did. Only the plan's own steps are told.
+            if step.person_id is None:
+                self._report(uow, campaign, "step_missed", f"missed:{step.id}", now, step=step)
             return True
         if not calendar.is_working_time(now, tz):
             uow.steps.reschedule(step.id, calendar.next_slot(now, tz))

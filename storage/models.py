@@ -287,6 +287,24 @@ class QuotaRow(Base):
     count: Mapped[int] = mapped_column(Integer)
 
 
+class StatsSnapshotRow(Base):
+    """The figures shown for a campaign on one day, per service, as they were first computed
+    that day: what an ambassador saw stays what they see until the next day's snapshot (an
+    erasure or a late correction never rewrites a day already shown). Counts only: no person.
+    The row with ``grp`` "" marks a snapshot taken (a campaign may have no audience yet)."""
+
+    __tablename__ = "stats_snapshots"
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("campaigns.id", ondelete="CASCADE"), primary_key=True
+    )
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    grp: Mapped[str] = mapped_column(String(100), primary_key=True)
+    invited: Mapped[int] = mapped_column(Integer)
+    started: Mapped[int] = mapped_column(Integer)
+    completed: Mapped[int] = mapped_column(Integer)
+    opted_out: Mapped[int] = mapped_column(Integer)
+
+
 class PixLinkRow(Base):
     """A campaign linked to its Pix campaign (found by code through Pix's organisation API) and
     where the sync of its participations stands. Nothing about any person."""

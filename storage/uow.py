@@ -29,6 +29,7 @@ from storage.repositories.people import PeopleRepo, RoleRepo, ServiceRepo
 from storage.repositories.pix import PixRepo
 from storage.repositories.privacy import PrivacyRepo
 from storage.repositories.retention import RetentionRepo
+from storage.repositories.snapshots import SnapshotRepo
 
 
 class UnitOfWork:
@@ -52,6 +53,7 @@ class UnitOfWork:
         self.ops = OpsRepo(session)
         self.retention = RetentionRepo(session)
         self.quotas = QuotaRepo(session)
+        self.snapshots = SnapshotRepo(session)
         self.pix = PixRepo(session)
 
     @contextmanager

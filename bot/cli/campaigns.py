@@ -54,7 +54,11 @@ def campaign_payload(
             "kind": campaign.audience_kind,
             # A list's people are not named here (internal ids only in the database).
             "value": None if campaign.audience_kind == "list" else campaign.audience_value,
-            "size": uow.campaigns.audience_size(campaign.id),
+            # The audience of the figures (the stored snapshot), as they show it: a live count
+            # would move with one person's erasure between two readings of the same day.
+            "size": stats.total.counts.invited
+            if not stats.total.hidden
+            else f"fewer_than:{stats.min_group}",
         },
         "created_at": campaign.created_at.astimezone(ZoneInfo(cfg.bot.timezone)).isoformat(),
         "stats": {
@@ -150,7 +154,6 @@ def campaign_show(
             renderer.render(
                 "campaign_show",
                 campaign=campaign,
-                audience_size=uow.campaigns.audience_size(campaign.id),
                 stats=_figures(uow, campaign, cfg),
                 steps=[_step_view(s) for s in steps],
                 pix=uow.pix.link(campaign.id),
@@ -196,7 +199,9 @@ def campaign_stats_cmd(
     with store.transaction() as uow:
         campaign = _find_campaign(uow, code, service)
         stats = _figures(uow, campaign, cfg)
-        completions = uow.participation.completions(campaign.id)
+        from bot.services.campaigns import completion_moments
+
+        completions = completion_moments(uow, campaign, stats)
     if stats.as_of is not None:
         completions = [moment for moment in completions if moment < stats.as_of]
     if csv_file is not None:

@@ -4,14 +4,19 @@ The database (rows in one transaction, then :class:`bot.erasure.DatabaseScrub`),
 the bot keeps beside it when they exist: the console journal, the Slack spool (when no running
 bot holds it: a running bot drops the person's waiting events anyway, as written before their
 erasure, and rewrites its spool when it drains), the Matrix events waiting for their keys.
-The Matrix direct room and ``m.direct`` entry need the bot's session: the running bot reaches
-them through ``oublie-moi``; after ``pixbot forget`` they stay until the person writes or an
-operator leaves the room (docs/privacy.md).
+nio's key store (their devices' keys, the trust files) is scrubbed in its files. The Matrix
+direct room and ``m.direct`` entry need the bot's session: the running bot reaches them through
+``oublie-moi``; after ``pixbot forget`` they stay until an operator leaves the room
+(docs/privacy.md).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from bot.config import Settings
@@ -71,6 +76,38 @@ class PendingFile:
         PendingEvents(self.path).forget(person.platform_id, person.needles())
 
 
+class NioStoreFiles:
+    """nio's key database (``<bot>_<device>.db``) and trust files in the Matrix store."""
+
+    name = "matrix key store"
+    anonymous = False
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    async def erase(self, person: ErasedPerson) -> None:
+        user = person.platform_id
+        for database in sorted(self.folder.glob("*.db")):
+            with contextlib.closing(sqlite3.connect(database, timeout=30)) as connection:
+                tables = {r[0] for r in connection.execute("SELECT name FROM sqlite_master")}
+                if not {"devicekeys", "keys"} <= tables:
+                    continue
+                connection.execute("PRAGMA secure_delete=ON")
+                with connection:
+                    connection.execute(
+                        "DELETE FROM keys WHERE device_id IN "
+                        "(SELECT id FROM devicekeys WHERE user_id = ?)",
+                        (user,),
+                    )
+                    connection.execute("DELETE FROM devicekeys WHERE user_id = ?", (user,))
+                connection.execute("VACUUM")
+        for trust in sorted(self.folder.glob("*_devices")):
+            lines = trust.read_text(encoding="utf-8").splitlines(keepends=True)
+            kept = [line for line in lines if line.split(" ", 1)[0] != user]
+            if kept != lines:
+                trust.write_text("".join(kept), encoding="utf-8")
+
+
 def offline_pipeline(settings: Settings, store: Store) -> ErasurePipeline:
     pipeline = ErasurePipeline([DatabaseScrub(store)])
     journal = console_journal_path(settings.bot.database_url)
@@ -79,7 +116,20 @@ def offline_pipeline(settings: Settings, store: Store) -> ErasurePipeline:
     spool = slack_spool_path(settings)
     if spool.exists():
         pipeline.register(SpoolFile(spool))
-    pending = Path(settings.matrix.store_path) / "pending_events.json"
-    if pending.exists():
-        pipeline.register(PendingFile(pending))
+    matrix_store = Path(settings.matrix.store_path)
+    if (matrix_store / "pending_events.json").exists():
+        pipeline.register(PendingFile(matrix_store / "pending_events.json"))
+    if matrix_store.is_dir():
+        pipeline.register(NioStoreFiles(matrix_store))
     return pipeline
+
+
+def run_offline(pipeline: ErasurePipeline, person: ErasedPerson) -> list[str]:
+    """Run the pipeline from synchronous code; in its own thread when this one already runs an
+    event loop (the CLI called in-process by an application or a test)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(pipeline.run(person))
+    with ThreadPoolExecutor(max_workers=1) as worker:
+        return worker.submit(asyncio.run, pipeline.run(person)).result()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Annotated
@@ -20,7 +19,7 @@ from bot.cli.csvio import (
     read_agents_csv,
 )
 from bot.cli.database import open_store
-from bot.cli.erasure import offline_pipeline
+from bot.cli.erasure import offline_pipeline, run_offline
 from bot.cli.progress import progress
 from bot.core import ErasedPerson
 from bot.privacy import clean_display_name
@@ -252,7 +251,7 @@ def forget(
             erased = ErasedPerson(pid, now(), person.display_name, person.email)
     if erased is None:
         raise fail(f"Personne inconnue : {pid}")
-    failed = asyncio.run(offline_pipeline(cfg, store).run(erased))
+    failed = run_offline(offline_pipeline(cfg, store), erased)
     store.close()
     if failed:
         raise fail(f"Données de {pid} effacées de la base ; à reprendre : {', '.join(failed)}.")

@@ -1,9 +1,10 @@
 """The dashboard's pages on the bot's HTTP server (``[http] listen``, aiohttp), GET only.
 
 ``/tableau/lien/<token>`` exchanges a one-time link (:mod:`bot.dashboard.tokens`) for a session
-cookie (``HttpOnly; SameSite=Strict``, ``Secure`` behind HTTPS, one hour) and redirects to the
-pages: ``/tableau`` (the campaigns of the person's scope), ``/tableau/campagne/<id>`` and, for
-an administrator, ``/tableau/ministere``. A link is used once: its nonce is recorded as a
+cookie (``HttpOnly; SameSite=Strict``, ``Secure`` behind HTTPS, one hour) on a page that moves
+on by itself (a same-site navigation, so the Strict cookie goes with it) to the pages:
+``/tableau`` (the campaigns of the person's scope), ``/tableau/campagne/<id>`` and, for an
+administrator, ``/tableau/ministere``. A link is used once: its nonce is recorded as a
 processed event of the ``dashboard`` pseudo-platform (a primary key: two simultaneous uses
 cannot both win). Roles are read again on every page; every page seen is written to the audit
 log. Responses carry a strict Content-Security-Policy (no script at all), ``no-referrer`` (the
@@ -88,25 +89,30 @@ class Dashboard:
             return self._refusal(error.reason)
         code = request.query.get("campagne", "")
 
-        def exchange() -> tuple[str, int | None]:
+        def exchange() -> tuple[str, int | None, str | None]:
             with self.reader.store.transaction() as uow:
                 viewer = self._viewer(uow, claims)
                 if viewer is None:
-                    return "rights", None
+                    return "rights", None, None
                 if not uow.events.mark_processed(LINK_PLATFORM, claims.nonce, now):
                     uow.audit.add(viewer.person.platform_id, "dashboard_reused", now)
-                    return "reused", None
+                    return "reused", None, None
                 uow.audit.add(viewer.person.platform_id, "dashboard_open", now)
                 found = uow.campaigns.with_code(code, viewer.scope) if code else []
-                return "ok", found[0].id if found else None
+                locale = self.reader.locale_of(viewer.person)
+                return "ok", found[0].id if found else None, locale
 
         async with self._redeeming:
-            outcome, campaign_id = await self.reader.run(exchange)
+            outcome, campaign_id, locale = await self.reader.run(exchange)
         if outcome != "ok":
             return self._refusal(outcome)
         cookie, session = self.links.session(claims, now)
         target = f"{PREFIX}/campagne/{campaign_id}" if campaign_id else PREFIX
-        response = web.Response(status=303, headers={"Location": target})
+        # Not a redirect: a link followed from the chat's site is a cross-site navigation, and
+        # a redirect keeps it cross-site, so the browser would not send the SameSite=Strict
+        # cookie to the next page. This page, on our site, moves on by itself (same-site).
+        body = self.pages.render("opening", locale, target=target, now=now)
+        response = self._html(body)
         response.set_cookie(
             COOKIE,
             cookie,

@@ -74,6 +74,6 @@ async def edit(ctx: Context, args: str) -> None:
         request=request,
         closes_at=closes,
         steps=steps,
-        told=bool(told),
+        # Whether anyone was told is "invited minus done or stopped", live: never said (#23).
         earlier=closes is not None and closed_before is not None and closes < closed_before,
     )

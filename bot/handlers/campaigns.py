@@ -8,6 +8,7 @@ from functools import partial
 from bot.core import Member
 from bot.domain import Campaign, CampaignStatus
 from bot.parsing import ParseError, parse_code, parse_create, split_code_arg
+from bot.privacy import audience_figure
 from bot.router import AMBASSADORS, Context, Deps, Router
 from bot.services.campaigns import Batch, resolve_list
 from bot.services.charts import chart_ref, has_chart
@@ -204,8 +205,12 @@ async def create(ctx: Context, args: str) -> None:
         warnings=warnings,
         holiday=calendar.holiday_name(campaign.deadline),
         plan=plan,
-        audience_size=len(found.people),
-        rejected=rejected if kind == "list" else found.rejected,
+        # How many of the ids or room members are known agents moves with one person's
+        # presence (an erasure, a departure): in words under the threshold, like any figure.
+        size=audience_figure(len(found.people), ctx.settings.stats.min_group),
+        rejected=audience_figure(
+            rejected if kind == "list" else found.rejected, ctx.settings.stats.min_group
+        ),
     )
 
 
@@ -240,7 +245,17 @@ async def launch(ctx: Context, args: str) -> None:
         ctx.person.platform_id, "campaign_launch", ctx.now, campaign.id, count=result.new
     )
     planner.launched(ctx.uow, campaign, ctx.now, result.queued_until)
-    ctx.say("campaign_launched", campaign=campaign, result=result, rejected=resolved.rejected)
+    # Only who joined the audience with this launch is counted (never who was not invited
+    # before: on a second launch that would be who said "stop tout"), under the threshold in
+    # words, like how many room members are not agents of the service.
+    min_group = ctx.settings.stats.min_group
+    ctx.say(
+        "campaign_launched",
+        campaign=campaign,
+        result=result,
+        fresh=audience_figure(result.fresh, min_group),
+        rejected=audience_figure(resolved.rejected, min_group),
+    )
     if result.unsent_batch is not None:
         ctx.after_replies(
             partial(
@@ -255,7 +270,8 @@ async def list_campaigns(ctx: Context, args: str) -> None:
     rows = []
     for campaign in uow.campaigns.search(_scope(ctx)):
         summary = ctx.deps.campaigns.stats(uow, campaign, ctx.now).total
-        rows.append({"campaign": campaign, "total": summary})
+        closes = ctx.deps.campaigns.closes_at(uow, campaign)
+        rows.append({"campaign": campaign, "total": summary, "closes_at": closes})
     ctx.say("campaign_list", rows=rows, min_group=ctx.settings.stats.min_group)
 
 
@@ -269,7 +285,6 @@ async def show(ctx: Context, args: str) -> None:
     ctx.say(
         "campaign_show",
         campaign=campaign,
-        audience_size=uow.campaigns.audience_size(campaign.id),
         stats=ctx.deps.campaigns.stats(uow, campaign, ctx.now),
         steps=ctx.deps.planner.describe(uow, campaign, ctx.now),
         pix=uow.pix.link(campaign.id),
@@ -417,5 +432,6 @@ async def _confirm_cancel(ctx: Context, text: str, code: str) -> bool:
     campaign, _ = found
     dropped = ctx.deps.campaigns.cancel(ctx.uow, campaign)
     ctx.uow.audit.add(ctx.person.platform_id, "campaign_cancel", ctx.now, campaign.id, dropped)
-    ctx.say("campaign_cancelled", campaign=campaign, dropped=dropped)
+    # How many messages were pending is "audience minus those done or stopped", live: no number.
+    ctx.say("campaign_cancelled", campaign=campaign)
     return True

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import math
 import os
 import sys
 import threading
@@ -171,7 +172,7 @@ class ConsolePlatform:
         journal_path: Path | None = None,
         interactive: bool | None = None,
         speaker: str = DEFAULT_SPEAKER,
-        rate_limit: float = 1000.0,
+        rate_limit: float = math.inf,
         files_dir: Path | None = None,
     ) -> None:
         self.input = input_stream or sys.stdin
@@ -179,6 +180,8 @@ class ConsolePlatform:
         self.interactive = self.input.isatty() if interactive is None else interactive
         self.speaker = speaker
         self.room: str | None = None
+        # No server to protect: unpaced by default. A limit of 1000/s cost a launch about a
+        # millisecond per message (each sub-millisecond wait is a timer of the event loop).
         self.capabilities = Capabilities(rate_limit)
         self.journal = ConsoleJournal(journal_path)
         self.files_dir = files_dir or (journal_path.parent if journal_path else None)

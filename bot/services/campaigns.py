@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from datetime import datetime, time
@@ -28,7 +29,7 @@ from bot.domain import (
     Person,
 )
 from bot.notifier import Notifier, PersonMessage
-from bot.stats import CampaignStats, stats_from_counts
+from bot.stats import CampaignStats, Counts, group_counts, grouped, stats_from_counts
 from scheduler.calendar import WorkCalendar
 from storage.uow import UnitOfWork
 
@@ -73,12 +74,12 @@ class LaunchResult:
     new: int
     already: int
     skipped_opted_out: int
-    # People of the audience not invited before: the ambassador sees this, never ``new`` nor
-    # ``skipped_opted_out``, whose difference would tell who said "stop tout".
+    # People who joined the audience with this launch: the ambassador sees this, never ``new``,
+    # ``already`` nor ``skipped_opted_out``, whose differences would tell who said "stop tout".
     fresh: int = 0
     # Room members who are not known agents of the campaign's service (never invited).
     rejected: int = 0
-    # The batch, when none of its invitations was queued because all were withheld: the
+    # The batch, when none of its invitations was queued (all withheld, or nobody joined): the
     # dispatcher will never report it, so the caller must (see :meth:`report_batch`), or the
     # missing summary would tell that every newcomer said "stop tout".
     unsent_batch: str | None = None
@@ -114,10 +115,46 @@ def figures(
     tz: ZoneInfo | None = None,
 ) -> CampaignStats:
     """A campaign's statistics as ambassadors may see them (disclosure rule, daily snapshot),
-    counted by the database in one aggregate query."""
+    counted by the database in one aggregate query.
+
+    The daily snapshot is stored the first time it is asked for (chat, CLI, digest, chart):
+    what was shown for a day stays what is shown that day, whatever happens meanwhile (an
+    erasure, a late correction, an agent moving to another service); they appear in the next
+    day's snapshot, with everything else of that day."""
     as_of = snapshot_moment(now, refresh, tz or ZoneInfo("Europe/Paris")) if now else None
-    counts = uow.participation.status_counts(campaign.id, as_of)
-    return stats_from_counts(counts, min_group, as_of)
+    if as_of is None:
+        return stats_from_counts(uow.participation.status_counts(campaign.id), min_group)
+    day = as_of.date()
+    stored = uow.snapshots.get(campaign.id, day)
+    if stored is None:
+        groups = group_counts(uow.participation.status_counts(campaign.id, as_of))
+        zone = as_of.tzinfo
+        curve = Counter(
+            moment.astimezone(zone).date()
+            for moment in uow.participation.completions(campaign.id)
+            if moment < as_of
+        )
+        stored = uow.snapshots.put(
+            campaign.id,
+            day,
+            {name: (c.invited, c.started, c.completed, c.opted_out) for name, c in groups.items()},
+            curve,
+        )
+    stats = grouped({name: Counts(*row) for name, row in stored.items()}, min_group, as_of)
+    return replace(stats, curve=tuple(uow.snapshots.curve(campaign.id, day)))
+
+
+def completion_moments(uow: UnitOfWork, campaign: Campaign, stats: CampaignStats) -> list[datetime]:
+    """When completions were declared, for the chart's curve: from the stored snapshot (noon of
+    each day, as many as that day counted), or live."""
+    if stats.curve is None or stats.as_of is None:
+        return uow.participation.completions(campaign.id)
+    zone = stats.as_of.tzinfo
+    return [
+        datetime.combine(day, time(12, 0), tzinfo=zone)
+        for day, number in stats.curve
+        for _ in range(number)
+    ]
 
 
 def resolve_list(uow: UnitOfWork, service: str, platform_ids: Sequence[str]) -> Resolved:
@@ -219,41 +256,55 @@ class CampaignService:
         """
         people = list({p.id: p for p in people}.values())
         opted_out = uow.participation.opted_out_all()
+        present = uow.campaigns.audience_ids(campaign.id)
         uow.campaigns.add_audience(campaign.id, [p.id for p in people], now)
         invited = uow.participation.people_with(campaign.id, ParticipationKind.INVITED)
         targets = [p for p in people if p.id not in invited and p.id not in opted_out]
         already = sum(1 for p in people if p.id in invited)
         skipped = len(people) - already - len(targets)
-        # Withheld invitations ("stop tout") count as handled in the progress reports.
-        encoded = replace(batch, withheld=skipped).encode() if batch else None
-        leaving = {p.id: self.leaves_at(p, now) for p in targets}
-        self.notifier.to_people(
-            uow,
-            (
-                PersonMessage(p, f"inv:{campaign.id}:{p.id}", {"zone": p.timezone}, leaving[p.id])
-                for p in targets
-            ),
-            "invitation",
-            now=now,
-            campaign_id=campaign.id,
-            kind="invitation",
-            batch=encoded,
-            with_buttons=True,
-            campaign=campaign,
-            closes_at=self.closes_at(uow, campaign),
+        # The batch (and its reports) covers exactly who joined the audience now; withheld
+        # invitations ("stop tout") count as handled. Someone of the audience invited only
+        # now (they said "reprendre" since the last launch) is outside any report: a report
+        # that exists, or counts, because of them would tell their choice.
+        newcomers = [p for p in people if p.id not in present]
+        reported = [p for p in targets if p.id not in present]
+        encoded = (
+            replace(batch, withheld=len(newcomers) - len(reported)).encode() if batch else None
         )
+        leaving = {p.id: self.leaves_at(p, now) for p in targets}
+        closes_at = self.closes_at(uow, campaign)
+        for group, key in ((reported, encoded), ([p for p in targets if p.id in present], None)):
+            self.notifier.to_people(
+                uow,
+                (
+                    PersonMessage(
+                        p, f"inv:{campaign.id}:{p.id}", {"zone": p.timezone}, leaving[p.id]
+                    )
+                    for p in group
+                ),
+                "invitation",
+                now=now,
+                campaign_id=campaign.id,
+                kind="invitation",
+                batch=key,
+                with_buttons=True,
+                campaign=campaign,
+                closes_at=closes_at,
+            )
         uow.participation.record_many(
             [(p.id, ParticipationKind.INVITED, campaign.id) for p in targets], now, source="system"
         )
         if campaign.status in (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED):
             uow.campaigns.set_status(campaign.id, CampaignStatus.RUNNING)
-        unsent = encoded if encoded is not None and skipped and not targets else None
+        # Nothing queued in the batch: the dispatcher will never report it, the caller does
+        # (always, so that whether a report comes tells nothing either).
+        unsent = encoded if encoded is not None and not reported else None
         here = self.leaves_at(None, now)
         return LaunchResult(
             len(targets),
             already,
             skipped,
-            fresh=len(targets) + skipped,
+            fresh=len(newcomers),
             unsent_batch=unsent,
             queued_until=here,
             staggered=any(when != here for when in leaving.values()),
@@ -355,7 +406,13 @@ class CampaignService:
             # person's answer. Relances are not reported (rows queued before this change).
             return
         counts = uow.outbox.batch_counts(encoded)
-        sent = counts.get(DeliveryStatus.SENT, 0) + batch.withheld
+        # An invitation cancelled before it left (the agent said "fait", "stop" or "stop tout"
+        # meanwhile) counts as handled, like one withheld: the report tells nobody's answer.
+        sent = (
+            counts.get(DeliveryStatus.SENT, 0)
+            + counts.get(DeliveryStatus.CANCELLED, 0)
+            + batch.withheld
+        )
         failed = counts.get(DeliveryStatus.FAILED, 0)
         total = sum(counts.values()) + batch.withheld
         if final:
@@ -372,7 +429,9 @@ class CampaignService:
             "sent": sent,
             "failed": failed,
             "total": total,
-            "exact": True,
+            # Under the threshold, "envoi terminé": how many joined a list or a room's audience
+            # would tell who is (still) a known agent of the service.
+            "exact": total >= self.min_group,
             "failures": failures[:MAX_LISTED_FAILURES],
             "more_failures": max(0, len(failures) - MAX_LISTED_FAILURES),
         }

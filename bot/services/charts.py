@@ -23,7 +23,7 @@ from bot.core import Image
 from bot.domain import Campaign, Delivery
 from bot.privacy import disclose
 from bot.render import Renderer
-from bot.services.campaigns import figures
+from bot.services.campaigns import completion_moments, figures
 from bot.stats import CampaignStats
 from storage.uow import Store, UnitOfWork
 
@@ -133,7 +133,7 @@ class Pictures:
         tz = self.renderer.timezone
         moment = datetime.combine(day, time(12, 0), tzinfo=tz)
         stats = figures(uow, campaign, self.min_group, moment, self.refresh, tz)
-        return campaign, stats, uow.participation.completions(campaign.id)
+        return campaign, stats, completion_moments(uow, campaign, stats)
 
     async def __call__(self, delivery: Delivery) -> Image | None:
         parsed = parse_chart_ref(delivery.attachment or "")

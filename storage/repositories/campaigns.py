@@ -188,6 +188,13 @@ class CampaignRepo(_Repo):
         rows = self.session.scalars(query)
         return [self._person(row, names) for row in rows]
 
+    def audience_ids(self, campaign_id: int) -> set[int]:
+        return set(
+            self.session.scalars(
+                select(AudienceRow.person_id).where(AudienceRow.campaign_id == campaign_id)
+            )
+        )
+
     def audience_names(self, campaign_id: int) -> list[tuple[int, str]]:
         """(person id, display name) of the audience members who have one (Core, no ORM
         object: a sync matching names over a large audience)."""

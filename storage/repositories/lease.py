@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 
 from storage.models import DeliveryRow, LockRow
@@ -25,3 +27,18 @@ class LeaseRepo(_Repo):
         status = select(DeliveryRow.status).where(DeliveryRow.id == delivery_id).scalar_subquery()
         row = self.session.execute(select(current, status)).one()
         return (epoch is None or row[0] == epoch), row[1] == "pending"
+
+    def sendable_many(
+        self, delivery_ids: Sequence[int], epoch: int | None
+    ) -> tuple[bool, set[int]]:
+        """(is ``epoch`` current, which of the deliveries are still pending), in one round
+        trip: the check made before a run of sends (:meth:`bot.outbox.Dispatcher`)."""
+        current = select(LockRow.epoch).where(LockRow.name == LOCK_NAME).scalar_subquery()
+        rows = self.session.execute(
+            select(current, DeliveryRow.id).where(
+                DeliveryRow.id.in_(list(delivery_ids)), DeliveryRow.status == "pending"
+            )
+        ).all()
+        if not rows:  # nothing pending: the epoch still has to be read
+            return self.is_current(epoch), set()
+        return (epoch is None or rows[0][0] == epoch), {row[1] for row in rows}

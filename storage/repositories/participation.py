@@ -251,9 +251,10 @@ class ParticipationRepo(_Repo):
 
     def status_counts(
         self, campaign_id: int, as_of: datetime | None = None
-    ) -> dict[tuple[str | None, ParticipationStatus, bool], int]:
-        """Audience members per (service, status, said "stop tout"): statistics in one
-        aggregate query (as they stood at ``as_of`` when given)."""
+    ) -> dict[tuple[str | None, ParticipationStatus], int]:
+        """Audience members per (service, status for this campaign): statistics in one
+        aggregate query (as they stood at ``as_of`` when given). "stop tout" is not a status
+        of the campaign and does not count here (see ``bot/stats.py``)."""
         audience = AudienceRow
         flags = event_flags(campaign_id, as_of)
         inner = (
@@ -262,7 +263,6 @@ class ParticipationRepo(_Repo):
                 status_expression(flags, audience.person_id, audience.campaign_id, as_of).label(
                     "status"
                 ),
-                opted_out_all_expression(audience.person_id, as_of).label("stopped_all"),
             )
             .select_from(audience)
             .join(PersonRow, PersonRow.id == audience.person_id)
@@ -274,17 +274,16 @@ class ParticipationRepo(_Repo):
             .subquery()
         )
         rows = self.session.execute(
-            select(inner.c.service_id, inner.c.status, inner.c.stopped_all, func.count()).group_by(
-                inner.c.service_id, inner.c.status, inner.c.stopped_all
+            select(inner.c.service_id, inner.c.status, func.count()).group_by(
+                inner.c.service_id, inner.c.status
             )
         ).all()
         names = self._service_names()
-        counts: dict[tuple[str | None, ParticipationStatus, bool], int] = {}
-        for service_id, status, stopped_all, count in rows:
+        counts: dict[tuple[str | None, ParticipationStatus], int] = {}
+        for service_id, status, count in rows:
             key = (
                 names.get(service_id) if service_id is not None else None,
                 ParticipationStatus(status),
-                bool(stopped_all),
             )
             counts[key] = counts.get(key, 0) + int(count)
         return counts

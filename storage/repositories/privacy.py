@@ -13,7 +13,7 @@ import hmac
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import case, delete, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.domain import Person
@@ -129,15 +129,27 @@ class PrivacyRepo(_Repo):
                 )
             )
         )
+        digest = keyed_hash(key, person.platform_id)
+        about = or_(
+            QuestionRow.asker_id == pid,
+            QuestionRow.asker_digest == digest,
+            *(QuestionRow.text.contains(n, autoescape=True) for n in needles),
+        )
+        # A question handed off to the ambassadors and not answered yet stays, emptied and
+        # without its asker: "répondre N" must read the same whether its asker is still here.
+        waiting = QuestionRow.handed_off_at.is_not(None) & QuestionRow.answered_at.is_(None)
         s.execute(
-            delete(QuestionRow).where(
-                or_(
-                    QuestionRow.asker_id == pid,
-                    QuestionRow.asker_digest == keyed_hash(key, person.platform_id),
-                    *(QuestionRow.text.contains(n, autoescape=True) for n in needles),
-                )
+            update(QuestionRow)
+            .where(about, waiting)
+            .values(
+                text="",
+                asker_id=case((QuestionRow.asker_id == pid, None), else_=QuestionRow.asker_id),
+                asker_digest=case(
+                    (QuestionRow.asker_digest == digest, None), else_=QuestionRow.asker_digest
+                ),
             )
         )
+        s.execute(delete(QuestionRow).where(about, ~waiting))
         # Event ids recorded raw before they were hashed (kept 30 days) may hold the id.
         s.execute(
             delete(ProcessedEventRow).where(

@@ -9,17 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
 from bot.app import App
+from bot.cli import app as cli
 from bot.core import ErasedPerson
 from storage.uow import Store
-from tests.helpers.bot import make_settings
+from tests.helpers.bot import make_settings, point_cli_at
 from tests.helpers.campaigns import put_person
 from tests.helpers.erasure import files_naming
 from tests.helpers.matrix_client import WAIT, BotAccount, MatrixUser, until
@@ -95,3 +98,31 @@ async def test_forget_me_leaves_the_room_the_m_direct_entry_and_no_byte(
         await agent.wait_for(bot_left, "the bot to leave the direct room")
         hits = files_naming(folder, needles)
     assert hits == []
+
+
+async def test_pixbot_forget_with_the_bot_stopped_leaves_no_byte_in_the_store(
+    synapse: SynapseServer, agent: MatrixUser, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``pixbot forget`` reaches the files: the database, nio's key database and trust files."""
+    folder = tmp_path / "data"
+    folder.mkdir(mode=0o700)
+    bot = BotAccount(synapse)
+    agent.bot_id = bot.user_id
+    async with bot_app(bot, folder) as app:
+        with app.store.transaction() as uow:
+            put_person(uow, agent.user_id, datetime.now(UTC), display_name=NAME, email=EMAIL)
+        await agent.open_dm()
+        await agent.say("aide", "Pour tout le monde")
+    needles = [agent.user_id, NAME, EMAIL]
+    assert any("matrix-store" in hit for hit in files_naming(folder, needles))  # there before
+    point_cli_at(monkeypatch, folder, f"sqlite:///{folder / 'pixbot.db'}")
+    monkeypatch.setenv("PIXBOT_MATRIX__STORE_PATH", str(folder / "matrix-store"))
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        result = await asyncio.to_thread(CliRunner().invoke, cli, ["forget", agent.user_id])
+    finally:  # the CLI points logging at CliRunner's stream, closed once it returns
+        root.handlers[:] = handlers
+        root.setLevel(level)
+    assert result.exit_code == 0, result.output
+    assert files_naming(folder, needles) == []

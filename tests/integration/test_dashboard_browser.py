@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -70,6 +71,9 @@ async def _open(browser: Browser, link: str) -> Page:
     page = await (await browser.new_context(locale="fr-FR")).new_page()
     response = await page.goto(link)
     assert response is not None and response.status == 200
+    # The link's page sets the cookie and moves on by itself to the dashboard.
+    await page.wait_for_url(re.compile(r".*/tableau(/campagne/\d+)?$"))
+    await page.wait_for_load_state()
     return page
 
 
@@ -258,3 +262,23 @@ async def test_without_dsfr_the_pages_stay_usable(
         assert outline == "solid"  # the focus is visible
         await page.screenshot(path=shots / "dashboard-fallback.png", full_page=True)
         assert await _low_contrast(page) == []
+
+
+async def test_the_link_clicked_in_a_chat_on_another_site_opens_the_dashboard(
+    browser: Browser, tmp_path: Path, sqlite_url: str
+) -> None:
+    """As from Tchap or Slack in a browser: the link is followed from another site. The cookie
+    is SameSite=Strict, so the page that sets it must hand over with a same-site navigation."""
+    async with dashboard_bot(tmp_path, sqlite_url) as (bot, _):
+        await story(bot)
+        link = await ask_link(bot)
+        page = await (await browser.new_context()).new_page()
+        chat = f'<!doctype html><title>Chat</title><a href="{link}">le lien</a>'
+        await page.route(
+            "http://chat.example/",
+            lambda route: route.fulfill(body=chat, content_type="text/html"),
+        )
+        await page.goto("http://chat.example/")
+        await page.get_by_role("link", name="le lien").click()
+        await page.wait_for_url("**/tableau")
+        assert await page.locator("h1").inner_text() == "Mes campagnes"

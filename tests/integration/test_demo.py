@@ -45,6 +45,7 @@ async def test_the_demo_shows_a_running_campaign_whose_text_and_chart_agree(
         assert sum(len(s.outcomes) for s in HISTORY_SERVICES) >= 40
         [listing] = await bot.say(ME, "campagne liste")
         assert all(s.code in listing and s.name in listing for s in HISTORY_SERVICES)
+        assert "clôture le lundi 7 décembre 2026 à 17:00" in listing  # one deadline everywhere
         stats, chart = await bot.say(ME, "campagne stats CYBDRL235")
         assert "24 invités · 5 en cours (21\u00a0%) · 13 terminés (54\u00a0%)" in stats
         assert "moins de 5 rappels arrêtés" in stats and "état au lundi 23 novembre" in stats

@@ -49,7 +49,8 @@ async def test_abstention_and_handoff_round_trip(bot: Bot) -> None:
     assert f"répondre {question_id}" in to_ambassador
 
     sent = await bot.say(AMB, f"répondre {question_id} Regardez la météo locale.")
-    assert "envoyée à Agent 1" in sent[0]
+    # #23: the confirmation names nobody (the same whether the asker erased themselves since).
+    assert "transmise à la personne qui l'a posée" in sent[0]
     answer = bot.inbox(AGENTS[0])[-1]
     assert "Ambre" in answer and "Regardez la météo locale." in answer
     with bot.store.transaction() as uow:

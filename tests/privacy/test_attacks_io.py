@@ -170,7 +170,9 @@ async def test_handoff_and_reply_show_the_platform_id_next_to_the_name(bot: Bot)
     assert f"d'Ambre ({AGENTS[0]}, DREAL-BZH)" in handed
     number = handed.split("n° ")[1].split()[0]
     sent = (await bot.say(AMB, f"répondre {number} Aucune idée."))[0]
-    assert f"envoyée à Ambre ({AGENTS[0]})" in sent
+    # #23: the confirmation names nobody (the same whether the asker is still here).
+    assert "transmise à la personne qui l'a posée" in sent and "Ambre" not in sent
+    assert any("Aucune idée." in text for text in bot.inbox(AGENTS[0]))
 
 
 async def test_display_names_are_cleaned_on_the_way_in_from_chat(bot: Bot) -> None:
@@ -269,6 +271,6 @@ async def test_coming_back_after_erasure_lifts_the_tombstone(bot: Bot, cli_env: 
     )
     await bot.say(AMB, CREATE)
     launch = (await bot.say(AMB, "campagne lancer ABCDEF234"))[0]
-    assert "5 personnes" in launch  # AGENTS minus the one who stayed erased
+    assert "à 5 personnes" in launch  # AGENTS minus the one who stayed erased
     assert any("vous invite" in text for text in bot.inbox(back))
     assert not any("vous invite" in text for text in bot.inbox(gone))

@@ -46,7 +46,9 @@ DECLARATIONS: dict[str | None, str] = {
     "commencé": "started",
     "fait": "completed",
     "stop": "opted_out",
-    "stop tout": "opted_out",
+    # #23: "stop tout" is no campaign's status (a bit shared by every campaign would let two
+    # campaigns differ by one person): it counts as having declared nothing for the campaign.
+    "stop tout": "invited",
 }
 FIELDS = ("started", "completed", "opted_out")
 

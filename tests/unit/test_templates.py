@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from jinja2 import Environment, meta, nodes
 
+from bot.privacy import audience_figure
 from bot.render import LOCALES, Renderer
 
 MESSAGES = Path(__file__).resolve().parents[2] / "bot" / "messages"
@@ -185,17 +186,12 @@ def test_hostile_variables_are_not_evaluated(renderer: Renderer) -> None:
         assert "49" not in text
 
 
-@pytest.mark.parametrize(
-    ("dropped", "expected"),
-    [
-        (0, "0 pending messages dropped"),
-        (1, "1 pending message dropped"),
-        (3, "3 pending messages"),
-    ],
-)
-def test_english_plurals(renderer: Renderer, dropped: int, expected: str) -> None:
-    text = renderer.render("campaign_cancelled", "en", campaign=_campaign(), dropped=dropped)
-    assert expected in text
+def test_cancelling_counts_no_pending_message(renderer: Renderer) -> None:
+    # #23: how many messages were pending moves with one agent's answer: no number.
+    en = renderer.render("campaign_cancelled", "en", campaign=_campaign())
+    fr = renderer.render("campaign_cancelled", "fr", campaign=_campaign())
+    assert en == "Campaign ABCDEF234 cancelled; pending messages are dropped."
+    assert fr == "Campagne ABCDEF234 annulée ; les messages en attente sont abandonnés."
 
 
 def test_status_include(renderer: Renderer) -> None:
@@ -227,14 +223,13 @@ def test_campaign_show_renders_in_both_locales(renderer: Renderer) -> None:
     )
     variables = {
         "campaign": _campaign(parcours="Bases", event_name="Forum", event_date=date(2026, 12, 10)),
-        "audience_size": 1,
         "steps": [step],
         "stats": _stats(),
     }
     en = renderer.render("campaign_show", "en", **variables)
     fr = renderer.render("campaign_show", "fr", **variables)
     assert 'Campaign ABCDEF234 "Cyber" — running' in en
-    assert "list of 1 person, 1 invited" in en
+    assert "list of ids (how many are invited: see the figures below)" in en
     assert (
         "Schedule:\n• Tuesday, December 1, 2026 at 09:00: reminder J-7 (planned)\nParticipation:"
         in en
@@ -283,16 +278,31 @@ def test_my_data_renders_in_both_locales(renderer: Renderer) -> None:
     assert fr.count("\n") == en.count("\n")
 
 
-def test_campaign_launched_plurals(renderer: Renderer) -> None:
-    # #9: the launch reply no longer counts who said "stop tout" (nor the invitations that
-    # difference would give); it names the people concerned by the launch.
-    result = SimpleNamespace(new=1, already=2, skipped_opted_out=1, fresh=2)
-    en = renderer.render("campaign_launched", "en", campaign=_campaign(), result=result, rejected=0)
-    assert "invitations being sent to 2 people (2 people already invited)" in en
-    assert "no longer" not in en and "1 person" not in en
-    result = SimpleNamespace(new=0, already=1, skipped_opted_out=0, fresh=0)
-    en = renderer.render("campaign_launched", "en", campaign=_campaign(), result=result, rejected=0)
-    assert en.endswith("1 person already invited. No new invitations to send.")
+def test_campaign_launched_counts_only_who_joined_in_words_under_the_threshold(
+    renderer: Renderer,
+) -> None:
+    # #9, #23: the launch reply counts who joined the audience now (never who said "stop
+    # tout", nor who was already invited), under the threshold in words.
+    en = renderer.render(
+        "campaign_launched",
+        "en",
+        campaign=_campaign(audience_kind="room", audience_value="#r:x"),
+        result=SimpleNamespace(queued_until=None, staggered=False),
+        fresh=audience_figure(12, 5),
+        rejected=audience_figure(0, 5),
+    )
+    assert "invitations being sent to 12 people;" in en
+    assert "Room members not kept: fewer than 5" in en
+    fr = renderer.render(
+        "campaign_launched",
+        "fr",
+        campaign=_campaign(),
+        result=SimpleNamespace(queued_until=None, staggered=False),
+        fresh=audience_figure(1, 5),
+        rejected=None,
+    )
+    assert "aux nouvelles personnes du public, s'il y en a (moins de 5)" in fr
+    assert "salon" not in fr
 
 
 def test_digest_and_auto_close_render_in_both_locales(renderer: Renderer) -> None:
