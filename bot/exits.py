@@ -147,7 +147,7 @@ TEMPLATES: dict[str, tuple[Exit, tuple[str, ...]]] = {
     "event_resumed": (AGENT_FACING, ()),
     "event_snoozed": (AGENT_FACING, ()),
     "event_started": (AGENT_FACING, ()),
-    "faq_answer": (AGENT_FACING, ("answer", "mine", "more", "see_also")),
+    "faq_answer": (AGENT_FACING, ("answer", "in_dm", "mine", "more", "see_also")),
     "faq_handed_off": (AGENT_FACING, ("ambassadors",)),
     "faq_handoff_declined": (AGENT_FACING, ()),
     "faq_handoff_impossible": (AGENT_FACING, ()),
