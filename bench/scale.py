@@ -207,7 +207,7 @@ def launch(
         # the row is still pending) before every send.
         lease = Lease(InstanceLock(store.database), DatabaseHealth())
         assert await lease.acquire(asyncio.Event())
-        dispatcher.fence = lease
+        dispatcher.fencing.engage(lease)
         try:
             start = time.perf_counter()
             await dispatcher.drain()

@@ -11,15 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
-import time
-from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from datetime import datetime
 from functools import partial
 from typing import Any
 
 from bot import logs
+from bot.batches import BatchReporter
 from bot.config import Settings
 from bot.conversation import route
 from bot.core import (
@@ -32,12 +29,14 @@ from bot.core import (
     SystemClock,
 )
 from bot.dbwork import DatabaseWorker, InlineDatabase
-from bot.domain import DeliveryStatus, Person, Roles
+from bot.domain import Person, Roles
 from bot.erasure import DatabaseScrub, ErasureCoordinator, ErasurePipeline
+from bot.fencing import SendFence
 from bot.handlers import build_router
+from bot.inbound import InboundPipeline
 from bot.invites import StoreInvitePolicy
 from bot.lease import Lease
-from bot.limits import SenderLimiter, Verdict
+from bot.limits import SenderLimiter
 from bot.metrics import Metrics
 from bot.notifier import Notifier
 from bot.ops_http import Check, Health, database_check, platform_check
@@ -49,7 +48,7 @@ from bot.router import Context, Deps, Router, run_to_completion
 from bot.services.audience import Directory
 from bot.services.campaigns import CampaignService
 from bot.services.charts import Pictures
-from bot.text import MAX_MESSAGE, clean_line, clean_message, is_clean_id
+from bot.text import MAX_MESSAGE
 from scheduler.jobs import JobScheduler
 from scheduler.planning import Planner
 from scheduler.running import StepRunner
@@ -60,11 +59,6 @@ from storage.uow import Store, UnitOfWork
 
 log = logging.getLogger(__name__)
 
-Next = Callable[[Incoming], Awaitable[None]]
-Middleware = Callable[[Incoming, Next], Awaitable[None]]
-
-ROOM_PREFIX = re.compile(r"^\s*!pix\b[\s:,]*", re.IGNORECASE)
-PROGRESS_EVERY = 10.0  # seconds between two progress messages of one batch
 # Exit code when another process took the instance lock over (a supervisor restarts this one,
 # which then stands by).
 EXIT_TAKEN_OVER = 75
@@ -109,7 +103,6 @@ class App:
         self.checks.register("scheduler", self._check_scheduler)
         # Transactions run in worker threads: a busy database never blocks the event loop.
         self.database = database or DatabaseWorker(1 if store.database.dialect == "sqlite" else 4)
-        self.limiter = SenderLimiter(settings.limits.messages_per_minute)
         self.notifier = Notifier(self.renderer, settings.bot.locale)
         self.campaigns = CampaignService(
             self.notifier,
@@ -123,11 +116,13 @@ class App:
             settings, store, self.clock, key=f"app-{id(self)}", resilience=self.resilience
         )
         self.planner = Planner(settings, self.jobs)
+        self.fencing = SendFence(store, self.database)  # engaged with the lock by run()
+        self.erasure = ErasureCoordinator(ErasurePipeline([DatabaseScrub(store)]), platform)
         self.dispatcher = Dispatcher(
             store,
             platform,
             self.clock,
-            on_batch_progress=self._batch_progress,
+            on_batch_progress=BatchReporter(store, self.database, self.campaigns, self.clock),
             concurrency=settings.limits.send_concurrency or platform.capabilities.send_concurrency,
             conversation_rate=platform.capabilities.conversation_rate_limit,
             pictures=Pictures(
@@ -135,10 +130,10 @@ class App:
             ),
             health=self.health,
             database=self.database,
+            fencing=self.fencing,
+            on_outcome=partial(self.metrics.count_delivery, platform.name),
+            on_erasure_delivered=self.erasure.delivered,
         )
-        self.dispatcher.on_outcome = partial(self.metrics.count_delivery, platform.name)
-        self.erasure = ErasureCoordinator(ErasurePipeline([DatabaseScrub(store)]), platform)
-        self.dispatcher.on_erasure_delivered = self.erasure.delivered
         self.runner = StepRunner(
             settings=settings,
             store=store,
@@ -159,13 +154,13 @@ class App:
             planner=self.planner,
             directory=self.directory,
         )
-        self.middleware: list[Middleware] = [
-            self._clean_input,
-            self._ignore_self_and_bots,
-            self._listen_filter,
-            self._rate_limit,
-        ]
-        self._last_progress: dict[str, float] = {}
+        self.inbound = InboundPipeline(
+            platform,
+            SenderLimiter(settings.limits.messages_per_minute),
+            self.clock,
+            over_limit=self._over_limit,
+            terminal=self._dispatch,
+        )
         if isinstance(platform, AcceptsInvitations):
             platform.invite_policy = StoreInvitePolicy(
                 store, self.database, settings.bot.admins, settings.limits.max_room_members
@@ -181,48 +176,18 @@ class App:
         :class:`~bot.resilience.Deferred` and the platform keeps the event for later.
         """
 
-        async def terminal(message: Incoming) -> None:
-            await self._dispatch(message)
-
-        call: Next = terminal
-        for middleware in reversed(self.middleware):
-            call = _bind(middleware, call)
-        await call(incoming)
+        await self.inbound(incoming)
         self.dispatcher.poke()
         if self.drain_after_message:
             await self.resilience.run(self.dispatcher.drain, "outbox")
 
-    async def _clean_input(self, incoming: Incoming, call_next: Next) -> None:
-        """The one place inbound text is cleaned: no NUL, control or bidi character goes
-        further. A sender or conversation id that holds one is not an id: dropped."""
-        if not is_clean_id(incoming.sender_id) or not is_clean_id(incoming.conversation_id, 500):
-            log.warning(
-                "message %r dropped: malformed sender or conversation id", incoming.event_id
-            )
-            return
-        name = clean_line(incoming.sender_name, 200) if incoming.sender_name else None
-        await call_next(
-            replace(
-                incoming,
-                text=clean_message(incoming.text),
-                sender_name=name or None,
-                reaction=clean_line(incoming.reaction, 50) if incoming.reaction else None,
-            )
-        )
+    async def _over_limit(self, incoming: Incoming) -> None:
+        """The one polite answer to a sender over the message limit."""
 
-    async def _rate_limit(self, incoming: Incoming, call_next: Next) -> None:
-        """Beyond ``limits.messages_per_minute`` a sender gets one polite answer, then silence
-        until their minute has room again."""
-        verdict = self.limiter.check(incoming.sender_id, incoming.event_id, self.clock.now())
-        if verdict == Verdict.ALLOW:
-            await call_next(incoming)
-        elif verdict == Verdict.WARN:
-            log.info("sender %s over the message limit", incoming.sender_id)
+        async def reply() -> None:
+            await self.database.run(self._reply_only, incoming, "rate_limited")
 
-            async def reply() -> None:
-                await self.database.run(self._reply_only, incoming, "rate_limited")
-
-            await self.resilience.run(reply, "message")
+        await self.resilience.run(reply, "message")
 
     def _reply_only(self, incoming: Incoming, template: str) -> None:
         now = self.clock.now()
@@ -236,33 +201,6 @@ class App:
                 return
             ctx.say(template, limit=self.settings.limits.messages_per_minute)
             self._enqueue_replies(ctx)
-
-    async def _ignore_self_and_bots(self, incoming: Incoming, call_next: Next) -> None:
-        if incoming.sender_id == self.platform.bot_id or incoming.sender_is_bot:
-            return
-        await call_next(incoming)
-
-    async def _listen_filter(self, incoming: Incoming, call_next: Next) -> None:
-        """In rooms, only ``!pix …`` or messages that mention the bot are for us; everywhere,
-        the prefix and the mention are stripped ("!pix aide" in a direct message is "aide")."""
-        if incoming.reaction:
-            await call_next(incoming)
-            return
-        text = incoming.text
-        prefixed = ROOM_PREFIX.match(text)
-        if prefixed:
-            stripped = text[prefixed.end() :]
-        elif text.lstrip().startswith(self.platform.bot_id) or (
-            incoming.mentions_bot and not incoming.is_direct
-        ):
-            # "@pixbot:server: aide" → "aide" (platforms strip display-name pills themselves).
-            stripped = text.replace(self.platform.bot_id, " ").strip().lstrip(":,").strip()
-        elif incoming.is_direct:
-            stripped = text
-        else:
-            return
-        # "!pix" alone is a greeting: the commands of the sender's role.
-        await call_next(replace(incoming, text=stripped.strip() or "aide"))
 
     async def _prefetch(self, incoming: Incoming) -> Any:
         """Network lookups a command declared, done before its transaction opens."""
@@ -376,26 +314,6 @@ class App:
         kind = ERASURE if ctx.erased else "reply"
         self.notifier.replies(ctx.uow, ctx.incoming, replies, ctx.now, kind=kind)
 
-    async def _batch_progress(self, batch: str) -> None:
-        """Report a long send to whoever started it: progress every ~10 s, then a summary."""
-        await self.database.run(self._report_progress, batch, time.monotonic())
-
-    def _report_progress(self, batch: str, now_mono: float) -> None:
-        with self.store.transaction() as uow:
-            pending = uow.outbox.batch_counts(batch).get(DeliveryStatus.PENDING, 0)
-            if pending == 0:
-                self.campaigns.report_batch(uow, batch, self.clock.now(), final=True)
-                self._last_progress.pop(batch, None)
-                return
-            last = self._last_progress.get(batch)
-            if last is None:
-                self._last_progress[batch] = now_mono
-            elif now_mono - last >= PROGRESS_EVERY:
-                self._last_progress[batch] = now_mono
-                self.campaigns.report_batch(uow, batch, self.clock.now(), final=False)
-
-    # -- invitations -------------------------------------------------------------------------
-
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def run(self) -> int:
@@ -406,7 +324,7 @@ class App:
         """
         lease = self.lease = Lease(InstanceLock(self.store.database), self.health)
         self.resilience.lease = lease
-        self.dispatcher.fence = lease
+        self.fencing.engage(lease)
         try:
             if not await lease.acquire(self.stopping):
                 return self.exit_code
@@ -464,10 +382,3 @@ class App:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(outbox), STOP_GRACE)
         await self.platform.stop()
-
-
-def _bind(middleware: Middleware, call_next: Next) -> Next:
-    async def call(incoming: Incoming) -> None:
-        await middleware(incoming, call_next)
-
-    return call

@@ -8,10 +8,16 @@ console) no longer waits for one round trip to the database per message, which w
 launch's time there (issue #29). A row cancelled before its check is never sent; one cancelled
 less than :data:`CHECK_FOR` seconds after it may still go, as one cancelled while its send
 waited for the rate limiter always could.
+
+The outbox is built before the bot runs; the lease exists only while it runs, so fencing starts
+when :meth:`SendFence.engage` is given the lease (``App.run``). Until then (a bare dispatcher in
+a test or a tool) nothing is fenced.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Sequence
 
@@ -28,20 +34,26 @@ CHECK_AHEAD = 500
 
 
 class SendFence:
-    def __init__(
-        self,
-        store: Store,
-        database: DatabaseWorker | InlineDatabase,
-        lease: Callable[[], Lease | None],
-    ) -> None:
+    def __init__(self, store: Store, database: DatabaseWorker | InlineDatabase) -> None:
         self.store = store
         self.database = database
-        self._lease = lease  # the dispatcher's fence, set by the running app
+        self.lease: Lease | None = None  # the instance lock, once the app runs
         self._checked: dict[int, float] = {}  # row found sendable → when (monotonic)
 
-    @property
-    def lease(self) -> Lease | None:
-        return self._lease()
+    def engage(self, lease: Lease) -> None:
+        self.lease = lease
+
+    def suspect(self) -> None:
+        """The database failed: the lock may have gone with it (the watchdog looks)."""
+        if self.lease is not None:
+            self.lease.suspect()
+
+    async def wait_for_lease(self, wake: asyncio.Event, stopping: Callable[[], bool]) -> None:
+        """Sending is paused until the lock is ours again (or the dispatcher stops)."""
+        while self.lease is not None and not self.lease.held.is_set() and not stopping():
+            wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), timeout=0.5)
 
     async def sendable(self, delivery: Delivery, ahead: Sequence[Delivery]) -> bool:
         """May ``delivery`` be sent now? ``ahead``: the rows its lane sends next (itself

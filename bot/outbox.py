@@ -14,8 +14,10 @@ Every recipient is served fairly: the rows are read each recipient's oldest firs
 one's second… (see :meth:`storage.repositories.outbox.OutboxRepo.due`), and a round stops early
 when new messages are enqueued (:meth:`Dispatcher.poke`), so a reply to one person never waits
 behind another person's backlog; the turns go on from one round to the next (``Turns``).
-A message longer than the platform takes goes in numbered parts. Database work runs in the
-application's database worker (off the event loop).
+The parts it is composed of: the :class:`~bot.sender.Sender` (pacing, numbered parts), the
+pure retry decision (:mod:`bot.retry`), the :class:`~bot.fencing.SendFence` (only the lock's
+holder sends) and the batch reporter it is given (``on_batch_progress``, bot/batches.py).
+Database work runs in the application's database worker (off the event loop).
 """
 
 from __future__ import annotations
@@ -25,36 +27,29 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from bot.core import Clock, DeliveryError, Image, Outgoing, Platform, SendResult
+from bot.core import Clock, DeliveryError, Image, Outgoing, Platform
 from bot.dbwork import DatabaseWorker, InlineDatabase
 from bot.domain import Delivery
 from bot.fencing import SendFence
-from bot.lease import Lease
-from bot.pacing import ConversationLimiters, RateLimiter, Turns, open_conversation_paced
-from bot.text import split_message
+from bot.pacing import RateLimiter, Turns
+from bot.retry import MAX_OUTAGE_PAUSE, decide
+from bot.sender import LIMITERS_KEPT, Sender
 from storage.health import DatabaseHealth, is_transient
 from storage.lock import LeaseLost
 from storage.uow import Store, UnitOfWork
 
 log = logging.getLogger(__name__)
 
-# With the 1-hour cap, 20 attempts keep retrying for about half a day before giving up.
-MAX_ATTEMPTS = 20
-MAX_BACKOFF = timedelta(hours=1)
-MAX_OUTAGE_PAUSE = 30.0
-# The DeliveryError code adapters use when the platform cannot be reached at all.
-UNREACHABLE = "unreachable"
 BatchHook = Callable[[str], Awaitable[None]]
 # Sent rows are marked together: at most this many, or this many seconds, after their send.
 MARK_EVERY = 100
 MARK_INTERVAL = 1.0
 # As many rows as the outbox reads to order them fairly (FAIR_WINDOW): none read for nothing.
 MAX_CLAIM = 500
-LIMITERS_KEPT = 10_000
 # Seconds between two progress reports of the batches being sent (and at the end of a drain).
 REPORT_EVERY = 1.0
 # Renders the picture an outbox row names (None: it cannot be shown, the row is dropped).
@@ -78,10 +73,6 @@ class _Marks:
     since: float = field(default_factory=time.monotonic)
 
 
-def backoff(attempts: int) -> timedelta:
-    return min(MAX_BACKOFF, timedelta(seconds=5 * 2**attempts))
-
-
 # The kind of the reply confirming an erasure ("oublie-moi").
 ERASURE = "erasure"
 
@@ -101,20 +92,19 @@ class Dispatcher:
         pictures: PictureHook | None = None,
         health: DatabaseHealth | None = None,
         database: DatabaseWorker | InlineDatabase | None = None,
+        fencing: SendFence | None = None,
+        on_outcome: Callable[[str, str], None] | None = None,
+        on_erasure_delivered: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.store = store
         self.health = health or DatabaseHealth()
         self.database = database or InlineDatabase()
-        # The instance lock (set by the running app): only its holder sends and marks.
-        self.fence: Lease | None = None
-        self.fencing = SendFence(store, self.database, lambda: self.fence)
+        # The instance lock, once the app runs (SendFence.engage): only its holder sends.
+        self.fencing = fencing or SendFence(store, self.database)
         self.platform = platform
         self.clock = clock
-        self.limiter = limiter or RateLimiter(platform.capabilities.rate_limit)
+        self.sender = Sender(platform, limiter=limiter, conversation_rate=conversation_rate)
         self.concurrency = max(1, concurrency)
-        # Slack also paces each channel: one more bucket per conversation then.
-        self.conversation_rate = conversation_rate
-        self._limiters = ConversationLimiters(conversation_rate or 1.0, LIMITERS_KEPT)
         self._marks = _Marks()
         self._tried: set[int] = set()
         # Batches with sends not reported yet (on_batch_progress), and the last report.
@@ -142,10 +132,14 @@ class Dispatcher:
         # row is marked as sent.
         self.after_send: Callable[[Delivery], None] | None = None
         # Told of each outcome, for the metrics: (kind, "sent" | "failed" | "rate_limited").
-        self.on_outcome: Callable[[str, str], None] | None = None
+        self.on_outcome = on_outcome
         # Told when the last word to an erased person has left (sent, or failed for good): the
         # rest of the erasure runs then (bot/erasure.py). Given the conversation.
-        self.on_erasure_delivered: Callable[[str], Awaitable[None]] | None = None
+        self.on_erasure_delivered = on_erasure_delivered
+
+    @property
+    def limiter(self) -> RateLimiter:
+        return self.sender.limiter
 
     @property
     def platform_unreachable(self) -> bool:
@@ -280,13 +274,12 @@ class Dispatcher:
                 await self.drain()
                 next_due = await self._transaction(lambda uow: uow.outbox.next_due_at())
             except LeaseLost:
-                await self._wait_for_lease()
+                await self.fencing.wait_for_lease(self._wake, lambda: self._stopping)
                 continue
             except Exception as error:  # the loop must survive a database outage
                 if is_transient(error):
                     self.health.failed(error)
-                    if self.fence is not None:
-                        self.fence.suspect()
+                    self.fencing.suspect()
                     outage = min(max(outage * 2, 0.5), MAX_OUTAGE_PAUSE)
                 else:
                     log.exception("outbox dispatch failed; retrying shortly")
@@ -341,7 +334,7 @@ class Dispatcher:
         if not await self.fencing.sendable(delivery, ahead):
             return True  # the lock moved on, or the row is no longer pending
         try:
-            result = await self._send_parts(message)
+            result = await self.sender.send(message)
         except DeliveryError as error:
             await self._failed(delivery, error)
             return False
@@ -406,37 +399,16 @@ class Dispatcher:
         if self.on_outcome is not None:
             self.on_outcome(kind, outcome)
 
-    async def _wait_for_lease(self) -> None:
-        """Sending is paused until the lock is ours again (or the dispatcher stops)."""
-        while self.fence is not None and not self.fence.held.is_set() and not self._stopping:
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=0.5)
-
     async def _failed(self, delivery: Delivery, error: DeliveryError) -> None:
-        """Decide what a failed send becomes.
-
-        - The platform said "wait" (429): the whole outbox pauses for that long; this message
-          keeps its place and the attempt does not count (being throttled is not failing).
-        - The platform is unreachable: the whole outbox pauses, 1 s doubling up to 30 s, and
-          the attempt does not count either, so an outage of any length loses nothing.
-        - Anything else is this message's problem: backoff, and after MAX_ATTEMPTS (or at once
-          when retrying cannot help) it fails for good and is reported.
-        """
+        """Apply the retry decision (:func:`bot.retry.decide`) to a failed send."""
         now = self.clock.now()
-        counted = error.retry_after is None and error.code != UNREACHABLE
-        attempts = delivery.attempts + 1 if counted else delivery.attempts
-        final = error.permanent or attempts >= MAX_ATTEMPTS
-        if error.retry_after is not None:
+        retry = decide(error, delivery.attempts, self._outage)
+        if retry.throttled:
             self._outcome(delivery.kind, "rate_limited")
-            wait = timedelta(seconds=error.retry_after)
-            self.paused_until = now + wait
-        elif error.code == UNREACHABLE:
-            self._outage = min(max(self._outage * 2, 1.0), MAX_OUTAGE_PAUSE)
-            wait = timedelta(seconds=self._outage)
-            self.paused_until = now + wait
-        else:
-            wait = backoff(attempts)
+        if retry.pause_all:
+            self._outage = retry.outage
+            self.paused_until = now + retry.wait
+        final, counted = retry.final, retry.counted
         reason = f"{error.code}: {error}"
 
         def mark(uow: UnitOfWork) -> None:
@@ -445,7 +417,7 @@ class Dispatcher:
             elif final:
                 uow.outbox.mark_failed(delivery.id, reason)
             else:
-                uow.outbox.mark_retry(delivery.id, reason, now + wait, count=counted)
+                uow.outbox.mark_retry(delivery.id, reason, now + retry.wait, count=counted)
 
         async with self.lock:
             await self._transaction(mark)
@@ -459,39 +431,4 @@ class Dispatcher:
                 await self.on_erasure_delivered(delivery.recipient)
         else:
             self.stats.retried += 1
-            log.info("delivery %s retried in %s: %s", delivery.key, wait, error)
-
-    async def _send_parts(self, message: Outgoing) -> SendResult:
-        """Send ``message``, paced, split into numbered parts when it is longer than the
-        platform takes (``platform.capabilities.max_text_length``). Each part has its own
-        idempotency key, derived from the message's, so a retry after a partial send repeats
-        nothing; the buttons and a picture go with the last part; the first part's result is
-        the message's."""
-        limit = self.platform.capabilities.max_text_length
-        parts = split_message(message.text, limit) if isinstance(limit, int) else [message.text]
-        first: SendResult | None = None
-        hint = message.direct_hint
-        await open_conversation_paced(self.platform, self.limiter, message.person_id)
-        for index, text in enumerate(parts):
-            last = index == len(parts) - 1
-            part = replace(
-                message,
-                text=text,
-                key=message.key if index == 0 else f"{message.key}#{index + 1}",
-                buttons=message.buttons if last else (),
-                image=message.image if last else None,
-                direct_hint=hint,
-            )
-            await self.limiter.acquire()
-            if part.image is not None:
-                await self.limiter.acquire()  # the upload is a request of its own
-            if self.conversation_rate is not None:
-                recipient = message.conversation_id or message.person_id or ""
-                await self._limiters.get(recipient).acquire()
-            result = await self.platform.send(part)
-            if first is None:
-                first = result
-                if message.person_id is not None and result.conversation_id:
-                    hint = result.conversation_id
-        assert first is not None
-        return first
+            log.info("delivery %s retried in %s: %s", delivery.key, retry.wait, error)

@@ -11,10 +11,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from bot.faq.followup import follow_up
 from bot.faq.language import FaqLibrary
-from bot.handlers.faq_personal import offer_resend, personal, resend
+from bot.handlers.faq_personal import Personal, offer_resend, personal, resend
 from bot.router import AMBASSADORS, Context, Router
 from bot.text import MAX_MESSAGE, is_no, is_yes, strip_invisible
 
@@ -43,13 +44,21 @@ async def answer_question(ctx: Context, text: str) -> None:
         memory.remember(ctx.person.id, match.topic, ctx.now)
     if match.topic is not None:
         mine = personal(ctx, text, (match.topic, *match.also))
-        ctx.say(
-            "faq_answer",
-            answer=match.answer,
-            more=[base.answer(topic, ctx.person.service) for topic in match.also],
-            see_also=[base.title(topic) for topic in match.see_also],
-            mine=mine,
-        )
+        general: dict[str, Any] = {
+            "answer": match.answer,
+            "more": [base.answer(topic, ctx.person.service) for topic in match.also],
+            "see_also": [base.title(topic) for topic in match.see_also],
+        }
+        if ctx.incoming.is_direct or not mine.says_anything:
+            ctx.say("faq_answer", mine=mine, in_dm=False, **general)
+        else:
+            # What the bot knows of the person (their campaigns, link, deadline, service) is
+            # theirs: a room reads the general answer, the person the whole one in private.
+            ctx.say("faq_answer", mine=Personal(), in_dm=True, **general)
+            key = f"faq:{ctx.incoming.platform}:{ctx.incoming.event_id}"
+            ctx.notify(
+                ctx.person, "faq_answer", key, kind="reply", mine=mine, in_dm=False, **general
+            )
         if mine.resend:
             offer_resend(ctx, mine.resend)
         return

@@ -56,6 +56,10 @@ class Personal:
     # Campaigns whose invitation the bot offers to send again.
     resend: list[Campaign] = field(default_factory=list)
 
+    @property
+    def says_anything(self) -> bool:
+        return bool(self.show_links or self.show_dates or self.ambassadors or self.resend)
+
 
 def _words(text: str) -> set[str]:
     folded = unicodedata.normalize("NFKD", text.lower())

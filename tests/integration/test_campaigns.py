@@ -44,7 +44,7 @@ async def test_full_scenario(bot: Bot) -> None:
     bot.clock.advance(days=1)
     stats = (await bot.say(AMB, "campagne stats ABCDEF234"))[0]
     assert "6 invités" in stats
-    assert "terminés : non communiqué" in stats and "1 terminés" not in stats
+    assert "terminés, rappels arrêtés : non communiqués" in stats and "1 terminés" not in stats
     with bot.store.transaction() as uow:
         campaign = uow.campaigns.by_code("ABCDEF234")
         assert campaign is not None
@@ -351,10 +351,10 @@ async def test_retry_after_is_honoured(bot: Bot) -> None:
 async def test_long_launch_reports_progress_then_a_summary(
     bot: Bot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import bot.app as app_module
+    import bot.batches as batches_module
     import bot.outbox as outbox_module
 
-    monkeypatch.setattr(app_module, "PROGRESS_EVERY", 0.0)  # report after every send…
+    monkeypatch.setattr(batches_module, "PROGRESS_EVERY", 0.0)  # report after every send…
     monkeypatch.setattr(outbox_module, "MARK_EVERY", 1)  # …that is marked one at a time
     monkeypatch.setattr(outbox_module, "REPORT_EVERY", 0.0)  # …and reported at once
     setup_service(bot)

@@ -53,7 +53,7 @@ def _fenced(store: Store, dispatcher: Dispatcher) -> InstanceLock:
     lease = Lease(lock, DatabaseHealth())
     lease.held.set()
     lease.role = "active"
-    dispatcher.fence = lease
+    dispatcher.fencing.engage(lease)
     return lock
 
 
@@ -149,7 +149,7 @@ async def test_a_lost_lock_stops_the_sends_checked_ahead(store: Store) -> None:
     platform = CountingConsole()
     dispatcher = Dispatcher(store, platform, FakeClock(NOW))
     lock = _fenced(store, dispatcher)
-    lease = dispatcher.fence
+    lease = dispatcher.fencing.lease
     assert lease is not None
 
     def lose_after_three(message: Outgoing) -> None:

@@ -101,3 +101,22 @@ async def test_follow_up_context_lasts_a_few_minutes_and_never_makes_an_answer_u
     bot.clock.advance(minutes=6)
     late = await bot.say(AGENTS[0], "d'accord mais il y a autre chose que la cybersécurité ?")
     assert late[0].startswith("Je ne sais pas")
+
+
+async def test_in_a_room_the_personal_part_goes_to_the_direct_conversation(bot: Bot) -> None:
+    await launched(bot)
+    room = "#equipe:console"
+    bot.new_messages()
+    in_room = await bot.say(AGENTS[0], "!pix j'ai perdu le lien", room=room)
+    assert len(in_room) == 1
+    # The room learns nothing of the person's campaigns: neither the link nor the title.
+    assert "campagnes/ABCDEF234" not in in_room[0] and "Cybersécurité" not in in_room[0]
+    assert "message direct" in in_room[0]
+    private = [text for text in bot.inbox(AGENTS[0]) if "campagnes/ABCDEF234" in text]
+    assert private and "Votre parcours « Cybersécurité »" in private[-1]
+
+
+async def test_in_a_room_without_a_campaign_nothing_personal_is_said(bot: Bot) -> None:
+    setup_service(bot)
+    in_room = await bot.say(AGENTS[0], "!pix j'ai perdu le lien", room="#equipe:console")
+    assert "aucune campagne en cours" not in in_room[0]

@@ -43,7 +43,7 @@ async def test_a_process_whose_epoch_moved_on_sends_nothing(bot: Bot) -> None:
     lease = Lease(lock, DatabaseHealth())
     lease.held.set()
     lease.role = "active"
-    bot.app.dispatcher.fence = lease
+    bot.app.fencing.engage(lease)
     sent_before = len(bot.platform.sent)
     # Queue the invitations without sending them, then let another process take over.
     drain = bot.app.dispatcher.drain

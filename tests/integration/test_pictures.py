@@ -106,7 +106,7 @@ async def test_the_upload_counts_for_the_rate_limiter(bot: Bot) -> None:
         async def acquire(self) -> None:
             Counting.calls += 1
 
-    bot.app.dispatcher.limiter = Counting(1000)
+    bot.app.dispatcher.sender.limiter = Counting(1000)
     await bot.say(AMB, "campagne stats ABCDEF234")
     assert Counting.calls == 3  # the text, then the picture: its upload and its message
 

@@ -150,7 +150,7 @@ def _watch(app: App) -> tuple[asyncio.Event, asyncio.Queue[str]]:
     """Set when the erasure pipeline has run; fed each event id the application handled."""
     erased = asyncio.Event()
     handled: asyncio.Queue[str] = asyncio.Queue()
-    pipeline_run, handle = app.erasure.pipeline.run, app._dispatch
+    pipeline_run, handle = app.erasure.pipeline.run, app._handle_once
 
     async def run(person: ErasedPerson) -> list[str]:
         failed = await pipeline_run(person)
@@ -162,5 +162,5 @@ def _watch(app: App) -> tuple[asyncio.Event, asyncio.Queue[str]]:
         handled.put_nowait(incoming.event_id)
 
     app.erasure.pipeline.run = run  # type: ignore[method-assign]
-    app._dispatch = handle_and_tell  # type: ignore[method-assign]
+    app._handle_once = handle_and_tell  # type: ignore[method-assign]
     return erased, handled
