@@ -369,7 +369,8 @@ async def test_campaign_scenario_over_encrypted_direct_messages(
     assert all(deadline()[-4:] in box[0].body for box in boxes if box[0].body)
 
     again = await amb.say(f"campagne lancer {CODE}", "Lancement de la campagne")
-    assert "Aucune nouvelle invitation" in again
+    # A second launch invites only newcomers, without saying how many (#23): none here.
+    assert "aux nouvelles personnes du public, s'il y en a" in again
 
     assert "terminé" in await agents[0].say("c'est fait", "Bravo")
     assert "plus de rappel" in await agents[1].say("stop", "C'est noté")
