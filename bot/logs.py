@@ -151,11 +151,28 @@ class JsonFormatter(logging.Formatter):
 _format = "text"
 
 
+class StderrHandler(logging.StreamHandler):
+    """Writes to ``sys.stderr`` as it is when the record is emitted, not as it was when logging
+    was configured: whoever replaces it later (a test runner, a daemon wrapper) gets the lines,
+    and a replaced stream that was closed is never written to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
+
+
 def configure(level: str | int = logging.WARNING, fmt: str = "text") -> None:
     install()
     global _format
     _format = fmt
-    handler = logging.StreamHandler(sys.stderr)
+    handler = StderrHandler()
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter(TEXT_FORMAT))
     root = logging.getLogger()
     root.handlers[:] = [handler]

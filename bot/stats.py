@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 
 from bot.domain import ParticipationStatus
 from bot.privacy import Figure, Shown, disclose
@@ -52,6 +52,15 @@ class GroupStats:
         if name in self.withheld:
             return Figure(Shown.HIDDEN, None, None, self.min_group)
         return disclose(getattr(self.counts, name), self.counts.invited, self.min_group)
+
+    def why(self, name: str) -> str:
+        """Why a figure is "non communiqué", for the reply to say it plainly: ``withheld`` (the
+        total minus the services shown would give it), ``small`` (the group is too small for a
+        number either way), or "" (not hidden). Adds nothing to what the figures tell: a figure
+        is "small" exactly when the group's size shown is under twice ``min_group``."""
+        if name in self.withheld:
+            return "withheld"
+        return "small" if self.figure(name).shown is Shown.HIDDEN else ""
 
     @property
     def started(self) -> Figure:
@@ -92,6 +101,20 @@ class CampaignStats:
     # Completions per local day up to the snapshot, as stored with it (the chart's curve);
     # None when live.
     curve: tuple[tuple[date, int], ...] | None = None
+
+    @property
+    def next_at(self) -> datetime | None:
+        """When the next daily snapshot is taken (the next local midnight); None when live."""
+        if self.as_of is None:
+            return None
+        day = self.as_of.date() + timedelta(days=1)
+        return datetime.combine(day, time(0, 0), tzinfo=self.as_of.tzinfo)
+
+    @property
+    def before_launch(self) -> bool:
+        """The snapshot was taken before anyone was invited (a campaign launched today): the
+        audience, chosen by the ambassador, was empty at midnight."""
+        return self.as_of is not None and self.total.counts.invited == 0
 
 
 def stats_from_counts(

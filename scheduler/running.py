@@ -298,7 +298,15 @@ class StepRunner:
                 if not campaigns:
                     continue
                 stats = {c.id: self.campaigns.stats(uow, c, now) for c in campaigns}
-                rows = [{"campaign": c, "total": stats[c.id].total} for c in campaigns]
+                rows = [
+                    {
+                        "campaign": c,
+                        "total": stats[c.id].total,
+                        "stats": stats[c.id],
+                        "steps": self.planner.describe(uow, c, now),
+                    }
+                    for c in campaigns
+                ]
                 key = f"digest:{week}:{person.id}:{service}"
                 if self.notifier.to_person(
                     uow,

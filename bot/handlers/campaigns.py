@@ -365,7 +365,8 @@ async def show_stats(ctx: Context, args: str) -> None:
         return
     campaign, _ = found
     stats = ctx.deps.campaigns.stats(ctx.uow, campaign, ctx.now)
-    ctx.say("campaign_stats", campaign=campaign, stats=stats)
+    steps = ctx.deps.planner.describe(ctx.uow, campaign, ctx.now)
+    ctx.say("campaign_stats", campaign=campaign, stats=stats, steps=steps)
     if has_chart(stats):
         ref = chart_ref(campaign.id, today(ctx).date(), ctx.locale)
         ctx.picture(ref, "chart_alt", campaign=campaign, stats=stats)

@@ -393,7 +393,9 @@ async def test_campaign_scenario_over_encrypted_direct_messages(
     stats = await amb.say(f"campagne stats {CODE}", "Statistiques")
     # #9: ambassadors see the daily snapshot (taken at midnight, before this launch), and a
     # group under the threshold is never counted: no figure moves with one agent's answer.
-    assert "mis à jour une fois par jour" in stats and "chiffres masqués" in stats
+    # #24: the reply says the snapshot predates the invitations and when figures come.
+    assert "mis à jour une fois par jour" in stats and "personne n'était encore invité" in stats
+    assert "prochains chiffres demain matin" in stats
     assert "terminés" not in stats
 
 

@@ -44,7 +44,7 @@ async def test_full_scenario(bot: Bot) -> None:
     bot.clock.advance(days=1)
     stats = (await bot.say(AMB, "campagne stats ABCDEF234"))[0]
     assert "6 invités" in stats
-    assert "terminés : non communiqué" in stats and "1 terminés" not in stats
+    assert "terminés, rappels arrêtés : non communiqués" in stats and "1 terminés" not in stats
     with bot.store.transaction() as uow:
         campaign = uow.campaigns.by_code("ABCDEF234")
         assert campaign is not None

@@ -77,7 +77,12 @@ def _stats() -> SimpleNamespace:
     service = replace(_group(10, 4, 3, 1), name="DNUM")
     hidden = SimpleNamespace(hidden=True, counts=None, name="SG")
     return SimpleNamespace(
-        total=_group(12, 5, 4, 1), min_group=5, services=[service, hidden], as_of=None
+        total=_group(12, 5, 4, 1),
+        min_group=5,
+        services=[service, hidden],
+        as_of=None,
+        next_at=None,
+        before_launch=False,
     )
 
 
