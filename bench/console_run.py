@@ -59,13 +59,17 @@ def pixbot(
 
 def prepare(workdir: Path, n: int, db_url: str, code: str | None) -> None:
     (workdir / "pixbot.toml").write_text(
-        f'[bot]\nplatform = "console"\ndatabase_url = "{db_url}"\n', encoding="utf-8"
+        f'[bot]\nplatform = "console"\ndatabase_url = "{db_url}"\n'
+        # Any hour, any day: the launch leaves now whenever the bench runs.
+        '[schedule]\nworking_hours = "00:00-23:59"\nworking_days = "mon-sun"\n',
+        encoding="utf-8",
     )
     with (workdir / "agents.csv").open("w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["id", "display_name", "service", "email"])
         for i in range(n):
             writer.writerow([f"@agent{i}:console", f"Agent {i}", "SG", f"agent.{i}@bench.gouv.fr"])
+    pixbot(workdir, "db", "upgrade", code=code)
     pixbot(workdir, "agents", "import", "agents.csv", code=code)
     pixbot(workdir, "ambassador", "add", AMBASSADOR, "--service", "SG", code=code)
     deadline = (date.today() + timedelta(days=30)).strftime("%d/%m/%Y")
