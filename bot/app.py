@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -93,7 +94,9 @@ class App:
         self.exit_code = 0
         self._outbox_task: asyncio.Task[None] | None = None
         self.platform_state = "idle"
-        self.metrics = Metrics()
+        # Transactions run in worker threads: a busy database never blocks the event loop.
+        self.database = database or DatabaseWorker(1 if store.database.dialect == "sqlite" else 4)
+        self.metrics = Metrics(self.database)  # a scrape reads the database: in the worker
         self.metrics.watch(store, self.role, self.clock.now)
         if isinstance(platform, HoldsIntake):
             self.metrics.watch_intake(platform.intake_backlog)
@@ -101,8 +104,6 @@ class App:
         self.checks.register("database", database_check(store, self.health))
         self.checks.register("platform", self._check_platform)
         self.checks.register("scheduler", self._check_scheduler)
-        # Transactions run in worker threads: a busy database never blocks the event loop.
-        self.database = database or DatabaseWorker(1 if store.database.dialect == "sqlite" else 4)
         self.notifier = Notifier(self.renderer, settings.bot.locale)
         self.campaigns = CampaignService(
             self.notifier,
@@ -117,7 +118,9 @@ class App:
         )
         self.planner = Planner(settings, self.jobs)
         self.fencing = SendFence(store, self.database)  # engaged with the lock by run()
-        self.erasure = ErasureCoordinator(ErasurePipeline([DatabaseScrub(store)]), platform)
+        self.erasure = ErasureCoordinator(
+            ErasurePipeline([DatabaseScrub(store, self.database)]), platform
+        )
         self.dispatcher = Dispatcher(
             store,
             platform,
@@ -126,7 +129,11 @@ class App:
             concurrency=settings.limits.send_concurrency or platform.capabilities.send_concurrency,
             conversation_rate=platform.capabilities.conversation_rate_limit,
             pictures=Pictures(
-                store, self.renderer, settings.stats.min_group, settings.stats.refresh
+                store,
+                self.renderer,
+                settings.stats.min_group,
+                settings.stats.refresh,
+                database=self.database,
             ),
             health=self.health,
             database=self.database,
@@ -211,12 +218,21 @@ class App:
         if match is None or match.route.prefetch is None:
             return None
         try:
-            return await match.route.prefetch(self.deps, self.store, match.args)
+            return await match.route.prefetch(self.deps, self._read, match.args)
         except Exception as error:
             if is_transient(error):
                 raise
             log.exception("prefetch failed for event %s", incoming.event_id)
             return None
+
+    async def _read(self, work: Callable[[UnitOfWork], Any]) -> Any:
+        """One short transaction in the database worker (what a prefetch may read)."""
+
+        def in_transaction() -> Any:
+            with self.store.transaction() as uow:
+                return work(uow)
+
+        return await self.database.run(in_transaction)
 
     async def _dispatch(self, incoming: Incoming) -> None:
         async def attempt() -> None:
@@ -364,7 +380,7 @@ class App:
             self.platform_state = "stopped"
 
     async def _start_jobs(self) -> None:
-        self.jobs.start(self.runner)
+        await self.jobs.start(self.runner)
 
     async def _step_down_when_taken_over(self) -> None:
         assert self.lease is not None

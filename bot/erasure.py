@@ -19,12 +19,12 @@ can reach without the platform), never by a test of the platform's name.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from bot.core import ErasedPerson, ErasureStep, Platform
+from bot.dbwork import DatabaseWorker, InlineDatabase
 from storage.uow import Store
 
 log = logging.getLogger(__name__)
@@ -72,11 +72,15 @@ class DatabaseScrub:
     name = "database"
     anonymous = True  # needs no name: it scrubs whatever the transaction freed
 
-    def __init__(self, store: Store) -> None:
+    def __init__(
+        self, store: Store, database: DatabaseWorker | InlineDatabase | None = None
+    ) -> None:
         self.store = store
+        # The running bot's database worker; a tool without one scrubs in a thread of its own.
+        self.database = database or DatabaseWorker(1)
 
     async def erase(self, person: ErasedPerson) -> None:
-        await asyncio.to_thread(self.store.database.scrub)
+        await self.database.run(self.store.database.scrub)
 
 
 class ErasureCoordinator:

@@ -29,6 +29,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from bot.dbwork import DatabaseWorker, InlineDatabase
 from storage.uow import Store
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,9 @@ COUNTERS: dict[str, tuple[str, tuple[str, ...]]] = {
 
 
 class Metrics:
-    def __init__(self) -> None:
+    def __init__(self, database: DatabaseWorker | InlineDatabase | None = None) -> None:
+        # A scrape reads the database (the levels): it runs in the database worker.
+        self.database = database or InlineDatabase()
         self.registry = CollectorRegistry(auto_describe=False)
         self._lock = threading.Lock()
         self._counts: dict[tuple[str, tuple[str, ...]], float] = {}
@@ -91,6 +94,10 @@ class Metrics:
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
+
+    async def scrape(self) -> bytes:
+        """:meth:`render`, off the event loop (its levels are read in one transaction)."""
+        return await self.database.run(self.render)
 
 
 class _Counters(Collector):

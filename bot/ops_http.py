@@ -141,7 +141,7 @@ class OpsServer:
             )
         if status != 200:
             return web.Response(status=status, text="forbidden\n")
-        payload = self.metrics.render()
+        payload = await self.metrics.scrape()
         return web.Response(body=payload, headers={"Content-Type": CONTENT_TYPE})
 
 

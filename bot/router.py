@@ -31,7 +31,7 @@ from bot.services.audience import Directory
 from bot.services.campaigns import CampaignService
 from bot.text import fold
 from scheduler.planning import Planner
-from storage.uow import Store, UnitOfWork
+from storage.uow import UnitOfWork
 
 Handler = Callable[["Context", str], Awaitable[None]]
 # Answer to a pending prompt (text, payload): True when the text was the answer.
@@ -39,7 +39,9 @@ PromptHandler = Callable[["Context", str, str], Awaitable[bool]]
 # A reaction (emoji, the event it reacts to).
 ReactionHandler = Callable[["Context", str, str], Awaitable[bool]]
 # Looks things up before the transaction (deps, store for short reads, arguments).
-Prefetch = Callable[["Deps", Store, str], Awaitable[Any]]
+# A prefetch reads the database only through ``read`` (one transaction in the database worker).
+Read = Callable[[Callable[[UnitOfWork], Any]], Awaitable[Any]]
+Prefetch = Callable[["Deps", Read, str], Awaitable[Any]]
 
 EVERYONE = frozenset({"agent", "ambassador", "admin"})
 AMBASSADORS = frozenset({"ambassador", "admin"})

@@ -101,6 +101,9 @@ class CampaignStats:
     # Completions per local day up to the snapshot, as stored with it (the chart's curve);
     # None when live.
     curve: tuple[tuple[date, int], ...] | None = None
+    # Completions gained since the snapshot a week before, when both totals are exact (the
+    # difference of two figures already shown); None otherwise.
+    week_gain: int | None = None
 
     @property
     def next_at(self) -> datetime | None:
@@ -210,3 +213,14 @@ def complementary(
             break
         rest.add(exact.pop(0)[1])
     return rest - hidden
+
+
+def week_gain(now: CampaignStats, before: CampaignStats) -> int | None:
+    """Completions gained between two snapshots of a campaign, only when both totals' figures
+    are exact: the difference of two numbers an ambassador could read anyway, so it tells
+    nothing the rule keeps in words."""
+    current, previous = now.total.completed, before.total.completed
+    if now.total.hidden or before.total.hidden or not (current.exact and previous.exact):
+        return None
+    assert current.value is not None and previous.value is not None
+    return current.value - previous.value

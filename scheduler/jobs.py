@@ -127,7 +127,7 @@ class JobScheduler:
         self.runner: StepRunner | None = None
         self.pix: PixSync | None = None
 
-    def start(self, runner: StepRunner) -> None:
+    async def start(self, runner: StepRunner) -> None:
         """Wake up for every planned step; catch up on missed ones right away."""
         self.runner = runner
         _RUNNERS[self.key] = runner
@@ -172,11 +172,14 @@ class JobScheduler:
             misfire_grace_time=None,
         )
         self._schedule_pix(runner)
-        with self.store.transaction() as uow:
-            planned = uow.steps.planned()
+        planned = await runner.database.run(self._planned)
         self.scheduler.start()
         for step in planned:
             self.schedule(step)
+
+    def _planned(self) -> list[ReminderStep]:
+        with self.store.transaction() as uow:
+            return list(uow.steps.planned())
 
     def _schedule_pix(self, runner: StepRunner) -> None:
         """The Pix sync, when ``[pix]`` is configured (the settings refuse a URL without

@@ -34,7 +34,9 @@ def attach(app: App, ops: OpsServer) -> None:
     links = DashboardLinks(base, signing_key(app))
     app.deps = replace(app.deps, dashboard=links)
     min_group = settings.stats.min_group
-    pictures = Pictures(app.store, app.renderer, min_group, settings.stats.refresh)
+    pictures = Pictures(
+        app.store, app.renderer, min_group, settings.stats.refresh, database=app.database
+    )
     views = Views(app.campaigns, app.planner, pictures, app.renderer.timezone)
     reader = Reader(
         store=app.store,

@@ -9,13 +9,12 @@ from bot.core import Member
 from bot.domain import Campaign, CampaignStatus
 from bot.parsing import ParseError, parse_code, parse_create, split_code_arg
 from bot.privacy import audience_figure
-from bot.router import AMBASSADORS, Context, Deps, Router
+from bot.router import AMBASSADORS, Context, Deps, Read, Router
 from bot.services.campaigns import Batch, resolve_list
 from bot.services.charts import chart_ref, has_chart
 from bot.text import fold, is_no, is_yes
 from scheduler.views import zone_of
 from storage.repositories.errors import DuplicateError
-from storage.uow import Store
 
 router = Router()
 router.family("campagne", "campaign", "campagnes", "campaigns", help_key="campaign")
@@ -81,7 +80,7 @@ class RoomLookups(list[RoomLookup]):
     """Several services may use one code: the rooms of each (the handler checks rights)."""
 
 
-async def _room_of_request(deps: Deps, store: Store, args: str) -> RoomLookup | None:
+async def _room_of_request(deps: Deps, read: Read, args: str) -> RoomLookup | None:
     """``campagne créer … pour salon X``: look the room up before the transaction."""
     try:
         audience = parse_create(
@@ -96,7 +95,7 @@ async def _room_of_request(deps: Deps, store: Store, args: str) -> RoomLookup | 
     return RoomLookup(audience.value, await deps.directory.room_members(audience.value))
 
 
-async def _room_of_campaign(deps: Deps, store: Store, args: str) -> RoomLookups | None:
+async def _room_of_campaign(deps: Deps, read: Read, args: str) -> RoomLookups | None:
     """``campagne lancer CODE`` for a room audience: its members, before the transaction.
 
     Only the room id is read here; the handler checks the sender's rights as usual.
@@ -105,10 +104,11 @@ async def _room_of_campaign(deps: Deps, store: Store, args: str) -> RoomLookups 
         code = parse_code(split_code_arg(args)[0]).code
     except ParseError:
         return None
-    with store.transaction() as uow:
-        rooms = {
+    rooms = await read(
+        lambda uow: {
             c.audience_value for c in uow.campaigns.with_code(code) if c.audience_kind == "room"
         }
+    )
     lookups = RoomLookups()
     for room in sorted(rooms):
         lookups.append(RoomLookup(room, await deps.directory.room_members(room)))

@@ -14,7 +14,7 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,7 +29,7 @@ from bot.domain import (
     Person,
 )
 from bot.notifier import Notifier, PersonMessage
-from bot.stats import CampaignStats, Counts, group_counts, grouped, stats_from_counts
+from bot.stats import CampaignStats, Counts, group_counts, grouped, stats_from_counts, week_gain
 from scheduler.calendar import WorkCalendar
 from storage.uow import UnitOfWork
 
@@ -141,7 +141,12 @@ def figures(
             curve,
         )
     stats = grouped({name: Counts(*row) for name, row in stored.items()}, min_group, as_of)
-    return replace(stats, curve=tuple(uow.snapshots.curve(campaign.id, day)))
+    gain = None
+    week_before = uow.snapshots.get(campaign.id, day - timedelta(days=7))
+    if week_before is not None:
+        before = grouped({name: Counts(*row) for name, row in week_before.items()}, min_group)
+        gain = week_gain(stats, before)
+    return replace(stats, curve=tuple(uow.snapshots.curve(campaign.id, day)), week_gain=gain)
 
 
 def completion_moments(uow: UnitOfWork, campaign: Campaign, stats: CampaignStats) -> list[datetime]:

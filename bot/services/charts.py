@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 
 from bot.charts import ChartData, parse_labels, render_chart
 from bot.core import Image
+from bot.dbwork import DatabaseWorker, InlineDatabase
 from bot.domain import Campaign, Delivery
 from bot.privacy import disclose
 from bot.render import Renderer
@@ -116,12 +117,25 @@ class Pictures:
     shown (any more)."""
 
     def __init__(
-        self, store: Store, renderer: Renderer, min_group: int, refresh: str = "live"
+        self,
+        store: Store,
+        renderer: Renderer,
+        min_group: int,
+        refresh: str = "live",
+        *,
+        database: DatabaseWorker | InlineDatabase | None = None,
     ) -> None:
         self.store = store
+        self.database = database or InlineDatabase()
         self.renderer = renderer
         self.min_group = min_group
         self.refresh = refresh
+
+    def _read_in_transaction(
+        self, campaign_id: int, day: date
+    ) -> tuple[Campaign, CampaignStats, list[datetime]] | None:
+        with self.store.transaction() as uow:
+            return self._read(uow, campaign_id, day)
 
     def _read(
         self, uow: UnitOfWork, campaign_id: int, day: date
@@ -140,8 +154,7 @@ class Pictures:
         if parsed is None:
             return None
         campaign_id, day, locale = parsed
-        with self.store.transaction() as uow:
-            found = self._read(uow, campaign_id, day)
+        found = await self.database.run(self._read_in_transaction, campaign_id, day)
         if found is None:
             return None
         campaign, stats, completions = found

@@ -9,7 +9,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from storage.uow import Store
-from tests.integration.first_week import AMB, MONDAY_MORNING, PARIS, first_week_bot
+from tests.helpers.campaigns import put_person
+from tests.integration.first_week import AMB, MONDAY_MORNING, PARIS, SERVICE, first_week_bot
 
 
 async def test_an_ambassador_who_launched_this_morning(week_store: Store, tmp_path: Path) -> None:
@@ -45,3 +46,34 @@ async def test_an_ambassador_who_launched_this_morning(week_store: Store, tmp_pa
     assert "terminés, rappels arrêtés : non communiqués (il faut au moins 10 invités" in stats
     assert "état au mardi 8 décembre 2026 à 00:00" in stats
     assert "prochains chiffres demain matin, état au mercredi 9 décembre 2026 à 00:00" in stats
+
+
+async def test_the_trend_since_last_week_between_disclosed_figures(
+    week_store: Store, tmp_path: Path
+) -> None:
+    bot = first_week_bot(week_store, tmp_path, MONDAY_MORNING)
+    others = [f"@more{i}:console" for i in range(13)]  # 20 agents with the first week's 7
+    with week_store.transaction() as uow:
+        for pid in others:
+            put_person(uow, pid, MONDAY_MORNING, service=SERVICE)
+    agents = [*PARIS, *others]
+    await bot.say(AMB, 'campagne créer ABCDEF234 "Cybersécurité" fin 15 janvier 2027')
+    await bot.say(AMB, "campagne lancer ABCDEF234")
+    await bot.app.dispatcher.drain()
+    for agent in agents[:5]:
+        await bot.say(agent, "fait")
+
+    async def stats() -> str:
+        replies = await bot.say(AMB, "campagne stats ABCDEF234")
+        return next(t for t in replies if "Statistiques" in t)
+
+    bot.clock.current = MONDAY_MORNING + timedelta(days=1)
+    first = await stats()
+    assert "5 terminés (25" in first and "depuis l'état d'il y a une semaine" not in first
+    for agent in agents[5:11]:
+        await bot.say(agent, "fait")
+    # A week later: 11 of 20, both totals exact, so their difference tells nothing new.
+    bot.clock.current = MONDAY_MORNING + timedelta(days=8)
+    later = await stats()
+    assert "11 terminés (55" in later
+    assert "depuis l'état d'il y a une semaine : 6 parcours terminés de plus" in later

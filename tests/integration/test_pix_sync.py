@@ -401,7 +401,7 @@ async def test_the_scheduler_job_syncs_in_working_hours_only(bot: Bot, fake: Fak
     )
     section = PixSection(api_url=fake.base_url, client_id=CLIENT_ID, client_secret=CLIENT_SECRET)
     bot.app.jobs.settings = bot.app.settings.model_copy(update={"pix": section})
-    bot.app.jobs.start(bot.app.runner)
+    await bot.app.jobs.start(bot.app.runner)
     try:
         job = bot.app.jobs.scheduler.get_job(f"{bot.app.jobs.key}:pix")  # type: ignore[union-attr]
         assert job is not None and job.trigger.interval == timedelta(minutes=30)

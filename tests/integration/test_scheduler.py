@@ -306,7 +306,7 @@ async def test_apscheduler_wakes_the_bot_for_planned_steps(bot: Bot) -> None:
 
     service_module.run_step = spy  # type: ignore[assignment]
     try:
-        bot.app.jobs.start(bot.app.runner)
+        await bot.app.jobs.start(bot.app.runner)
         await asyncio.wait_for(woke.wait(), timeout=10)
     finally:
         bot.app.jobs.stop()

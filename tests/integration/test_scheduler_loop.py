@@ -60,7 +60,7 @@ async def test_the_digest_and_the_retention_job_run_off_the_event_loop(
 
     monkeypatch.setattr(bot.app.runner, "digest", record("digest", digest))
     monkeypatch.setattr(jobs.retention, "purge", record("purge", purge))
-    bot.app.jobs.start(bot.app.runner)
+    await bot.app.jobs.start(bot.app.runner)
     try:
         await jobs.send_digest(bot.app.jobs.key)
         await jobs.purge_expired(bot.app.jobs.key)

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.core import FakeClock
+from bot.dbwork import InlineDatabase
 from scheduler.jobs import JobScheduler
 from tests.helpers.bot import make_settings
 from tests.helpers.console_process import (
@@ -138,6 +139,7 @@ async def test_stopping_waits_for_a_running_step_job_without_a_cancelled_traceba
 
     class SlowRunner:
         planner = type("P", (), {"tz": "Europe/Paris"})()
+        database = InlineDatabase()
 
         async def tick(self) -> int:
             started.set()
@@ -149,7 +151,7 @@ async def test_stopping_waits_for_a_running_step_job_without_a_cancelled_traceba
             return 0
 
     caplog.set_level(logging.INFO)
-    jobs.start(SlowRunner())  # type: ignore[arg-type]
+    await jobs.start(SlowRunner())  # type: ignore[arg-type]
     try:
         await asyncio.wait_for(started.wait(), 30)
         stopping.set()
