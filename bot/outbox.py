@@ -199,6 +199,11 @@ class Dispatcher:
                 served = self._turns.snapshot()
                 due = await self.database.run(self._claim, self.clock.now(), size, served)
                 if not due:
+                    # Nothing due: the batches sent are reported now, and a summary that report
+                    # wrote leaves in this drain too, not at some later wake-up (whether a
+                    # launch's summary came at once would tell that nobody was left to invite).
+                    if await self._flush_marks(final=True):
+                        continue
                     break
                 done = await self._send_all(due)
                 self.fencing.forget()
@@ -373,10 +378,11 @@ class Dispatcher:
         if len(marks.sent) >= MARK_EVERY or time.monotonic() - marks.since >= MARK_INTERVAL:
             await self._flush_marks()
 
-    async def _flush_marks(self, *, final: bool = False) -> None:
+    async def _flush_marks(self, *, final: bool = False) -> bool:
         """Record the accepted sends in one transaction, then report batch progress: at most
         every :data:`REPORT_EVERY` seconds, and when a drain ends (a report counts the whole
-        batch: after every flush, a 20,000-row launch cost a quadratic number of rows read)."""
+        batch: after every flush, a 20,000-row launch cost a quadratic number of rows read).
+        Returns whether any batch was reported (a report may have enqueued a message)."""
         marks, self._marks = self._marks, _Marks()
         if marks.sent or marks.conversations:
             now = self.clock.now()
@@ -394,6 +400,8 @@ class Dispatcher:
             self._reported_at = time.monotonic()
             for batch in batches:
                 await self.on_batch_progress(batch)
+            return True
+        return False
 
     def _outcome(self, kind: str, outcome: str) -> None:
         if self.on_outcome is not None:
