@@ -86,7 +86,8 @@ async def test_full_disk_waits_and_recovers_when_space_returns(
     try:
         await launched(bot)
         filler = small_disk / "filler"
-        with filler.open("wb") as handle, contextlib.suppress(OSError):
+        # The file closes inside the suppression: closing flushes what the last write could not.
+        with contextlib.suppress(OSError), filler.open("wb") as handle:
             while True:  # take every byte left
                 handle.write(b"\0" * 65536)
                 handle.flush()
