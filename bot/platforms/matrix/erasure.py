@@ -15,13 +15,11 @@ theirs, and outside the bot's reach (docs/privacy.md).
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
-from nio import Api
-
 from bot.core import ErasedPerson
+from bot.platforms.matrix.direct_data import read_direct, write_direct
 from bot.platforms.matrix.pending import PendingEvents
 
 logger = logging.getLogger(__name__)
@@ -102,25 +100,10 @@ class KeyStoreErasure:
 
 
 async def _drop_direct_entry(client: Any, user: str) -> None:
-    current = await client.list_direct_rooms()
-    rooms = getattr(current, "rooms", None)
-    direct: dict[str, list[str]] = (
-        {u: list(ids) for u, ids in rooms.items()} if isinstance(rooms, dict) else {}
-    )
+    direct = await read_direct(client)
     if user not in direct:
         return
     del direct[user]
-    path = Api._build_path(["user", client.user_id, "account_data", "m.direct"])
-    answer = await client.send(
-        "PUT",
-        path,
-        json.dumps(direct),
-        headers={
-            "Authorization": f"Bearer {client.access_token}",
-            "Content-Type": "application/json",
-        },
-    )
-    status = answer.status
-    answer.release()
+    status = await write_direct(client, direct)
     if status != 200:
         raise RuntimeError(f"m.direct not rewritten (HTTP {status})")

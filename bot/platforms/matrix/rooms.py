@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import Sequence
 
@@ -21,7 +20,6 @@ from nio import (
     SyncResponse,
     UnknownAccountDataEvent,
 )
-from nio.api import Api
 
 from bot.core import (
     DeliveryError,
@@ -36,6 +34,7 @@ from bot.platforms.matrix.codec import (
     unrecorded_direct_invitee,
 )
 from bot.platforms.matrix.connection import _NETWORK_ERRORS, MatrixConnection
+from bot.platforms.matrix.direct_data import read_direct, write_direct
 
 logger = logging.getLogger(__name__)
 
@@ -290,26 +289,11 @@ class DirectRooms(MatrixConnection):
 
     async def _put_direct(self, batch: dict[str, list[str]]) -> None:
         """Read the bot's ``m.direct``, add ``batch`` to it, write it back."""
-        client = self.client
-        current = await client.list_direct_rooms()
-        rooms = getattr(current, "rooms", None)
-        direct: dict[str, list[str]] = (
-            {user: list(ids) for user, ids in rooms.items()} if isinstance(rooms, dict) else {}
-        )
+        direct = await read_direct(self.client)
         _merge(direct, batch)
-        path = Api._build_path(["user", client.user_id, "account_data", "m.direct"])
-        answer = await client.send(
-            "PUT",
-            path,
-            json.dumps(direct),
-            headers={
-                "Authorization": f"Bearer {client.access_token}",
-                "Content-Type": "application/json",
-            },
-        )
-        if answer.status != 200:
-            logger.warning("Matrix: could not record direct rooms in m.direct (%s)", answer.status)
-        answer.release()
+        status = await write_direct(self.client, direct)
+        if status != 200:
+            logger.warning("Matrix: could not record direct rooms in m.direct (%s)", status)
         _merge(direct, self._direct_unsaved)
         self._direct_rooms = direct
 
