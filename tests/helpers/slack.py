@@ -18,6 +18,8 @@ import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlencode
 
@@ -25,8 +27,12 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from bot.app import App
 from bot.core import Incoming
+from bot.domain import CampaignStatus, ParticipationKind
 from bot.platforms.slack import SlackPlatform
+from storage.uow import Store
+from tests.helpers.bot import make_settings
 
 T = TypeVar("T")
 WAIT = 10.0  # upper bound for anything we wait for; never a timing assertion
@@ -396,3 +402,56 @@ def button_click(
         ],
     }
     return urlencode({"payload": json.dumps(payload)})
+
+
+# -- a bot on Slack with Alice invited -------------------------------------------------------------
+
+
+def invite_alice(url: str, *, name: str = "Alice", email: str | None = None) -> None:
+    """On the (migrated) database at ``url``: Alice (Slack ``ALICE``) invited to a running
+    campaign of the DREAL service, whose ambassador is Ambre."""
+    store = Store.from_url(url)
+    now = datetime.now(UTC)
+    with store.transaction() as uow:
+        ambassador = uow.people.ensure("UAMB", "Ambre", now)
+        uow.roles.add(ambassador.id, "ambassador", "DREAL")
+        campaign = uow.campaigns.create(
+            code="ABCDEF234",
+            title="Cybersécurité",
+            url="https://app.pix.fr/campagnes/ABCDEF234",
+            service="DREAL",
+            deadline=date(now.year + 1, 12, 15),
+            audience_kind="service",
+            audience_value="DREAL",
+            now=now,
+            created_by=ambassador.id,
+        )
+        uow.campaigns.set_status(campaign.id, CampaignStatus.RUNNING)
+        alice, _ = uow.people.upsert(
+            ALICE, display_name=name, service="DREAL", email=email, timezone=None,
+            locale=None, now=now,
+        )  # fmt: skip
+        uow.campaigns.add_audience(campaign.id, [alice.id], now)
+        uow.participation.record(
+            alice.id, ParticipationKind.INVITED, now, campaign.id, source="system"
+        )
+    store.close()
+
+
+@contextlib.asynccontextmanager
+async def slack_bot(
+    fake: FakeSlack, url: str, spool: Path, wait: float
+) -> AsyncIterator[tuple[App, SlackPlatform]]:
+    """Platform + application in this process, on ``spool``; stopped cleanly at the end (each
+    step bounded by ``wait``)."""
+    store = Store.from_url(url)
+    platform = make_platform(fake, spool_path=spool)
+    app = App(make_settings(url), store, platform)
+    running = asyncio.ensure_future(app.run())
+    try:
+        await asyncio.wait_for(platform.listening.wait(), wait)
+        yield app, platform
+    finally:
+        await asyncio.wait_for(app.request_stop(), wait)
+        await asyncio.wait_for(running, wait)
+        store.close()

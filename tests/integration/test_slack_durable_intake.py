@@ -10,34 +10,29 @@ redelivery by Slack is not handled again. Every wait is bounded; no assertion de
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
 from pathlib import Path
 
 import aiohttp
 import pytest
 from sqlalchemy import func, select
 
-from bot.app import App
-from bot.domain import CampaignStatus, ParticipationKind
-from bot.platforms.slack import SlackPlatform
+from bot.domain import ParticipationKind
 from storage.models import ParticipationEventRow, ProcessedEventRow
 from storage.uow import Store
-from tests.helpers.bot import make_settings
 from tests.helpers.pgserver import PrivatePostgres
 from tests.helpers.slack import (
-    ALICE,
     FakeSlack,
     button_click,
     dm,
     envelope,
     events_url,
-    make_platform,
+    invite_alice,
     retry_headers,
     signed_post,
+    slack_bot,
 )
 from tests.helpers.slack_process import SlackBotProcess
 
@@ -52,50 +47,9 @@ def pg_url(private_pg: PrivatePostgres) -> str:
     url = private_pg.create_database(f"t_{uuid.uuid4().hex[:10]}")
     store = Store.from_url(url)
     store.upgrade()
-    now = datetime.now(UTC)
-    with store.transaction() as uow:
-        ambassador = uow.people.ensure("UAMB", "Ambre", now)
-        uow.roles.add(ambassador.id, "ambassador", "DREAL")
-        campaign = uow.campaigns.create(
-            code="ABCDEF234",
-            title="Cybersécurité",
-            url="https://app.pix.fr/campagnes/ABCDEF234",
-            service="DREAL",
-            deadline=date(now.year + 1, 12, 15),
-            audience_kind="service",
-            audience_value="DREAL",
-            now=now,
-            created_by=ambassador.id,
-        )
-        uow.campaigns.set_status(campaign.id, CampaignStatus.RUNNING)
-        alice, _ = uow.people.upsert(
-            ALICE, display_name="Alice", service="DREAL", email=None, timezone=None,
-            locale=None, now=now,
-        )  # fmt: skip
-        uow.campaigns.add_audience(campaign.id, [alice.id], now)
-        uow.participation.record(
-            alice.id, ParticipationKind.INVITED, now, campaign.id, source="system"
-        )
     store.close()
+    invite_alice(url)
     return url
-
-
-@contextlib.asynccontextmanager
-async def slack_bot(
-    fake: FakeSlack, url: str, spool: Path
-) -> AsyncIterator[tuple[App, SlackPlatform]]:
-    """Platform + application in this process, on ``spool``; stopped cleanly at the end."""
-    store = Store.from_url(url)
-    platform = make_platform(fake, spool_path=spool)
-    app = App(make_settings(url), store, platform)
-    running = asyncio.ensure_future(app.run())
-    try:
-        await asyncio.wait_for(platform.listening.wait(), WAIT)
-        yield app, platform
-    finally:
-        await asyncio.wait_for(app.request_stop(), WAIT)
-        await asyncio.wait_for(running, WAIT)
-        store.close()
 
 
 class Slack:
@@ -164,7 +118,7 @@ async def test_events_during_an_outage_are_acknowledged_once_spooled_and_handled
     private_pg: PrivatePostgres, pg_url: str, fake_slack: FakeSlack, slack: Slack, tmp_path: Path
 ) -> None:
     spool = tmp_path / "slack-spool.jsonl"
-    async with slack_bot(fake_slack, pg_url, spool) as (app, platform):
+    async with slack_bot(fake_slack, pg_url, spool, WAIT) as (app, platform):
         slack.port = platform.bound_port
         await asyncio.to_thread(private_pg.stop)
         assert await slack.event("qui voit mes résultats ?", "1700000900.000001") == 200
@@ -207,7 +161,7 @@ async def test_an_event_acknowledged_before_a_crash_is_handled_once_by_the_next_
     await asyncio.to_thread(private_pg.start)
     assert fake_slack.messages["DALICE"] == []
     assert counts(pg_url) == (0, 0)
-    async with slack_bot(fake_slack, pg_url, spool) as (_, platform):
+    async with slack_bot(fake_slack, pg_url, spool, WAIT) as (_, platform):
         slack.port = platform.bound_port
         [confirmation] = await replies(fake_slack, 1)  # replayed from the spool at start
         assert "Bravo et merci" in confirmation
@@ -223,7 +177,7 @@ async def test_a_redelivered_event_is_handled_once_before_and_after_its_handling
 ) -> None:
     spool = tmp_path / "slack-spool.jsonl"
     question = ("qui voit mes résultats ?", "1700001100.000001")
-    async with slack_bot(fake_slack, pg_url, spool) as (_, platform):
+    async with slack_bot(fake_slack, pg_url, spool, WAIT) as (_, platform):
         slack.port = platform.bound_port
         await asyncio.to_thread(private_pg.stop)
         assert await slack.event(*question) == 200
@@ -235,7 +189,7 @@ async def test_a_redelivered_event_is_handled_once_before_and_after_its_handling
         await replies(fake_slack, 1)
         assert await slack.event(*question, retry=3) == 200  # after it was handled
     # And to a new process, which only the database can tell that it was handled.
-    async with slack_bot(fake_slack, pg_url, spool) as (_, platform):
+    async with slack_bot(fake_slack, pg_url, spool, WAIT) as (_, platform):
         slack.port = platform.bound_port
         assert await slack.event(*question, retry=3) == 200
         assert await slack.event("aide", "1700001100.000002") == 200  # the sentinel

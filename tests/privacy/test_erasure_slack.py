@@ -11,11 +11,8 @@ of :mod:`tests.helpers.slack`, SQLite. Every wait is bounded; no assertion depen
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import time
-from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime
 from pathlib import Path
 
 import aiohttp
@@ -23,11 +20,8 @@ from sqlalchemy import select
 
 from bot.app import App
 from bot.core import ErasedPerson, Incoming
-from bot.domain import CampaignStatus, ParticipationKind
-from bot.platforms.slack import SlackPlatform
 from storage.models import PersonRow
 from storage.uow import Store
-from tests.helpers.bot import make_settings
 from tests.helpers.erasure import files_naming
 from tests.helpers.slack import (
     ALICE,
@@ -36,8 +30,9 @@ from tests.helpers.slack import (
     dm,
     envelope,
     events_url,
-    make_platform,
+    invite_alice,
     signed_post,
+    slack_bot,
 )
 from tests.helpers.slack import fake_slack as fake_slack  # the fake Slack Web API (fixture)
 
@@ -52,49 +47,9 @@ def _world(folder: Path) -> str:
     url = f"sqlite:///{folder / 'pixbot.db'}"
     store = Store.from_url(url)
     store.upgrade()
-    now = datetime.now(UTC)
-    with store.transaction() as uow:
-        ambassador = uow.people.ensure("UAMB", "Ambre", now)
-        uow.roles.add(ambassador.id, "ambassador", "DREAL")
-        campaign = uow.campaigns.create(
-            code="ABCDEF234",
-            title="Cybersécurité",
-            url="https://app.pix.fr/campagnes/ABCDEF234",
-            service="DREAL",
-            deadline=date(now.year + 1, 12, 15),
-            audience_kind="service",
-            audience_value="DREAL",
-            now=now,
-            created_by=ambassador.id,
-        )
-        uow.campaigns.set_status(campaign.id, CampaignStatus.RUNNING)
-        alice, _ = uow.people.upsert(
-            ALICE, display_name=NAME, service="DREAL", email=EMAIL, timezone=None,
-            locale=None, now=now,
-        )  # fmt: skip
-        uow.campaigns.add_audience(campaign.id, [alice.id], now)
-        uow.participation.record(
-            alice.id, ParticipationKind.INVITED, now, campaign.id, source="system"
-        )
     store.close()
+    invite_alice(url, name=NAME, email=EMAIL)
     return url
-
-
-@contextlib.asynccontextmanager
-async def slack_bot(
-    fake: FakeSlack, url: str, spool: Path
-) -> AsyncIterator[tuple[App, SlackPlatform]]:
-    store = Store.from_url(url)
-    platform = make_platform(fake, spool_path=spool)
-    app = App(make_settings(url), store, platform)
-    running = asyncio.ensure_future(app.run())
-    try:
-        await asyncio.wait_for(platform.listening.wait(), WAIT)
-        yield app, platform
-    finally:
-        await asyncio.wait_for(app.request_stop(), WAIT)
-        await asyncio.wait_for(running, WAIT)
-        store.close()
 
 
 async def _posts(fake: FakeSlack, count: int) -> list[str]:
@@ -111,7 +66,10 @@ async def test_forget_me_on_slack_leaves_no_byte_and_a_late_click_brings_nobody_
     fake_slack.users[ALICE] = {"id": ALICE, "name": "alice", "real_name": NAME}
     needles = [ALICE, NAME, EMAIL]
     clicked_at = time.time()
-    async with aiohttp.ClientSession() as session, slack_bot(fake_slack, url, spool) as (app, pf):
+    async with (
+        aiohttp.ClientSession() as session,
+        slack_bot(fake_slack, url, spool, WAIT) as (app, pf),
+    ):
         endpoint = events_url(pf.bound_port)
         erased, handled = _watch(app)
 
