@@ -26,6 +26,7 @@ from bot.core import (
     ErasedPerson,
     HoldsIntake,
     Incoming,
+    MovesPeople,
     Platform,
     SystemClock,
 )
@@ -49,6 +50,7 @@ from bot.router import Context, Deps, Router, run_to_completion
 from bot.services.audience import Directory
 from bot.services.campaigns import CampaignService
 from bot.services.charts import Pictures
+from bot.services.senders import announce_moves
 from bot.text import MAX_MESSAGE
 from scheduler.jobs import JobScheduler
 from scheduler.planning import Planner
@@ -364,6 +366,8 @@ class App:
             self.platform_state = "stopped"
             return
         self.platform_state = "up"
+        if isinstance(self.platform, MovesPeople):
+            await self.resilience.run(self._announce_moves, "accounts")
         dispatcher = self._outbox_task = asyncio.create_task(self.dispatcher.run(), name="outbox")
         try:
             await self.resilience.run(self._start_jobs, "scheduler")
@@ -378,6 +382,23 @@ class App:
             await asyncio.gather(dispatcher, return_exceptions=True)
             await self.platform.stop()
             self.platform_state = "stopped"
+
+    async def _announce_moves(self) -> None:
+        """Tell, once, whoever another sender account writes to from now on (bot/services)."""
+        assert isinstance(self.platform, MovesPeople)
+        moves = self.platform.moved_people()
+        if not moves:
+            return
+        now = self.clock.now()
+
+        def work() -> int:
+            with self.store.transaction() as uow:
+                return announce_moves(uow, self.notifier, moves, now)
+
+        told = await self.database.run(work)
+        log.info(
+            "sender accounts: %d people written to by another account, %d told", len(moves), told
+        )
 
     async def _start_jobs(self) -> None:
         await self.jobs.start(self.runner)
