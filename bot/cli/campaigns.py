@@ -16,9 +16,9 @@ from bot.cli.csvio import write_stats_csv
 from bot.cli.database import open_store
 from bot.cli.progress import progress
 from bot.config import Settings
-from bot.domain import Campaign
+from bot.domain import Campaign, StepView
 from bot.text import clean_line
-from scheduler.views import StepView, describe_steps
+from scheduler.views import describe_steps
 from storage.uow import UnitOfWork
 
 MAX_LISTED_UNMATCHED = 100

@@ -16,7 +16,7 @@ router = Router()
 
 
 @router.command("campagne modifier", "campaign edit", "campagne corriger", roles=AMBASSADORS)
-async def edit(ctx: Context, args: str) -> None:
+def edit(ctx: Context, args: str) -> None:
     found = _open_campaign(ctx, args)
     if found is None:
         return
@@ -27,9 +27,7 @@ async def edit(ctx: Context, args: str) -> None:
         deadline = request.deadline or campaign.deadline
         event_date = request.event_date or campaign.event_date
         if request.deadline is not None or request.event_date is not None:
-            check_dates(
-                deadline, event_date, local_today, ctx.settings.limits.deadline_horizon_days
-            )
+            check_dates(deadline, event_date, local_today, ctx.policy.deadline_horizon_days)
     except ParseError as error:
         ctx.say(error.template, editing=True, code=campaign.code, **error.variables)
         return

@@ -88,7 +88,7 @@ async def _room_of_request(deps: Deps, read: Read, args: str) -> RoomLookup | No
         audience = parse_create(
             args,
             deps.clock.now().astimezone(deps.renderer.timezone).date(),
-            deps.settings.limits.deadline_horizon_days,
+            deps.policy.deadline_horizon_days,
         ).audience
     except ParseError:
         return None
@@ -133,9 +133,9 @@ def _members(ctx: Context, room: str) -> list[Member] | None:
     roles=AMBASSADORS,
     prefetch=_room_of_request,
 )
-async def create(ctx: Context, args: str) -> None:
+def create(ctx: Context, args: str) -> None:
     try:
-        request = parse_create(args, today(ctx).date(), ctx.settings.limits.deadline_horizon_days)
+        request = parse_create(args, today(ctx).date(), ctx.policy.deadline_horizon_days)
     except ParseError as error:
         ctx.say(error.template, **error.variables)
         return
@@ -197,21 +197,21 @@ async def create(ctx: Context, args: str) -> None:
         return
     uow.audit.add(ctx.person.platform_id, "campaign_create", ctx.now, campaign.id)
     found = ctx.deps.campaigns.resolve(uow, campaign, members)
-    calendar = ctx.deps.planner.calendar
+    planner = ctx.deps.planner
     warnings = request.warnings
-    if not calendar.is_working_day(campaign.deadline):
+    if not planner.is_working_day(campaign.deadline):
         warnings = (*warnings, "deadline_not_working_day")
     ctx.say(
         "campaign_created",
         campaign=campaign,
         warnings=warnings,
-        holiday=calendar.holiday_name(campaign.deadline),
+        holiday=planner.holiday_name(campaign.deadline),
         plan=plan,
         # How many of the ids or room members are known agents moves with one person's
         # presence (an erasure, a departure): in words under the threshold, like any figure.
-        size=audience_figure(len(found.people), ctx.settings.stats.min_group),
+        size=audience_figure(len(found.people), ctx.policy.min_group),
         rejected=audience_figure(
-            rejected if kind == "list" else found.rejected, ctx.settings.stats.min_group
+            rejected if kind == "list" else found.rejected, ctx.policy.min_group
         ),
     )
 
@@ -223,7 +223,7 @@ async def create(ctx: Context, args: str) -> None:
     roles=AMBASSADORS,
     prefetch=_room_of_campaign,
 )
-async def launch(ctx: Context, args: str) -> None:
+def launch(ctx: Context, args: str) -> None:
     found = _open_campaign(ctx, args)
     if found is None:
         return
@@ -250,7 +250,7 @@ async def launch(ctx: Context, args: str) -> None:
     # Only who joined the audience with this launch is counted (never who was not invited
     # before: on a second launch that would be who said "stop tout"), under the threshold in
     # words, like how many room members are not agents of the service.
-    min_group = ctx.settings.stats.min_group
+    min_group = ctx.policy.min_group
     ctx.say(
         "campaign_launched",
         campaign=campaign,
@@ -261,18 +261,18 @@ async def launch(ctx: Context, args: str) -> None:
 
 
 @router.command("campagne liste", "campaign list", "campagnes", "campaigns", roles=AMBASSADORS)
-async def list_campaigns(ctx: Context, args: str) -> None:
+def list_campaigns(ctx: Context, args: str) -> None:
     uow = ctx.uow
     rows = []
     for campaign in uow.campaigns.search(_scope(ctx)):
         summary = ctx.deps.campaigns.stats(uow, campaign, ctx.now).total
         closes = ctx.deps.campaigns.closes_at(uow, campaign)
         rows.append({"campaign": campaign, "total": summary, "closes_at": closes})
-    ctx.say("campaign_list", rows=rows, min_group=ctx.settings.stats.min_group)
+    ctx.say("campaign_list", rows=rows, min_group=ctx.policy.min_group)
 
 
 @router.command("campagne voir", "campaign show", roles=AMBASSADORS)
-async def show(ctx: Context, args: str) -> None:
+def show(ctx: Context, args: str) -> None:
     found = _campaign(ctx, args)
     if found is None:
         return
@@ -288,7 +288,7 @@ async def show(ctx: Context, args: str) -> None:
 
 
 @router.command("campagne relancer", "campaign remind", roles=AMBASSADORS)
-async def remind_now(ctx: Context, args: str) -> None:
+def remind_now(ctx: Context, args: str) -> None:
     """An extra reminder: at most once per campaign and working day, always within working
     hours (outside them, queued for the next working slot of each agent's time zone)."""
     found = _open_campaign(ctx, args)
@@ -307,7 +307,7 @@ async def remind_now(ctx: Context, args: str) -> None:
 
 
 @router.command("campagne rappels", "campaign reminders", roles=AMBASSADORS)
-async def set_reminders(ctx: Context, args: str) -> None:
+def set_reminders(ctx: Context, args: str) -> None:
     found = _open_campaign(ctx, args)
     if found is None:
         return
@@ -332,7 +332,7 @@ async def set_reminders(ctx: Context, args: str) -> None:
 
 
 @router.command("campagne stats", "campaign stats", "campagne statistiques", roles=AMBASSADORS)
-async def show_stats(ctx: Context, args: str) -> None:
+def show_stats(ctx: Context, args: str) -> None:
     found = _campaign(ctx, args)
     if found is None:
         return
@@ -346,20 +346,20 @@ async def show_stats(ctx: Context, args: str) -> None:
 
 
 @router.command("campagne clore", "campaign close", "campagne terminer", roles=AMBASSADORS)
-async def close(ctx: Context, args: str) -> None:
+def close(ctx: Context, args: str) -> None:
     """Closing stops every reminder: like cancelling, it asks for "oui" first."""
     found = _open_campaign(ctx, args)
     if found is None:
         return
     campaign, rest = found
-    thank = ctx.settings.schedule.thank_completers and "sans merci" not in fold(rest)
+    thank = ctx.policy.thank_completers and "sans merci" not in fold(rest)
     thank = thank and "no thanks" not in fold(rest)
     ctx.ask("close_campaign", f"{campaign.code}|{int(thank)}", CONFIRM_WINDOW)
     ctx.say("campaign_close_confirm", campaign=campaign, thank=thank)
 
 
 @router.prompt("close_campaign")
-async def _confirm_close(ctx: Context, text: str, payload: str) -> bool:
+def _confirm_close(ctx: Context, text: str, payload: str) -> bool:
     code, _, thank_flag = payload.partition("|")
     if is_no(text):
         ctx.say("campaign_close_aborted", code=code)
@@ -380,7 +380,7 @@ async def _confirm_close(ctx: Context, text: str, payload: str) -> bool:
 
 
 @router.command("campagne annuler", "campaign cancel", roles=AMBASSADORS)
-async def cancel(ctx: Context, args: str) -> None:
+def cancel(ctx: Context, args: str) -> None:
     found = _open_campaign(ctx, args)
     if found is None:
         return
@@ -390,7 +390,7 @@ async def cancel(ctx: Context, args: str) -> None:
 
 
 @router.prompt("cancel_campaign")
-async def _confirm_cancel(ctx: Context, text: str, code: str) -> bool:
+def _confirm_cancel(ctx: Context, text: str, code: str) -> bool:
     if is_no(text):
         ctx.say("campaign_cancel_aborted", code=code)
         return True

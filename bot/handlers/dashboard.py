@@ -9,7 +9,7 @@ router = Router()
 
 
 @router.command("campagne tableau", "campaign dashboard", roles=AMBASSADORS)
-async def dashboard(ctx: Context, args: str) -> None:
+def dashboard(ctx: Context, args: str) -> None:
     links = ctx.deps.dashboard
     if links is None:
         ctx.say("dashboard_off")
