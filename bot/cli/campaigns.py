@@ -256,7 +256,7 @@ def campaign_import_orga(
     from bot.cli.csvio import batched, import_pacing
     from bot.orga import OrgaError, read_export
     from bot.render import Renderer
-    from bot.services.participation import plan_orga_export, write_orga_events
+    from bot.services.orga_import import plan_orga_export, write_orga_events
 
     # First the whole export is read (as a stream, with caps): a bad line changes nothing.
     try:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from functools import partial
 
 from bot.core import Member
 from bot.domain import Campaign, CampaignStatus
 from bot.parsing import ParseError, parse_code, parse_create, split_code_arg
 from bot.privacy import audience_figure
 from bot.router import AMBASSADORS, Context, Deps, Read, Router
-from bot.services.campaigns import Batch, resolve_list
+from bot.services.campaigns import resolve_list
 from bot.services.charts import chart_ref, has_chart
+from bot.services.close import close as close_campaign
+from bot.services.launch import launch as launch_campaign
+from bot.services.ports import Actor
+from bot.services.remind import remind
 from bot.text import fold, is_no, is_yes
-from scheduler.views import zone_of
 from storage.repositories.errors import DuplicateError
 
 router = Router()
@@ -58,13 +60,13 @@ def _open_campaign(ctx: Context, args: str) -> tuple[Campaign, str] | None:
     return found
 
 
-def _batch(ctx: Context, action: str, campaign: Campaign) -> Batch:
-    return Batch(
-        action,
-        campaign.id,
-        ctx.incoming.event_id[-40:],
-        initiator_id=ctx.person.id,
+def _actor(ctx: Context) -> Actor:
+    """The sender, for the audit log and the batch reports (in this conversation)."""
+    return Actor(
+        ctx.person.platform_id,
+        person_id=ctx.person.id,
         conversation_id=ctx.incoming.conversation_id,
+        origin=ctx.incoming.event_id[-40:],
     )
 
 
@@ -226,25 +228,25 @@ async def launch(ctx: Context, args: str) -> None:
     if found is None:
         return
     campaign, _ = found
-    planner = ctx.deps.planner
-    if planner.launch_is_planned(ctx.uow, campaign, ctx.now):
-        when = planner.confirm_planned_launch(ctx.uow, campaign, ctx.now)
-        ctx.say("campaign_launch_planned", campaign=campaign, when=when)
-        return
     members = None
     if campaign.audience_kind == "room":
         members = _members(ctx, campaign.audience_value)
-        if members is None:
-            ctx.say("error_room_unknown", room=campaign.audience_value)
-            return
-    resolved = ctx.deps.campaigns.resolve(ctx.uow, campaign, members)
-    result = ctx.deps.campaigns.invite(
-        ctx.uow, campaign, resolved.people, ctx.now, _batch(ctx, "launch", campaign)
+    launched = launch_campaign(
+        ctx.uow,
+        campaign,
+        ctx.now,
+        _actor(ctx),
+        campaigns=ctx.deps.campaigns,
+        planning=ctx.deps.planner,
+        members=members,
+        report_after=ctx.after_replies,
     )
-    ctx.uow.audit.add(
-        ctx.person.platform_id, "campaign_launch", ctx.now, campaign.id, count=result.new
-    )
-    planner.launched(ctx.uow, campaign, ctx.now, result.queued_until)
+    if launched.planned:
+        ctx.say("campaign_launch_planned", campaign=campaign, when=launched.planned_at)
+        return
+    if launched.room_unknown or launched.result is None:
+        ctx.say("error_room_unknown", room=campaign.audience_value)
+        return
     # Only who joined the audience with this launch is counted (never who was not invited
     # before: on a second launch that would be who said "stop tout"), under the threshold in
     # words, like how many room members are not agents of the service.
@@ -252,16 +254,10 @@ async def launch(ctx: Context, args: str) -> None:
     ctx.say(
         "campaign_launched",
         campaign=campaign,
-        result=result,
-        fresh=audience_figure(result.fresh, min_group),
-        rejected=audience_figure(resolved.rejected, min_group),
+        result=launched.result,
+        fresh=audience_figure(launched.result.fresh, min_group),
+        rejected=audience_figure(launched.rejected, min_group),
     )
-    if result.unsent_batch is not None:
-        ctx.after_replies(
-            partial(
-                ctx.deps.campaigns.report_batch, ctx.uow, result.unsent_batch, ctx.now, final=True
-            )
-        )
 
 
 @router.command("campagne liste", "campaign list", "campagnes", "campaigns", roles=AMBASSADORS)
@@ -299,38 +295,15 @@ async def remind_now(ctx: Context, args: str) -> None:
     if found is None:
         return
     campaign, _ = found
-    if campaign.status != CampaignStatus.RUNNING:
+    reminded = remind(ctx.uow, campaign, ctx.now, _actor(ctx), campaigns=ctx.deps.campaigns)
+    if reminded.not_running:
         ctx.say("error_campaign_not_running", campaign=campaign)
-        return
-    calendar, tz = ctx.deps.planner.calendar, ctx.deps.planner.tz
-    slot = calendar.next_slot(ctx.now, tz)
-    day = slot.astimezone(tz).date()
-    if ctx.uow.audit.exists("campaign_remind", campaign.id, day.isoformat()):
-        ctx.say("campaign_remind_already", campaign=campaign, day=day)
-        return
-    # Each agent's next working slot in their own time zone (computed once per zone).
-    slots: dict[str | None, datetime] = {}
-    not_before: dict[int, datetime] = {}
-    for state in ctx.deps.campaigns.due_for_reminder(ctx.uow, campaign):
-        zone = state.person.timezone
-        if zone not in slots:
-            slots[zone] = calendar.next_slot(ctx.now, zone_of(zone, tz))
-        if slots[zone] > ctx.now:
-            not_before[state.person.id] = slots[zone]
-    # How many reminders leave is "audience minus those done or stopped", live: it moves with
-    # one person's answer, so the reply says it in words and no batch report follows.
-    count = ctx.deps.campaigns.remind(
-        ctx.uow, campaign, f"manual-{day.isoformat()}", ctx.now, not_before=not_before
-    )
-    ctx.uow.audit.add(
-        ctx.person.platform_id,
-        "campaign_remind",
-        ctx.now,
-        campaign.id,
-        count=count,
-        detail=day.isoformat(),
-    )
-    ctx.say("campaign_reminded", campaign=campaign, queued_until=slot if slot > ctx.now else None)
+    elif reminded.already_on is not None:
+        ctx.say("campaign_remind_already", campaign=campaign, day=reminded.already_on)
+    else:
+        # How many reminders leave is "audience minus those done or stopped", live: it moves
+        # with one person's answer, so the reply says it in words and no batch report follows.
+        ctx.say("campaign_reminded", campaign=campaign, queued_until=reminded.queued_until)
 
 
 @router.command("campagne rappels", "campaign reminders", roles=AMBASSADORS)
@@ -398,15 +371,11 @@ async def _confirm_close(ctx: Context, text: str, payload: str) -> bool:
         return True
     campaign, _ = found
     thank = thank_flag == "1"
-    thanked = ctx.deps.campaigns.close(ctx.uow, campaign, ctx.now, thank=thank)
-    ctx.uow.audit.add(ctx.person.platform_id, "campaign_close", ctx.now, campaign.id, thanked)
-    # Whether anyone was thanked (and how many) is live and declaration-derived: words only.
-    ctx.say(
-        "campaign_closed",
-        campaign=campaign,
-        thank=thank,
-        stats=ctx.deps.campaigns.stats(ctx.uow, campaign, ctx.now),
+    closed = close_campaign(
+        ctx.uow, campaign, ctx.now, _actor(ctx), campaigns=ctx.deps.campaigns, thank=thank
     )
+    # Whether anyone was thanked (and how many) is live and declaration-derived: words only.
+    ctx.say("campaign_closed", campaign=campaign, thank=thank, stats=closed.stats)
     return True
 
 

@@ -10,9 +10,10 @@ from datetime import timedelta
 
 from bot.conversation import pick
 from bot.core import THUMBS_UP
-from bot.domain import Campaign, CampaignStatus, ParticipationKind, ParticipationStatus
+from bot.domain import Campaign, CampaignStatus, ParticipationStatus
 from bot.parsing import ParseError, parse_code
 from bot.router import Context, Router
+from bot.services.declare import declare
 
 router = Router()
 
@@ -78,39 +79,31 @@ def _candidates(ctx: Context, action: str, mine: list[Campaign]) -> list[Campaig
 
 
 def record(ctx: Context, action: str, campaign: Campaign) -> None:
-    uow = ctx.uow
-    person = ctx.person
-    state = uow.participation.state(campaign.id, person.id)
-    status = state.status if state else ParticipationStatus.NOT_INVITED
+    declared = declare(ctx.uow, ctx.person, campaign, action, ctx.now, planning=ctx.deps.planner)
+    status = declared.status
     if action == "done":
-        if status == ParticipationStatus.COMPLETED:
+        if declared.changed:
+            ctx.say("participation_done", campaign=campaign)
+        else:
             ctx.say("participation_already_done", campaign=campaign)
-            return
-        uow.participation.record(person.id, ParticipationKind.COMPLETED, ctx.now, campaign.id)
-        uow.outbox.cancel_pending_for(person.id, campaign.id)
-        ctx.say("participation_done", campaign=campaign)
     elif action == "started":
-        if status in (ParticipationStatus.STARTED, ParticipationStatus.COMPLETED):
-            ctx.say("participation_already_started", campaign=campaign, status=status.value)
-            return
-        uow.participation.record(person.id, ParticipationKind.STARTED, ctx.now, campaign.id)
-        ctx.say("participation_started", campaign=campaign)
+        if declared.changed:
+            ctx.say("participation_started", campaign=campaign)
+        else:
+            value = status.value if status else None
+            ctx.say("participation_already_started", campaign=campaign, status=value)
     elif action == "later":
-        if status in (ParticipationStatus.COMPLETED, ParticipationStatus.OPTED_OUT):
+        if declared.changed:
+            when, tz = declared.when, ctx.person.timezone
+            ctx.say("participation_later", campaign=campaign, when=when, tz=tz)
+        else:
             ctx.say("participation_nothing_to_do", action=action, campaigns=[campaign])
-            return
-        uow.participation.record(person.id, ParticipationKind.SNOOZED, ctx.now, campaign.id)
-        when = ctx.deps.planner.snooze(uow, campaign, person, ctx.now)
-        ctx.say("participation_later", campaign=campaign, when=when, tz=person.timezone)
     elif action == "stop":
-        if status == ParticipationStatus.OPTED_OUT:
+        if declared.changed:
+            ctx.say("participation_stopped", campaign=campaign)
+        else:
             ctx.say("participation_already_stopped", campaign=campaign)
-            return
-        uow.participation.record(person.id, ParticipationKind.OPTED_OUT, ctx.now, campaign.id)
-        uow.outbox.cancel_pending_for(person.id, campaign.id)
-        ctx.say("participation_stopped", campaign=campaign)
     elif action == "resume":
-        uow.participation.record(person.id, ParticipationKind.RESUMED, ctx.now, campaign.id)
         ctx.say("participation_resumed", campaign=campaign)
 
 
@@ -136,23 +129,19 @@ async def stop(ctx: Context, args: str) -> None:
 
 @router.command("stop tout", "stop all", "stoptout", "desabonner")
 async def stop_all(ctx: Context, args: str) -> None:
-    uow = ctx.uow
-    if ctx.person.id in uow.participation.opted_out_all([ctx.person.id]):
+    if declare(ctx.uow, ctx.person, None, "stop", ctx.now, planning=ctx.deps.planner).changed:
+        ctx.say("participation_stopped_all")
+    else:
         ctx.say("participation_already_stopped_all")
-        return
-    uow.participation.record(ctx.person.id, ParticipationKind.OPTED_OUT_ALL, ctx.now)
-    uow.outbox.cancel_pending_for(ctx.person.id)
-    ctx.say("participation_stopped_all")
 
 
 @router.command("reprendre", "resume")
 async def resume(ctx: Context, args: str) -> None:
-    uow = ctx.uow
     if args.strip():
         await _apply(ctx, "resume", args)
         return
-    if ctx.person.id in uow.participation.opted_out_all([ctx.person.id]):
-        uow.participation.record(ctx.person.id, ParticipationKind.RESUMED, ctx.now)
+    # Without a code: ends "stop tout" if it was said, else resumes one campaign.
+    if declare(ctx.uow, ctx.person, None, "resume", ctx.now, planning=ctx.deps.planner).changed:
         ctx.say("participation_resumed_all")
         return
     await _apply(ctx, "resume", args)

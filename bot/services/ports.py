@@ -1,0 +1,50 @@
+"""What the use cases (launch, remind, close, declare) need from their callers.
+
+Chat handlers and the scheduler call the same functions; they differ only in who asks
+(:class:`Actor`) and in how the reply is said. Planning lives above the services
+(``scheduler/planning.py``): the use cases reach it through the :class:`Planning` protocol,
+which ``scheduler.planning.Planner`` implements, so the layers still only import downwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from bot.domain import Campaign, Person
+from storage.uow import UnitOfWork
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who asked for a use case: written in the audit log, and told about batch sends.
+
+    ``audit_name`` is the platform id of the person who typed the command, or ``"scheduler"``
+    / ``"cli"``; ``person_id`` receives the batch reports (in ``conversation_id`` when set,
+    else in their direct conversation); ``origin`` makes a batch unique (the triggering event
+    id, or ``"step"`` for a planned step).
+    """
+
+    audit_name: str
+    person_id: int | None = None
+    conversation_id: str | None = None
+    origin: str = "step"
+
+
+class Planning(Protocol):
+    """The part of the reminder plan the use cases move (``scheduler.planning.Planner``)."""
+
+    def launch_is_planned(self, uow: UnitOfWork, campaign: Campaign, now: datetime) -> bool: ...
+
+    def confirm_planned_launch(
+        self, uow: UnitOfWork, campaign: Campaign, now: datetime
+    ) -> datetime | None: ...
+
+    def launched(
+        self, uow: UnitOfWork, campaign: Campaign, now: datetime, leave_at: datetime | None = None
+    ) -> None: ...
+
+    def snooze(
+        self, uow: UnitOfWork, campaign: Campaign, person: Person, now: datetime
+    ) -> datetime | None: ...
