@@ -114,5 +114,11 @@ def route(router: Router, ctx: Context) -> str | None:
             person_id=ctx.person.platform_id,
         )
         return "not_allowed"
-    match.route.handler(ctx, match.args)
+    argument = match.args
+    if match.route.takes is not None:
+        # The converter (e.g. "the campaign named, if yours and open") replies when it fails.
+        argument = match.route.takes(ctx, match.args)
+        if argument is None:
+            return match.route.name
+    match.route.handler(ctx, argument)
     return match.route.name

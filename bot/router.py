@@ -34,7 +34,11 @@ from bot.services.ports import Planning
 from bot.text import fold
 from storage.uow import UnitOfWork
 
-Handler = Callable[["Context", str], None]
+# A command's handler receives its arguments as typed, or what its route's converter made of
+# them (``takes=``: e.g. the campaign they name).
+Handler = Callable[["Context", Any], None]
+# Reads a command's arguments: what the handler receives, or None once it has said why not.
+Converter = Callable[["Context", str], Any]
 # Answer to a pending prompt (text, payload): True when the text was the answer.
 PromptHandler = Callable[["Context", str, str], bool]
 # A reaction (emoji, the event it reacts to).
@@ -64,6 +68,7 @@ class Route:
     # Shown in `aide` for these roles, in this order.
     help_key: str | None = None
     prefetch: Prefetch | None = None
+    takes: Converter | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +100,7 @@ class Router:
         roles: frozenset[str] = EVERYONE,
         help_key: str | None = None,
         prefetch: Prefetch | None = None,
+        takes: Converter | None = None,
     ) -> Callable[[Handler], Handler]:
         if not phrases:
             raise RegistrationError("a command needs at least one phrase")
@@ -112,7 +118,9 @@ class Router:
                     )
                 self._phrases[phrase] = route_name
             self._names.add(route_name)
-            self.routes.append(Route(route_name, folded, function, roles, help_key, prefetch))
+            self.routes.append(
+                Route(route_name, folded, function, roles, help_key, prefetch, takes)
+            )
             return function
 
         return register

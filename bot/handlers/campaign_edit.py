@@ -8,19 +8,22 @@ reminder carries it); that notice follows the sending policy like every campaign
 
 from __future__ import annotations
 
-from bot.handlers.campaigns import _open_campaign, today
+from bot.handlers.arguments import CampaignArg, open_campaign, today
 from bot.parsing import ParseError, check_dates, parse_edit
 from bot.router import AMBASSADORS, Context, Router
 
 router = Router()
 
 
-@router.command("campagne modifier", "campaign edit", "campagne corriger", roles=AMBASSADORS)
-def edit(ctx: Context, args: str) -> None:
-    found = _open_campaign(ctx, args)
-    if found is None:
-        return
-    campaign, rest = found
+@router.command(
+    "campagne modifier",
+    "campaign edit",
+    "campagne corriger",
+    roles=AMBASSADORS,
+    takes=open_campaign,
+)
+def edit(ctx: Context, target: CampaignArg) -> None:
+    campaign, rest = target
     local_today = today(ctx).date()
     try:
         request = parse_edit(rest, local_today)

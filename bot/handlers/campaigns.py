@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from bot.core import Member
-from bot.domain import Campaign, CampaignStatus
+from bot.handlers.arguments import CampaignArg, allowed_services, any_campaign, open_campaign, today
 from bot.parsing import ParseError, parse_code, parse_create, split_code_arg
 from bot.privacy import audience_figure
 from bot.router import AMBASSADORS, Context, Deps, Read, Router
@@ -22,42 +22,6 @@ router = Router()
 router.family("campagne", "campaign", "campagnes", "campaigns", help_key="campaign")
 
 CONFIRM_WINDOW = timedelta(minutes=10)
-OPEN = (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED, CampaignStatus.RUNNING)
-
-
-def today(ctx: Context) -> datetime:
-    return ctx.now.astimezone(ctx.deps.renderer.timezone)
-
-
-def _scope(ctx: Context) -> list[str] | None:
-    """Services the sender may act on (None: all, for admins)."""
-    return None if ctx.roles.is_admin else sorted(ctx.roles.services)
-
-
-def _campaign(ctx: Context, args: str) -> tuple[Campaign, str] | None:
-    """The campaign named by the first argument, if the sender may act on it."""
-    try:
-        raw, rest = split_code_arg(args)
-        code = parse_code(raw).code
-    except ParseError as error:
-        ctx.say(error.template, **error.variables)
-        return None
-    scope = _scope(ctx)
-    campaign = ctx.uow.campaigns.by_code(code, scope)
-    if campaign is None:
-        # Same answer for "unknown" and "not yours": no probing other services' codes.
-        ctx.say("error_campaign_unknown", code=code)
-        return None
-    return campaign, rest
-
-
-def _open_campaign(ctx: Context, args: str) -> tuple[Campaign, str] | None:
-    """Like :func:`_campaign`, for commands that need a campaign still open."""
-    found = _campaign(ctx, args)
-    if found is not None and found[0].status not in OPEN:
-        ctx.say("error_campaign_finished", campaign=found[0])
-        return None
-    return found
 
 
 def _actor(ctx: Context) -> Actor:
@@ -140,7 +104,7 @@ def create(ctx: Context, args: str) -> None:
         ctx.say(error.template, **error.variables)
         return
     uow = ctx.uow
-    scope = _scope(ctx)
+    scope = allowed_services(ctx)
     audience = request.audience
     if audience is not None and audience.kind == "service":
         service = uow.services.canonical(audience.value)
@@ -222,12 +186,10 @@ def create(ctx: Context, args: str) -> None:
     "campagne envoyer",
     roles=AMBASSADORS,
     prefetch=_room_of_campaign,
+    takes=open_campaign,
 )
-def launch(ctx: Context, args: str) -> None:
-    found = _open_campaign(ctx, args)
-    if found is None:
-        return
-    campaign, _ = found
+def launch(ctx: Context, target: CampaignArg) -> None:
+    campaign = target.campaign
     members = None
     if campaign.audience_kind == "room":
         members = _members(ctx, campaign.audience_value)
@@ -264,19 +226,16 @@ def launch(ctx: Context, args: str) -> None:
 def list_campaigns(ctx: Context, args: str) -> None:
     uow = ctx.uow
     rows = []
-    for campaign in uow.campaigns.search(_scope(ctx)):
+    for campaign in uow.campaigns.search(allowed_services(ctx)):
         summary = ctx.deps.campaigns.stats(uow, campaign, ctx.now).total
         closes = ctx.deps.campaigns.closes_at(uow, campaign)
         rows.append({"campaign": campaign, "total": summary, "closes_at": closes})
     ctx.say("campaign_list", rows=rows, min_group=ctx.policy.min_group)
 
 
-@router.command("campagne voir", "campaign show", roles=AMBASSADORS)
-def show(ctx: Context, args: str) -> None:
-    found = _campaign(ctx, args)
-    if found is None:
-        return
-    campaign, _ = found
+@router.command("campagne voir", "campaign show", roles=AMBASSADORS, takes=any_campaign)
+def show(ctx: Context, target: CampaignArg) -> None:
+    campaign = target.campaign
     uow = ctx.uow
     ctx.say(
         "campaign_show",
@@ -287,14 +246,11 @@ def show(ctx: Context, args: str) -> None:
     )
 
 
-@router.command("campagne relancer", "campaign remind", roles=AMBASSADORS)
-def remind_now(ctx: Context, args: str) -> None:
+@router.command("campagne relancer", "campaign remind", roles=AMBASSADORS, takes=open_campaign)
+def remind_now(ctx: Context, target: CampaignArg) -> None:
     """An extra reminder: at most once per campaign and working day, always within working
     hours (outside them, queued for the next working slot of each agent's time zone)."""
-    found = _open_campaign(ctx, args)
-    if found is None:
-        return
-    campaign, _ = found
+    campaign = target.campaign
     reminded = remind(ctx.uow, campaign, ctx.now, _actor(ctx), campaigns=ctx.deps.campaigns)
     if reminded.not_running:
         ctx.say("error_campaign_not_running", campaign=campaign)
@@ -306,12 +262,9 @@ def remind_now(ctx: Context, args: str) -> None:
         ctx.say("campaign_reminded", campaign=campaign, queued_until=reminded.queued_until)
 
 
-@router.command("campagne rappels", "campaign reminders", roles=AMBASSADORS)
-def set_reminders(ctx: Context, args: str) -> None:
-    found = _open_campaign(ctx, args)
-    if found is None:
-        return
-    campaign, rest = found
+@router.command("campagne rappels", "campaign reminders", roles=AMBASSADORS, takes=open_campaign)
+def set_reminders(ctx: Context, target: CampaignArg) -> None:
+    campaign, rest = target
     try:
         plan = ctx.deps.planner.set_reminders(ctx.uow, campaign, rest, ctx.now)
     except ParseError as error:
@@ -331,12 +284,15 @@ def set_reminders(ctx: Context, args: str) -> None:
     )
 
 
-@router.command("campagne stats", "campaign stats", "campagne statistiques", roles=AMBASSADORS)
-def show_stats(ctx: Context, args: str) -> None:
-    found = _campaign(ctx, args)
-    if found is None:
-        return
-    campaign, _ = found
+@router.command(
+    "campagne stats",
+    "campaign stats",
+    "campagne statistiques",
+    roles=AMBASSADORS,
+    takes=any_campaign,
+)
+def show_stats(ctx: Context, target: CampaignArg) -> None:
+    campaign = target.campaign
     stats = ctx.deps.campaigns.stats(ctx.uow, campaign, ctx.now)
     steps = ctx.deps.planner.describe(ctx.uow, campaign, ctx.now)
     ctx.say("campaign_stats", campaign=campaign, stats=stats, steps=steps)
@@ -345,13 +301,12 @@ def show_stats(ctx: Context, args: str) -> None:
         ctx.picture(ref, "chart_alt", campaign=campaign, stats=stats)
 
 
-@router.command("campagne clore", "campaign close", "campagne terminer", roles=AMBASSADORS)
-def close(ctx: Context, args: str) -> None:
+@router.command(
+    "campagne clore", "campaign close", "campagne terminer", roles=AMBASSADORS, takes=open_campaign
+)
+def close(ctx: Context, target: CampaignArg) -> None:
     """Closing stops every reminder: like cancelling, it asks for "oui" first."""
-    found = _open_campaign(ctx, args)
-    if found is None:
-        return
-    campaign, rest = found
+    campaign, rest = target
     thank = ctx.policy.thank_completers and "sans merci" not in fold(rest)
     thank = thank and "no thanks" not in fold(rest)
     ctx.ask("close_campaign", f"{campaign.code}|{int(thank)}", CONFIRM_WINDOW)
@@ -366,10 +321,10 @@ def _confirm_close(ctx: Context, text: str, payload: str) -> bool:
         return True
     if not is_yes(text):
         return False
-    found = _open_campaign(ctx, code)
+    found = open_campaign(ctx, code)
     if found is None:
         return True
-    campaign, _ = found
+    campaign = found.campaign
     thank = thank_flag == "1"
     closed = close_campaign(
         ctx.uow, campaign, ctx.now, _actor(ctx), campaigns=ctx.deps.campaigns, thank=thank
@@ -379,12 +334,9 @@ def _confirm_close(ctx: Context, text: str, payload: str) -> bool:
     return True
 
 
-@router.command("campagne annuler", "campaign cancel", roles=AMBASSADORS)
-def cancel(ctx: Context, args: str) -> None:
-    found = _open_campaign(ctx, args)
-    if found is None:
-        return
-    campaign, _ = found
+@router.command("campagne annuler", "campaign cancel", roles=AMBASSADORS, takes=open_campaign)
+def cancel(ctx: Context, target: CampaignArg) -> None:
+    campaign = target.campaign
     ctx.ask("cancel_campaign", campaign.code, CONFIRM_WINDOW)
     ctx.say("campaign_cancel_confirm", campaign=campaign)
 
@@ -396,10 +348,10 @@ def _confirm_cancel(ctx: Context, text: str, code: str) -> bool:
         return True
     if not is_yes(text):
         return False
-    found = _campaign(ctx, code)
+    found = any_campaign(ctx, code)
     if found is None:
         return True
-    campaign, _ = found
+    campaign = found.campaign
     dropped = ctx.deps.campaigns.cancel(ctx.uow, campaign)
     ctx.uow.audit.add(ctx.person.platform_id, "campaign_cancel", ctx.now, campaign.id, dropped)
     # How many messages were pending is "audience minus those done or stopped", live: no number.
