@@ -376,7 +376,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", action="store_true", help="only the --set sets, no measure")
     parser.add_argument("--skip-blind", action="store_true", help="do not run the blind sets")
     parser.add_argument("--no-cv", action="store_true", help="skip the 10-fold cross-validations")
-    parser.add_argument("--folds", action="store_true", help="leave each writer's set out (by groups)")
+    parser.add_argument("--folds", action="store_true", help="hold each writer's set out")
     parser.add_argument("--verbose", action="store_true", help="misses of each fold")
     parser.add_argument("--locale", default="fr")
     parser.add_argument("--repeat", type=int, default=50, help="latency repetitions")
