@@ -18,6 +18,7 @@ from bot.cli.matrix import matrix_app
 from bot.cli.people import admin_app, agents_app, ambassador_app, forget
 from bot.cli.pix import pix_app
 from bot.cli.run import db_app, purge, run
+from bot.translation import gettext as _
 
 app = typer.Typer(
     help="pixbot : le bot des campagnes Pix (Tchap, Slack, console).",
@@ -62,9 +63,11 @@ def root(
 ) -> None:
     """pixbot : le bot des campagnes Pix."""
     if lang not in {None, *i18n.LANGUAGES}:
-        raise typer.BadParameter("fr ou en.", param_hint="--lang")
+        raise typer.BadParameter(_("fr ou en."), param_hint="--lang")
+    if lang is not None:
+        i18n.install(lang)
     if log_format not in {None, "text", "json"}:
-        raise typer.BadParameter("text ou json.", param_hint="--log-format")
+        raise typer.BadParameter(_("text ou json."), param_hint="--log-format")
     state.config = config
     state.verbose = verbose
     state.log_format = log_format
