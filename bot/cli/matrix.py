@@ -65,28 +65,55 @@ def matrix_status(
             ),
             2,
         )
-    try:
-        info = asyncio.run(
-            describe(store_path, m.homeserver, m.recovery_key.get_secret_value(), m.e2ee)
-        )
-    except PermissionError as error:
-        raise fail(
-            _(
-                "Magasin Matrix illisible : {path} ; lancez la commande avec l'utilisateur du "
-                "service (sudo -u pixbot).",
-                path=error.filename or store_path,
-            ),
-            2,
-        ) from None
+    accounts = [
+        (m.user_id, store_path, m.recovery_key.get_secret_value()),
+        *((s.user_id, Path(s.store_path), s.recovery_key.get_secret_value()) for s in m.senders),
+    ]
+    infos = []
+    for _user, path, recovery_key in accounts:
+        try:
+            infos.append(asyncio.run(describe(path, m.homeserver, recovery_key, m.e2ee)))
+        except PermissionError as error:
+            raise fail(
+                _(
+                    "Magasin Matrix illisible : {path} ; lancez la commande avec l'utilisateur "
+                    "du service (sudo -u pixbot).",
+                    path=error.filename or path,
+                ),
+                2,
+            ) from None
+    info, senders = infos[0], infos[1:]
+    needs_a_person = any(item["needs_a_person"] for item in infos)
     if as_json:
+        if senders:
+            info = {**info, "senders": senders}
         typer.echo(json.dumps(info, ensure_ascii=False, indent=2))
-        if info["needs_a_person"]:
+        if needs_a_person:
             raise typer.Exit(1)
         return
-    for line in lines(info):
-        typer.echo(line)
-    if info["needs_a_person"]:
-        typer.echo(_("À faire : {todo}", todo=info["todo"]))
+    if senders:
+        typer.echo(
+            _(
+                "Comptes : {n} (le principal et {senders} d'envoi)",
+                n=len(infos),
+                senders=len(senders),
+            )
+        )
+    for index, item in enumerate(infos):
+        if senders:
+            typer.echo(
+                "\n"
+                + (
+                    _("— Compte principal : {user}", user=accounts[index][0])
+                    if index == 0
+                    else _("— Compte d'envoi n°{n} : {user}", n=index, user=accounts[index][0])
+                )
+            )
+        for line in lines(item):
+            typer.echo(line)
+        if item["needs_a_person"]:
+            typer.echo(_("À faire : {todo}", todo=item["todo"]))
+    if needs_a_person:
         raise typer.Exit(1)
     typer.echo(
         _("Rien à faire : les agents joignent le bot et la clé de récupération est en place.")
