@@ -53,6 +53,14 @@ async def send_digest(key: str) -> None:
         await _guarded(key, lambda: runner.database.run(runner.digest), "digest")
 
 
+async def send_morning_notes(key: str) -> None:
+    """The morning note: woken every few minutes, each ambassador's note leaves once their
+    sending window opens, once per day (the runner decides; the outbox key makes it once)."""
+    runner = _RUNNERS.get(key)
+    if runner is not None:
+        await _guarded(key, lambda: runner.database.run(runner.morning_notes), "morning notes")
+
+
 async def purge_expired(key: str) -> None:
     """The daily retention job."""
     jobs, runner = _SCHEDULERS.get(key), _RUNNERS.get(key)
@@ -161,6 +169,18 @@ class JobScheduler:
                 args=[self.key],
                 id=f"{self.key}:digest",
                 replace_existing=True,
+            )
+        if self.settings.schedule.morning_note:
+            self.scheduler.add_job(
+                send_morning_notes,
+                "interval",
+                minutes=TICK_MINUTES,
+                args=[self.key],
+                id=f"{self.key}:notes",
+                replace_existing=True,
+                next_run_time=self.clock.now(),
+                coalesce=True,
+                max_instances=1,
             )
         self.scheduler.add_job(
             purge_expired,

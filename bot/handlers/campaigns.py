@@ -12,6 +12,7 @@ from bot.privacy import audience_figure
 from bot.router import AMBASSADORS, Context, Deps, Read, Router
 from bot.services.campaigns import Batch, resolve_list
 from bot.services.charts import chart_ref, has_chart
+from bot.services.ministry import stats_among_ministry
 from bot.text import fold, is_no, is_yes
 from scheduler.views import zone_of
 from storage.repositories.errors import DuplicateError
@@ -364,7 +365,7 @@ async def show_stats(ctx: Context, args: str) -> None:
     if found is None:
         return
     campaign, _ = found
-    stats = ctx.deps.campaigns.stats(ctx.uow, campaign, ctx.now)
+    stats = stats_among_ministry(ctx.deps.campaigns, ctx.uow, campaign, ctx.now)
     steps = ctx.deps.planner.describe(ctx.uow, campaign, ctx.now)
     ctx.say("campaign_stats", campaign=campaign, stats=stats, steps=steps)
     if has_chart(stats):
