@@ -82,13 +82,19 @@ class CampaignCode:
 def parse_code(raw: str) -> CampaignCode:
     """Pix campaign codes: spaces and dashes removed, ASCII only, then upper case; 9 letters
     and digits."""
-    code = re.sub(r"[\s\-]", "", strip_invisible(raw))
+    visible = strip_invisible(raw).strip()
+    code = re.sub(r"[\s\-]", "", visible)
     if not code:
         raise ParseError("error_code_missing")
     if not code.isascii() or not CODE_CHARS.match(code.upper()):
         raise ParseError("error_code_invalid", code=clean_line(raw, 40))
     code = code.upper()
-    return CampaignCode(code, bool(STANDARD_CODE.match(code)))
+    standard = bool(STANDARD_CODE.match(code))
+    # Separators are a way of typing a Pix code ("ABC DEF 234", "ABC-DEF-234"), not of making one
+    # out of words: "pas un code" must not become PASUNCODE.
+    if code != visible.upper() and not standard:
+        raise ParseError("error_code_invalid", code=clean_line(raw, 40))
+    return CampaignCode(code, standard)
 
 
 def parse_date(raw: str, today: date) -> date:

@@ -45,6 +45,10 @@ def test_codes(raw: str, code: str, standard: bool) -> None:
         "abcdeſ235",
         "ＡＢＣＤＥＦ２３４",
         "ABCDEF２３４",
+        # Words are not a code once their spaces are removed.
+        "pas un code",
+        "mon code ici",
+        "abc 123 def",
     ],
 )
 def test_bad_codes(raw: str) -> None:
