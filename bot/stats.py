@@ -127,7 +127,13 @@ class GroupStats:
                 f"{f}_rate": None if figures[f].rate is None else round(figures[f].rate or 0, 4)
                 for f in DECLARED
             },
+            # A figure in words: the band of whole percents the words imply (see band()).
+            **{f"{f}_band": _listed(self.band(f)) for f in (*DECLARED, "answered")},
         }
+
+
+def _listed(band: tuple[int, int] | None) -> list[int] | None:
+    return None if band is None else list(band)
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -178,7 +178,9 @@ class JobScheduler:
                 args=[self.key],
                 id=f"{self.key}:notes",
                 replace_existing=True,
-                next_run_time=self.clock.now(),
+                # At once, in APScheduler's time (the wall clock), whatever the bot's clock says
+                # (the demo's runs ahead of it): a restart catches up on today's notes.
+                next_run_time=datetime.now(UTC),
                 coalesce=True,
                 max_instances=1,
             )

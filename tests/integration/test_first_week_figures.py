@@ -5,12 +5,18 @@ group too small for a number says why, in ``campagne stats``, ``campagne voir`` 
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from unittest import mock
 
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli import app as cli
 from storage.models import NoteOptOutRow
 from storage.uow import Store
-from tests.helpers.bot import Bot
+from tests.helpers.bot import Bot, point_cli_at
 from tests.helpers.campaigns import count_rows, put_person
 from tests.integration.first_week import (
     AMB,
@@ -173,3 +179,39 @@ async def test_erasure_takes_the_opt_out_with_it(week_store: Store, tmp_path: Pa
     await bot.say(AMB, "oui")
     await bot.app.dispatcher.drain()
     assert count_rows(bot, NoteOptOutRow) == 0
+
+
+async def test_the_cli_shows_the_plan_as_the_chat_does(
+    week_store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Sunday 22:03: Anne launches and asks for a relance; both wait for Monday 09:30. The
+    administrator's ``pixbot campaign stats`` says so like the chat, and ``campaign show
+    --json`` lists the relance."""
+    bot = first_week_bot(week_store, tmp_path, SUNDAY_EVENING)
+    await bot.say(AMB, 'campagne créer ABCDEF234 "Cybersécurité" fin 15 janvier 2027')
+    await bot.say(AMB, "campagne lancer ABCDEF234")
+    await bot.say(AMB, "campagne relancer ABCDEF234")
+    chat = next(t for t in await bot.say(AMB, "campagne stats ABCDEF234") if "Statistiques" in t)
+    point_cli_at(monkeypatch, tmp_path, str(week_store.database.url))
+    with mock.patch("bot.cli.campaigns.now", bot.clock.now):
+        stats = CliRunner().invoke(cli, ["campaign", "stats", "ABCDEF234"])
+        shown = CliRunner().invoke(cli, ["campaign", "show", "ABCDEF234", "--json"])
+    assert stats.exit_code == 0 and shown.exit_code == 0, stats.output + shown.output
+    for line in (
+        "• invitations : programmées pour le lundi 7 décembre 2026 à 09:30",
+        "• prochain rappel : vendredi 8 janvier 2027 à 09:30 (J-7)",
+    ):
+        assert line in chat and line in stats.stdout
+    steps = json.loads(shown.stdout)["steps"]
+    relances = [s for s in steps if s["kind"] == "relance"]
+    assert relances == [
+        {
+            "kind": "relance",
+            "label": "",
+            "day": "2026-12-07",
+            "at": "2026-12-07T09:30:00+01:00",
+            "status": "done",
+            "pending": True,
+        }
+    ]
+    assert [s["kind"] for s in steps][:2] == ["launch", "relance"]
