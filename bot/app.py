@@ -26,6 +26,7 @@ from bot.core import (
     ErasedPerson,
     HoldsIntake,
     Incoming,
+    MovesPeople,
     Platform,
     SystemClock,
 )
@@ -45,10 +46,11 @@ from bot.outbox import ERASURE, Dispatcher
 from bot.privacy import clean_display_name
 from bot.render import Renderer
 from bot.resilience import Deferred, Resilience
-from bot.router import Context, Deps, Router, run_to_completion
+from bot.router import Context, Deps, Policy, Router
 from bot.services.audience import Directory
 from bot.services.campaigns import CampaignService
 from bot.services.charts import Pictures
+from bot.services.senders import announce_moves
 from bot.text import MAX_MESSAGE
 from scheduler.jobs import JobScheduler
 from scheduler.planning import Planner
@@ -64,6 +66,20 @@ log = logging.getLogger(__name__)
 # which then stands by).
 EXIT_TAKEN_OVER = 75
 STOP_GRACE = 5.0  # seconds a stop waits for the delivery in flight
+
+
+def policy_of(settings: Settings) -> Policy:
+    """What handlers may read of the settings (no secret reaches them)."""
+    return Policy(
+        min_group=settings.stats.min_group,
+        deadline_horizon_days=settings.limits.deadline_horizon_days,
+        thank_completers=settings.schedule.thank_completers,
+        snooze_working_days=settings.schedule.snooze_working_days,
+        questions_per_day=settings.limits.questions_per_day,
+        handoffs_per_day=settings.limits.handoffs_per_day,
+        faq_overrides=settings.bot.faq_overrides,
+        morning_note=settings.schedule.morning_note,
+    )
 
 
 class App:
@@ -153,7 +169,7 @@ class App:
             database=self.database,
         )
         self.deps = Deps(
-            settings=settings,
+            policy=policy_of(settings),
             clock=self.clock,
             renderer=self.renderer,
             notifier=self.notifier,
@@ -259,7 +275,7 @@ class App:
 
     def _handle_in_transaction(self, incoming: Incoming, prefetched: Any) -> ErasedPerson | None:
         """One short transaction (in a database worker thread): record the event, run the handler
-        to completion (it never awaits), enqueue its replies; the sender if they were erased."""
+        (a plain function: it cannot await), enqueue its replies; the sender if they were erased."""
         now = self.clock.now()
         with self.store.transaction() as uow:
             if not uow.events.mark_processed(
@@ -270,7 +286,7 @@ class App:
             ctx = self._context(uow, incoming, now, prefetched)
             if ctx is None:
                 return None
-            handled = run_to_completion(self._route(ctx))
+            handled = route(self.router, ctx)
             self._enqueue_replies(ctx)
             for followup in ctx.followups:
                 followup()
@@ -299,10 +315,6 @@ class App:
         if person.platform_id in self.settings.bot.admins and not roles.is_admin:
             roles = Roles(is_admin=True, services=roles.services)
         return roles
-
-    async def _route(self, ctx: Context) -> str | None:
-        """Handle the message; return the command's name (for the metrics), if any."""
-        return await route(self.router, ctx)
 
     # -- health and metrics ------------------------------------------------------------------
 
@@ -364,6 +376,8 @@ class App:
             self.platform_state = "stopped"
             return
         self.platform_state = "up"
+        if isinstance(self.platform, MovesPeople):
+            await self.resilience.run(self._announce_moves, "accounts")
         dispatcher = self._outbox_task = asyncio.create_task(self.dispatcher.run(), name="outbox")
         try:
             await self.resilience.run(self._start_jobs, "scheduler")
@@ -378,6 +392,23 @@ class App:
             await asyncio.gather(dispatcher, return_exceptions=True)
             await self.platform.stop()
             self.platform_state = "stopped"
+
+    async def _announce_moves(self) -> None:
+        """Tell, once, whoever another sender account writes to from now on (bot/services)."""
+        assert isinstance(self.platform, MovesPeople)
+        moves = self.platform.moved_people()
+        if not moves:
+            return
+        now = self.clock.now()
+
+        def work() -> int:
+            with self.store.transaction() as uow:
+                return announce_moves(uow, self.notifier, moves, now)
+
+        told = await self.database.run(work)
+        log.info(
+            "sender accounts: %d people written to by another account, %d told", len(moves), told
+        )
 
     async def _start_jobs(self) -> None:
         await self.jobs.start(self.runner)

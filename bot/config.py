@@ -461,6 +461,13 @@ def check_platform(settings: Settings) -> None:
                 "passe du compte du bot (PIXBOT_MATRIX__PASSWORD=… dans l'environnement du "
                 "service) ou matrix.access_token"
             )
+        for index, sender in enumerate(m.senders, start=1):
+            if not (sender.password.get_secret_value() or sender.access_token.get_secret_value()):
+                raise ConfigError(
+                    f"matrix.senders n°{index} ({sender.user_id}) : password est vide : donnez "
+                    "le mot de passe de ce compte d'envoi (ou access_token) dans sa table "
+                    "[[matrix.senders]]"
+                )
     if platform == "slack":
         sl = settings.slack
         if not sl.bot_token.get_secret_value():

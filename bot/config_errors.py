@@ -11,6 +11,7 @@ import difflib
 import json
 import os
 import re
+import typing
 from typing import Any
 
 from pydantic import BaseModel, SecretStr, ValidationError
@@ -107,6 +108,9 @@ def describe_one(error: ErrorDetails, settings: type[BaseModel]) -> str:
     if len(loc) == 1:
         return f"[{name}] : {_problem(error)}"
     key = loc[1]
+    nested = _table_list(section, key)
+    if nested is not None:
+        return _describe_table(error, name, key, nested)
     if key not in section.model_fields:
         close = difflib.get_close_matches(key, list(section.model_fields), n=1)
         hint = f"vouliez-vous dire {close[0]} ?" if close else "clés connues :"
@@ -121,3 +125,35 @@ def describe_one(error: ErrorDetails, settings: type[BaseModel]) -> str:
     if is_secret(section, key):
         example = f"{env_name(name, key)}=… dans l'environnement du service"
     return f"{name}.{key} = {shown}{source} : {_problem(error)} ; exemple : {example}"
+
+
+def _table_list(section: type[BaseModel], key: str) -> type[BaseModel] | None:
+    """The model of a list of tables (``[[matrix.senders]]``), or None for any other key."""
+    field = section.model_fields.get(key)
+    if field is None or typing.get_origin(field.annotation) is not list:
+        return None
+    (item,) = typing.get_args(field.annotation) or (None,)
+    return item if isinstance(item, type) and issubclass(item, BaseModel) else None
+
+
+def _describe_table(error: ErrorDetails, name: str, key: str, table: type[BaseModel]) -> str:
+    """A bad entry of a list of tables: ``matrix.senders n°2.user_id = "x" : …``. The whole
+    table is never shown (it holds secrets)."""
+    rest = list(error["loc"])[2:]
+    if not rest or not isinstance(rest[0], int):
+        return f"{name}.{key} : {_problem(error)}"
+    where = f"{name}.{key} n°{rest[0] + 1}"
+    sub = [str(part) for part in rest[1:] if not isinstance(part, int)]
+    if not sub:
+        return f"{where} : {_problem(error)}"
+    field = sub[0]
+    if field not in table.model_fields:
+        close = difflib.get_close_matches(field, list(table.model_fields), n=1)
+        hint = f"vouliez-vous dire {close[0]} ?" if close else "clés connues :"
+        known = "" if close else " " + ", ".join(table.model_fields)
+        return f"{where}.{field} : clé inconnue dans [[{name}.{key}]] ; {hint}{known}"
+    if is_secret(table, field):
+        return f"{where}.{field} = {_HIDDEN} : {_problem(error)}"
+    shown = toml_value(error.get("input")) if error["type"] != "missing" else "(absent)"
+    example = f"{field} = {toml_value(field_example(table, field))}"
+    return f"{where}.{field} = {shown} : {_problem(error)} ; exemple : {example}"

@@ -16,6 +16,82 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _matrix_id(value: str) -> str:
+    if not re.fullmatch(r"@[^:\s]+:\S+", value.strip()):
+        raise ValueError("identifiant Matrix attendu, de la forme @nom:serveur")
+    return value.strip()
+
+
+def _no_space(value: str) -> str:
+    if not value.strip() or any(char.isspace() for char in value.strip()):
+        raise ValueError("ne peut être vide ni contenir d'espace")
+    return value.strip()
+
+
+def _recovery(value: SecretStr) -> SecretStr:
+    text = value.get_secret_value().strip()
+    if not text:
+        return value
+    if text[0] in "'\"" or text[-1] in "'\"":
+        raise ValueError(
+            "guillemets en trop autour de la clé (docker --env-file les garde : "
+            "écrivez la clé sans guillemets, espaces facultatifs)"
+        )
+    compact = "".join(text.split())
+    if not set(compact) <= _BASE58 or len(compact) != 48:
+        raise ValueError(
+            "clé de récupération attendue : 48 caractères base58 (espaces facultatifs), "
+            "copiée de recovery-key.txt"
+        )
+    return value
+
+
+class MatrixSender(_Section):
+    """One extra sender account (``[[matrix.senders]]``): its own credentials, device, store
+    and cross-signing identity, on the main account's homeserver (docs/scaling.md)."""
+
+    user_id: str = Field(
+        description="The sender account.", examples=["@pixbot-2:agent.dinum.tchap.gouv.fr"]
+    )
+    password: SecretStr = Field(
+        default=SecretStr(""), description="Its password (or access_token); secret."
+    )
+    access_token: SecretStr = Field(
+        default=SecretStr(""), description="Instead of the password; secret."
+    )
+    recovery_key: SecretStr = Field(
+        default=SecretStr(""),
+        description="Opens its cross-signing identity's secret storage; secret.",
+    )
+    device_id: str = Field(default="PIXBOT", description="Its stable device id.")
+    store_path: str = Field(
+        description="Its own E2EE store (never another account's).",
+        examples=["/var/lib/pixbot/matrix-store-2"],
+    )
+    rate_limit: float | None = Field(
+        default=None,
+        gt=0,
+        le=1000,
+        description="Its messages per second; empty: the main account's rate_limit.",
+        examples=[1.0],
+    )
+
+    @field_validator("user_id")
+    @classmethod
+    def _user_id(cls, value: str) -> str:
+        return _matrix_id(value)
+
+    @field_validator("device_id", "store_path")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        return _no_space(value)
+
+    @field_validator("recovery_key")
+    @classmethod
+    def _recovery_key(cls, value: SecretStr) -> SecretStr:
+        return _recovery(value)
+
+
 class MatrixSection(_Section):
     homeserver: str = Field(
         default="https://matrix.example.gouv.fr",
@@ -63,6 +139,12 @@ class MatrixSection(_Section):
         "above).",
     )
 
+    senders: list[MatrixSender] = Field(
+        default_factory=list,
+        description="Extra sender accounts ([[matrix.senders]] tables); empty: the account "
+        "above sends everything.",
+    )
+
     @field_validator("homeserver")
     @classmethod
     def _homeserver(cls, value: str) -> str:
@@ -74,16 +156,12 @@ class MatrixSection(_Section):
     @field_validator("user_id")
     @classmethod
     def _user_id(cls, value: str) -> str:
-        if not re.fullmatch(r"@[^:\s]+:\S+", value.strip()):
-            raise ValueError("identifiant Matrix attendu, de la forme @nom:serveur")
-        return value.strip()
+        return _matrix_id(value)
 
     @field_validator("device_id", "store_path")
     @classmethod
     def _not_blank(cls, value: str) -> str:
-        if not value.strip() or any(char.isspace() for char in value.strip()):
-            raise ValueError("ne peut être vide ni contenir d'espace")
-        return value.strip()
+        return _no_space(value)
 
     @field_validator("allowed_servers")
     @classmethod
@@ -96,21 +174,33 @@ class MatrixSection(_Section):
     @field_validator("recovery_key")
     @classmethod
     def _recovery_key(cls, value: SecretStr) -> SecretStr:
-        text = value.get_secret_value().strip()
-        if not text:
-            return value
-        if text[0] in "'\"" or text[-1] in "'\"":
-            raise ValueError(
-                "guillemets en trop autour de la clé (docker --env-file les garde : "
-                "écrivez la clé sans guillemets, espaces facultatifs)"
-            )
-        compact = "".join(text.split())
-        if not set(compact) <= _BASE58 or len(compact) != 48:
-            raise ValueError(
-                "clé de récupération attendue : 48 caractères base58 (espaces facultatifs), "
-                "copiée de recovery-key.txt"
-            )
+        return _recovery(value)
+
+    @field_validator("senders")
+    @classmethod
+    def _distinct_senders(cls, value: list[MatrixSender]) -> list[MatrixSender]:
+        users = [sender.user_id for sender in value]
+        stores = [sender.store_path for sender in value]
+        for name, items in (("user_id", users), ("store_path", stores)):
+            twice = sorted({item for item in items if items.count(item) > 1})
+            if twice:
+                raise ValueError(f"{name} {twice[0]!r} donné à deux comptes d'envoi")
         return value
+
+    @model_validator(mode="after")
+    def _senders_apart(self) -> MatrixSection:
+        for index, sender in enumerate(self.senders, start=1):
+            if sender.user_id == self.user_id:
+                raise ValueError(
+                    f"matrix.senders n°{index} : user_id {sender.user_id!r} est déjà le compte "
+                    "principal (matrix.user_id) ; donnez un autre compte"
+                )
+            if sender.store_path == self.store_path:
+                raise ValueError(
+                    f"matrix.senders n°{index} : store_path {sender.store_path!r} est celui du "
+                    "compte principal ; chaque compte a son propre stockage"
+                )
+        return self
 
 
 class SlackSection(_Section):

@@ -230,6 +230,37 @@ class AcceptsInvitations(Protocol):
 
 
 @runtime_checkable
+class SendsFromAccounts(Protocol):
+    """A platform that sends from several accounts, each with its own rate limit (Matrix's
+    sender pool). The outbox runs one lane per account: paced by that account's
+    ``capabilities.rate_limit``, paused alone by a "wait" (429); every message of a
+    conversation goes through the account :meth:`sending_account` names."""
+
+    def sending_accounts(self) -> Sequence[Platform]: ...
+
+    def sending_account(self, message: Outgoing) -> Platform: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Moved:
+    """Someone another account writes to from now on (an account was added to the pool):
+    ``conversation`` is the room the old account wrote to them in."""
+
+    person_id: str
+    conversation: str
+    new_account: str
+    old_account: str
+
+
+@runtime_checkable
+class MovesPeople(Protocol):
+    """A platform whose accounts' share of people can change (an account added): it lists who
+    is now written to by another account, for the core to tell them in one line."""
+
+    def moved_people(self) -> list[Moved]: ...
+
+
+@runtime_checkable
 class HoldsIntake(Protocol):
     """A platform that keeps incoming events durably until they are handled (Slack's spool)."""
 

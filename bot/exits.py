@@ -206,6 +206,7 @@ TEMPLATES: dict[str, tuple[Exit, tuple[str, ...]]] = {
     "participation_which": (AGENT_FACING, ("campaigns",)),
     "rate_limited": (NO_FIGURE, ("limit",)),
     "reminder": (AGENT_FACING, ("campaign", "closes_at", "started", "zone")),
+    "sender_moved": (AGENT_FACING, ("account",)),
     "status_completed": (AGENT_FACING, ()),
     "status_invited": (AGENT_FACING, ()),
     "status_not_invited": (AGENT_FACING, ()),

@@ -31,10 +31,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.core import Clock, DeliveryError, Image, Outgoing, Platform
+from bot.core import Clock, DeliveryError, Image, Platform
 from bot.dbwork import DatabaseWorker, InlineDatabase
 from bot.domain import Delivery
 from bot.fencing import SendFence
+from bot.lanes import AccountLanes, Lane, outgoing
 from bot.pacing import RateLimiter, Turns
 from bot.retry import MAX_OUTAGE_PAUSE, decide
 from bot.sender import LIMITERS_KEPT, Sender
@@ -104,6 +105,8 @@ class Dispatcher:
         self.platform = platform
         self.clock = clock
         self.sender = Sender(platform, limiter=limiter, conversation_rate=conversation_rate)
+        # A platform sending from several accounts: one lane each (bot/lanes.py).
+        self.lanes = AccountLanes.of(platform, conversation_rate)
         self.concurrency = max(1, concurrency)
         self._marks = _Marks()
         self._tried: set[int] = set()
@@ -153,7 +156,9 @@ class Dispatcher:
         self._stopping = True
         self._wake.set()
 
-    def _paused(self) -> bool:
+    def _paused(self, lane: Lane | None = None) -> bool:
+        if lane is not None:
+            return lane.paused(self.clock.now())
         return self.paused_until is not None and self.clock.now() < self.paused_until
 
     def _claim_size(self) -> int:
@@ -197,7 +202,10 @@ class Dispatcher:
                     size = min(size, limit - handled)
                 self._fresh.clear()
                 served = self._turns.snapshot()
-                due = await self.database.run(self._claim, self.clock.now(), size, served)
+                if self.lanes is not None:
+                    due = await self._claim_lanes(size, served)
+                else:
+                    due = await self.database.run(self._claim, self.clock.now(), size, served)
                 if not due:
                     # Nothing due: the batches sent are reported now, and a summary that report
                     # wrote leaves in this drain too, not at some later wake-up (whether a
@@ -225,8 +233,26 @@ class Dispatcher:
             async with self.lock:
                 await self._transaction(lambda uow: uow.outbox.unclaim(untried))
 
+    async def _claim_lanes(self, size: int, served: dict[str, int]) -> list[Delivery]:
+        """A round for every lane not paused (:func:`bot.lanes.pick`), stamped as read."""
+        assert self.lanes is not None
+        now = self.clock.now()
+        rows = await self.database.run(self._due, now, min(MAX_CLAIM, size * len(self.lanes)))
+        taken = self.lanes.round(rows, now)
+        if taken:
+            ids = [d.id for d in taken]
+            await self._transaction(lambda uow: uow.outbox.stamp_claimed(ids, now))
+        return taken
+
+    def _due(self, now: datetime, limit: int) -> list[Delivery]:
+        with self.store.transaction() as uow:
+            self.fencing.check_in(uow)
+            return uow.outbox.due(now, limit=limit, served=self._turns.snapshot())
+
     async def _send_all(self, due: list[Delivery]) -> int:
         """Send a claimed batch; returns how many rows were handled (sent or failed)."""
+        if self.lanes is not None:
+            return await self._send_lanes(due)
         if self.concurrency == 1:
             return await self._send_lane(due)
         lanes: dict[str, list[Delivery]] = {}
@@ -251,15 +277,27 @@ class Dispatcher:
                 raise result
         return sum(counts)
 
-    async def _send_lane(self, deliveries: list[Delivery]) -> int:
+    async def _send_lanes(self, due: list[Delivery]) -> int:
+        """Each account's rows in its own lane, the lanes side by side (bot/lanes.py)."""
+        assert self.lanes is not None
+        results = await asyncio.gather(
+            *(self._send_lane(rows, lane) for lane, rows in self.lanes.groups(due)),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return sum(r for r in results if isinstance(r, int))
+
+    async def _send_lane(self, deliveries: list[Delivery], lane: Lane | None = None) -> int:
         """Deliveries in order; a lane stops at a pause or when new messages were enqueued (the
         rest keeps its place), or at a failure of its conversation (later messages must not
         overtake it)."""
         handled = 0
         for index, delivery in enumerate(deliveries):
-            if self._paused() or self._stopping:  # stopping: the rest stays pending
+            if self._paused(lane) or self._stopping:  # stopping: the rest stays pending
                 break
-            sent = await self._deliver(delivery, deliveries[index:])
+            sent = await self._deliver(delivery, deliveries[index:], lane)
             handled += 1
             if not sent and self.concurrency > 1:
                 break
@@ -276,7 +314,7 @@ class Dispatcher:
         while not self._stopping:
             self._wake.clear()
             try:
-                await self.drain()
+                handled = await self.drain()
                 next_due = await self._transaction(lambda uow: uow.outbox.next_due_at())
             except LeaseLost:
                 await self.fencing.wait_for_lease(self._wake, lambda: self._stopping)
@@ -296,13 +334,19 @@ class Dispatcher:
             self.health.succeeded()
             if self.paused_until is not None:
                 next_due = max(next_due or self.paused_until, self.paused_until)
+            lanes_resume = self.lanes.resume_at(self.clock.now()) if self.lanes else None
+            if lanes_resume is not None and not handled:
+                # What is due waits for a paused lane: wake when it resumes (or when poked).
+                next_due = max(next_due or lanes_resume, lanes_resume)
             timeout = 60.0
             if next_due is not None:
                 timeout = max(0.05, min(60.0, (next_due - self.clock.now()).total_seconds()))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=timeout)
 
-    async def _deliver(self, delivery: Delivery, ahead: Sequence[Delivery] = ()) -> bool:
+    async def _deliver(
+        self, delivery: Delivery, ahead: Sequence[Delivery] = (), lane: Lane | None = None
+    ) -> bool:
         """Send one row; True when the platform accepted it (marked with the next flush).
         ``ahead``: the rows the lane sends next (this one first), checked together."""
         self._tried.add(delivery.id)
@@ -317,7 +361,7 @@ class Dispatcher:
             except Exception as error:  # a rendering bug is retried like a failed send
                 log.exception("could not render the picture of %s", delivery.key)
                 await self._failed(
-                    delivery, DeliveryError(self.platform.name, "picture", str(error))
+                    delivery, DeliveryError(self.platform.name, "picture", str(error)), lane
                 )
                 return False
             if image is None:
@@ -325,27 +369,19 @@ class Dispatcher:
                     await self._transaction(lambda uow: uow.outbox.cancel(delivery.id))
                 log.info("delivery %s dropped: its picture cannot be shown", delivery.key)
                 return True
-        message = Outgoing(
-            text=delivery.body,
-            key=delivery.key,
-            person_id=None if delivery.to_conversation else delivery.recipient,
-            conversation_id=delivery.recipient if delivery.to_conversation else None,
-            mentions=delivery.mentions,
-            buttons=delivery.buttons,
-            direct_hint=None if delivery.to_conversation else delivery.conversation,
-            resend=delivery.claimed_before,
-            image=image,
-        )
+        message = outgoing(delivery, image)
         if not await self.fencing.sendable(delivery, ahead):
             return True  # the lock moved on, or the row is no longer pending
+        sender = lane.sender if lane is not None else self.sender
         try:
-            result = await self.sender.send(message)
+            result = await sender.send(message)
         except DeliveryError as error:
-            await self._failed(delivery, error)
+            await self._failed(delivery, error, lane)
             return False
         except Exception as error:  # an adapter bug must not stop the outbox
             log.exception("unexpected error sending %s", delivery.key)
-            await self._failed(delivery, DeliveryError(self.platform.name, "internal", str(error)))
+            failure = DeliveryError(self.platform.name, "internal", str(error))
+            await self._failed(delivery, failure, lane)
             return False
         if self.after_send is not None:
             self.after_send(delivery)
@@ -407,15 +443,21 @@ class Dispatcher:
         if self.on_outcome is not None:
             self.on_outcome(kind, outcome)
 
-    async def _failed(self, delivery: Delivery, error: DeliveryError) -> None:
-        """Apply the retry decision (:func:`bot.retry.decide`) to a failed send."""
+    async def _failed(
+        self, delivery: Delivery, error: DeliveryError, lane: Lane | None = None
+    ) -> None:
+        """Apply the retry decision (:func:`bot.retry.decide`) to a failed send; a "wait" of
+        one account pauses its lane only."""
         now = self.clock.now()
         retry = decide(error, delivery.attempts, self._outage)
         if retry.throttled:
             self._outcome(delivery.kind, "rate_limited")
         if retry.pause_all:
             self._outage = retry.outage
-            self.paused_until = now + retry.wait
+            if lane is not None:
+                lane.paused_until = now + retry.wait
+            else:
+                self.paused_until = now + retry.wait
         final, counted = retry.final, retry.counted
         reason = f"{error.code}: {error}"
 

@@ -1,26 +1,27 @@
 """Command registry and the per-message context handed to handlers.
 
-Handlers are small async functions registered with ``@router.command("aide", "help")``; the
+Handlers are small plain functions registered with ``@router.command("aide", "help")``; the
 answers to a prompt (``@router.prompt("forget")``), reactions (``@router.reaction``) and the
 fallback for anything else (``@router.fallback``) are registered the same way. Decorators return
 the function unchanged and check it at registration time. Matching is on folded words (case-
 and accent-insensitive), longest phrase first; the arguments keep the user's original text.
 
-Handlers run inside the message's transaction and must not await the network: a command that
-needs the platform (a room's members) declares a ``prefetch`` coroutine, run before the
-transaction opens, whose result the handler finds in ``ctx.prefetched``.
+Handlers run inside the message's transaction and never await: they are plain functions
+(registration refuses a coroutine function), so an ``await`` in one is an error for the type
+checker and the parser, not a surprise at run time. A command that needs the platform (a room's
+members) declares a ``prefetch`` coroutine, run before the transaction opens, whose result the
+handler finds in ``ctx.prefetched``.
 """
 
 from __future__ import annotations
 
 import inspect
 import re
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 
-from bot.config import Settings
 from bot.core import Button, Clock, Incoming
 from bot.dashboard.tokens import DashboardLinks
 from bot.domain import Person, Roles
@@ -29,15 +30,19 @@ from bot.notifier import Notifier
 from bot.render import Renderer
 from bot.services.audience import Directory
 from bot.services.campaigns import CampaignService
+from bot.services.ports import Planning
 from bot.text import fold
-from scheduler.planning import Planner
 from storage.uow import UnitOfWork
 
-Handler = Callable[["Context", str], Awaitable[None]]
+# A command's handler receives its arguments as typed, or what its route's converter made of
+# them (``takes=``: e.g. the campaign they name).
+Handler = Callable[["Context", Any], None]
+# Reads a command's arguments: what the handler receives, or None once it has said why not.
+Converter = Callable[["Context", str], Any]
 # Answer to a pending prompt (text, payload): True when the text was the answer.
-PromptHandler = Callable[["Context", str, str], Awaitable[bool]]
+PromptHandler = Callable[["Context", str, str], bool]
 # A reaction (emoji, the event it reacts to).
-ReactionHandler = Callable[["Context", str, str], Awaitable[bool]]
+ReactionHandler = Callable[["Context", str, str], bool]
 # Looks things up before the transaction (deps, store for short reads, arguments).
 # A prefetch reads the database only through ``read`` (one transaction in the database worker).
 Read = Callable[[Callable[[UnitOfWork], Any]], Awaitable[Any]]
@@ -63,6 +68,7 @@ class Route:
     # Shown in `aide` for these roles, in this order.
     help_key: str | None = None
     prefetch: Prefetch | None = None
+    takes: Converter | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,12 +100,13 @@ class Router:
         roles: frozenset[str] = EVERYONE,
         help_key: str | None = None,
         prefetch: Prefetch | None = None,
+        takes: Converter | None = None,
     ) -> Callable[[Handler], Handler]:
         if not phrases:
             raise RegistrationError("a command needs at least one phrase")
 
         def register(function: Handler) -> Handler:
-            _check_coroutine(function)
+            _check_plain(function)
             route_name = name or function.__name__
             if route_name in self._names:
                 raise RegistrationError(f"duplicate command name {route_name!r}")
@@ -111,14 +118,16 @@ class Router:
                     )
                 self._phrases[phrase] = route_name
             self._names.add(route_name)
-            self.routes.append(Route(route_name, folded, function, roles, help_key, prefetch))
+            self.routes.append(
+                Route(route_name, folded, function, roles, help_key, prefetch, takes)
+            )
             return function
 
         return register
 
     def prompt(self, kind: str) -> Callable[[PromptHandler], PromptHandler]:
         def register(function: PromptHandler) -> PromptHandler:
-            _check_coroutine(function)
+            _check_plain(function)
             if kind in self.prompts:
                 raise RegistrationError(f"duplicate prompt {kind!r}")
             self.prompts[kind] = function
@@ -127,12 +136,12 @@ class Router:
         return register
 
     def reaction(self, function: ReactionHandler) -> ReactionHandler:
-        _check_coroutine(function)
+        _check_plain(function)
         self.reactions.append(function)
         return function
 
     def fallback(self, function: Handler) -> Handler:
-        _check_coroutine(function)
+        _check_plain(function)
         if self.fallbacks:
             raise RegistrationError("only one fallback handler")
         self.fallbacks.append(function)
@@ -182,15 +191,32 @@ class Router:
 
 
 @dataclass(frozen=True, slots=True)
+class Policy:
+    """The settings handlers read, and only those: never a token, a key nor a database URL
+    (the whole ``Settings`` stays with the application)."""
+
+    # Disclosure rule: a group smaller than this is said in words (``[stats] min_group``).
+    min_group: int
+    deadline_horizon_days: int
+    thank_completers: bool
+    snooze_working_days: int
+    questions_per_day: int
+    handoffs_per_day: int
+    faq_overrides: str | None
+    # The morning note to ambassadors, for the whole deployment (``[schedule] morning_note``).
+    morning_note: bool = True
+
+
+@dataclass(frozen=True, slots=True)
 class Deps:
     """The services handlers may use (typed; never the whole application)."""
 
-    settings: Settings
+    policy: Policy
     clock: Clock
     renderer: Renderer
     notifier: Notifier
     campaigns: CampaignService
-    planner: Planner
+    planner: Planning
     directory: Directory
     # The last FAQ topic answered to each person, a few minutes, in memory only.
     faq_memory: FaqMemory = field(default_factory=FaqMemory)
@@ -227,8 +253,8 @@ class Context:
     followups: list[Callable[[], None]] = field(default_factory=list)
 
     @property
-    def settings(self) -> Settings:
-        return self.deps.settings
+    def policy(self) -> Policy:
+        return self.deps.policy
 
     @property
     def locale(self) -> str:
@@ -300,23 +326,9 @@ def scope_of(payload: str) -> tuple[str | None, str]:
     return conversation, inner
 
 
-def _check_coroutine(function: Callable[..., Any]) -> None:
-    if not inspect.iscoroutinefunction(function):
-        raise RegistrationError(f"{function.__qualname__} must be an async function")
-
-
-T = TypeVar("T")
-
-
-class HandlerSuspended(RuntimeError):
-    """A handler awaited something that suspends (the network) inside its transaction."""
-
-
-def run_to_completion(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run a handler that must not suspend: transactions never stay open across an await."""
-    try:
-        coroutine.send(None)
-    except StopIteration as done:
-        return done.value
-    coroutine.close()
-    raise HandlerSuspended("a handler awaited inside its transaction; use a prefetch")
+def _check_plain(function: Callable[..., Any]) -> None:
+    if inspect.iscoroutinefunction(function) or inspect.isasyncgenfunction(function):
+        raise RegistrationError(
+            f"{function.__qualname__} must be a plain function: a handler runs inside its "
+            "transaction and never awaits (a lookup on the platform is a prefetch)"
+        )

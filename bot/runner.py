@@ -94,7 +94,7 @@ def build_platform(settings: Settings) -> Platform:
         from bot.platforms.matrix import MatrixPlatform
 
         m = settings.matrix
-        return MatrixPlatform(
+        main = MatrixPlatform(
             homeserver=m.homeserver,
             user_id=m.user_id,
             password=m.password.get_secret_value(),
@@ -106,6 +106,26 @@ def build_platform(settings: Settings) -> Platform:
             rate_limit=m.rate_limit,
             recovery_key=m.recovery_key.get_secret_value(),
         )
+        if not m.senders:
+            return main
+        from bot.platforms.matrix.pool import MatrixPool
+
+        senders = [
+            MatrixPlatform(
+                homeserver=m.homeserver,
+                user_id=sender.user_id,
+                password=sender.password.get_secret_value(),
+                access_token=sender.access_token.get_secret_value(),
+                device_id=sender.device_id,
+                store_path=Path(sender.store_path),
+                e2ee=m.e2ee,
+                allowed_servers=m.allowed_servers,
+                rate_limit=sender.rate_limit or m.rate_limit,
+                recovery_key=sender.recovery_key.get_secret_value(),
+            )
+            for sender in m.senders
+        ]
+        return MatrixPool([main, *senders])
     if choice == "slack":
         from bot.platforms.slack import SlackPlatform
 

@@ -33,9 +33,9 @@ Les secrets ne viennent que du fichier ou de l'environnement et ne sont jamais a
 
 
 @cache
-def french() -> dict[str, dict[str, dict[str, str]]]:
+def french() -> dict[str, dict[str, dict[str, Any]]]:
     text = (resources.files("bot") / "messages" / "settings" / "fr.yaml").read_text("utf-8")
-    data: dict[str, dict[str, dict[str, str]]] = yaml.safe_load(text)
+    data: dict[str, dict[str, dict[str, Any]]] = yaml.safe_load(text)
     return data
 
 
@@ -54,12 +54,24 @@ def kind(annotation: Any) -> str:
     if typing.get_origin(annotation) is typing.Literal:
         return " \\| ".join(f"`{value}`" for value in typing.get_args(annotation))
     names = {str: "texte", int: "entier", float: "nombre", bool: "booléen"}
+    table = table_model(annotation)
+    if table is not None:
+        return "tables, voir plus bas"
     if typing.get_origin(annotation) is list:
         return "liste de textes"
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
     if args:
         return names.get(args[0], str(args[0])) + " ou vide"
     return names.get(annotation, str(annotation))
+
+
+def table_model(annotation: Any) -> type[BaseModel] | None:
+    """The model of a list of tables (``[[matrix.senders]]``), else None."""
+    if typing.get_origin(annotation) is not list:
+        return None
+    args = typing.get_args(annotation)
+    item = args[0] if args else None
+    return item if isinstance(item, type) and issubclass(item, BaseModel) else None
 
 
 def bounds(field: FieldInfo) -> str:
@@ -76,13 +88,13 @@ def bounds(field: FieldInfo) -> str:
     return ", ".join(parts)
 
 
-def checks(section: str, key: str, field: FieldInfo) -> str:
+def checks(section: str, key: str, field: FieldInfo, words: dict[str, Any] | None = None) -> str:
     parts = []
     if typing.get_origin(field.annotation) is typing.Literal:
         parts.append("une des valeurs listées")
     if bounds(field):
         parts.append(bounds(field))
-    own = french()[section][key].get("check")
+    own = (words or french()[section][key]).get("check")
     if own:
         parts.append(own)
     if not parts:
@@ -91,6 +103,8 @@ def checks(section: str, key: str, field: FieldInfo) -> str:
 
 
 def default(field: FieldInfo) -> str:
+    if field.is_required():
+        return "requis"
     value = field.get_default(call_default_factory=True)
     if isinstance(value, SecretStr):
         return "vide"
@@ -114,11 +128,42 @@ def render() -> str:
         for key, field in model.model_fields.items():
             text = french()[section][key]["text"]
             example = ""
-            if field.annotation is not SecretStr:
+            if table_model(field.annotation) is not None:
+                example = (
+                    f" Une table `[[{section}.{key}]]` par compte, ci-dessous (ou toute la liste "
+                    f"en JSON dans `{env_name(section, key)}`)."
+                )
+            elif field.annotation is not SecretStr:
                 example = f" Exemple : `{key} = {toml_value(field_example(model, key))}`."
             lines.append(f"- `{key}` : {text}{example}")
         lines.append("")
+        for key, field in model.model_fields.items():
+            table = table_model(field.annotation)
+            if table is not None:
+                lines.extend(render_tables(section, key, table))
     return "\n".join(lines).rstrip() + "\n"
+
+
+def render_tables(section: str, key: str, table: type[BaseModel]) -> list[str]:
+    """A list of tables (``[[matrix.senders]]``): each key of one table. No variable of its
+    own: the tables are written in pixbot.toml (mode 640, secrets included)."""
+    words = french()[section][key]["keys"]
+    lines = [f"### [[{section}.{key}]]\n"]
+    lines.append("| clé | type | défaut | vérifié au chargement |")
+    lines.append("|---|---|---|---|")
+    for name, field in table.model_fields.items():
+        lines.append(
+            f"| `{name}` | {kind(field.annotation)} | {default(field)} | "
+            f"{checks(section, key, field, words[name])} |"
+        )
+    lines.append("")
+    for name, field in table.model_fields.items():
+        example = ""
+        if field.annotation is not SecretStr:
+            example = f" Exemple : `{name} = {toml_value(field_example(table, name))}`."
+        lines.append(f"- `{name}` : {words[name]['text']}{example}")
+    lines.append("")
+    return lines
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ A room audience is looked up on the platform before the step's transaction opens
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -20,19 +21,24 @@ from bot.dbwork import DatabaseWorker, InlineDatabase
 from bot.domain import Campaign, CampaignStatus, Person, ReminderStep
 from bot.notifier import Notifier
 from bot.services.audience import Directory
-from bot.services.campaigns import Batch, CampaignService
+from bot.services.campaigns import CampaignService
 from bot.services.charts import chart_ref, has_chart
+from bot.services.close import close
+from bot.services.launch import launch
 from bot.services.ministry import stats_among_ministry
+from bot.services.ports import Actor
+from bot.services.remind import remind
 from bot.stats import CampaignStats
 from scheduler.planning import Planner
-from scheduler.plans import PlannedStep, StepKind, send_time
-from scheduler.views import zone_of
+from scheduler.plans import StepKind
 from storage.uow import Store, UnitOfWork
 
 # A step woken more than this after its time is a missed step (the bot was down).
 LATE_AFTER = timedelta(minutes=15)
 # Inbound event ids are kept long enough to refuse any redelivery by a platform.
 PROCESSED_EVENTS_KEPT = timedelta(days=30)
+# What the scheduler writes in the audit log; batch reports go to the campaign's initiator.
+SCHEDULER = Actor("scheduler")
 
 
 class StepRunner:
@@ -152,31 +158,21 @@ class StepRunner:
             return  # another wake-up got there first
         if step.kind == StepKind.LAUNCH:
             self._launch(uow, step, campaign, now, members)
-        elif step.kind == StepKind.REMINDER:
-            self._remind(uow, step, campaign, now)
-        elif step.kind == "snooze":
-            if campaign.status == CampaignStatus.RUNNING and step.person_id is not None:
-                self.campaigns.remind(
-                    uow,
-                    campaign,
-                    f"snooze{step.id}",
-                    now,
-                    label="plus tard",
-                    only={step.person_id},
-                )
+        elif step.kind in (StepKind.REMINDER, "snooze"):
+            reminded = remind(uow, campaign, now, SCHEDULER, campaigns=self.campaigns, step=step)
+            if reminded.not_running and step.kind == StepKind.REMINDER:
+                uow.steps.set_status(step.id, "cancelled", now, expect="done")
         elif step.kind == StepKind.CLOSE:
-            thanked = self.campaigns.close(
-                uow, campaign, now, thank=self.settings.schedule.thank_completers
-            )
-            uow.audit.add("scheduler", "campaign_close", now, campaign.id, count=thanked)
+            thank = self.settings.schedule.thank_completers
+            closed = close(uow, campaign, now, SCHEDULER, campaigns=self.campaigns, thank=thank)
             self._report(
                 uow,
                 campaign,
                 "campaign_closed_auto",
                 f"closed:{campaign.id}",
                 now,
-                thank=self.settings.schedule.thank_completers,
-                stats=self.campaigns.stats(uow, campaign, now),
+                thank=thank,
+                stats=closed.stats,
             )
 
     def _launch(
@@ -191,35 +187,19 @@ class StepRunner:
             # Never confirmed with "campagne lancer": nothing goes out on its own.
             uow.steps.set_status(step.id, "cancelled", now, expect="done")
             return
-        people = self.campaigns.audience(uow, campaign, now, members)
         initiator = self._initiator(uow, campaign)
-        batch = Batch(
-            "launch", campaign.id, "step", initiator_id=initiator.id if initiator else None
-        )
-        result = self.campaigns.invite(uow, campaign, people, now, batch)
-        if result.unsent_batch is not None:
-            self.campaigns.report_batch(uow, result.unsent_batch, now, final=True)
-        uow.audit.add("scheduler", "campaign_launch", now, campaign.id, count=result.new)
-
-    def _remind(
-        self, uow: UnitOfWork, step: ReminderStep, campaign: Campaign, now: datetime
-    ) -> None:
-        if campaign.status != CampaignStatus.RUNNING:
-            uow.steps.set_status(step.id, "cancelled", now, expect="done")
-            return
-        planned = PlannedStep(StepKind.REMINDER, step.label, step.day)
-        calendar, tz = self.planner.calendar, self.planner.tz
-        not_before = {
-            state.person.id: send_time(
-                planned, calendar, zone_of(state.person.timezone, tz), now=now
-            )
-            for state in self.campaigns.due_for_reminder(uow, campaign)
-        }
-        count = self.campaigns.remind(
-            uow, campaign, f"step{step.id}", now, label=step.label, not_before=not_before
-        )
-        uow.audit.add(
-            "scheduler", "campaign_remind", now, campaign.id, count=count, detail=step.label
+        actor = replace(SCHEDULER, person_id=initiator.id if initiator else None)
+        launch(
+            uow,
+            campaign,
+            now,
+            actor,
+            campaigns=self.campaigns,
+            planning=self.planner,
+            # A room the platform no longer shows: nobody to invite, the launch still happens
+            # (and its summary comes, like any launch's).
+            members=[] if members is None else members,
+            by_step=True,
         )
 
     def _ambassadors(self, uow: UnitOfWork, campaign: Campaign) -> list[Person]:

@@ -3,8 +3,7 @@ built from the settings."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.config import Settings
@@ -25,19 +24,6 @@ def plan_settings_from(settings: Settings) -> PlanSettings:
     return PlanSettings.from_settings(
         schedule.reminders, schedule.event_launch, schedule.event_reminders
     )
-
-
-@dataclass(frozen=True, slots=True)
-class StepView:
-    """A step as templates show it (wording in bot/messages/*/step_*.txt)."""
-
-    when: datetime
-    kind: str
-    label: str
-    status: str
-    day: date
-    # A step done whose messages leave later (outside working hours, queued for the window).
-    pending: bool = False
 
 
 def display_time(step: ReminderStep, calendar: WorkCalendar, tz: ZoneInfo) -> datetime:

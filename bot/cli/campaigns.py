@@ -16,9 +16,8 @@ from bot.cli.csvio import write_stats_csv
 from bot.cli.database import open_store
 from bot.cli.progress import progress
 from bot.config import Settings
-from bot.domain import Campaign
+from bot.domain import Campaign, StepView
 from bot.text import clean_line
-from scheduler.views import StepView
 from storage.uow import UnitOfWork
 
 MAX_LISTED_UNMATCHED = 100
@@ -284,7 +283,7 @@ def campaign_import_orga(
     from bot.cli.csvio import batched, import_pacing
     from bot.orga import OrgaError, read_export
     from bot.render import Renderer
-    from bot.services.participation import plan_orga_export, write_orga_events
+    from bot.services.orga_import import plan_orga_export, write_orga_events
 
     # First the whole export is read (as a stream, with caps): a bad line changes nothing.
     try:

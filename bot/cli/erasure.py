@@ -116,11 +116,13 @@ def offline_pipeline(settings: Settings, store: Store) -> ErasurePipeline:
     spool = slack_spool_path(settings)
     if spool.exists():
         pipeline.register(SpoolFile(spool))
-    matrix_store = Path(settings.matrix.store_path)
-    if (matrix_store / "pending_events.json").exists():
-        pipeline.register(PendingFile(matrix_store / "pending_events.json"))
-    if matrix_store.is_dir():
-        pipeline.register(NioStoreFiles(matrix_store))
+    # Every Matrix account's store: the main one's and each sender account's (docs/scaling.md).
+    stores = [settings.matrix.store_path, *(s.store_path for s in settings.matrix.senders)]
+    for matrix_store in map(Path, stores):
+        if (matrix_store / "pending_events.json").exists():
+            pipeline.register(PendingFile(matrix_store / "pending_events.json"))
+        if matrix_store.is_dir():
+            pipeline.register(NioStoreFiles(matrix_store))
     return pipeline
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -38,19 +38,38 @@ def matrix_status(
             "PIXBOT_CONFIG) et lancez la commande avec l'utilisateur du service.",
             2,
         )
-    try:
-        info = asyncio.run(describe(store_path, m.homeserver))
-    except PermissionError as error:
-        raise fail(
-            f"Magasin Matrix illisible : {error.filename or store_path} ; lancez la commande avec "
-            "l'utilisateur du service (sudo -u pixbot).",
-            2,
-        ) from None
+    accounts = [(m.user_id, store_path), *((s.user_id, Path(s.store_path)) for s in m.senders)]
+    infos = []
+    for _user, path in accounts:
+        try:
+            infos.append(asyncio.run(describe(path, m.homeserver)))
+        except PermissionError as error:
+            raise fail(
+                f"Magasin Matrix illisible : {error.filename or path} ; lancez la commande avec "
+                "l'utilisateur du service (sudo -u pixbot).",
+                2,
+            ) from None
+    info, senders = infos[0], infos[1:]
+    reachable = all(item["reachable"] for item in infos)
     if as_json:
+        if senders:
+            info = {**info, "senders": senders}
         typer.echo(json.dumps(info, ensure_ascii=False, indent=2))
-        if not info["reachable"]:
+        if not reachable:
             raise typer.Exit(1)
         return
+    if senders:
+        typer.echo(f"Comptes : {len(infos)} (le principal et {len(senders)} d'envoi)")
+    for index, item in enumerate(infos):
+        if senders:
+            role = "principal" if index == 0 else f"d'envoi n°{index}"
+            typer.echo(f"\n— Compte {role} : {accounts[index][0]}")
+        _print_account(item)
+    if not reachable:
+        raise typer.Exit(1)
+
+
+def _print_account(info: dict[str, Any]) -> None:
     yes_no = {True: "oui", False: "non", None: "inconnu"}
     store = info["store"]
     typer.echo(f"Utilisateur : {info['user_id'] or '-'}")
@@ -71,5 +90,5 @@ def matrix_status(
         )
     if not info["reachable"]:
         typer.echo(f"Les agents ne peuvent pas joindre le bot. À faire : {info['todo']}")
-        raise typer.Exit(1)
-    typer.echo("Les agents peuvent joindre le bot (clés publiées, appareil signé).")
+    else:
+        typer.echo("Les agents peuvent joindre le bot (clés publiées, appareil signé).")

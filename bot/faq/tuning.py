@@ -42,6 +42,9 @@ CONJUNCTIONS = re.compile(r",?\s+(?:et|and|also|aussi|puis|ensuite|autre questio
 # Parts of a message, to find the one that asks ("ok merci. mais c'est obligatoire ?").
 PARTS = re.compile(r"[?!;,:\n]+|\.\s|\s+(?:car|parce que|mais|et|because|but|since|and)\s+")
 MIN_CLAUSE_WORDS = 2
+# Leading parts of a message that only acknowledge ("ok merci.", "d'accord mais", "thanks, but")
+# are dropped before matching (words: the knowledge base's `acknowledgements`).
+ACKNOWLEDGEMENT_END = re.compile(r"[?!;,:\n]+|\.+\s*|\s+(?:mais|but)\s+")
 
 # Follow-ups (bot/faq/followup.py): a message of at most this many words, soon after an answer,
 # may be read with that answer's topic (bot/faq/memory.py keeps it a few minutes).
@@ -69,6 +72,10 @@ UNKNOWN_ZIPFS = (2.5, 4.0)
 
 # Training the classifier (faqbuild/model.py).
 C = 30.0  # inverse regularisation, chosen on the folds
+# An off-topic training question whose best topic scores this much lexically is near that
+# topic's area, and labelled with it ("~resultats"): a near-domain off-topic class.
+NEAR_DOMAIN_SCORE = 0.3
+MAX_CLASS_WEIGHT = 4.0  # a topic with few questions weighs up to this much per question
 MAX_ITER = 3000
 # Buckets whose every weight is under this share of the largest weight are dropped: they barely
 # move a probability, and they are half of the file.

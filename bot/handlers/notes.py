@@ -14,11 +14,11 @@ ON = frozenset({"reprendre", "on", "oui", "activer", "start"})
 @router.command(
     "note du matin", "morning note", "note quotidienne", "daily note", roles=AMBASSADORS
 )
-async def morning_note(ctx: Context, args: str) -> None:
+def morning_note(ctx: Context, args: str) -> None:
     """Without a word, says whether the note comes; ``arrêter`` / ``reprendre`` switch it
     for this ambassador (stored until they switch it back, erased with them)."""
     word = fold(args).strip()
-    deployment = ctx.settings.schedule.morning_note
+    deployment = ctx.policy.morning_note
     if word in OFF or word in ON:
         changed = ctx.uow.notes.switch(ctx.person.id, word in ON, ctx.now)
         ctx.say("morning_note_switched", on=word in ON, changed=changed, deployment=deployment)

@@ -10,16 +10,17 @@ from datetime import timedelta
 
 from bot.conversation import pick
 from bot.core import THUMBS_UP
-from bot.domain import Campaign, CampaignStatus, ParticipationKind, ParticipationStatus
+from bot.domain import Campaign, CampaignStatus, ParticipationStatus
 from bot.parsing import ParseError, parse_code
 from bot.router import Context, Router
+from bot.services.declare import declare
 
 router = Router()
 
 ASK_WINDOW = timedelta(hours=1)
 
 
-async def _apply(ctx: Context, action: str, args: str) -> None:
+def _apply(ctx: Context, action: str, args: str) -> None:
     campaign = _target(ctx, action, args)
     if campaign is not None:
         record(ctx, action, campaign)
@@ -78,88 +79,76 @@ def _candidates(ctx: Context, action: str, mine: list[Campaign]) -> list[Campaig
 
 
 def record(ctx: Context, action: str, campaign: Campaign) -> None:
-    uow = ctx.uow
-    person = ctx.person
-    state = uow.participation.state(campaign.id, person.id)
-    status = state.status if state else ParticipationStatus.NOT_INVITED
+    declared = declare(ctx.uow, ctx.person, campaign, action, ctx.now, planning=ctx.deps.planner)
+    status = declared.status
     if action == "done":
-        if status == ParticipationStatus.COMPLETED:
+        if declared.changed:
+            ctx.say("participation_done", campaign=campaign)
+        else:
             ctx.say("participation_already_done", campaign=campaign)
-            return
-        uow.participation.record(person.id, ParticipationKind.COMPLETED, ctx.now, campaign.id)
-        uow.outbox.cancel_pending_for(person.id, campaign.id)
-        ctx.say("participation_done", campaign=campaign)
     elif action == "started":
-        if status in (ParticipationStatus.STARTED, ParticipationStatus.COMPLETED):
-            ctx.say("participation_already_started", campaign=campaign, status=status.value)
-            return
-        uow.participation.record(person.id, ParticipationKind.STARTED, ctx.now, campaign.id)
-        ctx.say("participation_started", campaign=campaign)
+        if declared.changed:
+            ctx.say("participation_started", campaign=campaign)
+        else:
+            value = status.value if status else None
+            ctx.say("participation_already_started", campaign=campaign, status=value)
     elif action == "later":
-        if status in (ParticipationStatus.COMPLETED, ParticipationStatus.OPTED_OUT):
+        if declared.changed:
+            when, tz = declared.when, ctx.person.timezone
+            ctx.say("participation_later", campaign=campaign, when=when, tz=tz)
+        else:
             ctx.say("participation_nothing_to_do", action=action, campaigns=[campaign])
-            return
-        uow.participation.record(person.id, ParticipationKind.SNOOZED, ctx.now, campaign.id)
-        when = ctx.deps.planner.snooze(uow, campaign, person, ctx.now)
-        ctx.say("participation_later", campaign=campaign, when=when, tz=person.timezone)
     elif action == "stop":
-        if status == ParticipationStatus.OPTED_OUT:
+        if declared.changed:
+            ctx.say("participation_stopped", campaign=campaign)
+        else:
             ctx.say("participation_already_stopped", campaign=campaign)
-            return
-        uow.participation.record(person.id, ParticipationKind.OPTED_OUT, ctx.now, campaign.id)
-        uow.outbox.cancel_pending_for(person.id, campaign.id)
-        ctx.say("participation_stopped", campaign=campaign)
     elif action == "resume":
-        uow.participation.record(person.id, ParticipationKind.RESUMED, ctx.now, campaign.id)
         ctx.say("participation_resumed", campaign=campaign)
 
 
 @router.command("fait", "c'est fait", "cest fait", "termine", "j'ai fini", "fini", "done")
-async def done(ctx: Context, args: str) -> None:
-    await _apply(ctx, "done", args)
+def done(ctx: Context, args: str) -> None:
+    _apply(ctx, "done", args)
 
 
 @router.command("commence", "j'ai commence", "started", "en cours")
-async def started(ctx: Context, args: str) -> None:
-    await _apply(ctx, "started", args)
+def started(ctx: Context, args: str) -> None:
+    _apply(ctx, "started", args)
 
 
 @router.command("plus tard", "later", "pas maintenant")
-async def later(ctx: Context, args: str) -> None:
-    await _apply(ctx, "later", args)
+def later(ctx: Context, args: str) -> None:
+    _apply(ctx, "later", args)
 
 
 @router.command("stop")
-async def stop(ctx: Context, args: str) -> None:
-    await _apply(ctx, "stop", args)
+def stop(ctx: Context, args: str) -> None:
+    _apply(ctx, "stop", args)
 
 
 @router.command("stop tout", "stop all", "stoptout", "desabonner")
-async def stop_all(ctx: Context, args: str) -> None:
-    uow = ctx.uow
-    if ctx.person.id in uow.participation.opted_out_all([ctx.person.id]):
+def stop_all(ctx: Context, args: str) -> None:
+    if declare(ctx.uow, ctx.person, None, "stop", ctx.now, planning=ctx.deps.planner).changed:
+        ctx.say("participation_stopped_all")
+    else:
         ctx.say("participation_already_stopped_all")
-        return
-    uow.participation.record(ctx.person.id, ParticipationKind.OPTED_OUT_ALL, ctx.now)
-    uow.outbox.cancel_pending_for(ctx.person.id)
-    ctx.say("participation_stopped_all")
 
 
 @router.command("reprendre", "resume")
-async def resume(ctx: Context, args: str) -> None:
-    uow = ctx.uow
+def resume(ctx: Context, args: str) -> None:
     if args.strip():
-        await _apply(ctx, "resume", args)
+        _apply(ctx, "resume", args)
         return
-    if ctx.person.id in uow.participation.opted_out_all([ctx.person.id]):
-        uow.participation.record(ctx.person.id, ParticipationKind.RESUMED, ctx.now)
+    # Without a code: ends "stop tout" if it was said, else resumes one campaign.
+    if declare(ctx.uow, ctx.person, None, "resume", ctx.now, planning=ctx.deps.planner).changed:
         ctx.say("participation_resumed_all")
         return
-    await _apply(ctx, "resume", args)
+    _apply(ctx, "resume", args)
 
 
 @router.prompt("which_campaign")
-async def _answer_which(ctx: Context, text: str, payload: str) -> bool:
+def _answer_which(ctx: Context, text: str, payload: str) -> bool:
     """The agent answers "which campaign?" with the number of a listed campaign or a code."""
     action, _, listed = payload.partition("|")
     options = [code for code in listed.split(",") if code]
@@ -179,7 +168,7 @@ async def _answer_which(ctx: Context, text: str, payload: str) -> bool:
 
 
 @router.reaction
-async def _reaction(ctx: Context, reaction: str, relates_to: str) -> bool:
+def _reaction(ctx: Context, reaction: str, relates_to: str) -> bool:
     """A 👍 on an invitation or reminder means "c'est fait" for its campaign."""
     if not reaction.strip().startswith(THUMBS_UP) or not relates_to:
         return True

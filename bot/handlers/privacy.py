@@ -14,7 +14,7 @@ ALL_STATUSES = ("draft", "scheduled", "running", "closed", "cancelled")
 
 
 @router.command("mes donnees", "my data", "mes infos")
-async def my_data(ctx: Context, args: str) -> None:
+def my_data(ctx: Context, args: str) -> None:
     """Everything stored about the sender, always in their direct conversation."""
     uow = ctx.uow
     person = ctx.person
@@ -69,7 +69,7 @@ async def my_data(ctx: Context, args: str) -> None:
 
 
 @router.command("oublie-moi", "oublie moi", "forget me", "efface mes donnees")
-async def forget_me(ctx: Context, args: str) -> None:
+def forget_me(ctx: Context, args: str) -> None:
     # Asked in a room, it is answered in the direct conversation (or with "!pix oui" there).
     ctx.ask("forget", "", CONFIRM_WINDOW, anywhere=True)
     has_roles = ctx.roles.is_admin or ctx.roles.is_ambassador
@@ -89,7 +89,7 @@ async def forget_me(ctx: Context, args: str) -> None:
 
 
 @router.prompt("forget")
-async def _confirm_forget(ctx: Context, text: str, payload: str) -> bool:
+def _confirm_forget(ctx: Context, text: str, payload: str) -> bool:
     if is_yes(text):
         alias = ctx.uow.privacy.erase(ctx.person, ctx.now)
         ctx.uow.audit.add(alias, "forget", ctx.now)

@@ -14,7 +14,7 @@ import json
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -187,13 +187,20 @@ class CampaignService:
         # The sending policy (COMMANDS.md, "When messages leave"); None: at once (benches).
         self.calendar = calendar
 
-    def leaves_at(self, person: Person | None, now: datetime) -> datetime | None:
+    def leaves_at(
+        self, person: Person | None, now: datetime, day: date | None = None
+    ) -> datetime | None:
         """The one sending policy for invitations, reminders, relances and notices: within
         working hours on a working day in the person's time zone; otherwise at the start of
-        the next window. None when that is now."""
+        the next window. A planned step's message (``day``: the step's day) does not leave
+        before the start of working hours that day in the person's time zone, so an agent
+        in a later time zone gets it at the same local hour. None when that is now."""
         if self.calendar is None:
             return None
-        slot = self.calendar.next_slot(now, self.zone(person))
+        zone = self.zone(person)
+        slot = self.calendar.next_slot(now, zone)
+        if day is not None:
+            slot = max(slot, self.calendar.slot_on(day, zone))
         return slot if slot > now else None
 
     def zone(self, person: Person | None) -> ZoneInfo:
@@ -330,12 +337,12 @@ class CampaignService:
         *,
         batch: Batch | None = None,
         label: str = "",
-        not_before: dict[int, datetime] | None = None,
+        day: date | None = None,
         only: set[int] | None = None,
     ) -> int:
-        """Enqueue one reminder per due person (or per due person of ``only``) for this step;
-        returns how many are new."""
-        not_before = not_before or {}
+        """Enqueue one reminder per due person (or per due person of ``only``) for this step
+        (leaving as :meth:`leaves_at` says; ``day``: a planned step's day); returns how many
+        are new."""
         return self.notifier.to_people(
             uow,
             (
@@ -346,7 +353,7 @@ class CampaignService:
                         "started": state.status == ParticipationStatus.STARTED,
                         "zone": state.person.timezone,
                     },
-                    not_before.get(state.person.id) or self.leaves_at(state.person, now),
+                    self.leaves_at(state.person, now, day),
                 )
                 for state in self.due_for_reminder(uow, campaign)
                 if only is None or state.person.id in only

@@ -1,7 +1,7 @@
 """Applying what Pix's organisation API reports to one campaign, in one transaction.
 
 Matching, strongest first: ``participantExternalId`` against an agent's normalised email or
-imported id (:func:`bot.services.participation.identify`); only when that names nobody, the
+imported id (:func:`bot.services.orga_import.identify`); only when that names nobody, the
 participant's first and last names against the display name of exactly one not yet matched
 member of the campaign's audience (counted apart, ``by_name``, for operators to check: never
 silent). Whoever is still unmatched is counted by reason, by Pix's participation number only;
@@ -21,12 +21,8 @@ from datetime import datetime
 
 from bot.domain import Campaign, Participation, ParticipationKind
 from bot.pix.schema import PixParticipation
-from bot.services.participation import (
-    external_key,
-    identify,
-    reported_change,
-    write_reported_events,
-)
+from bot.services.declare import record_reported, reported_change
+from bot.services.orga_import import external_key, identify
 from bot.text import fold
 from storage.uow import UnitOfWork
 
@@ -140,7 +136,7 @@ def apply_participations(
             report.completed += 1
         else:
             report.started += 1
-    write_reported_events(uow, campaign.id, events, now, SOURCE)
+    record_reported(uow, campaign.id, events, now, SOURCE)
     erased_ids = [item.id for item in left if _folded(item) in erased]
     uow.pix.set_unmatched(campaign.id, unmatched, [*person_of, *erased_ids])
     for reason in unmatched.values():

@@ -158,13 +158,17 @@ class OutboxRepo(_Repo):
         """:meth:`due`, and the rows stamped as read for sending (one statement), so a later
         read knows an earlier process may have sent them before it stopped."""
         found = self.due(now, limit, served)
-        if found:
+        self.stamp_claimed([d.id for d in found], now)
+        return found
+
+    def stamp_claimed(self, delivery_ids: Sequence[int], now: datetime) -> None:
+        """Stamp rows as read for sending (see :meth:`claim`)."""
+        if delivery_ids:
             self.session.execute(
                 update(DeliveryRow)
-                .where(DeliveryRow.id.in_([d.id for d in found]))
+                .where(DeliveryRow.id.in_(list(delivery_ids)))
                 .values(claimed_at=now)
             )
-        return found
 
     def unclaim(self, delivery_ids: Sequence[int]) -> None:
         """Forget a claim that no send followed."""

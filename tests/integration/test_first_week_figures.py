@@ -163,7 +163,7 @@ async def test_no_morning_note_on_launch_day_nor_when_switched_off(
     assert "(état au mardi 8 décembre 2026 à 00:00)" in note
 
     # The deployment's setting switches it off for everyone (and the command says so).
-    bot.app.settings.schedule.morning_note = False
+    bot = first_week_bot(week_store, tmp_path, MONDAY_MORNING, morning_note=False)
     assert await _morning(bot, MONDAY_MORNING + timedelta(days=2)) == 0
     reply = (await bot.say(AMB, "note du matin"))[-1]
     assert "désactivée pour tout ce déploiement" in reply

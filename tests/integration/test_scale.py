@@ -19,7 +19,7 @@ from bot.outbox import Dispatcher
 from bot.platforms.console import ConsolePlatform
 from bot.render import Renderer
 from bot.services.campaigns import CampaignService
-from bot.services.participation import apply_orga_export
+from bot.services.orga_import import apply_orga_export
 from storage.models import DeliveryRow, ParticipationEventRow
 from storage.repositories.people import AgentRecord
 from storage.uow import Store

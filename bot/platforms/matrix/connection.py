@@ -122,6 +122,8 @@ class MatrixConnection:
         self.display_name = display_name
         # Set by the application: who may bring the bot into a room, and how big a room.
         self.invite_policy: InvitePolicy | None = None
+        # A sender account of a pool (bot.platforms.matrix.pool): joins direct rooms only.
+        self.direct_only = False
         self._password = password
         self._access_token = access_token
         self._device_id = device_id

@@ -66,6 +66,11 @@ class InboundEvents(DirectRooms):
         if not own:
             return
         invite = own[-1]
+        if self.direct_only and not invite.content.get("is_direct"):
+            # A sender account of a pool: the main account is the one brought into rooms.
+            logger.info("Matrix: sender account declining room %s", room_id)
+            await self._check(await client.room_leave(room_id), "room_leave")
+            return
         if not invite_allowed(invite.sender, client.user_id, self.allowed_servers):
             logger.info("Matrix: declining invite to %s from %s", room_id, invite.sender)
             await self._check(await client.room_leave(room_id), "room_leave")

@@ -151,6 +151,19 @@ class DirectRooms(MatrixConnection):
                 room.handle_event(event)
         return room
 
+    def has_direct_room(self, person_id: str) -> bool:
+        """Whether this account has a direct room with ``person_id`` (known here)."""
+        return bool(self._direct_cache.get(person_id) or self._direct_rooms.get(person_id))
+
+    def direct_rooms(self) -> dict[str, str]:
+        """Person → this account's latest direct room with them, as known here."""
+        found = {person: rooms[-1] for person, rooms in self._direct_rooms.items() if rooms}
+        found.update(self._direct_cache)
+        return found
+
+    def in_room(self, room_id: str) -> bool:
+        return self._client is not None and room_id in self._client.rooms
+
     def opens_conversation(self, person_id: str) -> bool:
         """True when a message to ``person_id`` would first create a direct room: Synapse
         counts a room creation against the same limit as messages (``rc_message``), so the

@@ -1,4 +1,4 @@
-"""Participation recorded from outside the chat: a Pix Orga participants export.
+"""The Pix Orga import: participation recorded from a Pix Orga participants export.
 
 Only participation columns are read (started, results shared), never a result. Each person is
 matched once, by email (case-insensitive) or platform id, among the campaign's audience; the
@@ -11,8 +11,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.domain import Campaign, ParticipationKind, ParticipationStatus, Person
+from bot.domain import Campaign, ParticipationKind, Person
 from bot.orga import OrgaRow
+from bot.services.declare import record_reported, reported_change
 from storage.uow import UnitOfWork
 
 
@@ -103,39 +104,6 @@ def plan_orga_export(uow: UnitOfWork, campaign: Campaign, rows: Sequence[OrgaRow
     return plan
 
 
-def reported_change(
-    status: ParticipationStatus, *, started: bool, done: bool
-) -> ParticipationKind | None:
-    """The event a report from Pix (the Orga export or the organisation API) adds to a
-    participation in ``status``: completed when Pix says done and it is not yet; started
-    when Pix says started and the agent had not said more (an opt-out stays an opt-out);
-    otherwise nothing, so reading the same report twice adds nothing."""
-    if done and status != ParticipationStatus.COMPLETED:
-        return ParticipationKind.COMPLETED
-    if (started or done) and status in (
-        ParticipationStatus.INVITED,
-        ParticipationStatus.NOT_INVITED,
-    ):
-        return ParticipationKind.STARTED
-    return None
-
-
-def write_reported_events(
-    uow: UnitOfWork,
-    campaign_id: int,
-    events: Sequence[tuple[int, ParticipationKind, int | None]],
-    now: datetime,
-    source: str,
-) -> None:
-    """Append events reported by Pix (``source``: "orga" or "pix"), and take whoever they
-    complete out of the reminder plan at once: their pending invitation and reminders are
-    cancelled (later steps go only to people still due)."""
-    uow.participation.record_many(list(events), now, source=source)
-    completed = [pid for pid, kind, _ in events if kind == ParticipationKind.COMPLETED]
-    if completed:
-        uow.outbox.cancel_pending_for_many(completed, campaign_id)
-
-
 def write_orga_events(
     uow: UnitOfWork,
     campaign: Campaign,
@@ -145,7 +113,7 @@ def write_orga_events(
 ) -> None:
     """Write some of a plan's events (the CLI writes them in short batches, one transaction
     each, so a running bot is never locked out of the database for a whole import)."""
-    write_reported_events(uow, campaign.id, events, now, source="orga")
+    record_reported(uow, campaign.id, events, now, source="orga")
 
 
 def apply_orga_export(
