@@ -176,6 +176,7 @@ class App:
             campaigns=self.campaigns,
             planner=self.planner,
             directory=self.directory,
+            help_for=self.router.help_for,
         )
         self.inbound = InboundPipeline(
             platform,

@@ -59,14 +59,27 @@ def _fold_word(word: str) -> str:
     return fold(word).strip(_EDGE_PUNCTUATION)
 
 
+# The sections of ``aide``, in order: for everyone, agents' replies, ambassadors' commands.
+HELP_SECTIONS = ("everyone", "agent", "ambassador")
+
+
+@dataclass(frozen=True, slots=True)
+class HelpLine:
+    """A line of ``aide``: its section and its wording, the macro ``key`` of
+    ``bot/messages/<locale>/_help.txt``. Shown to the roles of the route that declares it, in
+    the order of registration."""
+
+    section: str
+    key: str
+
+
 @dataclass(frozen=True, slots=True)
 class Route:
     name: str
     phrases: tuple[tuple[str, ...], ...]
     handler: Handler
     roles: frozenset[str]
-    # Shown in `aide` for these roles, in this order.
-    help_key: str | None = None
+    help: HelpLine | None = None
     prefetch: Prefetch | None = None
     takes: Converter | None = None
 
@@ -92,13 +105,15 @@ class Router:
         self.prompts: dict[str, PromptHandler] = {}
         self.reactions: list[ReactionHandler] = []
         self.fallbacks: list[Handler] = []
+        # The lines of ``aide`` and who sees each, in order of registration.
+        self.help_lines: list[tuple[HelpLine, frozenset[str]]] = []
 
     def command(
         self,
         *phrases: str,
         name: str | None = None,
         roles: frozenset[str] = EVERYONE,
-        help_key: str | None = None,
+        help: HelpLine | None = None,
         prefetch: Prefetch | None = None,
         takes: Converter | None = None,
     ) -> Callable[[Handler], Handler]:
@@ -118,9 +133,9 @@ class Router:
                     )
                 self._phrases[phrase] = route_name
             self._names.add(route_name)
-            self.routes.append(
-                Route(route_name, folded, function, roles, help_key, prefetch, takes)
-            )
+            self.routes.append(Route(route_name, folded, function, roles, help, prefetch, takes))
+            if help is not None:
+                self.describe(help, roles)
             return function
 
         return register
@@ -147,6 +162,23 @@ class Router:
         self.fallbacks.append(function)
         return function
 
+    def describe(self, line: HelpLine, roles: frozenset[str] = EVERYONE) -> None:
+        """A line of ``aide`` (a route declares its own with ``help=``; this is for what is
+        not a command, such as asking the FAQ a question)."""
+        if line.section not in HELP_SECTIONS:
+            raise RegistrationError(f"unknown help section {line.section!r}")
+        if any(known.key == line.key for known, _ in self.help_lines):
+            raise RegistrationError(f"help line {line.key!r} registered twice")
+        self.help_lines.append((line, roles))
+
+    def help_for(self, role: str) -> dict[str, list[str]]:
+        """The lines of ``aide`` a person with ``role`` sees, by section, in order."""
+        sections: dict[str, list[str]] = {section: [] for section in HELP_SECTIONS}
+        for line, roles in self.help_lines:
+            if role in roles:
+                sections[line.section].append(line.key)
+        return sections
+
     def family(self, *words: str, help_key: str) -> None:
         for word in words:
             self.families[_fold_word(word)] = help_key
@@ -168,6 +200,8 @@ class Router:
             self.reaction(reaction)
         for fallback in other.fallbacks:
             self.fallback(fallback)
+        for line, roles in other.help_lines:
+            self.describe(line, roles)
 
     def match(self, text: str) -> Match | None:
         words = list(_WORD.finditer(text))
@@ -222,6 +256,8 @@ class Deps:
     faq_memory: FaqMemory = field(default_factory=FaqMemory)
     # The dashboard's link issuer, when the HTTP server serves it (``[http] listen``).
     dashboard: DashboardLinks | None = None
+    # The lines of ``aide`` for a role, from the routes' registrations (``Router.help_for``).
+    help_for: Callable[[str], dict[str, list[str]]] = lambda role: {}
 
 
 @dataclass

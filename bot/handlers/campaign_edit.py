@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bot.handlers.arguments import CampaignArg, open_campaign, today
 from bot.parsing import ParseError, check_dates, parse_edit
-from bot.router import AMBASSADORS, Context, Router
+from bot.router import AMBASSADORS, Context, HelpLine, Router
 
 router = Router()
 
@@ -20,6 +20,7 @@ router = Router()
     "campaign edit",
     "campagne corriger",
     roles=AMBASSADORS,
+    help=HelpLine("ambassador", "edit"),
     takes=open_campaign,
 )
 def edit(ctx: Context, target: CampaignArg) -> None:

@@ -8,7 +8,7 @@ from bot.core import Member
 from bot.handlers.arguments import CampaignArg, allowed_services, any_campaign, open_campaign, today
 from bot.parsing import ParseError, parse_code, parse_create, split_code_arg
 from bot.privacy import audience_figure
-from bot.router import AMBASSADORS, Context, Deps, Read, Router
+from bot.router import AMBASSADORS, Context, Deps, HelpLine, Read, Router
 from bot.services.campaigns import resolve_list
 from bot.services.charts import chart_ref, has_chart
 from bot.services.close import close as close_campaign
@@ -96,6 +96,7 @@ def _members(ctx: Context, room: str) -> list[Member] | None:
     "campaign create",
     "campagne nouvelle",
     roles=AMBASSADORS,
+    help=HelpLine("ambassador", "create"),
     prefetch=_room_of_request,
 )
 def create(ctx: Context, args: str) -> None:
@@ -186,6 +187,7 @@ def create(ctx: Context, args: str) -> None:
     "campaign launch",
     "campagne envoyer",
     roles=AMBASSADORS,
+    help=HelpLine("ambassador", "launch"),
     prefetch=_room_of_campaign,
     takes=open_campaign,
 )
@@ -223,7 +225,14 @@ def launch(ctx: Context, target: CampaignArg) -> None:
     )
 
 
-@router.command("campagne liste", "campaign list", "campagnes", "campaigns", roles=AMBASSADORS)
+@router.command(
+    "campagne liste",
+    "campaign list",
+    "campagnes",
+    "campaigns",
+    roles=AMBASSADORS,
+    help=HelpLine("ambassador", "list"),
+)
 def list_campaigns(ctx: Context, args: str) -> None:
     uow = ctx.uow
     rows = []
@@ -247,7 +256,13 @@ def show(ctx: Context, target: CampaignArg) -> None:
     )
 
 
-@router.command("campagne relancer", "campaign remind", roles=AMBASSADORS, takes=open_campaign)
+@router.command(
+    "campagne relancer",
+    "campaign remind",
+    roles=AMBASSADORS,
+    help=HelpLine("ambassador", "remind"),
+    takes=open_campaign,
+)
 def remind_now(ctx: Context, target: CampaignArg) -> None:
     """An extra reminder: at most once per campaign and working day, always within working
     hours (outside them, queued for the next working slot of each agent's time zone)."""
@@ -263,7 +278,13 @@ def remind_now(ctx: Context, target: CampaignArg) -> None:
         ctx.say("campaign_reminded", campaign=campaign, queued_until=reminded.queued_until)
 
 
-@router.command("campagne rappels", "campaign reminders", roles=AMBASSADORS, takes=open_campaign)
+@router.command(
+    "campagne rappels",
+    "campaign reminders",
+    roles=AMBASSADORS,
+    help=HelpLine("ambassador", "reminders"),
+    takes=open_campaign,
+)
 def set_reminders(ctx: Context, target: CampaignArg) -> None:
     campaign, rest = target
     try:
@@ -303,7 +324,12 @@ def show_stats(ctx: Context, target: CampaignArg) -> None:
 
 
 @router.command(
-    "campagne clore", "campaign close", "campagne terminer", roles=AMBASSADORS, takes=open_campaign
+    "campagne clore",
+    "campaign close",
+    "campagne terminer",
+    roles=AMBASSADORS,
+    help=HelpLine("ambassador", "close"),
+    takes=open_campaign,
 )
 def close(ctx: Context, target: CampaignArg) -> None:
     """Closing stops every reminder: like cancelling, it asks for "oui" first."""

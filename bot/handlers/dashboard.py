@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from bot.handlers.arguments import any_campaign
-from bot.router import AMBASSADORS, Context, Router
+from bot.router import AMBASSADORS, Context, HelpLine, Router
 
 router = Router()
 
 
-@router.command("campagne tableau", "campaign dashboard", roles=AMBASSADORS)
+@router.command(
+    "campagne tableau",
+    "campaign dashboard",
+    roles=AMBASSADORS,
+    help=HelpLine("ambassador", "dashboard"),
+)
 def dashboard(ctx: Context, args: str) -> None:
     links = ctx.deps.dashboard
     if links is None:

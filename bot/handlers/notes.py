@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.router import AMBASSADORS, Context, Router
+from bot.router import AMBASSADORS, Context, HelpLine, Router
 from bot.text import fold
 
 router = Router()
@@ -12,7 +12,12 @@ ON = frozenset({"reprendre", "on", "oui", "activer", "start"})
 
 
 @router.command(
-    "note du matin", "morning note", "note quotidienne", "daily note", roles=AMBASSADORS
+    "note du matin",
+    "morning note",
+    "note quotidienne",
+    "daily note",
+    roles=AMBASSADORS,
+    help=HelpLine("ambassador", "morning_note"),
 )
 def morning_note(ctx: Context, args: str) -> None:
     """Without a word, says whether the note comes; ``arrêter`` / ``reprendre`` switch it
