@@ -175,6 +175,7 @@ class App:
             campaigns=self.campaigns,
             planner=self.planner,
             directory=self.directory,
+            help_for=self.router.help_for,
         )
         self.inbound = InboundPipeline(
             platform,
@@ -237,7 +238,7 @@ class App:
         except Exception as error:
             if is_transient(error):
                 raise
-            log.exception("prefetch failed for event %s", incoming.event_id)
+            log.exception("lecture préalable en échec pour l'événement %s", incoming.event_id)
             return None
 
     async def _read(self, work: Callable[[UnitOfWork], Any]) -> Any:
@@ -263,12 +264,12 @@ class App:
         except Exception as error:
             if is_transient(error) or isinstance(error, LeaseLost):
                 raise  # rolled back: the whole message is tried again (bot.resilience)
-            log.exception("handler failed for event %s", incoming.event_id)
+            log.exception("traitement en échec pour l'événement %s", incoming.event_id)
             erased = None
             try:
                 await self.database.run(self._reply_only, incoming, "error")
             except Exception:
-                log.exception("could not report the failure of event %s", incoming.event_id)
+                log.exception("impossible de signaler l'échec de l'événement %s", incoming.event_id)
         if erased is not None:  # the rest of the pipeline runs once the confirmation is out
             self.erasure.erased(incoming.conversation_id, erased)
 
@@ -303,7 +304,9 @@ class App:
         name = clean_display_name(incoming.sender_name)
         person, created = uow.people.ensure_created(incoming.sender_id, name, now)
         if created and not uow.privacy.welcome_back(incoming.sender_id, incoming.timestamp):
-            log.info("event %s predates its sender's erasure: dropped", incoming.event_id)
+            log.info(
+                "événement %s antérieur à l'effacement de son auteur : écarté", incoming.event_id
+            )
             uow.people.delete(person.id)
             return None
         roles = self.roles_of(uow, person)
@@ -384,7 +387,7 @@ class App:
             if not self.stopping.is_set():
                 await self.resilience.run(self.dispatcher.drain, "outbox")
         except Deferred as deferred:
-            log.info("stopping before the database answered: %s", deferred)
+            log.info("arrêt avant la réponse de la base : %s", deferred)
         finally:
             await self.jobs.stop_gracefully()
             self.dispatcher.stop()
@@ -406,7 +409,9 @@ class App:
 
         told = await self.database.run(work)
         log.info(
-            "sender accounts: %d people written to by another account, %d told", len(moves), told
+            "comptes d'envoi : %d personnes écrites par un autre compte, %d prévenues",
+            len(moves),
+            told,
         )
 
     async def _start_jobs(self) -> None:

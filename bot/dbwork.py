@@ -62,6 +62,6 @@ def _patiently(function: Callable[..., T], *args: Any) -> T:
         except Exception as error:
             if not is_busy(error) or time.monotonic() > deadline:
                 raise
-            log.warning("database busy; trying again in %.2f s", pause)
+            log.warning("base occupée ; nouvel essai dans %.2f s", pause)
             time.sleep(pause)
             pause = min(pause * 2, 2.0)

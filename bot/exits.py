@@ -40,6 +40,7 @@ ADMIN_INPUT = Exit.ADMIN_INPUT
 # template -> (class, the variables it reads)
 TEMPLATES: dict[str, tuple[Exit, tuple[str, ...]]] = {
     "_figure": (DISCLOSED, ()),
+    "_help": (NO_FIGURE, ("snooze_days",)),
     "_nothing": (NO_FIGURE, ("editing",)),
     "_plan": (NO_FIGURE, ("no_header", "plan")),
     "_sending": (NO_FIGURE, ()),
@@ -165,7 +166,8 @@ TEMPLATES: dict[str, tuple[Exit, tuple[str, ...]]] = {
     "forget_confirm": (AGENT_FACING, ("has_roles",)),
     "forget_confirm_in_dm": (AGENT_FACING, ()),
     "forget_done": (AGENT_FACING, ()),
-    "help": (NO_FIGURE, ("console", "name", "person_id", "role", "services", "snooze_days")),
+    # Its lines (``_help``, imported with the context) read ``snooze_days``.
+    "help": (NO_FIGURE, ("console", "name", "person_id", "role", "sections", "services")),
     "invitation": (AGENT_FACING, ("campaign", "closes_at", "person", "zone")),
     "message_kind": (AGENT_FACING, ("m",)),
     "my_data": (

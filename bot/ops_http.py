@@ -106,11 +106,11 @@ class OpsServer:
         await site.start()
         addresses = self._runner.addresses
         self.bound_port = int(addresses[0][1]) if addresses else self.port
-        log.info("health and metrics on http://%s:%s/healthz", self.host, self.bound_port)
+        log.info("santé et métriques sur http://%s:%s/healthz", self.host, self.bound_port)
         if not self.token and not is_loopback(self.host):
             log.warning(
-                "[http] listen is not a loopback address and [http] metrics_token is empty: "
-                "/metrics answers 403 to everyone"
+                "[http] listen n'est pas une adresse locale et [http] metrics_token est vide : "
+                "/metrics répond 403 à tous"
             )
 
     async def stop(self) -> None:

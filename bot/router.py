@@ -30,7 +30,7 @@ from bot.notifier import Notifier
 from bot.render import Renderer
 from bot.services.audience import Directory
 from bot.services.campaigns import CampaignService
-from bot.services.ports import Planning
+from bot.services.ports import Actor, Planning
 from bot.text import fold
 from storage.uow import UnitOfWork
 
@@ -59,16 +59,31 @@ def _fold_word(word: str) -> str:
     return fold(word).strip(_EDGE_PUNCTUATION)
 
 
+# The sections of ``aide``, in order: for everyone, agents' replies, ambassadors' commands.
+HELP_SECTIONS = ("everyone", "agent", "ambassador")
+
+
+@dataclass(frozen=True, slots=True)
+class HelpLine:
+    """A line of ``aide``: its section and its wording, the macro ``key`` of
+    ``bot/messages/<locale>/_help.txt``. Shown to the roles of the route that declares it, in
+    the order of registration."""
+
+    section: str
+    key: str
+
+
 @dataclass(frozen=True, slots=True)
 class Route:
     name: str
     phrases: tuple[tuple[str, ...], ...]
     handler: Handler
     roles: frozenset[str]
-    # Shown in `aide` for these roles, in this order.
-    help_key: str | None = None
+    help: HelpLine | None = None
     prefetch: Prefetch | None = None
     takes: Converter | None = None
+    # The audit action the handler records with ``ctx.audit(…)`` (None: it records none).
+    audit: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,17 +105,22 @@ class Router:
         # of them is an error, not a FAQ question.
         self.families: dict[str, str] = {}
         self.prompts: dict[str, PromptHandler] = {}
+        # The audit action a prompt's handler records with ``ctx.audit(…)``.
+        self.prompt_audits: dict[str, str] = {}
         self.reactions: list[ReactionHandler] = []
         self.fallbacks: list[Handler] = []
+        # The lines of ``aide`` and who sees each, in order of registration.
+        self.help_lines: list[tuple[HelpLine, frozenset[str]]] = []
 
     def command(
         self,
         *phrases: str,
         name: str | None = None,
         roles: frozenset[str] = EVERYONE,
-        help_key: str | None = None,
+        help: HelpLine | None = None,
         prefetch: Prefetch | None = None,
         takes: Converter | None = None,
+        audit: str | None = None,
     ) -> Callable[[Handler], Handler]:
         if not phrases:
             raise RegistrationError("a command needs at least one phrase")
@@ -118,19 +138,24 @@ class Router:
                     )
                 self._phrases[phrase] = route_name
             self._names.add(route_name)
-            self.routes.append(
-                Route(route_name, folded, function, roles, help_key, prefetch, takes)
-            )
+            route = Route(route_name, folded, function, roles, help, prefetch, takes, audit)
+            self.routes.append(route)
+            if help is not None:
+                self.describe(help, roles)
             return function
 
         return register
 
-    def prompt(self, kind: str) -> Callable[[PromptHandler], PromptHandler]:
+    def prompt(
+        self, kind: str, *, audit: str | None = None
+    ) -> Callable[[PromptHandler], PromptHandler]:
         def register(function: PromptHandler) -> PromptHandler:
             _check_plain(function)
             if kind in self.prompts:
                 raise RegistrationError(f"duplicate prompt {kind!r}")
             self.prompts[kind] = function
+            if audit is not None:
+                self.prompt_audits[kind] = audit
             return function
 
         return register
@@ -146,6 +171,23 @@ class Router:
             raise RegistrationError("only one fallback handler")
         self.fallbacks.append(function)
         return function
+
+    def describe(self, line: HelpLine, roles: frozenset[str] = EVERYONE) -> None:
+        """A line of ``aide`` (a route declares its own with ``help=``; this is for what is
+        not a command, such as asking the FAQ a question)."""
+        if line.section not in HELP_SECTIONS:
+            raise RegistrationError(f"unknown help section {line.section!r}")
+        if any(known.key == line.key for known, _ in self.help_lines):
+            raise RegistrationError(f"help line {line.key!r} registered twice")
+        self.help_lines.append((line, roles))
+
+    def help_for(self, role: str) -> dict[str, list[str]]:
+        """The lines of ``aide`` a person with ``role`` sees, by section, in order."""
+        sections: dict[str, list[str]] = {section: [] for section in HELP_SECTIONS}
+        for line, roles in self.help_lines:
+            if role in roles:
+                sections[line.section].append(line.key)
+        return sections
 
     def family(self, *words: str, help_key: str) -> None:
         for word in words:
@@ -163,11 +205,13 @@ class Router:
             self.routes.append(route)
         self.families.update(other.families)
         for kind, handler in other.prompts.items():
-            self.prompt(kind)(handler)
+            self.prompt(kind, audit=other.prompt_audits.get(kind))(handler)
         for reaction in other.reactions:
             self.reaction(reaction)
         for fallback in other.fallbacks:
             self.fallback(fallback)
+        for line, roles in other.help_lines:
+            self.describe(line, roles)
 
     def match(self, text: str) -> Match | None:
         words = list(_WORD.finditer(text))
@@ -220,6 +264,8 @@ class Deps:
     faq_memory: FaqMemory = field(default_factory=FaqMemory)
     # The dashboard's link issuer, when the HTTP server serves it (``[http] listen``).
     dashboard: DashboardLinks | None = None
+    # The lines of ``aide`` for a role, from the routes' registrations (``Router.help_for``).
+    help_for: Callable[[str], dict[str, list[str]]] = lambda role: {}
 
 
 @dataclass
@@ -249,10 +295,37 @@ class Context:
     said: list[str] = field(default_factory=list)
     # Work that must be enqueued after the replies, in the same transaction.
     followups: list[Callable[[], None]] = field(default_factory=list)
+    # The audit action of the route (or prompt) being handled, from its registration.
+    action: str | None = None
 
     @property
     def policy(self) -> Policy:
         return self.deps.policy
+
+    @property
+    def actor(self) -> Actor:
+        """The sender, as the use cases record them (audit log, batch reports here)."""
+        return Actor(
+            self.person.platform_id,
+            person_id=self.person.id,
+            conversation_id=self.incoming.conversation_id,
+            origin=self.incoming.event_id[-40:],
+        )
+
+    def audit(
+        self,
+        campaign_id: int | None = None,
+        *,
+        count: int | None = None,
+        detail: str | None = None,
+        actor: str | None = None,
+    ) -> None:
+        """Record the audit entry the route declares (``audit=``), by the sender (or
+        ``actor``: the alias of someone just erased)."""
+        if self.action is None:
+            raise RuntimeError("this route declares no audit action (audit=…)")
+        who = actor or self.person.platform_id
+        self.uow.audit.add(who, self.action, self.now, campaign_id, count, detail)
 
     @property
     def locale(self) -> str:

@@ -153,8 +153,9 @@ async def run_bot(
         logs.set_key(uow.privacy.key())
     if store.key.in_database:
         log.warning(
-            "[privacy] key or key_file is not set: the tombstones' key stays in the database, "
-            "so a backup of the database alone can re-identify them (docs/privacy.md)"
+            "[privacy] key ou key_file n'est pas réglé : la clé des pierres tombales reste dans "
+            "la base, et une sauvegarde de la base seule permet de les ré-identifier "
+            "(docs/privacy.md)"
         )
     platform = platform or build_platform(settings)
     app = App(

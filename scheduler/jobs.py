@@ -80,7 +80,7 @@ async def sync_pix(key: str) -> None:
             if report.error is None:
                 # No count: how many agents Pix saw finish since the last sync moves with one
                 # person's progress, and logs outlive erasure (`pixbot pix status` shows them).
-                log.info("pix sync %s: done", report.code)
+                log.info("synchronisation Pix %s : faite", report.code)
 
     await _guarded(key, work, "pix sync")
 
@@ -100,7 +100,7 @@ async def _guarded(key: str, work: Callable[[], Awaitable[object]], what: str) -
         else:
             await work()
     except Deferred:
-        log.info("scheduled %s left for after the restart", what)
+        log.info("tâche %s laissée pour après le redémarrage", what)
     finally:
         if jobs is not None and task is not None:
             jobs.running.discard(task)

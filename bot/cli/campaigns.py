@@ -18,6 +18,8 @@ from bot.cli.progress import progress
 from bot.config import Settings
 from bot.domain import Campaign, StepView
 from bot.text import clean_line
+from bot.translation import gettext as _
+from bot.translation import language
 from scheduler.views import describe_steps
 from storage.uow import UnitOfWork
 
@@ -85,13 +87,20 @@ def _find_campaign(uow: UnitOfWork, code: str, service: str | None = None) -> Ca
     try:
         parsed = parse_code(code).code
     except ParseError:
-        raise fail(f"Code de campagne invalide : {code!r}", 2) from None
+        raise fail(_("Code de campagne invalide : {code}", code=repr(code)), 2) from None
     found = uow.campaigns.with_code(parsed, [service] if service else None)
     if not found:
-        raise fail(f"Campagne inconnue : {parsed}")
+        raise fail(_("Campagne inconnue : {code}", code=parsed))
     if len(found) > 1:
         services = ", ".join(c.service for c in found)
-        raise fail(f"Plusieurs services utilisent {parsed} ({services}) : précisez --service.", 2)
+        raise fail(
+            _(
+                "Plusieurs services utilisent {code} ({services}) : précisez --service.",
+                code=parsed,
+                services=services,
+            ),
+            2,
+        )
     return found[0]
 
 
@@ -122,7 +131,7 @@ def campaign_list(
             typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
             return
         rows = [{"campaign": c, "total": _figures(uow, c, cfg).total} for c in campaigns]
-        renderer = Renderer(cfg.bot.locale, cfg.bot.timezone)
+        renderer = Renderer(language(), cfg.bot.timezone)
         typer.echo(renderer.render("campaign_list", rows=rows, min_group=cfg.stats.min_group))
 
 
@@ -149,7 +158,7 @@ def campaign_show(
                 )
             )
             return
-        renderer = Renderer(cfg.bot.locale, cfg.bot.timezone)
+        renderer = Renderer(language(), cfg.bot.timezone)
         typer.echo(
             renderer.render(
                 "campaign_show",
@@ -193,7 +202,7 @@ def campaign_stats_cmd(
     from bot.render import Renderer
 
     if chart is not None and (chart.suffix.lower() != ".png" or not chart.stem):
-        raise fail(f"Le graphique doit être un fichier .png nommé : {chart}", 2)
+        raise fail(_("Le graphique doit être un fichier .png nommé : {file}", file=chart), 2)
     cfg = settings()
     store = open_store(cfg)
     with store.transaction() as uow:
@@ -206,24 +215,30 @@ def campaign_stats_cmd(
         completions = [moment for moment in completions if moment < stats.as_of]
     if csv_file is not None:
         try:
-            with progress(1 + len(stats.services), "Export CSV") as bar:
+            with progress(1 + len(stats.services), _("Export CSV")) as bar:
                 write_stats_csv(csv_file, stats, bar.advance)
         except OSError as exc:
-            raise fail(f"Impossible d'écrire {csv_file} : {exc.strerror or exc}.") from None
-        typer.echo(f"CSV écrit : {csv_file}", err=as_json)
+            raise fail(
+                _("Impossible d'écrire {file} : {error}.", file=csv_file, error=exc.strerror or exc)
+            ) from None
+        typer.echo(_("CSV écrit : {file}", file=csv_file), err=as_json)
     if chart is not None:
         if stats.total.hidden:
             raise fail(
-                f"Moins de {stats.min_group} personnes invitées : pas de graphique "
-                "(confidentialité)."
+                _(
+                    "Moins de {n} personnes invitées : pas de graphique (confidentialité).",
+                    n=stats.min_group,
+                )
             )
-        renderer = Renderer(cfg.bot.locale, cfg.bot.timezone)
+        renderer = Renderer(language(), cfg.bot.timezone)
         day = now().astimezone(renderer.timezone).date()
         try:
             write_stats_chart(chart, campaign, stats, completions, renderer, day)
         except OSError as exc:
-            raise fail(f"Impossible d'écrire {chart} : {exc.strerror or exc}.") from None
-        typer.echo(f"Graphique écrit : {chart}", err=as_json)
+            raise fail(
+                _("Impossible d'écrire {file} : {error}.", file=chart, error=exc.strerror or exc)
+            ) from None
+        typer.echo(_("Graphique écrit : {file}", file=chart), err=as_json)
     if as_json:
         payload = {
             "code": campaign.code,
@@ -234,7 +249,7 @@ def campaign_stats_cmd(
         }
         typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
     elif csv_file is None and chart is None:
-        renderer = Renderer(cfg.bot.locale, cfg.bot.timezone)
+        renderer = Renderer(language(), cfg.bot.timezone)
         typer.echo(renderer.render("campaign_stats", campaign=campaign, stats=stats))
 
 
@@ -263,7 +278,7 @@ def campaign_import_orga(
         with file.open(encoding="utf-8-sig", newline="") as handle:
             rows = list(read_export(handle, id_column))
     except (OrgaError, OSError, UnicodeDecodeError) as exc:
-        raise fail(f"Export illisible : {exc}. Rien n'a été modifié.") from None
+        raise fail(_("Export illisible : {error}. Rien n'a été modifié.", error=exc)) from None
     count = len(rows)
     cfg = settings()
     store = open_store(cfg)
@@ -276,17 +291,24 @@ def campaign_import_orga(
     if outcome.ambiguous:
         for line_no, email in outcome.ambiguous[:MAX_LISTED_UNMATCHED]:
             typer.echo(
-                f"ligne {line_no} : plusieurs agents ont l'adresse {clean_line(email, 80)}",
+                _(
+                    "ligne {line} : plusieurs agents ont l'adresse {email}",
+                    line=line_no,
+                    email=clean_line(email, 80),
+                ),
                 err=True,
             )
         if len(outcome.ambiguous) > MAX_LISTED_UNMATCHED:
             typer.echo(
-                f"… et {len(outcome.ambiguous) - MAX_LISTED_UNMATCHED} autres adresses partagées",
+                _(
+                    "… et {n} autres adresses partagées",
+                    n=len(outcome.ambiguous) - MAX_LISTED_UNMATCHED,
+                ),
                 err=True,
             )
-        raise fail("Import annulé : une adresse doit désigner un seul agent.")
+        raise fail(_("Import annulé : une adresse doit désigner un seul agent."))
     size, pause = import_pacing(cfg.limits, store)
-    with progress(len(plan.events), "Import Pix Orga") as bar:
+    with progress(len(plan.events), _("Import Pix Orga")) as bar:
         # Batched transactions: a running bot waits at most one batch for the database.
         for batch in batched(plan.events, size, pause):
             with store.transaction() as uow:
@@ -298,11 +320,15 @@ def campaign_import_orga(
         )
     completed, started, unchanged = outcome.completed, outcome.started, outcome.unchanged
     unmatched = [
-        f"ligne {line} : {'aucun agent' if unknown else 'pas dans le public de la campagne'}"
-        f" ({clean_line(external_id, 80) or 'vide'})"
+        (
+            _("ligne {line} : aucun agent ({id})", line=line, id=shown)
+            if unknown
+            else _("ligne {line} : pas dans le public de la campagne ({id})", line=line, id=shown)
+        )
         for line, external_id, unknown in outcome.unmatched
+        for shown in [clean_line(external_id, 80) or _("vide")]
     ]
-    renderer = Renderer(cfg.bot.locale, cfg.bot.timezone)
+    renderer = Renderer(language(), cfg.bot.timezone)
     typer.echo(
         renderer.render(
             "cli_orga_imported",
@@ -318,5 +344,8 @@ def campaign_import_orga(
         typer.echo(line)
     if len(unmatched) > MAX_LISTED_UNMATCHED:
         typer.echo(
-            f"… et {len(unmatched) - MAX_LISTED_UNMATCHED} autres lignes sans correspondance."
+            _(
+                "… et {n} autres lignes sans correspondance.",
+                n=len(unmatched) - MAX_LISTED_UNMATCHED,
+            )
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bot.handlers.arguments import CampaignArg, open_campaign, today
 from bot.parsing import ParseError, check_dates, parse_edit
-from bot.router import AMBASSADORS, Context, Router
+from bot.router import AMBASSADORS, Context, HelpLine, Router
 
 router = Router()
 
@@ -20,6 +20,8 @@ router = Router()
     "campaign edit",
     "campagne corriger",
     roles=AMBASSADORS,
+    help=HelpLine("ambassador", "edit"),
+    audit="campaign_edit",
     takes=open_campaign,
 )
 def edit(ctx: Context, target: CampaignArg) -> None:
@@ -67,7 +69,7 @@ def edit(ctx: Context, target: CampaignArg) -> None:
                 closes_at=closes,
                 zone=state.person.timezone,
             )
-    uow.audit.add(ctx.person.platform_id, "campaign_edit", ctx.now, updated.id, count=told)
+    ctx.audit(updated.id, count=told)
     ctx.say(
         "campaign_edited",
         campaign=updated,

@@ -8,12 +8,11 @@ from bot.core import Member
 from bot.handlers.arguments import CampaignArg, allowed_services, any_campaign, open_campaign, today
 from bot.parsing import ParseError, parse_code, parse_create, split_code_arg
 from bot.privacy import audience_figure
-from bot.router import AMBASSADORS, Context, Deps, Read, Router
+from bot.router import AMBASSADORS, Context, Deps, HelpLine, Read, Router
 from bot.services.campaigns import resolve_list
 from bot.services.charts import chart_ref, has_chart
 from bot.services.close import close as close_campaign
 from bot.services.launch import launch as launch_campaign
-from bot.services.ports import Actor
 from bot.services.remind import remind
 from bot.text import fold, is_no, is_yes
 from storage.repositories.errors import DuplicateError
@@ -22,16 +21,6 @@ router = Router()
 router.family("campagne", "campaign", "campagnes", "campaigns", help_key="campaign")
 
 CONFIRM_WINDOW = timedelta(minutes=10)
-
-
-def _actor(ctx: Context) -> Actor:
-    """The sender, for the audit log and the batch reports (in this conversation)."""
-    return Actor(
-        ctx.person.platform_id,
-        person_id=ctx.person.id,
-        conversation_id=ctx.incoming.conversation_id,
-        origin=ctx.incoming.event_id[-40:],
-    )
 
 
 class RoomLookup:
@@ -95,6 +84,8 @@ def _members(ctx: Context, room: str) -> list[Member] | None:
     "campaign create",
     "campagne nouvelle",
     roles=AMBASSADORS,
+    help=HelpLine("ambassador", "create"),
+    audit="campaign_create",
     prefetch=_room_of_request,
 )
 def create(ctx: Context, args: str) -> None:
@@ -159,7 +150,7 @@ def create(ctx: Context, args: str) -> None:
         # No working slot left before the deadline, or a launch after it: nothing is kept.
         ctx.say("error_plan_impossible", deadline=request.deadline)
         return
-    uow.audit.add(ctx.person.platform_id, "campaign_create", ctx.now, campaign.id)
+    ctx.audit(campaign.id)
     found = ctx.deps.campaigns.resolve(uow, campaign, members)
     planner = ctx.deps.planner
     warnings = request.warnings
@@ -185,6 +176,7 @@ def create(ctx: Context, args: str) -> None:
     "campaign launch",
     "campagne envoyer",
     roles=AMBASSADORS,
+    help=HelpLine("ambassador", "launch"),
     prefetch=_room_of_campaign,
     takes=open_campaign,
 )
@@ -197,7 +189,7 @@ def launch(ctx: Context, target: CampaignArg) -> None:
         ctx.uow,
         campaign,
         ctx.now,
-        _actor(ctx),
+        ctx.actor,
         campaigns=ctx.deps.campaigns,
         planning=ctx.deps.planner,
         members=members,
@@ -222,7 +214,14 @@ def launch(ctx: Context, target: CampaignArg) -> None:
     )
 
 
-@router.command("campagne liste", "campaign list", "campagnes", "campaigns", roles=AMBASSADORS)
+@router.command(
+    "campagne liste",
+    "campaign list",
+    "campagnes",
+    "campaigns",
+    roles=AMBASSADORS,
+    help=HelpLine("ambassador", "list"),
+)
 def list_campaigns(ctx: Context, args: str) -> None:
     uow = ctx.uow
     rows = []
@@ -246,12 +245,18 @@ def show(ctx: Context, target: CampaignArg) -> None:
     )
 
 
-@router.command("campagne relancer", "campaign remind", roles=AMBASSADORS, takes=open_campaign)
+@router.command(
+    "campagne relancer",
+    "campaign remind",
+    roles=AMBASSADORS,
+    help=HelpLine("ambassador", "remind"),
+    takes=open_campaign,
+)
 def remind_now(ctx: Context, target: CampaignArg) -> None:
     """An extra reminder: at most once per campaign and working day, always within working
     hours (outside them, queued for the next working slot of each agent's time zone)."""
     campaign = target.campaign
-    reminded = remind(ctx.uow, campaign, ctx.now, _actor(ctx), campaigns=ctx.deps.campaigns)
+    reminded = remind(ctx.uow, campaign, ctx.now, ctx.actor, campaigns=ctx.deps.campaigns)
     if reminded.not_running:
         ctx.say("error_campaign_not_running", campaign=campaign)
     elif reminded.already_on is not None:
@@ -262,7 +267,14 @@ def remind_now(ctx: Context, target: CampaignArg) -> None:
         ctx.say("campaign_reminded", campaign=campaign, queued_until=reminded.queued_until)
 
 
-@router.command("campagne rappels", "campaign reminders", roles=AMBASSADORS, takes=open_campaign)
+@router.command(
+    "campagne rappels",
+    "campaign reminders",
+    roles=AMBASSADORS,
+    help=HelpLine("ambassador", "reminders"),
+    audit="campaign_reminders",
+    takes=open_campaign,
+)
 def set_reminders(ctx: Context, target: CampaignArg) -> None:
     campaign, rest = target
     try:
@@ -270,7 +282,7 @@ def set_reminders(ctx: Context, target: CampaignArg) -> None:
     except ParseError as error:
         ctx.say(error.template, **error.variables)
         return
-    ctx.uow.audit.add(ctx.person.platform_id, "campaign_reminders", ctx.now, campaign.id)
+    ctx.audit(campaign.id)
     updated = ctx.uow.campaigns.get(campaign.id) or campaign
     requested = [label for label in (updated.reminders or "").split(",") if label]
     kept = {step.label for step in plan if step.kind == "reminder"}
@@ -302,7 +314,12 @@ def show_stats(ctx: Context, target: CampaignArg) -> None:
 
 
 @router.command(
-    "campagne clore", "campaign close", "campagne terminer", roles=AMBASSADORS, takes=open_campaign
+    "campagne clore",
+    "campaign close",
+    "campagne terminer",
+    roles=AMBASSADORS,
+    help=HelpLine("ambassador", "close"),
+    takes=open_campaign,
 )
 def close(ctx: Context, target: CampaignArg) -> None:
     """Closing stops every reminder: like cancelling, it asks for "oui" first."""
@@ -327,7 +344,7 @@ def _confirm_close(ctx: Context, text: str, payload: str) -> bool:
     campaign = found.campaign
     thank = thank_flag == "1"
     closed = close_campaign(
-        ctx.uow, campaign, ctx.now, _actor(ctx), campaigns=ctx.deps.campaigns, thank=thank
+        ctx.uow, campaign, ctx.now, ctx.actor, campaigns=ctx.deps.campaigns, thank=thank
     )
     # Whether anyone was thanked (and how many) is live and declaration-derived: words only.
     ctx.say("campaign_closed", campaign=campaign, thank=thank, stats=closed.stats)
@@ -341,7 +358,7 @@ def cancel(ctx: Context, target: CampaignArg) -> None:
     ctx.say("campaign_cancel_confirm", campaign=campaign)
 
 
-@router.prompt("cancel_campaign")
+@router.prompt("cancel_campaign", audit="campaign_cancel")
 def _confirm_cancel(ctx: Context, text: str, code: str) -> bool:
     if is_no(text):
         ctx.say("campaign_cancel_aborted", code=code)
@@ -353,7 +370,7 @@ def _confirm_cancel(ctx: Context, text: str, code: str) -> bool:
         return True
     campaign = found.campaign
     dropped = ctx.deps.campaigns.cancel(ctx.uow, campaign)
-    ctx.uow.audit.add(ctx.person.platform_id, "campaign_cancel", ctx.now, campaign.id, dropped)
+    ctx.audit(campaign.id, count=dropped)
     # How many messages were pending is "audience minus those done or stopped", live: no number.
     ctx.say("campaign_cancelled", campaign=campaign)
     return True

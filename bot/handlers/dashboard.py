@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from bot.handlers.arguments import any_campaign
-from bot.router import AMBASSADORS, Context, Router
+from bot.router import AMBASSADORS, Context, HelpLine, Router
 
 router = Router()
 
 
-@router.command("campagne tableau", "campaign dashboard", roles=AMBASSADORS)
+@router.command(
+    "campagne tableau",
+    "campaign dashboard",
+    roles=AMBASSADORS,
+    help=HelpLine("ambassador", "dashboard"),
+    audit="dashboard_link",
+)
 def dashboard(ctx: Context, args: str) -> None:
     links = ctx.deps.dashboard
     if links is None:
@@ -31,6 +37,6 @@ def dashboard(ctx: Context, args: str) -> None:
         url=url,
         code=code,
     )
-    ctx.uow.audit.add(ctx.person.platform_id, "dashboard_link", ctx.now, campaign_id)
+    ctx.audit(campaign_id)
     if not ctx.incoming.is_direct:
         ctx.say("dashboard_link_in_dm")

@@ -16,7 +16,7 @@ from typing import Any
 from bot.faq.followup import follow_up
 from bot.faq.language import FaqLibrary
 from bot.handlers.faq_personal import Personal, offer_resend, personal, resend
-from bot.router import AMBASSADORS, Context, Router
+from bot.router import AMBASSADORS, Context, HelpLine, Router
 from bot.text import MAX_MESSAGE, is_no, is_yes, strip_invisible
 
 router = Router()
@@ -127,7 +127,7 @@ def _day(ctx: Context) -> date:
     return ctx.now.astimezone(ctx.deps.renderer.timezone).date()
 
 
-@router.command("repondre", "reply", roles=AMBASSADORS)
+@router.command("repondre", "reply", roles=AMBASSADORS, help=HelpLine("ambassador", "reply"))
 def reply_to_question(ctx: Context, args: str) -> None:
     number, _, answer = args.strip().partition(" ")
     number = number.lstrip("#")

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from bot.handlers.faq import answer_question
-from bot.router import Context, Router
+from bot.router import Context, HelpLine, Router
 
 router = Router()
 
 
-@router.command("aide", "help", "?", "bonjour", "salut", "hello")
+@router.command("aide", "help", "?", "bonjour", "salut", "hello", help=HelpLine("everyone", "help"))
 def show_help(ctx: Context, args: str) -> None:
     ctx.say(
         "help",
         role=ctx.roles.name,
+        # The commands of the sender's role, as the routes declare them.
+        sections=ctx.deps.help_for(ctx.roles.name),
         services=sorted(ctx.roles.services),
         # A platform id is not a name: "Bonjour @vous:console !" reads like a bug.
         name=ctx.person.display_name or "",
@@ -20,6 +22,11 @@ def show_help(ctx: Context, args: str) -> None:
         console=ctx.incoming.platform == "console",
         person_id=ctx.person.platform_id,
     )
+
+
+# Anything that is not a command is a question for the FAQ (the router's fallback, in
+# bot/handlers/faq.py): said right after "aide".
+router.describe(HelpLine("everyone", "question"))
 
 
 @router.command("merci", "thanks", "thank you", "ok", "super", "parfait", "d'accord")

@@ -12,7 +12,7 @@ from bot.conversation import pick
 from bot.core import THUMBS_UP
 from bot.domain import Campaign, CampaignStatus, ParticipationStatus
 from bot.parsing import ParseError, parse_code
-from bot.router import Context, Router
+from bot.router import Context, HelpLine, Router
 from bot.services.declare import declare
 
 router = Router()
@@ -107,27 +107,40 @@ def record(ctx: Context, action: str, campaign: Campaign) -> None:
         ctx.say("participation_resumed", campaign=campaign)
 
 
-@router.command("fait", "c'est fait", "cest fait", "termine", "j'ai fini", "fini", "done")
+@router.command(
+    "fait",
+    "c'est fait",
+    "cest fait",
+    "termine",
+    "j'ai fini",
+    "fini",
+    "done",
+    help=HelpLine("agent", "done"),
+)
 def done(ctx: Context, args: str) -> None:
     _apply(ctx, "done", args)
 
 
-@router.command("commence", "j'ai commence", "started", "en cours")
+@router.command(
+    "commence", "j'ai commence", "started", "en cours", help=HelpLine("agent", "started")
+)
 def started(ctx: Context, args: str) -> None:
     _apply(ctx, "started", args)
 
 
-@router.command("plus tard", "later", "pas maintenant")
+@router.command("plus tard", "later", "pas maintenant", help=HelpLine("agent", "later"))
 def later(ctx: Context, args: str) -> None:
     _apply(ctx, "later", args)
 
 
-@router.command("stop")
+@router.command("stop", help=HelpLine("agent", "stop"))
 def stop(ctx: Context, args: str) -> None:
     _apply(ctx, "stop", args)
 
 
-@router.command("stop tout", "stop all", "stoptout", "desabonner")
+@router.command(
+    "stop tout", "stop all", "stoptout", "desabonner", help=HelpLine("agent", "stop_all")
+)
 def stop_all(ctx: Context, args: str) -> None:
     if declare(ctx.uow, ctx.person, None, "stop", ctx.now, planning=ctx.deps.planner).changed:
         ctx.say("participation_stopped_all")

@@ -104,7 +104,11 @@ def test_matrix_bot_stops_while_the_homeserver_is_unreachable(tmp_path: Path, si
         env={"PIXBOT_MATRIX__PASSWORD": "not-a-real-password"},
     )
     try:
-        wait_until(lambda: "unreachable" in bot.output(), 60, "the bot to retry the homeserver")
+        wait_until(
+            lambda: "Serveur Matrix injoignable" in bot.output(),
+            60,
+            "the bot to retry the homeserver",
+        )
         bot.process.send_signal(signum)
         code = bot.wait(60)
     finally:
