@@ -87,8 +87,10 @@ def route(router: Router, ctx: Context) -> str | None:
             prompt, elsewhere = None, True
         else:
             handler = router.prompts.get(prompt.kind)
+            ctx.action = router.prompt_audits.get(prompt.kind)
             if handler is not None and handler(ctx, text, payload):
                 return f"prompt:{prompt.kind}"
+            ctx.action = None
     match = router.match(text)
     if match is None:
         if answer_word(text):
@@ -114,6 +116,7 @@ def route(router: Router, ctx: Context) -> str | None:
             person_id=ctx.person.platform_id,
         )
         return "not_allowed"
+    ctx.action = match.route.audit
     argument = match.args
     if match.route.takes is not None:
         # The converter (e.g. "the campaign named, if yours and open") replies when it fails.

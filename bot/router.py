@@ -30,7 +30,7 @@ from bot.notifier import Notifier
 from bot.render import Renderer
 from bot.services.audience import Directory
 from bot.services.campaigns import CampaignService
-from bot.services.ports import Planning
+from bot.services.ports import Actor, Planning
 from bot.text import fold
 from storage.uow import UnitOfWork
 
@@ -82,6 +82,8 @@ class Route:
     help: HelpLine | None = None
     prefetch: Prefetch | None = None
     takes: Converter | None = None
+    # The audit action the handler records with ``ctx.audit(…)`` (None: it records none).
+    audit: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +105,8 @@ class Router:
         # of them is an error, not a FAQ question.
         self.families: dict[str, str] = {}
         self.prompts: dict[str, PromptHandler] = {}
+        # The audit action a prompt's handler records with ``ctx.audit(…)``.
+        self.prompt_audits: dict[str, str] = {}
         self.reactions: list[ReactionHandler] = []
         self.fallbacks: list[Handler] = []
         # The lines of ``aide`` and who sees each, in order of registration.
@@ -116,6 +120,7 @@ class Router:
         help: HelpLine | None = None,
         prefetch: Prefetch | None = None,
         takes: Converter | None = None,
+        audit: str | None = None,
     ) -> Callable[[Handler], Handler]:
         if not phrases:
             raise RegistrationError("a command needs at least one phrase")
@@ -133,19 +138,24 @@ class Router:
                     )
                 self._phrases[phrase] = route_name
             self._names.add(route_name)
-            self.routes.append(Route(route_name, folded, function, roles, help, prefetch, takes))
+            route = Route(route_name, folded, function, roles, help, prefetch, takes, audit)
+            self.routes.append(route)
             if help is not None:
                 self.describe(help, roles)
             return function
 
         return register
 
-    def prompt(self, kind: str) -> Callable[[PromptHandler], PromptHandler]:
+    def prompt(
+        self, kind: str, *, audit: str | None = None
+    ) -> Callable[[PromptHandler], PromptHandler]:
         def register(function: PromptHandler) -> PromptHandler:
             _check_plain(function)
             if kind in self.prompts:
                 raise RegistrationError(f"duplicate prompt {kind!r}")
             self.prompts[kind] = function
+            if audit is not None:
+                self.prompt_audits[kind] = audit
             return function
 
         return register
@@ -195,7 +205,7 @@ class Router:
             self.routes.append(route)
         self.families.update(other.families)
         for kind, handler in other.prompts.items():
-            self.prompt(kind)(handler)
+            self.prompt(kind, audit=other.prompt_audits.get(kind))(handler)
         for reaction in other.reactions:
             self.reaction(reaction)
         for fallback in other.fallbacks:
@@ -237,6 +247,8 @@ class Policy:
     questions_per_day: int
     handoffs_per_day: int
     faq_overrides: str | None
+    # The morning note to ambassadors, for the whole deployment (``[schedule] morning_note``).
+    morning_note: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -285,10 +297,37 @@ class Context:
     said: list[str] = field(default_factory=list)
     # Work that must be enqueued after the replies, in the same transaction.
     followups: list[Callable[[], None]] = field(default_factory=list)
+    # The audit action of the route (or prompt) being handled, from its registration.
+    action: str | None = None
 
     @property
     def policy(self) -> Policy:
         return self.deps.policy
+
+    @property
+    def actor(self) -> Actor:
+        """The sender, as the use cases record them (audit log, batch reports here)."""
+        return Actor(
+            self.person.platform_id,
+            person_id=self.person.id,
+            conversation_id=self.incoming.conversation_id,
+            origin=self.incoming.event_id[-40:],
+        )
+
+    def audit(
+        self,
+        campaign_id: int | None = None,
+        *,
+        count: int | None = None,
+        detail: str | None = None,
+        actor: str | None = None,
+    ) -> None:
+        """Record the audit entry the route declares (``audit=``), by the sender (or
+        ``actor``: the alias of someone just erased)."""
+        if self.action is None:
+            raise RuntimeError("this route declares no audit action (audit=…)")
+        who = actor or self.person.platform_id
+        self.uow.audit.add(who, self.action, self.now, campaign_id, count, detail)
 
     @property
     def locale(self) -> str:

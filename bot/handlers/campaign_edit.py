@@ -21,6 +21,7 @@ router = Router()
     "campagne corriger",
     roles=AMBASSADORS,
     help=HelpLine("ambassador", "edit"),
+    audit="campaign_edit",
     takes=open_campaign,
 )
 def edit(ctx: Context, target: CampaignArg) -> None:
@@ -68,7 +69,7 @@ def edit(ctx: Context, target: CampaignArg) -> None:
                 closes_at=closes,
                 zone=state.person.timezone,
             )
-    uow.audit.add(ctx.person.platform_id, "campaign_edit", ctx.now, updated.id, count=told)
+    ctx.audit(updated.id, count=told)
     ctx.say(
         "campaign_edited",
         campaign=updated,

@@ -13,7 +13,7 @@ from bot.services.campaigns import resolve_list
 from bot.services.charts import chart_ref, has_chart
 from bot.services.close import close as close_campaign
 from bot.services.launch import launch as launch_campaign
-from bot.services.ports import Actor
+from bot.services.ministry import stats_among_ministry
 from bot.services.remind import remind
 from bot.text import fold, is_no, is_yes
 from storage.repositories.errors import DuplicateError
@@ -22,16 +22,6 @@ router = Router()
 router.family("campagne", "campaign", "campagnes", "campaigns", help_key="campaign")
 
 CONFIRM_WINDOW = timedelta(minutes=10)
-
-
-def _actor(ctx: Context) -> Actor:
-    """The sender, for the audit log and the batch reports (in this conversation)."""
-    return Actor(
-        ctx.person.platform_id,
-        person_id=ctx.person.id,
-        conversation_id=ctx.incoming.conversation_id,
-        origin=ctx.incoming.event_id[-40:],
-    )
 
 
 class RoomLookup:
@@ -96,6 +86,7 @@ def _members(ctx: Context, room: str) -> list[Member] | None:
     "campagne nouvelle",
     roles=AMBASSADORS,
     help=HelpLine("ambassador", "create"),
+    audit="campaign_create",
     prefetch=_room_of_request,
 )
 def create(ctx: Context, args: str) -> None:
@@ -160,7 +151,7 @@ def create(ctx: Context, args: str) -> None:
         # No working slot left before the deadline, or a launch after it: nothing is kept.
         ctx.say("error_plan_impossible", deadline=request.deadline)
         return
-    uow.audit.add(ctx.person.platform_id, "campaign_create", ctx.now, campaign.id)
+    ctx.audit(campaign.id)
     found = ctx.deps.campaigns.resolve(uow, campaign, members)
     planner = ctx.deps.planner
     warnings = request.warnings
@@ -199,7 +190,7 @@ def launch(ctx: Context, target: CampaignArg) -> None:
         ctx.uow,
         campaign,
         ctx.now,
-        _actor(ctx),
+        ctx.actor,
         campaigns=ctx.deps.campaigns,
         planning=ctx.deps.planner,
         members=members,
@@ -266,7 +257,7 @@ def remind_now(ctx: Context, target: CampaignArg) -> None:
     """An extra reminder: at most once per campaign and working day, always within working
     hours (outside them, queued for the next working slot of each agent's time zone)."""
     campaign = target.campaign
-    reminded = remind(ctx.uow, campaign, ctx.now, _actor(ctx), campaigns=ctx.deps.campaigns)
+    reminded = remind(ctx.uow, campaign, ctx.now, ctx.actor, campaigns=ctx.deps.campaigns)
     if reminded.not_running:
         ctx.say("error_campaign_not_running", campaign=campaign)
     elif reminded.already_on is not None:
@@ -282,6 +273,7 @@ def remind_now(ctx: Context, target: CampaignArg) -> None:
     "campaign reminders",
     roles=AMBASSADORS,
     help=HelpLine("ambassador", "reminders"),
+    audit="campaign_reminders",
     takes=open_campaign,
 )
 def set_reminders(ctx: Context, target: CampaignArg) -> None:
@@ -291,7 +283,7 @@ def set_reminders(ctx: Context, target: CampaignArg) -> None:
     except ParseError as error:
         ctx.say(error.template, **error.variables)
         return
-    ctx.uow.audit.add(ctx.person.platform_id, "campaign_reminders", ctx.now, campaign.id)
+    ctx.audit(campaign.id)
     updated = ctx.uow.campaigns.get(campaign.id) or campaign
     requested = [label for label in (updated.reminders or "").split(",") if label]
     kept = {step.label for step in plan if step.kind == "reminder"}
@@ -314,7 +306,7 @@ def set_reminders(ctx: Context, target: CampaignArg) -> None:
 )
 def show_stats(ctx: Context, target: CampaignArg) -> None:
     campaign = target.campaign
-    stats = ctx.deps.campaigns.stats(ctx.uow, campaign, ctx.now)
+    stats = stats_among_ministry(ctx.deps.campaigns, ctx.uow, campaign, ctx.now)
     steps = ctx.deps.planner.describe(ctx.uow, campaign, ctx.now)
     ctx.say("campaign_stats", campaign=campaign, stats=stats, steps=steps)
     if has_chart(stats):
@@ -353,7 +345,7 @@ def _confirm_close(ctx: Context, text: str, payload: str) -> bool:
     campaign = found.campaign
     thank = thank_flag == "1"
     closed = close_campaign(
-        ctx.uow, campaign, ctx.now, _actor(ctx), campaigns=ctx.deps.campaigns, thank=thank
+        ctx.uow, campaign, ctx.now, ctx.actor, campaigns=ctx.deps.campaigns, thank=thank
     )
     # Whether anyone was thanked (and how many) is live and declaration-derived: words only.
     ctx.say("campaign_closed", campaign=campaign, thank=thank, stats=closed.stats)
@@ -367,7 +359,7 @@ def cancel(ctx: Context, target: CampaignArg) -> None:
     ctx.say("campaign_cancel_confirm", campaign=campaign)
 
 
-@router.prompt("cancel_campaign")
+@router.prompt("cancel_campaign", audit="campaign_cancel")
 def _confirm_cancel(ctx: Context, text: str, code: str) -> bool:
     if is_no(text):
         ctx.say("campaign_cancel_aborted", code=code)
@@ -379,7 +371,7 @@ def _confirm_cancel(ctx: Context, text: str, code: str) -> bool:
         return True
     campaign = found.campaign
     dropped = ctx.deps.campaigns.cancel(ctx.uow, campaign)
-    ctx.uow.audit.add(ctx.person.platform_id, "campaign_cancel", ctx.now, campaign.id, dropped)
+    ctx.audit(campaign.id, count=dropped)
     # How many messages were pending is "audience minus those done or stopped", live: no number.
     ctx.say("campaign_cancelled", campaign=campaign)
     return True

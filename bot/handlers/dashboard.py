@@ -13,6 +13,7 @@ router = Router()
     "campaign dashboard",
     roles=AMBASSADORS,
     help=HelpLine("ambassador", "dashboard"),
+    audit="dashboard_link",
 )
 def dashboard(ctx: Context, args: str) -> None:
     links = ctx.deps.dashboard
@@ -36,6 +37,6 @@ def dashboard(ctx: Context, args: str) -> None:
         url=url,
         code=code,
     )
-    ctx.uow.audit.add(ctx.person.platform_id, "dashboard_link", ctx.now, campaign_id)
+    ctx.audit(campaign_id)
     if not ctx.incoming.is_direct:
         ctx.say("dashboard_link_in_dm")

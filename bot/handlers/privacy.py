@@ -94,11 +94,11 @@ def forget_me(ctx: Context, args: str) -> None:
     ctx.say("forget_confirm_in_dm")
 
 
-@router.prompt("forget")
+@router.prompt("forget", audit="forget")
 def _confirm_forget(ctx: Context, text: str, payload: str) -> bool:
     if is_yes(text):
         alias = ctx.uow.privacy.erase(ctx.person, ctx.now)
-        ctx.uow.audit.add(alias, "forget", ctx.now)
+        ctx.audit(actor=alias)
         ctx.erased = True
         ctx.deps.faq_memory.forget(ctx.person.id)
         ctx.say("forget_done")

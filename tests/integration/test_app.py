@@ -183,3 +183,32 @@ async def test_a_handler_that_fails_keeps_nothing_it_wrote(bot: Bot) -> None:
     assert len(replies) == 1 and "erreur" in replies[0].lower()
     with bot.store.transaction() as uow:
         assert uow.questions.unanswered() == []
+
+
+async def test_the_audit_action_is_declared_on_the_route(bot: Bot) -> None:
+    """A route declares its audit action; the handler only says what the entry is about. A
+    handler that records one its route does not declare fails (and keeps nothing)."""
+    from bot.app import App
+    from bot.router import Context
+
+    router = Router()
+
+    @router.command("noter", audit="note")
+    def note(ctx: Context, args: str) -> None:
+        ctx.audit(detail="vu")
+        ctx.say("you_are_welcome")
+
+    @router.command("griffonner")
+    def scribble(ctx: Context, args: str) -> None:
+        ctx.audit(detail="pas déclaré")
+
+    app = App(bot.app.settings, bot.store, bot.platform, clock=bot.clock, router=router)
+    await app.handle(bot.platform.incoming("noter"))
+    await app.handle(bot.platform.incoming("griffonner"))
+    await app.dispatcher.drain()
+    replies = [m["text"] for m in bot.new_messages()]
+    assert len(replies) == 2 and "erreur" in replies[1].lower()
+    with bot.store.transaction() as uow:
+        assert uow.audit.exists("note", None, "vu")
+        assert not uow.audit.exists("note", None, "pas déclaré")
+        assert not uow.audit.exists("None", None, "pas déclaré")
