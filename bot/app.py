@@ -78,6 +78,7 @@ def policy_of(settings: Settings) -> Policy:
         questions_per_day=settings.limits.questions_per_day,
         handoffs_per_day=settings.limits.handoffs_per_day,
         faq_overrides=settings.bot.faq_overrides,
+        morning_note=settings.schedule.morning_note,
     )
 
 

@@ -26,6 +26,7 @@ from bot.faq.language import LOCALES
 from bot.faq.model import training_digest
 from bot.faq.tuning import (
     CALIBRATION_C,
+    CALIBRATION_MAX_ITER,
     FOLD_GROUPS,
     THRESHOLDS,
     TRUST_CONFUSION_CAP,
@@ -125,7 +126,7 @@ def fit(rows: Sequence[Row]) -> Calibration:
     from sklearn.linear_model import LogisticRegression
 
     train = [row for row in rows if row.signals]
-    model = LogisticRegression(C=CALIBRATION_C, max_iter=5000)
+    model = LogisticRegression(C=CALIBRATION_C, max_iter=CALIBRATION_MAX_ITER)
     model.fit(
         [row.signals for row in train],
         [int(row.expected is not None and row.candidate == row.expected) for row in train],

@@ -33,9 +33,9 @@ from typing import Any
 
 from bot.faq.base import FaqBase
 from bot.faq.data import load_data
-from bot.faq.features import BUCKETS, features
+from bot.faq.features import features
 from bot.faq.model import OFF_TOPIC, FaqModel, is_off_topic, near_domain_class, training_digest
-from bot.faq.tuning import MAX_CLASS_WEIGHT, MAX_ITER, NEAR_DOMAIN_SCORE, PRUNE_SHARE, C
+from bot.faq.tuning import BUCKETS, MAX_CLASS_WEIGHT, MAX_ITER, NEAR_DOMAIN_SCORE, PRUNE_SHARE, C
 from faqbuild import corpus as faq_examples
 
 INT16 = 32767

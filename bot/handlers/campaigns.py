@@ -13,6 +13,7 @@ from bot.services.campaigns import resolve_list
 from bot.services.charts import chart_ref, has_chart
 from bot.services.close import close as close_campaign
 from bot.services.launch import launch as launch_campaign
+from bot.services.ministry import stats_among_ministry
 from bot.services.remind import remind
 from bot.text import fold, is_no, is_yes
 from storage.repositories.errors import DuplicateError
@@ -305,7 +306,7 @@ def set_reminders(ctx: Context, target: CampaignArg) -> None:
 )
 def show_stats(ctx: Context, target: CampaignArg) -> None:
     campaign = target.campaign
-    stats = ctx.deps.campaigns.stats(ctx.uow, campaign, ctx.now)
+    stats = stats_among_ministry(ctx.deps.campaigns, ctx.uow, campaign, ctx.now)
     steps = ctx.deps.planner.describe(ctx.uow, campaign, ctx.now)
     ctx.say("campaign_stats", campaign=campaign, stats=stats, steps=steps)
     if has_chart(stats):
