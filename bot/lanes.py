@@ -20,8 +20,10 @@ from bot.domain import Delivery
 from bot.pacing import RateLimiter
 from bot.sender import Sender
 
-# Seconds of sending each lane is given per round.
-ROUND_SECONDS = 2.0
+# Seconds of sending each lane is given per round: the lanes wait for one another at the end of
+# a round, so a round long enough that the last message's spread is small beside it (a reply
+# does not wait for the round: a round ends early when one is enqueued).
+ROUND_SECONDS = 5.0
 
 
 @dataclass
@@ -73,6 +75,12 @@ class AccountLanes:
 
     def __len__(self) -> int:
         return len(self.lanes)
+
+    def read_size(self, most: int) -> int:
+        """Rows to read for a round: twice what the lanes send in one (a row costs a request at
+        least), so that each lane finds its share in the fair order."""
+        per_round = sum(lane.quota() for lane in self.lanes.values())
+        return min(most, max(len(self.lanes), int(2 * per_round)))
 
     def lane_of(self, delivery: Delivery) -> Lane:
         return self.lanes[self.platform.sending_account(outgoing(delivery)).bot_id]

@@ -203,7 +203,7 @@ class Dispatcher:
                 self._fresh.clear()
                 served = self._turns.snapshot()
                 if self.lanes is not None:
-                    due = await self._claim_lanes(size, served)
+                    due = await self._claim_lanes(None if limit is None else limit - handled)
                 else:
                     due = await self.database.run(self._claim, self.clock.now(), size, served)
                 if not due:
@@ -233,12 +233,12 @@ class Dispatcher:
             async with self.lock:
                 await self._transaction(lambda uow: uow.outbox.unclaim(untried))
 
-    async def _claim_lanes(self, size: int, served: dict[str, int]) -> list[Delivery]:
+    async def _claim_lanes(self, limit: int | None) -> list[Delivery]:
         """A round for every lane not paused (:func:`bot.lanes.pick`), stamped as read."""
         assert self.lanes is not None
         now = self.clock.now()
-        rows = await self.database.run(self._due, now, min(MAX_CLAIM, size * len(self.lanes)))
-        taken = self.lanes.round(rows, now)
+        rows = await self.database.run(self._due, now, self.lanes.read_size(MAX_CLAIM))
+        taken = self.lanes.round(rows, now)[:limit]
         if taken:
             ids = [d.id for d in taken]
             await self._transaction(lambda uow: uow.outbox.stamp_claimed(ids, now))
