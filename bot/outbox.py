@@ -35,7 +35,7 @@ from bot.core import Clock, DeliveryError, Image, Platform
 from bot.dbwork import DatabaseWorker, InlineDatabase
 from bot.domain import Delivery
 from bot.fencing import SendFence
-from bot.lanes import AccountLanes, Lane, outgoing
+from bot.lanes import AccountLanes, Lane, LaneRun, outgoing
 from bot.pacing import RateLimiter, Turns
 from bot.retry import MAX_OUTAGE_PAUSE, decide
 from bot.sender import LIMITERS_KEPT, Sender
@@ -109,6 +109,7 @@ class Dispatcher:
         self.lanes = AccountLanes.of(platform, conversation_rate)
         self.concurrency = max(1, concurrency)
         self._marks = _Marks()
+        self._flushing: set[int] = set()  # sent rows whose marks are being written
         self._tried: set[int] = set()
         # Batches with sends not reported yet (on_batch_progress), and the last report.
         self._unreported: dict[str, None] = {}
@@ -203,9 +204,16 @@ class Dispatcher:
                 self._fresh.clear()
                 served = self._turns.snapshot()
                 if self.lanes is not None:
-                    due = await self._claim_lanes(None if limit is None else limit - handled)
-                else:
-                    due = await self.database.run(self._claim, self.clock.now(), size, served)
+                    left = None if limit is None else limit - handled
+                    run = LaneRun(self, self.lanes, left, MAX_CLAIM)
+                    done = await run.run(self.clock.now)
+                    self.fencing.forget()
+                    await self._flush_marks()
+                    handled += done
+                    if done == 0 and not await self._flush_marks(final=True):
+                        break
+                    continue
+                due = await self.database.run(self._claim, self.clock.now(), size, served)
                 if not due:
                     # Nothing due: the batches sent are reported now, and a summary that report
                     # wrote leaves in this drain too, not at some later wake-up (whether a
@@ -233,26 +241,39 @@ class Dispatcher:
             async with self.lock:
                 await self._transaction(lambda uow: uow.outbox.unclaim(untried))
 
-    async def _claim_lanes(self, limit: int | None) -> list[Delivery]:
-        """A round for every lane not paused (:func:`bot.lanes.pick`), stamped as read."""
-        assert self.lanes is not None
-        now = self.clock.now()
-        rows = await self.database.run(self._due, now, self.lanes.read_size(MAX_CLAIM))
-        taken = self.lanes.round(rows, now)[:limit]
-        if taken:
-            ids = [d.id for d in taken]
-            await self._transaction(lambda uow: uow.outbox.stamp_claimed(ids, now))
-        return taken
+    # -- what a LaneRun asks of the outbox (bot/lanes.py) ----------------------------------------
 
-    def _due(self, now: datetime, limit: int) -> list[Delivery]:
+    async def read_rows(self, limit: int, exclude: set[int]) -> list[Delivery]:
+        return list(await self.database.run(self._due, self.clock.now(), limit, exclude))
+
+    def _due(self, now: datetime, limit: int, exclude: set[int]) -> list[Delivery]:
         with self.store.transaction() as uow:
             self.fencing.check_in(uow)
-            return uow.outbox.due(now, limit=limit, served=self._turns.snapshot())
+            return uow.outbox.due(now, limit, self._turns.snapshot(), exclude=exclude)
+
+    async def stamp_rows(self, rows: Sequence[Delivery]) -> None:
+        ids, now = [row.id for row in rows], self.clock.now()
+        await self._transaction(lambda uow: uow.outbox.stamp_claimed(ids, now))
+
+    async def unclaim_rows(self, rows: Sequence[Delivery]) -> None:
+        ids = [row.id for row in rows if not row.claimed_before]
+        if ids:
+            async with self.lock:
+                await self._transaction(lambda uow: uow.outbox.unclaim(ids))
+
+    async def deliver_row(self, row: Delivery, ahead: Sequence[Delivery], lane: Lane) -> None:
+        await self._deliver(row, ahead, lane)
+        await self._maybe_flush()
+        await asyncio.sleep(0)
+
+    def unmarked_ids(self) -> set[int]:
+        return {delivery_id for delivery_id, _ in self._marks.sent} | self._flushing
+
+    def lane_may_send(self, lane: Lane) -> bool:
+        return not (self._stopping or self._paused(lane) or self._fresh.is_set())
 
     async def _send_all(self, due: list[Delivery]) -> int:
         """Send a claimed batch; returns how many rows were handled (sent or failed)."""
-        if self.lanes is not None:
-            return await self._send_lanes(due)
         if self.concurrency == 1:
             return await self._send_lane(due)
         lanes: dict[str, list[Delivery]] = {}
@@ -276,18 +297,6 @@ class Dispatcher:
             if isinstance(result, BaseException):
                 raise result
         return sum(counts)
-
-    async def _send_lanes(self, due: list[Delivery]) -> int:
-        """Each account's rows in its own lane, the lanes side by side (bot/lanes.py)."""
-        assert self.lanes is not None
-        results = await asyncio.gather(
-            *(self._send_lane(rows, lane) for lane, rows in self.lanes.groups(due)),
-            return_exceptions=True,
-        )
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
-        return sum(r for r in results if isinstance(r, int))
 
     async def _send_lane(self, deliveries: list[Delivery], lane: Lane | None = None) -> int:
         """Deliveries in order; a lane stops at a pause or when new messages were enqueued (the
@@ -427,8 +436,14 @@ class Dispatcher:
                 uow.outbox.mark_sent_many(marks.sent, now)
                 uow.people.set_direct_conversations(marks.conversations)
 
-            async with self.lock:
-                await self._transaction(mark)
+            # Until written, a lane reading again must not take these rows for due ones.
+            flushing = {delivery_id for delivery_id, _ in marks.sent}
+            self._flushing |= flushing
+            try:
+                async with self.lock:
+                    await self._transaction(mark)
+            finally:
+                self._flushing -= flushing
         self._unreported.update(marks.batches)
         due = final or time.monotonic() - self._reported_at >= REPORT_EVERY
         if self.on_batch_progress is not None and self._unreported and due:
