@@ -46,7 +46,7 @@ from bot.outbox import ERASURE, Dispatcher
 from bot.privacy import clean_display_name
 from bot.render import Renderer
 from bot.resilience import Deferred, Resilience
-from bot.router import Context, Deps, Router, run_to_completion
+from bot.router import Context, Deps, Policy, Router
 from bot.services.audience import Directory
 from bot.services.campaigns import CampaignService
 from bot.services.charts import Pictures
@@ -66,6 +66,20 @@ log = logging.getLogger(__name__)
 # which then stands by).
 EXIT_TAKEN_OVER = 75
 STOP_GRACE = 5.0  # seconds a stop waits for the delivery in flight
+
+
+def policy_of(settings: Settings) -> Policy:
+    """What handlers may read of the settings (no secret reaches them)."""
+    return Policy(
+        min_group=settings.stats.min_group,
+        deadline_horizon_days=settings.limits.deadline_horizon_days,
+        thank_completers=settings.schedule.thank_completers,
+        snooze_working_days=settings.schedule.snooze_working_days,
+        questions_per_day=settings.limits.questions_per_day,
+        handoffs_per_day=settings.limits.handoffs_per_day,
+        faq_overrides=settings.bot.faq_overrides,
+        morning_note=settings.schedule.morning_note,
+    )
 
 
 class App:
@@ -97,13 +111,13 @@ class App:
         self._outbox_task: asyncio.Task[None] | None = None
         self.platform_state = "idle"
         # Transactions run in worker threads: a busy database never blocks the event loop.
-        self.database = database or DatabaseWorker(1 if store.database.dialect == "sqlite" else 4)
+        self.database = database or DatabaseWorker.for_dialect(store.database.dialect)
         self.metrics = Metrics(self.database)  # a scrape reads the database: in the worker
         self.metrics.watch(store, self.role, self.clock.now)
         if isinstance(platform, HoldsIntake):
             self.metrics.watch_intake(platform.intake_backlog)
         self.checks = Health(self.role)
-        self.checks.register("database", database_check(store, self.health))
+        self.checks.register("database", database_check(store, self.health, self.database))
         self.checks.register("platform", self._check_platform)
         self.checks.register("scheduler", self._check_scheduler)
         self.notifier = Notifier(self.renderer, settings.bot.locale)
@@ -155,13 +169,14 @@ class App:
             database=self.database,
         )
         self.deps = Deps(
-            settings=settings,
+            policy=policy_of(settings),
             clock=self.clock,
             renderer=self.renderer,
             notifier=self.notifier,
             campaigns=self.campaigns,
             planner=self.planner,
             directory=self.directory,
+            help_for=self.router.help_for,
         )
         self.inbound = InboundPipeline(
             platform,
@@ -224,7 +239,7 @@ class App:
         except Exception as error:
             if is_transient(error):
                 raise
-            log.exception("prefetch failed for event %s", incoming.event_id)
+            log.exception("lecture préalable en échec pour l'événement %s", incoming.event_id)
             return None
 
     async def _read(self, work: Callable[[UnitOfWork], Any]) -> Any:
@@ -250,18 +265,18 @@ class App:
         except Exception as error:
             if is_transient(error) or isinstance(error, LeaseLost):
                 raise  # rolled back: the whole message is tried again (bot.resilience)
-            log.exception("handler failed for event %s", incoming.event_id)
+            log.exception("traitement en échec pour l'événement %s", incoming.event_id)
             erased = None
             try:
                 await self.database.run(self._reply_only, incoming, "error")
             except Exception:
-                log.exception("could not report the failure of event %s", incoming.event_id)
+                log.exception("impossible de signaler l'échec de l'événement %s", incoming.event_id)
         if erased is not None:  # the rest of the pipeline runs once the confirmation is out
             self.erasure.erased(incoming.conversation_id, erased)
 
     def _handle_in_transaction(self, incoming: Incoming, prefetched: Any) -> ErasedPerson | None:
         """One short transaction (in a database worker thread): record the event, run the handler
-        to completion (it never awaits), enqueue its replies; the sender if they were erased."""
+        (a plain function: it cannot await), enqueue its replies; the sender if they were erased."""
         now = self.clock.now()
         with self.store.transaction() as uow:
             if not uow.events.mark_processed(
@@ -272,7 +287,7 @@ class App:
             ctx = self._context(uow, incoming, now, prefetched)
             if ctx is None:
                 return None
-            handled = run_to_completion(self._route(ctx))
+            handled = route(self.router, ctx)
             self._enqueue_replies(ctx)
             for followup in ctx.followups:
                 followup()
@@ -290,7 +305,9 @@ class App:
         name = clean_display_name(incoming.sender_name)
         person, created = uow.people.ensure_created(incoming.sender_id, name, now)
         if created and not uow.privacy.welcome_back(incoming.sender_id, incoming.timestamp):
-            log.info("event %s predates its sender's erasure: dropped", incoming.event_id)
+            log.info(
+                "événement %s antérieur à l'effacement de son auteur : écarté", incoming.event_id
+            )
             uow.people.delete(person.id)
             return None
         roles = self.roles_of(uow, person)
@@ -301,10 +318,6 @@ class App:
         if person.platform_id in self.settings.bot.admins and not roles.is_admin:
             roles = Roles(is_admin=True, services=roles.services)
         return roles
-
-    async def _route(self, ctx: Context) -> str | None:
-        """Handle the message; return the command's name (for the metrics), if any."""
-        return await route(self.router, ctx)
 
     # -- health and metrics ------------------------------------------------------------------
 
@@ -375,7 +388,7 @@ class App:
             if not self.stopping.is_set():
                 await self.resilience.run(self.dispatcher.drain, "outbox")
         except Deferred as deferred:
-            log.info("stopping before the database answered: %s", deferred)
+            log.info("arrêt avant la réponse de la base : %s", deferred)
         finally:
             await self.jobs.stop_gracefully()
             self.dispatcher.stop()
@@ -397,7 +410,9 @@ class App:
 
         told = await self.database.run(work)
         log.info(
-            "sender accounts: %d people written to by another account, %d told", len(moves), told
+            "comptes d'envoi : %d personnes écrites par un autre compte, %d prévenues",
+            len(moves),
+            told,
         )
 
     async def _start_jobs(self) -> None:

@@ -167,6 +167,12 @@ class ScheduleSection(_Section):
         description="Weekly digest to ambassadors (day and time); empty: none.",
         examples=["mon 09:30"],
     )
+    morning_note: bool = Field(
+        default=True,
+        description="Each working morning, a short note to each ambassador of a running "
+        "campaign with the day's figures (from the daily snapshot, same confidentiality rule); "
+        "each ambassador can switch it off (« note du matin arrêter »); false: none.",
+    )
 
     @field_validator("working_hours")
     @classmethod

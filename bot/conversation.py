@@ -60,7 +60,7 @@ def _can_manage(roles: Roles) -> bool:
     return roles.is_admin or roles.is_ambassador
 
 
-async def route(router: Router, ctx: Context) -> str | None:
+def route(router: Router, ctx: Context) -> str | None:
     """Handle the message; return what handled it (for the metrics), if anything."""
     incoming = ctx.incoming
     if incoming.undecryptable:
@@ -68,7 +68,7 @@ async def route(router: Router, ctx: Context) -> str | None:
         return None
     if incoming.reaction:
         for reaction in router.reactions:
-            if await reaction(ctx, incoming.reaction, incoming.relates_to or ""):
+            if reaction(ctx, incoming.reaction, incoming.relates_to or ""):
                 break
         return "reaction"
     text = incoming.text.strip()
@@ -87,8 +87,10 @@ async def route(router: Router, ctx: Context) -> str | None:
             prompt, elsewhere = None, True
         else:
             handler = router.prompts.get(prompt.kind)
-            if handler is not None and await handler(ctx, text, payload):
+            ctx.action = router.prompt_audits.get(prompt.kind)
+            if handler is not None and handler(ctx, text, payload):
                 return f"prompt:{prompt.kind}"
+            ctx.action = None
     match = router.match(text)
     if match is None:
         if answer_word(text):
@@ -103,7 +105,7 @@ async def route(router: Router, ctx: Context) -> str | None:
             ctx.say("unknown_command", family=family, is_ambassador=_can_manage(ctx.roles))
             return "unknown"
         if router.fallbacks:
-            await router.fallbacks[0](ctx, text)
+            router.fallbacks[0](ctx, text)
             return "question"
         ctx.say("unknown")
         return "unknown"
@@ -114,5 +116,12 @@ async def route(router: Router, ctx: Context) -> str | None:
             person_id=ctx.person.platform_id,
         )
         return "not_allowed"
-    await match.route.handler(ctx, match.args)
+    ctx.action = match.route.audit
+    argument = match.args
+    if match.route.takes is not None:
+        # The converter (e.g. "the campaign named, if yours and open") replies when it fails.
+        argument = match.route.takes(ctx, match.args)
+        if argument is None:
+            return match.route.name
+    match.route.handler(ctx, argument)
     return match.route.name

@@ -238,3 +238,16 @@ class PixLink:
     matched_by_name: int
     last_error: str | None
     last_error_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class StepView:
+    """A step as templates show it (wording in bot/messages/*/step_*.txt)."""
+
+    when: datetime
+    kind: str
+    label: str
+    status: str
+    day: date
+    # A step done whose messages leave later (outside working hours, queued for the window).
+    pending: bool = False

@@ -52,7 +52,7 @@ class ErasurePipeline:
             try:
                 await step.erase(person)
             except Exception:
-                log.exception("erasure of %s: step %s failed", person.platform_id, step.name)
+                log.exception("effacement de %s : étape %s en échec", person.platform_id, step.name)
                 failed.append(step.name)
         return failed
 
@@ -63,7 +63,7 @@ class ErasurePipeline:
                 try:
                     await step.erase(ErasedPerson("", datetime.now(UTC)))
                 except Exception:
-                    log.exception("erasure: step %s failed", step.name)
+                    log.exception("effacement : étape %s en échec", step.name)
 
 
 class DatabaseScrub:

@@ -40,6 +40,7 @@ ADMIN_INPUT = Exit.ADMIN_INPUT
 # template -> (class, the variables it reads)
 TEMPLATES: dict[str, tuple[Exit, tuple[str, ...]]] = {
     "_figure": (DISCLOSED, ()),
+    "_help": (NO_FIGURE, ("snooze_days",)),
     "_nothing": (NO_FIGURE, ("editing",)),
     "_plan": (NO_FIGURE, ("no_header", "plan")),
     "_sending": (NO_FIGURE, ()),
@@ -165,7 +166,8 @@ TEMPLATES: dict[str, tuple[Exit, tuple[str, ...]]] = {
     "forget_confirm": (AGENT_FACING, ("has_roles",)),
     "forget_confirm_in_dm": (AGENT_FACING, ()),
     "forget_done": (AGENT_FACING, ()),
-    "help": (NO_FIGURE, ("console", "name", "person_id", "role", "services", "snooze_days")),
+    # Its lines (``_help``, imported with the context) read ``snooze_days``.
+    "help": (NO_FIGURE, ("console", "name", "person_id", "role", "sections", "services")),
     "invitation": (AGENT_FACING, ("campaign", "closes_at", "person", "zone")),
     "message_kind": (AGENT_FACING, ("m",)),
     "my_data": (
@@ -184,6 +186,9 @@ TEMPLATES: dict[str, tuple[Exit, tuple[str, ...]]] = {
         ),
     ),
     "my_data_in_dm": (AGENT_FACING, ()),
+    "morning_note": (DISCLOSED, ("as_of", "min_group", "rows")),
+    "morning_note_state": (NO_FIGURE, ("deployment", "on", "unknown")),
+    "morning_note_switched": (NO_FIGURE, ("changed", "deployment", "on")),
     "not_allowed": (NO_FIGURE, ("console", "person_id")),
     "not_expecting": (NO_FIGURE, ("asked", "elsewhere")),
     "participation_already_done": (AGENT_FACING, ("campaign",)),

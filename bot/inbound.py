@@ -33,7 +33,10 @@ async def clean_input(incoming: Incoming, call_next: Next) -> None:
     """The one place inbound text is cleaned: no NUL, control or bidi character goes
     further. A sender or conversation id that holds one is not an id: dropped."""
     if not is_clean_id(incoming.sender_id) or not is_clean_id(incoming.conversation_id, 500):
-        log.warning("message %r dropped: malformed sender or conversation id", incoming.event_id)
+        log.warning(
+            "message %r écarté : identifiant d'auteur ou de conversation mal formé",
+            incoming.event_id,
+        )
         return
     name = clean_line(incoming.sender_name, 200) if incoming.sender_name else None
     await call_next(
@@ -107,7 +110,7 @@ class InboundPipeline:
         if verdict == Verdict.ALLOW:
             await call_next(incoming)
         elif verdict == Verdict.WARN:
-            log.info("sender %s over the message limit", incoming.sender_id)
+            log.info("l'auteur %s dépasse la limite de messages", incoming.sender_id)
             await self.over_limit(incoming)
 
 

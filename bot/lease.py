@@ -65,7 +65,7 @@ class Lease:
         while not stopping.is_set():
             if await self._try():
                 if announced:
-                    log.warning("Instance lock acquired: this pixbot takes over (active)")
+                    log.warning("Verrou d'instance obtenu : ce pixbot prend le relais (actif)")
                     await _sleep_or_stop(stopping, TAKEOVER_GRACE)
                 self._activate()
                 return not stopping.is_set()
@@ -73,7 +73,7 @@ class Lease:
                 announced = True
                 log.warning(
                     "Un autre pixbot est actif sur cette base : celui-ci attend en secours "
-                    "(standby) / another pixbot is active on this database: standing by"
+                    "(standby)"
                 )
             await _sleep_or_stop(stopping, self.poll)
         return False
@@ -95,17 +95,16 @@ class Lease:
                     continue
                 self.held.clear()
                 log.warning(
-                    "Verrou d'instance perdu (base redémarrée ?) : envois suspendus / instance "
-                    "lock lost: sending paused until it is re-acquired"
+                    "Verrou d'instance perdu (base redémarrée ?) : envois suspendus jusqu'à ce "
+                    "qu'il soit repris"
                 )
             if await self._try():
-                log.warning("Instance lock re-acquired (epoch %s): sending resumes", self.epoch)
+                log.warning(
+                    "Verrou d'instance repris (époque %s) : les envois reprennent", self.epoch
+                )
                 self.held.set()
             elif self.health.up:
-                log.warning(
-                    "Un autre pixbot a pris le relais : arrêt de celui-ci / another pixbot took "
-                    "over: this one stops"
-                )
+                log.warning("Un autre pixbot a pris le relais : arrêt de celui-ci")
                 self.role = "standby"
                 self.taken_over.set()
                 return
@@ -120,7 +119,7 @@ class Lease:
     def lost(self) -> None:
         """Another process's epoch was found: stop at once; the watchdog sorts it out."""
         if self.held.is_set():
-            log.warning("Instance lock epoch moved on: sending stops")
+            log.warning("L'époque du verrou d'instance a changé : les envois s'arrêtent")
         self.held.clear()
         self.lock.release()
 

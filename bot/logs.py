@@ -1,5 +1,9 @@
 """Logging: human-readable by default, one JSON object per line with ``--log-format json``.
 
+pixbot's log sentences are French in the code; with an English locale (or ``--lang en``) each
+record's message is its English entry in the operator catalogue (:mod:`bot.translation`), put
+in place as the record is born, before its arguments: the JSON format's fields do not change.
+
 Nothing logged at INFO or above carries a secret or a message body: adapters log ids and error
 codes, the configuration never echoes values.
 
@@ -32,6 +36,8 @@ import sys
 import threading
 from datetime import UTC, datetime
 from typing import Any
+
+from bot import translation
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
@@ -96,6 +102,9 @@ def redact(text: str) -> str:
 
 
 def _redact_record(record: logging.LogRecord) -> None:
+    if isinstance(record.msg, str):
+        # The French sentence's English entry when the operator's language is English.
+        record.msg = translation.translate(record.msg)
     try:
         message = record.getMessage()
     except Exception:  # a broken format string: keep the template, drop the arguments
@@ -182,6 +191,11 @@ def configure(level: str | int = logging.WARNING, fmt: str = "text") -> None:
     # stay, its details come with DEBUG only.
     numeric = level if isinstance(level, int) else logging.getLevelName(level)
     logging.getLogger("nio").setLevel(
+        logging.DEBUG if numeric == logging.DEBUG else logging.WARNING
+    )
+    # Alembic tells at INFO which dialect it uses and each migration step, in English, at every
+    # command that opens the database: details, for DEBUG only.
+    logging.getLogger("alembic").setLevel(
         logging.DEBUG if numeric == logging.DEBUG else logging.WARNING
     )
     # APScheduler's INFO lines name each job as it is added and run: a "plus tard" adds one

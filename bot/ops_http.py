@@ -16,7 +16,6 @@ who reaches the port otherwise gets 401 (or 403).
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import ipaddress
 import json
@@ -27,6 +26,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.core import Platform, ReportsReadiness
+from bot.dbwork import DatabaseWorker, InlineDatabase
 from bot.metrics import CONTENT_TYPE, Metrics
 from storage.health import DatabaseHealth, describe, is_transient
 from storage.uow import Store
@@ -106,11 +106,11 @@ class OpsServer:
         await site.start()
         addresses = self._runner.addresses
         self.bound_port = int(addresses[0][1]) if addresses else self.port
-        log.info("health and metrics on http://%s:%s/healthz", self.host, self.bound_port)
+        log.info("santé et métriques sur http://%s:%s/healthz", self.host, self.bound_port)
         if not self.token and not is_loopback(self.host):
             log.warning(
-                "[http] listen is not a loopback address and [http] metrics_token is empty: "
-                "/metrics answers 403 to everyone"
+                "[http] listen n'est pas une adresse locale et [http] metrics_token est vide : "
+                "/metrics répond 403 à tous"
             )
 
     async def stop(self) -> None:
@@ -145,8 +145,11 @@ class OpsServer:
         return web.Response(body=payload, headers={"Content-Type": CONTENT_TYPE})
 
 
-def database_check(store: Store, health: DatabaseHealth) -> CheckFunction:
-    """``database``: up when a trivial query answers (in a thread), down on an outage."""
+def database_check(
+    store: Store, health: DatabaseHealth, database: DatabaseWorker | InlineDatabase
+) -> CheckFunction:
+    """``database``: up when a trivial query answers (in the database worker's check thread),
+    down on an outage."""
 
     def probe() -> None:
         with store.transaction() as uow:
@@ -154,7 +157,7 @@ def database_check(store: Store, health: DatabaseHealth) -> CheckFunction:
 
     async def check() -> Check:
         try:
-            await asyncio.to_thread(probe)
+            await database.check(probe)
         except Exception as error:
             if not is_transient(error):
                 raise

@@ -334,7 +334,9 @@ class Dispatcher:
                     self.fencing.suspect()
                     outage = min(max(outage * 2, 0.5), MAX_OUTAGE_PAUSE)
                 else:
-                    log.exception("outbox dispatch failed; retrying shortly")
+                    log.exception(
+                        "distribution de la file d'envoi en échec ; nouvel essai sous peu"
+                    )
                     outage = 5.0
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=outage)
@@ -368,7 +370,7 @@ class Dispatcher:
             try:
                 image = await self.pictures(delivery)
             except Exception as error:  # a rendering bug is retried like a failed send
-                log.exception("could not render the picture of %s", delivery.key)
+                log.exception("impossible de dessiner l'image de %s", delivery.key)
                 await self._failed(
                     delivery, DeliveryError(self.platform.name, "picture", str(error)), lane
                 )
@@ -376,7 +378,7 @@ class Dispatcher:
             if image is None:
                 async with self.lock:
                     await self._transaction(lambda uow: uow.outbox.cancel(delivery.id))
-                log.info("delivery %s dropped: its picture cannot be shown", delivery.key)
+                log.info("envoi %s abandonné : son image ne peut pas être montrée", delivery.key)
                 return True
         message = outgoing(delivery, image)
         if not await self.fencing.sendable(delivery, ahead):
@@ -388,7 +390,7 @@ class Dispatcher:
             await self._failed(delivery, error, lane)
             return False
         except Exception as error:  # an adapter bug must not stop the outbox
-            log.exception("unexpected error sending %s", delivery.key)
+            log.exception("erreur inattendue à l'envoi de %s", delivery.key)
             failure = DeliveryError(self.platform.name, "internal", str(error))
             await self._failed(delivery, failure, lane)
             return False
@@ -489,11 +491,11 @@ class Dispatcher:
         if final:
             self.stats.failed += 1
             self._outcome(delivery.kind, "failed")
-            log.warning("delivery %s failed for good: %s", delivery.key, error)
+            log.warning("envoi %s définitivement en échec : %s", delivery.key, error)
             if delivery.batch:
                 self._marks.batches[delivery.batch] = None
             if delivery.kind == ERASURE and self.on_erasure_delivered is not None:
                 await self.on_erasure_delivered(delivery.recipient)
         else:
             self.stats.retried += 1
-            log.info("delivery %s retried in %s: %s", delivery.key, retry.wait, error)
+            log.info("envoi %s réessayé dans %s : %s", delivery.key, retry.wait, error)

@@ -21,25 +21,21 @@ from dataclasses import dataclass
 
 from bot.faq.base import FaqBase
 from bot.faq.data import load_data
-from bot.faq.decision import Calibration
+from bot.faq.decision import Calibration, is_trust
 from bot.faq.language import LOCALES
 from bot.faq.model import training_digest
 from bot.faq.tuning import (
     CALIBRATION_C,
+    CALIBRATION_MAX_ITER,
     FOLD_GROUPS,
     THRESHOLDS,
     TRUST_CONFUSION_CAP,
-    TRUST_PREFIXES,
     TRUST_WRONG_COST,
     WRONG_COST,
 )
 from faqbuild import corpus
 from faqbuild import model as model_build
 from faqbuild.corpus import NEUTRAL
-
-
-def is_trust(topic: str | None) -> bool:
-    return topic is not None and topic.startswith(TRUST_PREFIXES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +84,7 @@ def fold_bases(held_out: Sequence[str], mode: str = "learned") -> dict[str, FaqB
         routed = [(question, topic) for topic, _, question in compiled[locale]]
         known = model_build.knowledge_base_questions(data)
         fitted = model_build.fit(
-            corpus.analyzer(locale), known + (routed if mode == "learned" else [])
+            corpus.bare_base(locale), known + (routed if mode == "learned" else [])
         )
         bases[locale] = FaqBase(
             data,
@@ -130,7 +126,7 @@ def fit(rows: Sequence[Row]) -> Calibration:
     from sklearn.linear_model import LogisticRegression
 
     train = [row for row in rows if row.signals]
-    model = LogisticRegression(C=CALIBRATION_C, max_iter=5000)
+    model = LogisticRegression(C=CALIBRATION_C, max_iter=CALIBRATION_MAX_ITER)
     model.fit(
         [row.signals for row in train],
         [int(row.expected is not None and row.candidate == row.expected) for row in train],

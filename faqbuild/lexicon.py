@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from bot.faq.lexicon import fold_word
+from bot.faq.tuning import LEXICON_SIZE
 
-LEXICON_SIZE = 50_000  # most frequent words kept (Zipf ≥ ~2.6 in French)
 CODES = {"fr": "fr", "en": "en"}
 
 

@@ -4,7 +4,17 @@ Needs the ``[faq-build]`` extra (numpy, scikit-learn); the bot itself only reads
 (``bot/faq/model.py``). Per locale, the training questions are the knowledge base's phrasings
 (labelled with their topic), its off-topic phrasings and the example corpus
 (``faqbuild/corpus.py``: questions written blind from FAQ-FACTS.md, routed to the base of their
-language as the bot routes them; their off-topic questions labelled :data:`OFF_TOPIC`).
+language as the bot routes them; their off-topic questions labelled off-topic).
+
+What is *not* this FAQ is modelled as well as what is. One off-topic class would have to hold the
+weather, the canteen and "who sees my TOEIC score in my HR file?" on one side of a linear
+boundary; so an off-topic question that reads like a topic of the knowledge base (its lexical
+score for that topic reaches :data:`NEAR_DOMAIN_SCORE`) is labelled with that topic's *area*
+(``~resultats``, ``~parcours``…: :func:`off_topic_label`), the others with ``~``. Each near-domain
+class sits next to the area it mimics and takes its probability away; at run time the off-topic
+classes are summed (``FaqModel.off_topic``). Topics with few examples (a new topic) are weighted
+up towards the typical topic's total (:func:`class_weights`), so that the prior learnt from
+unequal counts does not decide between two topics.
 
 The model is a multinomial logistic regression (L2, ``C`` = :data:`C`) on the hashed features of
 ``bot/faq/features.py``, fitted on the buckets the training questions use only, pruned of the
@@ -14,16 +24,18 @@ buckets with negligible weights, then written with the digest of everything it w
 
 from __future__ import annotations
 
+import statistics
 from array import array
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bot.faq.analyzer import Analyzer
+from bot.faq.base import FaqBase
 from bot.faq.data import load_data
-from bot.faq.features import BUCKETS, features
-from bot.faq.model import OFF_TOPIC, FaqModel, training_digest
-from bot.faq.tuning import MAX_ITER, PRUNE_SHARE, C
+from bot.faq.features import features
+from bot.faq.model import OFF_TOPIC, FaqModel, is_off_topic, near_domain_class, training_digest
+from bot.faq.tuning import BUCKETS, MAX_CLASS_WEIGHT, MAX_ITER, NEAR_DOMAIN_SCORE, PRUNE_SHARE, C
 from faqbuild import corpus as faq_examples
 
 INT16 = 32767
@@ -57,26 +69,54 @@ def training_files(locale: str, corpus: Sequence[str] = faq_examples.CORPUS) -> 
     ]
 
 
-def fit(analyzer: Analyzer, questions: Iterable[Question], digest: str = "", c: float = C) -> Any:
-    """A :class:`FaqModel` trained on ``questions`` (topic id, or None for off-topic)."""
+def off_topic_label(base: FaqBase, question: str) -> str:
+    """The class of an off-topic training question: ``~area`` when it reads like a topic of that
+    area (lexically, on the knowledge base alone), else ``~``."""
+    scores = base.scores(question)
+    best = max(
+        ((score, topic) for topic, score in scores.items() if topic in base.topics),
+        default=None,
+    )
+    if best is None or best[0] < NEAR_DOMAIN_SCORE:
+        return OFF_TOPIC
+    return near_domain_class(best[1])
+
+
+def class_weights(labels: Iterable[str]) -> dict[str, float]:
+    """Per class, the weight of each of its questions: a topic with fewer questions than the
+    median topic weighs up to its total (at most ``MAX_CLASS_WEIGHT`` each); off-topic classes
+    and the other topics weigh one."""
+    counts = Counter(labels)
+    typical = statistics.median(count for name, count in counts.items() if not is_off_topic(name))
+    return {
+        name: 1.0 if is_off_topic(name) else min(MAX_CLASS_WEIGHT, max(1.0, typical / count))
+        for name, count in counts.items()
+    }
+
+
+def fit(base: FaqBase, questions: Iterable[Question], digest: str = "", c: float = C) -> Any:
+    """A :class:`FaqModel` trained on ``questions`` (topic id, or None for off-topic), with the
+    analyser and lexical scores of ``base`` (the knowledge base alone, see ``corpus.bare_base``)."""
     import numpy as np
     from scipy import sparse
     from sklearn.linear_model import LogisticRegression
 
+    analyzer = base._analyzer
     data: list[float] = []
     indices: list[int] = []
     pointers = [0]
     labels: list[str] = []
     for question, topic in questions:
-        vector = features(analyzer, question)
+        vector = features(analyzer, base.asked(question))
         indices += vector
         data += vector.values()
         pointers.append(len(indices))
-        labels.append(topic or OFF_TOPIC)
+        labels.append(topic or off_topic_label(base, question))
     matrix = sparse.csr_matrix((data, indices, pointers), shape=(len(labels), BUCKETS))
     used = np.unique(matrix.indices)
+    per_class = class_weights(labels)
     model = LogisticRegression(C=c, max_iter=MAX_ITER)
-    model.fit(matrix[:, used], labels)
+    model.fit(matrix[:, used], labels, sample_weight=[per_class[label] for label in labels])
     coefficients = model.coef_.T  # buckets x classes
     largest = np.abs(coefficients).max(axis=1)
     kept = largest >= PRUNE_SHARE * largest.max()
@@ -105,7 +145,7 @@ def build(locale: str, corpus: Sequence[str] = faq_examples.CORPUS) -> FaqModel:
     """The model of ``locale`` from the knowledge base and the corpus in ``faqdata/``."""
     data = load_data(locale)
     model: FaqModel = fit(
-        faq_examples.analyzer(locale),
+        faq_examples.bare_base(locale),
         knowledge_base_questions(data) + corpus_questions(locale, corpus),
         digest=training_digest(training_files(locale, corpus)),
     )

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -53,6 +53,14 @@ async def send_digest(key: str) -> None:
         await _guarded(key, lambda: runner.database.run(runner.digest), "digest")
 
 
+async def send_morning_notes(key: str) -> None:
+    """The morning note: woken every few minutes, each ambassador's note leaves once their
+    sending window opens, once per day (the runner decides; the outbox key makes it once)."""
+    runner = _RUNNERS.get(key)
+    if runner is not None:
+        await _guarded(key, lambda: runner.database.run(runner.morning_notes), "morning notes")
+
+
 async def purge_expired(key: str) -> None:
     """The daily retention job."""
     jobs, runner = _SCHEDULERS.get(key), _RUNNERS.get(key)
@@ -80,7 +88,7 @@ async def sync_pix(key: str) -> None:
             if report.error is None:
                 # No count: how many agents Pix saw finish since the last sync moves with one
                 # person's progress, and logs outlive erasure (`pixbot pix status` shows them).
-                log.info("pix sync %s: done", report.code)
+                log.info("synchronisation Pix %s : faite", report.code)
 
     await _guarded(key, work, "pix sync")
 
@@ -100,7 +108,7 @@ async def _guarded(key: str, work: Callable[[], Awaitable[object]], what: str) -
         else:
             await work()
     except Deferred:
-        log.info("scheduled %s left for after the restart", what)
+        log.info("tâche %s laissée pour après le redémarrage", what)
     finally:
         if jobs is not None and task is not None:
             jobs.running.discard(task)
@@ -161,6 +169,20 @@ class JobScheduler:
                 args=[self.key],
                 id=f"{self.key}:digest",
                 replace_existing=True,
+            )
+        if self.settings.schedule.morning_note:
+            self.scheduler.add_job(
+                send_morning_notes,
+                "interval",
+                minutes=TICK_MINUTES,
+                args=[self.key],
+                id=f"{self.key}:notes",
+                replace_existing=True,
+                # At once, in APScheduler's time (the wall clock), whatever the bot's clock says
+                # (the demo's runs ahead of it): a restart catches up on today's notes.
+                next_run_time=datetime.now(UTC),
+                coalesce=True,
+                max_instances=1,
             )
         self.scheduler.add_job(
             purge_expired,

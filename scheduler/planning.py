@@ -3,16 +3,15 @@ when to wake up (through :class:`Wakeups`)."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from bot.config import Settings
-from bot.domain import Campaign, CampaignStatus, Person, ReminderStep
+from bot.domain import Campaign, CampaignStatus, Person, ReminderStep, StepView
 from bot.parsing import ParseError
 from scheduler.plans import PlannedStep, StepKind, parse_offsets, plan_campaign, send_time
 from scheduler.views import (
-    StepView,
     calendar_from,
     display_time,
     plan_settings_from,
@@ -58,6 +57,12 @@ class Planner:
         if not people and campaign.audience_kind == "service":
             people = uow.people.in_service(campaign.audience_value)
         return {self.tz} | {zone_of(p.timezone, self.tz) for p in people}
+
+    def is_working_day(self, day: date) -> bool:
+        return self.calendar.is_working_day(day)
+
+    def holiday_name(self, day: date) -> str | None:
+        return self.calendar.holiday_name(day)
 
     def fire_at(
         self, step: PlannedStep, zones: set[ZoneInfo], now: datetime | None = None

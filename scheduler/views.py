@@ -3,16 +3,13 @@ built from the settings."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.config import Settings
-from bot.domain import Campaign, ReminderStep
+from bot.domain import ReminderStep
 from scheduler.calendar import WorkCalendar
 from scheduler.plans import PlannedStep, PlanSettings, StepKind, send_time
-from storage.uow import UnitOfWork
 
 
 def calendar_from(settings: Settings) -> WorkCalendar:
@@ -29,19 +26,6 @@ def plan_settings_from(settings: Settings) -> PlanSettings:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class StepView:
-    """A step as templates show it (wording in bot/messages/*/step_*.txt)."""
-
-    when: datetime
-    kind: str
-    label: str
-    status: str
-    day: date
-    # A step done whose messages leave later (outside working hours, queued for the window).
-    pending: bool = False
-
-
 def display_time(step: ReminderStep, calendar: WorkCalendar, tz: ZoneInfo) -> datetime:
     """When a step happens in the reference time zone (agents elsewhere get it at the same
     local hour): a step done shows when its messages left (or leave), a step planned when it
@@ -52,23 +36,6 @@ def display_time(step: ReminderStep, calendar: WorkCalendar, tz: ZoneInfo) -> da
         return step.fire_at.astimezone(tz)
     nominal = send_time(PlannedStep(StepKind(step.kind), step.label, step.day), calendar, tz)
     return max(nominal, step.fire_at.astimezone(tz))
-
-
-def describe_steps(settings: Settings, uow: UnitOfWork, campaign: Campaign) -> list[dict[str, Any]]:
-    """The plan as JSON-ready dicts (ISO 8601 with offset, in the bot's time zone)."""
-    tz = ZoneInfo(settings.bot.timezone)
-    calendar = calendar_from(settings)
-    return [
-        {
-            "kind": step.kind,
-            "label": step.label,
-            "day": step.day.isoformat(),
-            "at": display_time(step, calendar, tz).isoformat(),
-            "status": step.status,
-        }
-        for step in uow.steps.for_campaign(campaign.id)
-        if step.person_id is None
-    ]
 
 
 def zone_of(name: str | None, default: ZoneInfo) -> ZoneInfo:

@@ -83,8 +83,7 @@ class DatabaseHealth:
             self.down_since = time.monotonic()
             self.outages += 1
             log.warning(
-                "Base de données indisponible / database unavailable (%s); nouvel essai "
-                "automatique, rien n'est perdu",
+                "Base de données indisponible (%s) ; nouvel essai automatique, rien n'est perdu",
                 self.last_error,
             )
 
@@ -92,7 +91,7 @@ class DatabaseHealth:
         if self.down_since is not None:
             seconds = time.monotonic() - self.down_since
             self.down_since = None
-            log.warning("Base de données de retour / database back after %.1f s", seconds)
+            log.warning("Base de données de retour après %.1f s", seconds)
 
     def check(self) -> dict[str, object]:
         if self.down_since is None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -16,9 +16,10 @@ from bot.cli.csvio import write_stats_csv
 from bot.cli.database import open_store
 from bot.cli.progress import progress
 from bot.config import Settings
-from bot.domain import Campaign
+from bot.domain import Campaign, StepView
 from bot.text import clean_line
-from scheduler.views import StepView, describe_steps
+from bot.translation import gettext as _
+from bot.translation import language
 from storage.uow import UnitOfWork
 
 MAX_LISTED_UNMATCHED = 100
@@ -79,19 +80,48 @@ def _figures(uow: UnitOfWork, campaign: Campaign, cfg: Settings) -> Any:
     )
 
 
+def _with_ministry(uow: UnitOfWork, campaign: Campaign, cfg: Settings, stats: Any) -> Any:
+    from bot.services.ministry import with_ministry
+
+    tz = ZoneInfo(cfg.bot.timezone)
+    return with_ministry(uow, campaign, stats, cfg.stats.min_group, now(), cfg.stats.refresh, tz)
+
+
+def _ministry_json(stats: Any) -> dict[str, Any] | None:
+    """The ministry's line (bot.stats.ministry): published figures only."""
+    line = stats.ministry
+    if line is None:
+        return None
+    return {
+        "services": line.services,
+        "campaigns": line.campaigns,
+        "invited": line.invited,
+        "completed_rate": [round(line.low, 4), round(line.high, 4)],
+        "position": line.position or None,
+        "half": line.half or None,
+    }
+
+
 def _find_campaign(uow: UnitOfWork, code: str, service: str | None = None) -> Campaign:
     from bot.parsing import ParseError, parse_code
 
     try:
         parsed = parse_code(code).code
     except ParseError:
-        raise fail(f"Code de campagne invalide : {code!r}", 2) from None
+        raise fail(_("Code de campagne invalide : {code}", code=repr(code)), 2) from None
     found = uow.campaigns.with_code(parsed, [service] if service else None)
     if not found:
-        raise fail(f"Campagne inconnue : {parsed}")
+        raise fail(_("Campagne inconnue : {code}", code=parsed))
     if len(found) > 1:
         services = ", ".join(c.service for c in found)
-        raise fail(f"Plusieurs services utilisent {parsed} ({services}) : précisez --service.", 2)
+        raise fail(
+            _(
+                "Plusieurs services utilisent {code} ({services}) : précisez --service.",
+                code=parsed,
+                services=services,
+            ),
+            2,
+        )
     return found[0]
 
 
@@ -100,8 +130,24 @@ ServiceOption = Annotated[
 ]
 
 
-def _plan_steps(cfg: Settings, uow: UnitOfWork, campaign: Campaign) -> list[dict[str, Any]]:
-    return describe_steps(cfg, uow, campaign)
+def _plan(cfg: Settings, uow: UnitOfWork, campaign: Campaign) -> list[StepView]:
+    """The plan as chat shows it: each line says what happened (or will) and when, manual
+    relances included (``campagne relancer``, at the working time they leave)."""
+    from scheduler.planning import Planner
+
+    return Planner(cfg).describe(uow, campaign, now())
+
+
+def _step_json(step: StepView) -> dict[str, Any]:
+    return {
+        "kind": step.kind,
+        "label": step.label,
+        "day": step.day.isoformat(),
+        "at": step.when.isoformat(),
+        "status": step.status,
+        # Done, but its messages leave later (outside working hours, queued for the window).
+        "pending": step.pending,
+    }
 
 
 @campaign_app.command("list")
@@ -122,7 +168,7 @@ def campaign_list(
             typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
             return
         rows = [{"campaign": c, "total": _figures(uow, c, cfg).total} for c in campaigns]
-        renderer = Renderer(cfg.bot.locale, cfg.bot.timezone)
+        renderer = Renderer(language(), cfg.bot.timezone)
         typer.echo(renderer.render("campaign_list", rows=rows, min_group=cfg.stats.min_group))
 
 
@@ -141,34 +187,21 @@ def campaign_show(
     store = open_store(cfg)
     with store.transaction() as uow:
         campaign = _find_campaign(uow, code, service)
-        steps = _plan_steps(cfg, uow, campaign)
+        steps = _plan(cfg, uow, campaign)
         if as_json:
-            typer.echo(
-                json.dumps(
-                    campaign_payload(uow, campaign, cfg, steps), ensure_ascii=False, indent=2
-                )
-            )
+            payload = campaign_payload(uow, campaign, cfg, [_step_json(s) for s in steps])
+            typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
             return
-        renderer = Renderer(cfg.bot.locale, cfg.bot.timezone)
+        renderer = Renderer(language(), cfg.bot.timezone)
         typer.echo(
             renderer.render(
                 "campaign_show",
                 campaign=campaign,
                 stats=_figures(uow, campaign, cfg),
-                steps=[_step_view(s) for s in steps],
+                steps=steps,
                 pix=uow.pix.link(campaign.id),
             )
         )
-
-
-def _step_view(step: dict[str, Any]) -> Any:
-    return StepView(
-        when=datetime.fromisoformat(step["at"]),
-        kind=step["kind"],
-        label=step["label"],
-        status=step["status"],
-        day=date.fromisoformat(step["day"]),
-    )
 
 
 @campaign_app.command("stats")
@@ -193,12 +226,13 @@ def campaign_stats_cmd(
     from bot.render import Renderer
 
     if chart is not None and (chart.suffix.lower() != ".png" or not chart.stem):
-        raise fail(f"Le graphique doit être un fichier .png nommé : {chart}", 2)
+        raise fail(_("Le graphique doit être un fichier .png nommé : {file}", file=chart), 2)
     cfg = settings()
     store = open_store(cfg)
     with store.transaction() as uow:
         campaign = _find_campaign(uow, code, service)
-        stats = _figures(uow, campaign, cfg)
+        stats = _with_ministry(uow, campaign, cfg, _figures(uow, campaign, cfg))
+        steps = _plan(cfg, uow, campaign)
         from bot.services.campaigns import completion_moments
 
         completions = completion_moments(uow, campaign, stats)
@@ -206,24 +240,30 @@ def campaign_stats_cmd(
         completions = [moment for moment in completions if moment < stats.as_of]
     if csv_file is not None:
         try:
-            with progress(1 + len(stats.services), "Export CSV") as bar:
+            with progress(1 + len(stats.services), _("Export CSV")) as bar:
                 write_stats_csv(csv_file, stats, bar.advance)
         except OSError as exc:
-            raise fail(f"Impossible d'écrire {csv_file} : {exc.strerror or exc}.") from None
-        typer.echo(f"CSV écrit : {csv_file}", err=as_json)
+            raise fail(
+                _("Impossible d'écrire {file} : {error}.", file=csv_file, error=exc.strerror or exc)
+            ) from None
+        typer.echo(_("CSV écrit : {file}", file=csv_file), err=as_json)
     if chart is not None:
         if stats.total.hidden:
             raise fail(
-                f"Moins de {stats.min_group} personnes invitées : pas de graphique "
-                "(confidentialité)."
+                _(
+                    "Moins de {n} personnes invitées : pas de graphique (confidentialité).",
+                    n=stats.min_group,
+                )
             )
-        renderer = Renderer(cfg.bot.locale, cfg.bot.timezone)
+        renderer = Renderer(language(), cfg.bot.timezone)
         day = now().astimezone(renderer.timezone).date()
         try:
             write_stats_chart(chart, campaign, stats, completions, renderer, day)
         except OSError as exc:
-            raise fail(f"Impossible d'écrire {chart} : {exc.strerror or exc}.") from None
-        typer.echo(f"Graphique écrit : {chart}", err=as_json)
+            raise fail(
+                _("Impossible d'écrire {file} : {error}.", file=chart, error=exc.strerror or exc)
+            ) from None
+        typer.echo(_("Graphique écrit : {file}", file=chart), err=as_json)
     if as_json:
         payload = {
             "code": campaign.code,
@@ -231,11 +271,13 @@ def campaign_stats_cmd(
             "as_of": stats.as_of.isoformat() if stats.as_of else None,
             "total": stats.total.as_dict(stats.min_group),
             "services": [g.as_dict(stats.min_group) for g in stats.services],
+            "ministry": _ministry_json(stats),
+            "steps": [_step_json(s) for s in steps],
         }
         typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
     elif csv_file is None and chart is None:
-        renderer = Renderer(cfg.bot.locale, cfg.bot.timezone)
-        typer.echo(renderer.render("campaign_stats", campaign=campaign, stats=stats))
+        renderer = Renderer(language(), cfg.bot.timezone)
+        typer.echo(renderer.render("campaign_stats", campaign=campaign, stats=stats, steps=steps))
 
 
 @campaign_app.command("import-orga")
@@ -263,7 +305,7 @@ def campaign_import_orga(
         with file.open(encoding="utf-8-sig", newline="") as handle:
             rows = list(read_export(handle, id_column))
     except (OrgaError, OSError, UnicodeDecodeError) as exc:
-        raise fail(f"Export illisible : {exc}. Rien n'a été modifié.") from None
+        raise fail(_("Export illisible : {error}. Rien n'a été modifié.", error=exc)) from None
     count = len(rows)
     cfg = settings()
     store = open_store(cfg)
@@ -276,17 +318,24 @@ def campaign_import_orga(
     if outcome.ambiguous:
         for line_no, email in outcome.ambiguous[:MAX_LISTED_UNMATCHED]:
             typer.echo(
-                f"ligne {line_no} : plusieurs agents ont l'adresse {clean_line(email, 80)}",
+                _(
+                    "ligne {line} : plusieurs agents ont l'adresse {email}",
+                    line=line_no,
+                    email=clean_line(email, 80),
+                ),
                 err=True,
             )
         if len(outcome.ambiguous) > MAX_LISTED_UNMATCHED:
             typer.echo(
-                f"… et {len(outcome.ambiguous) - MAX_LISTED_UNMATCHED} autres adresses partagées",
+                _(
+                    "… et {n} autres adresses partagées",
+                    n=len(outcome.ambiguous) - MAX_LISTED_UNMATCHED,
+                ),
                 err=True,
             )
-        raise fail("Import annulé : une adresse doit désigner un seul agent.")
+        raise fail(_("Import annulé : une adresse doit désigner un seul agent."))
     size, pause = import_pacing(cfg.limits, store)
-    with progress(len(plan.events), "Import Pix Orga") as bar:
+    with progress(len(plan.events), _("Import Pix Orga")) as bar:
         # Batched transactions: a running bot waits at most one batch for the database.
         for batch in batched(plan.events, size, pause):
             with store.transaction() as uow:
@@ -298,11 +347,15 @@ def campaign_import_orga(
         )
     completed, started, unchanged = outcome.completed, outcome.started, outcome.unchanged
     unmatched = [
-        f"ligne {line} : {'aucun agent' if unknown else 'pas dans le public de la campagne'}"
-        f" ({clean_line(external_id, 80) or 'vide'})"
+        (
+            _("ligne {line} : aucun agent ({id})", line=line, id=shown)
+            if unknown
+            else _("ligne {line} : pas dans le public de la campagne ({id})", line=line, id=shown)
+        )
         for line, external_id, unknown in outcome.unmatched
+        for shown in [clean_line(external_id, 80) or _("vide")]
     ]
-    renderer = Renderer(cfg.bot.locale, cfg.bot.timezone)
+    renderer = Renderer(language(), cfg.bot.timezone)
     typer.echo(
         renderer.render(
             "cli_orga_imported",
@@ -318,5 +371,8 @@ def campaign_import_orga(
         typer.echo(line)
     if len(unmatched) > MAX_LISTED_UNMATCHED:
         typer.echo(
-            f"… et {len(unmatched) - MAX_LISTED_UNMATCHED} autres lignes sans correspondance."
+            _(
+                "… et {n} autres lignes sans correspondance.",
+                n=len(unmatched) - MAX_LISTED_UNMATCHED,
+            )
         )

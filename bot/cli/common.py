@@ -13,6 +13,7 @@ import typer
 from bot import logs
 from bot.config import ConfigError, Settings, load_settings
 from bot.text import clean_line
+from bot.translation import gettext as _
 
 ConfigOption = Annotated[
     Path | None,
@@ -44,7 +45,10 @@ def settings(config: Path | None = None, **overrides: Any) -> Settings:
         return load_settings(config or state.config, **overrides)
     except ConfigError as exc:
         raise fail(
-            "\n".join(f"Configuration invalide : {line}" for line in str(exc).splitlines()), 2
+            "\n".join(
+                _("Configuration invalide : {error}", error=line) for line in str(exc).splitlines()
+            ),
+            2,
         ) from None
 
 
@@ -55,5 +59,5 @@ def now() -> datetime:
 def check_id(platform_id: str) -> str:
     cleaned = clean_line(platform_id, 255)
     if not cleaned or " " in cleaned or cleaned != platform_id.strip():
-        raise fail(f"Identifiant invalide : {platform_id!r}", 2)
+        raise fail(_("Identifiant invalide : {id}", id=repr(platform_id)), 2)
     return cleaned

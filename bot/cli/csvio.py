@@ -22,6 +22,7 @@ from bot.csvrows import numbered_rows
 from bot.privacy import Figure, clean_display_name, safe_cell
 from bot.stats import CampaignStats
 from bot.text import clean_line, is_canonical_timezone, is_clean_id
+from bot.translation import gettext as _
 from storage.uow import Store
 
 REQUIRED_COLUMNS = ("id", "display_name", "service")
@@ -117,11 +118,13 @@ def open_csv(path: Path) -> tuple[TextIO, list[str], Any]:
     try:
         handle = path.open(encoding="utf-8-sig", newline="")
     except OSError as exc:
-        raise CsvError(f"fichier illisible : {exc.strerror or exc}") from None
+        raise CsvError(_("fichier illisible : {error}", error=exc.strerror or exc)) from None
     try:
         first = handle.readline(MAX_HEADER_CHARS + 1)
         if len(first) > MAX_HEADER_CHARS:
-            raise CsvError(f"ligne 1 : en-tête trop long (plus de {MAX_HEADER_CHARS} caractères)")
+            raise CsvError(
+                _("ligne 1 : en-tête trop long (plus de {n} caractères)", n=MAX_HEADER_CHARS)
+            )
         try:
             # Guessed from the header line alone: a long quoted cell must not mislead it.
             dialect: Any = csv.Sniffer().sniff(first[:4096], delimiters=",;\t")
@@ -130,11 +133,11 @@ def open_csv(path: Path) -> tuple[TextIO, list[str], Any]:
         try:
             header = next(csv.reader(io.StringIO(first), dialect), [])
         except csv.Error as exc:
-            raise CsvError(f"ligne 1 : en-tête illisible ({exc})") from None
+            raise CsvError(_("ligne 1 : en-tête illisible ({error})", error=exc)) from None
         return handle, header, dialect
     except UnicodeDecodeError:
         handle.close()
-        raise CsvError("fichier illisible : il n'est pas encodé en UTF-8") from None
+        raise CsvError(_("fichier illisible : il n'est pas encodé en UTF-8")) from None
     except BaseException:
         handle.close()
         raise
@@ -149,39 +152,43 @@ def _agents_header(header: list[str]) -> list[str]:
     names = [h.strip().lower() for h in header]
     missing = [c for c in REQUIRED_COLUMNS if c not in names]
     if missing:
-        raise CsvError(f"ligne 1 : colonnes manquantes : {', '.join(missing)}")
+        raise CsvError(_("ligne 1 : colonnes manquantes : {names}", names=", ".join(missing)))
     unknown = [c for c in names if c not in REQUIRED_COLUMNS + OPTIONAL_COLUMNS]
     if unknown:
         listed = ", ".join(_short(c, 40) for c in unknown[:10])
-        more = f" (et {len(unknown) - 10} autres)" if len(unknown) > 10 else ""
-        raise CsvError(f"ligne 1 : colonnes inconnues : {listed}{more}")
+        more = _(" (et {n} autres)", n=len(unknown) - 10) if len(unknown) > 10 else ""
+        raise CsvError(_("ligne 1 : colonnes inconnues : {names}", names=listed) + more)
     if len(set(names)) != len(names):
-        raise CsvError("ligne 1 : colonne en double")
+        raise CsvError(_("ligne 1 : colonne en double"))
     return names
 
 
 def _agent(line: int, names: list[str], raw: list[str]) -> AgentRow | str:
     """One row, checked: the row or the error line."""
     if len(raw) > len(names):
-        return f"ligne {line} : trop de colonnes"
+        return _("ligne {line} : trop de colonnes", line=line)
     values = {name: (raw[i] if i < len(raw) else "").strip() for i, name in enumerate(names)}
     pid = values.get("id", "")
     email = values.get("email") or None
     tz = values.get("timezone") or None
     locale = values.get("locale") or None
     if not pid:
-        return f"ligne {line} : identifiant manquant"
+        return _("ligne {line} : identifiant manquant", line=line)
     if not is_clean_id(pid):
-        return f"ligne {line} : identifiant invalide {_short(pid)}"
+        return _("ligne {line} : identifiant invalide {value}", line=line, value=_short(pid))
     service = clean_line(values.get("service", ""), 100)
     if not service:
-        return f"ligne {line} : service manquant pour {pid}"
+        return _("ligne {line} : service manquant pour {id}", line=line, id=pid)
     if tz and not is_canonical_timezone(tz):
-        return f"ligne {line} : fuseau horaire inconnu {_short(tz)}"
+        return _("ligne {line} : fuseau horaire inconnu {value}", line=line, value=_short(tz))
     if locale and locale not in {"fr", "en"}:
-        return f"ligne {line} : langue inconnue {_short(locale)} (fr ou en)"
+        return _(
+            "ligne {line} : langue inconnue {value} (fr ou en)", line=line, value=_short(locale)
+        )
     if email and ("@" not in email or not is_clean_id(email)):
-        return f"ligne {line} : adresse électronique invalide {_short(email)}"
+        return _(
+            "ligne {line} : adresse électronique invalide {value}", line=line, value=_short(email)
+        )
     name = clean_display_name(values.get("display_name", "")) or ""
     return AgentRow(line, pid, name, service, email, tz, locale)
 
@@ -211,9 +218,11 @@ def check_agents_csv(
                 if isinstance(row, AgentRow):
                     key = id_fingerprint(row.platform_id)
                     if key in seen:
-                        row = (
-                            f"ligne {line} : identifiant {row.platform_id} en double "
-                            f"(déjà ligne {seen[key]})"
+                        row = _(
+                            "ligne {line} : identifiant {id} en double (déjà ligne {first})",
+                            line=line,
+                            id=row.platform_id,
+                            first=seen[key],
                         )
                     else:
                         seen[key] = line
@@ -228,9 +237,9 @@ def check_agents_csv(
     except CsvError as exc:
         errors.append(str(exc))
     if hidden:
-        errors.append(f"… et {hidden} autres erreurs")
+        errors.append(_("… et {n} autres erreurs", n=hidden))
     if not count and not errors:
-        errors.append("aucun agent dans le fichier")
+        errors.append(_("aucun agent dans le fichier"))
     return count, errors
 
 
@@ -257,7 +266,9 @@ def parse_agents_csv(path: Path) -> tuple[list[AgentRow], list[str]]:
 def figure_cell(figure: Figure) -> str | int:
     """A figure in a CSV cell: the number, or the French wording of the disclosure rule."""
     return figure.as_text(
-        fewer="moins de {n}", almost="presque tous (moins de {n} exceptions)", hidden="masqué"
+        fewer=_("moins de {n}"),
+        almost=_("presque tous (moins de {n} exceptions)"),
+        hidden=_("masqué"),
     )
 
 

@@ -20,13 +20,9 @@ from bot import logs
 from bot.cli.common import fail, state
 from bot.config import Settings, config_file_in_use
 from bot.runner import store_for
+from bot.translation import gettext as _
 from storage.db import current_revision
 from storage.uow import Store
-
-HINT = (
-    "créez-la avec « pixbot --config FICHIER db upgrade », ou, si elle existe déjà ailleurs, "
-    "indiquez la configuration qui la désigne (--config FICHIER ou PIXBOT_CONFIG)"
-)
 
 
 def shown_url(url: str) -> str:
@@ -47,10 +43,12 @@ def _sqlite_file(parsed: URL) -> Path | None:
 def where_from(cfg_file: Path | None) -> str:
     """Where ``bot.database_url`` came from, in a few words."""
     if os.environ.get("PIXBOT_BOT__DATABASE_URL"):
-        return "variable PIXBOT_BOT__DATABASE_URL"
+        return _("variable PIXBOT_BOT__DATABASE_URL")
     if cfg_file is not None:
-        return f"configuration {cfg_file}"
-    return "valeur par défaut, sans configuration : ni --config, ni PIXBOT_CONFIG, ni ./pixbot.toml"
+        return _("configuration {file}", file=cfg_file)
+    return _(
+        "valeur par défaut, sans configuration : ni --config, ni PIXBOT_CONFIG, ni ./pixbot.toml"
+    )
 
 
 def label(cfg: Settings) -> str:
@@ -58,7 +56,7 @@ def label(cfg: Settings) -> str:
     try:
         shown = shown_url(cfg.bot.database_url)
     except sa_exc.ArgumentError:
-        shown = "adresse illisible"
+        shown = _("adresse illisible")
     return f"{shown} ({where_from(config_file_in_use(state.config))})"
 
 
@@ -73,19 +71,24 @@ def check_folder(cfg: Settings) -> None:
     if path is not None and not path.parent.is_dir():
         folder = path.parent.absolute()
         raise fail(
-            f"Base de données inaccessible, {label(cfg)} : le dossier {folder} n'existe pas "
-            f"(ou n'est pas un dossier) ; créez-le (install -d -m 700 -o pixbot {folder}) ou "
-            "corrigez bot.database_url.",
+            _(
+                "Base de données inaccessible, {database} : le dossier {folder} n'existe pas (ou "
+                "n'est pas un dossier) ; créez-le (install -d -m 700 -o pixbot {folder}) ou "
+                "corrigez bot.database_url.",
+                database=label(cfg),
+                folder=folder,
+            ),
             2,
         )
 
 
 def announce(cfg: Settings) -> None:
     """The one line naming the database a command works on (stderr: stdout stays for data)."""
+    line = _("Base de données : {database}", database=label(cfg))
     if logs.is_json():
-        logs.emit(logging.INFO, f"Base de données : {label(cfg)}")
+        logs.emit(logging.INFO, line)
     else:
-        typer.echo(f"Base de données : {label(cfg)}", err=True)
+        typer.echo(line, err=True)
 
 
 def open_store(cfg: Settings, *, create: bool = False, upgrade: bool = True) -> Store:
@@ -100,15 +103,28 @@ def open_store(cfg: Settings, *, create: bool = False, upgrade: bool = True) -> 
     parsed = make_url(url)
     path = _sqlite_file(parsed) if parsed.get_backend_name() == "sqlite" else None
     if path is not None and not create and not path.exists():
-        raise fail(f"Base de données absente, {label(cfg)} : elle n'existe pas encore ; {HINT}.", 2)
+        raise fail(
+            _(
+                "Base de données absente, {database} : elle n'existe pas encore ; créez-la avec "
+                "« pixbot --config FICHIER db upgrade », ou, si elle existe déjà ailleurs, "
+                "indiquez la configuration qui la désigne (--config FICHIER ou PIXBOT_CONFIG).",
+                database=label(cfg),
+            ),
+            2,
+        )
     store: Store | None = None
     try:
         store = store_for(cfg)
         if not create and current_revision(store.database.engine) is None:
             store.close()
             raise fail(
-                f"Base de données vide, {label(cfg)} : elle n'a pas encore les tables de pixbot ; "
-                f"{HINT}.",
+                _(
+                    "Base de données vide, {database} : elle n'a pas encore les tables de pixbot ; "
+                    "créez-la avec « pixbot --config FICHIER db upgrade », ou, si elle existe déjà "
+                    "ailleurs, indiquez la configuration qui la désigne (--config FICHIER ou "
+                    "PIXBOT_CONFIG).",
+                    database=label(cfg),
+                ),
                 2,
             )
         if upgrade:
@@ -127,10 +143,11 @@ def explain(error: BaseException, cfg: Settings) -> str:
     """One French line for a database that cannot be used: what is wrong, what to check."""
     shown = label(cfg)
     if isinstance(error, sa_exc.ArgumentError):
-        return (
-            f"Base de données inaccessible, {shown} : bot.database_url n'est pas une adresse de "
+        return _(
+            "Base de données inaccessible, {database} : bot.database_url n'est pas une adresse de "
             "base ; exemple : sqlite:////var/lib/pixbot/pixbot.db ou "
-            "postgresql://pixbot@localhost/pixbot."
+            "postgresql://pixbot@localhost/pixbot.",
+            database=shown,
         )
     parsed = make_url(cfg.bot.database_url)
     original = getattr(error, "orig", None) or error
@@ -138,68 +155,101 @@ def explain(error: BaseException, cfg: Settings) -> str:
     low = text.lower()
     server = f"{parsed.host or 'localhost'}:{parsed.port or 5432}"
     if isinstance(error, sa_exc.NoSuchModuleError | ModuleNotFoundError | ImportError):
-        return (
-            f"Base de données non prise en charge, {shown} : pixbot utilise SQLite "
+        return _(
+            "Base de données non prise en charge, {database} : pixbot utilise SQLite "
             "(sqlite:////var/lib/pixbot/pixbot.db) ou PostgreSQL "
-            "(postgresql://pixbot@localhost/pixbot). Corrigez bot.database_url."
+            "(postgresql://pixbot@localhost/pixbot). Corrigez bot.database_url.",
+            database=shown,
         )
     hints = (
         (
             "password authentication failed",
-            "mot de passe refusé pour l'utilisateur "
-            f"{parsed.username} : vérifiez le mot de passe dans bot.database_url "
-            "(ou PIXBOT_BOT__DATABASE_URL) et pg_hba.conf",
+            _(
+                "mot de passe refusé pour l'utilisateur {user} : vérifiez le mot de passe dans "
+                "bot.database_url (ou PIXBOT_BOT__DATABASE_URL) et pg_hba.conf",
+                user=parsed.username,
+            ),
         ),
         (
             "no password supplied",
-            "le serveur demande un mot de passe : ajoutez-le à "
-            "bot.database_url (postgresql://pixbot:MOT_DE_PASSE@hôte/pixbot), de préférence par "
-            "PIXBOT_BOT__DATABASE_URL",
+            _(
+                "le serveur demande un mot de passe : ajoutez-le à bot.database_url "
+                "(postgresql://pixbot:MOT_DE_PASSE@hôte/pixbot), de préférence par "
+                "PIXBOT_BOT__DATABASE_URL"
+            ),
         ),
         (
             "role",
-            f"le rôle {parsed.username} n'existe pas sur {server} : créez-le "
-            "(sudo -u postgres createuser --pwprompt pixbot)",
+            _(
+                "le rôle {user} n'existe pas sur {server} : créez-le "
+                "(sudo -u postgres createuser --pwprompt pixbot)",
+                user=parsed.username,
+                server=server,
+            ),
         ),
         (
             "does not exist",
-            f"la base {parsed.database} n'existe pas sur {server} : créez-la "
-            "(sudo -u postgres createdb --owner pixbot pixbot) puis « pixbot db upgrade »",
+            _(
+                "la base {name} n'existe pas sur {server} : créez-la "
+                "(sudo -u postgres createdb --owner pixbot pixbot) puis « pixbot db upgrade »",
+                name=parsed.database,
+                server=server,
+            ),
         ),
         (
             "connection refused",
-            f"aucun serveur PostgreSQL n'écoute sur {server} : vérifiez "
-            "qu'il tourne, son adresse et son port",
+            _(
+                "aucun serveur PostgreSQL n'écoute sur {server} : vérifiez qu'il tourne, son "
+                "adresse et son port",
+                server=server,
+            ),
         ),
         (
             "could not translate host name",
-            f"hôte inconnu {parsed.host} : vérifiez le nom du serveur dans bot.database_url",
+            _(
+                "hôte inconnu {host} : vérifiez le nom du serveur dans bot.database_url",
+                host=parsed.host,
+            ),
         ),
-        ("timeout", f"le serveur {server} ne répond pas : vérifiez le réseau et le pare-feu"),
+        (
+            "timeout",
+            _(
+                "le serveur {server} ne répond pas : vérifiez le réseau et le pare-feu",
+                server=server,
+            ),
+        ),
         (
             "unable to open database file",
-            "fichier SQLite impossible à ouvrir : vérifiez que "
-            "l'utilisateur qui lance pixbot peut lire et écrire le fichier et son dossier",
+            _(
+                "fichier SQLite impossible à ouvrir : vérifiez que l'utilisateur qui lance pixbot "
+                "peut lire et écrire le fichier et son dossier"
+            ),
         ),
         (
             "readonly database",
-            "base SQLite en lecture seule : vérifiez les droits du fichier, "
-            "de son dossier et des fichiers -wal et -shm",
+            _(
+                "base SQLite en lecture seule : vérifiez les droits du fichier, de son dossier et "
+                "des fichiers -wal et -shm"
+            ),
         ),
         (
             "file is not a database",
-            "ce fichier n'est pas une base SQLite : vérifiez le chemin dans bot.database_url",
+            _("ce fichier n'est pas une base SQLite : vérifiez le chemin dans bot.database_url"),
         ),
         (
             "permission denied",
-            "accès refusé : vérifiez les droits de l'utilisateur qui lance pixbot sur la base",
+            _("accès refusé : vérifiez les droits de l'utilisateur qui lance pixbot sur la base"),
         ),
     )
     for needle, hint in hints:
         if needle in low and (needle != "role" or "does not exist" in low):
-            return f"Base de données inaccessible, {shown} : {hint}."
+            return _(
+                "Base de données inaccessible, {database} : {hint}.", database=shown, hint=hint
+            )
     detail = f"{type(original).__name__} : {text}" if text else type(original).__name__
-    return (
-        f"Base de données inaccessible, {shown} : {detail}. Vérifiez bot.database_url, que le "
-        "serveur tourne et que l'utilisateur de pixbot y a accès."
+    return _(
+        "Base de données inaccessible, {database} : {detail}. Vérifiez bot.database_url, que le "
+        "serveur tourne et que l'utilisateur de pixbot y a accès.",
+        database=shown,
+        detail=detail,
     )

@@ -55,7 +55,10 @@ class SpoolFile:
         try:
             spool.open()
         except SpoolLocked:
-            log.warning("Slack spool in use by a running bot: its own erasure check applies")
+            log.warning(
+                "Spool Slack utilisé par un bot en marche : sa propre vérification d'effacement "
+                "s'applique"
+            )
             return
         try:
             await spool.forget(person.needles())

@@ -11,6 +11,7 @@ import typer
 
 from bot.cli.common import settings
 from bot.cli.database import open_store
+from bot.translation import gettext as _
 
 faq_app = typer.Typer(help="La FAQ.", no_args_is_help=True, rich_markup_mode=None)
 
@@ -63,7 +64,7 @@ def faq_unanswered(
         typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
         return
     if not questions:
-        typer.echo("Aucune question sans réponse.")
+        typer.echo(_("Aucune question sans réponse."))
     for q in questions:
         when = q.asked_at.astimezone(tz).strftime("%d/%m/%Y %H:%M")
         typer.echo(f"{when}\t{q.service or '-'}\t{q.text}")

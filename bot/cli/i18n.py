@@ -1,9 +1,13 @@
-"""The command line's own words in French (English with ``--lang en`` or an English locale).
+"""The command line's words in French (English with ``--lang en`` or an English locale).
 
-Typer (0.29 and later) vendors Click without gettext, so its messages cannot be translated by a
-catalogue at the source: the usage errors and help screens are translated where they are shown,
-from ``bot/messages/cli/fr.yaml`` (whole-message patterns, so that a Click wording we do not know
-stays English rather than half-translated). pixbot's own help and messages are French.
+Typer (0.29 and later) vendors Click without gettext, so Click's own messages cannot be
+translated by a catalogue at the source: the usage errors and help screens are translated where
+they are shown, from ``bot/messages/cli/fr.yaml`` (whole-message patterns, so that a Click
+wording we do not know stays English rather than half-translated).
+
+pixbot's own help texts (commands, options, arguments) and messages are French in the code and
+English through :mod:`bot.translation`'s catalogue: the help texts of the command being shown are
+translated just before Click formats them, the messages where they are written (``gettext``).
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from typing import IO, Any
 import yaml
 from typer import _click as click_impl
 
-LANGUAGES = ("fr", "en")
-_language = "fr"
+from bot import translation
+
+LANGUAGES = translation.LANGUAGES
 
 
 @cache
@@ -33,28 +38,17 @@ def _catalogue() -> tuple[dict[str, str], list[tuple[re.Pattern[str], str, int]]
 
 
 def choose_language(argv: Sequence[str], environ: Mapping[str, str]) -> str:
-    """``--lang X`` on the command line, else the locale (LC_ALL, LC_MESSAGES, LANG): English
-    for an English locale, French otherwise."""
-    for index, arg in enumerate(argv):
-        if arg == "--lang" and index + 1 < len(argv):
-            return argv[index + 1] if argv[index + 1] in LANGUAGES else "fr"
-        if arg.startswith("--lang="):
-            value = arg.partition("=")[2]
-            return value if value in LANGUAGES else "fr"
-    for name in ("LC_ALL", "LC_MESSAGES", "LANG"):
-        value = environ.get(name, "")
-        if value:
-            return "en" if value.lower().startswith("en") else "fr"
-    return "fr"
+    """``--lang X`` on the command line, else the locale (:func:`translation.choose_language`)."""
+    return translation.choose_language(argv, environ)
 
 
 def language() -> str:
-    return _language
+    return translation.language()
 
 
 def message(text: str) -> str:
     """One of Click's messages in the current language."""
-    if _language == "en":
+    if language() == "en":
         return text
     _headings, patterns = _catalogue()
     for pattern, french, inner in patterns:
@@ -74,7 +68,7 @@ def message(text: str) -> str:
 
 def screen(text: str) -> str:
     """A help screen or usage line: Click's headings in the current language."""
-    if _language == "en":
+    if language() == "en":
         return text
     headings, _patterns = _catalogue()
     for english, french in headings.items():
@@ -96,8 +90,25 @@ def _show_error(self: Any, file: IO[Any] | None = None) -> None:
     click_impl.echo(screen("Error: ") + message(self.format_message()), file=file, err=file is None)
 
 
+def translate_help(command: Any) -> None:
+    """pixbot's help texts of ``command``, its parameters and its subcommands in the current
+    language (Typer builds the Click commands afresh for every run: changing them is safe)."""
+    if language() == "fr":
+        return
+    for name in ("help", "short_help", "epilog"):
+        value = getattr(command, name, None)
+        if isinstance(value, str):
+            setattr(command, name, translation.translate(value))
+    for param in getattr(command, "params", []):
+        if isinstance(getattr(param, "help", None), str):
+            param.help = translation.translate(param.help)
+    for sub in getattr(command, "commands", {}).values():
+        translate_help(sub)
+
+
 def _translated_help(original: Callable[[Any, Any], str]) -> Callable[[Any, Any], str]:
     def get_help(self: Any, ctx: Any) -> str:
+        translate_help(self)
         return screen(original(self, ctx))
 
     get_help.__wrapped__ = original  # type: ignore[attr-defined]
@@ -106,8 +117,7 @@ def _translated_help(original: Callable[[Any, Any], str]) -> Callable[[Any, Any]
 
 def install(lang: str) -> None:
     """Speak ``lang`` from now on (idempotent)."""
-    global _language
-    _language = lang if lang in LANGUAGES else "fr"
+    translation.set_language(lang)
     # Class attributes of Typer's vendored Click, replaced once (setattr: they are methods).
     setattr(click_impl.exceptions.UsageError, "show", _show_usage_error)  # noqa: B010
     setattr(click_impl.exceptions.ClickException, "show", _show_error)  # noqa: B010

@@ -25,6 +25,8 @@ from bot.core import ErasedPerson
 from bot.privacy import clean_display_name
 from bot.render import Renderer
 from bot.text import clean_line
+from bot.translation import gettext as _
+from bot.translation import language
 from storage.uow import UnitOfWork
 
 ambassador_app = typer.Typer(
@@ -51,16 +53,16 @@ def ambassador_add(
     pid = check_id(platform_id)
     service_name = clean_line(service, 100)
     if not service_name:
-        raise fail("Le nom du service est vide.", 2)
+        raise fail(_("Le nom du service est vide."), 2)
     store = open_store(settings())
     with store.transaction() as uow:
         person = uow.people.ensure(pid, clean_display_name(display_name), now())
         added = uow.roles.add(person.id, "ambassador", service_name)
         uow.audit.add("cli", "ambassador_add", now(), detail=f"{pid} {service_name}")
     typer.echo(
-        f"{pid} est ambassadeur pour {service_name}."
+        _("{id} est ambassadeur pour {service}.", id=pid, service=service_name)
         if added
-        else f"{pid} était déjà ambassadeur pour {service_name}."
+        else _("{id} était déjà ambassadeur pour {service}.", id=pid, service=service_name)
     )
 
 
@@ -83,8 +85,16 @@ def ambassador_remove(
         if removed:
             uow.audit.add("cli", "ambassador_remove", now(), detail=f"{pid} {service or '*'}")
     if not removed:
-        raise fail(f"{pid} n'est pas ambassadeur{' pour ' + service if service else ''}.")
-    typer.echo(f"{pid} n'est plus ambassadeur{' pour ' + service if service else ''}.")
+        raise fail(
+            _("{id} n'est pas ambassadeur pour {service}.", id=pid, service=service)
+            if service
+            else _("{id} n'est pas ambassadeur.", id=pid)
+        )
+    typer.echo(
+        _("{id} n'est plus ambassadeur pour {service}.", id=pid, service=service)
+        if service
+        else _("{id} n'est plus ambassadeur.", id=pid)
+    )
 
 
 @ambassador_app.command("list")
@@ -104,7 +114,7 @@ def ambassador_list(
         typer.echo(json.dumps(payload, ensure_ascii=False))
         return
     if not holders:
-        typer.echo("Aucun ambassadeur.")
+        typer.echo(_("Aucun ambassadeur."))
     for person, service in holders:
         typer.echo(f"{person.platform_id}\t{person.display_name or ''}\t{service}")
 
@@ -123,7 +133,11 @@ def admin_add(
         person = uow.people.ensure(pid, None, now())
         added = uow.roles.add(person.id, "admin")
         uow.audit.add("cli", "admin_add", now(), detail=pid)
-    typer.echo(f"{pid} est administrateur." if added else f"{pid} était déjà administrateur.")
+    typer.echo(
+        _("{id} est administrateur.", id=pid)
+        if added
+        else _("{id} était déjà administrateur.", id=pid)
+    )
 
 
 @admin_app.command("remove")
@@ -140,8 +154,8 @@ def admin_remove(
         person = uow.people.by_platform_id(pid)
         removed = uow.roles.remove(person.id, "admin") if person else 0
     if not removed:
-        raise fail(f"{pid} n'est pas administrateur.")
-    typer.echo(f"{pid} n'est plus administrateur.")
+        raise fail(_("{id} n'est pas administrateur.", id=pid))
+    typer.echo(_("{id} n'est plus administrateur.", id=pid))
 
 
 @admin_app.command("list")
@@ -150,7 +164,7 @@ def admin_list() -> None:
     cfg = settings()
     store = open_store(cfg)
     with store.transaction() as uow:
-        ids = {p.platform_id for p, _ in uow.roles.holders("admin")}
+        ids = {p.platform_id for p, _service in uow.roles.holders("admin")}
     for pid in sorted(ids | set(cfg.bot.admins)):
         typer.echo(pid)
 
@@ -173,7 +187,7 @@ def agents_import(
     if errors:
         for error in errors:
             typer.echo(error, err=True)
-        raise fail("Import annulé : aucun agent n'a été importé.")
+        raise fail(_("Import annulé : aucun agent n'a été importé."))
     from storage.repositories.people import AgentRecord
 
     cfg = settings()
@@ -185,10 +199,10 @@ def agents_import(
     if clashes:
         for clash in clashes:
             typer.echo(clash, err=True)
-        raise fail("Import annulé : aucun agent n'a été importé.")
+        raise fail(_("Import annulé : aucun agent n'a été importé."))
     created = updated = skipped = 0
     size, pause = import_pacing(cfg.limits, store)
-    with progress(count, "Import des agents") as bar:
+    with progress(count, _("Import des agents")) as bar:
         # One bulk upsert per transaction: a running bot waits at most one batch.
         for batch in batched(read_agents_csv(file), size, pause):
             with store.transaction() as uow:
@@ -226,7 +240,7 @@ def agents_import(
             bar.advance(len(batch))
     with store.transaction() as uow:
         uow.audit.add("cli", "agents_import", now(), count=created + updated, detail=file.name)
-    renderer = Renderer(cfg.bot.locale, cfg.bot.timezone)
+    renderer = Renderer(language(), cfg.bot.timezone)
     typer.echo(
         renderer.render("cli_agents_imported", created=created, updated=updated, skipped=skipped)
     )
@@ -250,12 +264,18 @@ def forget(
             uow.audit.add("cli", "forget", now(), detail=alias)
             erased = ErasedPerson(pid, now(), person.display_name, person.email)
     if erased is None:
-        raise fail(f"Personne inconnue : {pid}")
+        raise fail(_("Personne inconnue : {id}", id=pid))
     failed = run_offline(offline_pipeline(cfg, store), erased)
     store.close()
     if failed:
-        raise fail(f"Données de {pid} effacées de la base ; à reprendre : {', '.join(failed)}.")
-    typer.echo(f"Données de {pid} effacées.")
+        raise fail(
+            _(
+                "Données de {id} effacées de la base ; à reprendre : {steps}.",
+                id=pid,
+                steps=", ".join(failed),
+            )
+        )
+    typer.echo(_("Données de {id} effacées.", id=pid))
 
 
 class EmailCheck:
@@ -278,7 +298,12 @@ class EmailCheck:
         key = row.email.strip().lower()
         if key in self.seen:
             self.problems.append(
-                f"ligne {row.line} : adresse {row.email} déjà utilisée ligne {self.seen[key][0]}"
+                _(
+                    "ligne {line} : adresse {email} déjà utilisée ligne {first}",
+                    line=row.line,
+                    email=row.email,
+                    first=self.seen[key][0],
+                )
             )
             return
         self.seen[key] = (row.line, row.email, row.platform_id)
@@ -289,8 +314,14 @@ class EmailCheck:
         for key, (line, email, platform_id) in self.seen.items():
             others = [p for p in owners.get(key, []) if p.platform_id != platform_id]
             if any(id_fingerprint(p.platform_id) not in self.in_file for p in others):
-                problems.append(f"ligne {line} : adresse {email} déjà utilisée par un autre agent")
+                problems.append(
+                    _(
+                        "ligne {line} : adresse {email} déjà utilisée par un autre agent",
+                        line=line,
+                        email=email,
+                    )
+                )
         if len(problems) > MAX_LISTED_ERRORS:
             hidden = len(problems) - MAX_LISTED_ERRORS
-            problems = [*problems[:MAX_LISTED_ERRORS], f"… et {hidden} autres erreurs"]
+            problems = [*problems[:MAX_LISTED_ERRORS], _("… et {n} autres erreurs", n=hidden)]
         return problems

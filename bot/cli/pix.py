@@ -21,20 +21,25 @@ from bot.core import SystemClock
 from bot.pix.client import PixError
 from bot.services.pix_apply import SyncReport
 from bot.services.pix_sync import Overview, PixSync, client_from
+from bot.translation import gettext as _
 
-pix_app = typer.Typer(help="L'API organisations de Pix (MaDDo).", no_args_is_help=True)
+pix_app = typer.Typer(
+    help="L'API organisations de Pix (MaDDo).", no_args_is_help=True, rich_markup_mode=None
+)
 
-REASONS = {
-    "unknown": "aucun agent",
-    "outside": "hors du public de la campagne",
-    "ambiguous": "adresse partagée par plusieurs agents",
-}
+
+def _reasons() -> dict[str, str]:
+    return {
+        "unknown": _("aucun agent"),
+        "outside": _("hors du public de la campagne"),
+        "ambiguous": _("adresse partagée par plusieurs agents"),
+    }
 
 
 def _service(cfg: Settings) -> PixSync:
     client = client_from(cfg, SystemClock())
     if client is None:
-        raise fail("Synchronisation Pix désactivée : [pix] api_url est vide.")
+        raise fail(_("Synchronisation Pix désactivée : [pix] api_url est vide."))
     store = open_store(cfg)
     return PixSync(
         client,
@@ -47,16 +52,17 @@ def _service(cfg: Settings) -> PixSync:
 
 def _moment(value: object, tz: ZoneInfo) -> str:
     if not isinstance(value, datetime):
-        return "jamais"
+        return _("jamais")
     return value.astimezone(tz).strftime("%Y-%m-%d %H:%M")
 
 
 def _unmatched(counts: dict[str, int]) -> str:
     total = sum(counts.values())
     if not total:
-        return "aucune participation sans correspondance"
-    parts = ", ".join(f"{n} {REASONS.get(reason, reason)}" for reason, n in sorted(counts.items()))
-    return f"{total} participations sans correspondance ({parts})"
+        return _("aucune participation sans correspondance")
+    reasons = _reasons()
+    parts = ", ".join(f"{n} {reasons.get(reason, reason)}" for reason, n in sorted(counts.items()))
+    return _("{n} participations sans correspondance ({reasons})", n=total, reasons=parts)
 
 
 @pix_app.command("status")
@@ -75,37 +81,53 @@ def status() -> None:
     try:
         overview = asyncio.run(look())
     except PixError as error:
-        raise fail(f"API Pix ({cfg.pix.api_url}) : {error}") from None
-    typer.echo(f"API Pix : {cfg.pix.api_url} (client {cfg.pix.client_id})")
-    expiry = _moment(overview.token_expires, tz) if overview.token_expires else "non indiquée"
-    typer.echo(f"Jeton : obtenu (expiration : {expiry})")
-    typer.echo(f"Organisations visibles : {len(overview.organizations)}")
+        raise fail(_("API Pix ({url}) : {error}", url=cfg.pix.api_url, error=error)) from None
+    typer.echo(
+        _("API Pix : {url} (client {client})", url=cfg.pix.api_url, client=cfg.pix.client_id)
+    )
+    expiry = _moment(overview.token_expires, tz) if overview.token_expires else _("non indiquée")
+    typer.echo(_("Jeton : obtenu (expiration : {expiry})", expiry=expiry))
+    typer.echo(_("Organisations visibles : {n}", n=len(overview.organizations)))
     for organization, campaigns in overview.organizations:
         archived = sum(1 for c in campaigns if c.archived)
         typer.echo(
-            f"  • {organization.id} {organization.name} : {len(campaigns)} campagnes"
-            + (f" (dont {archived} archivées)" if archived else "")
+            _(
+                "  • {id} {name} : {n} campagnes",
+                id=organization.id,
+                name=organization.name,
+                n=len(campaigns),
+            )
+            + (_(" (dont {n} archivées)", n=archived) if archived else "")
         )
-    typer.echo("Campagnes pixbot :" if overview.campaigns else "Aucune campagne pixbot ouverte.")
+    typer.echo(
+        _("Campagnes pixbot :") if overview.campaigns else _("Aucune campagne pixbot ouverte.")
+    )
     for item in overview.campaigns:
         c, link = item.campaign, item.link
         head = f"  • {c.code} ({c.service}, {c.status.value})"
         if link is None:
             typer.echo(
-                f"{head} : pas encore liée"
-                + ("" if item.visible else " (code absent des campagnes visibles)")
+                _("{head} : pas encore liée", head=head)
+                + ("" if item.visible else _(" (code absent des campagnes visibles)"))
             )
             continue
-        line = (
-            f"{head} : campagne Pix {link.pix_campaign_id}, dernière synchronisation "
-            f"{_moment(link.last_sync_at, tz)}, {_unmatched(item.unmatched)}"
+        line = _(
+            "{head} : campagne Pix {id}, dernière synchronisation {moment}, {unmatched}",
+            head=head,
+            id=link.pix_campaign_id,
+            moment=_moment(link.last_sync_at, tz),
+            unmatched=_unmatched(item.unmatched),
         )
         if link.matched_by_name:
-            line += f", {link.matched_by_name} rapprochées par le nom seul (à vérifier)"
+            line += _(", {n} rapprochées par le nom seul (à vérifier)", n=link.matched_by_name)
         typer.echo(line)
         if link.last_error:
             typer.echo(
-                f"    dernière erreur ({_moment(link.last_error_at, tz)}) : {link.last_error}"
+                _(
+                    "    dernière erreur ({moment}) : {error}",
+                    moment=_moment(link.last_error_at, tz),
+                    error=link.last_error,
+                )
             )
 
 
@@ -113,21 +135,25 @@ def describe(report: SyncReport) -> str:
     """One line per campaign: counts only."""
     head = f"{report.code} ({report.service})"
     if report.error is not None:
-        return f"{head} : échec — {report.error}"
+        return _("{head} : échec — {error}", head=head, error=report.error)
     line = (
-        f"{head} : {report.fetched} participations lues"
-        + (" (toutes)" if report.full else "")
-        + f", {report.completed} terminés, {report.started} commencés, "
-        f"{report.unchanged} sans changement"
+        _("{head} : {n} participations lues", head=head, n=report.fetched)
+        + (_(" (toutes)") if report.full else "")
+        + _(
+            ", {completed} terminés, {started} commencés, {unchanged} sans changement",
+            completed=report.completed,
+            started=report.started,
+            unchanged=report.unchanged,
+        )
     )
     if report.by_name:
-        line += f", {report.by_name} rapprochées par le nom seul (à vérifier)"
+        line += _(", {n} rapprochées par le nom seul (à vérifier)", n=report.by_name)
     if report.unmatched_total:
         line += ", " + _unmatched(report.unmatched)
     if report.erased:
-        line += f", {report.erased} de personnes effacées (ignorées)"
+        line += _(", {n} de personnes effacées (ignorées)", n=report.erased)
     if report.skipped:
-        line += f", {report.skipped} illisibles (ignorées)"
+        line += _(", {n} illisibles (ignorées)", n=report.skipped)
     return line + "."
 
 
@@ -150,7 +176,7 @@ def sync(
         try:
             code = parse_code(code).code
         except ParseError:
-            raise fail(f"Code de campagne invalide : {code!r}", 2) from None
+            raise fail(_("Code de campagne invalide : {code}", code=repr(code)), 2) from None
     cfg = settings()
     service = _service(cfg)
 
@@ -163,10 +189,13 @@ def sync(
     reports = asyncio.run(run())
     if not reports:
         raise fail(
-            f"Aucune campagne lancée avec le code {code} (la synchronisation commence au"
-            " lancement)."
+            _(
+                "Aucune campagne lancée avec le code {code} (la synchronisation commence au "
+                "lancement).",
+                code=code,
+            )
             if code
-            else "Aucune campagne en cours à synchroniser."
+            else _("Aucune campagne en cours à synchroniser.")
         )
     for report in reports:
         typer.echo(describe(report))

@@ -14,6 +14,7 @@ from bot.cli.common import ConfigOption, fail, now, settings, state
 from bot.cli.database import announce, check_folder, open_store, shown_url
 from bot.cli.progress import progress
 from bot.config import ConfigError, Settings, check_platform
+from bot.translation import gettext as _
 
 db_app = typer.Typer(help="Base de données.", no_args_is_help=True, rich_markup_mode=None)
 
@@ -38,7 +39,7 @@ def run(
 
     overrides: dict[str, Any] = {}
     if platform is not None and platform not in {"console", "matrix", "slack"}:
-        raise fail(f"Plateforme inconnue : {platform} (console, matrix ou slack).", 2)
+        raise fail(_("Plateforme inconnue : {name} (console, matrix ou slack).", name=platform), 2)
     cfg = settings(config, **({"bot": {"platform": platform}} if platform and not demo else {}))
     logs.configure("INFO" if state.verbose else cfg.log.level, state.log_format or cfg.log.format)
     if demo:
@@ -47,7 +48,7 @@ def run(
         try:
             check_platform(cfg)
         except ConfigError as error:
-            raise fail(f"Configuration invalide : {error}", 2) from None
+            raise fail(_("Configuration invalide : {error}", error=error), 2) from None
     if not demo:
         check_folder(cfg)
         announce(cfg)
@@ -88,7 +89,7 @@ def db_upgrade(config: ConfigOption = None) -> None:
     cfg = settings(config)
     store = open_store(cfg, create=True)
     store.close()
-    typer.echo(f"Base à jour : {shown_url(cfg.bot.database_url)}")
+    typer.echo(_("Base à jour : {url}", url=shown_url(cfg.bot.database_url)))
 
 
 @db_app.command("backup")
@@ -109,11 +110,11 @@ def db_backup(
     check_folder(cfg)
     announce(cfg)
     try:
-        with progress(None, "Sauvegarde (pages)") as bar:
+        with progress(None, _("Sauvegarde (pages)")) as bar:
             pages = backup_sqlite(cfg.bot.database_url, target, bar.update, overwrite=force)
     except BackupError as error:
-        raise fail(f"Sauvegarde refusée : {error}", 2) from None
-    typer.echo(f"Sauvegarde écrite : {target} ({pages} pages)")
+        raise fail(_("Sauvegarde refusée : {error}", error=error), 2) from None
+    typer.echo(_("Sauvegarde écrite : {file} ({n} pages)", file=target, n=pages))
 
 
 def purge(
@@ -131,13 +132,31 @@ def purge(
         report = apply_retention(store, now(), cfg.privacy.retention_days, dry_run=dry_run)
     finally:
         store.close()
-    verb = "seraient supprimés" if dry_run else "supprimés"
     typer.echo(
-        f"Campagnes terminées depuis plus de {cfg.privacy.retention_days} jours : "
-        f"{len(report.campaigns)} ({', '.join(report.campaigns) or 'aucune'})"
+        _(
+            "Campagnes terminées depuis plus de {days} jours : {n} ({codes})",
+            days=cfg.privacy.retention_days,
+            n=len(report.campaigns),
+            codes=", ".join(report.campaigns) or _("aucune"),
+        )
     )
+    counts = {
+        "people": report.people,
+        "deliveries": report.deliveries,
+        "events": report.participation_events,
+        "audiences": report.audiences,
+    }
     typer.echo(
-        f"{verb} : {report.people} personnes, {report.deliveries} messages, "
-        f"{report.participation_events} déclarations, {report.audiences} inscriptions ; "
-        "les effectifs par campagne et par service sont conservés."
+        _(
+            "Seraient supprimés : {people} personnes, {deliveries} messages, {events} "
+            "déclarations, {audiences} inscriptions ; les effectifs par campagne et par service "
+            "sont conservés.",
+            **counts,
+        )
+        if dry_run
+        else _(
+            "Supprimés : {people} personnes, {deliveries} messages, {events} déclarations, "
+            "{audiences} inscriptions ; les effectifs par campagne et par service sont conservés.",
+            **counts,
+        )
     )

@@ -85,7 +85,7 @@ class Dashboard:
         try:
             claims = verify(self.links.key, LINK, request.match_info["token"], now)
         except TokenError as error:
-            log.info("dashboard link refused: %s", error.reason)
+            log.info("lien du tableau de bord refusé : %s", error.reason)
             return self._refusal(error.reason)
         code = request.query.get("campagne", "")
 

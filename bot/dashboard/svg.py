@@ -15,8 +15,8 @@ from datetime import date
 from typing import Any
 
 from bot.charts import COLOURS, SEGMENTS, ChartData, curve, parse_labels, segments, visible_groups
+from bot.domain import StepView
 from bot.render import Renderer
-from scheduler.views import StepView
 
 WIDTH = 720
 BAR_LEFT = 170

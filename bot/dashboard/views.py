@@ -15,13 +15,12 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.charts import ChartData
-from bot.domain import Campaign, Person, Roles
+from bot.domain import Campaign, Person, Roles, StepView
 from bot.privacy import Figure, Shown
 from bot.services.campaigns import CampaignService, snapshot_moment
 from bot.services.charts import Pictures, chart_data, has_chart
 from bot.stats import CampaignStats, GroupStats
 from scheduler.planning import Planner
-from scheduler.views import StepView
 from storage.uow import UnitOfWork
 
 

@@ -13,9 +13,8 @@ from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from bot.faq.lexicon import Lexicon
-from bot.faq.tuning import CANONICAL_ZIPF, REAL_WORD_ZIPF
+from bot.faq.tuning import CANONICAL_ZIPF, MAX_PHRASE_WORDS, REAL_WORD_ZIPF
 
-MAX_PHRASE_WORDS = 6
 FUZZY_CACHE_SIZE = 4096
 CANONICAL_PREFIX = "#"
 IGNORED = "#_"  # the synonym "_" lists fillers to drop ("sans arrêt", "au juste")

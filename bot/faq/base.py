@@ -124,6 +124,13 @@ class FaqBase:
             stopwords=frozenset(split_words(data.get("stopwords"))),
             lexicon=lexicon if lexicon is not None else shared_lexicon(language),
         )
+        # Words that only acknowledge ("ok", "merci", "d'accord"): a leading part made of them is
+        # no part of the question (see asked()).
+        self._acknowledgements = frozenset(
+            word
+            for text in split_words(data.get("acknowledgements"))
+            for word in self._analyzer.words(text)
+        )
         raw_topics: Mapping[str, Any] = data["topics"]
         off_topic: Mapping[str, Any] = data.get("off_topic") or {}
         entries: dict[str, Mapping[str, Any]] = dict(raw_topics)
@@ -315,8 +322,16 @@ class FaqBase:
         share = min(1.0, (zipf - RARE_ZIPF) / (COMMON_ZIPF - RARE_ZIPF))
         return UNKNOWN_WEIGHT - share * (UNKNOWN_WEIGHT - COMMON_WEIGHT)
 
+    def asked(self, message: str) -> str:
+        """What ``message`` asks, without its leading acknowledgements ("ok merci. mais c'est
+        obligatoire ?" -> "c'est obligatoire ?"): "merci" must not read as small talk."""
+        return faq_clauses.without_acknowledgement(
+            message, self._analyzer.words, self._acknowledgements, self._analyzer.stopwords
+        )
+
     def match(self, question: str, service: str | None = None) -> FaqMatch:
         """The best topic for ``question`` (and any other it asks about), or an abstention."""
+        question = self.asked(question)
         tokens = self._analyzer.weighted_tokens(question)
         decision = self._decide(tokens, question)
         best, score, see_also = decision.topic, decision.score, decision.see_also
@@ -374,6 +389,7 @@ class FaqBase:
     def decision_signals(self, question: str) -> tuple[str | None, tuple[float, ...]]:
         """The candidate topic and what the answer-or-abstain model weighs (``faqbuild``
         fits that model on held-out questions)."""
+        question = self.asked(question)
         ranked, signals = self._candidate(self._analyzer.weighted_tokens(question), question)
         return (ranked[0][0] if ranked else None), signals
 

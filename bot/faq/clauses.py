@@ -7,10 +7,10 @@ None when the piece has fewer than ``min_words`` content words.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from bot.faq.decision import Decision
-from bot.faq.tuning import CONJUNCTIONS, MIN_CLAUSE_WORDS, SENTENCES
+from bot.faq.tuning import ACKNOWLEDGEMENT_END, CONJUNCTIONS, MIN_CLAUSE_WORDS, SENTENCES
 
 Decide = Callable[[str, int], Decision | None]
 
@@ -35,3 +35,24 @@ def clause_topics(question: str, decide: Decide, needed: float) -> list[str]:
         if decision.topic not in found:
             found.append(decision.topic)
     return found if len(found) >= 2 else []
+
+
+def without_acknowledgement(
+    message: str,
+    words: Callable[[str], list[str]],
+    acknowledgements: Collection[str],
+    fillers: Collection[str],
+) -> str:
+    """The message without its leading acknowledgements ("ok merci. mais c'est obligatoire ?" ->
+    "c'est obligatoire ?", "Bonjour, qui voit… ?" -> "qui voit… ?"): parts (``words``: their
+    normalised words) with an acknowledgement and otherwise only ``fillers`` (stop words). A
+    message that is nothing else ("ok merci !") is left whole."""
+    rest = message
+    while (end := ACKNOWLEDGEMENT_END.search(rest)) is not None:
+        head = words(rest[: end.start()])
+        if head and not any(word in acknowledgements for word in head):
+            break
+        if not all(word in acknowledgements or word in fillers for word in head):
+            break
+        rest = rest[end.end() :]
+    return rest if words(rest) else message

@@ -27,13 +27,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 
-from bot.faq.model import OFF_TOPIC
+from bot.faq.model import FaqModel, is_off_topic, near_domain_class
 from bot.faq.tuning import (
     LEARNED_SEE_ALSO_FLOOR,
     LEARNED_SEE_ALSO_RATIO,
     LEARNED_SHARE,
     MAX_FOREIGN,
     OFF_TOPIC_PREFIX,
+    TRUST_PREFIXES,
 )
 
 # Keeps the log-ratio of two probabilities finite.
@@ -41,7 +42,7 @@ EPSILON = 1e-4
 # What the answer-or-abstain model weighs, in the order of its weights.
 SIGNALS = (
     "probability",  # the classifier's probability of the candidate
-    "off_topic",  # … of the off-topic class
+    "off_topic",  # … of the off-topic classes together
     "log_ratio",  # log of their ratio
     "lexical",  # the candidate's lexical score
     "lexical_off_topic",  # the best lexical off-topic class's score
@@ -50,7 +51,16 @@ SIGNALS = (
     "runner_up",  # the classifier's probability of the second topic
     "foreign",  # words unknown to the knowledge base and rare in the language (up to MAX_FOREIGN)
     "unexplained",  # such a word, no anchor, and the lexical matcher disagrees
+    "near_domain",  # the classifier's probability of the candidate area's off-topic class
+    "trust",  # the candidate is a trust topic
+    "trust_rival",  # … and the classifier's probability of the most likely other trust topic
 )
+
+
+def is_trust(topic: str | None) -> bool:
+    """Topics whose wrong answer betrays a promise (results, participation, data): "can my boss
+    read my e-mails?" must never get "only HR sees your results"."""
+    return topic is not None and topic.startswith(TRUST_PREFIXES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +148,7 @@ def ranked_topics(
     confidence = {
         topic: LEARNED_SHARE * probability + (1.0 - LEARNED_SHARE) * lexical_scores.get(topic, 0.0)
         for topic, probability in probabilities.items()
-        if topic != OFF_TOPIC
+        if not is_off_topic(topic)
     }
     return sorted(confidence.items(), key=lambda item: item[1], reverse=True)
 
@@ -154,12 +164,17 @@ def decision_features(
     that topic, see ``FaqBase._anchored``)."""
     best = ranked[0][0]
     probability = probabilities[best]
-    off_topic = probabilities.get(OFF_TOPIC, 0.0)
+    off_topic = FaqModel.off_topic(probabilities)
     lexical_off_topic = max(
         (score for name, score in lexical_scores.items() if name.startswith(OFF_TOPIC_PREFIX)),
         default=0.0,
     )
     agrees = lexical.topic == best
+    trust = is_trust(best)
+    rival = max(
+        (value for topic, value in probabilities.items() if topic != best and is_trust(topic)),
+        default=0.0,
+    )
     return (
         probability,
         off_topic,
@@ -171,6 +186,9 @@ def decision_features(
         probabilities[ranked[1][0]] if len(ranked) > 1 else 0.0,
         float(min(lexical.foreign, MAX_FOREIGN)),
         float(bool(lexical.foreign) and not agrees and not anchored),
+        probabilities.get(near_domain_class(best), 0.0),
+        float(trust),
+        rival if trust else 0.0,
     )
 
 

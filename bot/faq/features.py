@@ -27,12 +27,7 @@ from itertools import pairwise
 from zlib import crc32
 
 from bot.faq.analyzer import Analyzer
-from bot.faq.tuning import GROUP_WEIGHTS, UNKNOWN_ZIPFS
-
-BUCKETS = 1 << 20
-CHAR_SIZES = (3, 4, 5)
-MAX_CHAR_WORD = 24  # longer "words" are URLs or noise: their character grams are skipped
-
+from bot.faq.tuning import BUCKETS, CHAR_SIZES, GROUP_WEIGHTS, MAX_CHAR_WORD, UNKNOWN_ZIPFS
 
 _HASHES: dict[str, int] = {}
 _CHAR_BUCKETS: dict[str, tuple[int, ...]] = {}

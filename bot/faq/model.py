@@ -1,8 +1,9 @@
 """The FAQ's learned classifier at run time: shipped weights, pure-Python scoring.
 
-A multinomial logistic regression over the 21 topics and one off-topic class (``~``), trained
-offline on the knowledge base's phrasings and the example corpus by ``python -m
-faqbuild.model`` (scikit-learn, the ``[faq-build]`` extra) and shipped as
+A multinomial logistic regression over the topics and off-topic classes (``~`` and ``~area``:
+what is *not* this FAQ, see ``faqbuild/model.py``), trained offline on the knowledge base's
+phrasings and the example corpus by ``python -m faqbuild`` (scikit-learn, the ``[faq-build]``
+extra) and shipped as
 ``bot/messages/faq/model_{locale}.bin``. Run time needs neither numpy nor scikit-learn: the
 question's hashed features (``bot/faq/features.py``) select a few hundred weight rows, summed
 and turned into probabilities by a softmax.
@@ -32,14 +33,28 @@ from importlib import resources
 from pathlib import Path
 
 MAGIC = b"PIXFAQM1"
+# The off-topic class; its near-domain subclasses are named ``~area`` ("~resultats": a question
+# that reads like one about results but is not about this campaign, "the score of my TOEIC").
 OFF_TOPIC = "~"
 # Bump when the features (bot/faq/features.py) or the training recipe change meaning.
-FEATURES_VERSION = "1"
+FEATURES_VERSION = "2"
+
+
+def is_off_topic(name: str) -> bool:
+    """True for the off-topic class and its near-domain subclasses."""
+    return name.startswith(OFF_TOPIC)
+
+
+def near_domain_class(topic: str) -> str:
+    """The off-topic class of questions that read like ``topic``'s area but are not this FAQ's
+    (``~resultats`` for ``resultats.qui_voit``)."""
+    return OFF_TOPIC + topic.split(".", 1)[0]
 
 
 @dataclass(frozen=True, slots=True)
 class FaqModel:
-    """Weights of one locale's classifier. ``classes`` are topic ids and :data:`OFF_TOPIC`."""
+    """Weights of one locale's classifier. ``classes`` are topic ids and off-topic classes
+    (:func:`is_off_topic`)."""
 
     classes: tuple[str, ...]
     rows: Mapping[int, int]  # feature bucket -> row index
@@ -69,6 +84,11 @@ class FaqModel:
         exponentials = [math.exp(score - top) for score in scores]
         norm = sum(exponentials)
         return {name: value / norm for name, value in zip(self.classes, exponentials, strict=True)}
+
+    @staticmethod
+    def off_topic(probabilities: Mapping[str, float]) -> float:
+        """The probability that the question is not this FAQ's: every off-topic class's."""
+        return sum(value for name, value in probabilities.items() if is_off_topic(name))
 
     # -- file format ---------------------------------------------------------------------------
 

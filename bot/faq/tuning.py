@@ -42,6 +42,9 @@ CONJUNCTIONS = re.compile(r",?\s+(?:et|and|also|aussi|puis|ensuite|autre questio
 # Parts of a message, to find the one that asks ("ok merci. mais c'est obligatoire ?").
 PARTS = re.compile(r"[?!;,:\n]+|\.\s|\s+(?:car|parce que|mais|et|because|but|since|and)\s+")
 MIN_CLAUSE_WORDS = 2
+# Leading parts of a message that only acknowledge ("ok merci.", "d'accord mais", "thanks, but")
+# are dropped before matching (words: the knowledge base's `acknowledgements`).
+ACKNOWLEDGEMENT_END = re.compile(r"[?!;,:\n]+|\.+\s*|\s+(?:mais|but)\s+")
 
 # Follow-ups (bot/faq/followup.py): a message of at most this many words, soon after an answer,
 # may be read with that answer's topic (bot/faq/memory.py keeps it a few minutes).
@@ -58,7 +61,11 @@ LEARNED_SEE_ALSO_RATIO = 0.6  # a runner-up this close to the best (in confidenc
 LEARNED_SEE_ALSO_FLOOR = 0.2  # … and at least this confident
 MAX_FOREIGN = 3  # foreign words counted at most (a signal of the decision)
 
+# The lexicons (faqbuild/lexicon.py): the most frequent words kept (Zipf ≥ ~2.6 in French).
+LEXICON_SIZE = 50_000
+
 # Text analysis (bot/faq/analyzer.py).
+MAX_PHRASE_WORDS = 6  # the longest synonym, in words
 REAL_WORD_ZIPF = 3.0  # a word this common in the language is never "corrected"
 CANONICAL_ZIPF = 5.0  # a synonym the knowledge base never uses weighs as a fairly common word
 
@@ -66,9 +73,16 @@ CANONICAL_ZIPF = 5.0  # a synonym the knowledge base never uses weighs as a fair
 # splitting the words the knowledge base never uses into rare / uncommon ones.
 GROUP_WEIGHTS = {"t": 1.0, "b": 0.6, "w": 0.5, "c": 0.35, "u": 0.5}
 UNKNOWN_ZIPFS = (2.5, 4.0)
+BUCKETS = 1 << 20  # features are hashed into this many buckets
+CHAR_SIZES = (3, 4, 5)  # character n-grams of a word
+MAX_CHAR_WORD = 24  # longer "words" are URLs or noise: their character grams are skipped
 
 # Training the classifier (faqbuild/model.py).
 C = 30.0  # inverse regularisation, chosen on the folds
+# An off-topic training question whose best topic scores this much lexically is near that
+# topic's area, and labelled with it ("~resultats"): a near-domain off-topic class.
+NEAR_DOMAIN_SCORE = 0.3
+MAX_CLASS_WEIGHT = 4.0  # a topic with few questions weighs up to this much per question
 MAX_ITER = 3000
 # Buckets whose every weight is under this share of the largest weight are dropped: they barely
 # move a probability, and they are half of the file.
@@ -82,6 +96,7 @@ TRUST_PREFIXES = ("resultats.", "participation.", "donnees.")
 WRONG_COST = 1.0
 TRUST_WRONG_COST = 4.0
 CALIBRATION_C = 1.0
+CALIBRATION_MAX_ITER = 5000
 # The writers' sets are held out in this many groups (faqbuild/calibrate.py, bench/faq.py --folds).
 FOLD_GROUPS = 5
 # The threshold is the one, among these, whose weaker mean over the folds (top-1 or abstention)

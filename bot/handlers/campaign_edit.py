@@ -8,28 +8,31 @@ reminder carries it); that notice follows the sending policy like every campaign
 
 from __future__ import annotations
 
-from bot.handlers.campaigns import _open_campaign, today
+from bot.handlers.arguments import CampaignArg, open_campaign, today
 from bot.parsing import ParseError, check_dates, parse_edit
-from bot.router import AMBASSADORS, Context, Router
+from bot.router import AMBASSADORS, Context, HelpLine, Router
 
 router = Router()
 
 
-@router.command("campagne modifier", "campaign edit", "campagne corriger", roles=AMBASSADORS)
-async def edit(ctx: Context, args: str) -> None:
-    found = _open_campaign(ctx, args)
-    if found is None:
-        return
-    campaign, rest = found
+@router.command(
+    "campagne modifier",
+    "campaign edit",
+    "campagne corriger",
+    roles=AMBASSADORS,
+    help=HelpLine("ambassador", "edit"),
+    audit="campaign_edit",
+    takes=open_campaign,
+)
+def edit(ctx: Context, target: CampaignArg) -> None:
+    campaign, rest = target
     local_today = today(ctx).date()
     try:
         request = parse_edit(rest, local_today)
         deadline = request.deadline or campaign.deadline
         event_date = request.event_date or campaign.event_date
         if request.deadline is not None or request.event_date is not None:
-            check_dates(
-                deadline, event_date, local_today, ctx.settings.limits.deadline_horizon_days
-            )
+            check_dates(deadline, event_date, local_today, ctx.policy.deadline_horizon_days)
     except ParseError as error:
         ctx.say(error.template, editing=True, code=campaign.code, **error.variables)
         return
@@ -66,7 +69,7 @@ async def edit(ctx: Context, args: str) -> None:
                 closes_at=closes,
                 zone=state.person.timezone,
             )
-    uow.audit.add(ctx.person.platform_id, "campaign_edit", ctx.now, updated.id, count=told)
+    ctx.audit(updated.id, count=told)
     ctx.say(
         "campaign_edited",
         campaign=updated,

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from bot.core import Member
-from bot.domain import Campaign, CampaignStatus
+from bot.handlers.arguments import CampaignArg, allowed_services, any_campaign, open_campaign, today
 from bot.parsing import ParseError, parse_code, parse_create, split_code_arg
 from bot.privacy import audience_figure
-from bot.router import AMBASSADORS, Context, Deps, Read, Router
+from bot.router import AMBASSADORS, Context, Deps, HelpLine, Read, Router
 from bot.services.campaigns import resolve_list
 from bot.services.charts import chart_ref, has_chart
 from bot.services.close import close as close_campaign
 from bot.services.launch import launch as launch_campaign
-from bot.services.ports import Actor
+from bot.services.ministry import stats_among_ministry
 from bot.services.remind import remind
 from bot.text import fold, is_no, is_yes
 from storage.repositories.errors import DuplicateError
@@ -22,52 +22,6 @@ router = Router()
 router.family("campagne", "campaign", "campagnes", "campaigns", help_key="campaign")
 
 CONFIRM_WINDOW = timedelta(minutes=10)
-OPEN = (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED, CampaignStatus.RUNNING)
-
-
-def today(ctx: Context) -> datetime:
-    return ctx.now.astimezone(ctx.deps.renderer.timezone)
-
-
-def _scope(ctx: Context) -> list[str] | None:
-    """Services the sender may act on (None: all, for admins)."""
-    return None if ctx.roles.is_admin else sorted(ctx.roles.services)
-
-
-def _campaign(ctx: Context, args: str) -> tuple[Campaign, str] | None:
-    """The campaign named by the first argument, if the sender may act on it."""
-    try:
-        raw, rest = split_code_arg(args)
-        code = parse_code(raw).code
-    except ParseError as error:
-        ctx.say(error.template, **error.variables)
-        return None
-    scope = _scope(ctx)
-    campaign = ctx.uow.campaigns.by_code(code, scope)
-    if campaign is None:
-        # Same answer for "unknown" and "not yours": no probing other services' codes.
-        ctx.say("error_campaign_unknown", code=code)
-        return None
-    return campaign, rest
-
-
-def _open_campaign(ctx: Context, args: str) -> tuple[Campaign, str] | None:
-    """Like :func:`_campaign`, for commands that need a campaign still open."""
-    found = _campaign(ctx, args)
-    if found is not None and found[0].status not in OPEN:
-        ctx.say("error_campaign_finished", campaign=found[0])
-        return None
-    return found
-
-
-def _actor(ctx: Context) -> Actor:
-    """The sender, for the audit log and the batch reports (in this conversation)."""
-    return Actor(
-        ctx.person.platform_id,
-        person_id=ctx.person.id,
-        conversation_id=ctx.incoming.conversation_id,
-        origin=ctx.incoming.event_id[-40:],
-    )
 
 
 class RoomLookup:
@@ -88,7 +42,7 @@ async def _room_of_request(deps: Deps, read: Read, args: str) -> RoomLookup | No
         audience = parse_create(
             args,
             deps.clock.now().astimezone(deps.renderer.timezone).date(),
-            deps.settings.limits.deadline_horizon_days,
+            deps.policy.deadline_horizon_days,
         ).audience
     except ParseError:
         return None
@@ -131,16 +85,18 @@ def _members(ctx: Context, room: str) -> list[Member] | None:
     "campaign create",
     "campagne nouvelle",
     roles=AMBASSADORS,
+    help=HelpLine("ambassador", "create"),
+    audit="campaign_create",
     prefetch=_room_of_request,
 )
-async def create(ctx: Context, args: str) -> None:
+def create(ctx: Context, args: str) -> None:
     try:
-        request = parse_create(args, today(ctx).date(), ctx.settings.limits.deadline_horizon_days)
+        request = parse_create(args, today(ctx).date(), ctx.policy.deadline_horizon_days)
     except ParseError as error:
         ctx.say(error.template, **error.variables)
         return
     uow = ctx.uow
-    scope = _scope(ctx)
+    scope = allowed_services(ctx)
     audience = request.audience
     if audience is not None and audience.kind == "service":
         service = uow.services.canonical(audience.value)
@@ -195,23 +151,23 @@ async def create(ctx: Context, args: str) -> None:
         # No working slot left before the deadline, or a launch after it: nothing is kept.
         ctx.say("error_plan_impossible", deadline=request.deadline)
         return
-    uow.audit.add(ctx.person.platform_id, "campaign_create", ctx.now, campaign.id)
+    ctx.audit(campaign.id)
     found = ctx.deps.campaigns.resolve(uow, campaign, members)
-    calendar = ctx.deps.planner.calendar
+    planner = ctx.deps.planner
     warnings = request.warnings
-    if not calendar.is_working_day(campaign.deadline):
+    if not planner.is_working_day(campaign.deadline):
         warnings = (*warnings, "deadline_not_working_day")
     ctx.say(
         "campaign_created",
         campaign=campaign,
         warnings=warnings,
-        holiday=calendar.holiday_name(campaign.deadline),
+        holiday=planner.holiday_name(campaign.deadline),
         plan=plan,
         # How many of the ids or room members are known agents moves with one person's
         # presence (an erasure, a departure): in words under the threshold, like any figure.
-        size=audience_figure(len(found.people), ctx.settings.stats.min_group),
+        size=audience_figure(len(found.people), ctx.policy.min_group),
         rejected=audience_figure(
-            rejected if kind == "list" else found.rejected, ctx.settings.stats.min_group
+            rejected if kind == "list" else found.rejected, ctx.policy.min_group
         ),
     )
 
@@ -221,13 +177,12 @@ async def create(ctx: Context, args: str) -> None:
     "campaign launch",
     "campagne envoyer",
     roles=AMBASSADORS,
+    help=HelpLine("ambassador", "launch"),
     prefetch=_room_of_campaign,
+    takes=open_campaign,
 )
-async def launch(ctx: Context, args: str) -> None:
-    found = _open_campaign(ctx, args)
-    if found is None:
-        return
-    campaign, _ = found
+def launch(ctx: Context, target: CampaignArg) -> None:
+    campaign = target.campaign
     members = None
     if campaign.audience_kind == "room":
         members = _members(ctx, campaign.audience_value)
@@ -235,7 +190,7 @@ async def launch(ctx: Context, args: str) -> None:
         ctx.uow,
         campaign,
         ctx.now,
-        _actor(ctx),
+        ctx.actor,
         campaigns=ctx.deps.campaigns,
         planning=ctx.deps.planner,
         members=members,
@@ -250,7 +205,7 @@ async def launch(ctx: Context, args: str) -> None:
     # Only who joined the audience with this launch is counted (never who was not invited
     # before: on a second launch that would be who said "stop tout"), under the threshold in
     # words, like how many room members are not agents of the service.
-    min_group = ctx.settings.stats.min_group
+    min_group = ctx.policy.min_group
     ctx.say(
         "campaign_launched",
         campaign=campaign,
@@ -260,23 +215,27 @@ async def launch(ctx: Context, args: str) -> None:
     )
 
 
-@router.command("campagne liste", "campaign list", "campagnes", "campaigns", roles=AMBASSADORS)
-async def list_campaigns(ctx: Context, args: str) -> None:
+@router.command(
+    "campagne liste",
+    "campaign list",
+    "campagnes",
+    "campaigns",
+    roles=AMBASSADORS,
+    help=HelpLine("ambassador", "list"),
+)
+def list_campaigns(ctx: Context, args: str) -> None:
     uow = ctx.uow
     rows = []
-    for campaign in uow.campaigns.search(_scope(ctx)):
+    for campaign in uow.campaigns.search(allowed_services(ctx)):
         summary = ctx.deps.campaigns.stats(uow, campaign, ctx.now).total
         closes = ctx.deps.campaigns.closes_at(uow, campaign)
         rows.append({"campaign": campaign, "total": summary, "closes_at": closes})
-    ctx.say("campaign_list", rows=rows, min_group=ctx.settings.stats.min_group)
+    ctx.say("campaign_list", rows=rows, min_group=ctx.policy.min_group)
 
 
-@router.command("campagne voir", "campaign show", roles=AMBASSADORS)
-async def show(ctx: Context, args: str) -> None:
-    found = _campaign(ctx, args)
-    if found is None:
-        return
-    campaign, _ = found
+@router.command("campagne voir", "campaign show", roles=AMBASSADORS, takes=any_campaign)
+def show(ctx: Context, target: CampaignArg) -> None:
+    campaign = target.campaign
     uow = ctx.uow
     ctx.say(
         "campaign_show",
@@ -287,15 +246,18 @@ async def show(ctx: Context, args: str) -> None:
     )
 
 
-@router.command("campagne relancer", "campaign remind", roles=AMBASSADORS)
-async def remind_now(ctx: Context, args: str) -> None:
+@router.command(
+    "campagne relancer",
+    "campaign remind",
+    roles=AMBASSADORS,
+    help=HelpLine("ambassador", "remind"),
+    takes=open_campaign,
+)
+def remind_now(ctx: Context, target: CampaignArg) -> None:
     """An extra reminder: at most once per campaign and working day, always within working
     hours (outside them, queued for the next working slot of each agent's time zone)."""
-    found = _open_campaign(ctx, args)
-    if found is None:
-        return
-    campaign, _ = found
-    reminded = remind(ctx.uow, campaign, ctx.now, _actor(ctx), campaigns=ctx.deps.campaigns)
+    campaign = target.campaign
+    reminded = remind(ctx.uow, campaign, ctx.now, ctx.actor, campaigns=ctx.deps.campaigns)
     if reminded.not_running:
         ctx.say("error_campaign_not_running", campaign=campaign)
     elif reminded.already_on is not None:
@@ -306,18 +268,22 @@ async def remind_now(ctx: Context, args: str) -> None:
         ctx.say("campaign_reminded", campaign=campaign, queued_until=reminded.queued_until)
 
 
-@router.command("campagne rappels", "campaign reminders", roles=AMBASSADORS)
-async def set_reminders(ctx: Context, args: str) -> None:
-    found = _open_campaign(ctx, args)
-    if found is None:
-        return
-    campaign, rest = found
+@router.command(
+    "campagne rappels",
+    "campaign reminders",
+    roles=AMBASSADORS,
+    help=HelpLine("ambassador", "reminders"),
+    audit="campaign_reminders",
+    takes=open_campaign,
+)
+def set_reminders(ctx: Context, target: CampaignArg) -> None:
+    campaign, rest = target
     try:
         plan = ctx.deps.planner.set_reminders(ctx.uow, campaign, rest, ctx.now)
     except ParseError as error:
         ctx.say(error.template, **error.variables)
         return
-    ctx.uow.audit.add(ctx.person.platform_id, "campaign_reminders", ctx.now, campaign.id)
+    ctx.audit(campaign.id)
     updated = ctx.uow.campaigns.get(campaign.id) or campaign
     requested = [label for label in (updated.reminders or "").split(",") if label]
     kept = {step.label for step in plan if step.kind == "reminder"}
@@ -331,13 +297,16 @@ async def set_reminders(ctx: Context, args: str) -> None:
     )
 
 
-@router.command("campagne stats", "campaign stats", "campagne statistiques", roles=AMBASSADORS)
-async def show_stats(ctx: Context, args: str) -> None:
-    found = _campaign(ctx, args)
-    if found is None:
-        return
-    campaign, _ = found
-    stats = ctx.deps.campaigns.stats(ctx.uow, campaign, ctx.now)
+@router.command(
+    "campagne stats",
+    "campaign stats",
+    "campagne statistiques",
+    roles=AMBASSADORS,
+    takes=any_campaign,
+)
+def show_stats(ctx: Context, target: CampaignArg) -> None:
+    campaign = target.campaign
+    stats = stats_among_ministry(ctx.deps.campaigns, ctx.uow, campaign, ctx.now)
     steps = ctx.deps.planner.describe(ctx.uow, campaign, ctx.now)
     ctx.say("campaign_stats", campaign=campaign, stats=stats, steps=steps)
     if has_chart(stats):
@@ -345,63 +314,64 @@ async def show_stats(ctx: Context, args: str) -> None:
         ctx.picture(ref, "chart_alt", campaign=campaign, stats=stats)
 
 
-@router.command("campagne clore", "campaign close", "campagne terminer", roles=AMBASSADORS)
-async def close(ctx: Context, args: str) -> None:
+@router.command(
+    "campagne clore",
+    "campaign close",
+    "campagne terminer",
+    roles=AMBASSADORS,
+    help=HelpLine("ambassador", "close"),
+    takes=open_campaign,
+)
+def close(ctx: Context, target: CampaignArg) -> None:
     """Closing stops every reminder: like cancelling, it asks for "oui" first."""
-    found = _open_campaign(ctx, args)
-    if found is None:
-        return
-    campaign, rest = found
-    thank = ctx.settings.schedule.thank_completers and "sans merci" not in fold(rest)
+    campaign, rest = target
+    thank = ctx.policy.thank_completers and "sans merci" not in fold(rest)
     thank = thank and "no thanks" not in fold(rest)
     ctx.ask("close_campaign", f"{campaign.code}|{int(thank)}", CONFIRM_WINDOW)
     ctx.say("campaign_close_confirm", campaign=campaign, thank=thank)
 
 
 @router.prompt("close_campaign")
-async def _confirm_close(ctx: Context, text: str, payload: str) -> bool:
+def _confirm_close(ctx: Context, text: str, payload: str) -> bool:
     code, _, thank_flag = payload.partition("|")
     if is_no(text):
         ctx.say("campaign_close_aborted", code=code)
         return True
     if not is_yes(text):
         return False
-    found = _open_campaign(ctx, code)
+    found = open_campaign(ctx, code)
     if found is None:
         return True
-    campaign, _ = found
+    campaign = found.campaign
     thank = thank_flag == "1"
     closed = close_campaign(
-        ctx.uow, campaign, ctx.now, _actor(ctx), campaigns=ctx.deps.campaigns, thank=thank
+        ctx.uow, campaign, ctx.now, ctx.actor, campaigns=ctx.deps.campaigns, thank=thank
     )
     # Whether anyone was thanked (and how many) is live and declaration-derived: words only.
     ctx.say("campaign_closed", campaign=campaign, thank=thank, stats=closed.stats)
     return True
 
 
-@router.command("campagne annuler", "campaign cancel", roles=AMBASSADORS)
-async def cancel(ctx: Context, args: str) -> None:
-    found = _open_campaign(ctx, args)
-    if found is None:
-        return
-    campaign, _ = found
+@router.command("campagne annuler", "campaign cancel", roles=AMBASSADORS, takes=open_campaign)
+def cancel(ctx: Context, target: CampaignArg) -> None:
+    campaign = target.campaign
     ctx.ask("cancel_campaign", campaign.code, CONFIRM_WINDOW)
     ctx.say("campaign_cancel_confirm", campaign=campaign)
 
 
-@router.prompt("cancel_campaign")
-async def _confirm_cancel(ctx: Context, text: str, code: str) -> bool:
+@router.prompt("cancel_campaign", audit="campaign_cancel")
+def _confirm_cancel(ctx: Context, text: str, code: str) -> bool:
     if is_no(text):
         ctx.say("campaign_cancel_aborted", code=code)
         return True
     if not is_yes(text):
         return False
-    found = _campaign(ctx, code)
+    found = any_campaign(ctx, code)
     if found is None:
         return True
-    campaign, _ = found
+    campaign = found.campaign
     dropped = ctx.deps.campaigns.cancel(ctx.uow, campaign)
-    ctx.uow.audit.add(ctx.person.platform_id, "campaign_cancel", ctx.now, campaign.id, dropped)
+    ctx.audit(campaign.id, count=dropped)
     # How many messages were pending is "audience minus those done or stopped", live: no number.
     ctx.say("campaign_cancelled", campaign=campaign)
     return True

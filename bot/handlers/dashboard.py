@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
-from bot.handlers.campaigns import _campaign
-from bot.router import AMBASSADORS, Context, Router
+from bot.handlers.arguments import any_campaign
+from bot.router import AMBASSADORS, Context, HelpLine, Router
 
 router = Router()
 
 
-@router.command("campagne tableau", "campaign dashboard", roles=AMBASSADORS)
-async def dashboard(ctx: Context, args: str) -> None:
+@router.command(
+    "campagne tableau",
+    "campaign dashboard",
+    roles=AMBASSADORS,
+    help=HelpLine("ambassador", "dashboard"),
+    audit="dashboard_link",
+)
+def dashboard(ctx: Context, args: str) -> None:
     links = ctx.deps.dashboard
     if links is None:
         ctx.say("dashboard_off")
@@ -17,10 +23,10 @@ async def dashboard(ctx: Context, args: str) -> None:
     code = campaign_id = None
     if args.strip():
         # Same answer for "unknown" and "not yours", as every campaign command.
-        found = _campaign(ctx, args)
+        found = any_campaign(ctx, args)
         if found is None:
             return
-        code, campaign_id = found[0].code, found[0].id
+        code, campaign_id = found.campaign.code, found.campaign.id
     url = links.issue(ctx.person.id, ctx.roles.name, ctx.now, code)
     # The link is a credential: it goes to the person's direct conversation only.
     ctx.notify(
@@ -31,6 +37,6 @@ async def dashboard(ctx: Context, args: str) -> None:
         url=url,
         code=code,
     )
-    ctx.uow.audit.add(ctx.person.platform_id, "dashboard_link", ctx.now, campaign_id)
+    ctx.audit(campaign_id)
     if not ctx.incoming.is_direct:
         ctx.say("dashboard_link_in_dm")

@@ -16,7 +16,7 @@ from typing import Any
 from bot.faq.followup import follow_up
 from bot.faq.language import FaqLibrary
 from bot.handlers.faq_personal import Personal, offer_resend, personal, resend
-from bot.router import AMBASSADORS, Context, Router
+from bot.router import AMBASSADORS, Context, HelpLine, Router
 from bot.text import MAX_MESSAGE, is_no, is_yes, strip_invisible
 
 router = Router()
@@ -33,9 +33,9 @@ def knowledge_base(locale: str, overrides: str | None) -> FaqLibrary:
 
 
 @router.fallback
-async def answer_question(ctx: Context, text: str) -> None:
+def answer_question(ctx: Context, text: str) -> None:
     """The router's fallback: anything that is not a command is a question."""
-    base = knowledge_base(ctx.locale, ctx.settings.bot.faq_overrides).for_question(text)
+    base = knowledge_base(ctx.locale, ctx.policy.faq_overrides).for_question(text)
     memory = ctx.deps.faq_memory
     match = follow_up(base, text, memory.recall(ctx.person.id, ctx.now), ctx.person.service)
     if match.topic is None:
@@ -63,9 +63,7 @@ async def answer_question(ctx: Context, text: str) -> None:
             offer_resend(ctx, mine.resend)
         return
     # Bounded storage per sender: beyond the day's allowance the question is not kept.
-    if not ctx.uow.quotas.take(
-        ctx.person.id, "question", _day(ctx), ctx.settings.limits.questions_per_day
-    ):
+    if not ctx.uow.quotas.take(ctx.person.id, "question", _day(ctx), ctx.policy.questions_per_day):
         ctx.say("faq_unknown", answer=match.answer, can_hand_off=False)
         return
     question_id = ctx.uow.questions.add_unanswered(
@@ -83,7 +81,7 @@ async def answer_question(ctx: Context, text: str) -> None:
 
 
 @router.prompt("faq_resend")
-async def _confirm_resend(ctx: Context, text: str, payload: str) -> bool:
+def _confirm_resend(ctx: Context, text: str, payload: str) -> bool:
     if is_no(text):
         ctx.say("faq_resend_declined")
         return True
@@ -94,7 +92,7 @@ async def _confirm_resend(ctx: Context, text: str, payload: str) -> bool:
 
 
 @router.prompt("faq_handoff")
-async def _confirm_handoff(ctx: Context, text: str, payload: str) -> bool:
+def _confirm_handoff(ctx: Context, text: str, payload: str) -> bool:
     if is_no(text):
         ctx.say("faq_handoff_declined")
         return True
@@ -106,7 +104,7 @@ async def _confirm_handoff(ctx: Context, text: str, payload: str) -> bool:
     if question is None or not ambassadors:
         ctx.say("faq_handoff_impossible")
         return True
-    limit = ctx.settings.limits.handoffs_per_day
+    limit = ctx.policy.handoffs_per_day
     if not ctx.uow.quotas.take(ctx.person.id, "handoff", _day(ctx), limit):
         ctx.say("faq_handoff_limit", limit=limit)
         return True
@@ -129,8 +127,8 @@ def _day(ctx: Context) -> date:
     return ctx.now.astimezone(ctx.deps.renderer.timezone).date()
 
 
-@router.command("repondre", "reply", roles=AMBASSADORS)
-async def reply_to_question(ctx: Context, args: str) -> None:
+@router.command("repondre", "reply", roles=AMBASSADORS, help=HelpLine("ambassador", "reply"))
+def reply_to_question(ctx: Context, args: str) -> None:
     number, _, answer = args.strip().partition(" ")
     number = number.lstrip("#")
     answer = strip_invisible(answer).strip()

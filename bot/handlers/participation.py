@@ -12,7 +12,7 @@ from bot.conversation import pick
 from bot.core import THUMBS_UP
 from bot.domain import Campaign, CampaignStatus, ParticipationStatus
 from bot.parsing import ParseError, parse_code
-from bot.router import Context, Router
+from bot.router import Context, HelpLine, Router
 from bot.services.declare import declare
 
 router = Router()
@@ -20,7 +20,7 @@ router = Router()
 ASK_WINDOW = timedelta(hours=1)
 
 
-async def _apply(ctx: Context, action: str, args: str) -> None:
+def _apply(ctx: Context, action: str, args: str) -> None:
     campaign = _target(ctx, action, args)
     if campaign is not None:
         record(ctx, action, campaign)
@@ -107,28 +107,41 @@ def record(ctx: Context, action: str, campaign: Campaign) -> None:
         ctx.say("participation_resumed", campaign=campaign)
 
 
-@router.command("fait", "c'est fait", "cest fait", "termine", "j'ai fini", "fini", "done")
-async def done(ctx: Context, args: str) -> None:
-    await _apply(ctx, "done", args)
+@router.command(
+    "fait",
+    "c'est fait",
+    "cest fait",
+    "termine",
+    "j'ai fini",
+    "fini",
+    "done",
+    help=HelpLine("agent", "done"),
+)
+def done(ctx: Context, args: str) -> None:
+    _apply(ctx, "done", args)
 
 
-@router.command("commence", "j'ai commence", "started", "en cours")
-async def started(ctx: Context, args: str) -> None:
-    await _apply(ctx, "started", args)
+@router.command(
+    "commence", "j'ai commence", "started", "en cours", help=HelpLine("agent", "started")
+)
+def started(ctx: Context, args: str) -> None:
+    _apply(ctx, "started", args)
 
 
-@router.command("plus tard", "later", "pas maintenant")
-async def later(ctx: Context, args: str) -> None:
-    await _apply(ctx, "later", args)
+@router.command("plus tard", "later", "pas maintenant", help=HelpLine("agent", "later"))
+def later(ctx: Context, args: str) -> None:
+    _apply(ctx, "later", args)
 
 
-@router.command("stop")
-async def stop(ctx: Context, args: str) -> None:
-    await _apply(ctx, "stop", args)
+@router.command("stop", help=HelpLine("agent", "stop"))
+def stop(ctx: Context, args: str) -> None:
+    _apply(ctx, "stop", args)
 
 
-@router.command("stop tout", "stop all", "stoptout", "desabonner")
-async def stop_all(ctx: Context, args: str) -> None:
+@router.command(
+    "stop tout", "stop all", "stoptout", "desabonner", help=HelpLine("agent", "stop_all")
+)
+def stop_all(ctx: Context, args: str) -> None:
     if declare(ctx.uow, ctx.person, None, "stop", ctx.now, planning=ctx.deps.planner).changed:
         ctx.say("participation_stopped_all")
     else:
@@ -136,19 +149,19 @@ async def stop_all(ctx: Context, args: str) -> None:
 
 
 @router.command("reprendre", "resume")
-async def resume(ctx: Context, args: str) -> None:
+def resume(ctx: Context, args: str) -> None:
     if args.strip():
-        await _apply(ctx, "resume", args)
+        _apply(ctx, "resume", args)
         return
     # Without a code: ends "stop tout" if it was said, else resumes one campaign.
     if declare(ctx.uow, ctx.person, None, "resume", ctx.now, planning=ctx.deps.planner).changed:
         ctx.say("participation_resumed_all")
         return
-    await _apply(ctx, "resume", args)
+    _apply(ctx, "resume", args)
 
 
 @router.prompt("which_campaign")
-async def _answer_which(ctx: Context, text: str, payload: str) -> bool:
+def _answer_which(ctx: Context, text: str, payload: str) -> bool:
     """The agent answers "which campaign?" with the number of a listed campaign or a code."""
     action, _, listed = payload.partition("|")
     options = [code for code in listed.split(",") if code]
@@ -168,7 +181,7 @@ async def _answer_which(ctx: Context, text: str, payload: str) -> bool:
 
 
 @router.reaction
-async def _reaction(ctx: Context, reaction: str, relates_to: str) -> bool:
+def _reaction(ctx: Context, reaction: str, relates_to: str) -> bool:
     """A 👍 on an invitation or reminder means "c'est fait" for its campaign."""
     if not reaction.strip().startswith(THUMBS_UP) or not relates_to:
         return True

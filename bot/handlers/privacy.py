@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.router import Context, Router
+from bot.router import Context, HelpLine, Router
 from bot.text import is_no, is_yes
 
 router = Router()
@@ -13,8 +13,8 @@ CONFIRM_WINDOW = timedelta(minutes=10)
 ALL_STATUSES = ("draft", "scheduled", "running", "closed", "cancelled")
 
 
-@router.command("mes donnees", "my data", "mes infos")
-async def my_data(ctx: Context, args: str) -> None:
+@router.command("mes donnees", "my data", "mes infos", help=HelpLine("everyone", "my_data"))
+def my_data(ctx: Context, args: str) -> None:
     """Everything stored about the sender, always in their direct conversation."""
     uow = ctx.uow
     person = ctx.person
@@ -68,8 +68,14 @@ async def my_data(ctx: Context, args: str) -> None:
         ctx.say("my_data_in_dm")
 
 
-@router.command("oublie-moi", "oublie moi", "forget me", "efface mes donnees")
-async def forget_me(ctx: Context, args: str) -> None:
+@router.command(
+    "oublie-moi",
+    "oublie moi",
+    "forget me",
+    "efface mes donnees",
+    help=HelpLine("everyone", "forget"),
+)
+def forget_me(ctx: Context, args: str) -> None:
     # Asked in a room, it is answered in the direct conversation (or with "!pix oui" there).
     ctx.ask("forget", "", CONFIRM_WINDOW, anywhere=True)
     has_roles = ctx.roles.is_admin or ctx.roles.is_ambassador
@@ -88,11 +94,11 @@ async def forget_me(ctx: Context, args: str) -> None:
     ctx.say("forget_confirm_in_dm")
 
 
-@router.prompt("forget")
-async def _confirm_forget(ctx: Context, text: str, payload: str) -> bool:
+@router.prompt("forget", audit="forget")
+def _confirm_forget(ctx: Context, text: str, payload: str) -> bool:
     if is_yes(text):
         alias = ctx.uow.privacy.erase(ctx.person, ctx.now)
-        ctx.uow.audit.add(alias, "forget", ctx.now)
+        ctx.audit(actor=alias)
         ctx.erased = True
         ctx.deps.faq_memory.forget(ctx.person.id)
         ctx.say("forget_done")

@@ -134,14 +134,16 @@ class PixClient:
         self._down_attempts += 1
         if self._down_since is None:
             self._down_since, self._down_request = self._now(), request
-            log.warning("Pix API unavailable (%s): trying again with backoff", problem)
+            log.warning("API Pix indisponible (%s) : nouveaux essais espacés", problem)
 
     def _recovered(self, request: str) -> None:
         """The outage ends when the request that failed succeeds (another one succeeding,
         such as an earlier page, does not end a route's outage)."""
         if self._down_since is not None and request == self._down_request:
             lasted = (self._now() - self._down_since).total_seconds()
-            log.info("Pix API back after %.0f s (%d failed attempts)", lasted, self._down_attempts)
+            log.info(
+                "API Pix de retour après %.0f s (%d essais en échec)", lasted, self._down_attempts
+            )
             self._down_since = None
             self._down_attempts = 0
 

@@ -188,7 +188,7 @@ class PixSync:
                 if refused.status != 400 or since is None:
                     raise
                 # An older MaDDo without `since` refuses the parameter: read everything.
-                log.warning("Pix refuses 'since' (HTTP 400): every sync reads everything")
+                log.warning("Pix refuse « since » (HTTP 400) : chaque synchronisation relit tout")
                 self.since_supported, report.full = False, True
                 items = await self._read(link, None, report)
         except PixError as error:
@@ -196,7 +196,9 @@ class PixSync:
             # The client logs an outage once; a refusal is logged when it is new, not at every
             # sync while it lasts (pixbot pix status shows it).
             if not report.unavailable and report.error != link.last_error:
-                log.warning("Pix sync of campaign #%d refused: %s", campaign.id, error)
+                log.warning(
+                    "Synchronisation Pix de la campagne n° %d refusée : %s", campaign.id, error
+                )
             await self.database.run(self._failed, campaign.id, report.error)
             return report
         report.fetched = len(items)

@@ -9,10 +9,10 @@ which ``scheduler.planning.Planner`` implements, so the layers still only import
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
-from bot.domain import Campaign, Person
+from bot.domain import Campaign, Person, ReminderStep, StepView
 from storage.uow import UnitOfWork
 
 
@@ -33,7 +33,25 @@ class Actor:
 
 
 class Planning(Protocol):
-    """The part of the reminder plan the use cases move (``scheduler.planning.Planner``)."""
+    """The reminder plan as the use cases and the chat handlers see it
+    (``scheduler.planning.Planner`` implements it; nothing above the services imports the
+    scheduler's machinery)."""
+
+    def replan(self, uow: UnitOfWork, campaign: Campaign, now: datetime) -> list[StepView]: ...
+
+    def describe(
+        self, uow: UnitOfWork, campaign: Campaign, now: datetime | None = None
+    ) -> list[StepView]: ...
+
+    def set_reminders(
+        self, uow: UnitOfWork, campaign: Campaign, text: str, now: datetime
+    ) -> list[StepView]: ...
+
+    def time_for(self, step: ReminderStep, person: Person) -> datetime: ...
+
+    def is_working_day(self, day: date) -> bool: ...
+
+    def holiday_name(self, day: date) -> str | None: ...
 
     def launch_is_planned(self, uow: UnitOfWork, campaign: Campaign, now: datetime) -> bool: ...
 

@@ -36,7 +36,7 @@ def purge(store: Store, now: datetime, retention_days: int, *, dry_run: bool) ->
         pass
     if report.campaigns and not dry_run:
         log.warning(
-            "retention: %d campaign(s) purged (%d people, %d deliveries, %d events)",
+            "conservation : %d campagne(s) purgée(s) (%d personnes, %d envois, %d déclarations)",
             len(report.campaigns),
             report.people,
             report.deliveries,

@@ -79,7 +79,7 @@ async def test_messages_sent_while_the_database_is_down_are_answered_once_after(
     assert world.bot.process is not None and world.bot.process.poll() is None
     log = world.bot.log_since_start()
     assert "Traceback" not in log
-    assert "database unavailable" in log
+    assert "Base de données indisponible" in log
 
 
 async def test_stopped_during_a_database_outage_answers_after_the_restart(

@@ -202,7 +202,7 @@ class BotProcess:
                 raise AssertionError(
                     f"the bot exited with {self.process.returncode}:\n{self.log_tail()}"
                 )
-            if "Matrix: connected as" in self.log_since_start():
+            if "Matrix : connecté en tant que" in self.log_since_start():
                 return True
             await asyncio.sleep(0.1)
             return None

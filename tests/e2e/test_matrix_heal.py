@@ -102,6 +102,10 @@ async def test_store_removed_between_two_runs_heals_on_a_new_signed_device(
         await ping_pong(first, received, agent, room_id, "avant")
         assert first.readiness_problem() is None
     recovery = (store / "recovery-key.txt").read_text().splitlines()[-1]
+    # The key still in the store and not in the secrets: a person must move it.
+    assert await status_exit_code(store, bot.server, monkeypatch) == 1
+    monkeypatch.setenv("PIXBOT_MATRIX__RECOVERY_KEY", recovery)
+    (store / "recovery-key.txt").unlink()
     assert await status_exit_code(store, bot.server, monkeypatch) == 0
 
     shutil.rmtree(store)

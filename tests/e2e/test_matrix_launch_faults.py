@@ -183,10 +183,10 @@ async def test_launch_completes_across_a_database_restart(
     assert bot.process is not None and bot.process.poll() is None  # the same process
     log = bot.log_since_start()
     assert "Traceback" not in log
-    assert "database unavailable" in log  # one line for the outage…
-    assert log.count("database unavailable") <= 3  # …not one per attempt
+    assert "Base de données indisponible" in log  # one line for the outage…
+    assert log.count("Base de données indisponible") <= 3  # …not one per attempt
     # The restart dropped the instance lock (an advisory lock): sending paused, then resumed.
-    assert "instance lock lost" in log and "Instance lock re-acquired" in log
+    assert "Verrou d'instance perdu" in log and "Verrou d'instance repris" in log
 
 
 async def test_hot_standby_takes_over_a_killed_process_and_sends_nothing_twice(
@@ -208,7 +208,7 @@ async def test_hot_standby_takes_over_a_killed_process_and_sends_nothing_twice(
     await bot_started(world)
     devices = await devices_of(homeserver, active.session())
     standby.start()
-    await in_log(standby, "standing by")
+    await in_log(standby, "attend en secours")
 
     await launch(world)
     await sent_at_least(url, 5, active)

@@ -92,25 +92,30 @@ def test_router_checks_registration() -> None:
     router = Router()
 
     @router.command("aide")
-    async def one(ctx: object, args: str) -> None: ...
+    def one(ctx: object, args: str) -> None: ...
 
     with pytest.raises(RegistrationError):
 
         @router.command("AIDE")
-        async def two(ctx: object, args: str) -> None: ...
+        def two(ctx: object, args: str) -> None: ...
+
+    # A coroutine function could await inside its transaction: refused when registered.
+    async def waits(ctx: object, args: str) -> None: ...
 
     with pytest.raises(RegistrationError):
-        router.command("sync")(lambda ctx, args: None)  # type: ignore[arg-type,return-value]
+        router.command("lent")(waits)  # type: ignore[arg-type]
+    with pytest.raises(RegistrationError):
+        router.prompt("lent")(waits)  # type: ignore[arg-type]
 
 
 def test_router_longest_match_keeps_original_arguments() -> None:
     router = Router()
 
     @router.command("campagne")
-    async def family(ctx: object, args: str) -> None: ...
+    def family(ctx: object, args: str) -> None: ...
 
     @router.command("campagne créer")
-    async def create(ctx: object, args: str) -> None: ...
+    def create(ctx: object, args: str) -> None: ...
 
     match = router.match('Campagne  CREER abc123  "Le Titre"')
     assert match is not None
@@ -158,26 +163,52 @@ async def test_a_slow_platform_lookup_does_not_delay_another_users_reply(bot: Bo
     assert any("ROOM12345" in text for text in bot.inbox(AGENTS[0]))
 
 
-async def test_a_handler_that_awaits_inside_its_transaction_is_refused(bot: Bot) -> None:
-    """Handlers run to completion inside the transaction: one that suspends is an error,
-    answered politely, and nothing it wrote is kept."""
-    import asyncio
-
+async def test_a_handler_that_fails_keeps_nothing_it_wrote(bot: Bot) -> None:
+    """Handlers run inside the transaction: one that fails is answered politely, and nothing
+    it wrote is kept."""
     from bot.app import App
     from bot.router import Context
 
     router = Router()
 
-    @router.command("lent")
-    async def slow(ctx: Context, args: str) -> None:
-        ctx.uow.questions.add_unanswered("écrit avant l'attente", None, ctx.now)
-        await asyncio.sleep(0)
-        ctx.say("help", role="agent", services=[], name="x", snooze_days=2)
+    @router.command("casse")
+    def broken(ctx: Context, args: str) -> None:
+        ctx.uow.questions.add_unanswered("écrit avant l'erreur", None, ctx.now)
+        raise RuntimeError("a bug in a handler")
 
     app = App(bot.app.settings, bot.store, bot.platform, clock=bot.clock, router=router)
-    await app.handle(bot.platform.incoming("lent"))
+    await app.handle(bot.platform.incoming("casse"))
     await app.dispatcher.drain()
     replies = [m["text"] for m in bot.new_messages()]
     assert len(replies) == 1 and "erreur" in replies[0].lower()
     with bot.store.transaction() as uow:
         assert uow.questions.unanswered() == []
+
+
+async def test_the_audit_action_is_declared_on_the_route(bot: Bot) -> None:
+    """A route declares its audit action; the handler only says what the entry is about. A
+    handler that records one its route does not declare fails (and keeps nothing)."""
+    from bot.app import App
+    from bot.router import Context
+
+    router = Router()
+
+    @router.command("noter", audit="note")
+    def note(ctx: Context, args: str) -> None:
+        ctx.audit(detail="vu")
+        ctx.say("you_are_welcome")
+
+    @router.command("griffonner")
+    def scribble(ctx: Context, args: str) -> None:
+        ctx.audit(detail="pas déclaré")
+
+    app = App(bot.app.settings, bot.store, bot.platform, clock=bot.clock, router=router)
+    await app.handle(bot.platform.incoming("noter"))
+    await app.handle(bot.platform.incoming("griffonner"))
+    await app.dispatcher.drain()
+    replies = [m["text"] for m in bot.new_messages()]
+    assert len(replies) == 2 and "erreur" in replies[1].lower()
+    with bot.store.transaction() as uow:
+        assert uow.audit.exists("note", None, "vu")
+        assert not uow.audit.exists("note", None, "pas déclaré")
+        assert not uow.audit.exists("None", None, "pas déclaré")

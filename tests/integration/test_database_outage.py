@@ -45,8 +45,8 @@ def test_console_launch_completes_across_a_database_restart(
     assert "Traceback" not in output
     assert sorted(received) == sorted(agents(AGENTS))
     assert set(received.values()) == {1}  # every agent invited exactly once
-    assert "database unavailable" in output  # one line for the outage…
-    assert output.count("database unavailable") <= 3  # …not one per attempt
+    assert "Base de données indisponible" in output  # one line for the outage…
+    assert output.count("Base de données indisponible") <= 3  # …not one per attempt
 
 
 def test_two_instances_across_a_database_restart_never_both_send(
@@ -58,7 +58,7 @@ def test_two_instances_across_a_database_restart_never_both_send(
     try:
         wait_until(lambda: (lock_holder(pg_url) or "").endswith(f":{first.pid}"), 60, "A active")
         second = ConsoleBot(pg_url, tmp_path)
-        wait_until(lambda: "standing by" in second.output(), 60, "B standing by")
+        wait_until(lambda: "attend en secours" in second.output(), 60, "B attend en secours")
         first.write(launch_lines())
         wait_until(lambda: sum(invitations(tmp_path).values()) >= 300, WAIT, "the launch")
         private_pg.restart()

@@ -85,11 +85,11 @@ async def test_purge_command_and_its_dry_run(
     env = {"PIXBOT_BOT__DATABASE_URL": db_url}
     dry = runner.invoke(cli, ["purge", "--dry-run"], env=env)
     assert dry.exit_code == 0, dry.output
-    assert "ABCDEF234" in dry.output and "seraient supprimés : 6 personnes" in dry.output
+    assert "ABCDEF234" in dry.output and "Seraient supprimés : 6 personnes" in dry.output
     assert count_rows(bot, PersonRow) == len(AGENTS) + 1
     done = runner.invoke(cli, ["purge"], env=env)
     assert done.exit_code == 0, done.output
-    assert "supprimés : 6 personnes" in done.output
+    assert "Supprimés : 6 personnes" in done.output
     assert count_rows(bot, PersonRow) == 1
 
 

@@ -104,7 +104,11 @@ def test_matrix_bot_stops_while_the_homeserver_is_unreachable(tmp_path: Path, si
         env={"PIXBOT_MATRIX__PASSWORD": "not-a-real-password"},
     )
     try:
-        wait_until(lambda: "unreachable" in bot.output(), 60, "the bot to retry the homeserver")
+        wait_until(
+            lambda: "Serveur Matrix injoignable" in bot.output(),
+            60,
+            "the bot to retry the homeserver",
+        )
         bot.process.send_signal(signum)
         code = bot.wait(60)
     finally:
@@ -148,6 +152,9 @@ async def test_stopping_waits_for_a_running_step_job_without_a_cancelled_traceba
             return 0
 
         def digest(self) -> int:
+            return 0
+
+        def morning_notes(self) -> int:
             return 0
 
     caplog.set_level(logging.INFO)

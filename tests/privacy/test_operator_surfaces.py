@@ -265,7 +265,7 @@ async def test_info_logs_name_people_only_by_pseudonym(bot: Bot, info_logs: _Col
     for _ in range(bot.app.settings.limits.messages_per_minute + 2):
         await bot.say("@flood:console", "aide")
     logged = "\n".join(info_logs.lines)
-    assert "over the message limit" in logged
+    assert "dépasse la limite de messages" in logged
     assert "@flood:console" not in logged
     assert "p:" in logged  # named by pseudonym, so a line can still be followed
 

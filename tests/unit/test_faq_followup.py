@@ -23,8 +23,8 @@ def library() -> FaqLibrary:
 @pytest.mark.parametrize(
     ("question", "context", "topic"),
     [
-        ("d'accord mais il y a autre chose que la cybersécurité ?", "parcours.liste", True),
-        ("d'accord mais il y a autre chose que ça ?", "parcours.liste", True),
+        ("d'accord mais il y en a d'autres ?", "parcours.liste", True),
+        ("et pour ça, je fais comment ?", "parcours.acces", True),
         ("ok merci, et il fera beau demain ?", "parcours.duree", False),
         ("merci et sinon la cantine est ouverte ?", "parcours.liste", False),
         # Long: a message of its own, not a follow-up.
@@ -49,6 +49,34 @@ def test_an_acknowledgement_does_not_hide_the_question(library: FaqLibrary) -> N
     question = "ok merci. mais c'est obligatoire du coup ?"
     base = library.for_question(question)
     assert follow_up(base, question, "parcours.duree").topic == "parcours.obligatoire"
+
+
+@pytest.mark.parametrize(
+    ("message", "asked"),
+    [
+        ("ok merci. mais c'est obligatoire du coup ?", "mais c'est obligatoire du coup ?"),
+        ("d'accord mais il y a autre chose que ça ?", "il y a autre chose que ça ?"),
+        ("Bonjour, qui voit mes résultats ?", " qui voit mes résultats ?"),
+        ("ah bon ? et ça dure combien ?", " et ça dure combien ?"),
+        ("ok thanks. but is it mandatory?", "but is it mandatory?"),
+        # Nothing but an acknowledgement, or a part that says more: left whole.
+        ("ok merci !", "ok merci !"),
+        (
+            "merci pour la réponse, et c'est obligatoire ?",
+            "merci pour la réponse, et c'est obligatoire ?",
+        ),
+        ("c'est fait, mais qui le saura ?", "c'est fait, mais qui le saura ?"),
+    ],
+)
+def test_leading_acknowledgements_are_no_part_of_the_question(
+    library: FaqLibrary, message: str, asked: str
+) -> None:
+    assert library.for_question(message).asked(message) == asked
+
+
+def test_an_acknowledged_question_is_answered_without_context(library: FaqLibrary) -> None:
+    question = "ok merci. mais c'est obligatoire du coup ?"
+    assert library.match(question).topic == "parcours.obligatoire"
 
 
 def test_memory_keeps_the_last_topic_a_few_minutes_and_forgets_on_request() -> None:

@@ -15,7 +15,7 @@ from bot.faq.data import load_data
 from bot.faq.decision import SIGNALS
 from bot.faq.features import features
 from bot.faq.language import LOCALES, FaqLibrary
-from bot.faq.model import OFF_TOPIC, FaqModel, load_model
+from bot.faq.model import OFF_TOPIC, FaqModel, is_off_topic, load_model, near_domain_class
 from bot.faq.tuning import DEFAULT_THRESHOLD
 
 REPO = Path(__file__).resolve().parents[2]
@@ -27,10 +27,29 @@ def base() -> FaqBase:
 
 
 @pytest.mark.parametrize("locale", LOCALES)
-def test_shipped_model_knows_every_topic_and_the_off_topic_class(locale: str) -> None:
+def test_shipped_model_knows_every_topic_and_the_off_topic_classes(locale: str) -> None:
     model = load_model(locale)
     assert model is not None
-    assert set(model.classes) == set(load_data(locale)["topics"]) | {OFF_TOPIC}
+    topics = set(load_data(locale)["topics"])
+    assert {name for name in model.classes if not is_off_topic(name)} == topics
+    # What is not this FAQ: the far off-topic class and near-domain classes of the areas.
+    off_topic = {name for name in model.classes if is_off_topic(name)}
+    assert OFF_TOPIC in off_topic
+    assert off_topic - {OFF_TOPIC} <= {near_domain_class(topic) for topic in topics}
+    assert near_domain_class("resultats.qui_voit") in off_topic
+
+
+def test_off_topic_classes_are_summed() -> None:
+    model = FaqModel(
+        classes=("a", OFF_TOPIC, "~a"),
+        rows={},
+        weights=array("h"),
+        scale=1.0,
+        bias=(0.0, 0.0, 0.0),
+        digest="",
+    )
+    probabilities = model.probabilities({})
+    assert FaqModel.off_topic(probabilities) == pytest.approx(2 / 3)
 
 
 def test_model_file_round_trips() -> None:

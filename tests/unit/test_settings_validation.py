@@ -34,6 +34,7 @@ BAD: dict[str, str] = {
     "matrix.e2ee": '"maybe"',
     "matrix.allowed_servers": '["https://tchap.gouv.fr"]',
     "matrix.rate_limit": "0",
+    "matrix.senders": '[{ user_id = "pixbot-2", store_path = "/var/lib/pixbot/s2" }]',
     "slack.bot_token": '"xapp-123"',
     "slack.app_token": '"xoxb-123"',
     "slack.signing_secret": "12",
@@ -50,6 +51,7 @@ BAD: dict[str, str] = {
     "schedule.snooze_working_days": "0",
     "schedule.thank_completers": '"oui merci"',
     "schedule.digest": '"lundi matin"',
+    "schedule.morning_note": '"le matin"',
     "stats.min_group": "0",
     "stats.refresh": '"hourly"',
     "privacy.retention_days": "-1",
@@ -75,6 +77,7 @@ BAD: dict[str, str] = {
     "log.level": '"LOUD"',
     "log.format": '"xml"',
 }
+TABLES = {"matrix.senders": 'matrix.senders n°1.user_id = "pixbot-2" : '}
 SECRETS = {
     "matrix.password",
     "matrix.access_token",
@@ -120,6 +123,10 @@ def test_one_bad_value_is_one_french_line_and_exit_code_2(folder: Path, key: str
     assert "Traceback" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
     (line,) = result.stderr.splitlines()
+    if key in TABLES:  # a list of tables names the entry and its key
+        assert line.startswith(f"Configuration invalide : {TABLES[key]}"), line
+        assert "; exemple : " in line
+        return
     assert line.startswith(f"Configuration invalide : {key} = "), line
     assert "; exemple : " in line
     if key in SECRETS:

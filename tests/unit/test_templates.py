@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from jinja2 import Environment, meta, nodes
 
+from bot.handlers import build_router
 from bot.privacy import audience_figure
 from bot.render import LOCALES, Renderer
 
@@ -147,6 +148,7 @@ def test_trailing_newline_matches(name: str) -> None:
 
 def test_help_for_an_agent(renderer: Renderer) -> None:
     variables = {"role": "agent", "services": [], "name": "Alice", "snooze_days": 3}
+    variables["sections"] = build_router().help_for("agent")
     en = renderer.render("help", "en", **variables)
     fr = renderer.render("help", "fr", **variables)
     assert "Alice" in en and "Alice" in fr
@@ -158,8 +160,23 @@ def test_help_for_an_agent(renderer: Renderer) -> None:
     assert "Administration" not in en and "Administration" not in fr
 
 
+def test_aide_says_what_the_routes_declare() -> None:
+    """`aide` is generated from the registrations: each line a route (or the FAQ fallback)
+    declares has its wording in every locale, and no wording is left without a route."""
+    router = build_router()
+    declared = {line.key for line, _ in router.help_lines}
+    for locale in LOCALES:
+        source = (MESSAGES / locale / "_help.txt").read_text(encoding="utf-8")
+        macros = {macro.name for macro in Environment().parse(source).find_all(nodes.Macro)}
+        assert macros == declared, locale
+    # What a role sees follows the route's roles: agents get no ambassador command.
+    assert router.help_for("agent")["ambassador"] == []
+    assert "launch" in router.help_for("ambassador")["ambassador"]
+
+
 def test_help_for_an_admin(renderer: Renderer) -> None:
     variables = {"role": "admin", "services": ["DNUM", "SG"], "name": "Bob", "snooze_days": 2}
+    variables["sections"] = build_router().help_for("admin")
     en = renderer.render("help", "en", **variables)
     fr = renderer.render("help", "fr", **variables)
     assert "Ambassadors (DNUM, SG):" in en and "campaign create CODE" in en

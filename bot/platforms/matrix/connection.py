@@ -117,7 +117,9 @@ class MatrixConnection:
         self.store_path = Path(store_path)
         self.e2ee = e2ee and ENCRYPTION_ENABLED
         if e2ee and not ENCRYPTION_ENABLED:
-            logger.warning("matrix-nio E2EE support is missing; encrypted rooms are unreadable")
+            logger.warning(
+                "matrix-nio sans chiffrement de bout en bout : les salons chiffrés sont illisibles"
+            )
         self.allowed_servers = tuple(allowed_servers)
         self.display_name = display_name
         # Set by the application: who may bring the bot into a room, and how big a room.
@@ -234,12 +236,12 @@ class MatrixConnection:
             try:
                 await self._on_auth_error(message)
             except Exception:
-                logger.exception("on_auth_error callback failed")
+                logger.exception("le rappel on_auth_error a échoué")
         raise MatrixAuthError(message)
 
     async def _check(self, response: Any, what: str) -> None:
         if isinstance(response, ErrorResponse):
-            logger.warning("Matrix %s failed: %s", what, response)
+            logger.warning("Matrix : %s en échec : %s", what, response)
 
     async def _delivery_error(self, response: ErrorResponse) -> DeliveryError:
         if is_auth_error(response) and not self._auth_failed:

@@ -142,12 +142,15 @@ class DeviceCare(InboundEvents):
         if session is None:
             return None
         if session.user_id != self.bot_id:
-            logger.warning("Matrix: session file is for another user; logging in again")
+            logger.warning(
+                "Matrix : le fichier de session est celui d'un autre utilisateur ; "
+                "nouvelle connexion"
+            )
             return None
         made_for = session.configured_device_id or session.device_id
         if self._password and made_for != self._configured_device_id:
             logger.warning(
-                "Matrix: [matrix] device_id %s configuré, différent de celui de la session "
+                "Matrix : [matrix] device_id %s configuré, différent de celui de la session "
                 "enregistrée (%s, appareil %s) : connexion sur l'appareil configuré",
                 self._configured_device_id,
                 made_for,
@@ -171,7 +174,7 @@ class DeviceCare(InboundEvents):
                 return
             if not is_auth_error(whoami):
                 raise OSError(f"whoami failed: {whoami}")
-            logger.warning("Matrix: stored access token refused (%s)", errcode_of(whoami))
+            logger.warning("Matrix : jeton d'accès enregistré refusé (%s)", errcode_of(whoami))
             if not self._password:
                 await self._auth_error(f"access token refused: {errcode_of(whoami)}")
             # Log in again on the same device so the E2EE identity is kept (when the device
@@ -220,7 +223,7 @@ class DeviceCare(InboundEvents):
         with contextlib.suppress(*_NETWORK_ERRORS):
             await self.client.send("POST", path, "{}", headers=headers)
         self._remove_key_store(session.device_id)
-        logger.info("Matrix: appareil remplacé %s déconnecté", session.device_id)
+        logger.info("Matrix : appareil remplacé %s déconnecté", session.device_id)
 
     def _remove_key_store(self, device_id: str) -> None:
         for suffix in ("", "-wal", "-shm"):
@@ -251,7 +254,7 @@ class DeviceCare(InboundEvents):
                 f"{self.client.device_id} du bot ({REASONS_FR.get(lost.reason, lost.reason)}) : "
                 "vérifiez le serveur d'accueil et le compte du bot, puis relancez pixbot."
             )
-            logger.error("Matrix: %s", line)
+            logger.error("Matrix : %s", line)
             raise MatrixNeedsOperator(line) from None
 
     # -- the device's keys on the server -------------------------------------------------------
@@ -300,7 +303,7 @@ class DeviceCare(InboundEvents):
         if cause not in self._upload_causes_reported:
             self._upload_causes_reported.add(cause)
             logger.error(
-                "Matrix: le serveur refuse les clés de l'appareil %s (%s)",
+                "Matrix : le serveur refuse les clés de l'appareil %s (%s)",
                 self.client.device_id,
                 cause,
             )
@@ -332,7 +335,7 @@ class DeviceCare(InboundEvents):
                 else:
                     await self._check(response, what)
         except _NETWORK_ERRORS as error:
-            logger.warning("Matrix key upkeep failed: %s", error)
+            logger.warning("Matrix : entretien des clés en échec : %s", error)
 
     async def _after_sync(self, response: SyncResponse) -> None:
         """Own devices changed (or not checked for a while): the device and the identity."""
@@ -348,7 +351,7 @@ class DeviceCare(InboundEvents):
                     # Asked twice before leaving a device: a passing glitch must not cost it.
                     match = await self._check_device()
             except (OSError, TimeoutError) as error:
-                logger.warning("Matrix: own device check failed: %s", error)
+                logger.warning("Matrix : vérification de l'appareil du bot en échec : %s", error)
             else:
                 if match != DeviceMatch.SAME:
                     different = match == DeviceMatch.DIFFERENT
@@ -363,7 +366,9 @@ class DeviceCare(InboundEvents):
         try:
             await self._identity.on_device_lists_changed(changed)
         except Exception:
-            logger.exception("Matrix: identity check after a key change failed")
+            logger.exception(
+                "Matrix : vérification de l'identité après un changement de clés en échec"
+            )
         self._publish_device_status()
 
     # -- a new device --------------------------------------------------------------------------
@@ -394,11 +399,11 @@ class DeviceCare(InboundEvents):
         old = client.device_id
         blocker = self._heal_blocker(reason, old)
         if blocker is not None:
-            logger.error("Matrix: %s", blocker)
+            logger.error("Matrix : %s", blocker)
             raise MatrixNeedsOperator(blocker)
         new = derive_device_id(self._configured_device_id)
         logger.warning(
-            "Matrix: l'appareil %s du bot n'est plus utilisable (%s) : le bot passe sur un "
+            "Matrix : l'appareil %s du bot n'est plus utilisable (%s) : le bot passe sur un "
             "nouvel appareil %s et le signe avec la clé de récupération (docs/tchap.md § 8)",
             old,
             REASONS_FR.get(reason, reason),
@@ -490,6 +495,6 @@ class DeviceCare(InboundEvents):
         changed = self._device_status_key is None or status.state != self._device_status_key[0]
         if changed and self._started:
             level = logging.INFO if status.state in REACHABLE else logging.WARNING
-            logger.log(level, "Matrix: %s", status.message)
+            logger.log(level, "Matrix : %s", status.message)
         self._device_status_key = key
         status.save(self.store_path)

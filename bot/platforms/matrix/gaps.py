@@ -52,7 +52,7 @@ class TimelineGaps(InboundEvents):
             )
             if not isinstance(response, RoomMessagesResponse):
                 # The room left meanwhile, or history not visible: nothing more to read.
-                logger.warning("Matrix: gap in %s not fetched: %s", room_id, response)
+                logger.warning("Matrix : trou dans %s non comblé : %s", room_id, response)
                 break
             newest_first.extend(response.chunk)
             if not response.chunk or not response.end or response.end == start:
@@ -60,10 +60,14 @@ class TimelineGaps(InboundEvents):
             start = response.end
         else:
             logger.warning(
-                "Matrix: more than %d events missed in %s; the oldest are not read",
+                "Matrix : plus de %d événements manqués dans %s ; les plus anciens ne sont pas lus",
                 MAX_GAP_EVENTS,
                 room_id,
             )
         if newest_first:
-            logger.info("Matrix: %d events fetched to fill a gap in %s", len(newest_first), room_id)
+            logger.info(
+                "Matrix : %d événements récupérés pour combler un trou dans %s",
+                len(newest_first),
+                room_id,
+            )
         return list(reversed(newest_first))

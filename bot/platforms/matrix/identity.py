@@ -234,7 +234,7 @@ class CrossSigning:
         status.reset_detected = True
         status.previous_master_key = self._known_master
         logger.warning(
-            "Matrix: %s (ancienne clé %s, nouvelle %s)",
+            "Matrix : %s (ancienne clé %s, nouvelle %s)",
             RESET_FR,
             fingerprint(self._known_master),
             fingerprint(master),
@@ -257,7 +257,7 @@ class CrossSigning:
             self._recheck = True  # e.g. keys read while someone was still uploading them
             raise
         if (status.state, status.master_key) != before:
-            logger.info("Matrix: identité du bot revérifiée : %s", status.state.value)
+            logger.info("Matrix : identité du bot revérifiée : %s", status.state.value)
 
     # -- steps ---------------------------------------------------------------------------------
 
@@ -282,7 +282,7 @@ class CrossSigning:
         await self._upload_cross_signing_keys(device_signing_upload(client.user_id, keys))
         await self._upload_signatures(keys.self_signing, keys.master.public)
         logger.info(
-            "Matrix: identité de signature croisée créée pour %s (clé maîtresse %s)",
+            "Matrix : identité de signature croisée créée pour %s (clé maîtresse %s)",
             client.user_id,
             fingerprint(keys.master.public),
         )
@@ -317,7 +317,7 @@ class CrossSigning:
             )
         master = await self._own_master_public()
         await self._upload_signatures(ssk, master)
-        logger.info("Matrix: appareil %s signé avec la clé de récupération", self.client.device_id)
+        logger.info("Matrix : appareil %s signé avec la clé de récupération", self.client.device_id)
 
     async def _own_master_public(self) -> str | None:
         query = await self._own_keys()
@@ -393,7 +393,7 @@ class CrossSigning:
         try:
             return decode_recovery_key(text)
         except RecoveryKeyError:
-            logger.warning("Matrix: clé de récupération mal formée ignorée ; une autre est créée")
+            logger.warning("Matrix : clé de récupération mal formée ignorée ; une autre est créée")
             return None
 
     def _write_recovery_key(self, key: bytes) -> None:
@@ -406,7 +406,7 @@ class CrossSigning:
             f"{encode_recovery_key(key)}\n",
         )
         logger.warning(
-            "Matrix: clé de récupération écrite dans %s : déplacez-la dans votre coffre de "
+            "Matrix : clé de récupération écrite dans %s : déplacez-la dans votre coffre de "
             "secrets comme %s",
             self.recovery_key_path,
             CONFIG_HINT,
@@ -427,11 +427,11 @@ class CrossSigning:
             level = logging.WARNING
         logger.log(level, "Matrix: %s", status.message)
         if status.detail:
-            logger.info("Matrix: identity detail: %s", status.detail)
+            logger.info("Matrix : détail de l'identité : %s", status.detail)
         try:
             write_private(self.status_path, json.dumps(status.as_dict(), indent=2))
         except OSError as error:
-            logger.warning("Matrix: identity status not written: %s", error)
+            logger.warning("Matrix : état de l'identité non écrit : %s", error)
         return status
 
 

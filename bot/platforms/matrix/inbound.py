@@ -68,27 +68,29 @@ class InboundEvents(DirectRooms):
         invite = own[-1]
         if self.direct_only and not invite.content.get("is_direct"):
             # A sender account of a pool: the main account is the one brought into rooms.
-            logger.info("Matrix: sender account declining room %s", room_id)
+            logger.info("Matrix : le compte d'envoi décline le salon %s", room_id)
             await self._check(await client.room_leave(room_id), "room_leave")
             return
         if not invite_allowed(invite.sender, client.user_id, self.allowed_servers):
-            logger.info("Matrix: declining invite to %s from %s", room_id, invite.sender)
+            logger.info("Matrix : invitation dans %s de %s déclinée", room_id, invite.sender)
             await self._check(await client.room_leave(room_id), "room_leave")
             return
         policy = self.invite_policy
         if policy is not None and not await policy.inviter_known(invite.sender):
             # Only agents, ambassadors and admins bring the bot into a room.
-            logger.info("Matrix: declining invite to %s from unknown %s", room_id, invite.sender)
+            logger.info(
+                "Matrix : invitation dans %s de l'inconnu %s déclinée", room_id, invite.sender
+            )
             await self._check(await client.room_leave(room_id), "room_leave")
             return
-        logger.info("Matrix: joining %s on invitation from %s", room_id, invite.sender)
+        logger.info("Matrix : entrée dans %s sur invitation de %s", room_id, invite.sender)
         joined = await client.join(room_id)
         if isinstance(joined, ErrorResponse):
             if errcode_of(joined) == "M_LIMIT_EXCEEDED":
                 wait = (joined.retry_after_ms or 1000) / 1000
                 self._in_background(self._join_later(room_id, invite, wait))
             else:
-                logger.warning("Matrix: could not join %s: %s", room_id, joined)
+                logger.warning("Matrix : impossible d'entrer dans %s : %s", room_id, joined)
             return
         await self._joined(room_id, invite)
 
@@ -102,10 +104,10 @@ class InboundEvents(DirectRooms):
                 await self._joined(room_id, invite)
                 return
             if errcode_of(joined) != "M_LIMIT_EXCEEDED":
-                logger.warning("Matrix: could not join %s: %s", room_id, joined)
+                logger.warning("Matrix : impossible d'entrer dans %s : %s", room_id, joined)
                 return
             wait = (joined.retry_after_ms or 1000) / 1000
-        logger.warning("Matrix: gave up joining %s (rate limited)", room_id)
+        logger.warning("Matrix : entrée dans %s abandonnée (limite de débit)", room_id)
 
     async def _joined(self, room_id: str, invite: InviteMemberEvent) -> None:
         client = self.client
@@ -115,7 +117,7 @@ class InboundEvents(DirectRooms):
             count = len(getattr(members, "members", []) or [])
             if count > policy.max_room_members:
                 logger.info(
-                    "Matrix: leaving %s: %d members (at most %d)",
+                    "Matrix : départ de %s : %d membres (%d au plus)",
                     room_id,
                     count,
                     policy.max_room_members,
@@ -139,7 +141,7 @@ class InboundEvents(DirectRooms):
             if room is None or room.joined_count <= policy.max_room_members:
                 continue
             logger.info(
-                "Matrix: leaving %s: it grew to %d members (at most %d)",
+                "Matrix : départ de %s : il compte maintenant %d membres (%d au plus)",
                 room_id,
                 room.joined_count,
                 policy.max_room_members,
@@ -148,7 +150,9 @@ class InboundEvents(DirectRooms):
             try:
                 await self._check(await self.client.room_leave(room_id), "room_leave")
             except _NETWORK_ERRORS as error:
-                logger.warning("Matrix: could not leave %s yet: %s", room_id, error)
+                logger.warning(
+                    "Matrix : départ de %s impossible pour l'instant : %s", room_id, error
+                )
         return left
 
     async def _wait_or_stop(self, seconds: float) -> bool:
@@ -270,7 +274,7 @@ class InboundEvents(DirectRooms):
                 with contextlib.suppress(EncryptionError, LocalProtocolError, AssertionError):
                     decrypted = self.client.decrypt_event(event)
             if decrypted is not None and not isinstance(decrypted, MegolmEvent):
-                logger.info("Matrix: %s decrypted once its key arrived", held.event_id)
+                logger.info("Matrix : %s déchiffré à l'arrivée de sa clé", held.event_id)
                 incoming = self._to_incoming(room, decrypted)
                 self._remember(held.event_id)
                 result.append((held.event_id, incoming))
@@ -279,7 +283,7 @@ class InboundEvents(DirectRooms):
                 or not self.client.olm  # no E2EE here: the key is of no use
                 or now - held.held_at >= self.key_wait
             ):
-                logger.info("Matrix: no key for %s; asking to resend it", held.event_id)
+                logger.info("Matrix : pas de clé pour %s ; demande de renvoi", held.event_id)
                 self._remember(held.event_id)
                 common = self._common(room, event)
                 result.append((held.event_id, Incoming(text="", undecryptable=True, **common)))
@@ -301,6 +305,6 @@ class InboundEvents(DirectRooms):
             try:
                 await self.client.request_room_key(event)
             except (LocalProtocolError, *_NETWORK_ERRORS) as error:
-                logger.info("Matrix: room key request not sent: %s", error)
+                logger.info("Matrix : demande de clé de salon non envoyée : %s", error)
 
         self._in_background(request())

@@ -60,7 +60,7 @@ class PendingEvents:
         except FileNotFoundError:
             return
         except (OSError, ValueError):
-            logger.warning("Matrix: ignoring unreadable %s", self.path)
+            logger.warning("Matrix : %s illisible ignoré", self.path)
             return
         for entry in entries if isinstance(entries, list) else []:
             try:

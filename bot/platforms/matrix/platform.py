@@ -91,8 +91,7 @@ class MatrixPlatform(DeviceCare, TimelineGaps):
                 await self._start_once()
             except _NETWORK_ERRORS as error:
                 logger.warning(
-                    "Serveur Matrix injoignable / Matrix homeserver unreachable (%s); "
-                    "nouvel essai dans %.1f s",
+                    "Serveur Matrix injoignable (%s) ; nouvel essai dans %.1f s",
                     type(error).__name__,
                     backoff,
                 )
@@ -119,7 +118,9 @@ class MatrixPlatform(DeviceCare, TimelineGaps):
             await self._first_sync()
             await self._ensure_identity()
             self._started = True
-            logger.info("Matrix: connected as %s (device %s)", self.bot_id, client.device_id)
+            logger.info(
+                "Matrix : connecté en tant que %s (appareil %s)", self.bot_id, client.device_id
+            )
 
     async def _load_profile(self) -> None:
         client = self.client
@@ -141,7 +142,11 @@ class MatrixPlatform(DeviceCare, TimelineGaps):
         )
         if token and isinstance(response, ErrorResponse) and http_status_of(response) == 400:
             # The token belongs to another server or database: start afresh.
-            logger.warning("Matrix: stored sync token rejected (%s); starting from now", response)
+            logger.warning(
+                "Matrix : jeton de synchronisation enregistré refusé (%s) ; reprise à partir de "
+                "maintenant",
+                response,
+            )
             self.sync_token_path.unlink(missing_ok=True)
             token = None
             response = await self.client.sync(timeout=0, full_state=True, sync_filter=nonce_filter)
@@ -216,7 +221,7 @@ class MatrixPlatform(DeviceCare, TimelineGaps):
                     self._pending.insert(0, batch)
                 await self._continue_on_new_device(lost.reason)
             except _HandlingFailed as error:
-                logger.info("Matrix: %s; the batch is handed over again", error)
+                logger.info("Matrix : %s ; le lot est remis en file", error)
                 if await self._sleep_or_stop(backoff):
                     break
                 backoff = min(backoff * 2, self.max_backoff)
@@ -288,7 +293,7 @@ class MatrixPlatform(DeviceCare, TimelineGaps):
                 await self._handle_invite(room_id, info.invite_state)
             except _NETWORK_ERRORS as error:
                 # The invite stays pending on the server; it comes back after a restart.
-                logger.warning("Matrix: invite to %s not handled: %s", room_id, error)
+                logger.warning("Matrix : invitation dans %s non traitée : %s", room_id, error)
         crowded = await self._leave_crowded_rooms(response.rooms.join)
         if batch.replay_timeline or batch.replay_after_ms is not None:
             for room_id, info in response.rooms.join.items():

@@ -187,7 +187,7 @@ class DeviceStatus:
         try:
             write_private(store_path / STATUS_FILE, json.dumps(self.as_dict(), indent=2))
         except OSError as error:
-            logger.warning("Matrix: device status not written: %s", error)
+            logger.warning("Matrix : état de l'appareil non écrit : %s", error)
 
 
 def load_status(store_path: Path) -> dict[str, Any]:

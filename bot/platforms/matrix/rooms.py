@@ -211,7 +211,9 @@ class DirectRooms(MatrixConnection):
                 self._unrecorded_direct = await self._find_unrecorded()
             room_id = self._unrecorded_direct.pop(person_id, None)
         if room_id is not None:
-            logger.info("Matrix: found unrecorded direct room %s with %s", room_id, person_id)
+            logger.info(
+                "Matrix : salon direct %s non enregistré retrouvé avec %s", room_id, person_id
+            )
             self._record_direct(person_id, room_id)
         return room_id
 
@@ -256,7 +258,7 @@ class DirectRooms(MatrixConnection):
         if isinstance(response, RoomCreateError):
             raise await self._delivery_error(response)
         room_id: str = response.room_id
-        logger.info("Matrix: created direct room %s with %s", room_id, person_id)
+        logger.info("Matrix : salon direct %s créé avec %s", room_id, person_id)
         if initial_state:
             self._created_rooms[room_id] = person_id
         self._record_direct(person_id, room_id)
@@ -290,9 +292,13 @@ class DirectRooms(MatrixConnection):
             except _NETWORK_ERRORS as error:
                 # The rooms exist and are cached; a restart finds them again
                 # (_unrecorded_direct_room).
-                logger.warning("Matrix: could not record direct rooms in m.direct: %s", error)
+                logger.warning(
+                    "Matrix : impossible d'enregistrer les salons directs dans m.direct : %s", error
+                )
             except Exception:
-                logger.exception("Matrix: could not record direct rooms in m.direct")
+                logger.exception(
+                    "Matrix : impossible d'enregistrer les salons directs dans m.direct"
+                )
             for person, rooms in batch.items():
                 left = [r for r in self._direct_unsaved.get(person, []) if r not in rooms]
                 if left:
@@ -306,7 +312,9 @@ class DirectRooms(MatrixConnection):
         _merge(direct, batch)
         status = await write_direct(self.client, direct)
         if status != 200:
-            logger.warning("Matrix: could not record direct rooms in m.direct (%s)", status)
+            logger.warning(
+                "Matrix : impossible d'enregistrer les salons directs dans m.direct (%s)", status
+            )
         _merge(direct, self._direct_unsaved)
         self._direct_rooms = direct
 

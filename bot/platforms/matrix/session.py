@@ -136,7 +136,7 @@ class SessionClient(AsyncClient):
                 # The refresh token itself is refused: only a soft logout allows a new login.
             if soft_logout and creds.password:
                 return await self._relogin()
-            logger.error("Matrix: session ended by the homeserver (hard logout)")
+            logger.error("Matrix : session close par le serveur (déconnexion définitive)")
             return False
 
     async def _refresh(self) -> bool | None:
@@ -149,23 +149,27 @@ class SessionClient(AsyncClient):
             )
             data = await answer.json(content_type=None)
         except (OSError, TimeoutError, ValueError) as error:
-            logger.warning("Matrix: token refresh failed (%s)", type(error).__name__)
+            logger.warning("Matrix : renouvellement du jeton en échec (%s)", type(error).__name__)
             return False
         if answer.status != 200 or not isinstance(data, dict) or "access_token" not in data:
-            logger.warning("Matrix: refresh token refused (HTTP %s)", answer.status)
+            logger.warning("Matrix : jeton de rafraîchissement refusé (HTTP %s)", answer.status)
             return None
         self._install(data["access_token"], data.get("refresh_token") or "")
-        logger.info("Matrix: access token renewed with the refresh token (same device)")
+        logger.info(
+            "Matrix : jeton d'accès renouvelé avec le jeton de rafraîchissement (même appareil)"
+        )
         return True
 
     async def _relogin(self) -> bool:
         try:
             data = await password_login(self, self.credentials.password, self.device_id)
         except SessionRenewalError as error:
-            logger.error("Matrix: could not log in again after a soft logout: %s", error)
+            logger.error(
+                "Matrix : reconnexion impossible après une déconnexion temporaire : %s", error
+            )
             return False
         self._install(data["access_token"], data.get("refresh_token") or "")
-        logger.info("Matrix: logged in again on the same device %s", self.device_id)
+        logger.info("Matrix : reconnecté sur le même appareil %s", self.device_id)
         return True
 
     def _install(self, access_token: str, refresh_token: str) -> None:

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from nio import AsyncClientConfig
 
-from bot.platforms.matrix.identity import describe
+from bot.platforms.matrix.identity import RECOVERY_KEY_FILE, describe
 from bot.platforms.matrix.readiness import (
     REACHABLE,
     READINESS_FR,
@@ -24,6 +25,13 @@ from bot.platforms.matrix.readiness import (
     Readiness,
     assess,
     load_status,
+)
+from bot.platforms.matrix.recovery_check import (
+    KeyCheck,
+    RecoveryKeyReport,
+    check_on_server,
+    decode,
+    published_self_signing,
 )
 from bot.platforms.matrix.session import UNKNOWN_TOKEN, SessionClient
 
@@ -43,9 +51,25 @@ def _server_match(query: dict[str, Any], user_id: str, device_id: str, ed25519: 
     return DeviceMatch.SAME
 
 
+@dataclass(frozen=True)
+class ServerAnswer:
+    """What the homeserver said with the stored token."""
+
+    token: str  # "accepted", "expired" (soft logout), "refused" (device logged out) or errcode
+    match: DeviceMatch | None = None
+    one_time_keys: int | None = None
+    key_check: KeyCheck = KeyCheck.UNCHECKED
+
+
 async def _ask_server(
-    homeserver: str, user_id: str, device_id: str, token: str, ed25519: str
-) -> tuple[DeviceMatch | None, int | None] | None:
+    homeserver: str,
+    user_id: str,
+    device_id: str,
+    token: str,
+    ed25519: str,
+    recovery_key: bytes | None,
+) -> ServerAnswer | None:
+    """None when the homeserver cannot be reached."""
     client = SessionClient(
         homeserver,
         user_id,
@@ -53,37 +77,69 @@ async def _ask_server(
         config=AsyncClientConfig(encryption_enabled=False, max_timeouts=0, request_timeout=10),
     )
     client.access_token = token
+
+    async def account_data(event_type: str) -> dict[str, Any] | None:
+        answer = await client.request_json("GET", f"user/{user_id}/account_data/{event_type}")
+        return answer.body if answer.ok else None
+
     try:
         query = await client.request_json("POST", "keys/query", {"device_keys": {user_id: []}})
-        if query.errcode == UNKNOWN_TOKEN and not query.soft_logout:
-            return None, None  # the bot's device was deleted or logged out
-        # (An expired token — soft logout — is the running bot's to refresh: its last word.)
+        if query.errcode == UNKNOWN_TOKEN:
+            # Expired (soft logout): the running bot renews it; deleted or logged out: gone.
+            return ServerAnswer("expired" if query.soft_logout else "refused")
         if not query.ok:
-            return None
+            return ServerAnswer(query.errcode or f"HTTP {query.status}")
         counts = await client.request_json("POST", "keys/upload", {})
         left = (counts.body.get("one_time_key_counts") or {}).get("signed_curve25519", 0)
-        one_time_keys = int(left) if counts.ok and isinstance(left, int) else None
-        return _server_match(query.body, user_id, device_id, ed25519), one_time_keys
+        key_check = KeyCheck.UNCHECKED
+        if recovery_key is not None:
+            key_check = await check_on_server(
+                recovery_key, account_data, published_self_signing(query.body, user_id)
+            )
+        return ServerAnswer(
+            "accepted",
+            _server_match(query.body, user_id, device_id, ed25519),
+            int(left) if counts.ok and isinstance(left, int) else None,
+            key_check,
+        )
     except (OSError, TimeoutError):
         return None
     finally:
         await client.close()
 
 
-async def matrix_status(store_path: Path, homeserver: str) -> dict[str, Any]:
+TOKEN_FR = {
+    "expired": "Le jeton d'accès du bot a expiré : le bot le renouvelle à son démarrage (jeton "
+    "de rafraîchissement, ou [matrix] password) ; s'il tourne déjà, lisez son journal.",
+    "refused": "",  # said by Readiness.LOGGED_OUT
+}
+
+
+async def matrix_status(
+    store_path: Path, homeserver: str, recovery_key: str = "", e2ee: bool = True
+) -> dict[str, Any]:
     """The identity (:func:`identity.describe`) and the device's readiness, with ``reachable``
-    (agents can write to the bot and read it) and ``todo`` (what to do, in French)."""
+    (agents can write to the bot and read it), ``token`` (what the server said of the stored
+    token), ``recovery_key`` (:class:`RecoveryKeyReport` as a dict; None without E2EE),
+    ``needs_a_person`` and ``todo`` (what to do, in French, one sentence per thing)."""
     store_path = Path(store_path)
     info = await describe(store_path, homeserver)
     last = load_status(store_path)
     session: dict[str, Any] = {}
     with contextlib.suppress(OSError, ValueError):
         session = json.loads((store_path / "session.json").read_text(encoding="utf-8"))
+    key_bytes, decode_error = decode(recovery_key) if recovery_key.strip() else (None, None)
+    key_report = RecoveryKeyReport(
+        configured=bool(recovery_key.strip()),
+        in_store_file=(store_path / RECOVERY_KEY_FILE).exists(),
+        decode_error=decode_error,
+        server=None,
+    )
     user_id, device_id = info["user_id"], info["device_id"]
     token = session.get("access_token")
     if not (user_id and device_id and isinstance(token, str) and token):
-        info.update(readiness=None, reachable=False, todo=NEVER_CONNECTED)
-        return info
+        info.update(readiness=None, reachable=False, token=None, todo=NEVER_CONNECTED)
+        return _with_key(info, key_report if e2ee else None)
     if last.get("device_id") not in (None, device_id):
         last = {}  # written for a device the bot has left since
     answer = await _ask_server(
@@ -92,35 +148,89 @@ async def matrix_status(store_path: Path, homeserver: str) -> dict[str, Any]:
         device_id,
         token,
         str(last.get("ed25519") or ""),
+        key_bytes if e2ee else None,
     )
-    if answer is None:
+    if answer is None or answer.token not in ("accepted", "refused"):
+        # Not asked, or the token cannot ask: the bot's own last word about its device.
         state = Readiness(last["state"]) if last.get("state") in set(Readiness) else None
         source = "status file"
         one_time_keys = last.get("one_time_keys")
     else:
-        match, one_time_keys = answer
+        one_time_keys = answer.one_time_keys
         state = (
             Readiness.LOGGED_OUT
-            if match is None
+            if answer.token == "refused" or answer.match is None
             else assess(
                 e2ee=last.get("state") != Readiness.NO_E2EE,
                 started=True,
-                match=match,
+                match=answer.match,
                 one_time_keys=one_time_keys,
                 cross_signed=info["cross_signed"],
                 upload_failure=last.get("upload_failure"),
             )
         )
         source = "homeserver"
+    if key_bytes is not None:
+        key_report = replace(key_report, server=answer.key_check if answer else KeyCheck.UNCHECKED)
     reachable = state in REACHABLE
+    todo = [] if reachable else [READINESS_FR[state or Readiness.STARTING]]
+    if answer is not None and answer.token not in ("accepted", "refused"):
+        todo.append(
+            TOKEN_FR.get(answer.token)
+            or f"Le serveur refuse le jeton du bot ({answer.token}) : compte expiré ou "
+            "désactivé ? Voyez avec les administrateurs Tchap (docs/deploy-tchap.md § 1)."
+        )
     info.update(
         readiness=state.value if state else None,
         readiness_source=source,
         one_time_keys=one_time_keys,
         reachable=reachable,
-        todo=None if reachable else READINESS_FR[state or Readiness.STARTING],
+        token=answer.token if answer else "unchecked",
+        todo=" ".join(todo) or None,
         healed_reason=last.get("healed_reason"),
         replaced_device=last.get("replaced_device"),
         healed_at=last.get("healed_at"),
+    )
+    return _with_key(info, key_report if e2ee else None)
+
+
+KEY_TODO_FR = {
+    "missing": "Aucune clé de récupération dans les secrets du service : si l'appareil du bot "
+    "doit changer, il s'arrêtera (code 78). Renseignez PIXBOT_MATRIX__RECOVERY_KEY "
+    "(docs/deploy-tchap.md § 3).",
+    "in_store_file": "La clé de récupération est encore dans {file} : rangez-la dans les "
+    "secrets du service (PIXBOT_MATRIX__RECOVERY_KEY, sans guillemets) puis supprimez le "
+    "fichier (docs/deploy-tchap.md § 3).",
+    "decode": "PIXBOT_MATRIX__RECOVERY_KEY n'est pas une clé de récupération ({why}) : "
+    "recopiez-la telle que recovery-key.txt la donnait.",
+    KeyCheck.WRONG_KEY: "PIXBOT_MATRIX__RECOVERY_KEY n'ouvre pas le stockage secret du compte du "
+    "bot : c'est une autre clé que celle de son identité (docs/tchap.md § 8).",
+    KeyCheck.NO_SECRET_STORAGE: "Le compte du bot n'a pas de stockage secret sur le serveur : "
+    "la clé n'a rien à ouvrir ; redémarrez le bot, il recrée son identité (docs/tchap.md § 8).",
+    KeyCheck.STORAGE_MISMATCH: "Le stockage secret du compte ne contient pas la clé de "
+    "signature que le serveur publie (identité changée par un autre client ?) : "
+    "docs/tchap.md § 8.",
+}
+
+
+def _with_key(info: dict[str, Any], report: RecoveryKeyReport | None) -> dict[str, Any]:
+    """``info`` with the recovery key's checks, ``needs_a_person`` and their to-dos."""
+    todo = [info["todo"]] if info.get("todo") else []
+    if report is not None:
+        if not report.configured:
+            todo.append(KEY_TODO_FR["missing"])
+        if report.in_store_file:
+            todo.append(KEY_TODO_FR["in_store_file"].format(file=RECOVERY_KEY_FILE))
+        if report.decode_error:
+            todo.append(KEY_TODO_FR["decode"].format(why=report.decode_error))
+        if report.server in KEY_TODO_FR:
+            todo.append(KEY_TODO_FR[report.server])
+    token_problem = info.get("token") not in (None, "accepted", "unchecked", "refused")
+    info.update(
+        recovery_key=None if report is None else {**asdict(report), "server": report.server},
+        needs_a_person=(
+            not info["reachable"] or token_problem or (report is not None and report.needs_a_person)
+        ),
+        todo=" ".join(todo) or None,
     )
     return info

@@ -49,7 +49,7 @@ class Session:
         except FileNotFoundError:
             return None
         except (OSError, ValueError, KeyError, TypeError):
-            logger.warning("Ignoring unreadable Matrix session file %s", path)
+            logger.warning("Fichier de session Matrix illisible ignoré : %s", path)
             return None
 
     def save(self, path: Path) -> None:

@@ -67,14 +67,14 @@ class ConversationQueues:
                 await on_message(incoming)
                 if failures:
                     logger.info(
-                        "Slack: event %s handled after %d failure(s)", incoming.event_id, failures
+                        "Slack : événement %s traité après %d échec(s)", incoming.event_id, failures
                     )
                 return True
             except Exception as error:
                 failures += 1
                 if self.stopping.is_set():
                     logger.info(
-                        "Slack: event %s not handled (%s); kept for the next start",
+                        "Slack : événement %s non traité (%s) ; gardé pour le prochain démarrage",
                         incoming.event_id,
                         type(error).__name__,
                     )
@@ -82,17 +82,20 @@ class ConversationQueues:
                 # One traceback per event, then one line now and then: the cause is known.
                 if failures == 1:
                     logger.exception(
-                        "Slack: handling event %s failed; it is tried again", incoming.event_id
+                        "Slack : traitement de l'événement %s en échec ; nouvel essai",
+                        incoming.event_id,
                     )
                 elif failures % 10 == 0:
                     logger.warning(
-                        "Slack: event %s still not handled after %d attempts (%s)",
+                        "Slack : événement %s toujours non traité après %d essais (%s)",
                         incoming.event_id,
                         failures,
                         error,
                     )
             if await sleep_or_stop(self.stopping, backoff):
-                logger.info("Slack: event %s kept for the next start", incoming.event_id)
+                logger.info(
+                    "Slack : événement %s gardé pour le prochain démarrage", incoming.event_id
+                )
                 return False
             backoff = min(backoff * 2, self.max_backoff)
 

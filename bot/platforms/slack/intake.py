@@ -40,11 +40,13 @@ async def open_spool(spool: Spool, stopping: asyncio.Event) -> list[Incoming] | 
         try:
             return spool.open()
         except OSError as error:
-            logger.error("Slack: spool %s unusable: %s (slack.spool_path)", spool.path, error)
+            logger.error("Slack : spool %s inutilisable : %s (slack.spool_path)", spool.path, error)
             raise
         except SpoolLocked:
             if not warned:
-                logger.warning("Slack: spool %s used by another process; waiting", spool.path)
+                logger.warning(
+                    "Slack : spool %s utilisé par un autre processus ; attente", spool.path
+                )
                 warned = True
         if await sleep_or_stop(stopping, LOCKED_RETRY):
             return None
@@ -84,7 +86,8 @@ class Intake:
             added = await self._spool.add(incoming)
         except OSError as error:
             logger.error(
-                "Slack: event %s not spooled (%s); not acknowledged, Slack will send it again",
+                "Slack : événement %s non écrit dans le spool (%s) ; non acquitté, Slack le "
+                "renverra",
                 incoming.event_id,
                 error,
             )

@@ -164,7 +164,7 @@ class SlackPlatform(Intake):
                 await self._start_once()
             except (*NETWORK_ERRORS, _Transient) as error:
                 logger.warning(
-                    "Slack injoignable / Slack unreachable (%s: %s); nouvel essai dans %.1f s",
+                    "Slack injoignable (%s : %s) ; nouvel essai dans %.1f s",
                     type(error).__name__,
                     error,
                     backoff,
@@ -187,7 +187,7 @@ class SlackPlatform(Intake):
             self.bot_id = self._given_user_id or str(response.get("user_id") or "")
             self.team_id = self._given_team_id or response.get("team_id")
             self._started = True
-            logger.info("Slack: connected as %s (team %s)", self.bot_id, self.team_id)
+            logger.info("Slack : connecté en tant que %s (équipe %s)", self.bot_id, self.team_id)
 
     def _bot_id(self) -> str:
         return self.bot_id
@@ -254,7 +254,7 @@ class SlackPlatform(Intake):
         self.bound_port = await listen(runner, self.http_host, self.http_port)
         self.listening.set()
         logger.info(
-            "Slack: events on http://%s:%s%s",
+            "Slack : événements sur http://%s:%s%s",
             self.http_host,
             self.bound_port,
             EVENTS_PATH,
@@ -264,7 +264,7 @@ class SlackPlatform(Intake):
         self._socket = AsyncSocketModeHandler(self.app, self.app_token)
         if await connect_socket_mode(self._socket, self._stopping, self._auth_error):
             self.listening.set()
-            logger.info("Slack: connected in Socket Mode")
+            logger.info("Slack : connecté en mode Socket")
 
     async def _close_transport(self) -> None:
         self.listening.clear()

@@ -110,7 +110,7 @@ class Spool:
         self._descriptor = descriptor
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="slack-spool")
         if self._pending:
-            logger.info("Slack: %d event(s) waiting in %s", len(self._pending), self.path)
+            logger.info("Slack : %d événement(s) en attente dans %s", len(self._pending), self.path)
         return list(self._events.values())
 
     def _read(self, descriptor: int) -> None:
@@ -120,7 +120,7 @@ class Spool:
                 try:
                     record = json.loads(line)
                 except ValueError:
-                    logger.warning("Slack: unreadable line skipped in %s", self.path)
+                    logger.warning("Slack : ligne illisible ignorée dans %s", self.path)
                     continue
                 if isinstance(record, dict) and isinstance(record.get("done"), str):
                     self._pending.pop(record["done"], None)
@@ -194,7 +194,7 @@ class Spool:
             await self._write(self._finish, record, remaining)
         except OSError as error:
             logger.warning(
-                "Slack: could not record %s as handled in the spool: %s", event_id, error
+                "Slack : impossible de marquer %s comme traité dans le spool : %s", event_id, error
             )
 
     async def forget(self, needles: list[str]) -> int:

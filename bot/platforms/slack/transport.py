@@ -47,7 +47,7 @@ async def events_runner(app: AsyncApp) -> web.AppRunner:
         # a timestamp that is not a number would make it raise (500 and a traceback).
         timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
         if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
-            logger.warning("Slack: request refused (bad X-Slack-Request-Timestamp)")
+            logger.warning("Slack : requête refusée (X-Slack-Request-Timestamp invalide)")
             return web.Response(status=401, text="invalid request")
         bolt_response = await app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(bolt_response)
@@ -95,7 +95,7 @@ async def connect_socket_mode(
         else:
             break
         logger.warning(
-            "Slack Socket Mode injoignable / unreachable (%s); nouvel essai dans %.1f s",
+            "Slack (mode Socket) injoignable (%s) ; nouvel essai dans %.1f s",
             failure,
             backoff,
         )

@@ -107,7 +107,7 @@ class SlackWebApi:
                 await self._scan_history(channel)
                 known = self._delivered.get(message.key)
                 if known is not None:
-                    logger.info("Slack: %s already delivered (found in history)", message.key)
+                    logger.info("Slack : %s déjà envoyé (trouvé dans l'historique)", message.key)
                     return known
             if message.image is not None:
                 result = await self._upload(channel, message)
@@ -128,7 +128,7 @@ class SlackWebApi:
         marker = file_marker(arguments["filename"])
         known = self._delivered.get(marker)
         if known is not None:
-            logger.info("Slack: picture %s already shared (found in history)", message.key)
+            logger.info("Slack : image %s déjà partagée (trouvée dans l'historique)", message.key)
             return known
         response = await self._call(self.client.files_upload_v2, **arguments)
         file = as_mapping(response.get("file"))
@@ -154,7 +154,7 @@ class SlackWebApi:
                 raise
             # Without the history scope (or in a public channel the bot posts to without being
             # a member), a crash between post and record could repeat one message.
-            logger.warning("Slack: history of %s unreadable (%s); not checked", channel, error)
+            logger.warning("Slack : historique de %s illisible (%s) ; non vérifié", channel, error)
             self._scanned.add(channel)
             return
         for item in response.get("messages") or []:

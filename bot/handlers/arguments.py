@@ -1,0 +1,59 @@
+"""Argument converters: the lookups many commands share, declared on the route
+(``@router.command(…, takes=open_campaign)``) instead of repeated in each handler.
+
+A converter reads the command's arguments; it returns what the handler receives, or None
+after it has said why not (the handler then does not run).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import NamedTuple
+
+from bot.domain import Campaign, CampaignStatus
+from bot.parsing import ParseError, parse_code, split_code_arg
+from bot.router import Context
+
+OPEN = (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED, CampaignStatus.RUNNING)
+
+
+class CampaignArg(NamedTuple):
+    """A campaign the sender may act on, and the rest of the command's arguments."""
+
+    campaign: Campaign
+    rest: str
+
+
+def today(ctx: Context) -> datetime:
+    """Now, in the bot's time zone (dates typed in commands are local dates)."""
+    return ctx.now.astimezone(ctx.deps.renderer.timezone)
+
+
+def allowed_services(ctx: Context) -> list[str] | None:
+    """Services the sender may act on (None: all, for admins)."""
+    return None if ctx.roles.is_admin else sorted(ctx.roles.services)
+
+
+def any_campaign(ctx: Context, args: str) -> CampaignArg | None:
+    """The campaign named by the first argument, if the sender may act on it."""
+    try:
+        raw, rest = split_code_arg(args)
+        code = parse_code(raw).code
+    except ParseError as error:
+        ctx.say(error.template, **error.variables)
+        return None
+    found = ctx.uow.campaigns.by_code(code, allowed_services(ctx))
+    if found is None:
+        # Same answer for "unknown" and "not yours": no probing other services' codes.
+        ctx.say("error_campaign_unknown", code=code)
+        return None
+    return CampaignArg(found, rest)
+
+
+def open_campaign(ctx: Context, args: str) -> CampaignArg | None:
+    """Like :func:`any_campaign`, for commands that need a campaign still open."""
+    found = any_campaign(ctx, args)
+    if found is not None and found.campaign.status not in OPEN:
+        ctx.say("error_campaign_finished", campaign=found.campaign)
+        return None
+    return found
