@@ -27,7 +27,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -36,6 +35,7 @@ from bot.dbwork import DatabaseWorker, InlineDatabase
 from bot.domain import Delivery
 from bot.fencing import SendFence
 from bot.lanes import AccountLanes, Lane, LaneRun, outgoing
+from bot.marks import DispatchStats, Marks
 from bot.pacing import RateLimiter, Turns
 from bot.retry import MAX_OUTAGE_PAUSE, decide
 from bot.sender import LIMITERS_KEPT, Sender
@@ -55,23 +55,6 @@ MAX_CLAIM = 500
 REPORT_EVERY = 1.0
 # Renders the picture an outbox row names (None: it cannot be shown, the row is dropped).
 PictureHook = Callable[[Delivery], Awaitable[Image | None]]
-
-
-@dataclass
-class DispatchStats:
-    sent: int = 0
-    retried: int = 0
-    failed: int = 0
-
-
-@dataclass
-class _Marks:
-    """Sends the platform accepted and the database does not know yet."""
-
-    sent: list[tuple[int, str]] = field(default_factory=list)
-    conversations: dict[int, str] = field(default_factory=dict)
-    batches: dict[str, None] = field(default_factory=dict)
-    since: float = field(default_factory=time.monotonic)
 
 
 # The kind of the reply confirming an erasure ("oublie-moi").
@@ -108,7 +91,7 @@ class Dispatcher:
         # A platform sending from several accounts: one lane each (bot/lanes.py).
         self.lanes = AccountLanes.of(platform, conversation_rate)
         self.concurrency = max(1, concurrency)
-        self._marks = _Marks()
+        self._marks = Marks()
         self._flushing: set[int] = set()  # sent rows whose marks are being written
         self._tried: set[int] = set()
         # Batches with sends not reported yet (on_batch_progress), and the last report.
@@ -244,12 +227,11 @@ class Dispatcher:
     # -- what a LaneRun asks of the outbox (bot/lanes.py) ----------------------------------------
 
     async def read_rows(self, limit: int, exclude: set[int]) -> list[Delivery]:
-        return list(await self.database.run(self._due, self.clock.now(), limit, exclude))
-
-    def _due(self, now: datetime, limit: int, exclude: set[int]) -> list[Delivery]:
-        with self.store.transaction() as uow:
-            self.fencing.check_in(uow)
-            return uow.outbox.due(now, limit, self._turns.snapshot(), exclude=exclude)
+        now, served = self.clock.now(), self._turns.snapshot()
+        rows = await self._transaction(
+            lambda uow: uow.outbox.due(now, limit, served, exclude=exclude)
+        )
+        return list(rows)
 
     async def stamp_rows(self, rows: Sequence[Delivery]) -> None:
         ids, now = [row.id for row in rows], self.clock.now()
@@ -430,7 +412,7 @@ class Dispatcher:
         every :data:`REPORT_EVERY` seconds, and when a drain ends (a report counts the whole
         batch: after every flush, a 20,000-row launch cost a quadratic number of rows read).
         Returns whether any batch was reported (a report may have enqueued a message)."""
-        marks, self._marks = self._marks, _Marks()
+        marks, self._marks = self._marks, Marks()
         if marks.sent or marks.conversations:
             now = self.clock.now()
 

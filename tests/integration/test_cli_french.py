@@ -149,10 +149,10 @@ def test_matrix_status_lists_every_sender_account(tmp_path: Path) -> None:
     ):
         assert f"— Compte {role} : {user}" in result.output
     assert result.output.count("jamais connecté") == 3
-    assert "secret" not in result.output
+    assert "secret-deux" not in result.output and "secret-trois" not in result.output
     as_json = runner.invoke(cli, ["matrix", "status", "--json", "--config", str(config)])
     assert as_json.exit_code == 1
-    assert '"senders"' in as_json.output and "secret" not in as_json.output
+    assert "\"senders\"" in as_json.output and "secret-deux" not in as_json.output
 
 
 # -- pixbot's own words: French by default, English on request (bot/translation.py) -------------
