@@ -152,7 +152,7 @@ def test_matrix_status_lists_every_sender_account(tmp_path: Path) -> None:
     assert "secret-deux" not in result.output and "secret-trois" not in result.output
     as_json = runner.invoke(cli, ["matrix", "status", "--json", "--config", str(config)])
     assert as_json.exit_code == 1
-    assert "\"senders\"" in as_json.output and "secret-deux" not in as_json.output
+    assert '"senders"' in as_json.output and "secret-deux" not in as_json.output
 
 
 # -- pixbot's own words: French by default, English on request (bot/translation.py) -------------
