@@ -114,6 +114,47 @@ def test_matrix_status_without_a_matrix_configuration_is_one_line(tmp_path: Path
     assert "Traceback" not in result.output
 
 
+def test_matrix_status_lists_every_sender_account(tmp_path: Path) -> None:
+    """With [[matrix.senders]], each account is shown in turn; one never connected is enough
+    for exit code 1 (agents pinned to it cannot reach the bot)."""
+    (tmp_path / "main-store").mkdir()
+    config = tmp_path / "pixbot.toml"
+    config.write_text(
+        "\n".join(
+            [
+                "[bot]",
+                'platform = "matrix"',
+                "[matrix]",
+                'user_id = "@pixbot:example.gouv.fr"',
+                'store_path = "main-store"',
+                "[[matrix.senders]]",
+                'user_id = "@pixbot-2:example.gouv.fr"',
+                'password = "secret-deux"',
+                'store_path = "store-2"',
+                "[[matrix.senders]]",
+                'user_id = "@pixbot-3:example.gouv.fr"',
+                'password = "secret-trois"',
+                'store_path = "store-3"',
+            ]
+        ),
+        encoding="utf-8",
+    )
+    result = runner.invoke(cli, ["matrix", "status", "--config", str(config)])
+    assert result.exit_code == 1, result.output
+    assert "Comptes : 3 (le principal et 2 d'envoi)" in result.output
+    for role, user in (
+        ("principal", "@pixbot:example.gouv.fr"),
+        ("d'envoi n°1", "@pixbot-2:example.gouv.fr"),
+        ("d'envoi n°2", "@pixbot-3:example.gouv.fr"),
+    ):
+        assert f"— Compte {role} : {user}" in result.output
+    assert result.output.count("jamais connecté") == 3
+    assert "secret-deux" not in result.output and "secret-trois" not in result.output
+    as_json = runner.invoke(cli, ["matrix", "status", "--json", "--config", str(config)])
+    assert as_json.exit_code == 1
+    assert '"senders"' in as_json.output and "secret-deux" not in as_json.output
+
+
 # -- pixbot's own words: French by default, English on request (bot/translation.py) -------------
 
 
