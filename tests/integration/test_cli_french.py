@@ -279,3 +279,15 @@ def test_a_bad_setting_is_one_line_in_either_language(
         "PIXBOT_SCHEDULE__WORKING_DAYS): days expected: mon…sun or lun…dim, as ranges "
         '(mon-fri) or a list (mon,tue,thu); example: working_days = "mon-thu"'
     ]
+
+
+def test_a_refused_backup_says_why_in_either_language(database: Path) -> None:
+    target = database / "copie.db"
+    target.write_bytes(b"")
+    french = runner.invoke(cli, ["db", "backup", str(target)])
+    assert french.exit_code == 2
+    assert f"Sauvegarde refusée : le fichier {target} existe déjà" in french.stderr
+    english = runner.invoke(cli, ["--lang", "en", "db", "backup", str(target)])
+    assert english.exit_code == 2
+    assert f"Backup refused: the file {target} exists already" in english.stderr
+    assert "--force" in english.stderr
