@@ -114,6 +114,47 @@ def test_matrix_status_without_a_matrix_configuration_is_one_line(tmp_path: Path
     assert "Traceback" not in result.output
 
 
+def test_matrix_status_lists_every_sender_account(tmp_path: Path) -> None:
+    """With [[matrix.senders]], each account is shown in turn; one never connected is enough
+    for exit code 1 (agents pinned to it cannot reach the bot)."""
+    (tmp_path / "main-store").mkdir()
+    config = tmp_path / "pixbot.toml"
+    config.write_text(
+        "\n".join(
+            [
+                "[bot]",
+                'platform = "matrix"',
+                "[matrix]",
+                'user_id = "@pixbot:example.gouv.fr"',
+                'store_path = "main-store"',
+                "[[matrix.senders]]",
+                'user_id = "@pixbot-2:example.gouv.fr"',
+                'password = "secret-deux"',
+                'store_path = "store-2"',
+                "[[matrix.senders]]",
+                'user_id = "@pixbot-3:example.gouv.fr"',
+                'password = "secret-trois"',
+                'store_path = "store-3"',
+            ]
+        ),
+        encoding="utf-8",
+    )
+    result = runner.invoke(cli, ["matrix", "status", "--config", str(config)])
+    assert result.exit_code == 1, result.output
+    assert "Comptes : 3 (le principal et 2 d'envoi)" in result.output
+    for role, user in (
+        ("principal", "@pixbot:example.gouv.fr"),
+        ("d'envoi n°1", "@pixbot-2:example.gouv.fr"),
+        ("d'envoi n°2", "@pixbot-3:example.gouv.fr"),
+    ):
+        assert f"— Compte {role} : {user}" in result.output
+    assert result.output.count("jamais connecté") == 3
+    assert "secret-deux" not in result.output and "secret-trois" not in result.output
+    as_json = runner.invoke(cli, ["matrix", "status", "--json", "--config", str(config)])
+    assert as_json.exit_code == 1
+    assert '"senders"' in as_json.output and "secret-deux" not in as_json.output
+
+
 # -- pixbot's own words: French by default, English on request (bot/translation.py) -------------
 
 
@@ -218,3 +259,35 @@ def test_nio_room_details_stay_quiet_at_info(capsys: pytest.CaptureFixture[str])
     err = capsys.readouterr().err
     assert "démarrage de pixbot" in err
     assert "Room !abc" not in err and "SQLiteImpl" not in err
+
+
+def test_a_bad_setting_is_one_line_in_either_language(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PIXBOT_SCHEDULE__WORKING_DAYS", "xyz")
+    french = runner.invoke(cli, ["admin", "list"])
+    assert french.exit_code == 2
+    assert french.stderr.splitlines() == [
+        'Configuration invalide : schedule.working_days = "xyz" (variable '
+        "PIXBOT_SCHEDULE__WORKING_DAYS) : jours attendus : mon…sun ou lun…dim, en plages "
+        '(mon-fri) ou en liste (mon,tue,thu) ; exemple : working_days = "mon-thu"'
+    ]
+    english = runner.invoke(cli, ["--lang", "en", "admin", "list"])
+    assert english.exit_code == 2
+    assert english.stderr.splitlines() == [
+        'Invalid configuration: schedule.working_days = "xyz" (variable '
+        "PIXBOT_SCHEDULE__WORKING_DAYS): days expected: mon…sun or lun…dim, as ranges "
+        '(mon-fri) or a list (mon,tue,thu); example: working_days = "mon-thu"'
+    ]
+
+
+def test_a_refused_backup_says_why_in_either_language(database: Path) -> None:
+    target = database / "copie.db"
+    target.write_bytes(b"")
+    french = runner.invoke(cli, ["db", "backup", str(target)])
+    assert french.exit_code == 2
+    assert f"Sauvegarde refusée : le fichier {target} existe déjà" in french.stderr
+    english = runner.invoke(cli, ["--lang", "en", "db", "backup", str(target)])
+    assert english.exit_code == 2
+    assert f"Backup refused: the file {target} exists already" in english.stderr
+    assert "--force" in english.stderr
