@@ -362,7 +362,7 @@ class StepRunner:
                     "morning_note",
                     key=key,
                     now=now,
-                    kind="report",
+                    kind="morning_note",
                     rows=rows,
                     as_of=as_of,
                     min_group=self.settings.stats.min_group,
