@@ -137,6 +137,10 @@ async def test_the_morning_note_while_a_campaign_runs(week_store: Store, tmp_pat
     assert "vous ne recevrez plus la note du matin" in reply
     reply = (await bot.say(AMB, "note du matin"))[-1]
     assert "Vous ne recevez pas la note du matin" in reply
+    # What the bot stores about Anne says so too.
+    mine = (await bot.say(AMB, "mes données"))[-1]
+    assert "vous avez arrêté la note du matin le lundi 7 décembre 2026 à 12:00" in mine
+    assert "• note du matin (chiffres de vos campagnes) : envoi le lundi 7 décembre 2026" in mine
     assert await _morning(bot, monday + timedelta(days=1, hours=2)) == 0
     reply = (await bot.say(AMB, "note du matin reprendre"))[-1]
     assert "vous recevrez de nouveau la note du matin" in reply
