@@ -219,3 +219,23 @@ async def test_the_cli_shows_the_plan_as_the_chat_does(
         }
     ]
     assert [s["kind"] for s in steps][:2] == ["launch", "relance"]
+
+
+async def test_the_morning_note_follows_the_ambassadors_time_zone(
+    week_store: Store, tmp_path: Path
+) -> None:
+    """An ambassador in Cayenne gets the note when her own sending window opens (09:30 in
+    Cayenne is 13:30 in Paris), once that day."""
+    bot = first_week_bot(week_store, tmp_path, MONDAY_MORNING)
+    with week_store.transaction() as uow:
+        put_person(
+            uow, AMB, MONDAY_MORNING, display_name="Anne", service=None, timezone="America/Cayenne"
+        )
+    await bot.say(AMB, 'campagne créer ABCDEF234 "Cybersécurité" fin 15 janvier 2027')
+    await bot.say(AMB, "campagne lancer ABCDEF234")
+    await bot.app.dispatcher.drain()
+    tuesday = datetime(2026, 12, 8, 8, 35, tzinfo=UTC)  # 09:35 in Paris, 05:35 in Cayenne
+    assert await _morning(bot, tuesday) == 0
+    assert await _morning(bot, tuesday + timedelta(hours=4)) == 1  # 09:35 in Cayenne
+    assert await _morning(bot, tuesday + timedelta(hours=6)) == 0
+    assert len(_notes(bot)) == 1
