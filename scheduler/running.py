@@ -271,6 +271,7 @@ class StepRunner:
         week = now.astimezone(self.planner.tz).strftime("%G-W%V")
         min_group = self.settings.stats.min_group
         sent = 0
+        pool: dict[int, GroupStats] | None = None
         with self.store.transaction() as uow:
             for person, service in uow.roles.holders("ambassador"):
                 if service is None:
@@ -278,7 +279,18 @@ class StepRunner:
                 campaigns = uow.campaigns.search([service], statuses=[CampaignStatus.RUNNING])
                 if not campaigns:
                     continue
-                stats = {c.id: self.campaigns.stats(uow, c, now) for c in campaigns}
+                if pool is None:  # the day's pooled totals (the ministry's line), read once
+                    pool = pool_totals(
+                        uow,
+                        snapshot_moment(now, self.campaigns.refresh, self.campaigns.tz),
+                        self.campaigns.min_group,
+                        now,
+                        self.campaigns.refresh,
+                        self.campaigns.tz,
+                    )
+                stats = {
+                    c.id: stats_among_ministry(self.campaigns, uow, c, now, pool) for c in campaigns
+                }
                 rows = [
                     {
                         "campaign": c,
