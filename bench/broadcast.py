@@ -1,6 +1,7 @@
 """Matrix broadcast benchmark: pixbot's ``campagne lancer`` against a bare matrix-nio loop.
 
 Usage: python bench/broadcast.py [--n 200] [--within 900]
+       python bench/broadcast.py --senders K [--n 80] [--rate 2] [--burst 4]
 
 A local Synapse (the tests' fixture code, ``tests/helpers/synapse.py``, rate limits lifted)
 and N agents as real E2EE matrix-nio clients (``bench/matrix_fleet.py``: logged in, keys
@@ -20,6 +21,16 @@ send one encrypted message:
 Each case is timed from its start (the loop's first request; the ambassador's command) until
 every agent has read (decrypted) its message. Printed: rates in invitations per second, the
 time to the first and the last delivery, and ``ratio pixbot/nio`` (target ≥ 0.8 at N = 200).
+
+With ``--senders K`` (issue #29) the homeserver's ``rc_message`` is on — ``--rate`` per second
+and account, burst ``--burst``, no account exempted — and both sides send from K accounts:
+(a) K bare nio loops side by side, each over its share of the agents (the same consistent
+hashing as pixbot), nio waiting out each 429 itself; (b) pixbot's pool of K accounts
+(``[[matrix.senders]]``), each paced at ``--rate``. Printed for each: the rc_message requests
+(room creations and sends) the homeserver accepted per second, first to last, against K × rate
+(the goal: ≥ 0.9), the invitations per second against K × rate / 2 (a new room costs a request
+too), the 429 answers, and the agents who read exactly one invitation; then ``speed-up against
+K × one account's allowed rate`` and ``ratio pixbot/nio with the same K``.
 """
 
 from __future__ import annotations
@@ -46,6 +57,7 @@ from nio import (  # noqa: E402
 )
 
 from bench.matrix_fleet import Fleet, Pixbot, RequestLog, is_invitation, quiet_logs, synapse_bench  # noqa: E402
+from bot.platforms.matrix.ring import HashRing  # noqa: E402
 from tests.helpers.matrix_client import MEGOLM, unique  # noqa: E402
 from tests.helpers.synapse import SynapseServer  # noqa: E402
 
@@ -73,6 +85,18 @@ class Result:
 
 async def floor_loop(server: SynapseServer, directory: Path, agents: list[str]) -> RequestLog:
     """The bare nio loop: one new encrypted direct room and one message per agent."""
+    client, requests = await floor_client(server, directory, max_limit_exceeded=0)
+    FLOOR.started = time.monotonic()
+    FLOOR.user_id = client.user_id
+    await floor_sends(client, agents, requests)
+    return requests
+
+
+async def floor_client(
+    server: SynapseServer, directory: Path, *, max_limit_exceeded: int | None
+) -> tuple[AsyncClient, RequestLog]:
+    """A bare nio client of a new account, logged in, keys uploaded, first sync done.
+    ``max_limit_exceeded``: 0 hands 429s back; None lets nio wait and retry by itself."""
     localpart, password = unique("floor"), "floor-password"
     user_id, _ = await asyncio.to_thread(server.register, localpart, password)
     await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
@@ -82,20 +106,27 @@ async def floor_loop(server: SynapseServer, directory: Path, agents: list[str]) 
         device_id="FLOORBOT",
         store_path=str(directory),
         config=AsyncClientConfig(
-            encryption_enabled=True, max_limit_exceeded=0, max_timeouts=0, request_timeout=60
+            encryption_enabled=True,
+            max_limit_exceeded=max_limit_exceeded,
+            max_timeouts=0,
+            request_timeout=60,
         ),
     )
     requests = RequestLog()
     requests.wrap(client)
+    login = await client.login(password)
+    assert isinstance(login, LoginResponse), login
+    if client.should_upload_keys:
+        await client.keys_upload()
+    await client.sync(timeout=0, full_state=True)
+    requests.clear()
+    return client, requests
+
+
+async def floor_sends(client: AsyncClient, agents: list[str], requests: RequestLog) -> None:
+    """One new encrypted direct room and one message per agent, one after the other."""
+    user_id = client.user_id
     try:
-        login = await client.login(password)
-        assert isinstance(login, LoginResponse), login
-        if client.should_upload_keys:
-            await client.keys_upload()
-        await client.sync(timeout=0, full_state=True)
-        requests.clear()
-        FLOOR.started = time.monotonic()
-        FLOOR.user_id = user_id
         for agent in agents:
             created = await client.room_create(
                 is_direct=True,
@@ -126,7 +157,6 @@ async def floor_loop(server: SynapseServer, directory: Path, agents: list[str]) 
             FLOOR.sent += 1
     finally:
         await client.close()
-    return requests
 
 
 @dataclass
@@ -214,6 +244,135 @@ async def main_async(args: argparse.Namespace) -> None:
         print(f"ratio pixbot/nio = {ratio:.2f}")
 
 
+@dataclass
+class PoolCase:
+    """One side of the ``--senders`` run: K accounts sending under the homeserver's limit."""
+
+    label: str
+    accounts: list[str]
+    requests: list[float]  # times of the rc_message requests the homeserver accepted
+    throttled: int
+    started: float
+    times: list[float]
+    complete: bool
+    exactly_one: int
+
+    @property
+    def request_rate(self) -> float:
+        ok = sorted(self.requests)
+        window = ok[-1] - ok[0] if len(ok) > 1 else 0.0
+        return (len(ok) - 1) / window if window else 0.0
+
+    @property
+    def last(self) -> float:
+        return self.times[-1] - self.started if self.times and self.complete else float("nan")
+
+    @property
+    def invitation_rate(self) -> float:
+        last = self.last
+        return len(self.times) / last if last == last and last > 0 else 0.0
+
+
+def exactly_one(fleet: Fleet, accounts: list[str]) -> int:
+    """Agents who read exactly one invitation, from exactly one of ``accounts``."""
+    count = 0
+    for agent in fleet.ids:
+        got = [d for a in accounts for d in fleet.got[a].get(agent, []) if is_invitation(d.body)]
+        senders = {a for a in accounts if fleet.got[a].get(agent)}
+        count += len(got) == 1 and len(senders) == 1
+    return count
+
+
+async def pool_main_async(args: argparse.Namespace) -> None:
+    """``--senders K``: K accounts against K bare nio loops, rc_message on, none exempted."""
+    k, rate = args.senders, args.rate
+    overrides = {"rc_message": {"per_second": rate, "burst_count": args.burst}}
+    cases: list[PoolCase] = []
+    async with synapse_bench("pixbot-broadcast-pool-", overrides) as (directory, server, stack):
+        fleet = await Fleet.start(server, args.n, directory / "agents", "agent")
+        stack.push_async_callback(fleet.close)
+        agents = fleet.ids
+
+        # (a) the floor: K bare nio loops side by side, each over its share of the agents (the
+        # same consistent hashing), nio waiting out each 429 by itself.
+        clients = [
+            await floor_client(server, directory / f"floor{i}", max_limit_exceeded=None)
+            for i in range(k)
+        ]
+        ring = HashRing(client.user_id for client, _ in clients)
+        floor_ids = [client.user_id for client, _ in clients]
+        started = time.monotonic()
+        await asyncio.gather(
+            *(
+                floor_sends(
+                    client, [a for a in agents if ring.account_for(a) == client.user_id], log
+                )
+                for client, log in clients
+            )
+        )
+        complete = await fleet.wait_all(floor_ids, args.within)
+        await fleet.settle(2.0)
+        cases.append(
+            PoolCase(
+                f"bare nio, {k} account(s)",
+                floor_ids,
+                [t for _, log in clients for t in log.limited_ok],
+                sum(sum(log.throttled.values()) for _, log in clients),
+                started,
+                fleet.first_times(floor_ids),
+                complete,
+                exactly_one(fleet, floor_ids),
+            )
+        )
+
+        # (b) pixbot: one account, or a pool of K (bot/platforms/matrix/pool.py)
+        pixbot = Pixbot(server, directory / "pixbot", agents, rate_limit=rate, senders=k)
+        stack.push_async_callback(pixbot.close)
+        await pixbot.start()
+        pixbot.requests.clear()
+        started = time.monotonic()
+        await pixbot.launch()
+        complete = await fleet.wait_all(pixbot.user_ids, args.within)
+        await fleet.settle(2.0)
+        counts = pixbot.invitation_counts()
+        cases.append(
+            PoolCase(
+                f"pixbot, {k} account(s)",
+                pixbot.user_ids,
+                list(pixbot.requests.limited_ok),
+                sum(pixbot.requests.throttled.values()),
+                started,
+                fleet.first_times(pixbot.user_ids),
+                complete,
+                exactly_one(fleet, pixbot.user_ids),
+            )
+        )
+    allowed = k * rate
+    load = os.getloadavg()
+    print(
+        f"bench/broadcast.py --senders {k} — N = {args.n} E2EE agents; Synapse rc_message "
+        f"{rate:g}/s per account (burst {args.burst:g}), no account exempted; pixbot "
+        f"rate_limit {rate:g}/s per account; load average {load[0]:.1f} {load[1]:.1f} "
+        f"{load[2]:.1f} on {os.cpu_count()} CPUs"
+    )
+    print(
+        f"{'case':<26} {'read':>5} {'last s':>7} {'req/s':>7} {'of K×rate':>9} "
+        f"{'invit./s':>8} {'of K×rate/2':>11} {'429':>4} {'exactly 1':>9}"
+    )
+    for case in cases:
+        print(
+            f"{case.label:<26} {len(case.times):>5} {case.last:>7.1f} {case.request_rate:>7.2f} "
+            f"{case.request_rate / allowed:>9.1%} {case.invitation_rate:>8.2f} "
+            f"{case.invitation_rate / (allowed / 2):>11.1%} {case.throttled:>4} "
+            f"{case.exactly_one:>9}"
+        )
+    floor, ours = cases
+    print(f"outbox invitation rows: {', '.join(f'{s} {n}' for s, n in sorted(counts.items()))}")
+    print(f"speed-up against K × one account's allowed rate = {ours.request_rate / allowed:.2f}")
+    ratio = ours.invitation_rate / floor.invitation_rate if floor.invitation_rate else 0.0
+    print(f"ratio pixbot/nio with the same K = {ratio:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--n", type=int, default=200)
@@ -221,8 +380,18 @@ def main() -> None:
     parser.add_argument(
         "--rate-limit", type=float, default=1000.0, help="pixbot's [matrix] rate_limit (msg/s)"
     )
+    parser.add_argument(
+        "--senders",
+        type=int,
+        default=0,
+        help="K sending accounts under Synapse's rate limit (pixbot's pool against K bare nio "
+        "loops); 0: one account each, limits lifted",
+    )
+    parser.add_argument("--rate", type=float, default=2.0, help="--senders: rc_message per second")
+    parser.add_argument("--burst", type=float, default=4.0, help="--senders: its burst_count")
     quiet_logs()
-    asyncio.run(main_async(parser.parse_args()))
+    args = parser.parse_args()
+    asyncio.run(pool_main_async(args) if args.senders else main_async(args))
 
 
 if __name__ == "__main__":

@@ -240,22 +240,32 @@ class Fleet:
             )
             self.changed.set()
 
-    def reached(self, sender: str) -> int:
-        return sum(1 for agent in self.ids if self.got[sender].get(agent))
+    def reached(self, *senders: str) -> int:
+        """Agents who read a message from any of ``senders``."""
+        return sum(1 for agent in self.ids if any(self.got[s].get(agent) for s in senders))
 
-    async def wait_all(self, sender: str, within: float) -> bool:
-        """Until every agent read a message from ``sender`` (False after ``within`` s)."""
+    async def wait_all(self, sender: str | list[str], within: float) -> bool:
+        """Until every agent read a message from ``sender`` (or from one of a list of
+        accounts); False after ``within`` s."""
+        senders = [sender] if isinstance(sender, str) else sender
         try:
             async with asyncio.timeout(within):
-                while self.reached(sender) < len(self.ids):
+                while self.reached(*senders) < len(self.ids):
                     self.changed.clear()
                     await self.changed.wait()
         except TimeoutError:
             return False
         return True
 
-    def first_times(self, sender: str) -> list[float]:
-        return sorted(min(d.t for d in box) for box in self.got[sender].values() if box)
+    def first_times(self, sender: str | list[str]) -> list[float]:
+        """Each agent's first message from ``sender`` (or any of a list), sorted."""
+        senders = [sender] if isinstance(sender, str) else sender
+        firsts = []
+        for agent in self.ids:
+            times = [d.t for s in senders for d in self.got[s].get(agent, [])]
+            if times:
+                firsts.append(min(times))
+        return sorted(firsts)
 
     async def settle(self, seconds: float) -> None:
         """Give late duplicates a chance to show up before counting."""
@@ -375,16 +385,24 @@ class Pixbot:
     """The real App on the Matrix platform, a seeded database and an E2EE ambassador."""
 
     def __init__(
-        self, server: SynapseServer, directory: Path, agents: list[str], rate_limit: float
+        self,
+        server: SynapseServer,
+        directory: Path,
+        agents: list[str],
+        rate_limit: float,
+        senders: int = 1,
     ) -> None:
         from bot.app import App
         from bot.platforms.matrix import MatrixPlatform
+        from bot.platforms.matrix.pool import MatrixPool
         from storage.uow import Store
         from tests.helpers.matrix_client import BotAccount
 
         self.server = server
         self.directory = directory
-        self.account = BotAccount(server)
+        # ``senders`` accounts in all: the main one, and a pool when more (docs/scaling.md).
+        self.accounts = [BotAccount(server) for _ in range(senders)]
+        self.account = self.accounts[0]
         self.requests = RequestLog()
         requests = self.requests
 
@@ -394,13 +412,17 @@ class Pixbot:
                 requests.wrap(client)
                 return client
 
-        self.platform = CountingPlatform(
-            homeserver=server.base_url,
-            user_id=self.account.user_id,
-            password=self.account.password,
-            store_path=directory / "bot-store",
-            rate_limit=rate_limit,
-        )
+        platforms = [
+            CountingPlatform(
+                homeserver=server.base_url,
+                user_id=account.user_id,
+                password=account.password,
+                store_path=directory / f"bot-store-{index}",
+                rate_limit=rate_limit,
+            )
+            for index, account in enumerate(self.accounts)
+        ]
+        self.platform: Any = platforms[0] if senders == 1 else MatrixPool(platforms)
         url = f"sqlite:///{directory / 'pixbot.db'}"
         self.store = Store.from_url(url)
         self.store.upgrade()
@@ -435,6 +457,10 @@ class Pixbot:
     @property
     def user_id(self) -> str:
         return self.account.user_id
+
+    @property
+    def user_ids(self) -> list[str]:
+        return [account.user_id for account in self.accounts]
 
     async def start(self) -> None:
         self.task = asyncio.create_task(self.app.run())

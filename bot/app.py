@@ -78,6 +78,7 @@ def policy_of(settings: Settings) -> Policy:
         questions_per_day=settings.limits.questions_per_day,
         handoffs_per_day=settings.limits.handoffs_per_day,
         faq_overrides=settings.bot.faq_overrides,
+        morning_note=settings.schedule.morning_note,
     )
 
 
@@ -110,13 +111,13 @@ class App:
         self._outbox_task: asyncio.Task[None] | None = None
         self.platform_state = "idle"
         # Transactions run in worker threads: a busy database never blocks the event loop.
-        self.database = database or DatabaseWorker(1 if store.database.dialect == "sqlite" else 4)
+        self.database = database or DatabaseWorker.for_dialect(store.database.dialect)
         self.metrics = Metrics(self.database)  # a scrape reads the database: in the worker
         self.metrics.watch(store, self.role, self.clock.now)
         if isinstance(platform, HoldsIntake):
             self.metrics.watch_intake(platform.intake_backlog)
         self.checks = Health(self.role)
-        self.checks.register("database", database_check(store, self.health))
+        self.checks.register("database", database_check(store, self.health, self.database))
         self.checks.register("platform", self._check_platform)
         self.checks.register("scheduler", self._check_scheduler)
         self.notifier = Notifier(self.renderer, settings.bot.locale)

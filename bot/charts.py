@@ -65,6 +65,7 @@ LABEL_KEYS = (
     "event",
     "hidden_note",
     "no_completion",
+    "band",
 )
 
 
@@ -122,6 +123,8 @@ def curve(data: ChartData) -> list[tuple[date, float]]:
     invited = data.stats.total.counts.invited
     if not invited:
         return []
+    if not data.completions and not data.stats.total.completed.exact:
+        return []  # no cumulative count may be drawn: the band says what the words say
     points: list[tuple[date, float]] = []
     done = 0
     start = data.start or (data.completions[0][0] if data.completions else data.today)
@@ -130,9 +133,17 @@ def curve(data: ChartData) -> list[tuple[date, float]]:
         done += count
         points.append((day, 100.0 * done / invited))
     end = min(data.today, data.deadline)
-    if points[-1][0] < end:
+    # Carried to today only when today's figure is exact; otherwise the band follows.
+    if points[-1][0] < end and data.stats.total.completed.exact:
         points.append((end, points[-1][1]))
     return points
+
+
+def completed_band(group: GroupStats) -> tuple[float, float] | None:
+    """The share of completions the published words imply ("moins de 5" of 12: 0 to 34 %),
+    in percent, for a figure in words (GroupStats.band); None otherwise."""
+    band = group.band("completed")
+    return None if band is None else (float(band[0]), float(band[1]))
 
 
 def render_chart(
@@ -211,11 +222,27 @@ def _draw_bars(
                     color="white" if dark else "black",
                 )
         left = [a + b for a, b in zip(left, shares, strict=True)]
+    for y, group in zip(positions, groups, strict=True):
+        band = completed_band(group)
+        if band is not None:
+            _bracket(axes, y, band, f"{labels['completed']} : {_span(band, locale)}")
     axes.set_yticks(positions, names)
     axes.set_ylim(-0.6, len(groups) - 0.4)
     axes.set_xlim(0, 100)
     axes.set_xlabel(labels["share_axis"])
     axes.set_title(labels["bars_title"], fontsize=11)
+
+
+def _span(band: tuple[float, float], locale: str) -> str:
+    low, high = (format_percent(v / 100, locale=locale) for v in band)
+    return f"{low} – {high}"
+
+
+def _bracket(axes: Any, y: float, band: tuple[float, float], text: str) -> None:
+    """A figure in words on a bar: the range its words imply, as a bracket above the bar."""
+    level = y + 0.36
+    axes.plot(band, [level, level], color="#111111", linewidth=1.4, marker="|", markersize=7)
+    axes.text(sum(band) / 2, level + 0.04, text, ha="center", va="bottom", fontsize=8)
 
 
 def _draw_curve(axes: Any, data: ChartData, labels: Mapping[str, str], locale: str) -> None:
@@ -226,7 +253,7 @@ def _draw_curve(axes: Any, data: ChartData, labels: Mapping[str, str], locale: s
     axes.set_title(labels["curve_title"], fontsize=11)
     axes.set_ylim(0, 100)
     axes.set_ylabel(labels["share_axis"])
-    first = points[0][0] if points else data.today
+    first = points[0][0] if points else min(data.start or data.today, data.today)
     last = max(data.deadline, data.event_date or data.deadline, first + timedelta(days=1))
     axes.set_xlim(
         mdates.date2num(first - timedelta(days=1)), mdates.date2num(last + timedelta(days=1))
@@ -243,7 +270,33 @@ def _draw_curve(axes: Any, data: ChartData, labels: Mapping[str, str], locale: s
             label=labels["completed"],
         )
     else:
-        axes.text(0.5, 0.5, labels["no_completion"], transform=axes.transAxes, ha="center")
+        axes.text(
+            0.5,
+            0.62,
+            labels["no_completion"].replace(" : ", " :\n", 1),
+            transform=axes.transAxes,
+            ha="center",
+            fontsize=8,
+        )
+    band = completed_band(data.stats.total)
+    if band is not None:
+        since = points[-1][0] if points else first
+        until = min(data.today, data.deadline)
+        axes.fill_between(
+            [mdates.date2num(since), mdates.date2num(max(until, since + timedelta(days=1)))],
+            band[0],
+            band[1],
+            color=COLOURS["completed"],
+            alpha=0.25,
+            linewidth=0,
+        )
+        axes.annotate(
+            f"{labels['band']} : {_span(band, locale)}",
+            (mdates.date2num(since), band[1]),
+            xytext=(2, 3),
+            textcoords="offset points",
+            fontsize=8,
+        )
     axes.axvline(mdates.date2num(data.deadline), color="black", linestyle="--", linewidth=1.2)
     axes.annotate(
         f"{labels['deadline']} {format_date(data.deadline, 'd MMM', locale=locale)}",

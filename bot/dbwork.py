@@ -29,17 +29,32 @@ BUSY_PATIENCE = 600.0
 
 class DatabaseWorker:
     """Runs blocking database work in a small pool of threads (one for SQLite: its writers
-    are serialised by the file lock anyway)."""
+    are serialised by the file lock anyway). The one way off the event loop for database
+    work: messages, prefetches, the outbox, pictures, the scheduler, start-up, ``/metrics``,
+    the dashboard, and (:meth:`check`) the health probe."""
 
     def __init__(self, threads: int = 1) -> None:
         self._executor = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="pixbot-db")
+        # Health probes have their own thread: never queued behind a long transaction.
+        self._checks = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pixbot-db-check")
+
+    @classmethod
+    def for_dialect(cls, dialect: str) -> DatabaseWorker:
+        return cls(1 if dialect == "sqlite" else 4)
 
     async def run(self, function: Callable[..., T], /, *args: Any) -> T:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, partial(_patiently, function, *args))
 
+    async def check(self, function: Callable[..., T], /, *args: Any) -> T:
+        """Run ``function`` once, beside the work queue and without retrying: a busy or
+        absent database is the answer (``/healthz``)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._checks, partial(function, *args))
+
     def close(self) -> None:
         self._executor.shutdown(wait=True, cancel_futures=False)
+        self._checks.shutdown(wait=True, cancel_futures=False)
 
 
 class InlineDatabase:
@@ -47,6 +62,9 @@ class InlineDatabase:
 
     async def run(self, function: Callable[..., T], /, *args: Any) -> T:
         return _patiently(function, *args)
+
+    async def check(self, function: Callable[..., T], /, *args: Any) -> T:
+        return function(*args)
 
     def close(self) -> None:
         pass

@@ -1,9 +1,9 @@
 """``pixbot run --demo``: the console on a throwaway database, with agents who answer.
 
 The database lives in a new temporary directory (printed at start; the chart images are
-written there too). It holds two services (:data:`SERVICES`, 54 agents) with you
-(``@vous:console``) as their ambassador, and one campaign per service that has been running for
-about ten days: invitations, then answers spread over the days (bot/demo_history.py),
+written there too). It holds three services (:data:`SERVICES`, 66 agents, one of them small)
+with you (``@vous:console``) as their ambassador, and one campaign per service that has been
+running for about ten days: invitations, then answers spread over the days (bot/demo_history.py),
 so that the daily snapshot of the figures exists and ``campagne stats`` shows what a real
 campaign looks like under the confidentiality rule, text and chart from the same figures.
 
@@ -94,7 +94,7 @@ def demo_start(settings: Settings, real_now: datetime) -> datetime:
 def seed(
     store: Store, now: datetime, ambassador: str = DEFAULT_SPEAKER, settings: Settings | None = None
 ) -> None:
-    """The two services, their agents, you as their ambassador, and the running campaigns."""
+    """The services, their agents, you as their ambassador, and the running campaigns."""
     with store.transaction() as uow:
         person = uow.people.ensure(ambassador, AMBASSADOR_NAME, now - timedelta(days=30))
         for service in SERVICES:

@@ -1,4 +1,4 @@
-"""The demo's past: two services whose campaign has been running for some days.
+"""The demo's past: three services whose campaign has been running for some days.
 
 Each running campaign was launched :data:`HISTORY_DAYS` days ago (on a working day, at the start
 of working hours) and its agents answered over the following days — most completed, some
@@ -71,6 +71,22 @@ _DDTM = [
     "started:6",
     "started:8",
     "stop:2",
+    "-",
+    "-",
+    "-",
+    "-",
+    "-",
+]
+# A small service (12 agents): its figures are in words ("moins de 5"), with the bands they
+# imply and its place among the ministry's campaigns (docs/privacy.md, small services).
+_DIR = [
+    "done:1",
+    "done:3",
+    "done:6",
+    "started:2",
+    "started:5",
+    "-",
+    "-",
     "-",
     "-",
     "-",
@@ -164,6 +180,9 @@ class HistoryService:
 HISTORY_SERVICES = (
     HistoryService("DREAL Bretagne", "CYBDRL235", "Cybersécurité", tuple(_DREAL), 0),
     HistoryService("DDTM Finistère", "CYBDTM235", "Cybersécurité", tuple(_DDTM), len(_DREAL)),
+    HistoryService(
+        "DIR Ouest", "CYBDIR235", "Cybersécurité", tuple(_DIR), len(_DREAL) + len(_DDTM)
+    ),
 )
 
 
@@ -183,7 +202,7 @@ def launch_day(today: date) -> date:
 def seed_history(
     store: Store, now: datetime, ambassador_id: int, settings: Settings | None = None
 ) -> None:
-    """Write both services' agents and their running campaign, launched ``HISTORY_DAYS`` ago."""
+    """Write the services' agents and their running campaign, launched ``HISTORY_DAYS`` ago."""
     settings = settings or Settings()
     tz = ZoneInfo(settings.bot.timezone)
     today = now.astimezone(tz).date()

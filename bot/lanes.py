@@ -2,26 +2,32 @@
 a platform that sends from several (:class:`bot.core.SendsFromAccounts`, Matrix's pool).
 
 Each lane has its own :class:`~bot.sender.Sender` (the account's rate limiter) and its own pause
-(a 429 ``Retry-After`` from that account stops that lane only). A round of the outbox gives
-every lane about :data:`ROUND_SECONDS` of work at its own pace, taken in the outbox's fair order
-(:func:`pick`): the lanes then run side by side and finish together, so no account waits for a
-busier one, and a reply still goes first (the round ends early when one is enqueued).
+(a 429 ``Retry-After`` from that account stops that lane only). The lanes run side by side
+(:class:`LaneRun`), each from a short queue of its own rows — about :data:`QUEUE_SECONDS` of
+sending at its account's pace, read in the outbox's fair order (:func:`pick`) — and a lane whose
+queue runs dry reads again for itself, leaving out every row another lane holds: no lane waits
+for a busier one. A run ends when every lane is dry, paused or stopped, and early when new
+messages were enqueued (a reply then goes first, as in the one-account outbox).
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 from bot.core import Image, Outgoing, Platform, SendsFromAccounts
 from bot.domain import Delivery
 from bot.pacing import RateLimiter
 from bot.sender import Sender
 
-# Seconds of sending each lane is given per round.
-ROUND_SECONDS = 2.0
+# Seconds of sending a lane's queue holds: enough that a read of the database is rare beside the
+# sends, little enough that a row read early waits at most that long.
+QUEUE_SECONDS = 4.0
 
 
 @dataclass
@@ -38,9 +44,9 @@ class Lane:
         return self.paused_until is not None and now < self.paused_until
 
     def quota(self) -> float:
-        """Requests this lane sends in one round."""
+        """Requests this lane's queue holds."""
         rate = self.account.capabilities.rate_limit
-        return max(1.0, min(500.0, rate * ROUND_SECONDS)) if math.isfinite(rate) else 500.0
+        return max(1.0, min(500.0, rate * QUEUE_SECONDS)) if math.isfinite(rate) else 500.0
 
 
 class AccountLanes:
@@ -74,6 +80,12 @@ class AccountLanes:
     def __len__(self) -> int:
         return len(self.lanes)
 
+    def read_size(self, most: int) -> int:
+        """Rows to read at once: twice what the lanes' queues hold (a row costs a request at
+        least), so that each lane finds its share in the fair order."""
+        per_round = sum(lane.quota() for lane in self.lanes.values())
+        return min(most, max(len(self.lanes), int(2 * per_round)))
+
     def lane_of(self, delivery: Delivery) -> Lane:
         return self.lanes[self.platform.sending_account(outgoing(delivery)).bot_id]
 
@@ -83,20 +95,6 @@ class AccountLanes:
         account = self.lanes[lane].account
         opens = not delivery.to_conversation and account.opens_conversation(delivery.recipient)
         return 1 + int(opens) + int(delivery.attachment is not None)
-
-    def round(self, rows: Iterable[Delivery], now: datetime) -> list[Delivery]:
-        """The rows of the next round (:func:`pick`), the paused lanes left out."""
-        quotas = {name: lane.quota() for name, lane in self.lanes.items() if not lane.paused(now)}
-        if not quotas:
-            return []
-        return pick(rows, lambda row: self.lane_of(row).name, self.cost, quotas)
-
-    def groups(self, due: Iterable[Delivery]) -> list[tuple[Lane, list[Delivery]]]:
-        found: dict[str, tuple[Lane, list[Delivery]]] = {}
-        for delivery in due:
-            lane = self.lane_of(delivery)
-            found.setdefault(lane.name, (lane, []))[1].append(delivery)
-        return list(found.values())
 
     def resume_at(self, now: datetime) -> datetime | None:
         """When the first paused lane resumes, while some lane is paused."""
@@ -150,3 +148,109 @@ def outgoing(delivery: Delivery, image: Image | None = None) -> Outgoing:
         resend=delivery.claimed_before,
         image=image,
     )
+
+
+class LaneHost(Protocol):
+    """What a :class:`LaneRun` needs of the outbox (bot/outbox.py's Dispatcher)."""
+
+    async def read_rows(self, limit: int, exclude: set[int]) -> list[Delivery]:
+        """Due rows in fair order, ``exclude`` left out (not stamped)."""
+        ...
+
+    async def stamp_rows(self, rows: Sequence[Delivery]) -> None: ...
+
+    async def unclaim_rows(self, rows: Sequence[Delivery]) -> None:
+        """Rows read and never tried go back (their claim forgotten)."""
+        ...
+
+    async def deliver_row(self, row: Delivery, ahead: Sequence[Delivery], lane: Lane) -> None: ...
+
+    def unmarked_ids(self) -> set[int]:
+        """Rows sent whose mark is not written yet (still due in the database)."""
+        ...
+
+    def lane_may_send(self, lane: Lane) -> bool:
+        """False once stopping, paused, or new messages were enqueued."""
+        ...
+
+
+class LaneRun:
+    """The lanes side by side, each refilling its own queue (see the module's docstring)."""
+
+    def __init__(self, host: LaneHost, lanes: AccountLanes, limit: int | None, most: int) -> None:
+        self.host = host
+        self.lanes = lanes
+        self.limit = limit
+        self.most = most
+        self.queues: dict[str, deque[Delivery]] = {name: deque() for name in lanes.lanes}
+        self.in_flight: set[int] = set()
+        self.handled = 0
+        self._reading = asyncio.Lock()
+
+    async def run(self, now: Callable[[], datetime]) -> int:
+        results = await asyncio.gather(
+            *(self._lane(lane, now) for lane in self.lanes.lanes.values()),
+            return_exceptions=True,
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        return self.handled
+
+    async def _lane(self, lane: Lane, now: Callable[[], datetime]) -> None:
+        queue = self.queues[lane.name]
+        try:
+            while self.host.lane_may_send(lane):
+                if self.limit is not None and self.handled >= self.limit:
+                    break
+                if not queue and not await self._refill(lane, now()):
+                    break  # nothing due for this account (a later drain looks again)
+                row = queue.popleft()
+                self.in_flight.add(row.id)
+                self.handled += 1
+                try:
+                    await self.host.deliver_row(row, [row, *queue], lane)
+                finally:
+                    self.in_flight.discard(row.id)
+        finally:
+            left = list(queue)
+            queue.clear()
+            if left:
+                await self.host.unclaim_rows(left)
+
+    def _held(self) -> set[int]:
+        held = {row.id for queue in self.queues.values() for row in queue}
+        return held | self.in_flight | self.host.unmarked_ids()
+
+    def _room(self, now: datetime) -> dict[str, float]:
+        """Requests each lane's queue can take (lanes paused or full left out)."""
+        room = {}
+        for name, lane in self.lanes.lanes.items():
+            queued = sum(self.lanes.cost(row, name) for row in self.queues[name])
+            if not lane.paused(now) and queued < lane.quota():
+                room[name] = lane.quota() - queued
+        return room
+
+    async def _refill(self, lane: Lane, now: datetime) -> bool:
+        """Read due rows for every lane with room (one read at a time); True when this lane's
+        queue has rows again."""
+        async with self._reading:
+            if self.queues[lane.name]:
+                return True  # another lane's read filled it meanwhile
+            room = self._room(now)
+            if lane.name not in room:
+                return False
+            rows = await self.host.read_rows(self.lanes.read_size(self.most), self._held())
+            names: dict[int, str] = {}
+
+            def lane_name(row: Delivery) -> str:
+                if row.id not in names:
+                    names[row.id] = self.lanes.lane_of(row).name
+                return names[row.id]
+
+            taken = pick(rows, lane_name, self.lanes.cost, room)
+            if taken:
+                await self.host.stamp_rows(taken)
+            for row in taken:
+                self.queues[names[row.id]].append(row)
+            return bool(self.queues[lane.name])

@@ -16,7 +16,6 @@ who reaches the port otherwise gets 401 (or 403).
 
 from __future__ import annotations
 
-import asyncio
 import hmac
 import ipaddress
 import json
@@ -27,6 +26,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.core import Platform, ReportsReadiness
+from bot.dbwork import DatabaseWorker, InlineDatabase
 from bot.metrics import CONTENT_TYPE, Metrics
 from storage.health import DatabaseHealth, describe, is_transient
 from storage.uow import Store
@@ -145,8 +145,11 @@ class OpsServer:
         return web.Response(body=payload, headers={"Content-Type": CONTENT_TYPE})
 
 
-def database_check(store: Store, health: DatabaseHealth) -> CheckFunction:
-    """``database``: up when a trivial query answers (in a thread), down on an outage."""
+def database_check(
+    store: Store, health: DatabaseHealth, database: DatabaseWorker | InlineDatabase
+) -> CheckFunction:
+    """``database``: up when a trivial query answers (in the database worker's check thread),
+    down on an outage."""
 
     def probe() -> None:
         with store.transaction() as uow:
@@ -154,7 +157,7 @@ def database_check(store: Store, health: DatabaseHealth) -> CheckFunction:
 
     async def check() -> Check:
         try:
-            await asyncio.to_thread(probe)
+            await database.check(probe)
         except Exception as error:
             if not is_transient(error):
                 raise

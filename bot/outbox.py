@@ -27,7 +27,6 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -35,7 +34,8 @@ from bot.core import Clock, DeliveryError, Image, Platform
 from bot.dbwork import DatabaseWorker, InlineDatabase
 from bot.domain import Delivery
 from bot.fencing import SendFence
-from bot.lanes import AccountLanes, Lane, outgoing
+from bot.lanes import AccountLanes, Lane, LaneRun, outgoing
+from bot.marks import DispatchStats, Marks
 from bot.pacing import RateLimiter, Turns
 from bot.retry import MAX_OUTAGE_PAUSE, decide
 from bot.sender import LIMITERS_KEPT, Sender
@@ -55,23 +55,6 @@ MAX_CLAIM = 500
 REPORT_EVERY = 1.0
 # Renders the picture an outbox row names (None: it cannot be shown, the row is dropped).
 PictureHook = Callable[[Delivery], Awaitable[Image | None]]
-
-
-@dataclass
-class DispatchStats:
-    sent: int = 0
-    retried: int = 0
-    failed: int = 0
-
-
-@dataclass
-class _Marks:
-    """Sends the platform accepted and the database does not know yet."""
-
-    sent: list[tuple[int, str]] = field(default_factory=list)
-    conversations: dict[int, str] = field(default_factory=dict)
-    batches: dict[str, None] = field(default_factory=dict)
-    since: float = field(default_factory=time.monotonic)
 
 
 # The kind of the reply confirming an erasure ("oublie-moi").
@@ -108,7 +91,8 @@ class Dispatcher:
         # A platform sending from several accounts: one lane each (bot/lanes.py).
         self.lanes = AccountLanes.of(platform, conversation_rate)
         self.concurrency = max(1, concurrency)
-        self._marks = _Marks()
+        self._marks = Marks()
+        self._flushing: set[int] = set()  # sent rows whose marks are being written
         self._tried: set[int] = set()
         # Batches with sends not reported yet (on_batch_progress), and the last report.
         self._unreported: dict[str, None] = {}
@@ -203,9 +187,16 @@ class Dispatcher:
                 self._fresh.clear()
                 served = self._turns.snapshot()
                 if self.lanes is not None:
-                    due = await self._claim_lanes(size, served)
-                else:
-                    due = await self.database.run(self._claim, self.clock.now(), size, served)
+                    left = None if limit is None else limit - handled
+                    run = LaneRun(self, self.lanes, left, MAX_CLAIM)
+                    done = await run.run(self.clock.now)
+                    self.fencing.forget()
+                    await self._flush_marks()
+                    handled += done
+                    if done == 0 and not await self._flush_marks(final=True):
+                        break
+                    continue
+                due = await self.database.run(self._claim, self.clock.now(), size, served)
                 if not due:
                     # Nothing due: the batches sent are reported now, and a summary that report
                     # wrote leaves in this drain too, not at some later wake-up (whether a
@@ -233,26 +224,38 @@ class Dispatcher:
             async with self.lock:
                 await self._transaction(lambda uow: uow.outbox.unclaim(untried))
 
-    async def _claim_lanes(self, size: int, served: dict[str, int]) -> list[Delivery]:
-        """A round for every lane not paused (:func:`bot.lanes.pick`), stamped as read."""
-        assert self.lanes is not None
-        now = self.clock.now()
-        rows = await self.database.run(self._due, now, min(MAX_CLAIM, size * len(self.lanes)))
-        taken = self.lanes.round(rows, now)
-        if taken:
-            ids = [d.id for d in taken]
-            await self._transaction(lambda uow: uow.outbox.stamp_claimed(ids, now))
-        return taken
+    # -- what a LaneRun asks of the outbox (bot/lanes.py) ----------------------------------------
 
-    def _due(self, now: datetime, limit: int) -> list[Delivery]:
-        with self.store.transaction() as uow:
-            self.fencing.check_in(uow)
-            return uow.outbox.due(now, limit=limit, served=self._turns.snapshot())
+    async def read_rows(self, limit: int, exclude: set[int]) -> list[Delivery]:
+        now, served = self.clock.now(), self._turns.snapshot()
+        rows = await self._transaction(
+            lambda uow: uow.outbox.due(now, limit, served, exclude=exclude)
+        )
+        return list(rows)
+
+    async def stamp_rows(self, rows: Sequence[Delivery]) -> None:
+        ids, now = [row.id for row in rows], self.clock.now()
+        await self._transaction(lambda uow: uow.outbox.stamp_claimed(ids, now))
+
+    async def unclaim_rows(self, rows: Sequence[Delivery]) -> None:
+        ids = [row.id for row in rows if not row.claimed_before]
+        if ids:
+            async with self.lock:
+                await self._transaction(lambda uow: uow.outbox.unclaim(ids))
+
+    async def deliver_row(self, row: Delivery, ahead: Sequence[Delivery], lane: Lane) -> None:
+        await self._deliver(row, ahead, lane)
+        await self._maybe_flush()
+        await asyncio.sleep(0)
+
+    def unmarked_ids(self) -> set[int]:
+        return {delivery_id for delivery_id, _ in self._marks.sent} | self._flushing
+
+    def lane_may_send(self, lane: Lane) -> bool:
+        return not (self._stopping or self._paused(lane) or self._fresh.is_set())
 
     async def _send_all(self, due: list[Delivery]) -> int:
         """Send a claimed batch; returns how many rows were handled (sent or failed)."""
-        if self.lanes is not None:
-            return await self._send_lanes(due)
         if self.concurrency == 1:
             return await self._send_lane(due)
         lanes: dict[str, list[Delivery]] = {}
@@ -276,18 +279,6 @@ class Dispatcher:
             if isinstance(result, BaseException):
                 raise result
         return sum(counts)
-
-    async def _send_lanes(self, due: list[Delivery]) -> int:
-        """Each account's rows in its own lane, the lanes side by side (bot/lanes.py)."""
-        assert self.lanes is not None
-        results = await asyncio.gather(
-            *(self._send_lane(rows, lane) for lane, rows in self.lanes.groups(due)),
-            return_exceptions=True,
-        )
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
-        return sum(r for r in results if isinstance(r, int))
 
     async def _send_lane(self, deliveries: list[Delivery], lane: Lane | None = None) -> int:
         """Deliveries in order; a lane stops at a pause or when new messages were enqueued (the
@@ -421,7 +412,7 @@ class Dispatcher:
         every :data:`REPORT_EVERY` seconds, and when a drain ends (a report counts the whole
         batch: after every flush, a 20,000-row launch cost a quadratic number of rows read).
         Returns whether any batch was reported (a report may have enqueued a message)."""
-        marks, self._marks = self._marks, _Marks()
+        marks, self._marks = self._marks, Marks()
         if marks.sent or marks.conversations:
             now = self.clock.now()
 
@@ -429,8 +420,14 @@ class Dispatcher:
                 uow.outbox.mark_sent_many(marks.sent, now)
                 uow.people.set_direct_conversations(marks.conversations)
 
-            async with self.lock:
-                await self._transaction(mark)
+            # Until written, a lane reading again must not take these rows for due ones.
+            flushing = {delivery_id for delivery_id, _ in marks.sent}
+            self._flushing |= flushing
+            try:
+                async with self.lock:
+                    await self._transaction(mark)
+            finally:
+                self._flushing -= flushing
         self._unreported.update(marks.batches)
         due = final or time.monotonic() - self._reported_at >= REPORT_EVERY
         if self.on_batch_progress is not None and self._unreported and due:

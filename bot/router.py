@@ -247,6 +247,8 @@ class Policy:
     questions_per_day: int
     handoffs_per_day: int
     faq_overrides: str | None
+    # The morning note to ambassadors, for the whole deployment (``[schedule] morning_note``).
+    morning_note: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from bot import logs
 from bot.app import App
 from bot.config import Settings
 from bot.core import Clock, Platform, PlatformAuthError, PlatformNeedsOperator
+from bot.dbwork import DatabaseWorker
 from bot.exitcodes import BAD_SETTINGS, LOGIN_REFUSED, NEEDS_OPERATOR
 from bot.logs import tell_operator
 from storage.health import DatabaseHealth, is_transient
@@ -57,13 +58,13 @@ def slack_spool_path(settings: Settings) -> Path:
     return beside_database(settings.bot.database_url, ".slack-spool.jsonl", "slack-spool.jsonl")
 
 
-async def _upgrade_when_reachable(store: Store) -> None:
+async def _upgrade_when_reachable(store: Store, database: DatabaseWorker) -> None:
     """Migrate the schema, waiting (one log line) while the database does not answer."""
     health = DatabaseHealth()
     delay = 0.5
     while True:
         try:
-            store.upgrade()
+            await database.run(store.upgrade)
         except Exception as error:
             if not is_transient(error):
                 raise
@@ -73,6 +74,11 @@ async def _upgrade_when_reachable(store: Store) -> None:
             continue
         health.succeeded()
         return
+
+
+def _privacy_key(store: Store) -> bytes:
+    with store.transaction() as uow:
+        return uow.privacy.key()
 
 
 def _stop_soon(app: App) -> None:
@@ -148,9 +154,10 @@ async def run_bot(
     settings: Settings, platform: Platform | None = None, clock: Clock | None = None
 ) -> int:
     store = store_for(settings)
-    await _upgrade_when_reachable(store)
-    with store.transaction() as uow:  # log pseudonyms stay the same across restarts
-        logs.set_key(uow.privacy.key())
+    # Start-up's database work leaves the event loop the same way as everything else.
+    database = DatabaseWorker.for_dialect(store.database.dialect)
+    await _upgrade_when_reachable(store, database)
+    logs.set_key(await database.run(_privacy_key, store))  # pseudonyms stable across restarts
     if store.key.in_database:
         log.warning(
             "[privacy] key ou key_file n'est pas réglé : la clé des pierres tombales reste dans "
@@ -164,6 +171,7 @@ async def run_bot(
         platform,
         clock=clock,
         drain_after_message=platform.name == "console",
+        database=database,
     )
     ops = None
     if settings.http.listen:
@@ -176,7 +184,7 @@ async def run_bot(
             app.metrics,
             token=settings.http.metrics_token.get_secret_value(),
         )
-        attach(app, ops)
+        await attach(app, ops)
         try:
             await ops.start()  # before the lock: a standby answers /healthz too
         except OSError as error:

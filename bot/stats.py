@@ -11,7 +11,8 @@ so that "the total minus the services shown" never gives one the rule keeps in w
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -62,6 +63,44 @@ class GroupStats:
             return "withheld"
         return "small" if self.figure(name).shown is Shown.HIDDEN else ""
 
+    def bounds(self, name: str) -> tuple[int, int] | None:
+        """What the published figure says of the count, as the closed interval it lies in
+        (``name`` a declared field, or ``answered``: started + completed + stopped). Computed
+        from the published figures and the group's size only, never from the count itself: it
+        tells exactly what an ambassador can already infer from the words (docs/privacy.md,
+        « Fourchettes »). None when the group shows no figure."""
+        if self.hidden:
+            return None
+        size, bound = self.counts.invited, self.min_group
+        if name == "answered":
+            parts = [self.bounds(f) for f in DECLARED]
+            low = sum(p[0] for p in parts if p is not None)
+            high = sum(p[1] for p in parts if p is not None)
+            return min(low, size), min(high, size)
+        shown = self.figure(name)
+        if shown.value is not None:
+            return shown.value, shown.value
+        if shown.shown is Shown.FEWER_THAN:
+            return 0, min(bound - 1, size)
+        if shown.shown is Shown.ALMOST_ALL:
+            return max(size - bound + 1, 0), size
+        return 0, size
+
+    def band(self, name: str) -> tuple[int, int] | None:
+        """The rate band, in whole percents, of a figure said in words ("moins de 5" of 12 is
+        "au plus 34 %"): the interval of :meth:`bounds`, widened to whole percents (the low end
+        rounded down, the high end up, so the band is always true). None when the figure is
+        exact (its rate is shown), hidden, or the band would be 0-100 % (it says nothing)."""
+        interval = self.bounds(name)
+        if interval is None or not self.counts.invited:
+            return None
+        low, high = interval
+        size = self.counts.invited
+        if low == high:  # exact: its rate is shown (or, for ``answered``, the sum's)
+            return None if name != "answered" else (round(100 * low / size),) * 2
+        band = (math.floor(100 * low / size), math.ceil(100 * high / size))
+        return None if band == (0, 100) else band
+
     @property
     def started(self) -> Figure:
         return self.figure("started")
@@ -88,7 +127,13 @@ class GroupStats:
                 f"{f}_rate": None if figures[f].rate is None else round(figures[f].rate or 0, 4)
                 for f in DECLARED
             },
+            # A figure in words: the band of whole percents the words imply (see band()).
+            **{f"{f}_band": _listed(self.band(f)) for f in (*DECLARED, "answered")},
         }
+
+
+def _listed(band: tuple[int, int] | None) -> list[int] | None:
+    return None if band is None else list(band)
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +149,8 @@ class CampaignStats:
     # Completions gained since the snapshot a week before, when both totals are exact (the
     # difference of two figures already shown); None otherwise.
     week_gain: int | None = None
+    # The ministry's figures beside this campaign's (:func:`ministry`), when asked for.
+    ministry: Ministry | None = None
 
     @property
     def next_at(self) -> datetime | None:
@@ -224,3 +271,77 @@ def week_gain(now: CampaignStats, before: CampaignStats) -> int | None:
         return None
     assert current.value is not None and previous.value is not None
     return current.value - previous.value
+
+
+@dataclass(frozen=True, slots=True)
+class Ministry:
+    """Where a campaign stands among the running campaigns of the ministry the bot serves (see
+    :func:`ministry`): every number here is computed from figures already published under the
+    rule (each campaign's total), never from a count."""
+
+    services: int  # services the pool spans
+    campaigns: int  # campaigns in the pool (each with at least 2 × min_group invited)
+    invited: int  # their audiences, summed (audience sizes are exact from min_group)
+    low: float  # the ministry's completion rate lies in [low, high] (equal when exact)
+    high: float
+    # The campaign's completion rate against the ministry's: "above", "below", or "" when the
+    # published figures cannot tell.
+    position: str = ""
+    # Among the pool's campaigns: "upper" / "lower" half when the published bands place it
+    # there whatever the hidden counts are, else "".
+    half: str = ""
+
+    @property
+    def exact(self) -> bool:
+        return self.low == self.high
+
+    @property
+    def percents(self) -> tuple[int, int]:
+        """The band in whole percents, widened so that it stays true."""
+        return math.floor(100 * self.low), math.ceil(100 * self.high)
+
+
+def ministry(
+    entries: Sequence[GroupStats], campaign: GroupStats, min_group: int
+) -> Ministry | None:
+    """The ministry line beside one campaign's total (``campaign``, one of ``entries``: the
+    day's totals of the campaigns running at the snapshot, every service of the deployment).
+
+    It uses nothing but what each campaign publishes: its audience size and the interval its
+    "terminés" figure allows (:meth:`GroupStats.bounds`: exact, "moins de 5" = 0 to 4,
+    "presque tous" = the size minus 4 to the size). The ministry's rate is the sum of those
+    intervals over the sum of the audiences — exact when every figure is, otherwise a band a few
+    points wide — so no count said in words anywhere can be recovered from it, and two worlds
+    whose published figures are the same read the same line. Campaigns whose total shows no
+    figure (fewer than ``2 × min_group`` invited) stay out. None when the pool spans fewer
+    than two services (it would repeat the campaign's own figures)."""
+    bounds = [
+        (g, b)
+        for g in entries
+        if not g.hidden
+        and g.counts.invited >= 2 * min_group
+        and (b := g.bounds("completed")) is not None
+    ]
+    if len({g.name for g, _ in bounds}) < 2:
+        return None
+    invited = sum(g.counts.invited for g, _ in bounds)
+    low = sum(b[0] for _, b in bounds) / invited
+    high = sum(b[1] for _, b in bounds) / invited
+    rates = [(b[0] / g.counts.invited, b[1] / g.counts.invited) for g, b in bounds]
+    position, half = "", ""
+    mine = campaign.bounds("completed")
+    if mine is not None and campaign.counts.invited >= 2 * min_group:
+        my_low, my_high = mine[0] / campaign.counts.invited, mine[1] / campaign.counts.invited
+        if my_low > high:
+            position = "above"
+        elif my_high < low:
+            position = "below"
+        # Placed whatever the hidden counts are: enough campaigns surely below (or above).
+        below = sum(1 for r_low, r_high in rates if r_high < my_low)
+        above = sum(1 for r_low, r_high in rates if r_low > my_high)
+        if 2 * below >= len(rates):
+            half = "upper"
+        elif 2 * above >= len(rates):
+            half = "lower"
+    services = len({g.name for g, _ in bounds})
+    return Ministry(services, len(bounds), invited, low, high, position, half)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -51,6 +51,14 @@ async def send_digest(key: str) -> None:
     runner = _RUNNERS.get(key)
     if runner is not None:
         await _guarded(key, lambda: runner.database.run(runner.digest), "digest")
+
+
+async def send_morning_notes(key: str) -> None:
+    """The morning note: woken every few minutes, each ambassador's note leaves once their
+    sending window opens, once per day (the runner decides; the outbox key makes it once)."""
+    runner = _RUNNERS.get(key)
+    if runner is not None:
+        await _guarded(key, lambda: runner.database.run(runner.morning_notes), "morning notes")
 
 
 async def purge_expired(key: str) -> None:
@@ -161,6 +169,20 @@ class JobScheduler:
                 args=[self.key],
                 id=f"{self.key}:digest",
                 replace_existing=True,
+            )
+        if self.settings.schedule.morning_note:
+            self.scheduler.add_job(
+                send_morning_notes,
+                "interval",
+                minutes=TICK_MINUTES,
+                args=[self.key],
+                id=f"{self.key}:notes",
+                replace_existing=True,
+                # At once, in APScheduler's time (the wall clock), whatever the bot's clock says
+                # (the demo's runs ahead of it): a restart catches up on today's notes.
+                next_run_time=datetime.now(UTC),
+                coalesce=True,
+                max_instances=1,
             )
         self.scheduler.add_job(
             purge_expired,

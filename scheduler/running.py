@@ -21,13 +21,14 @@ from bot.dbwork import DatabaseWorker, InlineDatabase
 from bot.domain import Campaign, CampaignStatus, Person, ReminderStep
 from bot.notifier import Notifier
 from bot.services.audience import Directory
-from bot.services.campaigns import CampaignService
+from bot.services.campaigns import CampaignService, snapshot_moment
 from bot.services.charts import chart_ref, has_chart
 from bot.services.close import close
 from bot.services.launch import launch
+from bot.services.ministry import pool_totals, stats_among_ministry
 from bot.services.ports import Actor
 from bot.services.remind import remind
-from bot.stats import CampaignStats
+from bot.stats import CampaignStats, GroupStats
 from scheduler.planning import Planner
 from scheduler.plans import StepKind
 from storage.uow import Store, UnitOfWork
@@ -270,6 +271,7 @@ class StepRunner:
         week = now.astimezone(self.planner.tz).strftime("%G-W%V")
         min_group = self.settings.stats.min_group
         sent = 0
+        pool: dict[int, GroupStats] | None = None
         with self.store.transaction() as uow:
             for person, service in uow.roles.holders("ambassador"):
                 if service is None:
@@ -277,7 +279,18 @@ class StepRunner:
                 campaigns = uow.campaigns.search([service], statuses=[CampaignStatus.RUNNING])
                 if not campaigns:
                     continue
-                stats = {c.id: self.campaigns.stats(uow, c, now) for c in campaigns}
+                if pool is None:  # the day's pooled totals (the ministry's line), read once
+                    pool = pool_totals(
+                        uow,
+                        snapshot_moment(now, self.campaigns.refresh, self.campaigns.tz),
+                        self.campaigns.min_group,
+                        now,
+                        self.campaigns.refresh,
+                        self.campaigns.tz,
+                    )
+                stats = {
+                    c.id: stats_among_ministry(self.campaigns, uow, c, now, pool) for c in campaigns
+                }
                 rows = [
                     {
                         "campaign": c,
@@ -302,4 +315,81 @@ class StepRunner:
                     sent += 1
                 self._digest_charts(uow, person, campaigns, stats, key, now)
         self.poke()
+        return sent
+
+    def morning_notes(self, now: datetime | None = None) -> int:
+        """The morning note (``[schedule] morning_note``): each working day, once the sending
+        window of the ambassador's time zone opens, the day's figures of the running campaigns
+        of their services — the daily snapshot under the rule, the ministry's line beside —
+        unless they said « note du matin arrêter ». Woken every few minutes (scheduler.jobs):
+        the key ``note:DAY:PERSON`` makes it once per local day, across crashes and restarts; a
+        campaign whose snapshot predates its invitations (launched today) is left out, so
+        nothing is sent on launch day before figures exist. Returns how many notes left."""
+        if not self.settings.schedule.morning_note:
+            return 0
+        now = now or self.clock.now()
+        calendar = self.planner.calendar
+        sent = 0
+        with self.store.transaction() as uow:
+            running: dict[str, list[Campaign]] = {}
+            for campaign in uow.campaigns.search(statuses=[CampaignStatus.RUNNING]):
+                running.setdefault(campaign.service, []).append(campaign)
+            if not running:
+                return 0
+            services_of: dict[int, tuple[Person, list[str]]] = {}
+            for person, service in uow.roles.holders("ambassador"):
+                if service in running:
+                    services_of.setdefault(person.id, (person, []))[1].append(service)
+            off = uow.notes.off_among(services_of)
+            stats: dict[int, CampaignStats] = {}
+            pool: dict[int, GroupStats] | None = None
+            for person, services in services_of.values():
+                zone = self.campaigns.zone(person)
+                if person.id in off or not calendar.is_working_time(now, zone):
+                    continue
+                key = f"note:{now.astimezone(zone).date().isoformat()}:{person.id}"
+                if uow.outbox.get(key) is not None:
+                    continue
+                rows: list[dict[str, Any]] = []
+                as_of = now
+                for campaign in (c for s in services for c in running[s]):
+                    if campaign.id not in stats:
+                        if pool is None:  # the day's pooled totals, read once per run
+                            pool = pool_totals(
+                                uow,
+                                snapshot_moment(now, self.campaigns.refresh, self.campaigns.tz),
+                                self.campaigns.min_group,
+                                now,
+                                self.campaigns.refresh,
+                                self.campaigns.tz,
+                            )
+                        stats[campaign.id] = stats_among_ministry(
+                            self.campaigns, uow, campaign, now, pool
+                        )
+                    shown = stats[campaign.id]
+                    if shown.before_launch or not shown.total.counts.invited:
+                        continue
+                    as_of = shown.as_of or now
+                    rows.append(
+                        {
+                            "campaign": campaign,
+                            "stats": shown,
+                            "closes_at": self.campaigns.closes_at(uow, campaign),
+                            "steps": self.planner.describe(uow, campaign, now),
+                        }
+                    )
+                if rows and self.notifier.to_person(
+                    uow,
+                    person,
+                    "morning_note",
+                    key=key,
+                    now=now,
+                    kind="morning_note",
+                    rows=rows,
+                    as_of=as_of,
+                    min_group=self.settings.stats.min_group,
+                ):
+                    sent += 1
+        if sent:
+            self.poke()
         return sent

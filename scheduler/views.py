@@ -4,14 +4,12 @@ built from the settings."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.config import Settings
-from bot.domain import Campaign, ReminderStep
+from bot.domain import ReminderStep
 from scheduler.calendar import WorkCalendar
 from scheduler.plans import PlannedStep, PlanSettings, StepKind, send_time
-from storage.uow import UnitOfWork
 
 
 def calendar_from(settings: Settings) -> WorkCalendar:
@@ -38,23 +36,6 @@ def display_time(step: ReminderStep, calendar: WorkCalendar, tz: ZoneInfo) -> da
         return step.fire_at.astimezone(tz)
     nominal = send_time(PlannedStep(StepKind(step.kind), step.label, step.day), calendar, tz)
     return max(nominal, step.fire_at.astimezone(tz))
-
-
-def describe_steps(settings: Settings, uow: UnitOfWork, campaign: Campaign) -> list[dict[str, Any]]:
-    """The plan as JSON-ready dicts (ISO 8601 with offset, in the bot's time zone)."""
-    tz = ZoneInfo(settings.bot.timezone)
-    calendar = calendar_from(settings)
-    return [
-        {
-            "kind": step.kind,
-            "label": step.label,
-            "day": step.day.isoformat(),
-            "at": display_time(step, calendar, tz).isoformat(),
-            "status": step.status,
-        }
-        for step in uow.steps.for_campaign(campaign.id)
-        if step.person_id is None
-    ]
 
 
 def zone_of(name: str | None, default: ZoneInfo) -> ZoneInfo:

@@ -305,6 +305,28 @@ class StatsSnapshotRow(Base):
     opted_out: Mapped[int] = mapped_column(Integer)
 
 
+class PoolSnapshotRow(Base):
+    """The campaigns pooled for the ministry's figures on one day (bot.stats.ministry), fixed
+    the first time they are asked for that day: a campaign closed in the afternoon stays in
+    the day's pool, so two readings of one day never differ by one campaign's figures.
+    ``campaign_id`` 0 marks the pool taken (it may be empty). Ids only: no person, no count."""
+
+    __tablename__ = "pool_snapshots"
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+
+
+class NoteOptOutRow(Base):
+    """An ambassador who switched the morning note off (``note du matin arrêter``); the row
+    goes with the person's erasure."""
+
+    __tablename__ = "note_optouts"
+    person_id: Mapped[int] = mapped_column(
+        ForeignKey("people.id", ondelete="CASCADE"), primary_key=True
+    )
+    since: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
 class PixLinkRow(Base):
     """A campaign linked to its Pix campaign (found by code through Pix's organisation API) and
     where the sync of its participations stands. Nothing about any person."""

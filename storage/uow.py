@@ -29,7 +29,7 @@ from storage.repositories.people import PeopleRepo, RoleRepo, ServiceRepo
 from storage.repositories.pix import PixRepo
 from storage.repositories.privacy import PrivacyRepo
 from storage.repositories.retention import RetentionRepo
-from storage.repositories.snapshots import SnapshotRepo
+from storage.repositories.snapshots import NoteRepo, SnapshotRepo
 
 
 class UnitOfWork:
@@ -54,6 +54,7 @@ class UnitOfWork:
         self.retention = RetentionRepo(session)
         self.quotas = QuotaRepo(session)
         self.snapshots = SnapshotRepo(session)
+        self.notes = NoteRepo(session)
         self.pix = PixRepo(session)
 
     @contextmanager

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -20,7 +20,6 @@ from bot.domain import Campaign, StepView
 from bot.text import clean_line
 from bot.translation import gettext as _
 from bot.translation import language
-from scheduler.views import describe_steps
 from storage.uow import UnitOfWork
 
 MAX_LISTED_UNMATCHED = 100
@@ -81,6 +80,28 @@ def _figures(uow: UnitOfWork, campaign: Campaign, cfg: Settings) -> Any:
     )
 
 
+def _with_ministry(uow: UnitOfWork, campaign: Campaign, cfg: Settings, stats: Any) -> Any:
+    from bot.services.ministry import with_ministry
+
+    tz = ZoneInfo(cfg.bot.timezone)
+    return with_ministry(uow, campaign, stats, cfg.stats.min_group, now(), cfg.stats.refresh, tz)
+
+
+def _ministry_json(stats: Any) -> dict[str, Any] | None:
+    """The ministry's line (bot.stats.ministry): published figures only."""
+    line = stats.ministry
+    if line is None:
+        return None
+    return {
+        "services": line.services,
+        "campaigns": line.campaigns,
+        "invited": line.invited,
+        "completed_rate": [round(line.low, 4), round(line.high, 4)],
+        "position": line.position or None,
+        "half": line.half or None,
+    }
+
+
 def _find_campaign(uow: UnitOfWork, code: str, service: str | None = None) -> Campaign:
     from bot.parsing import ParseError, parse_code
 
@@ -109,8 +130,24 @@ ServiceOption = Annotated[
 ]
 
 
-def _plan_steps(cfg: Settings, uow: UnitOfWork, campaign: Campaign) -> list[dict[str, Any]]:
-    return describe_steps(cfg, uow, campaign)
+def _plan(cfg: Settings, uow: UnitOfWork, campaign: Campaign) -> list[StepView]:
+    """The plan as chat shows it: each line says what happened (or will) and when, manual
+    relances included (``campagne relancer``, at the working time they leave)."""
+    from scheduler.planning import Planner
+
+    return Planner(cfg).describe(uow, campaign, now())
+
+
+def _step_json(step: StepView) -> dict[str, Any]:
+    return {
+        "kind": step.kind,
+        "label": step.label,
+        "day": step.day.isoformat(),
+        "at": step.when.isoformat(),
+        "status": step.status,
+        # Done, but its messages leave later (outside working hours, queued for the window).
+        "pending": step.pending,
+    }
 
 
 @campaign_app.command("list")
@@ -150,13 +187,10 @@ def campaign_show(
     store = open_store(cfg)
     with store.transaction() as uow:
         campaign = _find_campaign(uow, code, service)
-        steps = _plan_steps(cfg, uow, campaign)
+        steps = _plan(cfg, uow, campaign)
         if as_json:
-            typer.echo(
-                json.dumps(
-                    campaign_payload(uow, campaign, cfg, steps), ensure_ascii=False, indent=2
-                )
-            )
+            payload = campaign_payload(uow, campaign, cfg, [_step_json(s) for s in steps])
+            typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
             return
         renderer = Renderer(language(), cfg.bot.timezone)
         typer.echo(
@@ -164,20 +198,10 @@ def campaign_show(
                 "campaign_show",
                 campaign=campaign,
                 stats=_figures(uow, campaign, cfg),
-                steps=[_step_view(s) for s in steps],
+                steps=steps,
                 pix=uow.pix.link(campaign.id),
             )
         )
-
-
-def _step_view(step: dict[str, Any]) -> Any:
-    return StepView(
-        when=datetime.fromisoformat(step["at"]),
-        kind=step["kind"],
-        label=step["label"],
-        status=step["status"],
-        day=date.fromisoformat(step["day"]),
-    )
 
 
 @campaign_app.command("stats")
@@ -207,7 +231,8 @@ def campaign_stats_cmd(
     store = open_store(cfg)
     with store.transaction() as uow:
         campaign = _find_campaign(uow, code, service)
-        stats = _figures(uow, campaign, cfg)
+        stats = _with_ministry(uow, campaign, cfg, _figures(uow, campaign, cfg))
+        steps = _plan(cfg, uow, campaign)
         from bot.services.campaigns import completion_moments
 
         completions = completion_moments(uow, campaign, stats)
@@ -246,11 +271,13 @@ def campaign_stats_cmd(
             "as_of": stats.as_of.isoformat() if stats.as_of else None,
             "total": stats.total.as_dict(stats.min_group),
             "services": [g.as_dict(stats.min_group) for g in stats.services],
+            "ministry": _ministry_json(stats),
+            "steps": [_step_json(s) for s in steps],
         }
         typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
     elif csv_file is None and chart is None:
         renderer = Renderer(language(), cfg.bot.timezone)
-        typer.echo(renderer.render("campaign_stats", campaign=campaign, stats=stats))
+        typer.echo(renderer.render("campaign_stats", campaign=campaign, stats=stats, steps=steps))
 
 
 @campaign_app.command("import-orga")

@@ -12,16 +12,20 @@ if TYPE_CHECKING:
     from bot.ops_http import OpsServer
 
 
-def signing_key(app: App) -> bytes:
+async def signing_key(app: App) -> bytes:
     """The links' and cookies' HMAC key, derived from the privacy key (kept outside the
     database, storage/keys.py): the active process and its standby agree, a restart keeps the
     links valid, and it never equals a pseudonym's key."""
-    with app.store.transaction() as uow:
-        secret = uow.privacy.key()
+
+    def read() -> bytes:
+        with app.store.transaction() as uow:
+            return uow.privacy.key()
+
+    secret = await app.database.run(read)
     return hmac.new(secret, b"pixbot dashboard links and sessions", hashlib.sha256).digest()
 
 
-def attach(app: App, ops: OpsServer) -> None:
+async def attach(app: App, ops: OpsServer) -> None:
     """Serve the dashboard on ``ops`` (call before ``ops.start()``)."""
     from bot.dashboard.pages import WebRenderer
     from bot.dashboard.server import Dashboard, Reader
@@ -31,7 +35,7 @@ def attach(app: App, ops: OpsServer) -> None:
 
     settings = app.settings
     base = settings.http.public_url or f"http://{settings.http.listen}"
-    links = DashboardLinks(base, signing_key(app))
+    links = DashboardLinks(base, await signing_key(app))
     app.deps = replace(app.deps, dashboard=links)
     min_group = settings.stats.min_group
     pictures = Pictures(

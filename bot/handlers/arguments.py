@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import NamedTuple
 
 from bot.domain import Campaign, CampaignStatus
-from bot.parsing import ParseError, parse_code, split_code_arg
+from bot.parsing import Audience, ParseError, parse_code, split_code_arg
 from bot.router import Context
 
 OPEN = (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED, CampaignStatus.RUNNING)
@@ -32,6 +32,29 @@ def today(ctx: Context) -> datetime:
 def allowed_services(ctx: Context) -> list[str] | None:
     """Services the sender may act on (None: all, for admins)."""
     return None if ctx.roles.is_admin else sorted(ctx.roles.services)
+
+
+def service_for(ctx: Context, audience: Audience | None) -> str | None:
+    """The service a new campaign belongs to: the one its audience names, else the sender's
+    only one (or their own); None once the sender was told why not."""
+    scope = allowed_services(ctx)
+    if audience is not None and audience.kind == "service":
+        service = ctx.uow.services.canonical(audience.value)
+        if service is None or (scope is not None and service not in scope):
+            # The same answer for "unknown" and "not yours": no probing other services.
+            ctx.say("error_service_unknown", service=audience.value)
+            return None
+    elif scope is not None and len(scope) == 1:
+        service = scope[0]
+    elif ctx.person.service and (scope is None or ctx.person.service in scope):
+        service = ctx.person.service
+    else:
+        ctx.say("error_service_ambiguous", services=scope or ctx.uow.services.all())
+        return None
+    if scope is not None and service not in scope:
+        ctx.say("error_service_forbidden", service=service)
+        return None
+    return service
 
 
 def any_campaign(ctx: Context, args: str) -> CampaignArg | None:

@@ -5,17 +5,24 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.core import Member
-from bot.handlers.arguments import CampaignArg, allowed_services, any_campaign, open_campaign, today
+from bot.handlers.arguments import (
+    CampaignArg,
+    allowed_services,
+    any_campaign,
+    open_campaign,
+    service_for,
+    today,
+)
 from bot.parsing import ParseError, parse_code, parse_create, split_code_arg
 from bot.privacy import audience_figure
 from bot.router import AMBASSADORS, Context, Deps, HelpLine, Read, Router
-from bot.services.campaigns import resolve_list
 from bot.services.charts import chart_ref, has_chart
 from bot.services.close import close as close_campaign
+from bot.services.create import create as create_campaign
 from bot.services.launch import launch as launch_campaign
+from bot.services.ministry import stats_among_ministry
 from bot.services.remind import remind
 from bot.text import fold, is_no, is_yes
-from storage.repositories.errors import DuplicateError
 
 router = Router()
 router.family("campagne", "campaign", "campagnes", "campaigns", help_key="campaign")
@@ -85,7 +92,6 @@ def _members(ctx: Context, room: str) -> list[Member] | None:
     "campagne nouvelle",
     roles=AMBASSADORS,
     help=HelpLine("ambassador", "create"),
-    audit="campaign_create",
     prefetch=_room_of_request,
 )
 def create(ctx: Context, args: str) -> None:
@@ -94,64 +100,32 @@ def create(ctx: Context, args: str) -> None:
     except ParseError as error:
         ctx.say(error.template, **error.variables)
         return
-    uow = ctx.uow
-    scope = allowed_services(ctx)
+    service = service_for(ctx, request.audience)
+    if service is None:
+        return
     audience = request.audience
-    if audience is not None and audience.kind == "service":
-        service = uow.services.canonical(audience.value)
-        if service is None or (scope is not None and service not in scope):
-            # The same answer for "unknown" and "not yours": no probing other services.
-            ctx.say("error_service_unknown", service=audience.value)
-            return
-    elif scope is not None and len(scope) == 1:
-        service = scope[0]
-    elif ctx.person.service and (scope is None or ctx.person.service in scope):
-        service = ctx.person.service
-    else:
-        ctx.say("error_service_ambiguous", services=scope or uow.services.all())
+    members = _members(ctx, audience.value) if audience and audience.kind == "room" else None
+    created = create_campaign(
+        ctx.uow,
+        request,
+        service,
+        ctx.now,
+        ctx.actor,
+        campaigns=ctx.deps.campaigns,
+        planning=ctx.deps.planner,
+        today=today(ctx).date(),
+        members=members,
+    )
+    if created.room_unknown and audience is not None:
+        ctx.say("error_room_unknown", room=audience.value)
         return
-    if scope is not None and service not in scope:
-        ctx.say("error_service_forbidden", service=service)
-        return
-    kind, value = ("service", service) if audience is None else (audience.kind, audience.value)
-    if kind == "service":
-        value = service
-    members = _members(ctx, value) if kind == "room" else None
-    if kind == "room" and members is None:
-        ctx.say("error_room_unknown", room=value)
-        return
-    rejected = 0
-    if kind == "list" and audience is not None:
-        # Only known agents of the service are kept (by internal id): nobody is created.
-        resolved = resolve_list(uow, service, audience.ids)
-        value = ",".join(f"#{p.id}" for p in resolved.people)
-        rejected = resolved.rejected
-    try:
-        with uow.atomic():
-            campaign = uow.campaigns.create(
-                code=request.code.code,
-                title=request.title,
-                url=request.code.url,
-                service=service,
-                deadline=request.deadline or today(ctx).date(),
-                audience_kind=kind,
-                audience_value=value,
-                now=ctx.now,
-                created_by=ctx.person.id,
-                parcours=request.parcours,
-                event_name=request.event_name,
-                event_date=request.event_date,
-            )
-            plan = ctx.deps.planner.replan(uow, campaign, ctx.now)
-    except DuplicateError:
+    if created.duplicate:
         ctx.say("error_campaign_exists", code=request.code.code)
         return
-    except ValueError:
-        # No working slot left before the deadline, or a launch after it: nothing is kept.
+    campaign = created.campaign
+    if created.impossible or campaign is None:
         ctx.say("error_plan_impossible", deadline=request.deadline)
         return
-    ctx.audit(campaign.id)
-    found = ctx.deps.campaigns.resolve(uow, campaign, members)
     planner = ctx.deps.planner
     warnings = request.warnings
     if not planner.is_working_day(campaign.deadline):
@@ -161,13 +135,11 @@ def create(ctx: Context, args: str) -> None:
         campaign=campaign,
         warnings=warnings,
         holiday=planner.holiday_name(campaign.deadline),
-        plan=plan,
+        plan=created.plan,
         # How many of the ids or room members are known agents moves with one person's
         # presence (an erasure, a departure): in words under the threshold, like any figure.
-        size=audience_figure(len(found.people), ctx.policy.min_group),
-        rejected=audience_figure(
-            rejected if kind == "list" else found.rejected, ctx.policy.min_group
-        ),
+        size=audience_figure(created.size, ctx.policy.min_group),
+        rejected=audience_figure(created.rejected, ctx.policy.min_group),
     )
 
 
@@ -305,7 +277,7 @@ def set_reminders(ctx: Context, target: CampaignArg) -> None:
 )
 def show_stats(ctx: Context, target: CampaignArg) -> None:
     campaign = target.campaign
-    stats = ctx.deps.campaigns.stats(ctx.uow, campaign, ctx.now)
+    stats = stats_among_ministry(ctx.deps.campaigns, ctx.uow, campaign, ctx.now)
     steps = ctx.deps.planner.describe(ctx.uow, campaign, ctx.now)
     ctx.say("campaign_stats", campaign=campaign, stats=stats, steps=steps)
     if has_chart(stats):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
@@ -127,7 +127,12 @@ class OutboxRepo(_Repo):
         )
 
     def due(
-        self, now: datetime, limit: int = 50, served: Mapping[str, int] | None = None
+        self,
+        now: datetime,
+        limit: int = 50,
+        served: Mapping[str, int] | None = None,
+        *,
+        exclude: Collection[int] = (),
     ) -> list[Delivery]:
         """The next due rows: conversation replies before messages to people, so an answer
         never waits behind a 20,000-person launch; within each, fairly: each recipient's oldest
@@ -138,15 +143,19 @@ class OutboxRepo(_Repo):
         Each kind is one range of ``ix_deliveries_due`` (status, to_conversation,
         next_attempt_at, id), read up to :data:`FAIR_WINDOW` rows (or ``limit``) and ordered
         fairly in that window: the cost does not grow with the number of pending rows, and a
-        backlog (bounded per sender by the per-minute limit) never hides another recipient."""
+        backlog (bounded per sender by the per-minute limit) never hides another recipient.
+        ``exclude``: rows the caller holds already (read by another of its lanes)."""
         found: list[Delivery] = []
         for to_conversation in (True, False):
             wanted = limit - len(found)
             if wanted <= 0:
                 break
-            rows = self.session.execute(
-                self.due_query(now, to_conversation=to_conversation, limit=max(wanted, FAIR_WINDOW))
-            ).all()
+            query = self.due_query(
+                now, to_conversation=to_conversation, limit=max(wanted, FAIR_WINDOW)
+            )
+            if exclude:
+                query = query.where(DeliveryRow.id.not_in(list(exclude)))
+            rows = self.session.execute(query).all()
             # Ordered on the plain rows; only the rows taken become Delivery objects.
             taken = fair_order(rows, served)[:wanted]
             found.extend(self._delivery(row, row.direct_conversation) for row in taken)

@@ -17,6 +17,7 @@ from storage.models import (
     AudienceRow,
     CampaignRow,
     DeliveryRow,
+    NoteOptOutRow,
     ParticipationEventRow,
     PersonRow,
     PromptRow,
@@ -280,6 +281,7 @@ class PeopleRepo(_Repo):
         self.session.execute(delete(RoleRow).where(RoleRow.person_id == person_id))
         self.session.execute(delete(PromptRow).where(PromptRow.person_id == person_id))
         self.session.execute(delete(QuotaRow).where(QuotaRow.person_id == person_id))
+        self.session.execute(delete(NoteOptOutRow).where(NoteOptOutRow.person_id == person_id))
         self.session.execute(delete(ReminderStepRow).where(ReminderStepRow.person_id == person_id))
         self.session.execute(
             update(CampaignRow).where(CampaignRow.created_by == person_id).values(created_by=None)

@@ -3,13 +3,13 @@ are asked for that day and read as they are afterwards (counts only, never a per
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from datetime import date, timedelta
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select
 
-from storage.models import StatsSnapshotRow
+from storage.models import NoteOptOutRow, PoolSnapshotRow, StatsSnapshotRow
 from storage.repositories.base import _Repo, table_of
 
 # (invited, started, completed, opted_out) of one group
@@ -87,3 +87,68 @@ class SnapshotRepo(_Repo):
         stored = self.get(campaign_id, day)
         assert stored is not None
         return stored
+
+    def pool(self, day: date) -> list[int] | None:
+        """The campaigns pooled for the ministry's figures that day; None: not taken yet."""
+        ids = self.session.scalars(
+            select(PoolSnapshotRow.campaign_id).where(PoolSnapshotRow.day == day)
+        ).all()
+        if not ids:
+            return None
+        return sorted(i for i in ids if i != 0)
+
+    def put_pool(self, day: date, campaign_ids: Iterable[int]) -> list[int]:
+        """Fix the day's pool unless another transaction already did (the first writer wins,
+        as for the snapshots); returns what is stored. Older pools go."""
+
+        def conflict(insert: Any) -> Any:
+            return insert.on_conflict_do_nothing(index_elements=["day", "campaign_id"])
+
+        table = table_of(PoolSnapshotRow)
+        if self._write_rows(table, [{"day": day, "campaign_id": 0}], conflict, count=True):
+            rows = [{"day": day, "campaign_id": i} for i in sorted(set(campaign_ids)) if i]
+            self._write_rows(table, rows, conflict)
+            self.session.execute(
+                delete(PoolSnapshotRow).where(PoolSnapshotRow.day < day - timedelta(KEPT_DAYS))
+            )
+        stored = self.pool(day)
+        assert stored is not None
+        return stored
+
+
+class NoteRepo(_Repo):
+    """Who switched the morning note off (``note du matin arrêter``)."""
+
+    def is_off(self, person_id: int) -> bool:
+        return self.session.get(NoteOptOutRow, person_id) is not None
+
+    def since(self, person_id: int) -> datetime | None:
+        """When the person switched the note off (``mes données`` shows it); None: on."""
+        row = self.session.get(NoteOptOutRow, person_id)
+        return None if row is None else row.since
+
+    def switch(self, person_id: int, on: bool, now: datetime) -> bool:
+        """Switch the note on or off; False when it already was so."""
+        row = self.session.get(NoteOptOutRow, person_id)
+        if on:
+            if row is None:
+                return False
+            self.session.delete(row)
+            return True
+        if row is not None:
+            return False
+        self.session.add(NoteOptOutRow(person_id=person_id, since=now))
+        return True
+
+    def off_among(self, person_ids: Iterable[int]) -> set[int]:
+        ids = list(person_ids)
+        if not ids:
+            return set()
+        return set(
+            self.session.scalars(
+                select(NoteOptOutRow.person_id).where(NoteOptOutRow.person_id.in_(ids))
+            )
+        )
+
+    def forget(self, person_id: int) -> None:
+        self.session.execute(delete(NoteOptOutRow).where(NoteOptOutRow.person_id == person_id))

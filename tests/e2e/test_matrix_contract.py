@@ -11,6 +11,8 @@ from nio import RoomCreateResponse, RoomPreset
 
 from bot.core import Incoming
 from bot.platforms.matrix import MatrixPlatform
+from bot.platforms.matrix.pool import MatrixPool
+from bot.platforms.matrix.ring import HashRing
 from tests.helpers.matrix_client import WAIT, BotAccount, MatrixUser
 from tests.helpers.platform_contract import Holds, Inbox, PlatformContract, Say
 from tests.helpers.synapse import SynapseServer
@@ -99,5 +101,83 @@ class TestMatrixContract(PlatformContract):
             direct = await platform.client.list_direct_rooms()
             rooms = getattr(direct, "rooms", None) or {}
             return person in rooms or person in platform._direct_cache
+
+        return named
+
+
+class TestMatrixPoolContract(TestMatrixContract):
+    """The same contract, on a pool of two accounts (issue #29) where the agent is pinned to the
+    sender account: the pool is one platform to the core, whichever account writes."""
+
+    @pytest.fixture
+    async def platform(  # type: ignore[override]
+        self, synapse: SynapseServer, tmp_path: Path, agent: MatrixUser
+    ) -> AsyncIterator[MatrixPool]:
+        main = BotAccount(synapse)
+        while True:  # a sender the agent is pinned to (one draw in two)
+            sender = BotAccount(synapse)
+            if HashRing([main.user_id, sender.user_id]).account_for(agent.user_id) == (
+                sender.user_id
+            ):
+                break
+        pool = MatrixPool(
+            [main.platform(tmp_path / "main-store"), sender.platform(tmp_path / "sender-store")]
+        )
+        await pool.start()
+        received: asyncio.Queue[Incoming] = asyncio.Queue()
+        running = asyncio.create_task(pool.run(received.put))
+        pool.received = received  # type: ignore[attr-defined]
+        yield pool
+        await pool.stop()
+        await asyncio.wait_for(running, WAIT)
+
+    @pytest.fixture
+    def inbox(self, platform: MatrixPool, agent: MatrixUser) -> Inbox:  # type: ignore[override]
+        writer = platform.pinned(agent.user_id)
+        assert writer is not platform.main
+
+        async def read() -> list[str]:
+            room_id = await platform.open_direct(agent.user_id)
+            if room_id not in agent.client.rooms:
+                await agent.join_invite(room_id)
+            seen = -1
+            for _ in range(20):
+                await agent.sync(timeout_ms=700)
+                messages = agent.messages_from(writer.bot_id, room_id)
+                if len(messages) == seen and all(hasattr(m, "body") for m in messages):
+                    break
+                seen = len(messages)
+            # Nobody else of the pool wrote to them.
+            assert await agent.history_from(platform.main.bot_id, room_id) == []
+            return [str(m.body) for m in messages if hasattr(m, "body")]
+
+        return read
+
+    @pytest.fixture
+    def say(self, platform: MatrixPool, agent: MatrixUser) -> Say:  # type: ignore[override]
+        async def write(text: str) -> Incoming:
+            room_id = await platform.open_direct(agent.user_id)
+            if room_id not in agent.client.rooms:
+                await agent.join_invite(room_id)
+            await agent.knows_devices_of(platform.pinned(agent.user_id).bot_id)
+            await agent.send_text(room_id, text)
+            received: asyncio.Queue[Incoming] = platform.received  # type: ignore[attr-defined]
+            while True:
+                incoming = await asyncio.wait_for(received.get(), WAIT)
+                if incoming.text == text:
+                    return incoming
+
+        return write
+
+    @pytest.fixture
+    def holds(self, platform: MatrixPool) -> Holds:  # type: ignore[override]
+        async def named(person: str) -> bool:
+            for account in platform.accounts:
+                direct = await account.client.list_direct_rooms()
+                if person in (getattr(direct, "rooms", None) or {}) or account.has_direct_room(
+                    person
+                ):
+                    return True
+            return False
 
         return named

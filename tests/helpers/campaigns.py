@@ -66,3 +66,22 @@ async def launched(bot: Bot, create: str = CREATE) -> None:
     setup_service(bot)
     await bot.say(AMB, create)
     await bot.say(AMB, "campagne lancer ABCDEF234")
+
+
+OTHER_AMB = "@amb2:console"
+OTHER = [f"@m{i}:console" for i in range(14)]
+
+
+async def other_service(bot: Bot) -> None:
+    """Another service of the ministry with its running campaign (the ministry's line beside
+    the campaign's figures, #24): 14 agents, 6 of whom say « fait » at once."""
+    now = bot.clock.now()
+    with bot.store.transaction() as uow:
+        amb = uow.people.ensure(OTHER_AMB, "Marc", now)
+        uow.roles.add(amb.id, "ambassador", "SVC-M")
+        for pid in OTHER:
+            put_person(uow, pid, now, service="SVC-M")
+    await bot.say(OTHER_AMB, 'campagne créer MMMMMM234 "M" fin 15/12/2026')
+    await bot.say(OTHER_AMB, "campagne lancer MMMMMM234")
+    for pid in OTHER[:6]:
+        await bot.say(pid, "fait")

@@ -46,7 +46,7 @@ async def dashboard_bot(
     clock = FakeClock(datetime(2026, 11, 23, 9, 0, tzinfo=UTC))
     app = App(settings, store, platform, clock=clock)
     ops = OpsServer("127.0.0.1:0", app.checks, app.metrics)
-    attach(app, ops)
+    await attach(app, ops)
     await ops.start()
     base = f"http://127.0.0.1:{ops.bound_port}"
     links = app.deps.dashboard

@@ -22,11 +22,14 @@ SUNDAY_EVENING = datetime(2026, 12, 6, 21, 3, tzinfo=UTC)
 MONDAY_MORNING = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
 
 
-def first_week_bot(store: Store, tmp_path: Path, now: datetime) -> Bot:
+def first_week_bot(
+    store: Store, tmp_path: Path, now: datetime, *, morning_note: bool = True
+) -> Bot:
     """The console bot on ``store``, its clock at ``now``, with Anne, six agents in Paris and
-    Léa in Cayenne (America/Cayenne)."""
+    Léa in Cayenne (America/Cayenne); ``morning_note``: ``[schedule] morning_note``."""
     clock = FakeClock(now)
     settings = make_settings(str(store.database.url))
+    settings.schedule.morning_note = morning_note
     platform = RecordingConsole(journal_path=tmp_path / "console.jsonl")
     app = App(settings, store, platform, clock=clock)
     with store.transaction() as uow:

@@ -154,6 +154,9 @@ async def test_stopping_waits_for_a_running_step_job_without_a_cancelled_traceba
         def digest(self) -> int:
             return 0
 
+        def morning_notes(self) -> int:
+            return 0
+
     caplog.set_level(logging.INFO)
     await jobs.start(SlowRunner())  # type: ignore[arg-type]
     try:

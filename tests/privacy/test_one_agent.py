@@ -35,7 +35,7 @@ from bot.core import FakeClock
 from bot.privacy import disclose
 from storage.uow import Store
 from tests.helpers.bot import Bot, RecordingConsole
-from tests.helpers.campaigns import AMB, CREATE, setup_service
+from tests.helpers.campaigns import AMB, CREATE, other_service, setup_service
 
 CODE = "ABCDEF234"
 X = "@x:console"
@@ -132,6 +132,7 @@ async def _play(template: Path, directory: Path, world: World) -> list[str]:
     try:
         agents = [f"@a{i}:console" for i in range(len(world.others))]
         setup_service(bot, agents=[*agents, X])
+        await other_service(bot)
         await bot.say(AMB, CREATE)
         await bot.say(AMB, f"campagne lancer {CODE}")
         clock.advance(minutes=30)
@@ -142,6 +143,8 @@ async def _play(template: Path, directory: Path, world: World) -> list[str]:
         for command in (f"campagne stats {CODE}", f"campagne voir {CODE}", "campagne liste"):
             await bot.say(AMB, command)
         bot.app.runner.digest(clock.now())
+        # #24: the morning note (the next morning; none on launch day with the daily snapshot).
+        bot.app.runner.morning_notes(clock.now())
         await bot.app.dispatcher.drain()
         await bot.say(AMB, f"campagne relancer {CODE}")
         await bot.say(AMB, f"campagne clore {CODE}")
@@ -210,4 +213,7 @@ def test_the_property_can_fail(template_db: Path, worlds_dir: Path) -> None:
     seen_b = asyncio.run(_play(template_db, two, b))
     assert seen_a != seen_b
     assert any("10 terminés" in text for text in seen_a)
+    # The new outputs of #24 are in the comparison: the ministry's line and the morning note.
+    assert any("parmi les 2 campagnes en cours des 2 services" in text for text in seen_a)
+    assert any(text.startswith("Bonjour, les chiffres de ce matin") for text in seen_a)
     assert any("11 terminés" in text for text in seen_b)

@@ -39,7 +39,7 @@ from bot.privacy import disclose
 from storage.models import StatsSnapshotRow
 from storage.uow import Store
 from tests.helpers.bot import Bot, RecordingConsole
-from tests.helpers.campaigns import AMB, put_person, setup_service
+from tests.helpers.campaigns import AMB, other_service, put_person, setup_service
 
 CODES = ("ABCDEF234", "BBBBBB222")
 X = "@x:console"
@@ -55,6 +55,8 @@ COMMANDS = (
     "creer B",
     "lancer B",
     "stats B",
+    "note arrêter",
+    "note reprendre",
 )
 FIELDS = ("started", "completed", "opted_out")
 
@@ -118,7 +120,9 @@ def _cli(db: Path, clock: FakeClock, min_group: int, folder: Path) -> list[str]:
 async def _command(bot: Bot, command: str, people: list[str]) -> None:
     verb, which = command.split()
     code = CODES[0] if which == "A" else CODES[1]
-    if verb == "creer":
+    if verb == "note":  # #24: the morning note switched off and on
+        await bot.say(AMB, f"note du matin {which}")
+    elif verb == "creer":
         ids = ",".join([*people[::2], X])
         await bot.say(AMB, f'campagne créer {code} "B" fin 15/12/2026 pour {ids}')
     elif verb == "liste":
@@ -146,6 +150,7 @@ async def _play(
     try:
         people = [f"@a{i}:console" for i in range(others)]
         setup_service(bot, agents=[*people, X])
+        await other_service(bot)  # the ministry's line (#24) compares A with its campaign
         await bot.say(AMB, f'campagne créer {CODES[0]} "A" fin 15/12/2026')
         await bot.say(AMB, f"campagne lancer {CODES[0]}")
         for kind, index, what in story:
@@ -164,6 +169,7 @@ async def _play(
                 await bot.app.runner.tick(clock.now())
                 if what == "digest":
                     bot.app.runner.digest(clock.now())
+                bot.app.runner.morning_notes(clock.now())  # #24, each working morning
                 await bot.app.dispatcher.drain()
             else:
                 cli_outputs.extend(_cli(db, clock, min_group, folder))

@@ -13,6 +13,7 @@ from bot.charts import (
     HATCHES,
     LABEL_KEYS,
     ChartData,
+    completed_band,
     curve,
     parse_labels,
     png_size,
@@ -109,6 +110,26 @@ def test_curve_points_follow_the_disclosure_rule() -> None:
     moments = [datetime(2026, 11, d, 10, tzinfo=UTC) for d in days]
     data = chart_data(CAMPAIGN, stats(20, 0, 6, 0), moments, date(2026, 12, 1), PARIS)
     assert list(data.completions) == [(date(2026, 11, 27), 5), (date(2026, 11, 28), 1)]
+
+
+def test_a_small_group_shows_the_band_its_words_imply() -> None:
+    """#24: 3 of 12 completed reads "moins de 5 terminés (au plus 34 %)"; the chart draws no
+    cumulative line (a 0 % line would contradict the text) but the same band, 0 to 34 %, on the
+    bar and on the timeline; with 3 or with 4 the picture is the same."""
+    pictures = []
+    for completed in (3, 4):
+        small = stats(12, 1, completed, 0)
+        moments = [datetime(2026, 11, 24, 10, tzinfo=UTC)] * completed
+        data = chart_data(CAMPAIGN, small, moments, date(2026, 12, 1), PARIS)
+        assert curve(data) == []
+        assert completed_band(small.total) == (0.0, 34.0)
+        image = draw(Renderer(), CAMPAIGN, small, moments, day=date(2026, 12, 1), locale="fr")
+        assert image is not None
+        pictures.append(image.data)
+    assert pictures[0] == pictures[1]
+    # An exact figure has no band; a group in words over 10 with almost all done has one.
+    assert completed_band(stats(20, 0, 7, 0).total) is None
+    assert completed_band(stats(12, 0, 10, 0).total) == (66.0, 100.0)
 
 
 def test_nothing_is_drawn_under_the_threshold() -> None:

@@ -51,6 +51,7 @@ BAD: dict[str, str] = {
     "schedule.snooze_working_days": "0",
     "schedule.thank_completers": '"oui merci"',
     "schedule.digest": '"lundi matin"',
+    "schedule.morning_note": '"le matin"',
     "stats.min_group": "0",
     "stats.refresh": '"hourly"',
     "privacy.retention_days": "-1",

@@ -209,7 +209,9 @@ class MatrixPlatform(DeviceCare, TimelineGaps):
                 await self._keep_keys()
                 await self._after_sync(batch.response)
                 if await self._handle_batch(batch, on_message):
-                    self._save_sync_token(batch.response.next_batch)
+                    # Written (and fsynced) in a thread: with several accounts syncing during a
+                    # broadcast, the loop waited for the disk a few times a second.
+                    await asyncio.to_thread(self._save_sync_token, batch.response.next_batch)
                 backoff = 0.5
             except MatrixAuthError:
                 raise

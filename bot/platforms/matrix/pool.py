@@ -33,6 +33,7 @@ from typing import Any
 
 from bot.core import (
     Capabilities,
+    ErasedPerson,
     ErasureStep,
     Incoming,
     InvitePolicy,
@@ -185,7 +186,12 @@ class MatrixPool:
         ]
 
     def erasure_steps(self) -> list[ErasureStep]:
-        return [step for account in self.accounts for step in account.erasure_steps()]
+        """Every account's steps, each named after its account's place in the pool."""
+        return [
+            _AccountStep(step, number)
+            for number, account in enumerate(self.accounts, start=1)
+            for step in account.erasure_steps()
+        ]
 
     # -- an account added --------------------------------------------------------------------
 
@@ -207,3 +213,15 @@ class MatrixPool:
     def describe(self) -> dict[str, Any]:
         """Accounts and how many known direct rooms each has (for logs)."""
         return {account.bot_id: len(account.direct_rooms()) for account in self.accounts}
+
+
+class _AccountStep:
+    """One account's erasure step, under a name of its own (1 is the main account)."""
+
+    def __init__(self, step: ErasureStep, number: int) -> None:
+        self.step = step
+        self.name = f"{step.name} (account {number})"
+        self.anonymous = step.anonymous
+
+    async def erase(self, person: ErasedPerson) -> None:
+        await self.step.erase(person)

@@ -53,37 +53,47 @@ async def open_spool(spool: Spool, stopping: asyncio.Event) -> list[Incoming] | 
 
 
 class Intake:
-    """The receiving half of :class:`~bot.platforms.slack.platform.SlackPlatform`."""
+    """The receiving half of :class:`~bot.platforms.slack.platform.SlackPlatform`, a part it
+    holds (not a parent): it is given the spool, the conversation queues, the stop signal and
+    how to read the bot's own id (known once ``auth.test`` answered)."""
 
-    bot_id: str
-    _spool: Spool
-    _inbox: ConversationQueues
-    _on_message: MessageHandler | None
-    _stopping: asyncio.Event
+    def __init__(
+        self,
+        spool: Spool,
+        inbox: ConversationQueues,
+        stopping: asyncio.Event,
+        bot_id: Callable[[], str],
+    ) -> None:
+        self.spool = spool
+        self.inbox = inbox
+        self.stopping = stopping
+        self.bot_id = bot_id
+        # Set while the platform runs: who handles what was accepted.
+        self.handler: MessageHandler | None = None
 
-    async def _on_event(self, body: dict[str, Any]) -> BoltResponse | None:
+    async def on_event(self, body: dict[str, Any]) -> BoltResponse | None:
         """An Events API event: acknowledged (bolt answers 200) once spooled."""
-        incoming = incoming_from_event(body, self.bot_id)
-        if incoming is not None and not await self._accept(incoming):
+        incoming = incoming_from_event(body, self.bot_id())
+        if incoming is not None and not await self.accept(incoming):
             return BoltResponse(status=500, body="")
         return None
 
-    async def _on_action(
+    async def on_action(
         self, ack: Callable[[], Awaitable[Any]], body: dict[str, Any]
     ) -> BoltResponse | None:
         """A button click: acknowledged once spooled, like an event."""
-        incoming = incoming_from_action(body, self.bot_id)
-        if incoming is not None and not await self._accept(incoming):
+        incoming = incoming_from_action(body, self.bot_id())
+        if incoming is not None and not await self.accept(incoming):
             return BoltResponse(status=500, body="")
         await ack()
         return None
 
-    async def _accept(self, incoming: Incoming) -> bool:
+    async def accept(self, incoming: Incoming) -> bool:
         """Spool ``incoming`` (durably), then hand it over in order, one message at a time per
         conversation; False when it could not be spooled: not acknowledged, Slack sends it
         again. A redelivery of an event already spooled is acknowledged and not queued again."""
         try:
-            added = await self._spool.add(incoming)
+            added = await self.spool.add(incoming)
         except OSError as error:
             logger.error(
                 "Slack : événement %s non écrit dans le spool (%s) ; non acquitté, Slack le "
@@ -93,6 +103,6 @@ class Intake:
             )
             return False
         # Stopping: it waits in the spool for the next start.
-        if added and self._on_message is not None and not self._stopping.is_set():
-            self._inbox.put(incoming, self._on_message)
+        if added and self.handler is not None and not self.stopping.is_set():
+            self.inbox.put(incoming, self.handler)
         return True

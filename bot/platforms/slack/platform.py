@@ -72,7 +72,7 @@ class _Transient(Exception):
     """Slack answered with an error that may go away (5xx, ratelimited at start)."""
 
 
-class SlackPlatform(Intake):
+class SlackPlatform:
     name = PLATFORM
 
     def __init__(
@@ -129,19 +129,19 @@ class SlackPlatform(Intake):
             logger=logger,
             name="pixbot",
         )
-        # Every event type: those the bot does not use are acknowledged, not refused (404).
-        self.app.event(re.compile(r".*"))(self._on_event)
-        self.app.action(re.compile(rf"^{ACTION_PREFIX}"))(self._on_action)
 
         self._started = False
         self._start_lock = asyncio.Lock()
         self._stopping = asyncio.Event()
         self._fatal: PlatformAuthError | None = None
-        self._on_message: MessageHandler | None = None
         # Accepted events wait on disk until handled (see .spool): nothing acknowledged to
         # Slack lives in memory only.
         self._spool = Spool(spool_path)
         self._inbox = ConversationQueues(self._spool, self._stopping)
+        self.intake = Intake(self._spool, self._inbox, self._stopping, bot_id=self._bot_id)
+        # Every event type: those the bot does not use are acknowledged, not refused (404).
+        self.app.event(re.compile(r".*"))(self.intake.on_event)
+        self.app.action(re.compile(rf"^{ACTION_PREFIX}"))(self.intake.on_action)
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._run_finished = asyncio.Event()
@@ -232,7 +232,7 @@ class SlackPlatform(Intake):
             await self.start()
             waiting = await open_spool(self._spool, self._stopping)
             if self._fatal is None and not self._stopping.is_set() and waiting is not None:
-                self._on_message = on_message
+                self.intake.handler = on_message
                 for incoming in waiting:  # accepted before a stop or a crash: in their order
                     self._inbox.put(incoming, on_message)
                 if self.app_token:
@@ -244,7 +244,7 @@ class SlackPlatform(Intake):
             await self._close_transport()
             await self._inbox.finish(STOP_TIMEOUT)
             self._spool.close()
-            self._on_message = None
+            self.intake.handler = None
             self._run_finished.set()
         if self._fatal is not None:
             raise self._fatal
