@@ -32,11 +32,11 @@ from pydantic_settings import (
 
 from bot.config_errors import describe
 from bot.config_platforms import MatrixSection, PixSection, SlackSection
+from bot.config_schedule import ScheduleSection
 from bot.text import is_canonical_timezone
-from scheduler.calendar import parse_holidays, parse_working_days, parse_working_hours
+from bot.translation import gettext as _
 
 DEFAULT_CONFIG_FILE = "pixbot.toml"
-_OFFSET = re.compile(r"^[JjDd]-\d{1,3}$")
 _DATABASE_SCHEMES = ("sqlite", "sqlite+pysqlite", "postgresql", "postgres", "postgresql+psycopg")
 _PLATFORM_ID = re.compile(r"^\S{1,255}$")
 
@@ -97,7 +97,7 @@ class BotSection(_Section):
     @classmethod
     def _known_timezone(cls, value: str) -> str:
         if not is_canonical_timezone(value):
-            raise ValueError("fuseau horaire inconnu (nom IANA, comme Europe/Paris)")
+            raise ValueError(_("fuseau horaire inconnu (nom IANA, comme Europe/Paris)"))
         return value
 
     @field_validator("database_url")
@@ -105,9 +105,14 @@ class BotSection(_Section):
     def _database(cls, value: str) -> str:
         scheme, separator, _path = value.strip().partition("://")
         if not separator:
-            raise ValueError("adresse de base de données attendue")
+            raise ValueError(_("adresse de base de données attendue"))
         if scheme.lower() not in _DATABASE_SCHEMES:
-            raise ValueError(f"{scheme} n'est pas pris en charge : SQLite ou PostgreSQL seulement")
+            raise ValueError(
+                _(
+                    "{scheme} n'est pas pris en charge : SQLite ou PostgreSQL seulement",
+                    scheme=scheme,
+                )
+            )
         return value.strip()
 
     @field_validator("admins")
@@ -115,128 +120,17 @@ class BotSection(_Section):
     def _admins(cls, value: list[str]) -> list[str]:
         for item in value:
             if not _PLATFORM_ID.match(item.strip()):
-                raise ValueError(f"identifiant de plateforme invalide : {item!r}")
+                raise ValueError(
+                    _("identifiant de plateforme invalide : {value}", value=repr(item))
+                )
         return [item.strip() for item in value]
 
     @field_validator("faq_overrides")
     @classmethod
     def _overrides(cls, value: str | None) -> str | None:
         if value is not None and value.strip() and not Path(value).is_file():
-            raise ValueError("fichier introuvable")
+            raise ValueError(_("fichier introuvable"))
         return value or None
-
-
-class ScheduleSection(_Section):
-    working_hours: str = Field(
-        default="09:30-17:00",
-        description="When invitations and reminders leave, in each agent's time zone.",
-        examples=["09:00-12:00"],
-    )
-    working_days: str = Field(
-        default="mon-fri",
-        description="Days messages leave: ranges and lists of mon…sun or lun…dim.",
-        examples=["mon-thu", "lun,mar,jeu"],
-    )
-    holidays: str = Field(
-        default="FR",
-        description="Public holidays without messages: a country, optionally with a "
-        "subdivision (FR-57 Moselle, FR-974 La Réunion); empty or none for none.",
-        examples=["FR-57"],
-    )
-    reminders: list[str] = Field(
-        default_factory=lambda: ["J-7", "J-2", "J-0"],
-        description="Reminders before the deadline.",
-    )
-    event_launch: str = Field(
-        default="J-15", description="When a campaign linked to an event is launched."
-    )
-    event_reminders: list[str] = Field(
-        default_factory=lambda: ["J-7", "J-1"], description="Reminders before the event."
-    )
-    snooze_working_days: int = Field(
-        default=2,
-        ge=1,
-        le=30,
-        description="An agent who says « plus tard » is reminded this many working days later.",
-    )
-    thank_completers: bool = Field(
-        default=True, description="Thank an agent who declares the parcours completed."
-    )
-    digest: str = Field(
-        default="",
-        description="Weekly digest to ambassadors (day and time); empty: none.",
-        examples=["mon 09:30"],
-    )
-    morning_note: bool = Field(
-        default=True,
-        description="Each working morning, a short note to each ambassador of a running "
-        "campaign with the day's figures (from the daily snapshot, same confidentiality rule); "
-        "each ambassador can switch it off (« note du matin arrêter »); false: none.",
-    )
-
-    @field_validator("working_hours")
-    @classmethod
-    def _hours(cls, value: str) -> str:
-        match = re.fullmatch(r"(\d{1,2}):(\d{2})-(\d{1,2}):(\d{2})", value.strip())
-        if not match:
-            raise ValueError("plage horaire attendue, HH:MM-HH:MM")
-        h1, m1, h2, m2 = (int(g) for g in match.groups())
-        if not (0 <= h1 < 24 and 0 <= h2 < 24 and m1 < 60 and m2 < 60) or (h1, m1) >= (h2, m2):
-            raise ValueError("le début doit précéder la fin, les deux dans la journée")
-        parse_working_hours(value.strip())
-        return value.strip()
-
-    @field_validator("working_days")
-    @classmethod
-    def _days(cls, value: str) -> str:
-        try:
-            parse_working_days(value)
-        except ValueError:
-            raise ValueError(
-                "jours attendus : mon…sun ou lun…dim, en plages (mon-fri) ou en liste (mon,tue,thu)"
-            ) from None
-        return value.strip()
-
-    @field_validator("holidays")
-    @classmethod
-    def _holidays(cls, value: str) -> str:
-        try:
-            parse_holidays(value)
-        except ValueError:
-            country = value.strip().partition("-")[0].upper()
-            try:
-                parse_holidays(country)
-            except ValueError:
-                raise ValueError(
-                    "pays inconnu : code ISO à deux lettres (FR), ou none pour aucun"
-                ) from None
-            raise ValueError(f"subdivision inconnue pour {country} (FR-57, FR-974…)") from None
-        return value.strip()
-
-    @field_validator("digest")
-    @classmethod
-    def _digest(cls, value: str) -> str:
-        value = value.strip().lower()
-        if value and not re.fullmatch(
-            r"(mon|tue|wed|thu|fri|sat|sun) ([01]?\d|2[0-3]):[0-5]\d", value
-        ):
-            raise ValueError('jour (mon…sun) et heure attendus, ou "" pour aucun')
-        return value
-
-    @field_validator("event_launch")
-    @classmethod
-    def _offset(cls, value: str) -> str:
-        if not _OFFSET.match(value.strip()):
-            raise ValueError("décalage attendu, J- suivi d'un nombre de jours")
-        return value.strip()
-
-    @field_validator("reminders", "event_reminders")
-    @classmethod
-    def _offsets(cls, value: list[str]) -> list[str]:
-        for item in value:
-            if not _OFFSET.match(item.strip()):
-                raise ValueError(f"décalages attendus comme J-7, pas {item!r}")
-        return [item.strip() for item in value]
 
 
 class StatsSection(_Section):
@@ -278,7 +172,7 @@ class PrivacySection(_Section):
     def _key(cls, value: SecretStr) -> SecretStr:
         raw = value.get_secret_value().strip()
         if raw and not re.fullmatch(r"[0-9a-fA-F]{64}", raw):
-            raise ValueError("64 chiffres hexadécimaux attendus (openssl rand -hex 32)")
+            raise ValueError(_("64 chiffres hexadécimaux attendus (openssl rand -hex 32)"))
         return value
 
 
@@ -353,7 +247,7 @@ class HttpSection(_Section):
     def _public_url(cls, value: str) -> str:
         value = value.strip().rstrip("/")
         if value and not re.fullmatch(r"https?://[^\s/?#@]+", value):
-            raise ValueError("adresse attendue : https://hôte[:port], sans chemin")
+            raise ValueError(_("adresse attendue : https://hôte[:port], sans chemin"))
         return value
 
     @field_validator("listen")
@@ -362,7 +256,7 @@ class HttpSection(_Section):
         value = value.strip()
         match = re.fullmatch(r"(\[[0-9a-fA-F:]+\]|[\w.\-]+):(\d{1,5})", value)
         if value and (not match or int(match.group(2)) > 65535):
-            raise ValueError('adresse:port attendu (port jusqu’à 65535), ou "" pour aucun')
+            raise ValueError(_('adresse:port attendu (port jusqu’à 65535), ou "" pour aucun'))
         return value
 
 
@@ -424,8 +318,10 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
     path = config_file or os.environ.get("PIXBOT_CONFIG")
     if path is not None and not Path(path).is_file():
         raise ConfigError(
-            f"fichier de configuration introuvable : {Path(path).absolute()} (--config ou "
-            "PIXBOT_CONFIG)"
+            _(
+                "fichier de configuration introuvable : {path} (--config ou PIXBOT_CONFIG)",
+                path=Path(path).absolute(),
+            )
         )
     _CONFIG_PATH_OVERRIDE = str(path) if path else None
     try:
@@ -435,15 +331,22 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
     except PermissionError:
         where = config_file_in_use(config_file)
         raise ConfigError(
-            f"fichier de configuration illisible : {where} ; lancez pixbot avec l'utilisateur "
-            "du service (sudo -u pixbot pixbot …) ou donnez-lui le droit de lecture "
-            "(chown root:pixbot, chmod 640)"
+            _(
+                "fichier de configuration illisible : {path} ; lancez pixbot avec l'utilisateur "
+                "du service (sudo -u pixbot pixbot …) ou donnez-lui le droit de lecture "
+                "(chown root:pixbot, chmod 640)",
+                path=where,
+            )
         ) from None
     except ValueError as exc:  # TOML syntax errors
         where = config_file_in_use(config_file)
         text = re.sub(r"\(at line (\d+), column (\d+)\)", r"(ligne \1, colonne \2)", str(exc))
         raise ConfigError(
-            f"fichier de configuration {where} : syntaxe TOML invalide : {text}"
+            _(
+                "fichier de configuration {path} : syntaxe TOML invalide : {error}",
+                path=where,
+                error=text,
+            )
         ) from None
     finally:
         _CONFIG_PATH_OVERRIDE = None
@@ -457,28 +360,39 @@ def check_platform(settings: Settings) -> None:
         m = settings.matrix
         if not (m.password.get_secret_value() or m.access_token.get_secret_value()):
             raise ConfigError(
-                'matrix.password est vide alors que bot.platform = "matrix" : donnez le mot de '
-                "passe du compte du bot (PIXBOT_MATRIX__PASSWORD=… dans l'environnement du "
-                "service) ou matrix.access_token"
+                _(
+                    'matrix.password est vide alors que bot.platform = "matrix" : donnez le mot de '
+                    "passe du compte du bot (PIXBOT_MATRIX__PASSWORD=… dans l'environnement du "
+                    "service) ou matrix.access_token"
+                )
             )
         for index, sender in enumerate(m.senders, start=1):
             if not (sender.password.get_secret_value() or sender.access_token.get_secret_value()):
                 raise ConfigError(
-                    f"matrix.senders n°{index} ({sender.user_id}) : password est vide : donnez "
-                    "le mot de passe de ce compte d'envoi (ou access_token) dans sa table "
-                    "[[matrix.senders]]"
+                    _(
+                        "matrix.senders n°{index} ({user}) : password est vide : donnez le mot de "
+                        "passe de ce compte d'envoi (ou access_token) dans sa table "
+                        "[[matrix.senders]]",
+                        index=index,
+                        user=sender.user_id,
+                    )
                 )
     if platform == "slack":
         sl = settings.slack
         if not sl.bot_token.get_secret_value():
             raise ConfigError(
-                'slack.bot_token est vide alors que bot.platform = "slack" : donnez le jeton '
-                "xoxb-… du bot (PIXBOT_SLACK__BOT_TOKEN=… dans l'environnement du service)"
+                _(
+                    'slack.bot_token est vide alors que bot.platform = "slack" : donnez le jeton '
+                    "xoxb-… du bot (PIXBOT_SLACK__BOT_TOKEN=… dans l'environnement du service)"
+                )
             )
         if not (sl.app_token.get_secret_value() or sl.signing_secret.get_secret_value()):
             raise ConfigError(
-                "slack.app_token et slack.signing_secret sont vides : donnez app_token (xapp-…, "
-                "Socket Mode) ou signing_secret (événements HTTP) ; voir docs/deploy-slack.md"
+                _(
+                    "slack.app_token et slack.signing_secret sont vides : donnez app_token "
+                    "(xapp-…, Socket Mode) ou signing_secret (événements HTTP) ; voir "
+                    "docs/deploy-slack.md"
+                )
             )
 
 

@@ -17,7 +17,10 @@ from typing import Any
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_core import ErrorDetails
 
-_HIDDEN = "(valeur masquée)"
+from bot.translation import N_, translate
+from bot.translation import gettext as _
+
+_HIDDEN = N_("(valeur masquée)")
 
 
 def toml_value(value: Any) -> str:
@@ -59,33 +62,39 @@ def _problem(error: ErrorDetails) -> str:
         return str(ctx.get("error", error["msg"]))
     if kind == "literal_error":
         expected = str(ctx.get("expected", "")).replace("'", "").replace(" or ", " ou ")
-        return f"valeur inconnue ; valeurs possibles : {expected}"
+        return _("valeur inconnue ; valeurs possibles : {values}", values=expected)
+    integer, number, boolean = (
+        N_("nombre entier attendu"),
+        N_("nombre attendu"),
+        N_("true ou false attendu"),
+    )
+    section = N_("section attendue, entre crochets : [section]")
     words = {
-        "int_parsing": "nombre entier attendu",
-        "int_type": "nombre entier attendu",
-        "int_from_float": "nombre entier attendu",
-        "float_parsing": "nombre attendu",
-        "float_type": "nombre attendu",
-        "bool_parsing": "true ou false attendu",
-        "bool_type": "true ou false attendu",
-        "string_type": "texte entre guillemets attendu",
-        "list_type": "liste attendue, entre crochets",
-        "missing": "valeur manquante",
-        "model_type": "section attendue, entre crochets : [section]",
-        "dict_type": "section attendue, entre crochets : [section]",
-        "model_attributes_type": "section attendue, entre crochets : [section]",
+        "int_parsing": integer,
+        "int_type": integer,
+        "int_from_float": integer,
+        "float_parsing": number,
+        "float_type": number,
+        "bool_parsing": boolean,
+        "bool_type": boolean,
+        "string_type": N_("texte entre guillemets attendu"),
+        "list_type": N_("liste attendue, entre crochets"),
+        "missing": N_("valeur manquante"),
+        "model_type": section,
+        "dict_type": section,
+        "model_attributes_type": section,
     }
     if kind in words:
-        return words[kind]
+        return translate(words[kind])
     bounds = {
-        "greater_than": "doit être supérieur à {gt}",
-        "greater_than_equal": "doit être au moins {ge}",
-        "less_than": "doit être inférieur à {lt}",
-        "less_than_equal": "doit être au plus {le}",
+        "greater_than": N_("doit être supérieur à {gt}"),
+        "greater_than_equal": N_("doit être au moins {ge}"),
+        "less_than": N_("doit être inférieur à {lt}"),
+        "less_than_equal": N_("doit être au plus {le}"),
     }
     if kind in bounds:
-        return bounds[kind].format(**ctx)
-    return f"valeur refusée ({error['msg']})"
+        return translate(bounds[kind]).format(**ctx)
+    return _("valeur refusée ({error})", error=error["msg"])
 
 
 def describe(exc: ValidationError, settings: type[BaseModel]) -> str:
@@ -97,12 +106,17 @@ def describe_one(error: ErrorDetails, settings: type[BaseModel]) -> str:
     loc = [str(part) for part in error["loc"] if not isinstance(part, int)]
     sections = settings.model_fields
     if not loc:
-        return f"configuration invalide : {_problem(error)}"
+        return _("configuration invalide : {problem}", problem=_problem(error))
     name = loc[0]
     if name not in sections:
         close = difflib.get_close_matches(name, list(sections), n=1)
-        hint = f" ; vouliez-vous dire [{close[0]}] ?" if close else ""
-        return f"[{name}] : section inconnue{hint} Sections : {', '.join(sections)}."
+        hint = _(" ; vouliez-vous dire [{name}] ?", name=close[0]) if close else ""
+        return _(
+            "[{name}] : section inconnue{hint} Sections : {sections}.",
+            name=name,
+            hint=hint,
+            sections=", ".join(sections),
+        )
     section = sections[name].annotation
     assert isinstance(section, type) and issubclass(section, BaseModel)
     if len(loc) == 1:
@@ -113,18 +127,30 @@ def describe_one(error: ErrorDetails, settings: type[BaseModel]) -> str:
         return _describe_table(error, name, key, nested)
     if key not in section.model_fields:
         close = difflib.get_close_matches(key, list(section.model_fields), n=1)
-        hint = f"vouliez-vous dire {close[0]} ?" if close else "clés connues :"
+        hint = _("vouliez-vous dire {key} ?", key=close[0]) if close else _("clés connues :")
         known = "" if close else " " + ", ".join(section.model_fields)
-        return f"{name}.{key} : clé inconnue dans [{name}] ; {hint}{known}"
+        return _(
+            "{name}.{key} : clé inconnue dans [{name}] ; {hint}",
+            name=name,
+            key=key,
+            hint=hint + known,
+        )
     if is_secret(section, key):
-        shown = _HIDDEN
+        shown = translate(_HIDDEN)
     else:
         shown = hide_url_password(toml_value(error.get("input")))
     source = f" (variable {env_name(name, key)})" if os.environ.get(env_name(name, key)) else ""
     example = f"{key} = {toml_value(field_example(section, key))}"
     if is_secret(section, key):
-        example = f"{env_name(name, key)}=… dans l'environnement du service"
-    return f"{name}.{key} = {shown}{source} : {_problem(error)} ; exemple : {example}"
+        example = _("{variable}=… dans l'environnement du service", variable=env_name(name, key))
+    return _(
+        "{name}.{key} = {value} : {problem} ; exemple : {example}",
+        name=name,
+        key=key,
+        value=shown + source,
+        problem=_problem(error),
+        example=example,
+    )
 
 
 def _table_list(section: type[BaseModel], key: str) -> type[BaseModel] | None:
@@ -142,18 +168,32 @@ def _describe_table(error: ErrorDetails, name: str, key: str, table: type[BaseMo
     rest = list(error["loc"])[2:]
     if not rest or not isinstance(rest[0], int):
         return f"{name}.{key} : {_problem(error)}"
-    where = f"{name}.{key} n°{rest[0] + 1}"
+    where = _("{name}.{key} n°{n}", name=name, key=key, n=rest[0] + 1)
     sub = [str(part) for part in rest[1:] if not isinstance(part, int)]
     if not sub:
         return f"{where} : {_problem(error)}"
     field = sub[0]
     if field not in table.model_fields:
         close = difflib.get_close_matches(field, list(table.model_fields), n=1)
-        hint = f"vouliez-vous dire {close[0]} ?" if close else "clés connues :"
+        hint = _("vouliez-vous dire {key} ?", key=close[0]) if close else _("clés connues :")
         known = "" if close else " " + ", ".join(table.model_fields)
-        return f"{where}.{field} : clé inconnue dans [[{name}.{key}]] ; {hint}{known}"
+        return _(
+            "{where}.{field} : clé inconnue dans [[{name}.{key}]] ; {hint}",
+            where=where,
+            field=field,
+            name=name,
+            key=key,
+            hint=hint + known,
+        )
     if is_secret(table, field):
-        return f"{where}.{field} = {_HIDDEN} : {_problem(error)}"
-    shown = toml_value(error.get("input")) if error["type"] != "missing" else "(absent)"
+        return f"{where}.{field} = {translate(_HIDDEN)} : {_problem(error)}"
+    shown = toml_value(error.get("input")) if error["type"] != "missing" else _("(absent)")
     example = f"{field} = {toml_value(field_example(table, field))}"
-    return f"{where}.{field} = {shown} : {_problem(error)} ; exemple : {example}"
+    return _(
+        "{name}.{key} = {value} : {problem} ; exemple : {example}",
+        name=where,
+        key=field,
+        value=shown,
+        problem=_problem(error),
+        example=example,
+    )

@@ -8,6 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from bot.translation import gettext as _
+
 _SERVER_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?$")
 _BASE58 = set("123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz")
 
@@ -18,13 +20,13 @@ class _Section(BaseModel):
 
 def _matrix_id(value: str) -> str:
     if not re.fullmatch(r"@[^:\s]+:\S+", value.strip()):
-        raise ValueError("identifiant Matrix attendu, de la forme @nom:serveur")
+        raise ValueError(_("identifiant Matrix attendu, de la forme @nom:serveur"))
     return value.strip()
 
 
 def _no_space(value: str) -> str:
     if not value.strip() or any(char.isspace() for char in value.strip()):
-        raise ValueError("ne peut être vide ni contenir d'espace")
+        raise ValueError(_("ne peut être vide ni contenir d'espace"))
     return value.strip()
 
 
@@ -34,14 +36,18 @@ def _recovery(value: SecretStr) -> SecretStr:
         return value
     if text[0] in "'\"" or text[-1] in "'\"":
         raise ValueError(
-            "guillemets en trop autour de la clé (docker --env-file les garde : "
-            "écrivez la clé sans guillemets, espaces facultatifs)"
+            _(
+                "guillemets en trop autour de la clé (docker --env-file les garde : "
+                "écrivez la clé sans guillemets, espaces facultatifs)"
+            )
         )
     compact = "".join(text.split())
     if not set(compact) <= _BASE58 or len(compact) != 48:
         raise ValueError(
-            "clé de récupération attendue : 48 caractères base58 (espaces facultatifs), "
-            "copiée de recovery-key.txt"
+            _(
+                "clé de récupération attendue : 48 caractères base58 (espaces facultatifs), "
+                "copiée de recovery-key.txt"
+            )
         )
     return value
 
@@ -150,7 +156,7 @@ class MatrixSection(_Section):
     def _homeserver(cls, value: str) -> str:
         value = value.strip().rstrip("/")
         if not re.fullmatch(r"https?://[A-Za-z0-9.\-\[\]:]+(/\S*)?", value):
-            raise ValueError("adresse du serveur attendue, avec https:// devant")
+            raise ValueError(_("adresse du serveur attendue, avec https:// devant"))
         return value
 
     @field_validator("user_id")
@@ -168,7 +174,9 @@ class MatrixSection(_Section):
     def _servers(cls, value: list[str]) -> list[str]:
         for item in value:
             if not _SERVER_NAME.match(item.strip()):
-                raise ValueError(f"nom de serveur attendu (sans https://), pas {item!r}")
+                raise ValueError(
+                    _("nom de serveur attendu (sans https://), pas {value}", value=repr(item))
+                )
         return [item.strip().lower() for item in value]
 
     @field_validator("recovery_key")
@@ -184,7 +192,13 @@ class MatrixSection(_Section):
         for name, items in (("user_id", users), ("store_path", stores)):
             twice = sorted({item for item in items if items.count(item) > 1})
             if twice:
-                raise ValueError(f"{name} {twice[0]!r} donné à deux comptes d'envoi")
+                raise ValueError(
+                    _(
+                        "{name} {value} donné à deux comptes d'envoi",
+                        name=name,
+                        value=repr(twice[0]),
+                    )
+                )
         return value
 
     @model_validator(mode="after")
@@ -192,13 +206,21 @@ class MatrixSection(_Section):
         for index, sender in enumerate(self.senders, start=1):
             if sender.user_id == self.user_id:
                 raise ValueError(
-                    f"matrix.senders n°{index} : user_id {sender.user_id!r} est déjà le compte "
-                    "principal (matrix.user_id) ; donnez un autre compte"
+                    _(
+                        "matrix.senders n°{index} : user_id {value} est déjà le compte principal "
+                        "(matrix.user_id) ; donnez un autre compte",
+                        index=index,
+                        value=repr(sender.user_id),
+                    )
                 )
             if sender.store_path == self.store_path:
                 raise ValueError(
-                    f"matrix.senders n°{index} : store_path {sender.store_path!r} est celui du "
-                    "compte principal ; chaque compte a son propre stockage"
+                    _(
+                        "matrix.senders n°{index} : store_path {value} est celui du compte "
+                        "principal ; chaque compte a son propre stockage",
+                        index=index,
+                        value=repr(sender.store_path),
+                    )
                 )
         return self
 
@@ -238,14 +260,16 @@ class SlackSection(_Section):
         text = value.get_secret_value().strip()
         prefix = "xoxb-" if info.field_name == "bot_token" else "xapp-"
         if text and not text.startswith(prefix):
-            raise ValueError(f"un jeton {info.field_name} commence par {prefix}")
+            raise ValueError(
+                _("un jeton {name} commence par {prefix}", name=info.field_name, prefix=prefix)
+            )
         return value
 
     @field_validator("http_host")
     @classmethod
     def _host(cls, value: str) -> str:
         if not value.strip() or " " in value.strip():
-            raise ValueError("adresse d'écoute attendue")
+            raise ValueError(_("adresse d'écoute attendue"))
         return value.strip()
 
 
@@ -284,14 +308,16 @@ class PixSection(_Section):
     def _url(cls, value: str) -> str:
         value = value.strip().rstrip("/")
         if value and not re.fullmatch(r"https?://[^\s/?#@]+", value):
-            raise ValueError('adresse attendue : https://hôte, sans chemin, ou "" pour aucune')
+            raise ValueError(_('adresse attendue : https://hôte, sans chemin, ou "" pour aucune'))
         return value
 
     @model_validator(mode="after")
     def _credentials(self) -> PixSection:
         if self.api_url and not (self.client_id.strip() and self.client_secret.get_secret_value()):
             raise ValueError(
-                "pix.client_id et pix.client_secret (PIXBOT_PIX__CLIENT_SECRET) sont requis "
-                "quand pix.api_url est donné"
+                _(
+                    "pix.client_id et pix.client_secret (PIXBOT_PIX__CLIENT_SECRET) sont requis "
+                    "quand pix.api_url est donné"
+                )
             )
         return self

@@ -177,6 +177,7 @@ TEMPLATES: dict[str, tuple[Exit, tuple[str, ...]]] = {
             "events",
             "locale",
             "messages",
+            "note_off",
             "opted_out_all",
             "person",
             "planned",

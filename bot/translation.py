@@ -71,6 +71,12 @@ def translate(text: str) -> str:
     return english().get(text, text)
 
 
+def N_(text: str) -> str:
+    """Mark ``text`` as a message id without translating it now (gettext_noop): for sentences
+    kept in tables and translated where they are shown, with :func:`translate`."""
+    return text
+
+
 def gettext(text: str, /, **values: Any) -> str:
     """The message in the current language, with its named values put in."""
     translated = translate(text)

@@ -21,14 +21,14 @@ from bot.dbwork import DatabaseWorker, InlineDatabase
 from bot.domain import Campaign, CampaignStatus, Person, ReminderStep
 from bot.notifier import Notifier
 from bot.services.audience import Directory
-from bot.services.campaigns import CampaignService
+from bot.services.campaigns import CampaignService, snapshot_moment
 from bot.services.charts import chart_ref, has_chart
 from bot.services.close import close
 from bot.services.launch import launch
-from bot.services.ministry import stats_among_ministry
+from bot.services.ministry import pool_totals, stats_among_ministry
 from bot.services.ports import Actor
 from bot.services.remind import remind
-from bot.stats import CampaignStats
+from bot.stats import CampaignStats, GroupStats
 from scheduler.planning import Planner
 from scheduler.plans import StepKind
 from storage.uow import Store, UnitOfWork
@@ -271,6 +271,7 @@ class StepRunner:
         week = now.astimezone(self.planner.tz).strftime("%G-W%V")
         min_group = self.settings.stats.min_group
         sent = 0
+        pool: dict[int, GroupStats] | None = None
         with self.store.transaction() as uow:
             for person, service in uow.roles.holders("ambassador"):
                 if service is None:
@@ -278,7 +279,18 @@ class StepRunner:
                 campaigns = uow.campaigns.search([service], statuses=[CampaignStatus.RUNNING])
                 if not campaigns:
                     continue
-                stats = {c.id: self.campaigns.stats(uow, c, now) for c in campaigns}
+                if pool is None:  # the day's pooled totals (the ministry's line), read once
+                    pool = pool_totals(
+                        uow,
+                        snapshot_moment(now, self.campaigns.refresh, self.campaigns.tz),
+                        self.campaigns.min_group,
+                        now,
+                        self.campaigns.refresh,
+                        self.campaigns.tz,
+                    )
+                stats = {
+                    c.id: stats_among_ministry(self.campaigns, uow, c, now, pool) for c in campaigns
+                }
                 rows = [
                     {
                         "campaign": c,
@@ -330,6 +342,7 @@ class StepRunner:
                     services_of.setdefault(person.id, (person, []))[1].append(service)
             off = uow.notes.off_among(services_of)
             stats: dict[int, CampaignStats] = {}
+            pool: dict[int, GroupStats] | None = None
             for person, services in services_of.values():
                 zone = self.campaigns.zone(person)
                 if person.id in off or not calendar.is_working_time(now, zone):
@@ -341,8 +354,17 @@ class StepRunner:
                 as_of = now
                 for campaign in (c for s in services for c in running[s]):
                     if campaign.id not in stats:
+                        if pool is None:  # the day's pooled totals, read once per run
+                            pool = pool_totals(
+                                uow,
+                                snapshot_moment(now, self.campaigns.refresh, self.campaigns.tz),
+                                self.campaigns.min_group,
+                                now,
+                                self.campaigns.refresh,
+                                self.campaigns.tz,
+                            )
                         stats[campaign.id] = stats_among_ministry(
-                            self.campaigns, uow, campaign, now
+                            self.campaigns, uow, campaign, now, pool
                         )
                     shown = stats[campaign.id]
                     if shown.before_launch or not shown.total.counts.invited:
@@ -362,7 +384,7 @@ class StepRunner:
                     "morning_note",
                     key=key,
                     now=now,
-                    kind="report",
+                    kind="morning_note",
                     rows=rows,
                     as_of=as_of,
                     min_group=self.settings.stats.min_group,

@@ -12,11 +12,17 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from bot.translation import N_
 from storage.db import normalise_url
 
 
 class BackupError(Exception):
-    """The backup cannot be made (not SQLite, missing source, unwritable target)."""
+    """The backup cannot be made (not SQLite, missing source, unwritable target): a French
+    message id and its values, for the operator's language (:mod:`bot.translation`)."""
+
+    def __init__(self, template: str, **values: object) -> None:
+        self.template, self.values = template, values
+        super().__init__(template.format(**values))
 
 
 def backup_sqlite(
@@ -33,20 +39,25 @@ def backup_sqlite(
     parsed = make_url(normalise_url(url))
     if parsed.get_backend_name() != "sqlite":
         raise BackupError(
-            "pixbot db backup ne sauvegarde que SQLite ; pour PostgreSQL utilisez "
-            "pg_dump --format=custom (voir docs/deploy-tchap.md)."
+            N_(
+                "pixbot db backup ne sauvegarde que SQLite ; pour PostgreSQL utilisez "
+                "pg_dump --format=custom (voir docs/deploy-tchap.md)."
+            )
         )
     if not parsed.database or parsed.database == ":memory:":
-        raise BackupError("base SQLite en mémoire : rien à sauvegarder.")
+        raise BackupError(N_("base SQLite en mémoire : rien à sauvegarder."))
     source_path = Path(parsed.database)
     if not source_path.exists():
-        raise BackupError(f"base introuvable : {source_path}")
+        raise BackupError(N_("base introuvable : {path}"), path=source_path)
     if target.resolve() == source_path.resolve():
-        raise BackupError("la sauvegarde doit aller dans un autre fichier que la base.")
+        raise BackupError(N_("la sauvegarde doit aller dans un autre fichier que la base."))
     if target.exists() and not overwrite:
         raise BackupError(
-            f"le fichier {target} existe déjà : choisissez un autre nom, ou ajoutez --force "
-            "pour le remplacer."
+            N_(
+                "le fichier {path} existe déjà : choisissez un autre nom, ou ajoutez --force "
+                "pour le remplacer."
+            ),
+            path=target,
         )
     temporary = target.with_name(f".{target.name}.partial")
     try:
@@ -69,9 +80,9 @@ def backup_sqlite(
         finally:
             source.close()
         if check != "ok":
-            raise BackupError(f"la copie n'est pas intègre : {check}")
+            raise BackupError(N_("la copie n'est pas intègre : {check}"), check=check)
         temporary.replace(target)  # never a half-written backup under the final name
     except (sqlite3.Error, OSError) as error:
         temporary.unlink(missing_ok=True)
-        raise BackupError(f"sauvegarde impossible : {error}") from error
+        raise BackupError(N_("sauvegarde impossible : {error}"), error=error) from error
     return pages

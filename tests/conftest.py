@@ -119,3 +119,14 @@ def private_pg() -> Iterator[PrivatePostgres]:
 def pg_url(private_pg: PrivatePostgres) -> str:
     """A fresh database on the private server."""
     return private_pg.create_database(f"t_{uuid.uuid4().hex[:10]}")
+
+
+@pytest.fixture(autouse=True)
+def _operator_language_back_to_french() -> Iterator[None]:
+    """``pixbot --lang en`` run in-process (CliRunner) sets the operator's language for the
+    process: each test starts and ends in pixbot's default, French."""
+    from bot import translation
+
+    translation.set_language("fr")
+    yield
+    translation.set_language("fr")

@@ -113,7 +113,13 @@ def db_backup(
         with progress(None, _("Sauvegarde (pages)")) as bar:
             pages = backup_sqlite(cfg.bot.database_url, target, bar.update, overwrite=force)
     except BackupError as error:
-        raise fail(_("Sauvegarde refusée : {error}", error=error), 2) from None
+        raise fail(
+            _(
+                "Sauvegarde refusée : {error}",
+                error=_(error.template, **error.values),
+            ),
+            2,
+        ) from None
     typer.echo(_("Sauvegarde écrite : {file} ({n} pages)", file=target, n=pages))
 
 

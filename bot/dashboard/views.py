@@ -9,14 +9,13 @@ arranges what those functions return; the templates word it (``bot/messages/<loc
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.charts import ChartData
 from bot.domain import Campaign, Person, Roles, StepView
-from bot.privacy import Figure, Shown
+from bot.privacy import Shown
 from bot.services.campaigns import CampaignService, snapshot_moment
 from bot.services.charts import Pictures, chart_data, has_chart
 from bot.stats import CampaignStats, GroupStats
@@ -57,13 +56,16 @@ class Band:
     bound: float | None  # "below" or "above" this share (percent, rounded outwards)
 
 
-def band(figure: Figure, audience: int) -> Band:
+def band(group: GroupStats, name: str = "completed") -> Band:
+    """The chat's band (:meth:`GroupStats.band`): "au plus 34 %" for "moins de 5" of 12."""
+    figure = group.figure(name)
     if figure.exact:
         return Band(figure.shown.value, figure.rate, None)
-    if figure.shown is Shown.FEWER_THAN and audience:
-        return Band(figure.shown.value, None, math.ceil(100 * figure.bound / audience))
-    if figure.shown is Shown.ALMOST_ALL and audience:
-        return Band(figure.shown.value, None, math.floor(100 * (1 - figure.bound / audience)))
+    interval = group.band(name)
+    if interval is not None and figure.shown is Shown.FEWER_THAN:
+        return Band(figure.shown.value, None, interval[1])
+    if interval is not None and figure.shown is Shown.ALMOST_ALL:
+        return Band(figure.shown.value, None, interval[0])
     return Band(Shown.HIDDEN.value, None, None)
 
 
@@ -170,7 +172,7 @@ class Views:
             invited = total.counts.invited
             cells[(campaign.service, campaign.code)] = (
                 campaign,
-                band(total.completed, invited),
+                band(total),
                 invited,
             )
         services = sorted({service for service, _ in cells} | set(uow.services.all()))

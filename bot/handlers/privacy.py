@@ -58,6 +58,7 @@ def my_data(ctx: Context, args: str) -> None:
         campaigns=campaigns,
         events=uow.participation.history(person.id),
         opted_out_all=opted_out_all,
+        note_off=uow.notes.since(person.id),
         questions=uow.questions.asked_by(person.id),
         planned=planned,
         messages=[m for m in uow.outbox.to_person(person.id) if m.status != "cancelled"],

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain import Campaign, CampaignStatus
 from bot.services.campaigns import CampaignService, figures
-from bot.stats import CampaignStats, ministry
+from bot.stats import CampaignStats, GroupStats, ministry
 from storage.uow import UnitOfWork
 
 
@@ -28,6 +28,25 @@ def pool_ids(uow: UnitOfWork, as_of: datetime | None) -> list[int]:
     return stored if stored is not None else uow.snapshots.put_pool(as_of.date(), running)
 
 
+def pool_totals(
+    uow: UnitOfWork,
+    as_of: datetime | None,
+    min_group: int,
+    now: datetime,
+    refresh: str,
+    tz: ZoneInfo,
+) -> dict[int, GroupStats]:
+    """The day's pooled campaigns, each as its total of the day's stored snapshot (what its own
+    ambassador reads), named by its service."""
+    totals = {}
+    for campaign_id in pool_ids(uow, as_of):
+        other = uow.campaigns.get(campaign_id)
+        if other is not None:
+            shown = figures(uow, other, min_group, now, refresh, tz)
+            totals[other.id] = replace(shown.total, name=other.service)
+    return totals
+
+
 def with_ministry(
     uow: UnitOfWork,
     campaign: Campaign,
@@ -36,28 +55,29 @@ def with_ministry(
     now: datetime,
     refresh: str,
     tz: ZoneInfo,
+    pool: dict[int, GroupStats] | None = None,
 ) -> CampaignStats:
     """``stats`` with the ministry line (None when the pool spans fewer than two services).
 
-    Each pooled campaign enters with its total of the same day's stored snapshot, named by its
-    service; the campaign asked about enters as it is shown (its own figures)."""
-    entries = []
-    for campaign_id in pool_ids(uow, stats.as_of):
-        other = uow.campaigns.get(campaign_id)
-        if other is None:
-            continue
-        shown = (
-            stats if other.id == campaign.id else figures(uow, other, min_group, now, refresh, tz)
-        )
-        entries.append(replace(shown.total, name=other.service))
+    ``pool``: :func:`pool_totals`, when the caller shows several campaigns of the same day (the
+    morning note computes it once). The campaign asked about enters as it is shown."""
+    if pool is None:
+        pool = pool_totals(uow, stats.as_of, min_group, now, refresh, tz)
     mine = replace(stats.total, name=campaign.service)
+    entries = [mine if campaign_id == campaign.id else g for campaign_id, g in pool.items()]
     return replace(stats, ministry=ministry(entries, mine, min_group))
 
 
 def stats_among_ministry(
-    service: CampaignService, uow: UnitOfWork, campaign: Campaign, now: datetime
+    service: CampaignService,
+    uow: UnitOfWork,
+    campaign: Campaign,
+    now: datetime,
+    pool: dict[int, GroupStats] | None = None,
 ) -> CampaignStats:
     """What ``campagne stats`` and the morning note show: the campaign's figures (daily
     snapshot, disclosure rule) with the ministry's beside them."""
     stats = service.stats(uow, campaign, now)
-    return with_ministry(uow, campaign, stats, service.min_group, now, service.refresh, service.tz)
+    return with_ministry(
+        uow, campaign, stats, service.min_group, now, service.refresh, service.tz, pool
+    )

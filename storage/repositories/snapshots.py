@@ -122,6 +122,11 @@ class NoteRepo(_Repo):
     def is_off(self, person_id: int) -> bool:
         return self.session.get(NoteOptOutRow, person_id) is not None
 
+    def since(self, person_id: int) -> datetime | None:
+        """When the person switched the note off (``mes données`` shows it); None: on."""
+        row = self.session.get(NoteOptOutRow, person_id)
+        return None if row is None else row.since
+
     def switch(self, person_id: int, on: bool, now: datetime) -> bool:
         """Switch the note on or off; False when it already was so."""
         row = self.session.get(NoteOptOutRow, person_id)

@@ -155,6 +155,7 @@ class Machine:
             timeout=600,
             check=False,
         )
+        show("\n".join(lines[1:]), done)
         assert done.returncode == 0, (script, done.stdout, done.stderr)
         assert "Traceback" not in done.stderr
         return done
@@ -170,6 +171,7 @@ class Machine:
             timeout=120,
             check=False,
         )
+        show("pixbot " + " ".join(args), done)
         assert done.returncode == code, (args, done.stdout, done.stderr)
         assert "Traceback" not in done.stderr
         return done
@@ -243,6 +245,11 @@ class Machine:
         process.send_signal(signal.SIGTERM)
         _out, err = process.communicate(timeout=60)
         return process.returncode, err
+
+
+def show(command: str, done: subprocess.CompletedProcess[str]) -> None:
+    """The transcript of the walkthrough (pytest -s shows it; a failure shows it anyway)."""
+    print(f"$ {command}\n{done.stdout}{done.stderr}(code {done.returncode})\n")
 
 
 def toml(data: dict[str, Any]) -> str:

@@ -384,3 +384,33 @@ async def test_permanent_failure_is_reported_in_the_summary(bot: Bot) -> None:
         f"Invitations de la campagne ABCDEF234 : 5 envoyées sur 6, 1 en échec : {AGENTS[3]}."
     )
     assert bot.inbox(AGENTS[3]) == []
+
+
+async def test_an_edit_tells_only_who_is_still_due_and_only_an_earlier_end(bot: Bot) -> None:
+    """``campagne modifier`` (bot/services/edit.py): a later end tells nobody; an earlier one
+    tells the agents still due (not who is done nor who said stop), once; audited by who
+    asked, with how many were told."""
+    await launched(bot)
+    await bot.say(AGENTS[0], "c'est fait")
+    await bot.say(AGENTS[1], "stop")
+    await bot.app.dispatcher.drain()
+
+    def told(agent: str) -> int:
+        return sum("plus tôt" in text for text in bot.inbox(agent))
+
+    later = await bot.say(AMB, "campagne modifier ABCDEF234 fin 18/12/2026")
+    await bot.app.dispatcher.drain()
+    assert "18 décembre 2026" in later[0] and "plus tôt" not in later[0]
+    assert all(told(agent) == 0 for agent in AGENTS)
+
+    earlier = await bot.say(AMB, "campagne modifier ABCDEF234 fin 11/12/2026")
+    await bot.say(AMB, "campagne modifier ABCDEF234 fin 11/12/2026")  # the same again
+    await bot.app.dispatcher.drain()
+    assert "sont prévenus que la campagne se termine plus tôt" in earlier[0]
+    assert told(AGENTS[0]) == 0 and told(AGENTS[1]) == 0
+    assert all(told(agent) == 1 for agent in AGENTS[2:])
+    with bot.store.transaction() as uow:
+        rows = uow.session.scalars(
+            select(AuditRow).where(AuditRow.action == "campaign_edit").order_by(AuditRow.id)
+        ).all()
+    assert [(row.actor, row.count) for row in rows] == [(AMB, 0), (AMB, 4), (AMB, 0)]

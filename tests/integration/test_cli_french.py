@@ -259,3 +259,50 @@ def test_nio_room_details_stay_quiet_at_info(capsys: pytest.CaptureFixture[str])
     err = capsys.readouterr().err
     assert "démarrage de pixbot" in err
     assert "Room !abc" not in err and "SQLiteImpl" not in err
+
+
+def test_a_bad_setting_is_one_line_in_either_language(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PIXBOT_SCHEDULE__WORKING_DAYS", "xyz")
+    french = runner.invoke(cli, ["admin", "list"])
+    assert french.exit_code == 2
+    assert french.stderr.splitlines() == [
+        'Configuration invalide : schedule.working_days = "xyz" (variable '
+        "PIXBOT_SCHEDULE__WORKING_DAYS) : jours attendus : mon…sun ou lun…dim, en plages "
+        '(mon-fri) ou en liste (mon,tue,thu) ; exemple : working_days = "mon-thu"'
+    ]
+    english = runner.invoke(cli, ["--lang", "en", "admin", "list"])
+    assert english.exit_code == 2
+    assert english.stderr.splitlines() == [
+        'Invalid configuration: schedule.working_days = "xyz" (variable '
+        "PIXBOT_SCHEDULE__WORKING_DAYS): days expected: mon…sun or lun…dim, as ranges "
+        '(mon-fri) or a list (mon,tue,thu); example: working_days = "mon-thu"'
+    ]
+
+
+def test_a_refused_backup_says_why_in_either_language(database: Path) -> None:
+    target = database / "copie.db"
+    target.write_bytes(b"")
+    french = runner.invoke(cli, ["db", "backup", str(target)])
+    assert french.exit_code == 2
+    assert f"Sauvegarde refusée : le fichier {target} existe déjà" in french.stderr
+    english = runner.invoke(cli, ["--lang", "en", "db", "backup", str(target)])
+    assert english.exit_code == 2
+    assert f"Backup refused: the file {target} exists already" in english.stderr
+    assert "--force" in english.stderr
+
+
+def test_the_bot_s_last_word_about_its_identity_follows_the_language() -> None:
+    from bot import translation
+    from bot.cli.matrix import state_words
+    from bot.platforms.matrix.identity_state import MESSAGES_FR, RESET_FR, IdentityState
+
+    said = f"{RESET_FR} {MESSAGES_FR[IdentityState.VERIFIED]}"
+    assert state_words(said) == said
+    translation.set_language("en")
+    assert state_words(said) == (
+        "The cross-signing identity of the bot's account was reset from another device (master "
+        "key changed). The bot's device is verified: it is signed by the account's cross-signing "
+        "identity; agents see no warning."
+    )

@@ -195,8 +195,8 @@ async def test_pages_in_chromium(
             for service in ("DREAL-BZH", "DDT-35", "SGAR")
         }
         assert "50" in rows["DREAL-BZH"]  # 7 of 14 completed
-        # 3 of 40: in words by the rule, so a band: fewer than 5 of 40 is below 13 %.
-        assert "moins de 13" in rows["DDT-35"] and "sur 40" in rows["DDT-35"]
+        # 3 of 40: in words by the rule, so the chat's band (#24): at most 4 of 40, 10 %.
+        assert "au plus 10 %" in rows["DDT-35"] and "sur 40" in rows["DDT-35"]
         assert "moins de 5 personnes" in rows["SGAR"]
         await admin.screenshot(path=shots / "dashboard-ministry.png", full_page=True)
         assert await _low_contrast(admin) == []

@@ -137,6 +137,10 @@ async def test_the_morning_note_while_a_campaign_runs(week_store: Store, tmp_pat
     assert "vous ne recevrez plus la note du matin" in reply
     reply = (await bot.say(AMB, "note du matin"))[-1]
     assert "Vous ne recevez pas la note du matin" in reply
+    # What the bot stores about Anne says so too.
+    mine = (await bot.say(AMB, "mes données"))[-1]
+    assert "vous avez arrêté la note du matin le lundi 7 décembre 2026 à 12:00" in mine
+    assert "• note du matin (chiffres de vos campagnes) : envoi le lundi 7 décembre 2026" in mine
     assert await _morning(bot, monday + timedelta(days=1, hours=2)) == 0
     reply = (await bot.say(AMB, "note du matin reprendre"))[-1]
     assert "vous recevrez de nouveau la note du matin" in reply
@@ -215,3 +219,23 @@ async def test_the_cli_shows_the_plan_as_the_chat_does(
         }
     ]
     assert [s["kind"] for s in steps][:2] == ["launch", "relance"]
+
+
+async def test_the_morning_note_follows_the_ambassadors_time_zone(
+    week_store: Store, tmp_path: Path
+) -> None:
+    """An ambassador in Cayenne gets the note when her own sending window opens (09:30 in
+    Cayenne is 13:30 in Paris), once that day."""
+    bot = first_week_bot(week_store, tmp_path, MONDAY_MORNING)
+    with week_store.transaction() as uow:
+        put_person(
+            uow, AMB, MONDAY_MORNING, display_name="Anne", service=None, timezone="America/Cayenne"
+        )
+    await bot.say(AMB, 'campagne créer ABCDEF234 "Cybersécurité" fin 15 janvier 2027')
+    await bot.say(AMB, "campagne lancer ABCDEF234")
+    await bot.app.dispatcher.drain()
+    tuesday = datetime(2026, 12, 8, 8, 35, tzinfo=UTC)  # 09:35 in Paris, 05:35 in Cayenne
+    assert await _morning(bot, tuesday) == 0
+    assert await _morning(bot, tuesday + timedelta(hours=4)) == 1  # 09:35 in Cayenne
+    assert await _morning(bot, tuesday + timedelta(hours=6)) == 0
+    assert len(_notes(bot)) == 1

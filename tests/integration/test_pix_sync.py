@@ -270,7 +270,7 @@ async def test_an_outage_between_pages_is_waited_out_then_given_up_without_half_
     assert sleeps.waits == [7.0, 2.0, 4.0, 8.0]  # Retry-After, then doubling per attempt
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1  # one line for the outage, not one per attempt
-    assert any("back after" in r.getMessage() for r in caplog.records)
+    assert any("de retour après" in r.getMessage() for r in caplog.records)
     with bot.store.transaction() as uow:
         link = uow.pix.link(uow.campaigns.by_code(CODE).id)  # type: ignore[union-attr]
     assert link is not None
@@ -482,7 +482,7 @@ async def test_a_refusal_is_logged_once_and_linked_campaigns_sync_while_pix_list
     for _ in range(3):
         [refused] = await sync.sync()
         assert refused.error is not None and "HTTP 403" in refused.error
-    assert len([r for r in caplog.records if "refused" in r.getMessage()]) == 1
+    assert len([r for r in caplog.records if "refusée" in r.getMessage()]) == 1
     # A second campaign, not linked yet, while Pix cannot list organisations: it reports
     # that, and the linked one is synced all the same.
     await bot.say(AMB, 'campagne créer OTHER1234 "Autre" fin 15/12/2026')

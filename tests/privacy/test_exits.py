@@ -26,7 +26,7 @@ from bot.exits import TEMPLATES
 from bot.render import LOCALES, Renderer
 from storage.uow import Store
 from tests.helpers.bot import Bot, RecordingConsole
-from tests.helpers.campaigns import AMB, CREATE, put_person, setup_service
+from tests.helpers.campaigns import AMB, CREATE, other_service, put_person, setup_service
 
 CODE = "ABCDEF234"
 MESSAGES = Path(__file__).resolve().parents[2] / "bot" / "messages"
@@ -303,3 +303,37 @@ async def test_a_service_shown_in_words_is_not_the_total_minus_the_others(
         "terminés : non communiqué (il se déduirait du total moins les autres services)"
         in (lines["DREAL-BZH"])
     )
+
+
+async def _morning_after_erasure(bot: Bot, erase: bool) -> list[str]:
+    """#24: the morning note, the bands and the ministry's line of a day already shown do not
+    move when someone erases themselves that day (they leave at the next snapshot)."""
+    people = agents(12)
+    setup_service(bot, agents=people)
+    await other_service(bot)
+    await bot.say(AMB, CREATE)
+    await bot.say(AMB, f"campagne lancer {CODE}")
+    for agent in people[:3]:
+        await bot.say(agent, "fait")
+    bot.clock.advance(days=1)  # Tuesday 10:00 in Paris
+    seen = await ask(bot, f"campagne stats {CODE}")
+    if erase:
+        await forget(bot, people[0])
+    bot.app.runner.morning_notes(bot.clock.now())
+    bot.app.runner.digest(bot.clock.now())
+    await bot.app.dispatcher.drain()
+    seen += await ask(bot, f"campagne stats {CODE}")
+    digests = [t for t in to_ambassador(bot) if t.startswith("Point hebdomadaire")]
+    return seen + digests + [t for t in to_ambassador(bot) if t.startswith("Bonjour, les")]
+
+
+async def test_the_morning_note_and_the_ministry_line_after_an_erasure(worlds: Worlds) -> None:
+    erased = await _morning_after_erasure(worlds.new(), erase=True)
+    kept = await _morning_after_erasure(worlds.new(), erase=False)
+    assert erased == kept
+    note = erased[-1]
+    assert "• 12 invités · moins de 5 en cours (au plus 34" in note
+    assert "moins de 5 terminés (au plus 34" in note
+    assert "par rapport au ministère : votre campagne est dans la moitié basse" in note
+    assert "parmi les 2 campagnes en cours des 2 services du ministère" in erased[0]
+    assert "parmi les 2 campagnes en cours" in erased[-2]  # the weekly digest carries it too

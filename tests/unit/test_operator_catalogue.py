@@ -47,7 +47,7 @@ def source_messages() -> Iterator[tuple[str, str, str]]:
                     continue
                 where = f"{path.relative_to(REPO)}:{node.lineno}"
                 func = node.func
-                if isinstance(func, ast.Name) and func.id in {"_", "gettext"}:
+                if isinstance(func, ast.Name) and func.id in {"_", "gettext", "N_"}:
                     yield "message", where, first.value
                 elif (
                     isinstance(func, ast.Attribute)

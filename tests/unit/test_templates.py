@@ -283,6 +283,7 @@ def test_my_data_renders_in_both_locales(renderer: Renderer) -> None:
         "person": person,
         "roles": SimpleNamespace(is_admin=False, services=[]),
         "opted_out_all": True,
+        "note_off": None,
         "questions": [],
         "campaigns": [SimpleNamespace(code="ABCDEF234", title="Cyber", status="completed")],
         "events": [event],

@@ -30,7 +30,6 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +58,7 @@ from bot.platforms.matrix.crypto_identity import (
     read_recovery_file,
     secret_storage_account_data,
 )
+from bot.platforms.matrix.identity_state import MESSAGES_FR, RESET_FR, IdentityState
 from bot.platforms.matrix.session import JsonResponse, SessionClient
 from bot.platforms.matrix.store import write_private
 
@@ -70,49 +70,6 @@ CONFIG_HINT = "[matrix] recovery_key (PIXBOT_MATRIX__RECOVERY_KEY)"
 # Synapse lists our own user as "changed" at each room we join (a broadcast: every new direct
 # room); the identity is checked again at most this often (s), a change meanwhile later.
 RECHECK_INTERVAL = 5.0
-
-
-class IdentityState(StrEnum):
-    VERIFIED = "verified"
-    NO_RECOVERY_KEY = "no_recovery_key"
-    WRONG_RECOVERY_KEY = "wrong_recovery_key"
-    NO_SECRET_STORAGE = "no_secret_storage"
-    STORAGE_MISMATCH = "storage_mismatch"
-    BOOTSTRAP_FAILED = "bootstrap_failed"
-    NO_E2EE = "no_e2ee"
-    ERROR = "error"
-    UNKNOWN = "unknown"
-
-
-# What the operator reads (log, `pixbot matrix status`, health check).
-MESSAGES_FR: dict[IdentityState, str] = {
-    IdentityState.VERIFIED: "Appareil du bot vérifié : il est signé par l'identité de signature "
-    "croisée du compte ; les agents ne voient aucun avertissement.",
-    IdentityState.NO_RECOVERY_KEY: "Le compte du bot a une identité de signature croisée mais "
-    "cet appareil n'est pas vérifié et aucune clé de récupération n'est disponible : "
-    f"renseignez {CONFIG_HINT} puis redémarrez le bot. En attendant, les agents voient ses "
-    "messages « chiffrés par un appareil non vérifié ».",
-    IdentityState.WRONG_RECOVERY_KEY: "La clé de récupération fournie n'ouvre pas le stockage "
-    f"sécurisé du compte du bot : corrigez {CONFIG_HINT} (la clé affichée à la création de "
-    "l'identité) puis redémarrez le bot. Cet appareil reste non vérifié.",
-    IdentityState.NO_SECRET_STORAGE: "Le compte du bot a une identité de signature croisée "
-    "mais pas de stockage sécurisé lisible : réinitialisez l'identité (connectez-vous à Tchap "
-    "avec le compte du bot, « Réinitialiser l'identité ») ou supprimez-la, puis redémarrez.",
-    IdentityState.STORAGE_MISMATCH: "Le stockage sécurisé ne contient pas la clé "
-    "d'auto-signature publiée (identité réinitialisée sans mise à jour du stockage) : "
-    "réinitialisez l'identité du compte du bot puis redémarrez le bot.",
-    IdentityState.BOOTSTRAP_FAILED: "Impossible de créer l'identité de signature croisée du "
-    "bot : le serveur demande le mot de passe du compte ; renseignez [matrix] password "
-    "(PIXBOT_MATRIX__PASSWORD) puis redémarrez le bot.",
-    IdentityState.NO_E2EE: "Chiffrement de bout en bout désactivé : pas de signature croisée.",
-    IdentityState.ERROR: "Vérification de l'identité du bot impossible pour le moment "
-    "(serveur Matrix) ; nouvel essai aux synchronisations suivantes.",
-    IdentityState.UNKNOWN: "Identité du bot pas encore vérifiée.",
-}
-RESET_FR = (
-    "L'identité de signature croisée du compte du bot a été réinitialisée depuis un autre "
-    "appareil (clé maîtresse changée)."
-)
 
 
 class IdentityError(Exception):

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.platforms.matrix.store import write_private
+from bot.translation import N_
 
 logger = logging.getLogger(__name__)
 
@@ -48,27 +49,41 @@ REACHABLE = frozenset({Readiness.READY, Readiness.NO_E2EE})
 
 # What the operator reads (log, `pixbot matrix status`); never any key.
 READINESS_FR: dict[Readiness, str] = {
-    Readiness.READY: "Appareil du bot prêt : clés publiées, clés à usage unique disponibles, "
-    "appareil signé par l'identité du bot.",
-    Readiness.STARTING: "Le bot démarre : l'état de son appareil n'est pas encore connu.",
-    Readiness.LOGGED_OUT: "L'appareil du bot a été supprimé ou déconnecté sur le serveur : "
-    "relancez le bot, il démarre un nouvel appareil (avec [matrix] password ; avec un jeton "
-    "seul, créez d'abord un nouveau jeton) — docs/tchap.md § 8.",
-    Readiness.KEYS_NOT_PUBLISHED: "Les clés de l'appareil du bot ne sont pas publiées sur le "
-    "serveur : les agents ne peuvent pas lui écrire. Redémarrez le bot (il crée un nouvel "
-    "appareil) ; si cela se répète, voyez docs/tchap.md § 8.",
-    Readiness.KEYS_MISMATCH: "Les clés publiées pour l'appareil du bot ne sont pas celles de "
-    "son stockage (stockage perdu ?) : redémarrez le bot, il crée un nouvel appareil "
-    "(docs/tchap.md § 8).",
-    Readiness.NO_ONE_TIME_KEYS: "Plus aucune clé à usage unique sur le serveur : les nouveaux "
-    "correspondants ne peuvent pas ouvrir de session chiffrée avec le bot. Le bot en publie "
-    "d'autres à sa prochaine synchronisation ; si cela dure, redémarrez-le.",
-    Readiness.NOT_CROSS_SIGNED: "L'appareil du bot n'est pas signé par son identité : les "
-    "clients Tchap qui excluent les appareils non vérifiés ne lui écrivent pas. Renseignez "
-    "[matrix] recovery_key (PIXBOT_MATRIX__RECOVERY_KEY) puis redémarrez (docs/tchap.md § 3).",
-    Readiness.KEY_UPLOAD_FAILING: "Le serveur refuse les clés de l'appareil du bot : "
-    "redémarrez le bot (il crée un nouvel appareil) ; voyez docs/tchap.md § 8.",
-    Readiness.NO_E2EE: "Chiffrement de bout en bout désactivé : salons chiffrés illisibles.",
+    Readiness.READY: N_(
+        "Appareil du bot prêt : clés publiées, clés à usage unique disponibles, "
+        "appareil signé par l'identité du bot."
+    ),
+    Readiness.STARTING: N_("Le bot démarre : l'état de son appareil n'est pas encore connu."),
+    Readiness.LOGGED_OUT: N_(
+        "L'appareil du bot a été supprimé ou déconnecté sur le serveur : "
+        "relancez le bot, il démarre un nouvel appareil (avec [matrix] password ; avec un jeton "
+        "seul, créez d'abord un nouveau jeton) — docs/tchap.md § 8."
+    ),
+    Readiness.KEYS_NOT_PUBLISHED: N_(
+        "Les clés de l'appareil du bot ne sont pas publiées sur le "
+        "serveur : les agents ne peuvent pas lui écrire. Redémarrez le bot (il crée un nouvel "
+        "appareil) ; si cela se répète, voyez docs/tchap.md § 8."
+    ),
+    Readiness.KEYS_MISMATCH: N_(
+        "Les clés publiées pour l'appareil du bot ne sont pas celles de "
+        "son stockage (stockage perdu ?) : redémarrez le bot, il crée un nouvel appareil "
+        "(docs/tchap.md § 8)."
+    ),
+    Readiness.NO_ONE_TIME_KEYS: N_(
+        "Plus aucune clé à usage unique sur le serveur : les nouveaux "
+        "correspondants ne peuvent pas ouvrir de session chiffrée avec le bot. Le bot en publie "
+        "d'autres à sa prochaine synchronisation ; si cela dure, redémarrez-le."
+    ),
+    Readiness.NOT_CROSS_SIGNED: N_(
+        "L'appareil du bot n'est pas signé par son identité : les "
+        "clients Tchap qui excluent les appareils non vérifiés ne lui écrivent pas. Renseignez "
+        "[matrix] recovery_key (PIXBOT_MATRIX__RECOVERY_KEY) puis redémarrez (docs/tchap.md § 3)."
+    ),
+    Readiness.KEY_UPLOAD_FAILING: N_(
+        "Le serveur refuse les clés de l'appareil du bot : "
+        "redémarrez le bot (il crée un nouvel appareil) ; voyez docs/tchap.md § 8."
+    ),
+    Readiness.NO_E2EE: N_("Chiffrement de bout en bout désactivé : salons chiffrés illisibles."),
 }
 
 

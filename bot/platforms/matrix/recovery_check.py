@@ -28,6 +28,7 @@ from bot.platforms.matrix.crypto_identity import (
     key_matches,
     public_key_of,
 )
+from bot.translation import N_
 
 
 class KeyCheck(StrEnum):
@@ -40,10 +41,10 @@ class KeyCheck(StrEnum):
 
 # Why a text is not a recovery key (crypto_identity.decode_recovery_key), in French.
 DECODE_FR = {
-    "not base58": "caractères hors de l'alphabet base58 (des guillemets autour ?)",
-    "wrong length": "longueur fausse (48 caractères base58 attendus, espaces facultatifs)",
-    "wrong prefix": "ce n'est pas une clé de récupération Matrix",
-    "wrong parity byte (mistyped?)": "octet de contrôle faux (clé mal recopiée ?)",
+    "not base58": N_("caractères hors de l'alphabet base58 (des guillemets autour ?)"),
+    "wrong length": N_("longueur fausse (48 caractères base58 attendus, espaces facultatifs)"),
+    "wrong prefix": N_("ce n'est pas une clé de récupération Matrix"),
+    "wrong parity byte (mistyped?)": N_("octet de contrôle faux (clé mal recopiée ?)"),
 }
 
 

@@ -34,8 +34,9 @@ from bot.platforms.matrix.recovery_check import (
     published_self_signing,
 )
 from bot.platforms.matrix.session import UNKNOWN_TOKEN, SessionClient
+from bot.translation import N_, gettext, translate
 
-NEVER_CONNECTED = (
+NEVER_CONNECTED = N_(
     "Le bot ne s'est encore jamais connecté avec ce stockage : lancez « pixbot run » "
     "(docs/deploy-tchap.md)."
 )
@@ -109,8 +110,10 @@ async def _ask_server(
 
 
 TOKEN_FR = {
-    "expired": "Le jeton d'accès du bot a expiré : le bot le renouvelle à son démarrage (jeton "
-    "de rafraîchissement, ou [matrix] password) ; s'il tourne déjà, lisez son journal.",
+    "expired": N_(
+        "Le jeton d'accès du bot a expiré : le bot le renouvelle à son démarrage (jeton "
+        "de rafraîchissement, ou [matrix] password) ; s'il tourne déjà, lisez son journal."
+    ),
     "refused": "",  # said by Readiness.LOGGED_OUT
 }
 
@@ -138,7 +141,7 @@ async def matrix_status(
     user_id, device_id = info["user_id"], info["device_id"]
     token = session.get("access_token")
     if not (user_id and device_id and isinstance(token, str) and token):
-        info.update(readiness=None, reachable=False, token=None, todo=NEVER_CONNECTED)
+        info.update(readiness=None, reachable=False, token=None, todo=translate(NEVER_CONNECTED))
         return _with_key(info, key_report if e2ee else None)
     if last.get("device_id") not in (None, device_id):
         last = {}  # written for a device the bot has left since
@@ -173,12 +176,15 @@ async def matrix_status(
     if key_bytes is not None:
         key_report = replace(key_report, server=answer.key_check if answer else KeyCheck.UNCHECKED)
     reachable = state in REACHABLE
-    todo = [] if reachable else [READINESS_FR[state or Readiness.STARTING]]
+    todo = [] if reachable else [translate(READINESS_FR[state or Readiness.STARTING])]
     if answer is not None and answer.token not in ("accepted", "refused"):
         todo.append(
-            TOKEN_FR.get(answer.token)
-            or f"Le serveur refuse le jeton du bot ({answer.token}) : compte expiré ou "
-            "désactivé ? Voyez avec les administrateurs Tchap (docs/deploy-tchap.md § 1)."
+            translate(TOKEN_FR.get(answer.token, ""))
+            or gettext(
+                "Le serveur refuse le jeton du bot ({code}) : compte expiré ou désactivé ? "
+                "Voyez avec les administrateurs Tchap (docs/deploy-tchap.md § 1).",
+                code=answer.token,
+            )
         )
     info.update(
         readiness=state.value if state else None,
@@ -195,21 +201,33 @@ async def matrix_status(
 
 
 KEY_TODO_FR = {
-    "missing": "Aucune clé de récupération dans les secrets du service : si l'appareil du bot "
-    "doit changer, il s'arrêtera (code 78). Renseignez PIXBOT_MATRIX__RECOVERY_KEY "
-    "(docs/deploy-tchap.md § 3).",
-    "in_store_file": "La clé de récupération est encore dans {file} : rangez-la dans les "
-    "secrets du service (PIXBOT_MATRIX__RECOVERY_KEY, sans guillemets) puis supprimez le "
-    "fichier (docs/deploy-tchap.md § 3).",
-    "decode": "PIXBOT_MATRIX__RECOVERY_KEY n'est pas une clé de récupération ({why}) : "
-    "recopiez-la telle que recovery-key.txt la donnait.",
-    KeyCheck.WRONG_KEY: "PIXBOT_MATRIX__RECOVERY_KEY n'ouvre pas le stockage secret du compte du "
-    "bot : c'est une autre clé que celle de son identité (docs/tchap.md § 8).",
-    KeyCheck.NO_SECRET_STORAGE: "Le compte du bot n'a pas de stockage secret sur le serveur : "
-    "la clé n'a rien à ouvrir ; redémarrez le bot, il recrée son identité (docs/tchap.md § 8).",
-    KeyCheck.STORAGE_MISMATCH: "Le stockage secret du compte ne contient pas la clé de "
-    "signature que le serveur publie (identité changée par un autre client ?) : "
-    "docs/tchap.md § 8.",
+    "missing": N_(
+        "Aucune clé de récupération dans les secrets du service : si l'appareil du bot "
+        "doit changer, il s'arrêtera (code 78). Renseignez PIXBOT_MATRIX__RECOVERY_KEY "
+        "(docs/deploy-tchap.md § 3)."
+    ),
+    "in_store_file": N_(
+        "La clé de récupération est encore dans {file} : rangez-la dans les "
+        "secrets du service (PIXBOT_MATRIX__RECOVERY_KEY, sans guillemets) puis supprimez le "
+        "fichier (docs/deploy-tchap.md § 3)."
+    ),
+    "decode": N_(
+        "PIXBOT_MATRIX__RECOVERY_KEY n'est pas une clé de récupération ({why}) : "
+        "recopiez-la telle que recovery-key.txt la donnait."
+    ),
+    KeyCheck.WRONG_KEY: N_(
+        "PIXBOT_MATRIX__RECOVERY_KEY n'ouvre pas le stockage secret du compte du "
+        "bot : c'est une autre clé que celle de son identité (docs/tchap.md § 8)."
+    ),
+    KeyCheck.NO_SECRET_STORAGE: N_(
+        "Le compte du bot n'a pas de stockage secret sur le serveur : "
+        "la clé n'a rien à ouvrir ; redémarrez le bot, il recrée son identité (docs/tchap.md § 8)."
+    ),
+    KeyCheck.STORAGE_MISMATCH: N_(
+        "Le stockage secret du compte ne contient pas la clé de "
+        "signature que le serveur publie (identité changée par un autre client ?) : "
+        "docs/tchap.md § 8."
+    ),
 }
 
 
@@ -218,13 +236,13 @@ def _with_key(info: dict[str, Any], report: RecoveryKeyReport | None) -> dict[st
     todo = [info["todo"]] if info.get("todo") else []
     if report is not None:
         if not report.configured:
-            todo.append(KEY_TODO_FR["missing"])
+            todo.append(gettext(KEY_TODO_FR["missing"]))
         if report.in_store_file:
-            todo.append(KEY_TODO_FR["in_store_file"].format(file=RECOVERY_KEY_FILE))
+            todo.append(gettext(KEY_TODO_FR["in_store_file"], file=RECOVERY_KEY_FILE))
         if report.decode_error:
-            todo.append(KEY_TODO_FR["decode"].format(why=report.decode_error))
+            todo.append(gettext(KEY_TODO_FR["decode"], why=translate(report.decode_error)))
         if report.server in KEY_TODO_FR:
-            todo.append(KEY_TODO_FR[report.server])
+            todo.append(gettext(KEY_TODO_FR[report.server]))
     token_problem = info.get("token") not in (None, "accepted", "unchecked", "refused")
     info.update(
         recovery_key=None if report is None else {**asdict(report), "server": report.server},
