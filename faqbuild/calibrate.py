@@ -9,7 +9,8 @@ would rather say "je ne sais pas" than tell someone asking "can my boss read my 
 "only HR sees your results".
 
 The threshold is chosen on the folds too: each fold judged by a model fitted on the *other*
-folds, the threshold whose weaker mean (top-1 or abstention) is highest while the share of
+folds (a trust topic also needing ``TRUST_THRESHOLD``, the cost-weighted model's even odds, as in
+the bot), the threshold whose weaker mean (top-1 or abstention) is highest while the share of
 trust-topic questions answered with another trust topic stays under ``TRUST_CONFUSION_CAP``.
 """
 
@@ -193,7 +194,10 @@ def calibrate(
 
 
 def answering(calibration: Calibration, threshold: float) -> Callable[[Row], bool]:
-    return lambda row: calibration.probability(row.signals) >= threshold
+    """Whether ``calibration`` with ``threshold`` answers a row (a trust topic needs
+    ``TRUST_THRESHOLD`` as well, as in the bot)."""
+    judged = Calibration(calibration.weights, calibration.bias, threshold)
+    return lambda row: judged.answers(row.candidate, row.signals)
 
 
 def mean_figures(figures: Sequence[Figures]) -> Figures:

@@ -121,6 +121,16 @@ def matrix_status(
     )
 
 
+def state_words(message: str) -> str:
+    """The bot's last word about its identity, in the operator's language: one of the identity's
+    or the device's sentences, after the identity reset's when there was one."""
+    from bot.platforms.matrix.identity_state import RESET_FR
+
+    if message.startswith(RESET_FR + " "):
+        return f"{translate(RESET_FR)} {translate(message[len(RESET_FR) + 1 :])}"
+    return translate(message)
+
+
 def lines(info: dict[str, Any]) -> list[str]:
     """One French line per check (never a secret)."""
     yes_no = {True: _("oui"), False: _("non"), None: _("inconnu")}
@@ -148,7 +158,7 @@ def lines(info: dict[str, Any]) -> list[str]:
         _("  recovery-key.txt : {mode}", mode=store["recovery-key.txt"] or _("absent")),
     ]
     if info["message"]:
-        result.append(_("État : {message}", message=translate(info["message"])))
+        result.append(_("État : {message}", message=state_words(info["message"])))
     if info.get("one_time_keys") is not None:
         result.append(_("Clés à usage unique sur le serveur : {n}", n=info["one_time_keys"]))
     if info.get("replaced_device"):

@@ -13,6 +13,9 @@ satisfaction ?"). So:
   fitted on *held-out* predictions (each training set's questions scored by a matcher that never
   saw that set) by ``python -m faqbuild``, which writes them to ``bot/messages/faq/decision.json``
   with the threshold it chose (a wrong answer on a trust topic costs more than an abstention);
+* a trust topic (results, participation, data) is answered only when that probability also
+  reaches :data:`TRUST_THRESHOLD`: the threshold chosen for the weaker of top-1 and abstention may
+  be lower than the cost-weighted model's even odds, and that lowering is for the other topics;
 * runners-up within ``LEARNED_SEE_ALSO_RATIO`` of the best are offered as "see also".
 
 The lexical matcher's own verdicts (its choice, an off-topic keyword or class outscoring the
@@ -35,6 +38,7 @@ from bot.faq.tuning import (
     MAX_FOREIGN,
     OFF_TOPIC_PREFIX,
     TRUST_PREFIXES,
+    TRUST_THRESHOLD,
 )
 
 # Keeps the log-ratio of two probabilities finite.
@@ -100,12 +104,20 @@ class Lexical:
 
 @dataclass(frozen=True, slots=True)
 class Calibration:
-    """The answer-or-abstain model: weights of :data:`SIGNALS`, bias, threshold."""
+    """The answer-or-abstain model: weights of :data:`SIGNALS`, bias, threshold (a trust topic
+    needs at least :data:`TRUST_THRESHOLD` as well, see :meth:`needed`)."""
 
     weights: tuple[float, ...]
     bias: float
     threshold: float
     digest: str = ""
+
+    def needed(self, candidate: str | None) -> float:
+        """The probability the candidate needs to be answered."""
+        return max(self.threshold, TRUST_THRESHOLD) if is_trust(candidate) else self.threshold
+
+    def answers(self, candidate: str | None, signals: tuple[float, ...]) -> bool:
+        return self.probability(signals) >= self.needed(candidate)
 
     def probability(self, signals: tuple[float, ...]) -> float:
         """The calibrated probability that the candidate is the right answer."""
@@ -202,7 +214,7 @@ def learned_decision(
         return Decision(None, 0.0)
     best, score = ranked[0]
     score = min(1.0, score)
-    if calibration.probability(signals) < calibration.threshold:
+    if not calibration.answers(best, signals):
         return Decision(None, score, vetoed=True)
     see_also = [
         topic

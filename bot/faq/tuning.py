@@ -95,6 +95,9 @@ TRUST_PREFIXES = ("resultats.", "participation.", "donnees.")
 # the answer given or the one expected); an abstention on a topical question counts once.
 WRONG_COST = 1.0
 TRUST_WRONG_COST = 4.0
+# A trust topic is answered only when the cost-weighted probability also reaches even odds: the
+# threshold chosen for the weaker of top-1 and abstention may be lower, for the other topics.
+TRUST_THRESHOLD = 0.5
 CALIBRATION_C = 1.0
 CALIBRATION_MAX_ITER = 5000
 # The writers' sets are held out in this many groups (faqbuild/calibrate.py, bench/faq.py --folds).

@@ -291,3 +291,18 @@ def test_a_refused_backup_says_why_in_either_language(database: Path) -> None:
     assert english.exit_code == 2
     assert f"Backup refused: the file {target} exists already" in english.stderr
     assert "--force" in english.stderr
+
+
+def test_the_bot_s_last_word_about_its_identity_follows_the_language() -> None:
+    from bot import translation
+    from bot.cli.matrix import state_words
+    from bot.platforms.matrix.identity_state import MESSAGES_FR, RESET_FR, IdentityState
+
+    said = f"{RESET_FR} {MESSAGES_FR[IdentityState.VERIFIED]}"
+    assert state_words(said) == said
+    translation.set_language("en")
+    assert state_words(said) == (
+        "The cross-signing identity of the bot's account was reset from another device (master "
+        "key changed). The bot's device is verified: it is signed by the account's cross-signing "
+        "identity; agents see no warning."
+    )

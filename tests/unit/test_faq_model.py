@@ -3,6 +3,7 @@ format, pure-Python run time, and what it adds to the lexical matcher."""
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 from array import array
@@ -12,11 +13,11 @@ import pytest
 
 from bot.faq.base import FaqBase
 from bot.faq.data import load_data
-from bot.faq.decision import SIGNALS
+from bot.faq.decision import SIGNALS, Calibration
 from bot.faq.features import features
 from bot.faq.language import LOCALES, FaqLibrary
 from bot.faq.model import OFF_TOPIC, FaqModel, is_off_topic, load_model, near_domain_class
-from bot.faq.tuning import DEFAULT_THRESHOLD
+from bot.faq.tuning import DEFAULT_THRESHOLD, TRUST_THRESHOLD
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -167,3 +168,19 @@ def test_the_calibrated_decision_weighs_every_signal(base: FaqBase) -> None:
     chance = calibration.probability
     assert chance(surer) > chance(signals) > chance(doubtful)
     assert chance(signals) >= calibration.threshold
+
+
+def test_a_trust_topic_needs_even_odds_whatever_the_threshold() -> None:
+    """A wrong answer on a trust topic costs more than an abstention: the threshold chosen for
+    the weaker of top-1 and abstention does not lower the bar for results, participation, data."""
+    signals = (1.0,) + (0.0,) * (len(SIGNALS) - 1)
+    calibration = Calibration(
+        weights=(math.log(0.4 / 0.6),) + (0.0,) * (len(SIGNALS) - 1), bias=0.0, threshold=0.3
+    )
+    assert calibration.probability(signals) == pytest.approx(0.4)
+    assert calibration.answers("parcours.duree", signals)
+    for topic in ("resultats.qui_voit", "participation.qui_voit", "donnees.bot"):
+        assert not calibration.answers(topic, signals)
+    assert calibration.needed("donnees.rgpd") == TRUST_THRESHOLD
+    strict = Calibration(calibration.weights, 0.0, threshold=0.7)
+    assert strict.needed("resultats.usage") == strict.needed("parcours.duree") == 0.7
