@@ -293,23 +293,23 @@ async def pool_main_async(args: argparse.Namespace) -> None:
         stack.push_async_callback(fleet.close)
         agents = fleet.ids
 
-        # (a) the floor: K bare nio loops side by side, each over its share of the agents (the
-        # same consistent hashing), nio waiting out each 429 by itself.
+        # pixbot's accounts first: their shares of the agents (consistent hashing) are the
+        # floor's too, so both sides carry the same load per account.
+        pixbot = Pixbot(server, directory / "pixbot", agents, rate_limit=rate, senders=k)
+        stack.push_async_callback(pixbot.close)
+        ring = HashRing(pixbot.user_ids)
+        shares = [[a for a in agents if ring.account_for(a) == user] for user in pixbot.user_ids]
+
+        # (a) the floor: K bare nio loops side by side, each over one of those shares, nio
+        # waiting out each 429 by itself.
         clients = [
             await floor_client(server, directory / f"floor{i}", max_limit_exceeded=None)
             for i in range(k)
         ]
-        ring = HashRing(client.user_id for client, _ in clients)
         floor_ids = [client.user_id for client, _ in clients]
         started = time.monotonic()
-        await asyncio.gather(
-            *(
-                floor_sends(
-                    client, [a for a in agents if ring.account_for(a) == client.user_id], log
-                )
-                for client, log in clients
-            )
-        )
+        pairs = zip(clients, shares, strict=True)
+        await asyncio.gather(*(floor_sends(client, share, log) for (client, log), share in pairs))
         complete = await fleet.wait_all(floor_ids, args.within)
         await fleet.settle(2.0)
         cases.append(
@@ -326,8 +326,6 @@ async def pool_main_async(args: argparse.Namespace) -> None:
         )
 
         # (b) pixbot: one account, or a pool of K (bot/platforms/matrix/pool.py)
-        pixbot = Pixbot(server, directory / "pixbot", agents, rate_limit=rate, senders=k)
-        stack.push_async_callback(pixbot.close)
         await pixbot.start()
         pixbot.requests.clear()
         started = time.monotonic()
@@ -367,7 +365,16 @@ async def pool_main_async(args: argparse.Namespace) -> None:
             f"{case.exactly_one:>9}"
         )
     floor, ours = cases
+    # The busiest account bounds the whole: two requests per agent (a new room, a message).
+    busiest = max(len(share) for share in shares)
+    bound = 2 * busiest / rate
     print(f"outbox invitation rows: {', '.join(f'{s} {n}' for s, n in sorted(counts.items()))}")
+    print(
+        f"agents per account: {sorted((len(share) for share in shares), reverse=True)}; the "
+        f"busiest account needs {bound:.1f} s at {rate:g}/s"
+    )
+    for case in cases:
+        print(f"  {case.label}: {bound / case.last if case.last == case.last else 0:.2f} of that")
     print(f"speed-up against K × one account's allowed rate = {ours.request_rate / allowed:.2f}")
     ratio = ours.invitation_rate / floor.invitation_rate if floor.invitation_rate else 0.0
     print(f"ratio pixbot/nio with the same K = {ratio:.2f}")

@@ -207,8 +207,8 @@ class Fleet:
             __file__,
             "--port",
             str(server.port),
-            "--secret",
-            server.shared_secret,
+            # One argument: a secret starting with "-" would read as an option.
+            f"--secret={server.shared_secret}",
             "--server-name",
             server.server_name,
             "--synapse-dir",

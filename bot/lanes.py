@@ -80,12 +80,6 @@ class AccountLanes:
     def __len__(self) -> int:
         return len(self.lanes)
 
-    def read_size(self, most: int) -> int:
-        """Rows to read at once: twice what the lanes' queues hold (a row costs a request at
-        least), so that each lane finds its share in the fair order."""
-        per_round = sum(lane.quota() for lane in self.lanes.values())
-        return min(most, max(len(self.lanes), int(2 * per_round)))
-
     def lane_of(self, delivery: Delivery) -> Lane:
         return self.lanes[self.platform.sending_account(outgoing(delivery)).bot_id]
 
@@ -240,7 +234,9 @@ class LaneRun:
             room = self._room(now)
             if lane.name not in room:
                 return False
-            rows = await self.host.read_rows(self.lanes.read_size(self.most), self._held())
+            # The whole fairness window: a lane whose rows are few must find them, else it would
+            # stop while others still send (the database reads that window anyway).
+            rows = await self.host.read_rows(self.most, self._held())
             names: dict[int, str] = {}
 
             def lane_name(row: Delivery) -> str:

@@ -103,7 +103,7 @@ async def connected(bot: BotProcess, accounts: Sequence[str]) -> None:
     async def step() -> bool | None:
         assert bot.process is not None and bot.process.poll() is None, bot.log_tail()
         # The log names accounts by a pseudonym: one line per account.
-        if bot.log_since_start().count("Matrix: connected as") >= len(accounts):
+        if bot.log_since_start().count("Matrix : connecté en tant que") >= len(accounts):
             return True
         await asyncio.sleep(0.1)
         return None
