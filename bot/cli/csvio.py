@@ -272,6 +272,10 @@ def figure_cell(figure: Figure) -> str | int:
     )
 
 
+def _band_cell(band: tuple[int, int] | None) -> str:
+    return "" if band is None else f"{band[0]}-{band[1]}"
+
+
 def write_stats_csv(
     path: Path, stats: CampaignStats, on_row: Callable[[int], None] | None = None
 ) -> None:
@@ -279,7 +283,15 @@ def write_stats_csv(
     from bot.stats import DECLARED
 
     hidden = f"< {stats.min_group}"
-    header = ["group", "invited", *DECLARED, *(f"{f}_rate" for f in DECLARED)]
+    banded = (*DECLARED, "answered")
+    header = [
+        "group",
+        "invited",
+        *DECLARED,
+        *(f"{f}_rate" for f in DECLARED),
+        # A figure in words: the band of whole percents its words imply ("0-34"), #24.
+        *(f"{f}_band" for f in banded),
+    ]
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # as docs/privacy.md
     with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as handle:
         writer = csv.writer(handle)
@@ -294,6 +306,7 @@ def write_stats_csv(
                     group.counts.invited,
                     *(figure_cell(f) for f in figures),
                     *("" if f.rate is None else f"{f.rate:.4f}" for f in figures),
+                    *(_band_cell(group.band(f)) for f in banded),
                 ]
             writer.writerow([safe_cell(cell) for cell in row])
             if on_row is not None:

@@ -6,6 +6,7 @@ one the agent replied to, else the only open one; with several, the bot asks whi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 
 from bot.conversation import pick
@@ -24,6 +25,12 @@ def _apply(ctx: Context, action: str, args: str) -> None:
     campaign = _target(ctx, action, args)
     if campaign is not None:
         record(ctx, action, campaign)
+
+
+def meant(action: str) -> Callable[[Context, str], Campaign | None]:
+    """The route converter of an agent's reply: the campaign it is about (see
+    :func:`_target`), or None once the agent was asked which or told why not."""
+    return lambda ctx, args: _target(ctx, action, args)
 
 
 def _target(ctx: Context, action: str, args: str) -> Campaign | None:
@@ -116,26 +123,38 @@ def record(ctx: Context, action: str, campaign: Campaign) -> None:
     "fini",
     "done",
     help=HelpLine("agent", "done"),
+    takes=meant("done"),
 )
-def done(ctx: Context, args: str) -> None:
-    _apply(ctx, "done", args)
+def done(ctx: Context, campaign: Campaign) -> None:
+    record(ctx, "done", campaign)
 
 
 @router.command(
-    "commence", "j'ai commence", "started", "en cours", help=HelpLine("agent", "started")
+    "commence",
+    "j'ai commence",
+    "started",
+    "en cours",
+    help=HelpLine("agent", "started"),
+    takes=meant("started"),
 )
-def started(ctx: Context, args: str) -> None:
-    _apply(ctx, "started", args)
+def started(ctx: Context, campaign: Campaign) -> None:
+    record(ctx, "started", campaign)
 
 
-@router.command("plus tard", "later", "pas maintenant", help=HelpLine("agent", "later"))
-def later(ctx: Context, args: str) -> None:
-    _apply(ctx, "later", args)
+@router.command(
+    "plus tard",
+    "later",
+    "pas maintenant",
+    help=HelpLine("agent", "later"),
+    takes=meant("later"),
+)
+def later(ctx: Context, campaign: Campaign) -> None:
+    record(ctx, "later", campaign)
 
 
-@router.command("stop", help=HelpLine("agent", "stop"))
-def stop(ctx: Context, args: str) -> None:
-    _apply(ctx, "stop", args)
+@router.command("stop", help=HelpLine("agent", "stop"), takes=meant("stop"))
+def stop(ctx: Context, campaign: Campaign) -> None:
+    record(ctx, "stop", campaign)
 
 
 @router.command(

@@ -25,6 +25,7 @@ import aiohttp
 
 from bot.pix import schema
 from bot.pix.schema import Page, PixCampaign, PixOrganization, SchemaError
+from bot.translation import gettext as _
 
 log = logging.getLogger(__name__)
 
@@ -171,7 +172,9 @@ class PixClient:
                             try:
                                 body = await answer.json(content_type=None)
                             except ValueError:
-                                raise PixRefused(f"réponse illisible de Pix ({path})") from None
+                                raise PixRefused(
+                                    _("réponse illisible de Pix ({path})", path=path)
+                                ) from None
                         self._recovered(request)
                         return answer.status, body
             except (aiohttp.ClientError, TimeoutError) as error:
@@ -181,7 +184,11 @@ class PixClient:
             self._outage(problem, request)
             if waited + delay > self.patience:
                 raise PixUnavailable(
-                    f"Pix ne répond pas ({problem}) depuis {waited:.0f} s : nouvel essai plus tard"
+                    _(
+                        "Pix ne répond pas ({problem}) depuis {seconds} s : nouvel essai plus tard",
+                        problem=problem,
+                        seconds=f"{waited:.0f}",
+                    )
                 )
             await self._sleep(delay)
             waited += delay
@@ -202,10 +209,12 @@ class PixClient:
             },
         )
         if status != 200 or not isinstance(body, dict):
-            raise PixRefused(f"jeton refusé par Pix (HTTP {status}) : vérifiez [pix] client_id")
+            raise PixRefused(
+                _("jeton refusé par Pix (HTTP {status}) : vérifiez [pix] client_id", status=status)
+            )
         token = body.get("access_token")
         if not isinstance(token, str) or not token:
-            raise PixRefused("réponse de jeton sans access_token")
+            raise PixRefused(_("réponse de jeton sans access_token"))
         self.tokens_obtained += 1
         self._token, self._expires = token, schema.token_expiry(token)
         return token
@@ -231,8 +240,13 @@ class PixClient:
             if status == 200:
                 return body
             if status in (401, 403):
-                raise PixRefused(f"accès refusé par Pix (HTTP {status}) à {path}", status)
-            raise PixRefused(f"Pix a répondu HTTP {status} à {path}", status)
+                raise PixRefused(
+                    _("accès refusé par Pix (HTTP {status}) à {path}", status=status, path=path),
+                    status,
+                )
+            raise PixRefused(
+                _("Pix a répondu HTTP {status} à {path}", status=status, path=path), status
+            )
 
     async def token(self) -> str:
         """A valid token (obtained now if needed): ``pixbot pix status`` shows it was."""
@@ -244,7 +258,7 @@ class PixClient:
         try:
             return schema.organizations(await self.get("/api/organizations"))
         except SchemaError as error:
-            raise PixRefused(f"réponse inattendue de Pix : {error}") from None
+            raise PixRefused(_("réponse inattendue de Pix : {error}", error=error)) from None
 
     async def campaigns(self, organization_id: int) -> list[PixCampaign]:
         found: list[PixCampaign] = []
@@ -257,9 +271,15 @@ class PixClient:
             try:
                 items, current, count = schema.campaigns_page(body, organization_id)
             except SchemaError as error:
-                raise PixRefused(f"réponse inattendue de Pix : {error}") from None
+                raise PixRefused(_("réponse inattendue de Pix : {error}", error=error)) from None
             if current != number:
-                raise PixRefused(f"pagination inattendue : page {current} au lieu de {number}")
+                raise PixRefused(
+                    _(
+                        "pagination inattendue : page {got} au lieu de {wanted}",
+                        got=current,
+                        wanted=number,
+                    )
+                )
             found.extend(items)
             if not items or current >= count:
                 break
@@ -278,9 +298,15 @@ class PixClient:
             try:
                 page = schema.participations_page(body)
             except SchemaError as error:
-                raise PixRefused(f"réponse inattendue de Pix : {error}") from None
+                raise PixRefused(_("réponse inattendue de Pix : {error}", error=error)) from None
             if page.number != number:  # a server ignoring page[number] would loop forever
-                raise PixRefused(f"pagination inattendue : page {page.number} au lieu de {number}")
+                raise PixRefused(
+                    _(
+                        "pagination inattendue : page {got} au lieu de {wanted}",
+                        got=page.number,
+                        wanted=number,
+                    )
+                )
             yield page
             if not (page.items or page.skipped) or page.number >= page.count:
                 return

@@ -239,3 +239,18 @@ async def test_the_morning_note_follows_the_ambassadors_time_zone(
     assert await _morning(bot, tuesday + timedelta(hours=4)) == 1  # 09:35 in Cayenne
     assert await _morning(bot, tuesday + timedelta(hours=6)) == 0
     assert len(_notes(bot)) == 1
+
+
+async def test_the_morning_note_in_english(week_store: Store, tmp_path: Path) -> None:
+    bot = first_week_bot(week_store, tmp_path, SUNDAY_EVENING)
+    with week_store.transaction() as uow:
+        put_person(uow, AMB, SUNDAY_EVENING, display_name="Anne", service=None, locale="en")
+    await bot.say(AMB, 'campaign create ABCDEF234 "Cyber" until 15/01/2027')
+    await bot.say(AMB, "campaign launch ABCDEF234")
+    assert await _morning(bot, datetime(2026, 12, 7, 8, 35, tzinfo=UTC)) == 1
+    [note] = [t for t in bot.inbox(AMB) if t.startswith("Good morning")]
+    assert 'ABCDEF234 "Cyber" (DREAL-BZH), closes' in note
+    assert "7 invited · in progress, completed, opted out of reminders: not disclosed" in note
+    assert 'To stop this note: "morning note off".' in note
+    reply = (await bot.say(AMB, "morning note off"))[-1]
+    assert reply.startswith("Noted: you will no longer receive the morning note.")

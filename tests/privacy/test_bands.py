@@ -5,7 +5,9 @@ the two worlds of tests/privacy/test_one_agent.py (whose stories cover the repli
 
 from __future__ import annotations
 
+import csv
 from dataclasses import replace
+from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -127,3 +129,12 @@ def test_the_bands_say_something() -> None:
     # changes the exact pooled rate, but not the line.
     four = grouped({"S": counts(6, 1, 4, 1)}, 5).total
     assert ministry([replace(four, name="S"), *big], replace(four, name="S"), 5) == line
+
+
+def test_the_csv_export_carries_the_bands(tmp_path: Path) -> None:
+    from bot.cli.csvio import write_stats_csv
+
+    write_stats_csv(tmp_path / "s.csv", grouped({"S": counts(7, 1, 3, 1)}, 5))
+    [row] = list(csv.DictReader((tmp_path / "s.csv").open(encoding="utf-8")))
+    assert row["completed"] != "3" and row["completed_band"] == "0-34"
+    assert row["answered_band"] == ""  # 0 to 12 of 12 says nothing
