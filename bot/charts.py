@@ -167,14 +167,15 @@ def render_chart(
         handles,
         names,
         loc="lower center",
-        bbox_to_anchor=(0.5, 0.04),
-        ncol=4,
+        bbox_to_anchor=(0.5, 0.045),
+        # One row: on two, the legend ran into the bars' axis label.
+        ncol=max(1, len(handles)),
         fontsize=9,
         frameon=False,
     )
     if any(group.hidden for group in data.stats.services):
-        figure.text(0.01, 0.01, labels["hidden_note"], fontsize=8, style="italic")
-    figure.tight_layout(rect=(0, 0.1, 1, 0.94))
+        figure.text(0.01, 0.005, labels["hidden_note"], fontsize=8, style="italic")
+    figure.tight_layout(rect=(0, 0.12, 1, 0.94))
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI, metadata={"Software": None})
     png = buffer.getvalue()
