@@ -204,6 +204,11 @@ class Planner:
             for row in uow.steps.for_campaign(campaign.id):
                 if row.kind == StepKind.LAUNCH and row.status == "cancelled":
                     uow.steps.set_status(row.id, "done", leave_at or now, expect="cancelled")
+        self.retime_reminders(uow, campaign, now)
+
+    def retime_reminders(self, uow: UnitOfWork, campaign: Campaign, now: datetime) -> None:
+        """The audience is known (a launch recorded it): planned reminders leave at the first
+        agent's morning among the time zones it holds."""
         zones = self._zones(uow, campaign)
         for row in uow.steps.for_campaign(campaign.id):
             if row.status == "planned" and row.kind == StepKind.REMINDER:

@@ -72,7 +72,10 @@ def launch(
     )
     result = campaigns.invite(uow, campaign, resolved.people, now, batch)
     uow.audit.add(actor.audit_name, "campaign_launch", now, campaign.id, count=result.new)
-    if not by_step:
+    if by_step:
+        # The plan marked its step done; the audience's time zones are known only now.
+        planning.retime_reminders(uow, campaign, now)
+    else:
         planning.launched(uow, campaign, now, result.queued_until)
     if result.unsent_batch is not None:
         report_after(partial(campaigns.report_batch, uow, result.unsent_batch, now, final=True))

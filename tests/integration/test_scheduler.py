@@ -313,3 +313,27 @@ async def test_apscheduler_wakes_the_bot_for_planned_steps(bot: Bot) -> None:
         service_module.run_step = original  # type: ignore[assignment]
     await bot.app.dispatcher.drain()
     assert all(len(reminders_of(bot, a)) == 1 for a in AGENTS)
+
+
+async def test_a_planned_launch_retimes_reminders_for_its_audiences_time_zones(bot: Bot) -> None:
+    """The plan's launch step, like a launch by hand, moves planned reminders to the first
+    agent's morning once the audience (and its time zones) is known."""
+    setup_service(bot)
+    await bot.say(AMB, 'campagne créer CONFCY123 "Cyber" avant "la conférence" le 10/12/2026')
+    await bot.say(AMB, "campagne lancer CONFCY123")
+    # Between the confirmation and the launch day, one agent turns out to work in La Réunion.
+    with bot.store.transaction() as uow:
+        put_person(
+            uow, AGENTS[0], bot.clock.now(), display_name="Réunion", timezone="Indian/Reunion"
+        )
+    await run_at(bot, paris(2026, 11, 25, 9, 30))
+    assert all(len(bot.inbox(a)) == 1 for a in AGENTS)
+    reminders = [(label, at) for kind, label, at, status in steps(bot) if kind == "reminder"]
+    assert reminders and all(at.endswith("06:30") for _, at in reminders), reminders
+    first_day = datetime.strptime(reminders[0][1], "%d/%m %H:%M")
+    reunion_slot = datetime(
+        2026, first_day.month, first_day.day, 9, 30, tzinfo=ZoneInfo("Indian/Reunion")
+    )
+    await run_at(bot, reunion_slot.astimezone(UTC))
+    assert len(reminders_of(bot, AGENTS[0])) == 1
+    assert all(reminders_of(bot, a) == [] for a in AGENTS[1:])  # 06:30 in Paris: too early

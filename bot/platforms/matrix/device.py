@@ -43,6 +43,12 @@ from bot.platforms.matrix.codec import (
 )
 from bot.platforms.matrix.connection import _NETWORK_ERRORS, keep_keys
 from bot.platforms.matrix.crypto_identity import public_key_of, read_recovery_file
+from bot.platforms.matrix.device_words import (
+    needs_password,
+    needs_recovery_key,
+    new_device_refused,
+    why_lost,
+)
 from bot.platforms.matrix.identity import (
     RECOVERY_KEY_FILE,
     CrossSigning,
@@ -77,20 +83,13 @@ ALREADY_EXISTS = "one_time_key_already_exists"
 DEVICE_RECHECK = 5.0
 DEVICE_CHECK_EVERY = 300.0
 
-REASONS_FR = {
-    "store_mismatch": "clés publiées différentes de celles du stockage, stockage perdu ?",
-    "device_recreated": "appareil supprimé sur le serveur puis recréé sans clés",
-    "keys_rejected": "clés à usage unique refusées par le serveur",
-    "logged_out": "appareil supprimé ou déconnecté sur le serveur",
-}
-
 
 class MatrixNeedsOperator(MatrixAuthError, PlatformNeedsOperator):
     """The device cannot be healed without a person: one French line says what to do."""
 
 
 class DeviceLost(Exception):
-    """The device in use cannot serve any more (``reason``: a key of :data:`REASONS_FR`)."""
+    """The device in use cannot serve any more (``reason``: a key of REASONS_FR, device_words)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -249,11 +248,7 @@ class DeviceCare(InboundEvents):
         try:
             await self._login_on_a_usable_device()
         except DeviceLost as lost:
-            line = (
-                f"Le serveur refuse aussi les clés du nouvel appareil Matrix "
-                f"{self.client.device_id} du bot ({REASONS_FR.get(lost.reason, lost.reason)}) : "
-                "vérifiez le serveur d'accueil et le compte du bot, puis relancez pixbot."
-            )
+            line = new_device_refused(str(self.client.device_id), lost.reason)
             logger.error("Matrix : %s", line)
             raise MatrixNeedsOperator(line) from None
 
@@ -375,22 +370,13 @@ class DeviceCare(InboundEvents):
 
     def _heal_blocker(self, reason: str, device_id: str) -> str | None:
         """The French line saying why a person must act, or None when the bot can heal."""
-        why = REASONS_FR.get(reason, reason)
         if not self._password:
-            return (
-                f"L'appareil Matrix {device_id} du bot n'est plus utilisable ({why}) et seul un "
-                "jeton d'accès est configuré : renseignez [matrix] password "
-                "(PIXBOT_MATRIX__PASSWORD) ou un nouveau jeton, puis relancez pixbot."
-            )
+            return needs_password(device_id, reason)
         has_key = self._recovery_key.strip() or read_recovery_file(
             self.store_path / RECOVERY_KEY_FILE
         )
         if self._has_identity and not has_key:
-            return (
-                f"L'appareil Matrix {device_id} du bot n'est plus utilisable ({why}) et aucune "
-                "clé de récupération ne peut signer un nouvel appareil : renseignez [matrix] "
-                "recovery_key (PIXBOT_MATRIX__RECOVERY_KEY) puis relancez pixbot."
-            )
+            return needs_recovery_key(device_id, reason)
         return None
 
     async def _leave_device(self, reason: str) -> None:
@@ -406,7 +392,7 @@ class DeviceCare(InboundEvents):
             "Matrix : l'appareil %s du bot n'est plus utilisable (%s) : le bot passe sur un "
             "nouvel appareil %s et le signe avec la clé de récupération (docs/tchap.md § 8)",
             old,
-            REASONS_FR.get(reason, reason),
+            why_lost(reason),
             new,
         )
         self._started = False
