@@ -240,7 +240,13 @@ async def test_an_added_account_is_announced_once_by_the_account_the_agent_knows
         agent.bot_id = bot.user_id
         messages = await agent.bot_messages()
         assert len([m for m in messages if m.body and line in m.body]) == 1
-    assert moved_rows(bot) == {"sent": len(moved)}
+    # Everyone a direct room links to the main account is pinned too: the ambassador, who
+    # opened theirs, is told as well when the added account takes them.
+    amb = world.ambassador
+    amb_moved = ring.account_for(amb.user_id) == added
+    assert moved_rows(bot) == {"sent": len(moved) + amb_moved}
+    amb_lines = [m for m in await amb.bot_messages() if m.body and line in m.body]
+    assert len(amb_lines) == amb_moved
 
 
 def reminded(seen: list[BotMessage]) -> list[BotMessage] | None:
