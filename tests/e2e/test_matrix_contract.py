@@ -20,6 +20,21 @@ from tests.helpers.synapse import SynapseServer
 pytestmark = pytest.mark.synapse
 
 
+async def _quiet_bodies(agent: MatrixUser, room_id: str, writer_id: str) -> list[str]:
+    """The agent's decrypted messages from ``writer_id`` in the room, once a sync round brings
+    nothing new (every message sent so far has arrived and is decrypted)."""
+    if room_id not in agent.client.rooms:
+        await agent.join_invite(room_id)
+    seen, messages = -1, []
+    for _ in range(20):
+        await agent.sync(timeout_ms=700)
+        messages = agent.messages_from(writer_id, room_id)
+        if len(messages) == seen and all(hasattr(m, "body") for m in messages):
+            break
+        seen = len(messages)
+    return [str(m.body) for m in messages if hasattr(m, "body")]
+
+
 class TestMatrixContract(PlatformContract):
     @pytest.fixture
     async def agent(self, synapse: SynapseServer, tmp_path: Path) -> AsyncIterator[MatrixUser]:
@@ -48,18 +63,8 @@ class TestMatrixContract(PlatformContract):
     def inbox(self, platform: MatrixPlatform, agent: MatrixUser) -> Inbox:
         async def read() -> list[str]:
             room_id = await platform.open_direct(agent.user_id)
-            if room_id not in agent.client.rooms:
-                await agent.join_invite(room_id)
-            # Sync until a quiet round: every message sent so far has arrived and is decrypted.
-            seen = -1
-            for _ in range(20):
-                await agent.sync(timeout_ms=700)
-                messages = agent.messages_from(platform.bot_id, room_id)
-                if len(messages) == seen and all(hasattr(m, "body") for m in messages):
-                    break
-                seen = len(messages)
+            bodies = await _quiet_bodies(agent, room_id, platform.bot_id)
             history = await agent.history_from(platform.bot_id, room_id)
-            bodies = [str(m.body) for m in messages if hasattr(m, "body")]
             assert len(history) == len(bodies), "server history and decrypted timeline differ"
             return bodies
 
@@ -138,18 +143,10 @@ class TestMatrixPoolContract(TestMatrixContract):
 
         async def read() -> list[str]:
             room_id = await platform.open_direct(agent.user_id)
-            if room_id not in agent.client.rooms:
-                await agent.join_invite(room_id)
-            seen = -1
-            for _ in range(20):
-                await agent.sync(timeout_ms=700)
-                messages = agent.messages_from(writer.bot_id, room_id)
-                if len(messages) == seen and all(hasattr(m, "body") for m in messages):
-                    break
-                seen = len(messages)
+            bodies = await _quiet_bodies(agent, room_id, writer.bot_id)
             # Nobody else of the pool wrote to them.
             assert await agent.history_from(platform.main.bot_id, room_id) == []
-            return [str(m.body) for m in messages if hasattr(m, "body")]
+            return bodies
 
         return read
 
