@@ -202,6 +202,12 @@ class StepRunner:
             by_step=True,
         )
 
+    def _pool_totals(self, uow: UnitOfWork, now: datetime) -> dict[int, GroupStats]:
+        """The day's pooled totals (the ministry's line), as every ambassador reads them."""
+        service = self.campaigns
+        as_of = snapshot_moment(now, service.refresh, service.tz)
+        return pool_totals(uow, as_of, service.min_group, now, service.refresh, service.tz)
+
     def _ambassadors(self, uow: UnitOfWork, campaign: Campaign) -> list[Person]:
         people = uow.roles.ambassadors_of(campaign.service)
         if campaign.created_by is not None and all(p.id != campaign.created_by for p in people):
@@ -280,14 +286,7 @@ class StepRunner:
                 if not campaigns:
                     continue
                 if pool is None:  # the day's pooled totals (the ministry's line), read once
-                    pool = pool_totals(
-                        uow,
-                        snapshot_moment(now, self.campaigns.refresh, self.campaigns.tz),
-                        self.campaigns.min_group,
-                        now,
-                        self.campaigns.refresh,
-                        self.campaigns.tz,
-                    )
+                    pool = self._pool_totals(uow, now)
                 stats = {
                     c.id: stats_among_ministry(self.campaigns, uow, c, now, pool) for c in campaigns
                 }
@@ -355,14 +354,7 @@ class StepRunner:
                 for campaign in (c for s in services for c in running[s]):
                     if campaign.id not in stats:
                         if pool is None:  # the day's pooled totals, read once per run
-                            pool = pool_totals(
-                                uow,
-                                snapshot_moment(now, self.campaigns.refresh, self.campaigns.tz),
-                                self.campaigns.min_group,
-                                now,
-                                self.campaigns.refresh,
-                                self.campaigns.tz,
-                            )
+                            pool = self._pool_totals(uow, now)
                         stats[campaign.id] = stats_among_ministry(
                             self.campaigns, uow, campaign, now, pool
                         )
