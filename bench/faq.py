@@ -90,6 +90,7 @@ SETS = {
     "blind-h": DATA / "faq_blind_2026-12-01h.yaml",
     "blind-i": DATA / "faq_blind_2026-12-01i.yaml",
     "blind-j": DATA / "faq_blind_2026-12-06j.yaml",
+    "blind-k": DATA / "faq_blind_2026-12-07k.yaml",
 }
 BLIND = (
     "blind",
