@@ -61,10 +61,12 @@ async def test_a_flood_does_not_delay_another_users_reply(
     await bounded(fake_slack.wait_for_posts("DALICE", 1))
     before_bob = len(fake_slack.messages["DALICE"])
     assert await endpoint.event(dm("aide", ts="1700001100.000001", user=BOB)) == 200
-    # Another user's reply waits for at most two of Alice's, whatever her backlog (an order,
-    # not a time: the machine's speed does not decide it).
+    # Another user's reply does not wait behind Alice's backlog (an order, not a time): in
+    # arrival order it would come after her twenty queued replies; it comes after a handful at
+    # most, those that leave while Bob's first message is read (his profile and the opening of
+    # his direct conversation share the same 1/s pace as her replies).
     await bounded(fake_slack.wait_for_posts("DBOB", 1))
-    assert len(fake_slack.messages["DALICE"]) - before_bob <= 2
+    assert len(fake_slack.messages["DALICE"]) - before_bob <= 5
     # Alice gets the per-minute allowance plus one polite notice, nothing more.
     limit = app.settings.limits.messages_per_minute
     posts = await asyncio.wait_for(fake_slack.wait_for_posts("DALICE", limit + 1), 120)
