@@ -78,6 +78,8 @@ SETS = {
     "t19": CORPUS / "faq_train_r8_t19.yaml",
     "t20": CORPUS / "faq_train_r9_t20.yaml",
     "t21": CORPUS / "faq_train_r9_t21.yaml",
+    "t22": CORPUS / "faq_train_r10_t22.yaml",
+    "t23": CORPUS / "faq_train_r10_t23.yaml",
     # Blind sets, written from FAQ-FACTS.md only by writers who never saw the knowledge base or
     # the matcher; each was first run after a change, and none is ever tuned on.
     "blind": DATA / "faq_blind_2026-12-01.yaml",

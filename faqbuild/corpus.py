@@ -58,6 +58,8 @@ CORPUS = (
     "faq_train_r8_t19.yaml",
     "faq_train_r9_t20.yaml",
     "faq_train_r9_t21.yaml",
+    "faq_train_r10_t22.yaml",
+    "faq_train_r10_t23.yaml",
     "faq_train_paraphrases.yaml",
     "faq_train_heldout.yaml",
     "faq_r3_train.yaml",
