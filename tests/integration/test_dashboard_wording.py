@@ -1,12 +1,17 @@
-"""Every dashboard page, word for word, in French and in English: the pages of three worlds
-(figures shown and hidden, a chart with hidden services, no chart, the ministry, refusals, the
-opening page, nothing yet) are rendered and their text — what is read on screen or by a screen
-reader: text, ``title``, ``aria-label``, ``alt``, ``lang`` — compared with the reference kept
-in ``dashboard_pages.json`` beside this file (whitespace normalised only).
+"""The dashboard's wording. Every page, word for word, in French and in English: the pages of
+three worlds (figures shown and hidden, a chart with hidden services, no chart, the ministry,
+refusals, the opening page, nothing yet) are rendered and their text — what is read on screen or
+by a screen reader: text, ``title``, ``aria-label``, ``alt``, ``lang`` — compared with the
+reference kept in ``dashboard_pages.json`` beside this file (whitespace normalised only).
 
 The reference was taken from the pages as they were written once per language; a change of
 wording is a change of the reference: ``PIXBOT_WRITE_PAGES=1 pytest this file`` rewrites it,
 and the diff shows what a reader will see differently.
+
+The pages are one set of templates worded in French; English comes from
+``bot/messages/web/en.po``. Every message the templates hold (Babel's Jinja2 extraction) has its
+English entry there, with the same placeholders, and no French word of theirs is left in an
+English page.
 """
 
 from __future__ import annotations
@@ -20,17 +25,23 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.pofile import read_po
+from jinja2.ext import GETTEXT_FUNCTIONS, babel_extract
 
-from bot.dashboard.pages import WebRenderer
+from bot.dashboard.pages import EXTRACT_OPTIONS, TEMPLATES, WebRenderer, translations
 from bot.dashboard.views import Views, viewer_of
+from bot.render import Renderer
 from bot.services.charts import Pictures
 from tests.helpers.bot import Bot
 from tests.helpers.campaigns import AMB, put_person
 from tests.helpers.dashboard import ADMIN, CODE, dashboard_bot, other_service, story
 
 REFERENCE = Path(__file__).with_name("dashboard_pages.json")
+WEB = Path(__file__).resolve().parents[2] / "bot" / TEMPLATES
 LOCALES = ("fr", "en")
 SPOKEN = ("title", "aria-label", "alt", "lang")
+BOTH_LANGUAGES = {"date"}  # "Date de fin" is "Deadline", but English pages say "date" too
 REASONS = ("expired", "reused", "missing", "rights", "tampered")
 
 
@@ -239,3 +250,120 @@ def test_the_worlds_cover_what_pages_can_say(rendered: dict[str, str]) -> None:
         assert said in fr, said
     for said in ("figures hidden for privacy", "fewer than 5", "at most 10 %", "almost all"):
         assert said in en, said
+
+
+# -- the English catalogue -------------------------------------------------------------------
+
+
+def template_messages() -> dict[tuple[str, ...], list[str]]:
+    """Each message of the templates — (singular,) or (singular, plural) — and where it is."""
+    found: dict[tuple[str, ...], list[str]] = {}
+    for path in sorted(WEB.glob("*.html")):
+        with path.open("rb") as handle:
+            for line, _, message, _ in babel_extract(
+                handle, GETTEXT_FUNCTIONS, [], EXTRACT_OPTIONS
+            ):
+                parts = message if isinstance(message, tuple) else (message,)
+                strings = tuple(part for part in parts if part)
+                found.setdefault(strings, []).append(f"{path.name}:{line}")
+    return found
+
+
+def english() -> Catalog:
+    with (WEB / "en.po").open("rb") as handle:
+        return read_po(handle, locale="en")
+
+
+def translated(catalogue: Catalog, strings: tuple[str, ...]) -> tuple[str, ...]:
+    """The English forms of a message, empty when it has no usable entry."""
+    entry = catalogue.get(strings[0])
+    if entry is None or entry.fuzzy or entry.pluralizable != (len(strings) > 1):
+        return ()
+    forms = entry.string if isinstance(entry.string, tuple) else (entry.string,)
+    return tuple(forms) if all(forms) else ()
+
+
+def test_every_message_of_the_templates_has_its_english_entry() -> None:
+    catalogue = english()
+    messages = template_messages()
+    assert len(messages) > 50  # the extraction found the templates' wording
+    missing = [strings for strings in messages if not translated(catalogue, strings)]
+    entries = "".join(
+        f"\n#: {', '.join(messages[strings])}\nmsgid {json.dumps(strings[0], ensure_ascii=False)}"
+        + (
+            f"\nmsgid_plural {json.dumps(strings[1], ensure_ascii=False)}"
+            if len(strings) > 1
+            else ""
+        )
+        + '\nmsgstr ""\n'
+        for strings in missing
+    )
+    assert missing == [], f"to translate in bot/messages/web/en.po:{entries}"
+    # And nothing there that the templates no longer say.
+    said = {strings[0] for strings in messages}
+    ids = [entry.id[0] if entry.pluralizable else entry.id for entry in catalogue if entry.id]
+    assert [msgid for msgid in ids if msgid not in said] == []
+
+
+def test_english_keeps_the_placeholders() -> None:
+    catalogue = english()
+    placeholder = re.compile(r"%\((\w+)\)s|%%")
+    wrong = [
+        (strings, forms)
+        for strings in template_messages()
+        for forms in [translated(catalogue, strings)]
+        if any(
+            sorted(placeholder.findall(f)) != sorted(placeholder.findall(strings[-1]))
+            for f in forms
+        )
+    ]
+    assert wrong == []
+
+
+def french_words() -> set[str]:
+    """Words of the templates' messages that no English entry uses."""
+    word = re.compile(r"[^\W\d_]{4,}")
+    catalogue = english()
+    in_english = {
+        w
+        for strings in template_messages()
+        for form in translated(catalogue, strings)
+        for w in word.findall(form.lower())
+    }
+    in_french = {
+        w for strings in template_messages() for s in strings for w in word.findall(s.lower())
+    }
+    return in_french - in_english - BOTH_LANGUAGES
+
+
+def test_no_french_left_in_the_english_pages(rendered: dict[str, str]) -> None:
+    words = french_words()
+    assert {"campagne", "confidentialité", "tableau", "invités", "rappels"} <= words
+    word = re.compile(r"[^\W\d_]{4,}")
+    on_page = {
+        key: words & set(word.findall(text.lower()))
+        for key, text in rendered.items()
+        if key.endswith(".en")
+    }
+    assert {key: found for key, found in on_page.items() if found} == {}
+    # The same check finds them in the French pages: it is not blind.
+    french = {
+        w
+        for key, text in rendered.items()
+        if key.endswith(".fr")
+        for w in word.findall(text.lower())
+    }
+    assert len(words & french) > len(words) / 2
+
+
+def test_a_threshold_of_one_is_worded_in_the_singular() -> None:
+    """French counts 0 and 1 in the singular, English 1 only (``{% pluralize %}``)."""
+    pages = WebRenderer(Renderer(), min_group=1)
+    french = text_of(pages.render("not_found", "fr", now=None))
+    assert "Un groupe de moins de 1 personne n'est jamais chiffré" in french
+    assert "A group of fewer than 1 person is never counted" in text_of(
+        pages.render("not_found", "en", now=None)
+    )
+    one, other = "moins de %(count)s personne", "moins de %(count)s personnes"
+    assert translations("fr").ngettext(one, other, 0) == one
+    assert translations("en").ngettext(one, other, 0) == "fewer than %(count)s people"
