@@ -65,7 +65,7 @@ def translations(locale: str) -> gettext.NullTranslations:
 
 
 # How message extraction (jinja2.ext.babel_extract, pybabel) must read the templates to find the
-# message ids the environment below looks up.
+# message ids the pages' environment looks up: the same whitespace policies as below.
 EXTRACT_OPTIONS = {
     "trimmed": "true",
     "trim_blocks": "true",
@@ -73,22 +73,6 @@ EXTRACT_OPTIONS = {
     "newstyle_gettext": "true",
     "silent": "false",
 }
-
-
-def i18n_environment(loader: ChoiceLoader | PackageLoader) -> Environment:
-    """The pages' Jinja2 environment before its language is installed (also what message
-    extraction must parse with: the same extension and whitespace policies)."""
-    env = Environment(
-        loader=loader,
-        extensions=["jinja2.ext.i18n"],
-        undefined=StrictUndefined,
-        autoescape=select_autoescape(default=True, default_for_string=True),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    # A {% trans %} block's message is its text on one line, whatever the template's layout.
-    env.policies["ext.i18n.trimmed"] = True
-    return env
 
 
 class WebRenderer:
@@ -99,12 +83,19 @@ class WebRenderer:
         self._envs = {locale: self._environment(locale) for locale in LOCALES}
 
     def _environment(self, locale: str) -> Environment:
-        env = i18n_environment(
+        env = Environment(
             # The pages, then the chat's templates (statuses, step names: the same words).
-            ChoiceLoader(
+            loader=ChoiceLoader(
                 [PackageLoader("bot", TEMPLATES), PackageLoader("bot", f"messages/{locale}")]
-            )
+            ),
+            extensions=["jinja2.ext.i18n"],
+            undefined=StrictUndefined,
+            autoescape=select_autoescape(default=True, default_for_string=True),
+            trim_blocks=True,
+            lstrip_blocks=True,
         )
+        # A {% trans %} block's message is its text on one line, whatever the template's layout.
+        env.policies["ext.i18n.trimmed"] = True
         # Added by the i18n extension, unknown to the type stubs.
         install = env.install_gettext_translations  # type: ignore[attr-defined]
         install(translations(locale), newstyle=True)
