@@ -182,13 +182,10 @@ class FaqBase:
         tokens = self._analyzer.weighted_tokens(question)
         decision = self._decide(tokens, question)
         best, score, see_also = decision.topic, decision.score, decision.see_also
-        # Clauses about two topics make a multi-intent question, unless the whole question was
-        # ruled out.
-        topics = (
-            []
-            if decision.vetoed
-            else faq_clauses.clause_topics(question, self._decide_clause, CLAUSE_CONFIDENCE)
-        )
+        # Clauses about two topics make a multi-intent question, even when the whole abstains
+        # (two questions in one message split the classifier's confidence): each clause is
+        # judged by the same decision as a question of its own.
+        topics = faq_clauses.clause_topics(question, self._decide_clause, CLAUSE_CONFIDENCE)
         if best in topics:
             topics.remove(best)
             topics.insert(0, best)
@@ -231,7 +228,10 @@ class FaqBase:
         lexical = self.lexical.verdict(tokens, scores)
         best = ranked[0][0]
         anchored = self.lexical.anchored(tokens, best, scores.get(best, 0.0))
-        return ranked, decision_features(probabilities, scores, lexical, ranked, anchored)
+        shares = self.lexical.word_shares(tokens, best)
+        return ranked, decision_features(
+            probabilities, scores, lexical, ranked, anchored, shares, len(tokens)
+        )
 
     def decision_signals(self, question: str) -> tuple[str | None, tuple[float, ...]]:
         """The candidate topic and what the answer-or-abstain model weighs (``faqbuild``

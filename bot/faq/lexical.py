@@ -40,6 +40,7 @@ from bot.faq.tuning import (
     DEFAULT_THRESHOLD,
     DOMAIN_SHARE,
     EXAMPLES_CLASS,
+    EXPLAINED_ASSOCIATION,
     FOREIGN_WEIGHT,
     FULL_ASSOCIATION,
     FULL_EXPLANATION,
@@ -209,6 +210,30 @@ class LexicalMatcher:
             and self.unknown_weight(rarity) >= FOREIGN_WEIGHT
             for token, rarity in tokens.items()
         )
+
+    def word_shares(self, tokens: Iterable[str], topic: str) -> tuple[float, float]:
+        """Of the question's informative words the knowledge base knows (IDF-weighted): the share
+        that off-topic classes use more than any topic ("*Teams*", "ma *fille*", "le *concours*":
+        another subject's object), and the share ``topic`` does not explain (below
+        ``EXPLAINED_ASSOCIATION``)."""
+        total = owned = unexplained = 0.0
+        for token in tokens:
+            association = self.association.get(token)
+            if association is None or token in self.weak:
+                continue
+            idf = self.idf[token]
+            total += idf
+            off_topic = topic_best = 0.0
+            for name, value in association.items():
+                if name.startswith(OFF_TOPIC_PREFIX):
+                    off_topic = max(off_topic, value)
+                else:
+                    topic_best = max(topic_best, value)
+            owned += idf * (off_topic > topic_best)
+            unexplained += idf * (association.get(topic, 0.0) < EXPLAINED_ASSOCIATION)
+        if total <= 0.0:
+            return 0.0, 0.0
+        return owned / total, unexplained / total
 
     def verdict(self, tokens: Mapping[str, float], scores: Mapping[str, float]) -> Lexical:
         """The lexical matcher's view: its best topic when it would answer it (score, a shared
