@@ -397,9 +397,22 @@ class App:
             self.platform_state = "stopped"
 
     async def _announce_moves(self) -> None:
-        """Tell, once, whoever another sender account writes to from now on (bot/services)."""
-        assert isinstance(self.platform, MovesPeople)
-        moves = self.platform.moved_people()
+        """Keep the people who command the bot on the main account; tell, once, whoever another
+        sender account writes to from now on (an account added or removed: bot/services)."""
+        platform = self.platform
+        assert isinstance(platform, MovesPeople)
+
+        def read() -> tuple[set[str], dict[str, str]]:
+            with self.store.transaction() as uow:
+                return uow.roles.commanders(), uow.people.last_direct_conversations()
+
+        commanders, conversations = await self.database.run(read)
+        platform.keep_on_main(commanders | set(self.settings.bot.admins))
+        moves = platform.moved_people()
+        told_in_old_room = {move.person_id for move in moves}
+        moves += [
+            m for m in platform.orphaned(conversations) if m.person_id not in told_in_old_room
+        ]
         if not moves:
             return
         now = self.clock.now()

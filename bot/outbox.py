@@ -387,6 +387,7 @@ class Dispatcher:
         self._marks.sent(delivery.id, result.remote_id, delivery.batch)
         if (
             delivery.person_id is not None
+            and not delivery.to_conversation
             and result.conversation_id
             and result.conversation_id != delivery.conversation
         ):
