@@ -28,7 +28,7 @@ from storage.models import (
     PersonRow,
     ServiceRow,
 )
-from storage.repositories.errors import StorageError
+from storage.errors import StorageError
 
 T = TypeVar("T")
 # Bound parameters per statement stay well under SQLite's limit (32,766) and PostgreSQL's (65,535).

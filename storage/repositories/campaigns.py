@@ -23,7 +23,7 @@ from storage.models import (
     ReminderStepRow,
 )
 from storage.repositories.base import _Repo, table_of
-from storage.repositories.errors import DuplicateError
+from storage.errors import DuplicateError
 
 
 class CampaignRepo(_Repo):

@@ -23,7 +23,7 @@ from storage.models import (
     PersonRow,
 )
 from storage.repositories.base import _Repo, _split, chunks, pg_pairs, table_of
-from storage.repositories.errors import StorageError
+from storage.errors import StorageError
 
 # Due rows read at least, per kind, to order them fairly across recipients. One sender's
 # backlog is bounded by the per-minute message limit, so it never fills this window alone.

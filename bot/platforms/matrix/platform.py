@@ -9,8 +9,8 @@ no part reads another's private state.
 The adapter only translates: nio sync responses become :class:`bot.core.Incoming`,
 :class:`bot.core.Outgoing` becomes an ``m.notice`` (or an ``m.image`` uploaded to the media
 repository, encrypted as an attachment in encrypted rooms); nio error *values* become one
-:class:`bot.core.DeliveryError` (``outbound``). Retries belong to the caller's outbox, so nio is told
-never to retry on its own.
+:class:`bot.core.DeliveryError` (``outbound``). Retries belong to the caller's outbox, so nio
+is told never to retry on its own.
 
 Files in ``store_path``: ``session.json`` (user id, device id, access token; mode 0600) so the
 device never changes, ``sync_token`` (written only after every handler of a batch returned) and
