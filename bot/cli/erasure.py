@@ -23,6 +23,7 @@ from bot.config import Settings
 from bot.core import ErasedPerson
 from bot.erasure import DatabaseScrub, ErasurePipeline
 from bot.runner import console_journal_path, slack_spool_path
+from bot.translation import N_, translate
 from storage.uow import Store
 
 log = logging.getLogger(__name__)
@@ -109,6 +110,23 @@ class NioStoreFiles:
             kept = [line for line in lines if line.split(" ", 1)[0] != user]
             if kept != lines:
                 trust.write_text("".join(kept), encoding="utf-8")
+
+
+# What an operator reads for each step's id (the ids stay English: logs and metrics use them).
+STEP_LABELS = {
+    "database": N_("base de données (pages libérées)"),
+    "console journal": N_("journal de la console"),
+    "slack spool": N_("file d'attente Slack sur disque"),
+    "matrix pending events": N_("messages Matrix en attente de leurs clés"),
+    "matrix direct room": N_("salon direct Matrix"),
+    "matrix key store": N_("magasin de clés Matrix"),
+}
+
+
+def step_label(name: str) -> str:
+    """The step ``name`` in the operator's language (its id when it has no label)."""
+    label = STEP_LABELS.get(name)
+    return translate(label) if label else name
 
 
 def offline_pipeline(settings: Settings, store: Store) -> ErasurePipeline:

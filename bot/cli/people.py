@@ -19,7 +19,7 @@ from bot.cli.csvio import (
     read_agents_csv,
 )
 from bot.cli.database import open_store
-from bot.cli.erasure import offline_pipeline, run_offline
+from bot.cli.erasure import offline_pipeline, run_offline, step_label
 from bot.cli.progress import progress
 from bot.core import ErasedPerson
 from bot.privacy import clean_display_name
@@ -272,7 +272,7 @@ def forget(
             _(
                 "Données de {id} effacées de la base ; à reprendre : {steps}.",
                 id=pid,
-                steps=", ".join(failed),
+                steps=", ".join(map(step_label, failed)),
             )
         )
     typer.echo(_("Données de {id} effacées.", id=pid))

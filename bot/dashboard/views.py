@@ -4,7 +4,7 @@ Every figure comes from the functions the chat uses: :meth:`CampaignService.stat
 snapshot under the disclosure rule, as ``campagne stats``), the chart's data as the PNG's
 (:class:`bot.services.charts.Pictures`), the reminder plan as ``campagne voir``
 (:meth:`Planner.describe`). This module only selects campaigns within the viewer's scope and
-arranges what those functions return; the templates word it (``bot/messages/<locale>/web``).
+arranges what those functions return; the templates word it (``bot/messages/web``).
 """
 
 from __future__ import annotations

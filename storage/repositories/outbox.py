@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Integer, String, bindparam, delete, func, select, update
+from sqlalchemy import Integer, String, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.core import Button
@@ -146,20 +147,51 @@ class OutboxRepo(_Repo):
         backlog (bounded per sender by the per-minute limit) never hides another recipient.
         ``exclude``: rows the caller holds already (read by another of its lanes)."""
         found: list[Delivery] = []
-        for to_conversation in (True, False):
-            wanted = limit - len(found)
-            if wanted <= 0:
-                break
-            query = self.due_query(
-                now, to_conversation=to_conversation, limit=max(wanted, FAIR_WINDOW)
-            )
-            if exclude:
-                query = query.where(DeliveryRow.id.not_in(list(exclude)))
-            rows = self.session.execute(query).all()
-            # Ordered on the plain rows; only the rows taken become Delivery objects.
-            taken = fair_order(rows, served)[:wanted]
-            found.extend(self._delivery(row, row.direct_conversation) for row in taken)
+        with self._in_index_order():
+            for to_conversation in (True, False):
+                wanted = limit - len(found)
+                if wanted <= 0:
+                    break
+                query = self.due_query(
+                    now, to_conversation=to_conversation, limit=max(wanted, FAIR_WINDOW)
+                )
+                if exclude:
+                    query = query.where(~self._among(DeliveryRow.id, list(exclude)))
+                rows = self.session.execute(query).all()
+                # Ordered on the plain rows; only the rows taken become Delivery objects.
+                taken = fair_order(rows, served)[:wanted]
+                found.extend(self._delivery(row, row.direct_conversation) for row in taken)
         return found
+
+    @contextmanager
+    def _in_index_order(self) -> Iterator[None]:
+        """On PostgreSQL, the due reads walk ``ix_deliveries_due`` in its order and stop at
+        their limit. Right after a launch or a reminder enqueued thousands of rows, the table's
+        statistics still say "almost nothing pending" (autovacuum analyzes a large table only
+        after a tenth of it changed): the planner then gathers every pending row and sorts
+        them (a bitmap scan and a sort), once per read — 16 ms a read at 20,000 pending rows
+        instead of 0.8 ms, a launch's cost growing with its size. Sorting and bitmap scans are
+        switched off for these reads only (``SET LOCAL``, set back after them)."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            yield
+            return
+        before = self.session.execute(
+            text(
+                "SELECT current_setting('enable_sort'), current_setting('enable_bitmapscan'), "
+                "set_config('enable_sort', 'off', true), "
+                "set_config('enable_bitmapscan', 'off', true)"
+            )
+        ).one()
+        try:
+            yield
+        finally:
+            self.session.execute(
+                text(
+                    "SELECT set_config('enable_sort', :sort, true), "
+                    "set_config('enable_bitmapscan', :bitmap, true)"
+                ),
+                {"sort": before[0], "bitmap": before[1]},
+            )
 
     def claim(
         self, now: datetime, limit: int = 50, served: Mapping[str, int] | None = None
@@ -171,11 +203,13 @@ class OutboxRepo(_Repo):
         return found
 
     def stamp_claimed(self, delivery_ids: Sequence[int], now: datetime) -> None:
-        """Stamp rows as read for sending (see :meth:`claim`)."""
+        """Stamp rows as read for sending (see :meth:`claim`): one statement, the ids one
+        array parameter on PostgreSQL (psycopg parses a statement of 500 placeholders anew each
+        time, which was half the cost of a claim)."""
         if delivery_ids:
             self.session.execute(
                 update(DeliveryRow)
-                .where(DeliveryRow.id.in_(list(delivery_ids)))
+                .where(self._among(DeliveryRow.id, list(delivery_ids)))
                 .values(claimed_at=now)
             )
 
@@ -183,7 +217,7 @@ class OutboxRepo(_Repo):
         """Forget a claim that no send followed."""
         self.session.execute(
             update(DeliveryRow)
-            .where(DeliveryRow.id.in_(list(delivery_ids)))
+            .where(self._among(DeliveryRow.id, list(delivery_ids)))
             .values(claimed_at=None)
         )
 
@@ -411,7 +445,7 @@ def encode_buttons(buttons: Sequence[Button]) -> str:
 
 
 def decode_buttons(text: str | None) -> tuple[Button, ...]:
-    if not text:
+    if not text or text == "[]":  # most rows: no JSON parse for them
         return ()
     if not text.startswith("["):
         # Rows written before 0.2 held "label<TAB>reply" lines.
