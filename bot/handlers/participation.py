@@ -14,8 +14,7 @@ from bot.core import THUMBS_UP
 from bot.domain import Campaign, CampaignStatus
 from bot.parsing import ParseError, parse_code
 from bot.router import Context, HelpLine, Router
-from bot.services.declare import campaigns_changed_by
-from bot.services.declare import declare
+from bot.services.declare import campaigns_changed_by, declare
 
 router = Router()
 
