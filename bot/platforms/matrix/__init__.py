@@ -6,8 +6,8 @@ given the parts it uses when it is built: ``connection`` (the account, the clien
 lifecycle every part shares), ``login``, ``device`` (the device's E2EE keys on the server and
 readiness), ``healing`` (a new device when the store and the server disagree), ``rooms`` (direct
 rooms, found, opened and recorded), ``invitations``, ``inbound`` (sync events into
-:class:`bot.core.Incoming`), ``gaps`` (what a limited sync timeline left out) and ``sync`` (the
-sync requests and token). ``identity`` signs the device (cross-signing); ``readiness`` says
+:class:`bot.core.Incoming`), ``gaps`` (what a limited sync timeline left out), ``sync`` (the
+sync requests and token) and ``outbound`` (a message into a room). ``identity`` signs the device (cross-signing); ``readiness`` says
 whether agents can reach the bot and ``status`` asks the server for ``pixbot matrix status``;
 ``pool`` sends from several accounts, each a whole platform.
 """
