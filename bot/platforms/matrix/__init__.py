@@ -7,9 +7,10 @@ lifecycle every part shares), ``login``, ``device`` (the device's E2EE keys on t
 readiness), ``healing`` (a new device when the store and the server disagree), ``rooms`` (direct
 rooms, found, opened and recorded), ``invitations``, ``inbound`` (sync events into
 :class:`bot.core.Incoming`), ``gaps`` (what a limited sync timeline left out), ``sync`` (the
-sync requests and token) and ``outbound`` (a message into a room). ``identity`` signs the device (cross-signing); ``readiness`` says
-whether agents can reach the bot and ``status`` asks the server for ``pixbot matrix status``;
-``pool`` sends from several accounts, each a whole platform.
+sync requests and token) and ``outbound`` (a message into a room). ``identity`` signs the
+device (cross-signing); ``readiness`` says whether agents can reach the bot and ``status``
+asks the server for ``pixbot matrix status``; ``pool`` sends from several accounts, each a
+whole platform.
 """
 
 from bot.platforms.matrix.codec import (
