@@ -201,3 +201,15 @@ class Login:
             await self.connection.client.send("POST", path, "{}", headers=headers)
         self.remove_key_store(session.device_id)
         logger.info("Matrix : appareil remplacé %s déconnecté", session.device_id)
+
+    async def load_profile(self) -> None:
+        """The account's display name: the configured one is set on the server, else the
+        server's is taken (a message that starts with the bot's name is read without it)."""
+        connection = self.connection
+        client = connection.client
+        response = await client.get_displayname(client.user_id)
+        current = getattr(response, "displayname", None)
+        if connection.display_name and current != connection.display_name:
+            await client.set_displayname(connection.display_name)
+        elif not connection.display_name and current:
+            connection.display_name = current

@@ -275,7 +275,7 @@ class MatrixPlatform:
                 await self.healing.log_in_on_a_new_device()
             client = connection.client
             connection.bot_id = client.user_id
-            await self._load_profile()
+            await self.login.load_profile()
             await self.rooms.load()
             self._pending.append(await self.sync.first(self._login_ms))
             await self.keys.ensure_identity()
@@ -283,16 +283,6 @@ class MatrixPlatform:
             logger.info(
                 "Matrix : connecté en tant que %s (appareil %s)", self.bot_id, client.device_id
             )
-
-    async def _load_profile(self) -> None:
-        connection = self.connection
-        client = connection.client
-        response = await client.get_displayname(client.user_id)
-        current = getattr(response, "displayname", None)
-        if connection.display_name and current != connection.display_name:
-            await client.set_displayname(connection.display_name)
-        elif not connection.display_name and current:
-            connection.display_name = current
 
     async def stop(self) -> None:
         """End ``run`` promptly (after the handler in progress, if any); close the session."""
