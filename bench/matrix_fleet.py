@@ -406,19 +406,15 @@ class Pixbot:
         self.requests = RequestLog()
         requests = self.requests
 
-        class CountingPlatform(MatrixPlatform):
-            def _make_client(self) -> Any:
-                client = super()._make_client()
-                requests.wrap(client)
-                return client
-
         platforms = [
-            CountingPlatform(
+            MatrixPlatform(
                 homeserver=server.base_url,
                 user_id=account.user_id,
                 password=account.password,
                 store_path=directory / f"bot-store-{index}",
                 rate_limit=rate_limit,
+                direct_only=index > 0,
+                on_new_client=requests.wrap,
             )
             for index, account in enumerate(self.accounts)
         ]

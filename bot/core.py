@@ -190,8 +190,13 @@ class Platform(Protocol):
     """
 
     name: str
-    bot_id: str
     capabilities: Capabilities
+
+    @property
+    def bot_id(self) -> str:
+        """The bot's own id on the platform (the core reads it; the adapter may learn it at
+        start)."""
+        ...
 
     async def start(self) -> None: ...
 

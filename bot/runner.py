@@ -128,6 +128,7 @@ def build_platform(settings: Settings) -> Platform:
                 allowed_servers=m.allowed_servers,
                 rate_limit=sender.rate_limit or m.rate_limit,
                 recovery_key=sender.recovery_key.get_secret_value(),
+                direct_only=True,
             )
             for sender in m.senders
         ]

@@ -11,10 +11,10 @@ from datetime import timedelta
 
 from bot.conversation import pick
 from bot.core import THUMBS_UP
-from bot.domain import Campaign, CampaignStatus, ParticipationStatus
+from bot.domain import Campaign, CampaignStatus
 from bot.parsing import ParseError, parse_code
 from bot.router import Context, HelpLine, Router
-from bot.services.declare import declare
+from bot.services.declare import campaigns_changed_by, declare
 
 router = Router()
 
@@ -56,7 +56,7 @@ def _target(ctx: Context, action: str, args: str) -> Campaign | None:
             for campaign in mine:
                 if campaign.id == delivery.campaign_id:
                     return campaign
-    candidates = _candidates(ctx, action, mine)
+    candidates = campaigns_changed_by(ctx.uow, ctx.person, action, mine)
     if len(candidates) == 1:
         return candidates[0]
     if not candidates:
@@ -69,20 +69,6 @@ def _target(ctx: Context, action: str, args: str) -> Campaign | None:
     ctx.ask("which_campaign", f"{action}|{codes}", ASK_WINDOW)
     ctx.say("participation_which", campaigns=candidates, action=action)
     return None
-
-
-def _candidates(ctx: Context, action: str, mine: list[Campaign]) -> list[Campaign]:
-    """Campaigns where the action would change something."""
-    result = []
-    for campaign in mine:
-        state = ctx.uow.participation.state(campaign.id, ctx.person.id)
-        status = state.status if state else ParticipationStatus.NOT_INVITED
-        if action == "resume":
-            if status == ParticipationStatus.OPTED_OUT:
-                result.append(campaign)
-        elif status not in (ParticipationStatus.COMPLETED, ParticipationStatus.OPTED_OUT):
-            result.append(campaign)
-    return result
 
 
 def record(ctx: Context, action: str, campaign: Campaign) -> None:

@@ -18,13 +18,13 @@ from bot.domain import (
     MessageRecord,
     NewDelivery,
 )
+from storage.errors import StorageError
 from storage.models import (
     CampaignRow,
     DeliveryRow,
     PersonRow,
 )
 from storage.repositories.base import _Repo, _split, chunks, pg_pairs, table_of
-from storage.repositories.errors import StorageError
 
 # Due rows read at least, per kind, to order them fairly across recipients. One sender's
 # backlog is bounded by the per-minute message limit, so it never fills this window alone.

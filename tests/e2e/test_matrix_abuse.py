@@ -56,7 +56,7 @@ async def bot_app(bot: BotAccount, tmp_path: Path, **limits: int) -> AsyncIterat
 
 def _started(platform: MatrixPlatform) -> Any:
     async def check() -> bool | None:
-        if platform._started:
+        if platform.connection.started:
             return True
         await asyncio.sleep(0.1)
         return None
@@ -201,11 +201,10 @@ def _platform(tmp_path: Path, **options: Any) -> MatrixPlatform:
         user_id=BOT,
         password="p",
         store_path=tmp_path,
+        display_name="pixbot",
         **options,
     )
-    platform._client = platform._make_client()
-    platform._client.user_id = BOT  # as after a login
-    platform.display_name = "pixbot"
+    platform.login.new_client().user_id = BOT  # as after a login
     return platform
 
 
@@ -255,7 +254,7 @@ def test_the_allow_list_applies_to_every_sender_and_replies_are_read_without_fal
             "$4",
         ),
     ]
-    incoming = platform._room_incoming(room, events, newly_joined=False)
+    incoming = platform.inbound.room_incoming(room, events, newly_joined=False)
     # The remote sender is not served; the reply is read without its quote.
     assert [(i.event_id, i.text, i.mentions_bot) for i in incoming] == [
         ("$2", "merci, bonne journée", False),

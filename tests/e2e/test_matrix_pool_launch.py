@@ -29,13 +29,12 @@ from collections.abc import Iterator, Sequence
 import pytest
 
 from bot.platforms.matrix.ring import HashRing
-from tests.e2e.test_matrix_e2e import (  # noqa: F401  (harness is a fixture)
+from tests.helpers.bot_process import (
     CODE,
     SERVICE,
     BotProcess,
     Harness,
     World,
-    harness,
     launch,
 )
 from tests.helpers.matrix_client import BotMessage, unique, until
@@ -159,7 +158,7 @@ def rooms_by_account(
 async def test_a_rate_limited_launch_survives_a_kill_and_each_agent_hears_from_one_account(
     k: int,
     limited: SynapseServer,
-    harness: Harness,  # noqa: F811
+    harness: Harness,
 ) -> None:
     agents = limited.register_many([unique(f"k{k}agent") for _ in range(LAUNCH_N)], AGENT_PASSWORD)
     world = await harness.world(limited, agents=0, rate_limit=RATE)
@@ -192,7 +191,7 @@ async def test_a_rate_limited_launch_survives_a_kill_and_each_agent_hears_from_o
 
 async def test_an_added_account_is_announced_once_by_the_account_the_agent_knows(
     limited: SynapseServer,
-    harness: Harness,  # noqa: F811
+    harness: Harness,
 ) -> None:
     world = await harness.world(limited, agents=6, rate_limit=RATE)
     bot = world.bot

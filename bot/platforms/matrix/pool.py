@@ -65,8 +65,8 @@ class MatrixPool:
         self.accounts: tuple[MatrixPlatform, ...] = tuple(accounts)
         self.main = self.accounts[0]
         self.bot_id = self.main.bot_id
-        for sender in self.accounts[1:]:
-            sender.direct_only = True
+        if self.main.direct_only or not all(sender.direct_only for sender in self.accounts[1:]):
+            raise ValueError("the main account joins group rooms; each sender is direct_only")
         self._by_id = {account.bot_id: account for account in self.accounts}
         if len(self._by_id) != len(self.accounts):
             raise ValueError("each account of the pool once")
