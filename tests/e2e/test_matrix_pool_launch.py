@@ -254,7 +254,7 @@ async def test_an_added_account_is_announced_once_by_the_account_the_agent_knows
 
 async def test_a_removed_account_s_people_are_told_by_their_new_account_first(
     limited: SynapseServer,
-    harness: Harness,  # noqa: F811
+    harness: Harness,
 ) -> None:
     """Three accounts, then the last one removed from ``[[matrix.senders]]``: the people it
     wrote to are pinned to one of the two left, which tells them in the same one line, once,

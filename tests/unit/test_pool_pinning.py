@@ -18,7 +18,7 @@ class Account:
     def __init__(self, bot_id: str, rooms: dict[str, str] | None = None) -> None:
         self.bot_id = bot_id
         self.capabilities = Capabilities(1.0)
-        self.direct_only = False
+        self.direct_only = bot_id != "@pixbot:x"  # the senders join direct rooms only
         self.rooms = dict(rooms or {})
 
     def direct_rooms(self) -> dict[str, str]:
