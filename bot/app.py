@@ -21,7 +21,6 @@ from bot.batches import BatchReporter
 from bot.config import Settings
 from bot.conversation import route
 from bot.core import (
-    AcceptsInvitations,
     Clock,
     ErasedPerson,
     HoldsIntake,
@@ -36,7 +35,6 @@ from bot.erasure import DatabaseScrub, ErasureCoordinator, ErasurePipeline
 from bot.fencing import SendFence
 from bot.handlers import build_router
 from bot.inbound import InboundPipeline
-from bot.invites import StoreInvitePolicy
 from bot.lease import Lease
 from bot.limits import SenderLimiter
 from bot.metrics import Metrics
@@ -185,10 +183,6 @@ class App:
             over_limit=self._over_limit,
             terminal=self._dispatch,
         )
-        if isinstance(platform, AcceptsInvitations):
-            platform.invite_policy = StoreInvitePolicy(
-                store, self.database, settings.bot.admins, settings.limits.max_room_members
-            )
 
     # -- inbound -----------------------------------------------------------------------------
 

@@ -228,13 +228,6 @@ class InvitePolicy(Protocol):
 
 
 @runtime_checkable
-class AcceptsInvitations(Protocol):
-    """A platform that asks the core before joining a room; the application sets the policy."""
-
-    invite_policy: InvitePolicy | None
-
-
-@runtime_checkable
 class SendsFromAccounts(Protocol):
     """A platform that sends from several accounts, each with its own rate limit (Matrix's
     sender pool). The outbox runs one lane per account: paced by that account's

@@ -22,6 +22,8 @@ from nio import (
 )
 
 from bot.app import App
+from bot.dbwork import DatabaseWorker
+from bot.invites import StoreInvitePolicy
 from bot.platforms.matrix import MatrixPlatform
 from storage.uow import Store
 from tests.helpers.bot import make_settings
@@ -42,8 +44,13 @@ async def bot_app(bot: BotAccount, tmp_path: Path, **limits: int) -> AsyncIterat
     settings = make_settings(url)
     for key, value in limits.items():
         setattr(settings.limits, key, value)
-    platform = bot.platform(tmp_path / "store")
-    app = App(settings, store, platform)
+    # As bot.runner does: the platform is built with the policy it asks before joining a room.
+    database = DatabaseWorker.for_dialect(store.database.dialect)
+    policy = StoreInvitePolicy(
+        store, database, settings.bot.admins, settings.limits.max_room_members
+    )
+    platform = bot.platform(tmp_path / "store", invite_policy=policy)
+    app = App(settings, store, platform, database=database)
     task = asyncio.create_task(app.run())
     try:
         await until(_started(platform), "the bot to start")

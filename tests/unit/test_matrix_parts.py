@@ -47,15 +47,15 @@ def test_no_part_reads_another_parts_private_state() -> None:
 def test_the_parts_share_one_connection_and_the_policy_reaches_the_invitations(
     tmp_path: Path,
 ) -> None:
-    made = platform(tmp_path)
+    policy = SimpleNamespace(max_room_members=50)
+    made = platform(tmp_path, invite_policy=policy)
     connection = made.connection
     parts = [made.login, made.keys, made.rooms, made.invitations, made.inbound, made.healing]
     parts += [made.gaps, made.sync, made.outbound]
     assert all(part.connection is connection for part in parts)
     assert made.inbound.rooms is made.rooms and made.invitations.rooms is made.rooms
-    policy = SimpleNamespace(max_room_members=50)
-    made.invite_policy = policy  # type: ignore[assignment]  (bot.core.AcceptsInvitations)
-    assert made.invitations.policy is policy
+    # The policy comes with construction (bot.runner builds it first), not set afterwards.
+    assert made.invitations.policy is policy and made.invite_policy is policy
 
 
 def test_a_pool_takes_its_sender_accounts_built_direct_only(tmp_path: Path) -> None:
@@ -66,3 +66,26 @@ def test_a_pool_takes_its_sender_accounts_built_direct_only(tmp_path: Path) -> N
     pool = MatrixPool([main, sender])
     assert not main.direct_only and sender.direct_only
     assert pool.sending_accounts() == (main, sender)
+
+
+def test_the_runner_builds_every_account_with_the_invite_policy(tmp_path: Path) -> None:
+    from bot.config import load_settings
+    from bot.runner import build_platform
+
+    settings = load_settings(
+        None,
+        bot={"platform": "matrix"},
+        matrix={
+            "homeserver": "http://127.0.0.1:9",
+            "user_id": "@bot:x",
+            "password": "secret",
+            "store_path": str(tmp_path / "main"),
+            "senders": [
+                {"user_id": "@bot-2:x", "password": "s", "store_path": str(tmp_path / "2")}
+            ],
+        },
+    )
+    policy = SimpleNamespace(max_room_members=50)
+    pool = build_platform(settings, policy)  # type: ignore[arg-type]
+    assert isinstance(pool, MatrixPool)
+    assert [account.invitations.policy for account in pool.accounts] == [policy, policy]

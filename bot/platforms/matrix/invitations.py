@@ -23,8 +23,9 @@ MAX_JOIN_WAIT = 120.0
 class Invitations:
     """Accepts or declines the invitations a sync brings; leaves rooms grown too big.
 
-    ``policy`` is the application's (:class:`bot.core.AcceptsInvitations`): who may bring the
-    bot into a room, and how big a room; None (no application) accepts any allowed server.
+    ``policy`` is the core's (:class:`bot.core.InvitePolicy`, built by ``bot.runner`` before
+    the platform): who may bring the bot into a room, and how big a room; None (no
+    application) accepts any allowed server.
     """
 
     def __init__(
@@ -34,13 +35,14 @@ class Invitations:
         *,
         allowed_servers: Sequence[str],
         direct_only: bool,
+        policy: InvitePolicy | None = None,
     ) -> None:
         self.connection = connection
         self.rooms = rooms
         self.allowed_servers = tuple(allowed_servers)
         # A sender account of a pool (bot.platforms.matrix.pool): joins direct rooms only.
         self.direct_only = direct_only
-        self.policy: InvitePolicy | None = None
+        self.policy = policy
 
     async def handle(self, room_id: str, invite_state: Sequence[Any]) -> None:
         connection = self.connection

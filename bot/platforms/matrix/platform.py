@@ -110,9 +110,12 @@ class MatrixPlatform:
         key_wait: float = KEY_WAIT,
         direct_only: bool = False,
         on_new_client: Callable[[AsyncClient], None] | None = None,
+        invite_policy: InvitePolicy | None = None,
     ) -> None:
         """``direct_only``: a sender account of a pool (:mod:`bot.platforms.matrix.pool`),
-        which joins direct rooms only. ``on_new_client`` is called with each nio client the
+        which joins direct rooms only. ``invite_policy``: the core's answer to "may the bot
+        join this room?" (``bot.runner`` builds it before the platform; None accepts any
+        allowed server). ``on_new_client`` is called with each nio client the
         platform makes (a benchmark counts their requests)."""
         # One message at a time, paced by ``rate_limit`` (Synapse's rc_message); the first
         # message to someone also opens a room (``opens_conversation``).
@@ -136,7 +139,11 @@ class MatrixPlatform:
         self.keys = DeviceKeys(self.connection, self.login, recovery_key=recovery_key)
         self.rooms = DirectRooms(self.connection)
         self.invitations = Invitations(
-            self.connection, self.rooms, allowed_servers=allowed_servers, direct_only=direct_only
+            self.connection,
+            self.rooms,
+            allowed_servers=allowed_servers,
+            direct_only=direct_only,
+            policy=invite_policy,
         )
         self.inbound = InboundTranslator(
             self.connection, self.rooms, allowed_servers=allowed_servers, key_wait=key_wait
@@ -195,8 +202,8 @@ class MatrixPlatform:
 
     @invite_policy.setter
     def invite_policy(self, policy: InvitePolicy | None) -> None:
-        # Set by the application (bot.core.AcceptsInvitations): who may bring the bot into a
-        # room, and how big a room.
+        # The policy comes with construction; only MatrixPool's forwarding setter still
+        # assigns it (nothing calls that one), and both can go together.
         self.invitations.policy = policy
 
     @property
