@@ -183,16 +183,14 @@ class OutboxRepo(_Repo):
                 "set_config('enable_bitmapscan', 'off', true)"
             )
         ).one()
-        try:
-            yield
-        finally:
-            self.session.execute(
-                text(
-                    "SELECT set_config('enable_sort', :sort, true), "
-                    "set_config('enable_bitmapscan', :bitmap, true)"
-                ),
-                {"sort": before[0], "bitmap": before[1]},
-            )
+        yield  # a failed read rolls the transaction back, and the settings with it
+        self.session.execute(
+            text(
+                "SELECT set_config('enable_sort', :sort, true), "
+                "set_config('enable_bitmapscan', :bitmap, true)"
+            ),
+            {"sort": before[0], "bitmap": before[1]},
+        )
 
     def claim(
         self, now: datetime, limit: int = 50, served: Mapping[str, int] | None = None
