@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -444,8 +445,11 @@ def encode_buttons(buttons: Sequence[Button]) -> str:
     return json.dumps([[button.label, button.reply] for button in buttons], ensure_ascii=False)
 
 
+@functools.lru_cache(maxsize=256)
 def decode_buttons(text: str | None) -> tuple[Button, ...]:
-    if not text or text == "[]":  # most rows: no JSON parse for them
+    """Buttons from their stored text; cached (immutable): the rows of a launch carry the same
+    few sets of buttons, and a claim read 500 of them at once."""
+    if not text or text == "[]":
         return ()
     if not text.startswith("["):
         # Rows written before 0.2 held "label<TAB>reply" lines.
