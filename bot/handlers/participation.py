@@ -6,6 +6,7 @@ one the agent replied to, else the only open one; with several, the bot asks whi
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -44,10 +45,8 @@ def _target(ctx: Context, action: str, args: str) -> Campaign | None:
     words = [word for word in args.split() if word.strip(".,;:!?…")]
     code = ""
     if words:
-        try:
+        with contextlib.suppress(ParseError):
             code = parse_code(words[0].strip(".,;:!?…")).code
-        except ParseError:
-            code = ""
     meant = campaign_meant(ctx.uow, ctx.person, action, code, ctx.incoming.relates_to)
     if meant.outcome == MeantOutcome.FOUND:
         return meant.campaign
