@@ -77,6 +77,7 @@ class Result:
     first: float
     last: float
     calls: int
+    cpu: float  # CPU seconds of this process (the sender; agents and Synapse are others)
 
     @property
     def rate(self) -> float:
@@ -179,8 +180,10 @@ async def main_async(args: argparse.Namespace) -> None:
         agents = fleet.ids
 
         # (a) the floor
+        cpu = time.process_time()
         log = await floor_loop(server, directory / "floor", agents)
         ok = await fleet.wait_all(FLOOR.user_id, args.within)
+        cpu = time.process_time() - cpu
         times = fleet.first_times(FLOOR.user_id)
         results.append(
             Result(
@@ -190,6 +193,7 @@ async def main_async(args: argparse.Namespace) -> None:
                 (times[0] - FLOOR.started) if times else 0.0,
                 (times[-1] - FLOOR.started) if times and ok else float("nan"),
                 sum(log.calls.values()),
+                cpu,
             )
         )
 
@@ -198,9 +202,10 @@ async def main_async(args: argparse.Namespace) -> None:
         stack.push_async_callback(pixbot.close)
         await pixbot.start()
         pixbot.requests.clear()
-        started = time.monotonic()
+        started, cpu = time.monotonic(), time.process_time()
         await pixbot.launch()
         ok = await fleet.wait_all(pixbot.user_id, args.within)
+        cpu = time.process_time() - cpu
         times = fleet.first_times(pixbot.user_id)
         calls = sum(pixbot.requests.calls.values())
         await fleet.settle(2.0)
@@ -213,6 +218,7 @@ async def main_async(args: argparse.Namespace) -> None:
                 (times[0] - started) if times else 0.0,
                 (times[-1] - started) if times and ok else float("nan"),
                 calls,
+                cpu,
             )
         )
         duplicates = sum(
@@ -228,13 +234,15 @@ async def main_async(args: argparse.Namespace) -> None:
         )
         print(
             f"{'case':<24} {'sent':>5} {'read':>5} {'first s':>8} {'last s':>8} "
-            f"{'invit./s':>9} {'requests':>9} {'req/invit.':>10}"
+            f"{'invit./s':>9} {'requests':>9} {'req/invit.':>10} {'CPU ms/invit.':>13}"
         )
         for r in results:
             print(
                 f"{r.label:<24} {r.sent:>5} {r.reached:>5} {r.first:>8.2f} {r.last:>8.2f} "
-                f"{r.rate:>9.2f} {r.calls:>9} {r.calls / max(1, r.sent):>10.1f}"
+                f"{r.rate:>9.2f} {r.calls:>9} {r.calls / max(1, r.sent):>10.1f} "
+                f"{1000 * r.cpu / max(1, r.reached):>13.1f}"
             )
+        print(ceiling_line([(r.label, r.cpu, r.reached) for r in results]))
         floor, ours = results
         ratio = ours.rate / floor.rate if floor.rate else 0.0
         print(f"pixbot agents without exactly one invitation: {duplicates}")
@@ -256,6 +264,7 @@ class PoolCase:
     times: list[float]
     complete: bool
     exactly_one: int
+    cpu: float  # CPU seconds of this process from the first request to the last read
 
     @property
     def request_rate(self) -> float:
@@ -307,10 +316,11 @@ async def pool_main_async(args: argparse.Namespace) -> None:
             for i in range(k)
         ]
         floor_ids = [client.user_id for client, _ in clients]
-        started = time.monotonic()
+        started, cpu = time.monotonic(), time.process_time()
         pairs = zip(clients, shares, strict=True)
         await asyncio.gather(*(floor_sends(client, share, log) for (client, log), share in pairs))
         complete = await fleet.wait_all(floor_ids, args.within)
+        cpu = time.process_time() - cpu
         await fleet.settle(2.0)
         cases.append(
             PoolCase(
@@ -322,15 +332,17 @@ async def pool_main_async(args: argparse.Namespace) -> None:
                 fleet.first_times(floor_ids),
                 complete,
                 exactly_one(fleet, floor_ids),
+                cpu,
             )
         )
 
         # (b) pixbot: one account, or a pool of K (bot/platforms/matrix/pool.py)
         await pixbot.start()
         pixbot.requests.clear()
-        started = time.monotonic()
+        started, cpu = time.monotonic(), time.process_time()
         await pixbot.launch()
         complete = await fleet.wait_all(pixbot.user_ids, args.within)
+        cpu = time.process_time() - cpu
         await fleet.settle(2.0)
         counts = pixbot.invitation_counts()
         cases.append(
@@ -343,6 +355,7 @@ async def pool_main_async(args: argparse.Namespace) -> None:
                 fleet.first_times(pixbot.user_ids),
                 complete,
                 exactly_one(fleet, pixbot.user_ids),
+                cpu,
             )
         )
     allowed = k * rate
@@ -378,6 +391,19 @@ async def pool_main_async(args: argparse.Namespace) -> None:
     print(f"speed-up against K × one account's allowed rate = {ours.request_rate / allowed:.2f}")
     ratio = ours.invitation_rate / floor.invitation_rate if floor.invitation_rate else 0.0
     print(f"ratio pixbot/nio with the same K = {ratio:.2f}")
+    print(ceiling_line([(case.label, case.cpu, len(case.times)) for case in cases]))
+
+
+def ceiling_line(cases: list[tuple[str, float, int]]) -> str:
+    """What one core could carry at the CPU each side spent per invitation read: where the
+    machine, not the homeserver, bounds a run (a loaded host, K × rate above it), this says
+    whether the sending process itself would keep up on a host of its own."""
+    parts = []
+    for label, cpu, reached in cases:
+        per = cpu / reached if reached else float("nan")
+        ceiling = 1 / per if per > 0 else float("inf")
+        parts.append(f"{label}: {1000 * per:.1f} ms, {ceiling:.0f} invitations/s per core")
+    return "sender CPU per invitation (this process) — " + "; ".join(parts)
 
 
 def main() -> None:

@@ -9,6 +9,9 @@ a campaign; then ``pixbot run`` as a subprocess with the input ``campagne lancer
 in, its output (every invitation, printed) written to a file. The floor is the same process
 with the input ``aide`` (start, one reply, stop): the launch costs the difference, divided by N.
 Each N is run ``--repeat`` times beside its floor (the machine is shared: take the best).
+Beside the wall time, the CPU time of the ``pixbot run`` process (user + system, from
+``getrusage``) the same way: less sensitive to a loaded machine than the wall time, it leaves
+out the database server's own work.
 Target (issue #29): ≤ 1 ms per invitation, flat from 4,000 to 20,000.
 """
 
@@ -17,6 +20,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -29,6 +33,14 @@ CODE = "BENCH2026"
 AMBASSADOR = "@amb:console"
 
 
+CPU: dict[str, float] = {"last": 0.0}  # CPU seconds of the last pixbot() call
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def pixbot(
     workdir: Path,
     *args: str,
@@ -37,12 +49,12 @@ def pixbot(
     code: str | None = None,
 ) -> float:
     """Run ``pixbot ARGS`` in ``workdir`` (from the source tree ``code`` when given); returns
-    its wall time."""
+    its wall time (its CPU time in ``CPU["last"]``)."""
     command = [sys.executable, "-c", "from bot.cli import main; main()", *args]
     env = dict(os.environ)
     if code:
         env["PYTHONPATH"] = code
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), _children_cpu()
     with open(out or os.devnull, "w") as handle:
         subprocess.run(
             command,
@@ -54,6 +66,7 @@ def pixbot(
             timeout=3600,
             env=env,
         )
+    CPU["last"] = _children_cpu() - cpu
     return time.perf_counter() - start
 
 
@@ -91,8 +104,9 @@ def reset_postgres(db_url: str) -> None:
     engine.dispose()
 
 
-def one(n: int, db: str, pg_url: str, code: str | None) -> tuple[float, float, int]:
-    """(launch wall s, floor wall s, invitations printed) for one fresh set-up."""
+def one(n: int, db: str, pg_url: str, code: str | None) -> tuple[float, float, int, float, float]:
+    """(launch wall s, floor wall s, invitations printed, launch CPU s, floor CPU s) for one
+    fresh set-up."""
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         if db == "postgresql":
@@ -102,15 +116,17 @@ def one(n: int, db: str, pg_url: str, code: str | None) -> tuple[float, float, i
             url = f"sqlite:///{workdir / 'pixbot.db'}"
         prepare(workdir, n, url, code)
         floor = pixbot(workdir, "run", stdin=f"/as {AMBASSADOR}\naide\n", code=code)
+        floor_cpu = CPU["last"]
         out = workdir / "out.txt"
         launch = f"/as {AMBASSADOR}\ncampagne lancer {CODE}\n"
         wall = pixbot(workdir, "run", stdin=launch, out=out, code=code)
+        cpu = CPU["last"]
         printed = out.read_text(encoding="utf-8").count("→ @agent")
         if printed != n:
             raise SystemExit(f"{printed} invitations printed, {n} expected")
         if db == "postgresql":
             reset_postgres(pg_url)
-        return wall, floor, printed
+        return wall, floor, printed, cpu, floor_cpu
 
 
 def main() -> None:
@@ -132,17 +148,27 @@ def main() -> None:
     if args.before:
         trees.insert(0, ("before", args.before))
     rows = []
+    load_before = os.getloadavg()
     for n in args.n:
         for _ in range(args.repeat):
             for label, code in trees:
-                wall, floor, printed = one(n, args.db, args.pg_url, code)
-                rows.append((label, n, wall, floor, printed))
-    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
-    print(f"bench/console_run.py — {args.db}, load average {load} on {os.cpu_count()} CPUs")
-    print(f"{'code':<7} {'N':>7} {'run s':>8} {'floor s':>8} {'printed':>8} {'ms/invitation':>14}")
-    for label, n, wall, floor, printed in rows:
+                rows.append((label, n, *one(n, args.db, args.pg_url, code)))
+    load = " ".join(f"{x:.1f}" for x in (*load_before, *os.getloadavg()))
+    print(
+        f"bench/console_run.py — {args.db}, load average {load} (1/5/15 min at the start, "
+        f"then at the end) on {os.cpu_count()} CPUs"
+    )
+    print(
+        f"{'code':<7} {'N':>7} {'run s':>8} {'floor s':>8} {'printed':>8} {'ms/invitation':>14}"
+        f" {'CPU ms/invitation':>18}"
+    )
+    for label, n, wall, floor, printed, cpu, floor_cpu in rows:
         per = (wall - floor) / n * 1000
-        print(f"{label:<7} {n:>7} {wall:>8.2f} {floor:>8.2f} {printed:>8} {per:>14.2f}")
+        cpu_per = (cpu - floor_cpu) / n * 1000
+        print(
+            f"{label:<7} {n:>7} {wall:>8.2f} {floor:>8.2f} {printed:>8} {per:>14.2f}"
+            f" {cpu_per:>18.2f}"
+        )
 
 
 if __name__ == "__main__":

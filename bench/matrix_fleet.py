@@ -393,6 +393,8 @@ class Pixbot:
         senders: int = 1,
     ) -> None:
         from bot.app import App
+        from bot.dbwork import DatabaseWorker
+        from bot.invites import StoreInvitePolicy
         from bot.platforms.matrix import MatrixPlatform
         from bot.platforms.matrix.pool import MatrixPool
         from storage.uow import Store
@@ -405,27 +407,29 @@ class Pixbot:
         self.account = self.accounts[0]
         self.requests = RequestLog()
         requests = self.requests
-
-        class CountingPlatform(MatrixPlatform):
-            def _make_client(self) -> Any:
-                client = super()._make_client()
-                requests.wrap(client)
-                return client
-
+        url = f"sqlite:///{directory / 'pixbot.db'}"
+        self.store = Store.from_url(url)
+        self.store.upgrade()
+        settings = settings_for(url)
+        # As bot.runner does: the accounts are built with the policy they ask before joining.
+        database = DatabaseWorker.for_dialect(self.store.database.dialect)
+        policy = StoreInvitePolicy(
+            self.store, database, settings.bot.admins, settings.limits.max_room_members
+        )
         platforms = [
-            CountingPlatform(
+            MatrixPlatform(
                 homeserver=server.base_url,
                 user_id=account.user_id,
                 password=account.password,
                 store_path=directory / f"bot-store-{index}",
                 rate_limit=rate_limit,
+                direct_only=index > 0,
+                on_new_client=requests.wrap,
+                invite_policy=policy,
             )
             for index, account in enumerate(self.accounts)
         ]
         self.platform: Any = platforms[0] if senders == 1 else MatrixPool(platforms)
-        url = f"sqlite:///{directory / 'pixbot.db'}"
-        self.store = Store.from_url(url)
-        self.store.upgrade()
         self.ambassador = MatrixUser(
             server,
             directory / "ambassador",
@@ -434,7 +438,7 @@ class Pixbot:
             request_timeout=120,
         )
         self._seed(agents)
-        self.app = App(settings_for(url), self.store, self.platform)
+        self.app = App(settings, self.store, self.platform, database=database)
         self.task: asyncio.Task[int] | None = None
 
     def _seed(self, agents: list[str]) -> None:

@@ -50,6 +50,7 @@ from storage.uow import Store  # noqa: E402
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 ROWS: list[tuple[str, float, float | None, float]] = []
+CPU: dict[str, float] = {}
 
 
 def peak_rss_mb() -> float:
@@ -116,10 +117,20 @@ def floor_insert(store: Store, rows: list[tuple[Any, ...]], columns: int) -> flo
     return elapsed
 
 
-def agents(n: int, services: int, audience: int) -> list[tuple[str, str, str, str]]:
+def agents(
+    n: int, services: int, audience: int, launches: list[int] | None = None
+) -> list[tuple[str, str, str, str]]:
+    """``audience`` agents in SG-CENTRAL, then a service LAUNCH-<size> per size of
+    ``launches``, the rest shared by the other services."""
+    blocks = [("SG-CENTRAL", audience)] + [(f"LAUNCH-{size}", size) for size in launches or []]
     rows = []
     for i in range(n):
-        service = "SG-CENTRAL" if i < audience else f"SERVICE-{i % (services - 1):02d}"
+        service, start = f"SERVICE-{i % (services - 1):02d}", 0
+        for name, size in blocks:
+            if start <= i < start + size:
+                service = name
+                break
+            start += size
         rows.append((f"@agent{i}:bench", f"Agent {i}", service, f"Agent.{i}@Bench.gouv.fr"))
     return rows
 
@@ -185,8 +196,9 @@ def launch(
     store: Store, service: CampaignService, campaign: Any, clock: FakeClock, workdir: Path
 ) -> tuple[int, float, float]:
     """Invite a campaign's audience and send everything on the console; returns
-    (invitations, enqueue seconds, dispatch seconds)."""
-    start = time.perf_counter()
+    (invitations, enqueue seconds, dispatch seconds); the process's CPU seconds for both in
+    ``CPU["launch"]`` (the database server's own work left out)."""
+    start, cpu = time.perf_counter(), time.process_time()
     with store.transaction() as uow:
         people = service.audience(uow, campaign, clock.now())
         result = service.invite(
@@ -219,6 +231,7 @@ def launch(
         dispatcher.after_send = lambda _delivery: bar.advance()
         sent = asyncio.run(fenced_drain())
     platform.output.close()
+    CPU["launch"] = time.process_time() - cpu
     return result.new, enqueued, sent
 
 
@@ -252,8 +265,20 @@ def main() -> None:
         "--pg-url", default="postgresql+psycopg://postgres@127.0.0.1:5432/pixbot_bench"
     )
     parser.add_argument("--skip-dispatch", action="store_true", help="time enqueue only")
+    parser.add_argument(
+        "--launches",
+        type=int,
+        nargs="*",
+        default=[],
+        metavar="SIZE",
+        help="first launch to services of these sizes (e.g. 4000 10000): the cost per "
+        "invitation at each size, in the same run as the main launch (flat in N?)",
+    )
     args = parser.parse_args()
     audience = min(args.audience, args.n)
+    if audience + sum(args.launches) > args.n:
+        parser.error("--n must hold the audience and every --launches service")
+    load_before = os.getloadavg()
     rng = random.Random(14)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
@@ -262,7 +287,7 @@ def main() -> None:
             _reset_postgres(db_url)
         store = Store.from_url(db_url)
         store.upgrade()
-        rows = agents(args.n, args.services, audience)
+        rows = agents(args.n, args.services, audience, args.launches)
 
         floor = floor_insert(store, rows, 4)
         with phase(f"agents import ({args.n})", floor):
@@ -279,6 +304,16 @@ def main() -> None:
                 setup_background(store, service, index, others, rng)
                 bar.advance()
 
+        flat: list[tuple[int, float, float]] = []
+        for size in args.launches:
+            campaign = create_campaign(store, f"LAUNCH{size}X", f"LAUNCH-{size}")
+            new, enqueued, sent = launch(store, service, campaign, clock, workdir)
+            per = (enqueued + sent) / max(1, new) * 1000
+            flat.append((new, per, CPU["launch"] / max(1, new) * 1000))
+            ROWS.append((f"launch to {new}: resolve + enqueue", enqueued, None, peak_rss_mb()))
+            ROWS.append((f"launch to {new}: dispatch to console", sent, None, peak_rss_mb()))
+            ROWS.append(("  per invitation, ms", per, None, peak_rss_mb()))
+
         big = create_campaign(store, "SCALE2026", "SG-CENTRAL")
 
         delivery_floor = floor_insert(
@@ -287,9 +322,9 @@ def main() -> None:
         new, enqueued, sent = launch(store, service, big, clock, workdir)
         ROWS.append((f"launch: resolve + enqueue ({new})", enqueued, delivery_floor, peak_rss_mb()))
         ROWS.append((f"launch: dispatch to console ({new})", sent, None, peak_rss_mb()))
-        ROWS.append(
-            ("  per invitation, ms", (enqueued + sent) / max(1, new) * 1000, None, peak_rss_mb())
-        )
+        per = (enqueued + sent) / max(1, new) * 1000
+        flat.append((new, per, CPU["launch"] / max(1, new) * 1000))
+        ROWS.append(("  per invitation, ms", per, None, peak_rss_mb()))
         with store.transaction() as uow:
             ids = [p.id for p in service.audience(uow, big, NOW)]
             participate(uow, big.id, ids, rng)
@@ -315,15 +350,22 @@ def main() -> None:
         if args.db == "postgresql":
             _reset_postgres(db_url)
 
+    load = " ".join(f"{x:.1f}" for x in (*load_before, *os.getloadavg()))
     print(
         f"bench/scale.py — {args.db}, {args.n} agents, {args.services} services, "
-        f"{args.campaigns} campaigns, audience {audience}"
+        f"{args.campaigns} campaigns, audience {audience}; load average {load} "
+        f"(1/5/15 min at the start, then at the end) on {os.cpu_count()} CPUs"
     )
     print(f"{'phase':<44} {'time s':>9} {'floor s':>9} {'ratio':>7} {'peak RSS MB':>12}")
     for name, seconds, floor_s, rss in ROWS:
         ratio = f"{seconds / floor_s:.1f}×" if floor_s else ""
         floor_text = f"{floor_s:.3f}" if floor_s else ""
         print(f"{name:<44} {seconds:>9.3f} {floor_text:>9} {ratio:>7} {rss:>12.0f}")
+    if len(flat) > 1:
+        sizes = " / ".join(f"{n}: {per:.2f}" for n, per, _ in flat)
+        print(f"launch, ms per invitation (target ≤ 1, flat): {sizes}")
+        sizes = " / ".join(f"{n}: {cpu:.2f}" for n, _, cpu in flat)
+        print(f"launch, CPU ms per invitation (this process): {sizes}")
     for name, plan in plans:
         print(f"\nEXPLAIN {name}:\n{plan}")
 

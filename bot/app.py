@@ -21,7 +21,6 @@ from bot.batches import BatchReporter
 from bot.config import Settings
 from bot.conversation import route
 from bot.core import (
-    AcceptsInvitations,
     Clock,
     ErasedPerson,
     HoldsIntake,
@@ -36,7 +35,6 @@ from bot.erasure import DatabaseScrub, ErasureCoordinator, ErasurePipeline
 from bot.fencing import SendFence
 from bot.handlers import build_router
 from bot.inbound import InboundPipeline
-from bot.invites import StoreInvitePolicy
 from bot.lease import Lease
 from bot.limits import SenderLimiter
 from bot.metrics import Metrics
@@ -185,10 +183,6 @@ class App:
             over_limit=self._over_limit,
             terminal=self._dispatch,
         )
-        if isinstance(platform, AcceptsInvitations):
-            platform.invite_policy = StoreInvitePolicy(
-                store, self.database, settings.bot.admins, settings.limits.max_room_members
-            )
 
     # -- inbound -----------------------------------------------------------------------------
 
@@ -397,9 +391,22 @@ class App:
             self.platform_state = "stopped"
 
     async def _announce_moves(self) -> None:
-        """Tell, once, whoever another sender account writes to from now on (bot/services)."""
-        assert isinstance(self.platform, MovesPeople)
-        moves = self.platform.moved_people()
+        """Keep the people who command the bot on the main account; tell, once, whoever another
+        sender account writes to from now on (an account added or removed: bot/services)."""
+        platform = self.platform
+        assert isinstance(platform, MovesPeople)
+
+        def read() -> tuple[set[str], dict[str, str]]:
+            with self.store.transaction() as uow:
+                return uow.roles.commanders(), uow.people.last_direct_conversations()
+
+        commanders, conversations = await self.database.run(read)
+        platform.keep_on_main(commanders | set(self.settings.bot.admins))
+        moves = platform.moved_people()
+        told_in_old_room = {move.person_id for move in moves}
+        moves += [
+            m for m in platform.orphaned(conversations) if m.person_id not in told_in_old_room
+        ]
         if not moves:
             return
         now = self.clock.now()

@@ -4,9 +4,17 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 from bot.translation import gettext as _
 
@@ -52,11 +60,17 @@ def _recovery(value: SecretStr) -> SecretStr:
     return value
 
 
+# The checks the main account ([matrix]) and each sender account ([[matrix.senders]]) share.
+MatrixId = Annotated[str, AfterValidator(_matrix_id)]
+NoSpace = Annotated[str, AfterValidator(_no_space)]
+RecoveryKey = Annotated[SecretStr, AfterValidator(_recovery)]
+
+
 class MatrixSender(_Section):
     """One extra sender account (``[[matrix.senders]]``): its own credentials, device, store
     and cross-signing identity, on the main account's homeserver (docs/scaling.md)."""
 
-    user_id: str = Field(
+    user_id: MatrixId = Field(
         description="The sender account.", examples=["@pixbot-2:agent.dinum.tchap.gouv.fr"]
     )
     password: SecretStr = Field(
@@ -65,12 +79,12 @@ class MatrixSender(_Section):
     access_token: SecretStr = Field(
         default=SecretStr(""), description="Instead of the password; secret."
     )
-    recovery_key: SecretStr = Field(
+    recovery_key: RecoveryKey = Field(
         default=SecretStr(""),
         description="Opens its cross-signing identity's secret storage; secret.",
     )
-    device_id: str = Field(default="PIXBOT", description="Its stable device id.")
-    store_path: str = Field(
+    device_id: NoSpace = Field(default="PIXBOT", description="Its stable device id.")
+    store_path: NoSpace = Field(
         description="Its own E2EE store (never another account's).",
         examples=["/var/lib/pixbot/matrix-store-2"],
     )
@@ -82,21 +96,6 @@ class MatrixSender(_Section):
         examples=[1.0],
     )
 
-    @field_validator("user_id")
-    @classmethod
-    def _user_id(cls, value: str) -> str:
-        return _matrix_id(value)
-
-    @field_validator("device_id", "store_path")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        return _no_space(value)
-
-    @field_validator("recovery_key")
-    @classmethod
-    def _recovery_key(cls, value: SecretStr) -> SecretStr:
-        return _recovery(value)
-
 
 class MatrixSection(_Section):
     homeserver: str = Field(
@@ -104,7 +103,7 @@ class MatrixSection(_Section):
         description="The homeserver's client API, with its scheme.",
         examples=["https://matrix.agent.dinum.tchap.gouv.fr"],
     )
-    user_id: str = Field(
+    user_id: MatrixId = Field(
         default="@pixbot:example.gouv.fr",
         description="The bot's Matrix account.",
         examples=["@pixbot-ministere:agent.dinum.tchap.gouv.fr"],
@@ -117,13 +116,13 @@ class MatrixSection(_Section):
     access_token: SecretStr = Field(
         default=SecretStr(""), description="Instead of the password; secret."
     )
-    recovery_key: SecretStr = Field(
+    recovery_key: RecoveryKey = Field(
         default=SecretStr(""),
         description="Opens the secret storage of the bot's cross-signing identity "
         "(docs/tchap.md); from recovery-key.txt; spaces optional; secret.",
     )
-    device_id: str = Field(default="PIXBOT", description="Stable device id of the bot.")
-    store_path: str = Field(
+    device_id: NoSpace = Field(default="PIXBOT", description="Stable device id of the bot.")
+    store_path: NoSpace = Field(
         default="matrix-store",
         description="E2EE keys and sync token; keep it on a persistent volume.",
         examples=["/var/lib/pixbot/matrix-store"],
@@ -159,16 +158,6 @@ class MatrixSection(_Section):
             raise ValueError(_("adresse du serveur attendue, avec https:// devant"))
         return value
 
-    @field_validator("user_id")
-    @classmethod
-    def _user_id(cls, value: str) -> str:
-        return _matrix_id(value)
-
-    @field_validator("device_id", "store_path")
-    @classmethod
-    def _not_blank(cls, value: str) -> str:
-        return _no_space(value)
-
     @field_validator("allowed_servers")
     @classmethod
     def _servers(cls, value: list[str]) -> list[str]:
@@ -178,11 +167,6 @@ class MatrixSection(_Section):
                     _("nom de serveur attendu (sans https://), pas {value}", value=repr(item))
                 )
         return [item.strip().lower() for item in value]
-
-    @field_validator("recovery_key")
-    @classmethod
-    def _recovery_key(cls, value: SecretStr) -> SecretStr:
-        return _recovery(value)
 
     @field_validator("senders")
     @classmethod

@@ -6,7 +6,7 @@ Platforms (``bot/platforms/``) translate their SDK events into :class:`Incoming`
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol, runtime_checkable
@@ -190,8 +190,13 @@ class Platform(Protocol):
     """
 
     name: str
-    bot_id: str
     capabilities: Capabilities
+
+    @property
+    def bot_id(self) -> str:
+        """The bot's own id on the platform (the core reads it; the adapter may learn it at
+        start)."""
+        ...
 
     async def start(self) -> None: ...
 
@@ -223,13 +228,6 @@ class InvitePolicy(Protocol):
 
 
 @runtime_checkable
-class AcceptsInvitations(Protocol):
-    """A platform that asks the core before joining a room; the application sets the policy."""
-
-    invite_policy: InvitePolicy | None
-
-
-@runtime_checkable
 class SendsFromAccounts(Protocol):
     """A platform that sends from several accounts, each with its own rate limit (Matrix's
     sender pool). The outbox runs one lane per account: paced by that account's
@@ -243,8 +241,9 @@ class SendsFromAccounts(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Moved:
-    """Someone another account writes to from now on (an account was added to the pool):
-    ``conversation`` is the room the old account wrote to them in."""
+    """Someone another account writes to from now on: ``conversation`` is the room the old
+    account wrote to them in (an account added to the pool), or empty when the old account
+    is gone (removed from the pool: the new account says it, as its first message)."""
 
     person_id: str
     conversation: str
@@ -254,10 +253,18 @@ class Moved:
 
 @runtime_checkable
 class MovesPeople(Protocol):
-    """A platform whose accounts' share of people can change (an account added): it lists who
-    is now written to by another account, for the core to tell them in one line."""
+    """A platform whose accounts' share of people can change (an account added or removed):
+    it lists who is now written to by another account, for the core to tell them in one line.
+    The people who command the bot (:meth:`keep_on_main`) stay on the account they talk to."""
+
+    def keep_on_main(self, people: Iterable[str]) -> None: ...
 
     def moved_people(self) -> list[Moved]: ...
+
+    def orphaned(self, conversations: Mapping[str, str]) -> list[Moved]:
+        """Of ``conversations`` (person → their last direct conversation), the people whose
+        conversation no account of the platform holds any more."""
+        ...
 
 
 @runtime_checkable

@@ -3,9 +3,11 @@
 The lock is looked at in memory before every send (the watchdog, :mod:`bot.lease`, keeps that
 current). The database is asked — is the epoch still ours, which rows are still pending — in
 one round trip for the next rows of a lane, and that answer holds for :data:`CHECK_FOR`
-seconds. At one message per second every send still has its own check; a fast platform (the
-console) no longer waits for one round trip to the database per message, which was most of a
-launch's time there (issue #29). A row cancelled before its check is never sent; one cancelled
+seconds; the outbox's own read of the rows (a claim: the epoch checked, then the pending rows
+read, in one transaction) is that answer too (:meth:`SendFence.read_at`). At one message per
+second every send still has its own check; a fast platform (the console) no longer waits for
+one round trip to the database per message, which was most of a launch's time there (issue
+#29). A row cancelled before its check is never sent; one cancelled
 less than :data:`CHECK_FOR` seconds after it may still go, as one cancelled while its send
 waited for the rate limiter always could.
 
@@ -72,6 +74,14 @@ class SendFence:
             self._checked.update(dict.fromkeys(pending, now))
         lease.check()
         return self._checked.pop(delivery.id, None) is not None
+
+    def read_at(self, delivery_ids: Sequence[int], when: float) -> None:
+        """The rows a fenced read found pending (:meth:`check_in`, then ``status = pending`` in
+        the same transaction) at ``when`` (``time.monotonic()`` taken before that read): the
+        same answer as :meth:`sendable`'s round trip, so the first sends after a claim need
+        none of their own."""
+        if self.lease is not None:
+            self._checked.update(dict.fromkeys(delivery_ids, when))
 
     def forget(self) -> None:
         """Drop the answers (rows read again later are checked again)."""

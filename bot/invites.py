@@ -1,5 +1,6 @@
 """Who may bring the bot into a room: what a platform asks before joining one it is invited
-to (platforms know no storage: they call this port, :class:`bot.core.AcceptsInvitations`)."""
+to (platforms know no storage: they call this port, :class:`bot.core.InvitePolicy`, which
+``bot.runner`` builds before the platform and hands to its constructor)."""
 
 from __future__ import annotations
 

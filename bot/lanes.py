@@ -100,31 +100,44 @@ class AccountLanes:
         return min(ends) if ends else None
 
 
+def party(row: Delivery) -> str:
+    """Whose turn a row is: the person it concerns (their direct messages, and a line to them
+    in another room, such as "another account writes to you now"), else its conversation.
+    A party's rows leave in order and through one lane at a time."""
+    return f"person:{row.person_id}" if row.person_id is not None else row.recipient
+
+
 def pick(
     rows: Iterable[Delivery],
     lane_of: Callable[[Delivery], str],
     cost_of: Callable[[Delivery, str], int],
     quotas: Mapping[str, float],
+    held: Mapping[str, str] | None = None,
 ) -> list[Delivery]:
     """The rows of one round, in the order given (the outbox's fair order): each lane (a key of
     ``quotas``; a lane left out is paused) up to its quota of requests (at least one row). A
-    recipient whose row is left out has its later rows left out too (order within a
-    conversation)."""
+    party (:func:`party`) whose row is left out has its later rows left out too (order within
+    a conversation), and so has a party whose earlier rows another lane holds (``held``: party
+    → lane, rows queued or in flight; or taken earlier in this round): a moved person's first
+    message from their new account waits for the line from the old one."""
     used: dict[str, float] = dict.fromkeys(quotas, 0.0)
+    lanes_of = dict(held or {})
     blocked: set[str] = set()
     taken: list[Delivery] = []
     for row in rows:
-        if row.recipient in blocked:
+        key = party(row)
+        if key in blocked:
             continue
         lane = lane_of(row)
-        if lane not in used:
-            blocked.add(row.recipient)
+        if lane not in used or lanes_of.get(key, lane) != lane:
+            blocked.add(key)
             continue
         cost = cost_of(row, lane)
         if used[lane] > 0 and used[lane] + cost > quotas[lane]:
-            blocked.add(row.recipient)
+            blocked.add(key)
             continue
         used[lane] += cost
+        lanes_of[key] = lane
         taken.append(row)
     return taken
 
@@ -177,7 +190,7 @@ class LaneRun:
         self.limit = limit
         self.most = most
         self.queues: dict[str, deque[Delivery]] = {name: deque() for name in lanes.lanes}
-        self.in_flight: set[int] = set()
+        self.in_flight: dict[int, tuple[Delivery, str]] = {}  # row id → (row, its lane)
         self.handled = 0
         self._reading = asyncio.Lock()
 
@@ -186,6 +199,12 @@ class LaneRun:
             *(self._lane(lane, now) for lane in self.lanes.lanes.values()),
             return_exceptions=True,
         )
+        # A lane that stopped before another's read filled its queue: those rows go back.
+        left = [row for queue in self.queues.values() for row in queue]
+        for queue in self.queues.values():
+            queue.clear()
+        if left:
+            await self.host.unclaim_rows(left)
         for result in results:
             if isinstance(result, BaseException):
                 raise result
@@ -200,12 +219,12 @@ class LaneRun:
                 if not queue and not await self._refill(lane, now()):
                     break  # nothing due for this account (a later drain looks again)
                 row = queue.popleft()
-                self.in_flight.add(row.id)
+                self.in_flight[row.id] = (row, lane.name)
                 self.handled += 1
                 try:
                     await self.host.deliver_row(row, [row, *queue], lane)
                 finally:
-                    self.in_flight.discard(row.id)
+                    self.in_flight.pop(row.id, None)
         finally:
             left = list(queue)
             queue.clear()
@@ -214,7 +233,14 @@ class LaneRun:
 
     def _held(self) -> set[int]:
         held = {row.id for queue in self.queues.values() for row in queue}
-        return held | self.in_flight | self.host.unmarked_ids()
+        return held | set(self.in_flight) | self.host.unmarked_ids()
+
+    def _parties(self) -> dict[str, str]:
+        """Party → the lane holding its rows (queued or in flight)."""
+        found = {party(row): lane for row, lane in self.in_flight.values()}
+        for name, queue in self.queues.items():
+            found.update((party(row), name) for row in queue)
+        return found
 
     def _room(self, now: datetime) -> dict[str, float]:
         """Requests each lane's queue can take (lanes paused or full left out)."""
@@ -244,7 +270,7 @@ class LaneRun:
                     names[row.id] = self.lanes.lane_of(row).name
                 return names[row.id]
 
-            taken = pick(rows, lane_name, self.lanes.cost, room)
+            taken = pick(rows, lane_name, self.lanes.cost, room, self._parties())
             if taken:
                 await self.host.stamp_rows(taken)
             for row in taken:

@@ -16,7 +16,9 @@ when new messages are enqueued (:meth:`Dispatcher.poke`), so a reply to one pers
 behind another person's backlog; the turns go on from one round to the next (``Turns``).
 The parts it is composed of: the :class:`~bot.sender.Sender` (pacing, numbered parts), the
 pure retry decision (:mod:`bot.retry`), the :class:`~bot.fencing.SendFence` (only the lock's
-holder sends) and the batch reporter it is given (``on_batch_progress``, bot/batches.py).
+holder sends), the lanes of a pool of accounts (:mod:`bot.lanes`) and the
+:class:`~bot.marks.MarkBook` (sends written down in batches; the batch reporter it is given,
+``on_batch_progress``, bot/batches.py).
 Database work runs in the application's database worker (off the event loop).
 """
 
@@ -35,7 +37,7 @@ from bot.dbwork import DatabaseWorker, InlineDatabase
 from bot.domain import Delivery
 from bot.fencing import SendFence
 from bot.lanes import AccountLanes, Lane, LaneRun, outgoing
-from bot.marks import DispatchStats, Marks
+from bot.marks import BatchHook, DispatchStats, MarkBook, Marks
 from bot.pacing import RateLimiter, Turns
 from bot.retry import MAX_OUTAGE_PAUSE, decide
 from bot.sender import LIMITERS_KEPT, Sender
@@ -45,14 +47,8 @@ from storage.uow import Store, UnitOfWork
 
 log = logging.getLogger(__name__)
 
-BatchHook = Callable[[str], Awaitable[None]]
-# Sent rows are marked together: at most this many, or this many seconds, after their send.
-MARK_EVERY = 100
-MARK_INTERVAL = 1.0
 # As many rows as the outbox reads to order them fairly (FAIR_WINDOW): none read for nothing.
 MAX_CLAIM = 500
-# Seconds between two progress reports of the batches being sent (and at the end of a drain).
-REPORT_EVERY = 1.0
 # Renders the picture an outbox row names (None: it cannot be shown, the row is dropped).
 PictureHook = Callable[[Delivery], Awaitable[Image | None]]
 
@@ -91,17 +87,12 @@ class Dispatcher:
         # A platform sending from several accounts: one lane each (bot/lanes.py).
         self.lanes = AccountLanes.of(platform, conversation_rate)
         self.concurrency = max(1, concurrency)
-        self._marks = Marks()
-        self._flushing: set[int] = set()  # sent rows whose marks are being written
+        self._marks = MarkBook(self._write_marks, on_batch_progress)
         self._tried: set[int] = set()
-        # Batches with sends not reported yet (on_batch_progress), and the last report.
-        self._unreported: dict[str, None] = {}
-        self._reported_at = 0.0
         # One drain at a time: the run loop and a caller (the console drains after each
         # message) would otherwise read and send the same rows side by side.
         self._draining = asyncio.Lock()
         self._turns = Turns(LIMITERS_KEPT)  # whom the last sends went to
-        self.on_batch_progress = on_batch_progress
         self.pictures = pictures
         self.stats = DispatchStats()
         # Shared with the handlers: a SQLite writer must never wait on a transaction that the
@@ -161,9 +152,13 @@ class Dispatcher:
             return work(uow)
 
     def _claim(self, now: datetime, size: int, served: dict[str, int]) -> list[Delivery]:
+        read_at = time.monotonic()
         with self.store.transaction() as uow:
             self.fencing.check_in(uow)
-            return uow.outbox.claim(now, limit=size, served=served)
+            claimed = uow.outbox.claim(now, limit=size, served=served)
+        # Checked and found pending by this read: the first sends need no check of their own.
+        self.fencing.read_at([row.id for row in claimed], read_at)
+        return claimed
 
     async def drain(self, limit: int | None = None) -> int:
         """Send everything due now; return how many rows were handled.
@@ -227,10 +222,11 @@ class Dispatcher:
     # -- what a LaneRun asks of the outbox (bot/lanes.py) ----------------------------------------
 
     async def read_rows(self, limit: int, exclude: set[int]) -> list[Delivery]:
-        now, served = self.clock.now(), self._turns.snapshot()
+        now, served, read_at = self.clock.now(), self._turns.snapshot(), time.monotonic()
         rows = await self._transaction(
             lambda uow: uow.outbox.due(now, limit, served, exclude=exclude)
         )
+        self.fencing.read_at([row.id for row in rows], read_at)  # as in _claim
         return list(rows)
 
     async def stamp_rows(self, rows: Sequence[Delivery]) -> None:
@@ -245,11 +241,11 @@ class Dispatcher:
 
     async def deliver_row(self, row: Delivery, ahead: Sequence[Delivery], lane: Lane) -> None:
         await self._deliver(row, ahead, lane)
-        await self._maybe_flush()
+        await self._marks.maybe_flush()
         await asyncio.sleep(0)
 
     def unmarked_ids(self) -> set[int]:
-        return {delivery_id for delivery_id, _ in self._marks.sent} | self._flushing
+        return self._marks.unmarked_ids()
 
     def lane_may_send(self, lane: Lane) -> bool:
         return not (self._stopping or self._paused(lane) or self._fresh.is_set())
@@ -292,7 +288,7 @@ class Dispatcher:
             handled += 1
             if not sent and self.concurrency > 1:
                 break
-            await self._maybe_flush()
+            await self._marks.maybe_flush()
             # Let the loop breathe between two sends: a platform whose send never suspends
             # (the console) must not starve signals, /healthz or the scheduler.
             await asyncio.sleep(0)
@@ -388,55 +384,31 @@ class Dispatcher:
             self.stats.sent += 1
             self._outcome(delivery.kind, "sent")
             return True
-        marks = self._marks
-        marks.sent.append((delivery.id, result.remote_id))
+        self._marks.sent(delivery.id, result.remote_id, delivery.batch)
         if (
             delivery.person_id is not None
+            and not delivery.to_conversation
             and result.conversation_id
             and result.conversation_id != delivery.conversation
         ):
-            marks.conversations[delivery.person_id] = result.conversation_id
-        if delivery.batch:
-            marks.batches[delivery.batch] = None
+            self._marks.direct_conversation(delivery.person_id, result.conversation_id)
         self.stats.sent += 1
         self._outcome(delivery.kind, "sent")
         return True
 
-    async def _maybe_flush(self) -> None:
-        marks = self._marks
-        if len(marks.sent) >= MARK_EVERY or time.monotonic() - marks.since >= MARK_INTERVAL:
-            await self._flush_marks()
-
     async def _flush_marks(self, *, final: bool = False) -> bool:
-        """Record the accepted sends in one transaction, then report batch progress: at most
-        every :data:`REPORT_EVERY` seconds, and when a drain ends (a report counts the whole
-        batch: after every flush, a 20,000-row launch cost a quadratic number of rows read).
-        Returns whether any batch was reported (a report may have enqueued a message)."""
-        marks, self._marks = self._marks, Marks()
-        if marks.sent or marks.conversations:
-            now = self.clock.now()
+        return await self._marks.flush(final=final)
 
-            def mark(uow: UnitOfWork) -> None:
-                uow.outbox.mark_sent_many(marks.sent, now)
-                uow.people.set_direct_conversations(marks.conversations)
+    async def _write_marks(self, marks: Marks) -> None:
+        """The accepted sends (and the people's new direct rooms) in one transaction."""
+        now = self.clock.now()
 
-            # Until written, a lane reading again must not take these rows for due ones.
-            flushing = {delivery_id for delivery_id, _ in marks.sent}
-            self._flushing |= flushing
-            try:
-                async with self.lock:
-                    await self._transaction(mark)
-            finally:
-                self._flushing -= flushing
-        self._unreported.update(marks.batches)
-        due = final or time.monotonic() - self._reported_at >= REPORT_EVERY
-        if self.on_batch_progress is not None and self._unreported and due:
-            batches, self._unreported = self._unreported, {}
-            self._reported_at = time.monotonic()
-            for batch in batches:
-                await self.on_batch_progress(batch)
-            return True
-        return False
+        def mark(uow: UnitOfWork) -> None:
+            uow.outbox.mark_sent_many(marks.sent, now)
+            uow.people.set_direct_conversations(marks.conversations)
+
+        async with self.lock:
+            await self._transaction(mark)
 
     def _outcome(self, kind: str, outcome: str) -> None:
         if self.on_outcome is not None:
@@ -474,8 +446,7 @@ class Dispatcher:
             self.stats.failed += 1
             self._outcome(delivery.kind, "failed")
             log.warning("envoi %s définitivement en échec : %s", delivery.key, error)
-            if delivery.batch:
-                self._marks.batches[delivery.batch] = None
+            self._marks.failed(delivery.batch)
             if delivery.kind == ERASURE and self.on_erasure_delivered is not None:
                 await self.on_erasure_delivered(delivery.recipient)
         else:

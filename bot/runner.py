@@ -12,9 +12,10 @@ from sqlalchemy.engine import make_url
 from bot import logs
 from bot.app import App
 from bot.config import Settings
-from bot.core import Clock, Platform, PlatformAuthError, PlatformNeedsOperator
+from bot.core import Clock, InvitePolicy, Platform, PlatformAuthError, PlatformNeedsOperator
 from bot.dbwork import DatabaseWorker
 from bot.exitcodes import BAD_SETTINGS, LOGIN_REFUSED, NEEDS_OPERATOR
+from bot.invites import StoreInvitePolicy
 from bot.logs import tell_operator
 from storage.health import DatabaseHealth, is_transient
 from storage.uow import Store
@@ -90,7 +91,9 @@ def _stop_soon(app: App) -> None:
 _STOPPING: set[asyncio.Future[None]] = set()
 
 
-def build_platform(settings: Settings) -> Platform:
+def build_platform(settings: Settings, invite_policy: InvitePolicy | None = None) -> Platform:
+    """The configured platform; ``invite_policy`` (who may bring the bot into a room) goes to
+    the platforms that are invited into rooms (Matrix: every account of a pool)."""
     choice = settings.bot.platform
     if choice == "console":
         from bot.platforms.console import ConsolePlatform
@@ -111,6 +114,7 @@ def build_platform(settings: Settings) -> Platform:
             allowed_servers=m.allowed_servers,
             rate_limit=m.rate_limit,
             recovery_key=m.recovery_key.get_secret_value(),
+            invite_policy=invite_policy,
         )
         if not m.senders:
             return main
@@ -128,6 +132,8 @@ def build_platform(settings: Settings) -> Platform:
                 allowed_servers=m.allowed_servers,
                 rate_limit=sender.rate_limit or m.rate_limit,
                 recovery_key=sender.recovery_key.get_secret_value(),
+                direct_only=True,
+                invite_policy=invite_policy,
             )
             for sender in m.senders
         ]
@@ -164,7 +170,12 @@ async def run_bot(
             "la base, et une sauvegarde de la base seule permet de les ré-identifier "
             "(docs/privacy.md)"
         )
-    platform = platform or build_platform(settings)
+    # The platform is built with the policy it asks before joining a room (whose reads go
+    # through the same database worker as the application's).
+    platform = platform or build_platform(
+        settings,
+        StoreInvitePolicy(store, database, settings.bot.admins, settings.limits.max_room_members),
+    )
     app = App(
         settings,
         store,

@@ -160,7 +160,10 @@ class StepRunner:
             self._launch(uow, step, campaign, now, members)
         elif step.kind in (StepKind.REMINDER, "snooze"):
             reminded = remind(uow, campaign, now, SCHEDULER, campaigns=self.campaigns, step=step)
-            if reminded.not_running and step.kind == StepKind.REMINDER:
+            # A "plus tard" step is one person's: when it sends them nothing (they finished or
+            # stopped since, or the campaign stopped running) it did not happen.
+            personal_and_empty = step.kind == "snooze" and reminded.count == 0
+            if personal_and_empty or (reminded.not_running and step.kind == StepKind.REMINDER):
                 uow.steps.set_status(step.id, "cancelled", now, expect="done")
         elif step.kind == StepKind.CLOSE:
             thank = self.settings.schedule.thank_completers

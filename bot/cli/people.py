@@ -24,6 +24,7 @@ from bot.cli.progress import progress
 from bot.core import ErasedPerson
 from bot.privacy import clean_display_name
 from bot.render import Renderer
+from bot.services.personal_data import erase
 from bot.text import clean_line
 from bot.translation import gettext as _
 from bot.translation import language
@@ -260,8 +261,7 @@ def forget(
     with store.transaction() as uow:
         person = uow.people.by_platform_id(pid)
         if person is not None:
-            alias = uow.privacy.erase(person, now())
-            uow.audit.add("cli", "forget", now(), detail=alias)
+            erase(uow, person, now(), by="cli")
             erased = ErasedPerson(pid, now(), person.display_name, person.email)
     if erased is None:
         raise fail(_("Personne inconnue : {id}", id=pid))

@@ -13,6 +13,7 @@ from typing import NamedTuple
 from bot.domain import Campaign, CampaignStatus
 from bot.parsing import Audience, ParseError, parse_code, split_code_arg
 from bot.router import Context
+from bot.services.access import ServiceOutcome, campaign_named, service_for_new
 
 OPEN = (CampaignStatus.DRAFT, CampaignStatus.SCHEDULED, CampaignStatus.RUNNING)
 
@@ -29,32 +30,18 @@ def today(ctx: Context) -> datetime:
     return ctx.now.astimezone(ctx.deps.renderer.timezone)
 
 
-def allowed_services(ctx: Context) -> list[str] | None:
-    """Services the sender may act on (None: all, for admins)."""
-    return None if ctx.roles.is_admin else sorted(ctx.roles.services)
-
-
 def service_for(ctx: Context, audience: Audience | None) -> str | None:
     """The service a new campaign belongs to: the one its audience names, else the sender's
     only one (or their own); None once the sender was told why not."""
-    scope = allowed_services(ctx)
-    if audience is not None and audience.kind == "service":
-        service = ctx.uow.services.canonical(audience.value)
-        if service is None or (scope is not None and service not in scope):
-            # The same answer for "unknown" and "not yours": no probing other services.
-            ctx.say("error_service_unknown", service=audience.value)
-            return None
-    elif scope is not None and len(scope) == 1:
-        service = scope[0]
-    elif ctx.person.service and (scope is None or ctx.person.service in scope):
-        service = ctx.person.service
-    else:
-        ctx.say("error_service_ambiguous", services=scope or ctx.uow.services.all())
-        return None
-    if scope is not None and service not in scope:
-        ctx.say("error_service_forbidden", service=service)
-        return None
-    return service
+    named = audience.value if audience is not None and audience.kind == "service" else None
+    choice = service_for_new(ctx.uow, ctx.roles, ctx.person, named)
+    if choice.outcome == ServiceOutcome.UNKNOWN:
+        ctx.say("error_service_unknown", service=named)
+    elif choice.outcome == ServiceOutcome.AMBIGUOUS:
+        ctx.say("error_service_ambiguous", services=choice.services)
+    elif choice.outcome == ServiceOutcome.FORBIDDEN:
+        ctx.say("error_service_forbidden", service=choice.service)
+    return choice.service if choice.outcome == ServiceOutcome.CHOSEN else None
 
 
 def any_campaign(ctx: Context, args: str) -> CampaignArg | None:
@@ -65,7 +52,7 @@ def any_campaign(ctx: Context, args: str) -> CampaignArg | None:
     except ParseError as error:
         ctx.say(error.template, **error.variables)
         return None
-    found = ctx.uow.campaigns.by_code(code, allowed_services(ctx))
+    found = campaign_named(ctx.uow, ctx.roles, code)
     if found is None:
         # Same answer for "unknown" and "not yours": no probing other services' codes.
         ctx.say("error_campaign_unknown", code=code)

@@ -5,22 +5,18 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.core import Member
-from bot.handlers.arguments import (
-    CampaignArg,
-    allowed_services,
-    any_campaign,
-    open_campaign,
-    service_for,
-    today,
-)
+from bot.handlers.arguments import CampaignArg, any_campaign, open_campaign, service_for, today
 from bot.parsing import ParseError, parse_code, parse_create, split_code_arg
 from bot.privacy import audience_figure
 from bot.router import AMBASSADORS, Context, Deps, HelpLine, Read, Router
 from bot.services.charts import chart_ref, has_chart
 from bot.services.close import close as close_campaign
 from bot.services.create import create as create_campaign
+from bot.services.edit import set_reminders as replan_reminders
 from bot.services.launch import launch as launch_campaign
+from bot.services.launch import rooms_to_look_up
 from bot.services.ministry import stats_among_ministry
+from bot.services.overview import campaign_rows, campaign_view
 from bot.services.remind import remind
 from bot.text import fold, is_no, is_yes
 
@@ -66,11 +62,7 @@ async def _room_of_campaign(deps: Deps, read: Read, args: str) -> RoomLookups | 
         code = parse_code(split_code_arg(args)[0]).code
     except ParseError:
         return None
-    rooms = await read(
-        lambda uow: {
-            c.audience_value for c in uow.campaigns.with_code(code) if c.audience_kind == "room"
-        }
-    )
+    rooms = await read(lambda uow: rooms_to_look_up(uow, code))
     lookups = RoomLookups()
     for room in sorted(rooms):
         lookups.append(RoomLookup(room, await deps.directory.room_members(room)))
@@ -195,26 +187,17 @@ def launch(ctx: Context, target: CampaignArg) -> None:
     help=HelpLine("ambassador", "list"),
 )
 def list_campaigns(ctx: Context, args: str) -> None:
-    uow = ctx.uow
-    rows = []
-    for campaign in uow.campaigns.search(allowed_services(ctx)):
-        summary = ctx.deps.campaigns.stats(uow, campaign, ctx.now).total
-        closes = ctx.deps.campaigns.closes_at(uow, campaign)
-        rows.append({"campaign": campaign, "total": summary, "closes_at": closes})
+    rows = campaign_rows(ctx.uow, ctx.roles, ctx.now, campaigns=ctx.deps.campaigns)
     ctx.say("campaign_list", rows=rows, min_group=ctx.policy.min_group)
 
 
 @router.command("campagne voir", "campaign show", roles=AMBASSADORS, takes=any_campaign)
 def show(ctx: Context, target: CampaignArg) -> None:
     campaign = target.campaign
-    uow = ctx.uow
-    ctx.say(
-        "campaign_show",
-        campaign=campaign,
-        stats=ctx.deps.campaigns.stats(uow, campaign, ctx.now),
-        steps=ctx.deps.planner.describe(uow, campaign, ctx.now),
-        pix=uow.pix.link(campaign.id),
+    view = campaign_view(
+        ctx.uow, campaign, ctx.now, campaigns=ctx.deps.campaigns, planning=ctx.deps.planner
     )
+    ctx.say("campaign_show", campaign=campaign, stats=view.stats, steps=view.steps, pix=view.pix)
 
 
 @router.command(
@@ -250,21 +233,17 @@ def remind_now(ctx: Context, target: CampaignArg) -> None:
 def set_reminders(ctx: Context, target: CampaignArg) -> None:
     campaign, rest = target
     try:
-        plan = ctx.deps.planner.set_reminders(ctx.uow, campaign, rest, ctx.now)
+        replanned = replan_reminders(ctx.uow, campaign, rest, ctx.now, planning=ctx.deps.planner)
     except ParseError as error:
         ctx.say(error.template, **error.variables)
         return
     ctx.audit(campaign.id)
-    updated = ctx.uow.campaigns.get(campaign.id) or campaign
-    requested = [label for label in (updated.reminders or "").split(",") if label]
-    kept = {step.label for step in plan if step.kind == "reminder"}
-    dropped = [label for label in requested if label not in kept]
     ctx.say(
         "campaign_replanned",
-        campaign=updated,
-        steps=plan,
-        dropped=dropped,
-        none_left=not any(s.kind == "reminder" and s.status == "planned" for s in plan),
+        campaign=replanned.campaign,
+        steps=replanned.plan,
+        dropped=replanned.dropped,
+        none_left=replanned.none_left,
     )
 
 

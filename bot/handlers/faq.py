@@ -15,13 +15,21 @@ from typing import Any
 
 from bot.faq.followup import follow_up
 from bot.faq.language import FaqLibrary
-from bot.handlers.faq_personal import Personal, offer_resend, personal, resend
 from bot.router import AMBASSADORS, Context, HelpLine, Router
+from bot.services.personal_faq import Personal, personal, resend, resend_payload
+from bot.services.questions import (
+    AnswerOutcome,
+    HandOffOutcome,
+    answer_handed_off,
+    hand_off,
+    keep_unanswered,
+)
 from bot.text import MAX_MESSAGE, is_no, is_yes, strip_invisible
 
 router = Router()
 
 HANDOFF_WINDOW = timedelta(hours=1)
+RESEND_WINDOW = timedelta(hours=1)
 MAX_ANSWER = 2000
 
 
@@ -43,7 +51,7 @@ def answer_question(ctx: Context, text: str) -> None:
     else:
         memory.remember(ctx.person.id, match.topic, ctx.now)
     if match.topic is not None:
-        mine = personal(ctx, text, (match.topic, *match.also))
+        mine = personal(ctx.uow, ctx.person, text, (match.topic, *match.also))
         general: dict[str, Any] = {
             "answer": match.answer,
             "more": [base.answer(topic, ctx.person.service) for topic in match.also],
@@ -60,24 +68,17 @@ def answer_question(ctx: Context, text: str) -> None:
                 ctx.person, "faq_answer", key, kind="reply", mine=mine, in_dm=False, **general
             )
         if mine.resend:
-            offer_resend(ctx, mine.resend)
+            # Answered by "oui" in any of the person's conversations (_confirm_resend).
+            ctx.ask("faq_resend", resend_payload(mine.resend), RESEND_WINDOW, anywhere=True)
         return
     # Bounded storage per sender: beyond the day's allowance the question is not kept.
-    if not ctx.uow.quotas.take(ctx.person.id, "question", _day(ctx), ctx.policy.questions_per_day):
-        ctx.say("faq_unknown", answer=match.answer, can_hand_off=False)
-        return
-    question_id = ctx.uow.questions.add_unanswered(
-        strip_invisible(text)[:1000],
-        ctx.person.service,
-        ctx.now,
-        asker_digest=ctx.uow.privacy.digest(ctx.person.platform_id),
+    kept = keep_unanswered(
+        ctx.uow, ctx.person, text, ctx.now, day=_day(ctx), per_day=ctx.policy.questions_per_day
     )
-    has_ambassador = bool(ctx.person.service and ctx.uow.roles.ambassadors_of(ctx.person.service))
-    if has_ambassador:
-        ctx.uow.prompts.set(
-            ctx.person.id, "faq_handoff", str(question_id), ctx.now + HANDOFF_WINDOW
-        )
-    ctx.say("faq_unknown", answer=match.answer, can_hand_off=has_ambassador)
+    can_hand_off = kept is not None and kept.can_hand_off
+    if kept is not None and can_hand_off:
+        ctx.ask("faq_handoff", str(kept.question_id), HANDOFF_WINDOW, anywhere=True)
+    ctx.say("faq_unknown", answer=match.answer, can_hand_off=can_hand_off)
 
 
 @router.prompt("faq_resend")
@@ -87,7 +88,8 @@ def _confirm_resend(ctx: Context, text: str, payload: str) -> bool:
         return True
     if not is_yes(text):
         return False  # another question or command: handle it normally
-    ctx.say("faq_resent", campaigns=resend(ctx, ctx.person, payload))
+    sent = resend(ctx.uow, ctx.deps.notifier, ctx.person, payload, ctx.now, _day(ctx))
+    ctx.say("faq_resent", campaigns=sent)
     return True
 
 
@@ -98,17 +100,23 @@ def _confirm_handoff(ctx: Context, text: str, payload: str) -> bool:
         return True
     if not is_yes(text):
         return False  # another question or command: handle it normally
-    question = ctx.uow.questions.get(int(payload)) if payload.isdigit() else None
-    service = ctx.person.service
-    ambassadors = ctx.uow.roles.ambassadors_of(service) if service else []
-    if question is None or not ambassadors:
+    limit = ctx.policy.handoffs_per_day
+    handed = hand_off(
+        ctx.uow,
+        ctx.person,
+        int(payload) if payload.isdigit() else None,
+        ctx.now,
+        day=_day(ctx),
+        per_day=limit,
+    )
+    if handed.outcome == HandOffOutcome.IMPOSSIBLE:
         ctx.say("faq_handoff_impossible")
         return True
-    limit = ctx.policy.handoffs_per_day
-    if not ctx.uow.quotas.take(ctx.person.id, "handoff", _day(ctx), limit):
+    if handed.outcome == HandOffOutcome.LIMIT:
         ctx.say("faq_handoff_limit", limit=limit)
         return True
-    ctx.uow.questions.hand_off(question.id, ctx.person.id, ctx.now)
+    question, ambassadors = handed.question, handed.ambassadors
+    assert question is not None
     for ambassador in ambassadors:
         ctx.notify(
             ambassador,
@@ -138,30 +146,24 @@ def reply_to_question(ctx: Context, args: str) -> None:
     if len(answer) > MAX_ANSWER:
         ctx.say("too_long", limit=MAX_ANSWER)
         return
-    question = ctx.uow.questions.get(int(number))
-    allowed = ctx.roles.is_admin or (
-        question is not None and question.service in ctx.roles.services
-    )
-    if question is None or not allowed or question.handed_off_at is None:
+    answered = answer_handed_off(ctx.uow, ctx.roles, int(number), ctx.now)
+    if answered.outcome == AnswerOutcome.UNKNOWN:
         ctx.say("faq_reply_unknown", number=number)
         return
-    if question.answered_at is not None:
+    if answered.outcome == AnswerOutcome.ALREADY:
         ctx.say("faq_reply_already", number=number)
         return
-    # The asker may have erased themselves since (the question is kept, emptied, without
-    # them): the ambassador reads the same reply either way, and nothing is sent.
-    asker = ctx.uow.people.get(question.asker_id) if question.asker_id is not None else None
-    if asker is not None:
+    # The asker may have erased themselves since: the ambassador reads the same reply.
+    if answered.asker is not None and answered.question is not None:
         ctx.notify(
-            asker,
+            answered.asker,
             "faq_reply_to_agent",
-            f"answer:{question.id}",
+            f"answer:{answered.question.id}",
             kind="answer",
-            question=question,
+            question=answered.question,
             answer=answer,
             ambassador=ctx.person,
         )
-    ctx.uow.questions.answered(question.id, ctx.now)
     ctx.say("faq_reply_sent", number=number)
 
 

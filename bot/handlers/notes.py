@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.router import AMBASSADORS, Context, HelpLine, Router
+from bot.services.morning_note import note_for
 from bot.text import fold
 
 router = Router()
@@ -23,11 +24,11 @@ def morning_note(ctx: Context, args: str) -> None:
     """Without a word, says whether the note comes; ``arrêter`` / ``reprendre`` switch it
     for this ambassador (stored until they switch it back, erased with them)."""
     word = fold(args).strip()
+    switch = True if word in ON else False if word in OFF else None
+    note = note_for(ctx.uow, ctx.person, ctx.now, switch=switch)
     deployment = ctx.policy.morning_note
-    if word in OFF or word in ON:
-        changed = ctx.uow.notes.switch(ctx.person.id, word in ON, ctx.now)
-        ctx.say("morning_note_switched", on=word in ON, changed=changed, deployment=deployment)
+    if switch is not None:
+        ctx.say("morning_note_switched", on=note.on, changed=note.changed, deployment=deployment)
         return
-    off = ctx.uow.notes.is_off(ctx.person.id)
     unknown = args.strip().split()[0] if word else ""
-    ctx.say("morning_note_state", on=not off, deployment=deployment, unknown=unknown)
+    ctx.say("morning_note_state", on=note.on, deployment=deployment, unknown=unknown)

@@ -6,15 +6,22 @@ one the agent replied to, else the only open one; with several, the bot asks whi
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from datetime import timedelta
 
 from bot.conversation import pick
 from bot.core import THUMBS_UP
-from bot.domain import Campaign, CampaignStatus, ParticipationStatus
+from bot.domain import Campaign
 from bot.parsing import ParseError, parse_code
 from bot.router import Context, HelpLine, Router
 from bot.services.declare import declare
+from bot.services.which_campaign import (
+    MeantOutcome,
+    campaign_meant,
+    campaign_reacted_to,
+    own_campaign,
+)
 
 router = Router()
 
@@ -35,54 +42,26 @@ def meant(action: str) -> Callable[[Context, str], Campaign | None]:
 
 def _target(ctx: Context, action: str, args: str) -> Campaign | None:
     """The campaign the agent means, or None after asking/explaining."""
-    uow = ctx.uow
-    mine = uow.campaigns.campaigns_of(ctx.person.id, statuses=(CampaignStatus.RUNNING,))
     words = [word for word in args.split() if word.strip(".,;:!?…")]
+    code = ""
     if words:
-        try:
+        with contextlib.suppress(ParseError):
             code = parse_code(words[0].strip(".,;:!?…")).code
-        except ParseError:
-            code = ""
-        for campaign in mine:
-            if campaign.code == code:
-                return campaign
-        # "c'est fait merci": only a word with a digit is taken for a (wrong) code.
-        if any(ch.isdigit() for ch in code):
-            ctx.say("participation_unknown_code", code=code, campaigns=mine)
-            return None
-    if ctx.incoming.relates_to:
-        delivery = uow.outbox.by_remote_id(ctx.incoming.relates_to)
-        if delivery is not None and delivery.campaign_id is not None:
-            for campaign in mine:
-                if campaign.id == delivery.campaign_id:
-                    return campaign
-    candidates = _candidates(ctx, action, mine)
-    if len(candidates) == 1:
-        return candidates[0]
-    if not candidates:
-        if mine:  # nothing left to change: say where things stand
-            ctx.say("participation_nothing_to_do", action=action, campaigns=mine)
-        else:
-            ctx.say("participation_no_campaign")
-        return None
-    codes = ",".join(c.code for c in candidates)
-    ctx.ask("which_campaign", f"{action}|{codes}", ASK_WINDOW)
-    ctx.say("participation_which", campaigns=candidates, action=action)
+    meant = campaign_meant(ctx.uow, ctx.person, action, code, ctx.incoming.relates_to)
+    if meant.outcome == MeantOutcome.FOUND:
+        return meant.campaign
+    if meant.outcome == MeantOutcome.UNKNOWN_CODE:
+        ctx.say("participation_unknown_code", code=code, campaigns=meant.campaigns)
+    elif meant.outcome == MeantOutcome.NOTHING_TO_DO:
+        # Nothing left to change: say where things stand.
+        ctx.say("participation_nothing_to_do", action=action, campaigns=meant.campaigns)
+    elif meant.outcome == MeantOutcome.NO_CAMPAIGN:
+        ctx.say("participation_no_campaign")
+    else:
+        codes = ",".join(c.code for c in meant.campaigns)
+        ctx.ask("which_campaign", f"{action}|{codes}", ASK_WINDOW)
+        ctx.say("participation_which", campaigns=meant.campaigns, action=action)
     return None
-
-
-def _candidates(ctx: Context, action: str, mine: list[Campaign]) -> list[Campaign]:
-    """Campaigns where the action would change something."""
-    result = []
-    for campaign in mine:
-        state = ctx.uow.participation.state(campaign.id, ctx.person.id)
-        status = state.status if state else ParticipationStatus.NOT_INVITED
-        if action == "resume":
-            if status == ParticipationStatus.OPTED_OUT:
-                result.append(campaign)
-        elif status not in (ParticipationStatus.COMPLETED, ParticipationStatus.OPTED_OUT):
-            result.append(campaign)
-    return result
 
 
 def record(ctx: Context, action: str, campaign: Campaign) -> None:
@@ -192,10 +171,10 @@ def _answer_which(ctx: Context, text: str, payload: str) -> bool:
             chosen = None
     if chosen is None:
         return False
-    mine = [c for c in ctx.uow.campaigns.campaigns_of(ctx.person.id) if c.code == chosen]
-    if not mine:
+    campaign = own_campaign(ctx.uow, ctx.person, chosen)
+    if campaign is None:
         return False
-    record(ctx, action, mine[0])
+    record(ctx, action, campaign)
     return True
 
 
@@ -204,10 +183,7 @@ def _reaction(ctx: Context, reaction: str, relates_to: str) -> bool:
     """A 👍 on an invitation or reminder means "c'est fait" for its campaign."""
     if not reaction.strip().startswith(THUMBS_UP) or not relates_to:
         return True
-    delivery = ctx.uow.outbox.by_remote_id(relates_to)
-    if delivery is None or delivery.campaign_id is None or delivery.person_id != ctx.person.id:
-        return True
-    campaign = ctx.uow.campaigns.get(delivery.campaign_id)
-    if campaign is not None and campaign.status == CampaignStatus.RUNNING:
+    campaign = campaign_reacted_to(ctx.uow, ctx.person, relates_to)
+    if campaign is not None:
         record(ctx, "done", campaign)
     return True

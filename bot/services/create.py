@@ -16,7 +16,7 @@ from bot.domain import Campaign, StepView
 from bot.parsing import CreateRequest
 from bot.services.campaigns import CampaignService, resolve_list
 from bot.services.ports import Actor, Planning
-from storage.repositories.errors import DuplicateError
+from storage.errors import DuplicateError
 from storage.uow import UnitOfWork
 
 

@@ -80,6 +80,40 @@ def reported_change(
     return None
 
 
+def change_of(action: str, status: ParticipationStatus) -> ParticipationKind | None:
+    """The event ``action`` records on a participation in ``status``; None when it would
+    change nothing (the participation's state machine, :func:`bot.domain.fold_participation`,
+    would ignore it, or it is already so). "plus tard" changes no status: it snoozes a
+    participation still open."""
+    finished = (ParticipationStatus.COMPLETED, ParticipationStatus.OPTED_OUT)
+    if action == "done":
+        return None if status == ParticipationStatus.COMPLETED else ParticipationKind.COMPLETED
+    if action == "started":
+        not_yet = status in (ParticipationStatus.NOT_INVITED, ParticipationStatus.INVITED)
+        return ParticipationKind.STARTED if not_yet else None
+    if action == "later":
+        return None if status in finished else ParticipationKind.SNOOZED
+    if action == "stop":
+        return None if status in finished else ParticipationKind.OPTED_OUT
+    if action == "resume":
+        return ParticipationKind.RESUMED if status == ParticipationStatus.OPTED_OUT else None
+    raise ValueError(f"unknown action {action!r}")
+
+
+def status_in(uow: UnitOfWork, campaign: Campaign, person: Person) -> ParticipationStatus:
+    state = uow.participation.state(campaign.id, person.id)
+    return state.status if state else ParticipationStatus.NOT_INVITED
+
+
+def campaigns_changed_by(
+    uow: UnitOfWork, person: Person, action: str, campaigns: Sequence[Campaign]
+) -> list[Campaign]:
+    """The campaigns among ``campaigns`` where ``action`` would change something: the ones
+    :func:`declare` would record an event for (an agent who names no campaign is asked only
+    about these)."""
+    return [c for c in campaigns if change_of(action, status_in(uow, c, person)) is not None]
+
+
 def declare(
     uow: UnitOfWork,
     person: Person,
@@ -103,22 +137,8 @@ def declare(
             record_event(uow, person.id, ParticipationKind.RESUMED, now)
             return Declared(True)
         return Declared(False)
-    state = uow.participation.state(campaign.id, person.id)
-    status = state.status if state else ParticipationStatus.NOT_INVITED
-    finished = (ParticipationStatus.COMPLETED, ParticipationStatus.OPTED_OUT)
-    if action == "done":
-        kind = None if status == ParticipationStatus.COMPLETED else ParticipationKind.COMPLETED
-    elif action == "started":
-        already = status in (ParticipationStatus.STARTED, ParticipationStatus.COMPLETED)
-        kind = None if already else ParticipationKind.STARTED
-    elif action == "later":
-        kind = None if status in finished else ParticipationKind.SNOOZED
-    elif action == "stop":
-        kind = None if status == ParticipationStatus.OPTED_OUT else ParticipationKind.OPTED_OUT
-    elif action == "resume":
-        kind = ParticipationKind.RESUMED
-    else:
-        raise ValueError(f"unknown action {action!r}")
+    status = status_in(uow, campaign, person)
+    kind = change_of(action, status)
     if kind is None:
         return Declared(False, status)
     record_event(uow, person.id, kind, now, campaign.id)

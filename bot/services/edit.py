@@ -1,4 +1,4 @@
-"""Correcting a campaign: the one home of ``campagne modifier``.
+"""Correcting a campaign: the one home of ``campagne modifier`` and ``campagne rappels``.
 
 The campaign and its replanned reminders are written together or not at all. Agents already
 invited are told only when the campaign now closes earlier than they were told (a later date
@@ -75,3 +75,33 @@ def edit(
             )
     uow.audit.add(actor.audit_name, "campaign_edit", now, updated.id, count=told)
     return Edited(updated, plan, closes, earlier)
+
+
+@dataclass(frozen=True, slots=True)
+class Replanned:
+    """``campagne rappels``: the campaign with its new reminder offsets, and its plan."""
+
+    campaign: Campaign
+    plan: list[StepView]
+    # Offsets asked for that the plan could not keep as a reminder.
+    dropped: list[str]
+    # No planned reminder is left.
+    none_left: bool
+
+
+def set_reminders(
+    uow: UnitOfWork, campaign: Campaign, text: str, now: datetime, *, planning: Planning
+) -> Replanned:
+    """Replace the reminder offsets of ``campaign`` by those ``text`` lists and replan it;
+    raises ``bot.parsing.ParseError`` (nothing changed) when ``text`` is not a list of
+    offsets. The audit entry is the route's (``campaign_reminders``)."""
+    plan = planning.set_reminders(uow, campaign, text, now)
+    updated = uow.campaigns.get(campaign.id) or campaign
+    requested = [label for label in (updated.reminders or "").split(",") if label]
+    kept = {step.label for step in plan if step.kind == "reminder"}
+    return Replanned(
+        updated,
+        plan,
+        dropped=[label for label in requested if label not in kept],
+        none_left=not any(s.kind == "reminder" and s.status == "planned" for s in plan),
+    )

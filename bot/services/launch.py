@@ -32,6 +32,13 @@ class Launched:
     rejected: int = 0
 
 
+def rooms_to_look_up(uow: UnitOfWork, code: str) -> set[str]:
+    """The rooms whose members a launch of ``code`` needs, asked of the platform before the
+    transaction: those of every service's campaign with that code (the launch itself checks
+    whose campaign it is)."""
+    return {c.audience_value for c in uow.campaigns.with_code(code) if c.audience_kind == "room"}
+
+
 def _at_once(report: Callable[[], None]) -> None:
     report()
 

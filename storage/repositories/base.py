@@ -24,11 +24,11 @@ from sqlalchemy.orm import Session
 from bot.domain import (
     Person,
 )
+from storage.errors import StorageError
 from storage.models import (
     PersonRow,
     ServiceRow,
 )
-from storage.repositories.errors import StorageError
 
 T = TypeVar("T")
 # Bound parameters per statement stay well under SQLite's limit (32,766) and PostgreSQL's (65,535).

@@ -16,6 +16,7 @@ from bot.domain import (
     Person,
     ReminderStep,
 )
+from storage.errors import DuplicateError
 from storage.models import (
     AudienceRow,
     CampaignRow,
@@ -23,7 +24,6 @@ from storage.models import (
     ReminderStepRow,
 )
 from storage.repositories.base import _Repo, table_of
-from storage.repositories.errors import DuplicateError
 
 
 class CampaignRepo(_Repo):

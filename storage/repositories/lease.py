@@ -36,7 +36,7 @@ class LeaseRepo(_Repo):
         current = select(LockRow.epoch).where(LockRow.name == LOCK_NAME).scalar_subquery()
         rows = self.session.execute(
             select(current, DeliveryRow.id).where(
-                DeliveryRow.id.in_(list(delivery_ids)), DeliveryRow.status == "pending"
+                self._among(DeliveryRow.id, list(delivery_ids)), DeliveryRow.status == "pending"
             )
         ).all()
         if not rows:  # nothing pending: the epoch still has to be read

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Integer, String, bindparam, delete, func, select, update
+from sqlalchemy import Integer, String, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.core import Button
@@ -17,13 +19,13 @@ from bot.domain import (
     MessageRecord,
     NewDelivery,
 )
+from storage.errors import StorageError
 from storage.models import (
     CampaignRow,
     DeliveryRow,
     PersonRow,
 )
 from storage.repositories.base import _Repo, _split, chunks, pg_pairs, table_of
-from storage.repositories.errors import StorageError
 
 # Due rows read at least, per kind, to order them fairly across recipients. One sender's
 # backlog is bounded by the per-minute message limit, so it never fills this window alone.
@@ -146,20 +148,49 @@ class OutboxRepo(_Repo):
         backlog (bounded per sender by the per-minute limit) never hides another recipient.
         ``exclude``: rows the caller holds already (read by another of its lanes)."""
         found: list[Delivery] = []
-        for to_conversation in (True, False):
-            wanted = limit - len(found)
-            if wanted <= 0:
-                break
-            query = self.due_query(
-                now, to_conversation=to_conversation, limit=max(wanted, FAIR_WINDOW)
-            )
-            if exclude:
-                query = query.where(DeliveryRow.id.not_in(list(exclude)))
-            rows = self.session.execute(query).all()
-            # Ordered on the plain rows; only the rows taken become Delivery objects.
-            taken = fair_order(rows, served)[:wanted]
-            found.extend(self._delivery(row, row.direct_conversation) for row in taken)
+        with self._in_index_order():
+            for to_conversation in (True, False):
+                wanted = limit - len(found)
+                if wanted <= 0:
+                    break
+                query = self.due_query(
+                    now, to_conversation=to_conversation, limit=max(wanted, FAIR_WINDOW)
+                )
+                if exclude:
+                    query = query.where(~self._among(DeliveryRow.id, list(exclude)))
+                rows = self.session.execute(query).all()
+                # Ordered on the plain rows; only the rows taken become Delivery objects.
+                taken = fair_order(rows, served)[:wanted]
+                found.extend(self._delivery(row, row.direct_conversation) for row in taken)
         return found
+
+    @contextmanager
+    def _in_index_order(self) -> Iterator[None]:
+        """On PostgreSQL, the due reads walk ``ix_deliveries_due`` in its order and stop at
+        their limit. Right after a launch or a reminder enqueued thousands of rows, the table's
+        statistics still say "almost nothing pending" (autovacuum analyzes a large table only
+        after a tenth of it changed): the planner then gathers every pending row and sorts
+        them (a bitmap scan and a sort), once per read — 16 ms a read at 20,000 pending rows
+        instead of 0.8 ms, a launch's cost growing with its size. Sorting and bitmap scans are
+        switched off for these reads only (``SET LOCAL``, set back after them)."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            yield
+            return
+        before = self.session.execute(
+            text(
+                "SELECT current_setting('enable_sort'), current_setting('enable_bitmapscan'), "
+                "set_config('enable_sort', 'off', true), "
+                "set_config('enable_bitmapscan', 'off', true)"
+            )
+        ).one()
+        yield  # a failed read rolls the transaction back, and the settings with it
+        self.session.execute(
+            text(
+                "SELECT set_config('enable_sort', :sort, true), "
+                "set_config('enable_bitmapscan', :bitmap, true)"
+            ),
+            {"sort": before[0], "bitmap": before[1]},
+        )
 
     def claim(
         self, now: datetime, limit: int = 50, served: Mapping[str, int] | None = None
@@ -171,11 +202,13 @@ class OutboxRepo(_Repo):
         return found
 
     def stamp_claimed(self, delivery_ids: Sequence[int], now: datetime) -> None:
-        """Stamp rows as read for sending (see :meth:`claim`)."""
+        """Stamp rows as read for sending (see :meth:`claim`): one statement, the ids one
+        array parameter on PostgreSQL (psycopg parses a statement of 500 placeholders anew each
+        time, which was half the cost of a claim)."""
         if delivery_ids:
             self.session.execute(
                 update(DeliveryRow)
-                .where(DeliveryRow.id.in_(list(delivery_ids)))
+                .where(self._among(DeliveryRow.id, list(delivery_ids)))
                 .values(claimed_at=now)
             )
 
@@ -183,7 +216,7 @@ class OutboxRepo(_Repo):
         """Forget a claim that no send followed."""
         self.session.execute(
             update(DeliveryRow)
-            .where(DeliveryRow.id.in_(list(delivery_ids)))
+            .where(self._among(DeliveryRow.id, list(delivery_ids)))
             .values(claimed_at=None)
         )
 
@@ -410,8 +443,11 @@ def encode_buttons(buttons: Sequence[Button]) -> str:
     return json.dumps([[button.label, button.reply] for button in buttons], ensure_ascii=False)
 
 
+@functools.lru_cache(maxsize=256)
 def decode_buttons(text: str | None) -> tuple[Button, ...]:
-    if not text:
+    """Buttons from their stored text; cached (immutable): the rows of a launch carry the same
+    few sets of buttons, and a claim read 500 of them at once."""
+    if not text or text == "[]":
         return ()
     if not text.startswith("["):
         # Rows written before 0.2 held "label<TAB>reply" lines.

@@ -249,6 +249,16 @@ class PeopleRepo(_Repo):
             found.update({pid: conversation for pid, conversation in rows if conversation})
         return found
 
+    def last_direct_conversations(self) -> dict[str, str]:
+        """Platform id → the direct conversation the bot last wrote to them in, for everyone
+        it wrote to (ids and conversations only)."""
+        rows = self.session.execute(
+            select(PersonRow.platform_id, PersonRow.direct_conversation).where(
+                PersonRow.direct_conversation.is_not(None)
+            )
+        )
+        return {platform_id: conversation for platform_id, conversation in rows if conversation}
+
     def set_direct_conversations(self, conversations: Mapping[int, str]) -> None:
         if not conversations:
             return
@@ -333,6 +343,13 @@ class RoleRepo(_Repo):
             .order_by(PersonRow.platform_id, ServiceRow.name)
         ).all()
         return [(self._person(person), service) for person, service in rows]
+
+    def commanders(self) -> set[str]:
+        """Platform ids of everyone who holds a role (admins, ambassadors)."""
+        rows = self.session.scalars(
+            select(PersonRow.platform_id).join(RoleRow, RoleRow.person_id == PersonRow.id)
+        )
+        return set(rows)
 
     def ambassadors_of(self, service: str) -> list[Person]:
         service_id = self._service_id(service)

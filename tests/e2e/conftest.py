@@ -1,4 +1,5 @@
-"""Fixtures of the Matrix tests: an E2EE agent on the session's Synapse, the bot's account."""
+"""Fixtures of the Matrix tests: an E2EE agent on the session's Synapse, the bot's account,
+and the harness of the tests that run the real bot process."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers.bot_process import Harness
 from tests.helpers.matrix_client import BotAccount, MatrixUser
 from tests.helpers.synapse import SynapseServer
 
@@ -21,3 +23,12 @@ async def agent(synapse: SynapseServer, tmp_path: Path) -> AsyncIterator[MatrixU
 @pytest.fixture
 def bot(synapse: SynapseServer) -> BotAccount:
     return BotAccount(synapse)
+
+
+@pytest.fixture
+async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
+    harness = Harness(tmp_path)
+    try:
+        yield harness
+    finally:
+        await harness.close()

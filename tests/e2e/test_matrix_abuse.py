@@ -22,6 +22,8 @@ from nio import (
 )
 
 from bot.app import App
+from bot.dbwork import DatabaseWorker
+from bot.invites import StoreInvitePolicy
 from bot.platforms.matrix import MatrixPlatform
 from storage.uow import Store
 from tests.helpers.bot import make_settings
@@ -42,8 +44,13 @@ async def bot_app(bot: BotAccount, tmp_path: Path, **limits: int) -> AsyncIterat
     settings = make_settings(url)
     for key, value in limits.items():
         setattr(settings.limits, key, value)
-    platform = bot.platform(tmp_path / "store")
-    app = App(settings, store, platform)
+    # As bot.runner does: the platform is built with the policy it asks before joining a room.
+    database = DatabaseWorker.for_dialect(store.database.dialect)
+    policy = StoreInvitePolicy(
+        store, database, settings.bot.admins, settings.limits.max_room_members
+    )
+    platform = bot.platform(tmp_path / "store", invite_policy=policy)
+    app = App(settings, store, platform, database=database)
     task = asyncio.create_task(app.run())
     try:
         await until(_started(platform), "the bot to start")
@@ -56,7 +63,7 @@ async def bot_app(bot: BotAccount, tmp_path: Path, **limits: int) -> AsyncIterat
 
 def _started(platform: MatrixPlatform) -> Any:
     async def check() -> bool | None:
-        if platform._started:
+        if platform.connection.started:
             return True
         await asyncio.sleep(0.1)
         return None
@@ -201,11 +208,10 @@ def _platform(tmp_path: Path, **options: Any) -> MatrixPlatform:
         user_id=BOT,
         password="p",
         store_path=tmp_path,
+        display_name="pixbot",
         **options,
     )
-    platform._client = platform._make_client()
-    platform._client.user_id = BOT  # as after a login
-    platform.display_name = "pixbot"
+    platform.login.new_client().user_id = BOT  # as after a login
     return platform
 
 
@@ -255,7 +261,7 @@ def test_the_allow_list_applies_to_every_sender_and_replies_are_read_without_fal
             "$4",
         ),
     ]
-    incoming = platform._room_incoming(room, events, newly_joined=False)
+    incoming = platform.inbound.room_incoming(room, events, newly_joined=False)
     # The remote sender is not served; the reply is read without its quote.
     assert [(i.event_id, i.text, i.mentions_bot) for i in incoming] == [
         ("$2", "merci, bonne journée", False),

@@ -105,7 +105,7 @@ class TestMatrixContract(PlatformContract):
             # The bot's m.direct account data on the homeserver, and its own cache.
             direct = await platform.client.list_direct_rooms()
             rooms = getattr(direct, "rooms", None) or {}
-            return person in rooms or person in platform._direct_cache
+            return person in rooms or platform.has_direct_room(person)
 
         return named
 
@@ -126,7 +126,10 @@ class TestMatrixPoolContract(TestMatrixContract):
             ):
                 break
         pool = MatrixPool(
-            [main.platform(tmp_path / "main-store"), sender.platform(tmp_path / "sender-store")]
+            [
+                main.platform(tmp_path / "main-store"),
+                sender.platform(tmp_path / "sender-store", direct_only=True),
+            ]
         )
         await pool.start()
         received: asyncio.Queue[Incoming] = asyncio.Queue()

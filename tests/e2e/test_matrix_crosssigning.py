@@ -33,7 +33,8 @@ from unpaddedbase64 import decode_base64, encode_base64
 
 from bot.core import Incoming, Outgoing
 from bot.platforms.matrix import MatrixPlatform
-from bot.platforms.matrix.identity import IdentityState, describe
+from bot.platforms.matrix.identity_state import IdentityState
+from bot.platforms.matrix.status import describe
 from tests.helpers.matrix_client import BotAccount, MatrixUser, next_message, running
 from tests.helpers.synapse import SynapseServer, make_synapse
 

@@ -11,11 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.test_matrix_e2e import (  # noqa: F401  (harness is a fixture)
+from tests.helpers.bot_process import (
     Harness,
     World,
     assert_one_invitation_each,
-    harness,
     inboxes,
     launch,
     launched,
@@ -38,7 +37,7 @@ def use_database(config: Path, url: str) -> None:
     config.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-async def _invited_on(url: str, synapse: SynapseServer, harness: Harness) -> World:  # noqa: F811
+async def _invited_on(url: str, synapse: SynapseServer, harness: Harness) -> World:
     """A bot on the PostgreSQL database ``url`` (the same people set up again there), running,
     with both agents invited to a launched campaign."""
     world = await harness.world(synapse, agents=2)
@@ -53,7 +52,7 @@ async def _invited_on(url: str, synapse: SynapseServer, harness: Harness) -> Wor
 
 async def test_messages_sent_while_the_database_is_down_are_answered_once_after(
     synapse: SynapseServer,
-    harness: Harness,  # noqa: F811
+    harness: Harness,
     private_pg: PrivatePostgres,
 ) -> None:
     world = await _invited_on(private_pg.create_database("matrix_outage"), synapse, harness)
@@ -84,7 +83,7 @@ async def test_messages_sent_while_the_database_is_down_are_answered_once_after(
 
 async def test_stopped_during_a_database_outage_answers_after_the_restart(
     synapse: SynapseServer,
-    harness: Harness,  # noqa: F811
+    harness: Harness,
     private_pg: PrivatePostgres,
 ) -> None:
     """SIGTERM while a message waits for the database: exit 0 at once, no traceback, and the

@@ -21,6 +21,7 @@ from typer.testing import CliRunner
 from bot.app import App
 from bot.cli import app as cli
 from bot.core import ErasedPerson
+from bot.platforms.matrix import MatrixPlatform
 from storage.uow import Store
 from tests.helpers.bot import make_settings, point_cli_at
 from tests.helpers.campaigns import put_person
@@ -52,7 +53,9 @@ async def bot_app(bot: BotAccount, folder: Path) -> AsyncIterator[App]:
 
 def _started(app: App) -> Any:
     async def check() -> bool | None:
-        if getattr(app.platform, "_started", False):
+        platform = app.platform
+        assert isinstance(platform, MatrixPlatform)
+        if platform.connection.started:
             return True
         await asyncio.sleep(0.1)
         return None

@@ -9,8 +9,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 import shutil
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -18,20 +16,11 @@ import pytest
 
 from bot.runner import EXIT_NEEDS_OPERATOR
 from tests.e2e.test_matrix_crosssigning import keys_query, person_recovery_key, verified_chain
-from tests.e2e.test_matrix_e2e import Harness, start
+from tests.helpers.bot_process import Harness, start
 from tests.helpers.matrix_client import until
 from tests.helpers.synapse import SynapseServer, free_port
 
 pytestmark = pytest.mark.synapse
-
-
-@pytest.fixture
-async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
-    harness = Harness(tmp_path)
-    try:
-        yield harness
-    finally:
-        await harness.close()
 
 
 def health_once_serving(port: int) -> Any:

@@ -123,15 +123,15 @@ async def test_a_key_that_never_comes_is_reported_undecryptable_once(
         assert (await next_message(received)).event_id == later
 
 
-class StartHook(MatrixPlatform):
-    """Runs ``after_login`` between the login and the first sync."""
+def after_login(platform: MatrixPlatform, then: Callable[[], Awaitable[None]]) -> None:
+    """Run ``then`` between the platform's login and its first sync."""
+    login = platform.login.login
 
-    after_login: Callable[[], Awaitable[None]] | None = None
+    async def hooked() -> None:
+        await login()
+        await then()
 
-    async def _login(self) -> None:
-        await super()._login()
-        if self.after_login is not None:
-            await self.after_login()
+    platform.login.login = hooked  # type: ignore[method-assign]
 
 
 async def test_a_message_sent_after_the_first_login_is_not_dropped(
@@ -145,7 +145,7 @@ async def test_a_message_sent_after_the_first_login_is_not_dropped(
         await agent.wait_for(lambda: agent.has_joined(room_id, bot.user_id), "the bot to join")
     await agent.send_text(room_id, f"!pix avant {bot.user_id}")  # before: not replayed
 
-    fresh = StartHook(
+    fresh = MatrixPlatform(
         homeserver=bot.server.base_url,
         user_id=bot.user_id,
         password=bot.password,
@@ -158,7 +158,7 @@ async def test_a_message_sent_after_the_first_login_is_not_dropped(
     async def agent_writes() -> None:
         sent.append(await agent.send_text(room_id, "!pix aide"))
 
-    fresh.after_login = agent_writes
+    after_login(fresh, agent_writes)
     received: asyncio.Queue[Incoming] = asyncio.Queue()
 
     async def on_message(incoming: Incoming) -> None:

@@ -21,14 +21,13 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.e2e.test_matrix_database_outage import use_database
-from tests.e2e.test_matrix_e2e import (  # noqa: F401  (harness is a fixture)
+from tests.helpers.bot_process import (
     CODE,
     SERVICE,
     BotProcess,
     Harness,
     World,
     devices_of,
-    harness,
     launch,
 )
 from tests.helpers.matrix_client import until
@@ -68,7 +67,7 @@ def agent_ids(homeserver: SynapseServer) -> list[str]:
 
 
 async def world_on(
-    harness: Harness,  # noqa: F811
+    harness: Harness,
     server: SynapseServer,
     database_url: str,
     agents: Sequence[str],
@@ -159,7 +158,7 @@ async def test_launch_completes_across_a_database_restart(
     homeserver: SynapseServer,
     agent_ids: list[str],
     private_pg: PrivatePostgres,
-    harness: Harness,  # noqa: F811
+    harness: Harness,
 ) -> None:
     agents = agent_ids[:LAUNCH_N]
     url = private_pg.create_database(f"launch_{uuid.uuid4().hex[:8]}")
@@ -193,7 +192,7 @@ async def test_hot_standby_takes_over_a_killed_process_and_sends_nothing_twice(
     homeserver: SynapseServer,
     agent_ids: list[str],
     private_pg: PrivatePostgres,
-    harness: Harness,  # noqa: F811
+    harness: Harness,
 ) -> None:
     """Two processes of the same bot (same account, same E2EE store on a shared volume) on one
     PostgreSQL: the second stands by; the active one is killed in the middle of a launch; the

@@ -164,13 +164,13 @@ async def test_a_crash_between_upload_and_mark_posts_one_picture(
 ) -> None:
     async with running_bot(synapse, tmp_path, ambassador, account) as (app, platform):
         uploads = {"count": 0}
-        upload = platform._upload_image
+        upload = platform.outbound.upload_image
 
         async def counted(room_id: str, message: Any) -> dict[str, Any]:
             uploads["count"] += 1
             return await upload(room_id, message)
 
-        platform._upload_image = counted  # type: ignore[method-assign]
+        platform.outbound.upload_image = counted  # type: ignore[method-assign]
         crashed: list[str] = []
 
         def crash_once(delivery: Delivery) -> None:

@@ -29,7 +29,12 @@ class Pool:
 
     def platform(self, k: int | None = None) -> MatrixPool:
         accounts = self.accounts[: k or len(self.accounts)]
-        return MatrixPool([a.platform(self.root / a.localpart) for a in accounts])
+        return MatrixPool(
+            [
+                a.platform(self.root / a.localpart, direct_only=index > 0)
+                for index, a in enumerate(accounts)
+            ]
+        )
 
 
 async def agents(server: SynapseServer, root: Path, n: int) -> list[MatrixUser]:

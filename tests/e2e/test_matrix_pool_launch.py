@@ -29,13 +29,12 @@ from collections.abc import Iterator, Sequence
 import pytest
 
 from bot.platforms.matrix.ring import HashRing
-from tests.e2e.test_matrix_e2e import (  # noqa: F401  (harness is a fixture)
+from tests.helpers.bot_process import (
     CODE,
     SERVICE,
     BotProcess,
     Harness,
     World,
-    harness,
     launch,
 )
 from tests.helpers.matrix_client import BotMessage, unique, until
@@ -67,20 +66,27 @@ def limited(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SynapseServer]
 
 
 def add_senders(
-    bot: BotProcess, count: int, moves: Sequence[str] = (), first: int = 2
+    bot: BotProcess,
+    count: int,
+    moves: Sequence[str] = (),
+    first: int = 2,
+    among: Sequence[str] = (),
 ) -> list[str]:
     """Register ``count`` sender accounts and add them to the bot's configuration (their
     passwords in the file: a list of tables has no variable per entry). With ``moves`` (one
-    account added to the main one), its name is drawn until it takes some of those people
-    and not all: the scenario then never depends on the draw."""
+    account added to the main one and the senders ``among``), its name is drawn until it
+    takes some of those people and not all, leaving some to each of ``among``: the scenario
+    then never depends on the draw."""
     ids = []
     lines = [""]
     for index in range(count):
         localpart, password = unique("sender"), secrets.token_urlsafe(12)
         while moves:
-            ring = HashRing([bot.user_id, bot.server.user_id(localpart)])
-            taken = [p for p in moves if ring.account_for(p) != bot.user_id]
-            if 0 < len(taken) < len(moves):
+            new = bot.server.user_id(localpart)
+            ring = HashRing([bot.user_id, *among, new])
+            taken = [p for p in moves if ring.account_for(p) == new]
+            kept = all(any(ring.account_for(p) == other for p in moves) for other in among)
+            if 0 < len(taken) < len(moves) and kept:
                 break
             localpart = unique("sender")
         user_id, _ = bot.server.register(localpart, password)
@@ -152,7 +158,7 @@ def rooms_by_account(
 async def test_a_rate_limited_launch_survives_a_kill_and_each_agent_hears_from_one_account(
     k: int,
     limited: SynapseServer,
-    harness: Harness,  # noqa: F811
+    harness: Harness,
 ) -> None:
     agents = limited.register_many([unique(f"k{k}agent") for _ in range(LAUNCH_N)], AGENT_PASSWORD)
     world = await harness.world(limited, agents=0, rate_limit=RATE)
@@ -185,7 +191,7 @@ async def test_a_rate_limited_launch_survives_a_kill_and_each_agent_hears_from_o
 
 async def test_an_added_account_is_announced_once_by_the_account_the_agent_knows(
     limited: SynapseServer,
-    harness: Harness,  # noqa: F811
+    harness: Harness,
 ) -> None:
     world = await harness.world(limited, agents=6, rate_limit=RATE)
     bot = world.bot
@@ -240,17 +246,87 @@ async def test_an_added_account_is_announced_once_by_the_account_the_agent_knows
         agent.bot_id = bot.user_id
         messages = await agent.bot_messages()
         assert len([m for m in messages if m.body and line in m.body]) == 1
-    # Everyone a direct room links to the main account is pinned too: the ambassador, who
-    # opened theirs, is told as well when the added account takes them.
-    amb = world.ambassador
-    amb_moved = ring.account_for(amb.user_id) == added
-    assert moved_rows(bot) == {"sent": len(moved) + amb_moved}
-    amb_lines = [m for m in await amb.bot_messages() if m.body and line in m.body]
-    assert len(amb_lines) == amb_moved
+    # The ambassador commands the bot: kept on the main account, the one they talk to, whatever
+    # the ring says; never told of a move.
+    assert moved_rows(bot) == {"sent": len(moved)}
+    assert not [m for m in await world.ambassador.bot_messages() if m.body and line in m.body]
+
+
+async def test_a_removed_account_s_people_are_told_by_their_new_account_first(
+    limited: SynapseServer,
+    harness: Harness,
+) -> None:
+    """Three accounts, then the last one removed from ``[[matrix.senders]]``: the people it
+    wrote to are pinned to one of the two left, which tells them in the same one line, once,
+    before anything else it writes to them (the removed account can no longer write)."""
+    world = await harness.world(limited, agents=6, rate_limit=RATE)
+    bot = world.bot
+    agents = [a.user_id for a in world.agents]
+    (kept,) = add_senders(bot, 1, moves=agents)
+    two = bot.config.read_text(encoding="utf-8")
+    (removed,) = add_senders(bot, 1, moves=agents, first=3, among=[kept])
+    before, after = HashRing([bot.user_id, kept, removed]), HashRing([bot.user_id, kept])
+    orphans = [a for a in world.agents if before.account_for(a.user_id) == removed]
+    bot.start()
+    await connected(bot, [bot.user_id, kept, removed])
+    await world.ambassador.open_dm()
+    await launch(world)
+    await reported_complete(world, len(agents))
+    bot.terminate()
+
+    bot.config.write_text(two, encoding="utf-8")
+    bot.start()
+    await connected(bot, [bot.user_id, kept])
+    await sent_everything(bot)
+    for agent in orphans:
+        new = after.account_for(agent.user_id)
+        line = f"c'est le compte {new} qui vous écrit"
+        agent.bot_id = new
+        messages = await agent.wait_messages(
+            lambda seen, line=line: seen if any(m.body and line in m.body for m in seen) else None,
+            "the line from the new account",
+            within=LAUNCH_WAIT,
+        )
+        # The first thing that account wrote to them (in its new room, or in the main
+        # account's room when the main account takes them).
+        assert messages[0].body and line in messages[0].body, [m.body for m in messages]
+    bot.terminate()
+    bot.start()  # a restart tells nobody twice
+    await connected(bot, [bot.user_id, kept])
+    await sent_everything(bot)
+    assert moved_rows(bot) == {"sent": len(orphans)}
+    for agent in world.agents:
+        agent.bot_id = after.account_for(agent.user_id)
+        lines = [m for m in await agent.bot_messages() if m.body and "qui vous écrit" in m.body]
+        assert len(lines) == (agent in orphans), agent.user_id
+    assert "Traceback" not in bot.log_since_start()
 
 
 def reminded(seen: list[BotMessage]) -> list[BotMessage] | None:
     return seen if any(m.body and m.body.startswith("Rappel") for m in seen) else None
+
+
+async def sent_everything(bot: BotProcess) -> None:
+    """Until no outbox row is pending (what a start enqueued has gone)."""
+
+    def pending() -> int:
+        connection = sqlite3.connect(f"file:{bot.database}?mode=ro", uri=True, timeout=10)
+        try:
+            (count,) = connection.execute(
+                "SELECT count(*) FROM deliveries WHERE status = 'pending'"
+            ).fetchone()
+        finally:
+            connection.close()
+        return int(count)
+
+    async def step() -> bool | None:
+        assert bot.process is not None and bot.process.poll() is None, bot.log_tail()
+        if await asyncio.to_thread(pending) == 0:
+            return True
+        await asyncio.sleep(0.1)
+        return None
+
+    await until(step, "nothing pending", LAUNCH_WAIT)
 
 
 def moved_rows(bot: BotProcess) -> dict[str, int]:

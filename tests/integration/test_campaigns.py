@@ -352,11 +352,11 @@ async def test_long_launch_reports_progress_then_a_summary(
     bot: Bot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import bot.batches as batches_module
-    import bot.outbox as outbox_module
+    import bot.marks as marks_module
 
     monkeypatch.setattr(batches_module, "PROGRESS_EVERY", 0.0)  # report after every send…
-    monkeypatch.setattr(outbox_module, "MARK_EVERY", 1)  # …that is marked one at a time
-    monkeypatch.setattr(outbox_module, "REPORT_EVERY", 0.0)  # …and reported at once
+    monkeypatch.setattr(marks_module, "MARK_EVERY", 1)  # …that is marked one at a time
+    monkeypatch.setattr(marks_module, "REPORT_EVERY", 0.0)  # …and reported at once
     setup_service(bot)
     await bot.say(AMB, CREATE)
     await bot.say(AMB, "campagne lancer ABCDEF234")

@@ -5,7 +5,7 @@ through that account, each account with its own limiter, the lanes side by side,
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from bot.core import (
@@ -22,6 +22,7 @@ from bot.domain import Delivery, DeliveryStatus, NewDelivery
 from bot.lanes import pick
 from bot.outbox import Dispatcher
 from bot.platforms.matrix.ring import HashRing
+from bot.services.senders import FIRST
 from storage.uow import Store
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -41,6 +42,7 @@ class Account:
         self.wait_once: float | None = None
         self.gate: asyncio.Event | None = None
         self.sending = asyncio.Event()
+        self.on_sent: Callable[[str], None] | None = None  # told each send, in order
 
     def opens_conversation(self, person_id: str) -> bool:
         return person_id not in self.opened
@@ -58,6 +60,8 @@ class Account:
             raise DeliveryError(self.name, "M_LIMIT_EXCEEDED", retry_after=wait)
         room = message.conversation_id or await self.open_direct(message.person_id or "")
         self.sent.append(message.person_id or room)
+        if self.on_sent is not None:
+            self.on_sent(message.person_id or room)
         return SendResult(f"${message.key}", room)
 
     async def start(self) -> None: ...
@@ -175,15 +179,17 @@ async def test_a_wait_from_one_account_pauses_only_that_account(store: Store) ->
     assert set(attempts.values()) == {1}  # being throttled is not failing
 
 
-def row(recipient: str, ident: int) -> Delivery:
+def row(
+    recipient: str, ident: int, person_id: int | None = None, to_conversation: bool = False
+) -> Delivery:
     return Delivery(
         id=ident,
         key=f"k{ident}",
         kind="invitation",
         campaign_id=None,
-        person_id=None,
+        person_id=person_id,
         recipient=recipient,
-        to_conversation=False,
+        to_conversation=to_conversation,
         body="x",
         mentions=(),
         buttons=(),
@@ -210,3 +216,77 @@ def test_a_paused_lane_gets_nothing_and_a_lane_always_gets_one_row() -> None:
     lanes = {"@a": "A", "@b": "B"}
     taken = pick(rows, lambda r: lanes[r.recipient], lambda r, lane: 3, {"B": 1})
     assert [r.id for r in taken] == [2]  # A paused; B's first row costs more than its quota
+
+
+def test_a_person_s_rows_go_through_one_lane_at_a_time() -> None:
+    """The line "another account writes to you now" leaves from the old account, in its room;
+    the person's next message from the new account waits until that line is gone (issue #29):
+    rows about one person are not spread over two lanes in a round, nor while a lane holds
+    some of them."""
+    notice = row("!old-room", 1, person_id=7, to_conversation=True)
+    invitation, other = row("@p", 2, person_id=7), row("@q", 3, person_id=8)
+    lanes = {"!old-room": "A", "@p": "B", "@q": "B"}
+    quotas = {"A": 5, "B": 5}
+
+    def lane_of(r: Delivery) -> str:
+        return lanes[r.recipient]
+
+    def one(r: Delivery, lane: str) -> int:
+        return 1
+
+    taken = pick([notice, invitation, other], lane_of, one, quotas)
+    assert [r.id for r in taken] == [1, 3]
+    # The line taken by lane A (queued or on its way): the invitation still waits…
+    held = {"person:7": "A"}
+    later = pick([invitation, other], lane_of, one, quotas, held)
+    assert [r.id for r in later] == [3]
+    # …and goes once the line is sent (nothing of that person held any more).
+    free = pick([invitation], lane_of, one, quotas, {})
+    assert [r.id for r in free] == [2]
+
+
+async def test_a_moved_person_hears_the_line_before_the_new_account_s_first_message(
+    store: Store,
+) -> None:
+    """Through the dispatcher: the old account is slow to send the line (held at its send);
+    the new account sends to everyone else meanwhile, and to the moved person only after."""
+    pool = pool_of(2)
+    old, new = pool.accounts
+    person = next(p for p in PEOPLE if pool.ring.account_for(p) == new.bot_id)
+    room = next(f"!room{i}" for i in range(100) if pool.ring.account_for(f"!room{i}") == old.bot_id)
+    others = [p for p in PEOPLE if pool.ring.account_for(p) == new.bot_id and p != person]
+    order: list[str] = []
+    for account in pool.accounts:
+        account.on_sent = order.append
+    with store.transaction() as uow:
+        pid = uow.people.ensure(person, "Agent", NOW).id
+        uow.outbox.enqueue_many(
+            [
+                NewDelivery(f"inv:{person}", "invitation", person, "Bonjour", person_id=pid),
+                *(NewDelivery(f"inv:{p}", "invitation", p, "Bonjour") for p in others),
+                NewDelivery(
+                    f"moved:{person}",
+                    "sender_moved",
+                    room,
+                    "Un autre compte vous écrit",
+                    to_conversation=True,
+                    person_id=pid,
+                    not_before=FIRST,
+                ),
+            ],
+            NOW,
+        )
+    old.gate = asyncio.Event()
+    dispatcher = Dispatcher(store, pool, FakeClock(NOW))
+    drain = asyncio.create_task(dispatcher.drain())
+    await asyncio.wait_for(old.sending.wait(), 10)
+    for _ in range(500):  # bounded: the new account's other people, while the line is held
+        if len(new.sent) == len(others):
+            break
+        await asyncio.sleep(0.01)
+    assert sorted(new.sent) == sorted(others)
+    assert person not in new.sent
+    old.gate.set()
+    await asyncio.wait_for(drain, 10)
+    assert order.index(room) < order.index(person)
+    assert new.sent.count(person) == 1 and old.sent == [room]

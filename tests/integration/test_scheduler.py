@@ -192,12 +192,28 @@ async def test_snooze_defers_to_an_earlier_planned_reminder(bot: Bot) -> None:
     assert snoozes == []
 
 
+def snooze_statuses(bot: Bot) -> list[str]:
+    with bot.store.transaction() as uow:
+        rows = uow.session.scalars(select(ReminderStepRow).where(ReminderStepRow.kind == "snooze"))
+        return [row.status for row in rows]
+
+
 async def test_done_after_snooze_cancels_the_extra_reminder(bot: Bot) -> None:
     await launched(bot)
     await bot.say(AGENTS[0], "plus tard")
     await bot.say(AGENTS[0], "c'est fait")
     await run_at(bot, paris(2026, 11, 25, 9, 30))
     assert reminders_of(bot, AGENTS[0]) == []
+    # Nothing was sent: the step is cancelled, not done.
+    assert snooze_statuses(bot) == ["cancelled"]
+
+
+async def test_a_snooze_that_reminds_is_done(bot: Bot) -> None:
+    await launched(bot)
+    await bot.say(AGENTS[0], "plus tard")
+    await run_at(bot, paris(2026, 11, 25, 9, 30))
+    assert len(reminders_of(bot, AGENTS[0])) == 1
+    assert snooze_statuses(bot) == ["done"]
 
 
 async def test_event_campaign_launches_fifteen_days_before(bot: Bot) -> None:

@@ -15,7 +15,7 @@ from bot.domain import (
     ParticipationStatus,
 )
 from storage.db import Database, current_revision, head_revision, upgrade
-from storage.repositories.errors import DuplicateError
+from storage.errors import DuplicateError
 from storage.uow import Store
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

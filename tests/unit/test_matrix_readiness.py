@@ -94,7 +94,7 @@ def platform(tmp_path: Path, **options: object) -> MatrixPlatform:
         store_path=tmp_path / "store",
         **options,  # type: ignore[arg-type]
     )
-    made._client = made._make_client()
+    made.login.new_client()
     return made
 
 
@@ -107,9 +107,9 @@ def test_key_upload_errors_are_reported_once_per_cause(
     with caplog.at_level(logging.DEBUG):
         for _ in range(3):
             with pytest.raises(DeviceLost) as lost:
-                bot._upload_answered(refused)
+                bot.keys.upload_answered(refused)
             assert lost.value.reason == "keys_rejected"
-            bot._upload_answered(too_big)
+            bot.keys.upload_answered(too_big)
     errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 2, errors
     assert "one_time_key_already_exists" in errors[0] and "M_TOO_LARGE" in errors[1]
@@ -121,8 +121,8 @@ def test_key_upload_errors_are_reported_once_per_cause(
 def test_health_reports_a_connected_but_unreachable_bot(tmp_path: Path) -> None:
     bot = platform(tmp_path)
     assert isinstance(bot, ReportsReadiness)
-    bot._started = True
-    bot._device_match = DeviceMatch.DIFFERENT
+    bot.connection.started = True
+    bot.keys.match = DeviceMatch.DIFFERENT
     check = platform_check(bot, "up")
     assert check == {
         "status": "unreachable_by_people",
@@ -139,14 +139,14 @@ def test_healing_that_needs_a_person_stops_with_one_french_line(tmp_path: Path) 
         access_token="token",
         store_path=tmp_path / "store",
     )
-    token_only._client = token_only._make_client()
-    line = token_only._heal_blocker("logged_out", "PIXBOT")
+    token_only.login.new_client()
+    line = token_only.healing.blocker("logged_out", "PIXBOT")
     assert line is not None and "[matrix] password" in line and "\n" not in line
     bot = platform(tmp_path)
-    bot._has_identity = True
-    line = bot._heal_blocker("store_mismatch", "PIXBOT")
+    bot.keys.has_identity = True
+    line = bot.healing.blocker("store_mismatch", "PIXBOT")
     assert line is not None and "recovery_key" in line
     with_key = platform(tmp_path, recovery_key="EsTc 5rr1")
-    with_key._has_identity = True
-    assert with_key._heal_blocker("store_mismatch", "PIXBOT") is None
+    with_key.keys.has_identity = True
+    assert with_key.healing.blocker("store_mismatch", "PIXBOT") is None
     assert issubclass(MatrixNeedsOperator, PlatformNeedsOperator)

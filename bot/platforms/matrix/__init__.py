@@ -1,12 +1,16 @@
 """Matrix (Tchap) platform on matrix-nio, with end-to-end encryption.
 
-``codec`` is pure (content, ids, mentions, errors); ``store`` keeps the session and sync token
-on disk; ``connection`` holds the state every part shares; ``rooms`` finds and opens rooms;
-``inbound`` turns sync events into :class:`bot.core.Incoming`; ``gaps`` fetches what a limited
-sync timeline left out; ``device`` logs in and keeps the device's E2EE keys on the server
-(a new device when the store and the server disagree), ``readiness`` says whether agents can
-reach the bot and ``status`` asks the server for ``pixbot matrix status``; ``identity`` signs
-the device (cross-signing); ``platform`` runs the sync loop and sends.
+``codec`` is pure (content, ids, mentions, errors); ``store`` keeps the session on disk.
+:class:`MatrixPlatform` (``platform``: the sync loop and sending) is composed of parts, each
+given the parts it uses when it is built: ``connection`` (the account, the client in use, the
+lifecycle every part shares), ``login``, ``device`` (the device's E2EE keys on the server and
+readiness), ``healing`` (a new device when the store and the server disagree), ``rooms`` (direct
+rooms, found, opened and recorded), ``invitations``, ``inbound`` (sync events into
+:class:`bot.core.Incoming`), ``gaps`` (what a limited sync timeline left out), ``sync`` (the
+sync requests and token) and ``outbound`` (a message into a room). ``identity`` signs the
+device (cross-signing); ``readiness`` says whether agents can reach the bot and ``status``
+asks the server for ``pixbot matrix status``; ``pool`` sends from several accounts, each a
+whole platform.
 """
 
 from bot.platforms.matrix.codec import (

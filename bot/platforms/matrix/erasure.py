@@ -19,8 +19,10 @@ import logging
 from typing import Any
 
 from bot.core import ErasedPerson
+from bot.platforms.matrix.connection import MatrixConnection
 from bot.platforms.matrix.direct_data import read_direct, write_direct
-from bot.platforms.matrix.pending import PendingEvents
+from bot.platforms.matrix.inbound import InboundTranslator
+from bot.platforms.matrix.rooms import DirectRooms
 
 logger = logging.getLogger(__name__)
 
@@ -29,39 +31,25 @@ class PendingErasure:
     name = "matrix pending events"
     anonymous = False
 
-    def __init__(self, platform: Any) -> None:
-        self.platform = platform
+    def __init__(self, inbound: InboundTranslator) -> None:
+        self.inbound = inbound
 
     async def erase(self, person: ErasedPerson) -> None:
-        pending: PendingEvents = self.platform._pending_events
-        pending.forget(person.platform_id, person.needles())
-        self.platform._given_up = [
-            held
-            for held in self.platform._given_up
-            if held.source.get("sender") != person.platform_id
-        ]
+        self.inbound.forget_person(person.platform_id, person.needles())
 
 
 class DirectRoomErasure:
     name = "matrix direct room"
     anonymous = False
 
-    def __init__(self, platform: Any) -> None:
-        self.platform = platform  # a MatrixPlatform (its direct-room state and client)
+    def __init__(self, connection: MatrixConnection, rooms: DirectRooms) -> None:
+        self.connection = connection
+        self.rooms = rooms
 
     async def erase(self, person: ErasedPerson) -> None:
-        platform = self.platform
         user = person.platform_id
-        rooms = set(platform._direct_rooms.pop(user, []))
-        rooms.update(platform._direct_unsaved.pop(user, []))
-        cached = platform._direct_cache.pop(user, None)
-        if cached:
-            rooms.add(cached)
-        for room_id, invited in list(platform._created_rooms.items()):
-            if invited == user:
-                rooms.add(room_id)
-                del platform._created_rooms[room_id]
-        client = platform.client
+        rooms = self.rooms.forget_person(user)
+        client = self.connection.client
         for room_id in sorted(rooms):
             await client.room_leave(room_id)
             await client.room_forget(room_id)
@@ -72,11 +60,11 @@ class KeyStoreErasure:
     name = "matrix key store"
     anonymous = False
 
-    def __init__(self, platform: Any) -> None:
-        self.platform = platform
+    def __init__(self, connection: MatrixConnection) -> None:
+        self.connection = connection
 
     async def erase(self, person: ErasedPerson) -> None:
-        client = self.platform.client
+        client = self.connection.client
         olm = getattr(client, "olm", None)
         store = getattr(client, "store", None)
         if olm is None or store is None:

@@ -15,8 +15,7 @@ from typing import Any
 
 from nio import MessageDirection, RoomMessagesResponse
 
-from bot.platforms.matrix.connection import _Batch
-from bot.platforms.matrix.inbound import InboundEvents
+from bot.platforms.matrix.connection import Batch, MatrixConnection
 
 logger = logging.getLogger(__name__)
 
@@ -26,10 +25,13 @@ PAGE = 100
 MAX_GAP_EVENTS = 2000
 
 
-class TimelineGaps(InboundEvents):
+class TimelineGaps:
     """Fetching what a limited sync timeline left out."""
 
-    async def _fill_gaps(self, batch: _Batch) -> None:
+    def __init__(self, connection: MatrixConnection) -> None:
+        self.connection = connection
+
+    async def fill(self, batch: Batch) -> None:
         """Fetch, once per batch, the events each limited timeline of ``batch`` left out
         (oldest first, in ``batch.gaps``); network errors propagate (the batch is retried)."""
         if batch.since is None or not (batch.replay_timeline or batch.replay_after_ms):
@@ -47,7 +49,7 @@ class TimelineGaps(InboundEvents):
         newest_first: list[Any] = []
         start = prev_batch
         while len(newest_first) < MAX_GAP_EVENTS:
-            response = await self.client.room_messages(
+            response = await self.connection.client.room_messages(
                 room_id, start=start, end=since, direction=MessageDirection.back, limit=PAGE
             )
             if not isinstance(response, RoomMessagesResponse):

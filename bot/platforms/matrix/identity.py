@@ -21,20 +21,15 @@ module speaks the client-server API itself; the formats and the crypto are in
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import os
-import stat
 import time
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from canonicaljson import encode_canonical_json
-from nio import AsyncClientConfig
 
 from bot.platforms.matrix.crypto_identity import (
     DEFAULT_KEY_TYPE,
@@ -58,14 +53,18 @@ from bot.platforms.matrix.crypto_identity import (
     read_recovery_file,
     secret_storage_account_data,
 )
-from bot.platforms.matrix.identity_state import MESSAGES_FR, RESET_FR, IdentityState
+from bot.platforms.matrix.identity_state import (
+    RESET_FR,
+    STATUS_FILE,
+    IdentityState,
+    IdentityStatus,
+)
 from bot.platforms.matrix.session import JsonResponse, SessionClient
 from bot.platforms.matrix.store import write_private
 
 logger = logging.getLogger(__name__)
 
 RECOVERY_KEY_FILE = "recovery-key.txt"
-STATUS_FILE = "identity-status.json"
 CONFIG_HINT = "[matrix] recovery_key (PIXBOT_MATRIX__RECOVERY_KEY)"
 # Synapse lists our own user as "changed" at each room we join (a broadcast: every new direct
 # room); the identity is checked again at most this often (s), a change meanwhile later.
@@ -78,37 +77,6 @@ class IdentityError(Exception):
     def __init__(self, state: IdentityState, detail: str) -> None:
         super().__init__(detail)
         self.state = state
-
-
-@dataclass
-class IdentityStatus:
-    """What a health check or ``pixbot matrix status`` shows; never any secret."""
-
-    user_id: str
-    device_id: str
-    state: IdentityState = IdentityState.UNKNOWN
-    cross_signed: bool = False
-    master_key: str | None = None
-    reset_detected: bool = False
-    previous_master_key: str | None = None
-    detail: str = ""
-    checked_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
-
-    @property
-    def message(self) -> str:
-        text = MESSAGES_FR[self.state]
-        return f"{RESET_FR} {text}" if self.reset_detected else text
-
-    @property
-    def master_fingerprint(self) -> str:
-        return fingerprint(self.master_key)
-
-    def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["state"] = self.state.value
-        data["message"] = self.message
-        data["master_fingerprint"] = self.master_fingerprint
-        return data
 
 
 class CrossSigning:
@@ -390,68 +358,3 @@ class CrossSigning:
         except OSError as error:
             logger.warning("Matrix : état de l'identité non écrit : %s", error)
         return status
-
-
-# -- pixbot matrix status ------------------------------------------------------------------------
-
-
-def _mode(path: Path) -> str | None:
-    try:
-        return oct(stat.S_IMODE(path.stat().st_mode))
-    except OSError:
-        return None
-
-
-async def describe(store_path: Path, homeserver: str) -> dict[str, Any]:
-    """What ``pixbot matrix status`` prints: asks the homeserver, else the last status file.
-
-    Never refreshes a token (that would rotate the running bot's refresh token) and never
-    reads a secret into the output.
-    """
-    store_path = Path(store_path)
-    session: dict[str, Any] = {}
-    with contextlib.suppress(OSError, ValueError):
-        session = json.loads((store_path / "session.json").read_text(encoding="utf-8"))
-    last: dict[str, Any] = {}
-    with contextlib.suppress(OSError, ValueError):
-        last = json.loads((store_path / STATUS_FILE).read_text(encoding="utf-8"))
-    user_id = str(session.get("user_id") or last.get("user_id") or "")
-    device_id = str(session.get("device_id") or last.get("device_id") or "")
-    result: dict[str, Any] = {
-        "user_id": user_id or None,
-        "device_id": device_id or None,
-        "cross_signed": last.get("cross_signed"),
-        "master_fingerprint": last.get("master_fingerprint"),
-        "state": last.get("state"),
-        "message": last.get("message"),
-        "reset_detected": last.get("reset_detected", False),
-        "source": "status file" if last else "none",
-        "store": {
-            "path": str(store_path.resolve()),
-            "mode": _mode(store_path),
-            "session.json": _mode(store_path / "session.json"),
-            RECOVERY_KEY_FILE: _mode(store_path / RECOVERY_KEY_FILE),
-        },
-    }
-    token = session.get("access_token")
-    if not (user_id and device_id and isinstance(token, str) and token):
-        return result
-    client = SessionClient(
-        str(session.get("homeserver") or homeserver),
-        user_id,
-        device_id=device_id,
-        config=AsyncClientConfig(encryption_enabled=False, max_timeouts=0, request_timeout=10),
-    )
-    client.access_token = token
-    try:
-        answer = await client.request_json("POST", "keys/query", {"device_keys": {user_id: []}})
-        if answer.ok:
-            trust = device_trust(answer.body, user_id, device_id)
-            result["cross_signed"] = trust.cross_signed
-            result["master_fingerprint"] = fingerprint(trust.master)
-            result["source"] = "homeserver"
-    except (OSError, TimeoutError):
-        pass
-    finally:
-        await client.close()
-    return result

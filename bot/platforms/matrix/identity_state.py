@@ -1,11 +1,19 @@
-"""What the bot's cross-signing identity can be (:class:`IdentityState`) and what each state
-tells the operator (French message ids, translated where they are shown: bot/translation.py)."""
+"""What the bot's cross-signing identity can be (:class:`IdentityState`), what each state
+tells the operator (French message ids, translated where they are shown: bot/translation.py),
+and the status a health check or ``pixbot matrix status`` shows (:class:`IdentityStatus`,
+also written to ``identity-status.json`` in the store)."""
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
+from typing import Any
 
+from bot.platforms.matrix.crypto_identity import fingerprint
 from bot.translation import N_
+
+STATUS_FILE = "identity-status.json"
 
 
 class IdentityState(StrEnum):
@@ -64,3 +72,34 @@ RESET_FR = N_(
     "L'identité de signature croisée du compte du bot a été réinitialisée depuis un autre "
     "appareil (clé maîtresse changée)."
 )
+
+
+@dataclass
+class IdentityStatus:
+    """What a health check or ``pixbot matrix status`` shows; never any secret."""
+
+    user_id: str
+    device_id: str
+    state: IdentityState = IdentityState.UNKNOWN
+    cross_signed: bool = False
+    master_key: str | None = None
+    reset_detected: bool = False
+    previous_master_key: str | None = None
+    detail: str = ""
+    checked_at: str = field(default_factory=lambda: datetime.now(UTC).isoformat())
+
+    @property
+    def message(self) -> str:
+        text = MESSAGES_FR[self.state]
+        return f"{RESET_FR} {text}" if self.reset_detected else text
+
+    @property
+    def master_fingerprint(self) -> str:
+        return fingerprint(self.master_key)
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["state"] = self.state.value
+        data["message"] = self.message
+        data["master_fingerprint"] = self.master_fingerprint
+        return data

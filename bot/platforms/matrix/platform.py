@@ -1,10 +1,16 @@
 """Matrix (Tchap) platform on matrix-nio, with end-to-end encryption when available.
 
+:class:`MatrixPlatform` is composed of parts, each built once, in order, from the ones before
+it: the connection (account, store, client in use, lifecycle), the login, the device's keys,
+healing a lost device, the direct rooms, the invitations, the inbound translator, the timeline
+gaps, the sync requests and the outbound messages. The platform runs the sync loop over them;
+no part reads another's private state.
+
 The adapter only translates: nio sync responses become :class:`bot.core.Incoming`,
 :class:`bot.core.Outgoing` becomes an ``m.notice`` (or an ``m.image`` uploaded to the media
 repository, encrypted as an attachment in encrypted rooms); nio error *values* become one
-:class:`bot.core.DeliveryError` here. Retries belong to the caller's outbox, so nio is told
-never to retry on its own.
+:class:`bot.core.DeliveryError` (``outbound``). Retries belong to the caller's outbox, so nio
+is told never to retry on its own.
 
 Files in ``store_path``: ``session.json`` (user id, device id, access token; mode 0600) so the
 device never changes, ``sync_token`` (written only after every handler of a batch returned) and
@@ -15,25 +21,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import io
 import logging
-import secrets
 import time
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from nio import (
-    ErrorResponse,
+    AsyncClient,
     LocalProtocolError,
     RoomMemberEvent,
-    RoomSendError,
-    SyncResponse,
-    UploadError,
 )
 
 from bot.core import (
-    DeliveryError,
+    Capabilities,
     ErasureStep,
     Incoming,
+    InvitePolicy,
+    Member,
     MessageHandler,
     Outgoing,
     SendResult,
@@ -41,26 +46,27 @@ from bot.core import (
 from bot.platforms.matrix.codec import (
     PLATFORM,
     MatrixAuthError,
-    build_content,
-    build_image_content,
-    errcode_of,
-    http_status_of,
-    is_auth_error,
-    transaction_id,
     unreachable,
 )
-from bot.platforms.matrix.connection import _NETWORK_ERRORS, _Batch
-from bot.platforms.matrix.device import DeviceCare, DeviceLost
+from bot.platforms.matrix.connection import NETWORK_ERRORS, Batch, MatrixConnection
+from bot.platforms.matrix.device import DeviceKeys, DeviceLost
 from bot.platforms.matrix.erasure import DirectRoomErasure, KeyStoreErasure, PendingErasure
 from bot.platforms.matrix.gaps import TimelineGaps
-from bot.platforms.matrix.session import UNKNOWN_TOKEN
+from bot.platforms.matrix.healing import DeviceHealing
+from bot.platforms.matrix.identity import IdentityStatus
+from bot.platforms.matrix.inbound import InboundTranslator
+from bot.platforms.matrix.invitations import Invitations
+from bot.platforms.matrix.login import Login
+from bot.platforms.matrix.outbound import OutboundMessages
+from bot.platforms.matrix.pending import KEY_WAIT
+from bot.platforms.matrix.readiness import Readiness
+from bot.platforms.matrix.rooms import DirectRooms
+from bot.platforms.matrix.sync import SyncFeed
 
 logger = logging.getLogger(__name__)
 
 # How long stop() waits for the handler in progress before closing the connection anyway.
 STOP_TIMEOUT = 10.0
-# How long one picture upload may take.
-UPLOAD_TIMEOUT = 60.0
 
 
 def _after(event: Any, moment_ms: int) -> bool:
@@ -70,121 +76,242 @@ def _after(event: Any, moment_ms: int) -> bool:
     return int(getattr(event, "server_timestamp", 0) or 0) >= moment_ms
 
 
-class _SyncFailed(Exception):
-    """The homeserver answered a sync with an error (other than an authentication one)."""
-
-
 class _HandlingFailed(Exception):
     """The bot could not handle an event (its database is away): the batch is kept, in order,
     and handed over again; the sync token does not move past it."""
 
 
-class MatrixPlatform(DeviceCare, TimelineGaps):
+class MatrixPlatform:
     """:class:`bot.core.Platform` for Matrix homeservers (Tchap)."""
+
+    name = PLATFORM
+    # Longest text sent in one event (the outbox splits longer ones into numbered parts):
+    # an event is at most 64 KiB, and the text is there twice (body and HTML), JSON-escaped,
+    # then encrypted and base64-encoded — up to 16 bytes per character.
+    MAX_TEXT_LENGTH = 4000
+    max_backoff = 30.0
+
+    def __init__(
+        self,
+        *,
+        homeserver: str,
+        user_id: str,
+        password: str = "",
+        access_token: str = "",
+        device_id: str = "PIXBOT",
+        store_path: Path,
+        e2ee: bool = True,
+        allowed_servers: Sequence[str] = (),
+        rate_limit: float = 1.0,
+        display_name: str | None = None,
+        on_auth_error: Callable[[str], Awaitable[None]] | None = None,
+        request_timeout: float = 20.0,
+        recovery_key: str = "",
+        key_wait: float = KEY_WAIT,
+        direct_only: bool = False,
+        on_new_client: Callable[[AsyncClient], None] | None = None,
+        invite_policy: InvitePolicy | None = None,
+    ) -> None:
+        """``direct_only``: a sender account of a pool (:mod:`bot.platforms.matrix.pool`),
+        which joins direct rooms only. ``invite_policy``: the core's answer to "may the bot
+        join this room?" (``bot.runner`` builds it before the platform; None accepts any
+        allowed server). ``on_new_client`` is called with each nio client the
+        platform makes (a benchmark counts their requests)."""
+        # One message at a time, paced by ``rate_limit`` (Synapse's rc_message); the first
+        # message to someone also opens a room (``opens_conversation``).
+        self.capabilities = Capabilities(rate_limit, max_text_length=self.MAX_TEXT_LENGTH)
+        self.connection = MatrixConnection(
+            homeserver=homeserver,
+            user_id=user_id,
+            store_path=store_path,
+            e2ee=e2ee,
+            display_name=display_name,
+            on_auth_error=on_auth_error,
+            on_new_client=on_new_client,
+        )
+        self.login = Login(
+            self.connection,
+            password=password,
+            access_token=access_token,
+            device_id=device_id,
+            request_timeout=request_timeout,
+        )
+        self.keys = DeviceKeys(self.connection, self.login, recovery_key=recovery_key)
+        self.rooms = DirectRooms(self.connection)
+        self.invitations = Invitations(
+            self.connection,
+            self.rooms,
+            allowed_servers=allowed_servers,
+            direct_only=direct_only,
+            policy=invite_policy,
+        )
+        self.inbound = InboundTranslator(
+            self.connection, self.rooms, allowed_servers=allowed_servers, key_wait=key_wait
+        )
+        self.healing = DeviceHealing(
+            self.connection,
+            self.login,
+            self.keys,
+            on_new_device=(self.rooms.forget_ready_rooms, self.inbound.forget_key_requests),
+        )
+        self.gaps = TimelineGaps(self.connection)
+        self.sync = SyncFeed(self.connection, self.login)
+        self.outbound = OutboundMessages(self.connection, self.rooms)
+        self._start_lock = asyncio.Lock()
+        self._pending: list[Batch] = []
+        self._login_ms: int | None = None
+        self._run_task: asyncio.Task[Any] | None = None
+        self._run_finished = asyncio.Event()
+
+    # -- what the core and the pool read -------------------------------------------------------
+
+    @property
+    def bot_id(self) -> str:
+        return self.connection.bot_id
+
+    @property
+    def display_name(self) -> str | None:
+        return self.connection.display_name
+
+    @property
+    def client(self) -> AsyncClient:
+        return self.connection.client
+
+    @property
+    def store_path(self) -> Path:
+        return self.connection.store_path
+
+    @property
+    def sync_token_path(self) -> Path:
+        return self.sync.token_path
+
+    @property
+    def device_id(self) -> str:
+        connection = self.connection
+        return (connection.client.device_id if connection.has_client else None) or (
+            self.login.device_id
+        )
+
+    @property
+    def direct_only(self) -> bool:
+        return self.invitations.direct_only
+
+    @property
+    def invite_policy(self) -> InvitePolicy | None:
+        return self.invitations.policy
+
+    @invite_policy.setter
+    def invite_policy(self, policy: InvitePolicy | None) -> None:
+        # The policy comes with construction; only MatrixPool's forwarding setter still
+        # assigns it (nothing calls that one), and both can go together.
+        self.invitations.policy = policy
+
+    @property
+    def identity_status(self) -> IdentityStatus | None:
+        """The cross-signing status of this device (for health checks); None before start."""
+        return self.keys.identity_status
+
+    def readiness(self) -> Readiness:
+        return self.keys.readiness()
+
+    def readiness_problem(self) -> str | None:
+        """None when agents can reach the bot; else a short reason (no key, no secret)."""
+        return self.keys.readiness_problem()
+
+    def has_direct_room(self, person_id: str) -> bool:
+        """Whether this account has a direct room with ``person_id`` (known here)."""
+        return self.rooms.has_direct_room(person_id)
+
+    def direct_rooms(self) -> dict[str, str]:
+        """Person → this account's latest direct room with them, as known here."""
+        return self.rooms.direct_rooms()
+
+    def in_room(self, room_id: str) -> bool:
+        return self.rooms.in_room(room_id)
+
+    def opens_conversation(self, person_id: str) -> bool:
+        return self.rooms.opens_conversation(person_id)
+
+    async def open_direct(self, person_id: str) -> str:
+        await self._ready()
+        return await self.rooms.open_direct(person_id)
+
+    async def room_members(self, conversation_id: str) -> Sequence[Member]:
+        await self._ready()
+        return await self.rooms.members(conversation_id)
+
+    def erasure_steps(self) -> list[ErasureStep]:
+        return [
+            PendingErasure(self.inbound),
+            DirectRoomErasure(self.connection, self.rooms),
+            KeyStoreErasure(self.connection),
+        ]
+
+    # -- starting and stopping -----------------------------------------------------------------
 
     async def start(self) -> None:
         """Log in (or restore the session) and do the first sync; retry while unreachable."""
         backoff = 0.5
+        connection = self.connection
         # Not once stopped: the client's HTTP session may be closed already.
-        while not self._started and not self._stopping.is_set():
+        while not connection.started and not connection.stopping.is_set():
             try:
                 await self._start_once()
-            except _NETWORK_ERRORS as error:
+            except NETWORK_ERRORS as error:
                 logger.warning(
                     "Serveur Matrix injoignable (%s) ; nouvel essai dans %.1f s",
                     type(error).__name__,
                     backoff,
                 )
-                if await self._sleep_or_stop(backoff):
+                if await connection.sleep_or_stop(backoff):
                     return
                 backoff = min(backoff * 2, self.max_backoff)
 
     async def _start_once(self) -> None:
+        connection = self.connection
         async with self._start_lock:
-            if self._started:
+            if connection.started:
                 return
-            if self._client is None:
-                self._client = self._make_client()
+            if not connection.has_client:
+                self.login.new_client()
             self._login_ms = self._login_ms or int(time.time() * 1000)
             try:
-                await self._login_on_a_usable_device()
+                await self.healing.log_in()
             except DeviceLost as lost:  # one-time keys refused: this store is not the server's
-                await self._leave_device(lost.reason)
-                await self._on_a_new_device()
-            client = self.client
-            self.bot_id = client.user_id
-            await self._load_profile()
-            await self._load_direct_rooms()
-            await self._first_sync()
-            await self._ensure_identity()
-            self._started = True
+                await self.healing.leave(lost.reason)
+                await self.healing.log_in_on_a_new_device()
+            client = connection.client
+            connection.bot_id = client.user_id
+            await self.login.load_profile()
+            await self.rooms.load()
+            self._pending.append(await self.sync.first(self._login_ms))
+            await self.keys.ensure_identity()
+            connection.started = True
             logger.info(
                 "Matrix : connecté en tant que %s (appareil %s)", self.bot_id, client.device_id
             )
 
-    async def _load_profile(self) -> None:
-        client = self.client
-        response = await client.get_displayname(client.user_id)
-        current = getattr(response, "displayname", None)
-        if self.display_name and current != self.display_name:
-            await client.set_displayname(self.display_name)
-        elif not self.display_name and current:
-            self.display_name = current
-
-    async def _first_sync(self) -> None:
-        token = self._load_sync_token()
-        # Synapse answers a repeated identical sync request from a cache for a while; a bot
-        # restarted within that window would get a stale starting point, so the first request
-        # carries a filter no other request uses.
-        nonce_filter = {"account_data": {"not_types": [f"org.pixbot.start.{secrets.token_hex(8)}"]}}
-        response = await self.client.sync(
-            timeout=0, since=token, full_state=True, sync_filter=nonce_filter
-        )
-        if token and isinstance(response, ErrorResponse) and http_status_of(response) == 400:
-            # The token belongs to another server or database: start afresh.
-            logger.warning(
-                "Matrix : jeton de synchronisation enregistré refusé (%s) ; reprise à partir de "
-                "maintenant",
-                response,
-            )
-            self.sync_token_path.unlink(missing_ok=True)
-            token = None
-            response = await self.client.sync(timeout=0, full_state=True, sync_filter=nonce_filter)
-        if not isinstance(response, SyncResponse):
-            await self._sync_failed(response)
-            raise OSError(f"first sync failed: {response}")
-        # A fresh store starts from now: old commands in the timeline are not replayed, but a
-        # message sent after the bot logged in is (it is for this bot).
-        fresh = token is None
-        self._pending.append(
-            _Batch(
-                response,
-                replay_timeline=not fresh,
-                replay_after_ms=self._login_ms if fresh else None,
-                since=token,
-            )
-        )
-
-    def erasure_steps(self) -> list[ErasureStep]:
-        return [PendingErasure(self), DirectRoomErasure(self), KeyStoreErasure(self)]
-
     async def stop(self) -> None:
         """End ``run`` promptly (after the handler in progress, if any); close the session."""
-        self._stopping.set()
+        connection = self.connection
+        connection.stopping.set()
         run_task = self._run_task
         if run_task is not None and run_task is not asyncio.current_task():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(self._run_finished.wait()), STOP_TIMEOUT)
-        self._started = False
-        if self._client is not None:
-            await self.flush_direct()
-            await self._client.close()
+        connection.started = False
+        if connection.has_client:
+            await self.rooms.flush()
+            await connection.close()
 
-    async def _sleep_or_stop(self, seconds: float) -> bool:
-        """Sleep unless stopped meanwhile; True when stopped."""
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
-        return self._stopping.is_set()
+    async def _continue_on_new_device(self, reason: str) -> None:
+        """While running: leave the device, then start again on a new one (the stored sync
+        token makes the first sync resume where the old device stopped)."""
+        async with self._start_lock:
+            await self.healing.leave(reason)
+        await self.start()
+
+    # -- the sync loop -------------------------------------------------------------------------
 
     async def run(self, on_message: MessageHandler) -> None:
         """Sync until :meth:`stop`; hand each message to ``on_message``, in order."""
@@ -198,20 +325,21 @@ class MatrixPlatform(DeviceCare, TimelineGaps):
 
     async def _run(self, on_message: MessageHandler) -> None:
         await self.start()
+        connection = self.connection
         backoff = 0.5
-        while not self._stopping.is_set():
-            batch: _Batch | None = None
+        while not connection.stopping.is_set():
+            batch: Batch | None = None
             try:
-                batch = self._pending.pop(0) if self._pending else await self._next_batch()
+                batch = self._pending.pop(0) if self._pending else await self.sync.next()
                 if batch is None:
                     break
-                self._note_key_counts(batch.response)
-                await self._keep_keys()
-                await self._after_sync(batch.response)
+                self.keys.note_key_counts(batch.response)
+                await self.keys.keep()
+                await self.keys.after_sync(batch.response)
                 if await self._handle_batch(batch, on_message):
                     # Written (and fsynced) in a thread: with several accounts syncing during a
                     # broadcast, the loop waited for the disk a few times a second.
-                    await asyncio.to_thread(self._save_sync_token, batch.response.next_batch)
+                    await asyncio.to_thread(self.sync.save_token, batch.response.next_batch)
                 backoff = 0.5
             except MatrixAuthError:
                 raise
@@ -222,14 +350,14 @@ class MatrixPlatform(DeviceCare, TimelineGaps):
                 await self._continue_on_new_device(lost.reason)
             except _HandlingFailed as error:
                 logger.info("Matrix : %s ; le lot est remis en file", error)
-                if await self._sleep_or_stop(backoff):
+                if await connection.sleep_or_stop(backoff):
                     break
                 backoff = min(backoff * 2, self.max_backoff)
             except LocalProtocolError as error:
                 # nio forgets the access token after a "soft logout" answer.
-                await self._auth_error(f"logged out by the homeserver: {error}")
+                await connection.auth_error(f"logged out by the homeserver: {error}")
             except Exception as error:
-                network = isinstance(error, _NETWORK_ERRORS)
+                network = isinstance(error, NETWORK_ERRORS)
                 logger.log(
                     logging.WARNING if network else logging.ERROR,
                     "Synchronisation Matrix impossible / Matrix sync failed (%s: %s); "
@@ -239,88 +367,53 @@ class MatrixPlatform(DeviceCare, TimelineGaps):
                     backoff,
                     exc_info=not network,
                 )
-                if await self._sleep_or_stop(backoff):
+                if await connection.sleep_or_stop(backoff):
                     break
                 backoff = min(backoff * 2, self.max_backoff)
 
-    async def _next_batch(self) -> _Batch | None:
-        """The next sync response (None when stopped); raises on any failure."""
-        if await self._pace_sync():
-            return None
-        joined_before = set(self.client.rooms)
-        since = self.client.next_batch
-        response = await self._sync_or_stop()
-        if response is None:
-            return None
-        if not isinstance(response, SyncResponse):
-            await self._sync_failed(response)
-            raise _SyncFailed(str(response))
-        return _Batch(response, joined_before=joined_before, since=since or None)
-
-    async def _sync_or_stop(self) -> Any:
-        """One long-poll sync, cancelled if :meth:`stop` is called meanwhile (→ None)."""
-        sync = asyncio.ensure_future(self.client.sync(timeout=self.sync_timeout_ms))
-        stopped = asyncio.ensure_future(self._stopping.wait())
-        try:
-            await asyncio.wait({sync, stopped}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stopped.cancel()
-        if not sync.done():
-            sync.cancel()
-            with contextlib.suppress(asyncio.CancelledError, *_NETWORK_ERRORS):
-                await sync
-            return None
-        return sync.result()
-
-    async def _sync_failed(self, response: Any) -> None:
-        if isinstance(response, ErrorResponse) and is_auth_error(response):
-            if self._password and errcode_of(response) == UNKNOWN_TOKEN:
-                # Logged out for good (the device deleted on the server): a new device.
-                raise DeviceLost("logged_out")
-            await self._auth_error(f"sync refused: {errcode_of(response)}")
-
-    async def _handle_batch(self, batch: _Batch, on_message: MessageHandler) -> bool:
+    async def _handle_batch(self, batch: Batch, on_message: MessageHandler) -> bool:
         """Handle one sync response; False if stopped midway (its token is then not saved)."""
         response = batch.response
+        stopping = self.connection.stopping
+        client = self.connection.client
         try:
-            await self._fill_gaps(batch)
-        except _NETWORK_ERRORS as error:
+            await self.gaps.fill(batch)
+        except NETWORK_ERRORS as error:
             self._pending.insert(0, batch)
             raise _HandlingFailed(f"timeline gap not fetched ({type(error).__name__})") from None
-        self._update_direct_rooms(response)
+        self.rooms.update(response)
         for room_id, info in response.rooms.invite.items():
             try:
-                await self._handle_invite(room_id, info.invite_state)
-            except _NETWORK_ERRORS as error:
+                await self.invitations.handle(room_id, info.invite_state)
+            except NETWORK_ERRORS as error:
                 # The invite stays pending on the server; it comes back after a restart.
                 logger.warning("Matrix : invitation dans %s non traitée : %s", room_id, error)
-        crowded = await self._leave_crowded_rooms(response.rooms.join)
+        crowded = await self.invitations.leave_crowded_rooms(response.rooms.join)
         if batch.replay_timeline or batch.replay_after_ms is not None:
             for room_id, info in response.rooms.join.items():
-                room = self.client.rooms.get(room_id)
+                room = client.rooms.get(room_id)
                 if room is None or room_id in crowded:
                     continue
                 events = [*batch.gaps.get(room_id, []), *info.timeline.events]
                 if not batch.replay_timeline:
                     events = [e for e in events if _after(e, batch.replay_after_ms or 0)]
-                for incoming in self._room_incoming(
+                for incoming in self.inbound.room_incoming(
                     room, events, newly_joined=room_id not in batch.joined_before
                 ):
-                    if self._stopping.is_set():
+                    if stopping.is_set():
                         return False
                     await self._hand_over(incoming, on_message, batch)
         # Messages that arrived before their room key: the key may have come with this sync.
-        for event_id, ready in self._held_incoming():
-            if self._stopping.is_set():
+        for event_id, ready in self.inbound.held_incoming():
+            if stopping.is_set():
                 return False
             if ready is not None:
                 await self._hand_over(ready, on_message, batch)
-            self._pending_events.remove([event_id])
-            self._given_up = [held for held in self._given_up if held.event_id != event_id]
+            self.inbound.done_with(event_id)
         return True
 
     async def _hand_over(
-        self, incoming: Incoming, on_message: MessageHandler, batch: _Batch
+        self, incoming: Incoming, on_message: MessageHandler, batch: Batch
     ) -> None:
         try:
             await on_message(incoming)
@@ -332,15 +425,17 @@ class MatrixPlatform(DeviceCare, TimelineGaps):
             raise _HandlingFailed(
                 f"event {incoming.event_id} not handled ({type(error).__name__})"
             ) from None
-        self._remember(incoming.event_id)
+        self.inbound.remember(incoming.event_id)
+
+    # -- sending -------------------------------------------------------------------------------
 
     async def _ready(self) -> None:
         """Start lazily for callers that send before ``run`` (one attempt, no waiting)."""
-        if self._started:
+        if self.connection.started:
             return
         try:
             await self._start_once()
-        except _NETWORK_ERRORS as error:
+        except NETWORK_ERRORS as error:
             raise unreachable(error) from error
 
     async def send(self, message: Outgoing) -> SendResult:
@@ -349,49 +444,5 @@ class MatrixPlatform(DeviceCare, TimelineGaps):
             room_id = await self.open_direct(message.person_id)
         else:
             assert message.conversation_id is not None
-            room_id = await self._resolve_room(message.conversation_id)
-        client = self.client
-        try:
-            await self._ensure_room_ready(room_id)
-            if message.image is not None:
-                content = await self._upload_image(room_id, message)
-            else:
-                content = build_content(message)
-            # A retry after a crash may upload the picture again, but the event itself is
-            # de-duplicated by its transaction id: one m.image in the room.
-            response = await client.room_send(
-                room_id,
-                "m.room.message",
-                content,
-                tx_id=transaction_id(message.key),
-                ignore_unverified_devices=True,
-            )
-        except _NETWORK_ERRORS as error:
-            self._forget_broken_share(room_id)
-            raise unreachable(error) from error
-        except LocalProtocolError as error:
-            raise DeliveryError(PLATFORM, "local_error", str(error)) from error
-        if isinstance(response, RoomSendError):
-            raise await self._delivery_error(response)
-        return SendResult(remote_id=response.event_id, conversation_id=room_id)
-
-    async def _upload_image(self, room_id: str, message: Outgoing) -> dict[str, Any]:
-        """Upload the picture to the media repository (encrypted in an encrypted room)."""
-        image = message.image
-        assert image is not None
-        room = self.client.rooms.get(room_id)
-        encrypt = bool(self.client.olm and room is not None and room.encrypted)
-        # nio uploads without a timeout: bound it here (a timeout is an unreachable server).
-        response, keys = await asyncio.wait_for(
-            self.client.upload(
-                io.BytesIO(image.data),
-                content_type=image.mimetype,
-                filename=image.filename,
-                encrypt=encrypt,
-                filesize=image.size,
-            ),
-            UPLOAD_TIMEOUT,
-        )
-        if isinstance(response, UploadError):
-            raise await self._delivery_error(response)
-        return build_image_content(message, response.content_uri, keys if encrypt else None)
+            room_id = await self.rooms.resolve(message.conversation_id)
+        return await self.outbound.send(room_id, message)

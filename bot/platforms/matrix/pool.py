@@ -6,7 +6,9 @@ cross-signing identity, sync loop and rate limit. The pool is one :class:`bot.co
 the core:
 
 - a message to a person leaves from the account the person is pinned to by consistent hashing
-  (:mod:`bot.platforms.matrix.ring`), so it always goes to the same direct room, in order, and
+  (:mod:`bot.platforms.matrix.ring`) — except the people who command the bot (ambassadors,
+  admins: :meth:`MatrixPool.keep_on_main`), who stay on the main account, the one they talk
+  to — so it always goes to the same direct room, in order, and
   a retry after a crash reuses that account's transaction id (de-duplicated by the homeserver
   per device). A resend goes back to an account that already has a direct room with the
   person, should the pinning have changed since the first attempt (an account added between
@@ -17,7 +19,8 @@ the core:
   account's limit; a 429 pauses that lane only;
 - what each account receives is handed over to the core, one event at a time per room;
 - after an account was added, the people now pinned to another account than the one that
-  wrote to them are listed by :meth:`MatrixPool.moved_people`, for the core to tell them;
+  wrote to them are listed by :meth:`MatrixPool.moved_people`, and after one was removed, the
+  people it wrote to last by :meth:`MatrixPool.orphaned`, for the core to tell them;
 - erasure reaches every account (its direct room, pending events and key store).
 
 Sender accounts join only direct rooms: the main account is the one brought into group rooms.
@@ -28,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from bot.core import (
@@ -62,8 +65,8 @@ class MatrixPool:
         self.accounts: tuple[MatrixPlatform, ...] = tuple(accounts)
         self.main = self.accounts[0]
         self.bot_id = self.main.bot_id
-        for sender in self.accounts[1:]:
-            sender.direct_only = True
+        if self.main.direct_only or not all(sender.direct_only for sender in self.accounts[1:]):
+            raise ValueError("the main account joins group rooms; each sender is direct_only")
         self._by_id = {account.bot_id: account for account in self.accounts}
         if len(self._by_id) != len(self.accounts):
             raise ValueError("each account of the pool once")
@@ -75,6 +78,8 @@ class MatrixPool:
                 for account in self.accounts
             ),
         )
+        # People who command the bot (ambassadors, admins): written to by the main account.
+        self._on_main: frozenset[str] = frozenset()
         # Room → the account that last received a message there (replies leave from it).
         self._receiver: dict[str, MatrixPlatform] = {}
         self._room_locks: dict[str, asyncio.Lock] = {}
@@ -103,7 +108,15 @@ class MatrixPool:
     def sending_accounts(self) -> Sequence[MatrixPlatform]:
         return self.accounts
 
+    def keep_on_main(self, people: Iterable[str]) -> None:
+        """The people who command the bot (ambassadors, admins): they talk to the main account,
+        and everything the bot writes to them leaves from it too; agents are spread over the
+        accounts by the ring."""
+        self._on_main = frozenset(people)
+
     def pinned(self, person_id: str) -> MatrixPlatform:
+        if person_id in self._on_main:
+            return self.main
         return self._by_id[self.ring.account_for(person_id)]
 
     def sending_account(self, message: Outgoing) -> MatrixPlatform:
@@ -209,6 +222,28 @@ class MatrixPool:
                     continue
                 moved[person] = Moved(person, room, pinned.bot_id, account.bot_id)
         return list(moved.values())
+
+    def orphaned(self, conversations: Mapping[str, str]) -> list[Moved]:
+        """People whose last direct room (``conversations``: person → room, as the database
+        knows it) is no account's latest direct room with them: the account that wrote to
+        them there was removed from the pool, and their pinned account writes to them from now
+        on (``conversation`` empty: the line leaves from that account, as its first message).
+
+        Someone pinned to an account whose ``m.direct`` lists nobody is left out: that list
+        may not have been read at the start, and telling nobody is better than telling
+        everyone (an account with no direct room yet has nobody to tell anyway, except the
+        people of an account removed at the same time as it was added)."""
+        known = {account.bot_id: account.direct_rooms() for account in self.accounts}
+        moved = []
+        for person, room in conversations.items():
+            if person in self._by_id or not room:
+                continue
+            if any(rooms.get(person) == room for rooms in known.values()):
+                continue
+            pinned = self.pinned(person).bot_id
+            if known[pinned]:
+                moved.append(Moved(person, "", pinned, ""))
+        return moved
 
     def describe(self) -> dict[str, Any]:
         """Accounts and how many known direct rooms each has (for logs)."""

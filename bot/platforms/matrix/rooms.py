@@ -8,6 +8,7 @@ import logging
 from collections.abc import Sequence
 
 from nio import (
+    AsyncClient,
     ErrorResponse,
     Event,
     JoinedMembersError,
@@ -33,7 +34,7 @@ from bot.platforms.matrix.codec import (
     unreachable,
     unrecorded_direct_invitee,
 )
-from bot.platforms.matrix.connection import _NETWORK_ERRORS, MatrixConnection
+from bot.platforms.matrix.connection import NETWORK_ERRORS, MatrixConnection
 from bot.platforms.matrix.direct_data import read_direct, write_direct
 
 logger = logging.getLogger(__name__)
@@ -42,10 +43,32 @@ logger = logging.getLogger(__name__)
 DIRECT_FLUSH_TIMEOUT = 10.0
 
 
-class DirectRooms(MatrixConnection):
-    """Finding and opening the rooms the bot talks in."""
+class DirectRooms:
+    """Finding and opening the rooms the bot talks in; what this account knows of its direct
+    rooms (``m.direct``, the rooms it created, the rooms whose state it has read)."""
 
-    async def _load_direct_rooms(self) -> None:
+    def __init__(self, connection: MatrixConnection) -> None:
+        self.connection = connection
+        self._direct_rooms: dict[str, list[str]] = {}
+        self._direct_cache: dict[str, str] = {}
+        # Person → a direct room the bot created but never recorded (None: not looked yet).
+        self._unrecorded_direct: dict[str, str] | None = None
+        self._unrecorded_lock = asyncio.Lock()
+        self._direct_locks: dict[str, asyncio.Lock] = {}
+        # Rooms whose state was read from the server before a first send (see ensure_ready).
+        self._ready_rooms: set[str] = set()
+        # Direct rooms this process created, not sent to yet: room id → the invited person.
+        self._created_rooms: dict[str, str] = {}
+        # m.direct entries not yet written to the homeserver (see record_direct).
+        self._direct_unsaved: dict[str, list[str]] = {}
+        self._direct_writer: asyncio.Task[None] | None = None
+
+    @property
+    def client(self) -> AsyncClient:
+        return self.connection.client
+
+    async def load(self) -> None:
+        """Read the account's ``m.direct`` (at start)."""
         response = await self.client.list_direct_rooms()
         rooms = getattr(response, "rooms", None)
         if isinstance(rooms, dict):
@@ -55,7 +78,8 @@ class DirectRooms(MatrixConnection):
                 if isinstance(room_ids, list)
             }
 
-    def _update_direct_rooms(self, response: SyncResponse) -> None:
+    def update(self, response: SyncResponse) -> None:
+        """A sync's ``m.direct`` account data replaces what was known."""
         for event in response.account_data_events:
             if isinstance(event, UnknownAccountDataEvent) and event.type == "m.direct":
                 self._direct_rooms = {
@@ -66,19 +90,19 @@ class DirectRooms(MatrixConnection):
                 # The server's copy may predate rooms recorded since: they stay known here.
                 _merge(self._direct_rooms, self._direct_unsaved)
 
-    async def _resolve_room(self, conversation_id: str) -> str:
+    async def resolve(self, conversation_id: str) -> str:
         if not conversation_id.startswith("#"):
             return conversation_id
         try:
             response = await self.client.room_resolve_alias(conversation_id)
-        except _NETWORK_ERRORS as error:
+        except NETWORK_ERRORS as error:
             raise unreachable(error) from error
         if isinstance(response, RoomResolveAliasError):
-            raise await self._delivery_error(response)
+            raise await self.connection.delivery_error(response)
         room_id: str = response.room_id
         return room_id
 
-    async def _ensure_room_ready(self, room_id: str) -> None:
+    async def ensure_ready(self, room_id: str) -> None:
         """Before the first send to a room: its encryption and members as the server has them.
 
         nio encrypts only for rooms it knows, and shares the room key only with the members it
@@ -112,7 +136,7 @@ class DirectRooms(MatrixConnection):
                     raise DeliveryError(PLATFORM, "keys_query", keys.message or str(keys))
         self._ready_rooms.add(room_id)
 
-    def _forget_broken_share(self, room_id: str) -> None:
+    def forget_broken_share(self, room_id: str) -> None:
         """nio marks a room key as "being shared" before claiming the members' one-time keys
         and never unmarks it if that request fails: every later send to the room would wait
         for that share forever. Unmark it (and wake any waiter) so the retry shares again."""
@@ -138,7 +162,7 @@ class DirectRooms(MatrixConnection):
     async def _room_from_server(self, room_id: str) -> MatrixRoom:
         response = await self.client.room_get_state(room_id)
         if isinstance(response, RoomGetStateError):
-            raise await self._delivery_error(response)
+            raise await self.connection.delivery_error(response)
         # Looked up after the request: a sync may have added the room meanwhile.
         room = self._local_room(room_id)
         for raw in response.events:
@@ -162,7 +186,41 @@ class DirectRooms(MatrixConnection):
         return found
 
     def in_room(self, room_id: str) -> bool:
-        return self._client is not None and room_id in self._client.rooms
+        return self.connection.has_client and room_id in self.client.rooms
+
+    def is_direct(self, room: MatrixRoom, sender: str) -> bool:
+        """Whether ``room`` is a direct conversation with ``sender``."""
+        if room.room_id in self._direct_rooms.get(sender, []):
+            return True
+        joined = {user for user, member in room.users.items() if not member.invited}
+        return joined == {self.client.user_id, sender}
+
+    def left(self, room_id: str, user_id: str) -> None:
+        """``user_id`` left (or was banned from) ``room_id``: not a direct room to reuse."""
+        for person, cached in list(self._direct_cache.items()):
+            if cached == room_id and user_id in (person, self.client.user_id):
+                del self._direct_cache[person]
+
+    def is_recorded(self, person_id: str, room_id: str) -> bool:
+        """Whether ``room_id`` is known as a direct room with ``person_id`` (``m.direct``)."""
+        return room_id in self._direct_rooms.get(person_id, [])
+
+    def forget_ready_rooms(self) -> None:
+        """A new device: each room's state is read again before its first send."""
+        self._ready_rooms.clear()
+
+    def forget_person(self, person_id: str) -> set[str]:
+        """Drop every direct room with ``person_id`` known here (erasure); returns them."""
+        rooms = set(self._direct_rooms.pop(person_id, []))
+        rooms.update(self._direct_unsaved.pop(person_id, []))
+        cached = self._direct_cache.pop(person_id, None)
+        if cached:
+            rooms.add(cached)
+        for room_id, invited in list(self._created_rooms.items()):
+            if invited == person_id:
+                rooms.add(room_id)
+                del self._created_rooms[room_id]
+        return rooms
 
     def opens_conversation(self, person_id: str) -> bool:
         """True when a message to ``person_id`` would first create a direct room: Synapse
@@ -172,7 +230,6 @@ class DirectRooms(MatrixConnection):
 
     async def open_direct(self, person_id: str) -> str:
         """The direct room with ``person_id``: reused from ``m.direct`` or created (encrypted)."""
-        await self._ready()
         if person_id in self._direct_cache:
             return self._direct_cache[person_id]
         lock = self._direct_locks.setdefault(person_id, asyncio.Lock())
@@ -181,7 +238,7 @@ class DirectRooms(MatrixConnection):
                 return self._direct_cache[person_id]
             try:
                 room_id = await self._find_direct(person_id) or await self._create_direct(person_id)
-            except _NETWORK_ERRORS as error:
+            except NETWORK_ERRORS as error:
                 raise unreachable(error) from error
             self._direct_cache[person_id] = room_id
             return room_id
@@ -214,14 +271,14 @@ class DirectRooms(MatrixConnection):
             logger.info(
                 "Matrix : salon direct %s non enregistré retrouvé avec %s", room_id, person_id
             )
-            self._record_direct(person_id, room_id)
+            self.record_direct(person_id, room_id)
         return room_id
 
     async def _find_unrecorded(self) -> dict[str, str]:
         client = self.client
         joined = await client.joined_rooms()
         if isinstance(joined, ErrorResponse):
-            raise await self._delivery_error(joined)
+            raise await self.connection.delivery_error(joined)
         recorded = {room for rooms in self._direct_rooms.values() for room in rooms}
         found: dict[str, str] = {}
         for room_id in joined.rooms:
@@ -230,7 +287,9 @@ class DirectRooms(MatrixConnection):
             state = await client.room_get_state(room_id)
             if isinstance(state, RoomGetStateError):
                 continue  # left meanwhile, or not readable: not one of ours
-            person_id = unrecorded_direct_invitee(client.user_id, state.events, encrypted=self.e2ee)
+            person_id = unrecorded_direct_invitee(
+                client.user_id, state.events, encrypted=self.connection.e2ee
+            )
             if person_id is not None:
                 found[person_id] = room_id
         return found
@@ -246,7 +305,7 @@ class DirectRooms(MatrixConnection):
             )
         initial_state = (
             [{"type": "m.room.encryption", "state_key": "", "content": {"algorithm": MEGOLM}}]
-            if self.e2ee
+            if self.connection.e2ee
             else []
         )
         response = await self.client.room_create(
@@ -256,20 +315,20 @@ class DirectRooms(MatrixConnection):
             initial_state=initial_state,
         )
         if isinstance(response, RoomCreateError):
-            raise await self._delivery_error(response)
+            raise await self.connection.delivery_error(response)
         room_id: str = response.room_id
         logger.info("Matrix : salon direct %s créé avec %s", room_id, person_id)
         if initial_state:
             self._created_rooms[room_id] = person_id
-        self._record_direct(person_id, room_id)
+        self.record_direct(person_id, room_id)
         return room_id
 
-    def _record_direct(self, person_id: str, room_id: str) -> None:
+    def record_direct(self, person_id: str, room_id: str) -> None:
         """Add the room to the bot's ``m.direct`` account data, in the background.
 
         Known here at once; written off the send path by one writer that reads, merges and
         writes every room recorded meanwhile in one go (a broadcast creates one room per
-        recipient: the send no longer waits for two more requests). :meth:`flush_direct` (on
+        recipient: the send no longer waits for two more requests). :meth:`flush` (on
         stop) waits for what is left.
         """
         _merge(self._direct_rooms, {person_id: [room_id]})
@@ -277,7 +336,7 @@ class DirectRooms(MatrixConnection):
         if self._direct_writer is None or self._direct_writer.done():
             self._direct_writer = asyncio.ensure_future(self._write_direct())
 
-    async def flush_direct(self) -> None:
+    async def flush(self) -> None:
         """Wait (a bounded time) until the recorded direct rooms are written."""
         writer = self._direct_writer
         if writer is not None and not writer.done():
@@ -289,7 +348,7 @@ class DirectRooms(MatrixConnection):
             batch = {person: list(rooms) for person, rooms in self._direct_unsaved.items()}
             try:
                 await self._put_direct(batch)
-            except _NETWORK_ERRORS as error:
+            except NETWORK_ERRORS as error:
                 # The rooms exist and are cached; a restart finds them again
                 # (_unrecorded_direct_room).
                 logger.warning(
@@ -318,15 +377,14 @@ class DirectRooms(MatrixConnection):
         _merge(direct, self._direct_unsaved)
         self._direct_rooms = direct
 
-    async def room_members(self, conversation_id: str) -> Sequence[Member]:
-        await self._ready()
-        room_id = await self._resolve_room(conversation_id)
+    async def members(self, conversation_id: str) -> Sequence[Member]:
+        room_id = await self.resolve(conversation_id)
         try:
             response = await self.client.joined_members(room_id)
-        except _NETWORK_ERRORS as error:
+        except NETWORK_ERRORS as error:
             raise unreachable(error) from error
         if isinstance(response, JoinedMembersError):
-            failure = await self._delivery_error(response)
+            failure = await self.connection.delivery_error(response)
             failure.permanent = True
             raise failure
         return [

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import contextlib
 import json
+import stat
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from nio import AsyncClientConfig
 
-from bot.platforms.matrix.identity import RECOVERY_KEY_FILE, describe
+from bot.platforms.matrix.crypto_identity import device_trust, fingerprint
+from bot.platforms.matrix.identity import RECOVERY_KEY_FILE
+from bot.platforms.matrix.identity_state import STATUS_FILE
 from bot.platforms.matrix.readiness import (
     REACHABLE,
     READINESS_FR,
@@ -121,7 +124,7 @@ TOKEN_FR = {
 async def matrix_status(
     store_path: Path, homeserver: str, recovery_key: str = "", e2ee: bool = True
 ) -> dict[str, Any]:
-    """The identity (:func:`identity.describe`) and the device's readiness, with ``reachable``
+    """The identity (:func:`describe`) and the device's readiness, with ``reachable``
     (agents can write to the bot and read it), ``token`` (what the server said of the stored
     token), ``recovery_key`` (:class:`RecoveryKeyReport` as a dict; None without E2EE),
     ``needs_a_person`` and ``todo`` (what to do, in French, one sentence per thing)."""
@@ -252,3 +255,65 @@ def _with_key(info: dict[str, Any], report: RecoveryKeyReport | None) -> dict[st
         todo=" ".join(todo) or None,
     )
     return info
+
+
+def _mode(path: Path) -> str | None:
+    try:
+        return oct(stat.S_IMODE(path.stat().st_mode))
+    except OSError:
+        return None
+
+
+async def describe(store_path: Path, homeserver: str) -> dict[str, Any]:
+    """What ``pixbot matrix status`` prints: asks the homeserver, else the last status file.
+
+    Never refreshes a token (that would rotate the running bot's refresh token) and never
+    reads a secret into the output.
+    """
+    store_path = Path(store_path)
+    session: dict[str, Any] = {}
+    with contextlib.suppress(OSError, ValueError):
+        session = json.loads((store_path / "session.json").read_text(encoding="utf-8"))
+    last: dict[str, Any] = {}
+    with contextlib.suppress(OSError, ValueError):
+        last = json.loads((store_path / STATUS_FILE).read_text(encoding="utf-8"))
+    user_id = str(session.get("user_id") or last.get("user_id") or "")
+    device_id = str(session.get("device_id") or last.get("device_id") or "")
+    result: dict[str, Any] = {
+        "user_id": user_id or None,
+        "device_id": device_id or None,
+        "cross_signed": last.get("cross_signed"),
+        "master_fingerprint": last.get("master_fingerprint"),
+        "state": last.get("state"),
+        "message": last.get("message"),
+        "reset_detected": last.get("reset_detected", False),
+        "source": "status file" if last else "none",
+        "store": {
+            "path": str(store_path.resolve()),
+            "mode": _mode(store_path),
+            "session.json": _mode(store_path / "session.json"),
+            RECOVERY_KEY_FILE: _mode(store_path / RECOVERY_KEY_FILE),
+        },
+    }
+    token = session.get("access_token")
+    if not (user_id and device_id and isinstance(token, str) and token):
+        return result
+    client = SessionClient(
+        str(session.get("homeserver") or homeserver),
+        user_id,
+        device_id=device_id,
+        config=AsyncClientConfig(encryption_enabled=False, max_timeouts=0, request_timeout=10),
+    )
+    client.access_token = token
+    try:
+        answer = await client.request_json("POST", "keys/query", {"device_keys": {user_id: []}})
+        if answer.ok:
+            trust = device_trust(answer.body, user_id, device_id)
+            result["cross_signed"] = trust.cross_signed
+            result["master_fingerprint"] = fingerprint(trust.master)
+            result["source"] = "homeserver"
+    except (OSError, TimeoutError):
+        pass
+    finally:
+        await client.close()
+    return result

@@ -7,18 +7,19 @@ services for ``role.ambassadeur``. Nothing new is stored: the campaigns are thos
 holds the person and that are running (rendered by the ``faq_answer`` template, worded there).
 
 An agent who says they never received the invitation ("je n'ai pas reçu d'invitation") is
-offered to have it sent again (``faq_resend`` prompt, answered by ``oui``): once per campaign and
-day, the same invitation as at launch.
+offered to have it sent again (``faq_resend`` prompt of ``bot/handlers/faq.py``, answered by
+``oui``): once per campaign and day, the same invitation as at launch.
 """
 
 from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, datetime
 
 from bot.domain import Campaign, CampaignStatus, ParticipationKind, Person
-from bot.router import Context
+from bot.notifier import Notifier
+from storage.uow import UnitOfWork
 
 # Topics whose answer the person's own campaigns complete.
 LINK_TOPICS = frozenset({"parcours.acces"})
@@ -42,7 +43,6 @@ RESEND_WORDS = frozenset(
         "invited",
     }
 )
-RESEND_WINDOW = timedelta(hours=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,33 +67,33 @@ def _words(text: str) -> set[str]:
     return set("".join(char if char.isalnum() else " " for char in plain).split())
 
 
-def personal(ctx: Context, question: str, topics: tuple[str, ...]) -> Personal:
-    """The person's own details for the answered ``topics`` (first is the main one)."""
+def personal(uow: UnitOfWork, person: Person, question: str, topics: tuple[str, ...]) -> Personal:
+    """``person``'s own details for the answered ``topics`` (first is the main one)."""
     wanted = set(topics)
     links = bool(wanted & LINK_TOPICS)
     dates = bool(wanted & DATE_TOPICS)
     asks_resend = bool(wanted & RESEND_TOPICS) and not _words(question).isdisjoint(RESEND_WORDS)
     needs_campaigns = links or dates or asks_resend or bool(wanted & AMBASSADOR_TOPICS)
     campaigns = (
-        ctx.uow.campaigns.campaigns_of(ctx.person.id, statuses=(CampaignStatus.RUNNING,))
+        uow.campaigns.campaigns_of(person.id, statuses=(CampaignStatus.RUNNING,))
         if needs_campaigns
         else []
     )
     ambassadors: list[str] = []
     if wanted & AMBASSADOR_TOPICS:
         services = dict.fromkeys(
-            [s for s in [ctx.person.service, *(c.service for c in campaigns)] if s]
+            [s for s in [person.service, *(c.service for c in campaigns)] if s]
         )
         seen: dict[int, str] = {}
         for service in services:
-            for person in ctx.uow.roles.ambassadors_of(service):
-                seen.setdefault(person.id, person.name)
+            for ambassador in uow.roles.ambassadors_of(service):
+                seen.setdefault(ambassador.id, ambassador.name)
         ambassadors = list(seen.values())
     resend = (
         [
             c
             for c in campaigns
-            if ctx.uow.participation.has_event(c.id, ctx.person.id, ParticipationKind.INVITED)
+            if uow.participation.has_event(c.id, person.id, ParticipationKind.INVITED)
         ]
         if asks_resend
         else []
@@ -107,28 +107,30 @@ def personal(ctx: Context, question: str, topics: tuple[str, ...]) -> Personal:
     )
 
 
-def offer_resend(ctx: Context, campaigns: list[Campaign]) -> None:
-    """Ask whether to send these invitations again (answered by ``oui`` / ``non``)."""
-    payload = ",".join(str(c.id) for c in campaigns)
-    ctx.uow.prompts.set(ctx.person.id, "faq_resend", payload, ctx.now + RESEND_WINDOW)
+def resend_payload(campaigns: list[Campaign]) -> str:
+    """What the ``faq_resend`` question keeps: the campaigns to send again."""
+    return ",".join(str(c.id) for c in campaigns)
 
 
-def resend(ctx: Context, person: Person, payload: str) -> list[Campaign]:
+def resend(
+    uow: UnitOfWork, notifier: Notifier, person: Person, payload: str, now: datetime, day: date
+) -> list[Campaign]:
     """Send again the invitations of the campaigns in ``payload`` that are still running; the
-    ones already sent again today are not (the key holds the day)."""
-    day = ctx.now.astimezone(ctx.deps.renderer.timezone).date().isoformat()
+    ones already sent again on ``day`` are not (the key holds the day)."""
     sent: list[Campaign] = []
     for raw in payload.split(","):
-        campaign = ctx.uow.campaigns.get(int(raw)) if raw.isdigit() else None
+        campaign = uow.campaigns.get(int(raw)) if raw.isdigit() else None
         if campaign is None or campaign.status != CampaignStatus.RUNNING:
             continue
-        if ctx.notify(
+        if notifier.to_person(
+            uow,
             person,
             "invitation",
-            f"inv:{campaign.id}:{person.id}:again:{day}",
+            key=f"inv:{campaign.id}:{person.id}:again:{day.isoformat()}",
+            now=now,
             campaign_id=campaign.id,
             kind="invitation",
-            buttons=ctx.deps.notifier.agent_buttons(person),
+            buttons=notifier.agent_buttons(person),
             campaign=campaign,
             person=person,
         ):
