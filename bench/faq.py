@@ -47,7 +47,7 @@ from bot.faq.language import FaqLibrary  # noqa: E402
 from faqbuild import corpus as faq_examples  # noqa: E402
 from faqbuild import model as faq_model_build  # noqa: E402
 from faqbuild.calibrate import fit as fit_decision  # noqa: E402
-from faqbuild.calibrate import fold_bases, fold_groups, held_out_rows  # noqa: E402
+from faqbuild.calibrate import fold_bases, fold_groups, folds_of, held_out_rows  # noqa: E402
 from faqbuild.corpus import NEUTRAL  # noqa: E402
 
 DATA = REPO / "tests" / "data"  # measures: faq_unseen and the blind sets
@@ -342,7 +342,7 @@ def folds(locale: str, verbose: bool, shipped_calibration: bool = False) -> None
     by_file = {path.name: name for name, path in SETS.items()}
     reports: list[Report] = []
     shipped = load_calibration()
-    groups = fold_groups()
+    groups = fold_groups(folds_of(faq_examples.CORPUS))
     judges = [shipped] * len(groups)
     if not shipped_calibration:
         rows = held_out_rows(groups)
@@ -397,6 +397,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--shipped-calibration", action="store_true", help="--folds judged by the shipped decision"
     )
+    parser.add_argument(
+        "--without", action="append", default=[], help="--folds without this corpus file"
+    )
     parser.add_argument("--locale", default="fr")
     parser.add_argument("--repeat", type=int, default=50, help="latency repetitions")
     args = parser.parse_args(argv)
@@ -406,6 +409,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.skip_blind:
         for name in BLIND:
             sets.pop(name, None)
+    if args.without:  # e.g. the CV before a round's sets joined the corpus
+        faq_examples.CORPUS = tuple(n for n in faq_examples.CORPUS if n not in args.without)
     if args.folds:
         folds(args.locale, args.verbose, args.shipped_calibration)
 
