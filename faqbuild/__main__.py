@@ -45,7 +45,7 @@ def build_models() -> None:
 
 def build_calibration() -> None:
     found = calibrate.calibrate(calibrate.fold_groups())
-    shipped = calibrate.Calibration(found.weights, found.bias, found.threshold, calibrate.digest())
+    shipped = calibrate.Calibration(found.trees, found.bias, found.threshold, calibrate.digest())
     (FAQ / "decision.json").write_text(shipped.to_json(), encoding="utf-8")
 
 

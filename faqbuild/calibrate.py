@@ -2,11 +2,13 @@
 
 Each training set of the corpus (a *fold*: one writer's questions) is scored by matchers learnt
 without it (:func:`fold_bases`: corpus and classifier refitted on the other sets), so the signals
-are those of questions the matcher never saw. A logistic model of "the candidate is the right
-answer" is fitted on them, with a wrong answer weighing ``WRONG_COST`` and ``TRUST_WRONG_COST``
-when a trust topic is involved, against an abstention on a topical question weighing one: the bot
-would rather say "je ne sais pas" than tell someone asking "can my boss read my e-mails?" that
-"only HR sees your results".
+are those of questions the matcher never saw. A model of "the candidate is the right answer" is
+fitted on them (gradient-boosted trees, scikit-learn's ``HistGradientBoostingClassifier``, with
+the monotonic constraints of ``DIRECTIONS``; its trees are exported to plain lists for the bot),
+with a wrong answer weighing ``WRONG_COST`` and ``TRUST_WRONG_COST`` when a trust topic is
+involved, against an abstention on a topical question weighing one: the bot would rather say "je
+ne sais pas" than tell someone asking "can my boss read my e-mails?" that "only HR sees your
+results".
 
 The threshold is chosen on the folds too: each fold judged by a model fitted on the *other*
 folds (a trust topic also needing ``TRUST_THRESHOLD``, the cost-weighted model's even odds, as in
@@ -19,15 +21,19 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from bot.faq.base import FaqBase
 from bot.faq.data import load_data
-from bot.faq.decision import Calibration, is_trust
+from bot.faq.decision import DIRECTIONS, SIGNALS, Calibration, Tree, is_trust
 from bot.faq.language import LOCALES
 from bot.faq.model import training_digest
 from bot.faq.tuning import (
-    CALIBRATION_C,
-    CALIBRATION_MAX_ITER,
+    CALIBRATION_L2,
+    CALIBRATION_LEARNING_RATE,
+    CALIBRATION_LEAVES,
+    CALIBRATION_MIN_LEAF,
+    CALIBRATION_TREES,
     FOLD_GROUPS,
     THRESHOLDS,
     TRUST_CONFUSION_CAP,
@@ -124,19 +130,55 @@ def weight(row: Row) -> float:
 
 
 def fit(rows: Sequence[Row]) -> Calibration:
-    from sklearn.linear_model import LogisticRegression
+    """The decision fitted on ``rows`` (threshold 0.5 until :func:`calibrate` chooses one)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
 
     train = [row for row in rows if row.signals]
-    model = LogisticRegression(C=CALIBRATION_C, max_iter=CALIBRATION_MAX_ITER)
+    model = HistGradientBoostingClassifier(
+        max_iter=CALIBRATION_TREES,
+        learning_rate=CALIBRATION_LEARNING_RATE,
+        max_leaf_nodes=CALIBRATION_LEAVES,
+        min_samples_leaf=CALIBRATION_MIN_LEAF,
+        l2_regularization=CALIBRATION_L2,
+        monotonic_cst=[DIRECTIONS.get(name, 0) for name in SIGNALS],
+        early_stopping=False,
+        random_state=0,
+    )
+    signals = [row.signals for row in train]
     model.fit(
-        [row.signals for row in train],
+        signals,
         [int(row.expected is not None and row.candidate == row.expected) for row in train],
         sample_weight=[weight(row) for row in train],
     )
-    return Calibration(
-        weights=tuple(float(value) for value in model.coef_[0]),
-        bias=float(model.intercept_[0]),
+    calibration = Calibration(
+        trees=tuple(exported(predictors[0]) for predictors in model._predictors),
+        bias=float(model._baseline_prediction.ravel()[0]),
         threshold=0.5,
+    )
+    # The exported trees must decide as scikit-learn does (private attributes of a pinned version).
+    expected = model.predict_proba(signals)[:, 1]
+    for row_signals, probability in zip(signals, expected, strict=True):
+        if abs(calibration.probability(row_signals) - probability) > 1e-4:
+            raise RuntimeError("FAQ decision trees exported wrongly: check scikit-learn's version")
+    return calibration
+
+
+def exported(predictor: Any) -> Tree:
+    """A fitted scikit-learn tree (``TreePredictor``) as a :class:`Tree` of plain lists."""
+    nodes = predictor.nodes
+    leaves = [bool(leaf) for leaf in nodes["is_leaf"]]
+    return Tree(
+        feature=tuple(
+            -1 if leaf else int(index)
+            for index, leaf in zip(nodes["feature_idx"], leaves, strict=True)
+        ),
+        threshold=tuple(float(value) for value in nodes["num_threshold"]),
+        left=tuple(int(value) for value in nodes["left"]),
+        right=tuple(int(value) for value in nodes["right"]),
+        value=tuple(
+            float(value) if leaf else 0.0
+            for value, leaf in zip(nodes["value"], leaves, strict=True)
+        ),
     )
 
 
@@ -190,13 +232,13 @@ def calibrate(
     assert best is not None
     shipped = fit([row for part in rows for row in part])
     report(f"threshold {best[1]:.2f}")
-    return Calibration(shipped.weights, shipped.bias, best[1])
+    return Calibration(shipped.trees, shipped.bias, best[1])
 
 
 def answering(calibration: Calibration, threshold: float) -> Callable[[Row], bool]:
     """Whether ``calibration`` with ``threshold`` answers a row (a trust topic needs
     ``TRUST_THRESHOLD`` as well, as in the bot)."""
-    judged = Calibration(calibration.weights, calibration.bias, threshold)
+    judged = Calibration(calibration.trees, calibration.bias, threshold)
     return lambda row: judged.answers(row.candidate, row.signals)
 
 

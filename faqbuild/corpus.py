@@ -29,7 +29,7 @@ import yaml
 from bot.faq.analyzer import Analyzer
 from bot.faq.base import FaqBase
 from bot.faq.data import Example, load_data, load_examples
-from bot.faq.decision import SIGNALS, Calibration
+from bot.faq.decision import Calibration
 from bot.faq.language import LOCALES, detect_language, function_words
 
 REPO = Path(__file__).resolve().parents[1]
@@ -58,13 +58,15 @@ CORPUS = (
     "faq_train_r8_t19.yaml",
     "faq_train_r9_t20.yaml",
     "faq_train_r9_t21.yaml",
+    "faq_train_r10_t22.yaml",
+    "faq_train_r10_t23.yaml",
     "faq_train_paraphrases.yaml",
     "faq_train_heldout.yaml",
     "faq_r3_train.yaml",
     "faq_r3_heldout.yaml",
 )
-# Signals need a calibration object; its weights play no part in them.
-NEUTRAL = Calibration(weights=(0.0,) * len(SIGNALS), bias=0.0, threshold=0.5)
+# Signals need a calibration object; its trees play no part in them.
+NEUTRAL = Calibration(trees=(), bias=0.0, threshold=0.5)
 HEADER = (
     "# Example corpus of the FAQ (locale {locale}), built by `python -m faqbuild` from\n"
     "# faqdata/{{{sets}}}.\n# topic id (- = off-topic) <TAB> analysed tokens <TAB> question\n"

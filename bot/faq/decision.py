@@ -9,10 +9,16 @@ satisfaction ?"). So:
 * a topic's confidence is ``LEARNED_SHARE * probability + (1 - LEARNED_SHARE) * lexical score``,
   and the most confident topic is the candidate;
 * whether to answer it is one small model, and only that: the probability that the candidate is
-  the right answer, a logistic function of signals of both matchers (:data:`SIGNALS`) with weights
-  fitted on *held-out* predictions (each training set's questions scored by a matcher that never
-  saw that set) by ``python -m faqbuild``, which writes them to ``bot/messages/faq/decision.json``
-  with the threshold it chose (a wrong answer on a trust topic costs more than an abstention);
+  the right answer, a sum of small regression trees (gradient boosting) over signals of both
+  matchers (:data:`SIGNALS`), fitted on *held-out* predictions (each training set's questions
+  scored by a matcher that never saw that set) by ``python -m faqbuild``, which writes the trees
+  to ``bot/messages/faq/decision.json`` with the threshold it chose (a wrong answer on a trust
+  topic costs more than an abstention). Trees, not one weight per signal: a near-domain question
+  is one whose *words* belong to another subject while its intent is a topic's ("arrêter les
+  notifications de Teams"), and how much an off-topic signal should count depends on how sure
+  the classifier is; the trees' output is constrained to grow with the candidate's evidence and
+  to fall with the off-topic evidence (:data:`DIRECTIONS`), so no region of the signals learns
+  the opposite from a few questions;
 * a trust topic (results, participation, data) is answered only when that probability also
   reaches :data:`TRUST_THRESHOLD`: the threshold chosen for the weaker of top-1 and abstention may
   be lower than the cost-weighted model's even odds, and that lowering is for the other topics;
@@ -30,12 +36,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 
-from bot.faq.model import FaqModel, is_off_topic, near_domain_class
+from bot.faq.model import OFF_TOPIC, FaqModel, is_near_domain, is_off_topic, near_domain_class
 from bot.faq.tuning import (
     LEARNED_SEE_ALSO_FLOOR,
     LEARNED_SEE_ALSO_RATIO,
     LEARNED_SHARE,
     MAX_FOREIGN,
+    MAX_TOKENS,
     OFF_TOPIC_PREFIX,
     TRUST_PREFIXES,
     TRUST_THRESHOLD,
@@ -43,7 +50,7 @@ from bot.faq.tuning import (
 
 # Keeps the log-ratio of two probabilities finite.
 EPSILON = 1e-4
-# What the answer-or-abstain model weighs, in the order of its weights.
+# What the answer-or-abstain model weighs, in the order its trees index them.
 SIGNALS = (
     "probability",  # the classifier's probability of the candidate
     "off_topic",  # … of the off-topic classes together
@@ -58,7 +65,25 @@ SIGNALS = (
     "near_domain",  # the classifier's probability of the candidate area's off-topic class
     "trust",  # the candidate is a trust topic
     "trust_rival",  # … and the classifier's probability of the most likely other trust topic
+    "near_domain_any",  # the classifier's highest probability of a near-domain class, any area
+    "far_off_topic",  # … of the far off-topic class ("~": the weather, the canteen)
+    "off_topic_words",  # share of the known informative words that off-topic classes own
+    "unexplained_words",  # share of the known informative words the candidate does not explain
+    "tokens",  # the analyser's tokens of the question (up to MAX_TOKENS)
 )
+# How the probability of answering may move with each signal: 1 grows with it, -1 falls, 0 free.
+DIRECTIONS = {
+    "probability": 1,
+    "off_topic": -1,
+    "log_ratio": 1,
+    "lexical": 1,
+    "lexical_off_topic": -1,
+    "runner_up": -1,
+    "near_domain": -1,
+    "near_domain_any": -1,
+    "far_off_topic": -1,
+    "off_topic_words": -1,
+}
 
 
 def is_trust(topic: str | None) -> bool:
@@ -89,7 +114,6 @@ class Decision:
     topic: str | None
     score: float
     see_also: list[str] = field(default_factory=list)
-    vetoed: bool = False  # ruled out as a whole: its clauses are not answered one by one
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,11 +127,51 @@ class Lexical:
 
 
 @dataclass(frozen=True, slots=True)
-class Calibration:
-    """The answer-or-abstain model: weights of :data:`SIGNALS`, bias, threshold (a trust topic
-    needs at least :data:`TRUST_THRESHOLD` as well, see :meth:`needed`)."""
+class Tree:
+    """One regression tree of the decision: node ``i`` sends the signals left when signal
+    ``feature[i]`` is at most ``threshold[i]``, right otherwise; a leaf (``feature[i]`` = -1) is
+    worth ``value[i]`` (a term of the log-odds)."""
 
-    weights: tuple[float, ...]
+    feature: tuple[int, ...]
+    threshold: tuple[float, ...]
+    left: tuple[int, ...]
+    right: tuple[int, ...]
+    value: tuple[float, ...]
+
+    def __call__(self, signals: tuple[float, ...]) -> float:
+        node = 0
+        while (index := self.feature[node]) >= 0:
+            node = self.left[node] if signals[index] <= self.threshold[node] else self.right[node]
+        return self.value[node]
+
+    def to_list(self) -> list[list[float]]:
+        return [
+            list(self.feature),
+            list(self.threshold),  # exact: a signal may sit next to a split
+            list(self.left),
+            list(self.right),
+            [round(value, 6) for value in self.value],
+        ]
+
+    @classmethod
+    def from_list(cls, data: list[list[float]]) -> Tree:
+        feature, threshold, left, right, value = data
+        return cls(
+            tuple(int(x) for x in feature),
+            tuple(float(x) for x in threshold),
+            tuple(int(x) for x in left),
+            tuple(int(x) for x in right),
+            tuple(float(x) for x in value),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """The answer-or-abstain model: trees over :data:`SIGNALS` summed with a bias into log-odds,
+    and the threshold (a trust topic needs at least :data:`TRUST_THRESHOLD` as well, see
+    :meth:`needed`)."""
+
+    trees: tuple[Tree, ...]
     bias: float
     threshold: float
     digest: str = ""
@@ -121,18 +185,26 @@ class Calibration:
 
     def probability(self, signals: tuple[float, ...]) -> float:
         """The calibrated probability that the candidate is the right answer."""
-        logit = self.bias + sum(w * x for w, x in zip(self.weights, signals, strict=True))
+        if len(signals) != len(SIGNALS):
+            raise ValueError(f"expected {len(SIGNALS)} FAQ decision signals, got {len(signals)}")
+        logit = self.bias
+        for tree in self.trees:
+            feature, threshold, left, right = tree.feature, tree.threshold, tree.left, tree.right
+            node = 0
+            while (index := feature[node]) >= 0:
+                node = left[node] if signals[index] <= threshold[node] else right[node]
+            logit += tree.value[node]
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, logit))))
 
     def to_json(self) -> str:
         data = {
             "signals": list(SIGNALS),
-            "weights": [round(weight, 6) for weight in self.weights],
             "bias": round(self.bias, 6),
             "threshold": self.threshold,
             "digest": self.digest,
+            "trees": [tree.to_list() for tree in self.trees],
         }
-        return json.dumps(data, indent=2) + "\n"
+        return json.dumps(data, separators=(",", ":")) + "\n"
 
     @classmethod
     def from_json(cls, text: str) -> Calibration:
@@ -140,7 +212,7 @@ class Calibration:
         if tuple(data["signals"]) != SIGNALS:
             raise ValueError("FAQ calibration for other signals: run python -m faqbuild")
         return cls(
-            weights=tuple(float(w) for w in data["weights"]),
+            trees=tuple(Tree.from_list(tree) for tree in data["trees"]),
             bias=float(data["bias"]),
             threshold=float(data["threshold"]),
             digest=str(data.get("digest", "")),
@@ -171,9 +243,12 @@ def decision_features(
     lexical: Lexical,
     ranked: list[tuple[str, float]],
     anchored: bool,
+    word_shares: tuple[float, float],
+    tokens: int,
 ) -> tuple[float, ...]:
     """The :data:`SIGNALS` of the best of ``ranked`` (``anchored``: the lexical anchor check of
-    that topic, see ``FaqBase._anchored``)."""
+    that topic, ``word_shares``: its off-topic and unexplained words, see
+    ``bot/faq/lexical.py``; ``tokens``: how many the analyser kept)."""
     best = ranked[0][0]
     probability = probabilities[best]
     off_topic = FaqModel.off_topic(probabilities)
@@ -201,6 +276,13 @@ def decision_features(
         probabilities.get(near_domain_class(best), 0.0),
         float(trust),
         rival if trust else 0.0,
+        max(
+            (value for name, value in probabilities.items() if is_near_domain(name)),
+            default=0.0,
+        ),
+        probabilities.get(OFF_TOPIC, 0.0),
+        *word_shares,
+        float(min(tokens, MAX_TOKENS)),
     )
 
 
@@ -215,7 +297,7 @@ def learned_decision(
     best, score = ranked[0]
     score = min(1.0, score)
     if not calibration.answers(best, signals):
-        return Decision(None, score, vetoed=True)
+        return Decision(None, score)
     see_also = [
         topic
         for topic, value in ranked[1:3]

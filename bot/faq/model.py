@@ -45,6 +45,11 @@ def is_off_topic(name: str) -> bool:
     return name.startswith(OFF_TOPIC)
 
 
+def is_near_domain(name: str) -> bool:
+    """True for the near-domain off-topic classes (``~resultats``…), not the far one (``~``)."""
+    return name.startswith(OFF_TOPIC) and name != OFF_TOPIC
+
+
 def near_domain_class(topic: str) -> str:
     """The off-topic class of questions that read like ``topic``'s area but are not this FAQ's
     (``~resultats`` for ``resultats.qui_voit``)."""

@@ -1,7 +1,7 @@
 """Every tuned constant of the FAQ, in one place: the matcher's (bot/faq/), the build's (faqbuild/).
 
 Chosen on our own question sets (faqdata/, by the folds of ``bench/faq.py --folds``), never on the
-blind sets. The answer-or-abstain weights are not here: ``python -m faqbuild`` fits them and
+blind sets. The answer-or-abstain trees are not here: ``python -m faqbuild`` fits them and
 writes ``bot/messages/faq/decision.json``.
 """
 
@@ -60,6 +60,12 @@ CLAUSE_CONFIDENCE = 0.4  # each clause of a multi-intent question must be this c
 LEARNED_SEE_ALSO_RATIO = 0.6  # a runner-up this close to the best (in confidence) is offered
 LEARNED_SEE_ALSO_FLOOR = 0.2  # … and at least this confident
 MAX_FOREIGN = 3  # foreign words counted at most (a signal of the decision)
+# Tokens of the question counted at most (a signal of the decision): a message with none the
+# analyser keeps ("il y en a d'autres ?", "bonne journée") names nothing to answer about.
+MAX_TOKENS = 4
+# A word of the question that the candidate topic is associated with less than this is one the
+# candidate does not explain (the share of such words is a signal of the decision).
+EXPLAINED_ASSOCIATION = 0.1
 
 # The lexicons (faqbuild/lexicon.py): the most frequent words kept (Zipf ≥ ~2.6 in French).
 LEXICON_SIZE = 50_000
@@ -98,11 +104,17 @@ TRUST_WRONG_COST = 4.0
 # A trust topic is answered only when the cost-weighted probability also reaches even odds: the
 # threshold chosen for the weaker of top-1 and abstention may be lower, for the other topics.
 TRUST_THRESHOLD = 0.5
-CALIBRATION_C = 1.0
-CALIBRATION_MAX_ITER = 5000
+# The decision is a sum of small regression trees (gradient boosting) over the signals, its
+# confidence in the candidate constrained to grow with the candidate's evidence and to fall with
+# the off-topic classes' (bot/faq/decision.py: DIRECTIONS).
+CALIBRATION_TREES = 200
+CALIBRATION_LEARNING_RATE = 0.05
+CALIBRATION_LEAVES = 8  # leaves of a tree at most
+CALIBRATION_MIN_LEAF = 40  # held-out questions in a leaf at least
+CALIBRATION_L2 = 1.0
 # The writers' sets are held out in this many groups (faqbuild/calibrate.py, bench/faq.py --folds).
 FOLD_GROUPS = 5
 # The threshold is the one, among these, whose weaker mean over the folds (top-1 or abstention)
 # is highest while trust topics answered with another trust topic stay under the cap.
-THRESHOLDS = tuple(step / 100 for step in range(25, 71, 5))
+THRESHOLDS = tuple(step / 100 for step in range(10, 71, 5))
 TRUST_CONFUSION_CAP = 0.01

@@ -100,7 +100,7 @@ async def test_follow_up_context_lasts_a_few_minutes_and_never_makes_an_answer_u
     await bot.say(AGENTS[0], "quels parcours existent ?")
     bot.clock.advance(minutes=6)
     # A follow-up that means nothing without its context (alone, it abstains).
-    late = await bot.say(AGENTS[0], "d'accord mais il y en a d'autres ?")
+    late = await bot.say(AGENTS[0], "ok et sinon il y a quoi d'autre ?")
     assert late[0].startswith("Je ne sais pas")
 
 

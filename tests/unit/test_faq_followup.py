@@ -23,7 +23,7 @@ def library() -> FaqLibrary:
 @pytest.mark.parametrize(
     ("question", "context", "topic"),
     [
-        ("d'accord mais il y en a d'autres ?", "parcours.liste", True),
+        ("ok et sinon il y a quoi d'autre ?", "parcours.liste", True),
         ("et pour ça, je fais comment ?", "parcours.acces", True),
         ("ok merci, et il fera beau demain ?", "parcours.duree", False),
         ("merci et sinon la cantine est ouverte ?", "parcours.liste", False),

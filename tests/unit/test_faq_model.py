@@ -13,7 +13,7 @@ import pytest
 
 from bot.faq.base import FaqBase
 from bot.faq.data import load_data
-from bot.faq.decision import SIGNALS, Calibration
+from bot.faq.decision import SIGNALS, Calibration, Tree
 from bot.faq.features import features
 from bot.faq.language import LOCALES, FaqLibrary
 from bot.faq.model import OFF_TOPIC, FaqModel, is_off_topic, load_model, near_domain_class
@@ -155,32 +155,51 @@ def test_english_questions_use_the_english_classifier() -> None:
 
 
 def test_the_calibrated_decision_weighs_every_signal(base: FaqBase) -> None:
-    """The shipped weights match the signals (a stale calibration would fail every match), and
-    they mean what they say: more confidence in the topic, more chance to answer; more in the
-    off-topic class, less."""
+    """The shipped trees read the signals the bot computes (a stale calibration would fail every
+    match), and they mean what they say: more confidence in the topic, more chance to answer;
+    more in the off-topic classes, less (the build constrains them so, see DIRECTIONS)."""
     candidate, signals = base.decision_signals("combien de temps dure le parcours ?")
     assert candidate == "parcours.duree"
     calibration = base.calibration
-    assert len(signals) == len(calibration.weights) == len(SIGNALS)
+    assert len(signals) == len(SIGNALS)
+    used = {index for tree in calibration.trees for index in tree.feature if index >= 0}
+    assert used <= set(range(len(SIGNALS)))
     probability, off_topic = signals[0], signals[1]
     surer = (min(1.0, probability + 0.2), *signals[1:])
     doubtful = (probability, min(1.0, off_topic + 0.3), *signals[2:])
     chance = calibration.probability
-    assert chance(surer) > chance(signals) > chance(doubtful)
+    assert chance(surer) >= chance(signals) > chance(doubtful)
     assert chance(signals) >= calibration.threshold
+    with pytest.raises(ValueError):
+        chance(signals[:-1])
+
+
+def test_decision_trees_are_read_as_written() -> None:
+    """A tree sends the signals left at or under its split; leaves add to the log-odds."""
+    tree = Tree(
+        feature=(0, -1, -1),
+        threshold=(0.5, 0.0, 0.0),
+        left=(1, 0, 0),
+        right=(2, 0, 0),
+        value=(0.0, -1.0, 1.0),
+    )
+    low, high = (0.5,) + (0.0,) * (len(SIGNALS) - 1), (0.6,) + (0.0,) * (len(SIGNALS) - 1)
+    assert tree(low) == -1.0 and tree(high) == 1.0
+    calibration = Calibration(trees=(tree, tree), bias=0.5, threshold=0.5)
+    assert calibration.probability(high) == pytest.approx(1 / (1 + math.exp(-2.5)))
+    again = Calibration.from_json(calibration.to_json())
+    assert again == calibration
 
 
 def test_a_trust_topic_needs_even_odds_whatever_the_threshold() -> None:
     """A wrong answer on a trust topic costs more than an abstention: the threshold chosen for
     the weaker of top-1 and abstention does not lower the bar for results, participation, data."""
     signals = (1.0,) + (0.0,) * (len(SIGNALS) - 1)
-    calibration = Calibration(
-        weights=(math.log(0.4 / 0.6),) + (0.0,) * (len(SIGNALS) - 1), bias=0.0, threshold=0.3
-    )
+    calibration = Calibration(trees=(), bias=math.log(0.4 / 0.6), threshold=0.3)
     assert calibration.probability(signals) == pytest.approx(0.4)
     assert calibration.answers("parcours.duree", signals)
     for topic in ("resultats.qui_voit", "participation.qui_voit", "donnees.bot"):
         assert not calibration.answers(topic, signals)
     assert calibration.needed("donnees.rgpd") == TRUST_THRESHOLD
-    strict = Calibration(calibration.weights, 0.0, threshold=0.7)
+    strict = Calibration(calibration.trees, 0.0, threshold=0.7)
     assert strict.needed("resultats.usage") == strict.needed("parcours.duree") == 0.7
