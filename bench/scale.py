@@ -42,7 +42,8 @@ from bot.orga import OrgaRow  # noqa: E402
 from bot.outbox import Dispatcher  # noqa: E402
 from bot.platforms.console import ConsolePlatform  # noqa: E402
 from bot.render import Renderer  # noqa: E402
-from bot.services.campaigns import Batch, CampaignService, figures  # noqa: E402
+from bot.services.campaigns import Batch, CampaignService  # noqa: E402
+from bot.services.figures import figures  # noqa: E402
 from bot.services.orga_import import apply_orga_export  # noqa: E402
 from storage.health import DatabaseHealth  # noqa: E402
 from storage.lock import InstanceLock  # noqa: E402

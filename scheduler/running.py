@@ -21,9 +21,10 @@ from bot.dbwork import DatabaseWorker, InlineDatabase
 from bot.domain import Campaign, CampaignStatus, Person, ReminderStep
 from bot.notifier import Notifier
 from bot.services.audience import Directory
-from bot.services.campaigns import CampaignService, snapshot_moment
+from bot.services.campaigns import CampaignService
 from bot.services.charts import chart_ref, has_chart
 from bot.services.close import close
+from bot.services.figures import snapshot_moment
 from bot.services.launch import launch
 from bot.services.ministry import pool_totals, stats_among_ministry
 from bot.services.ports import Actor

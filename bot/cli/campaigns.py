@@ -73,7 +73,7 @@ def campaign_payload(
 
 
 def _figures(uow: UnitOfWork, campaign: Campaign, cfg: Settings) -> Any:
-    from bot.services.campaigns import figures
+    from bot.services.figures import figures
 
     return figures(
         uow, campaign, cfg.stats.min_group, now(), cfg.stats.refresh, ZoneInfo(cfg.bot.timezone)
@@ -233,7 +233,7 @@ def campaign_stats_cmd(
         campaign = _find_campaign(uow, code, service)
         stats = _with_ministry(uow, campaign, cfg, _figures(uow, campaign, cfg))
         steps = _plan(cfg, uow, campaign)
-        from bot.services.campaigns import completion_moments
+        from bot.services.figures import completion_moments
 
         completions = completion_moments(uow, campaign, stats)
     if stats.as_of is not None:

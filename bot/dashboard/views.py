@@ -16,8 +16,9 @@ from zoneinfo import ZoneInfo
 from bot.charts import ChartData
 from bot.domain import Campaign, Person, Roles, StepView
 from bot.privacy import Shown
-from bot.services.campaigns import CampaignService, snapshot_moment
+from bot.services.campaigns import CampaignService
 from bot.services.charts import Pictures, chart_data, has_chart
+from bot.services.figures import snapshot_moment
 from bot.stats import CampaignStats, GroupStats
 from scheduler.planning import Planner
 from storage.uow import UnitOfWork

@@ -24,7 +24,7 @@ from bot.dbwork import DatabaseWorker, InlineDatabase
 from bot.domain import Campaign, Delivery
 from bot.privacy import disclose
 from bot.render import Renderer
-from bot.services.campaigns import completion_moments, figures
+from bot.services.figures import completion_moments, figures
 from bot.stats import CampaignStats
 from storage.uow import Store, UnitOfWork
 

@@ -13,7 +13,8 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from bot.domain import Campaign, CampaignStatus
-from bot.services.campaigns import CampaignService, figures
+from bot.services.campaigns import CampaignService
+from bot.services.figures import figures
 from bot.stats import CampaignStats, GroupStats, ministry
 from storage.uow import UnitOfWork
 
