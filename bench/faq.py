@@ -95,6 +95,7 @@ SETS = {
     "blind-i": DATA / "faq_blind_2026-12-01i.yaml",
     "blind-j": DATA / "faq_blind_2026-12-06j.yaml",
     "blind-k": DATA / "faq_blind_2026-12-07k.yaml",
+    "blind-l": DATA / "faq_blind_2026-12-07l.yaml",
 }
 BLIND = (
     "blind",
