@@ -200,12 +200,6 @@ class MatrixPlatform:
     def invite_policy(self) -> InvitePolicy | None:
         return self.invitations.policy
 
-    @invite_policy.setter
-    def invite_policy(self, policy: InvitePolicy | None) -> None:
-        # The policy comes with construction; only MatrixPool's forwarding setter still
-        # assigns it (nothing calls that one), and both can go together.
-        self.invitations.policy = policy
-
     @property
     def identity_status(self) -> IdentityStatus | None:
         """The cross-signing status of this device (for health checks); None before start."""

@@ -90,11 +90,6 @@ class MatrixPool:
     def invite_policy(self) -> InvitePolicy | None:
         return self.main.invite_policy
 
-    @invite_policy.setter
-    def invite_policy(self, policy: InvitePolicy | None) -> None:
-        for account in self.accounts:
-            account.invite_policy = policy
-
     def readiness_problem(self) -> str | None:
         """The first account's problem (agents pinned to it cannot reach the bot)."""
         for account in self.accounts:
