@@ -248,7 +248,7 @@ async def test_an_added_account_is_announced_once_by_the_account_the_agent_knows
         assert len([m for m in messages if m.body and line in m.body]) == 1
     # The ambassador commands the bot: kept on the main account, the one they talk to, whatever
     # the ring says; never told of a move.
-    assert moved_rows(bot) == {"sent": len(moved)}
+    assert bot.delivery_counts("sender_moved") == {"sent": len(moved)}
     assert not [m for m in await world.ambassador.bot_messages() if m.body and line in m.body]
 
 
@@ -294,7 +294,7 @@ async def test_a_removed_account_s_people_are_told_by_their_new_account_first(
     bot.start()  # a restart tells nobody twice
     await connected(bot, [bot.user_id, kept])
     await sent_everything(bot)
-    assert moved_rows(bot) == {"sent": len(orphans)}
+    assert bot.delivery_counts("sender_moved") == {"sent": len(orphans)}
     for agent in world.agents:
         agent.bot_id = after.account_for(agent.user_id)
         lines = [m for m in await agent.bot_messages() if m.body and "qui vous écrit" in m.body]
@@ -327,14 +327,3 @@ async def sent_everything(bot: BotProcess) -> None:
         return None
 
     await until(step, "nothing pending", LAUNCH_WAIT)
-
-
-def moved_rows(bot: BotProcess) -> dict[str, int]:
-    connection = sqlite3.connect(f"file:{bot.database}?mode=ro", uri=True, timeout=10)
-    try:
-        rows = connection.execute(
-            "SELECT status, count(*) FROM deliveries WHERE kind = 'sender_moved' GROUP BY status"
-        ).fetchall()
-    finally:
-        connection.close()
-    return {str(status): int(count) for status, count in rows}

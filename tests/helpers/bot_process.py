@@ -228,16 +228,20 @@ class BotProcess:
         data: dict[str, Any] = json.loads((self.store_path / "session.json").read_text())
         return data
 
-    def invitation_counts(self) -> dict[str, int]:
-        """Status → number of invitation rows in the bot's outbox."""
+    def delivery_counts(self, kind: str) -> dict[str, int]:
+        """Status → number of rows of this kind in the bot's outbox."""
         connection = sqlite3.connect(f"file:{self.database}?mode=ro", uri=True, timeout=10)
         try:
             rows = connection.execute(
-                "SELECT status, count(*) FROM deliveries WHERE kind = 'invitation' GROUP BY status"
+                "SELECT status, count(*) FROM deliveries WHERE kind = ? GROUP BY status", (kind,)
             ).fetchall()
         finally:
             connection.close()
         return {str(status): int(count) for status, count in rows}
+
+    def invitation_counts(self) -> dict[str, int]:
+        """Status → number of invitation rows in the bot's outbox."""
+        return self.delivery_counts("invitation")
 
     async def wait_sent(self, at_least: int) -> dict[str, int]:
         """Wait until the homeserver accepted at least that many invitations."""
