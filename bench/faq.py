@@ -82,6 +82,9 @@ SETS = {
     "t21": CORPUS / "faq_train_r9_t21.yaml",
     "t22": CORPUS / "faq_train_r10_t22.yaml",
     "t23": CORPUS / "faq_train_r10_t23.yaml",
+    "t24": CORPUS / "faq_train_r11_t24.yaml",
+    "t25": CORPUS / "faq_train_r11_t25.yaml",
+    "t26": CORPUS / "faq_train_r11_t26.yaml",
     # Blind sets, written from FAQ-FACTS.md only by writers who never saw the knowledge base or
     # the matcher; each was first run after a change, and none is ever tuned on.
     "blind": DATA / "faq_blind_2026-12-01.yaml",
