@@ -49,7 +49,7 @@ from bot.faq.features import features
 from bot.faq.lexical import LexicalMatcher, entries_of
 from bot.faq.lexicon import Lexicon
 from bot.faq.model import FaqModel, load_model
-from bot.faq.tuning import CLAUSE_CONFIDENCE
+from bot.faq.tuning import CLAUSE_CONFIDENCE, ENDING_FLOOR
 
 __all__ = ["FaqBase", "FaqMatch", "load_data"]
 
@@ -180,7 +180,8 @@ class FaqBase:
         """The best topic for ``question`` (and any other it asks about), or an abstention."""
         question = self.asked(question)
         tokens = self._analyzer.weighted_tokens(question)
-        decision = self._decide(tokens, question)
+        ranked, signals = self._candidate(tokens, question)
+        decision = self._judged(ranked, signals)
         best, score, see_also = decision.topic, decision.score, decision.see_also
         # Clauses about two topics make a multi-intent question, even when the whole abstains
         # (two questions in one message split the classifier's confidence): each clause is
@@ -191,6 +192,8 @@ class FaqBase:
             topics.insert(0, best)
         elif best is not None and not topics:
             topics = [best]
+        if not topics and self._ending_confirms(question, ranked, signals):
+            topics = [ranked[0][0]]
         if not topics:
             return FaqMatch(topic=None, score=score, answer=self.abstain_text)
         first = topics[0]
@@ -207,10 +210,23 @@ class FaqBase:
     def _decide(self, tokens: Mapping[str, float], text: str) -> Decision:
         """Best topic (None to abstain), its score, and close runners-up to offer
         (``bot/faq/decision.py``)."""
-        ranked, signals = self._candidate(tokens, text)
+        return self._judged(*self._candidate(tokens, text))
+
+    def _judged(self, ranked: list[tuple[str, float]], signals: tuple[float, ...]) -> Decision:
+        """The decision on ranked topics and their best one's signals (:meth:`_candidate`)."""
         if not signals:
             return Decision(None, ranked[0][1] if ranked else 0.0)
         return learned_decision(ranked, signals, self.calibration)
+
+    def _ending_confirms(
+        self, question: str, ranked: list[tuple[str, float]], signals: tuple[float, ...]
+    ) -> bool:
+        """Whether a question that abstains, though leaning to its candidate (at least
+        ``ENDING_FLOOR``), ends with what is clearly a question about that candidate: a long
+        message's context (greeting, self-introduction, worries) dilutes the evidence."""
+        if not signals or self.calibration.probability(signals) < ENDING_FLOOR:
+            return False
+        return faq_clauses.ending_confirms(question, ranked[0][0], self._decide_clause)
 
     def _candidate(
         self, tokens: Mapping[str, float], text: str

@@ -1,5 +1,7 @@
 """Questions in several parts: the topics of a multi-intent one ("combien de temps ça dure et
-qui voit mes résultats ?"), for ``bot/faq/base.py``.
+qui voit mes résultats ?"), and what a long message asks after its context ("Je suis attaché
+principal et mon entretien annuel approche. Je voudrais savoir si le résultat…"), for
+``bot/faq/base.py``.
 
 Both work over a ``decide(clause, min_words)`` function: the base's decision on a piece of text,
 None when the piece has fewer than ``min_words`` content words.
@@ -10,7 +12,14 @@ from __future__ import annotations
 from collections.abc import Callable, Collection
 
 from bot.faq.decision import Decision
-from bot.faq.tuning import ACKNOWLEDGEMENT_END, CONJUNCTIONS, MIN_CLAUSE_WORDS, SENTENCES
+from bot.faq.tuning import (
+    ACKNOWLEDGEMENT_END,
+    CONJUNCTIONS,
+    ENDING_WORDS,
+    ENDINGS,
+    MIN_CLAUSE_WORDS,
+    SENTENCES,
+)
 
 Decide = Callable[[str, int], Decision | None]
 
@@ -35,6 +44,29 @@ def clause_topics(question: str, decide: Decide, needed: float) -> list[str]:
         if decision.topic not in found:
             found.append(decision.topic)
     return found if len(found) >= 2 else []
+
+
+def endings(question: str) -> list[str]:
+    """What follows each sentence end or colon of the question, shortest first, when it has
+    at least ``ENDING_WORDS`` words: where a long message asks, after its greeting, its
+    self-introduction or its worries."""
+    found: list[str] = []
+    for boundary in reversed(list(ENDINGS.finditer(question))):
+        ending = question[boundary.end() :].strip()
+        if len(ending.split()) >= ENDING_WORDS and ending not in found:
+            found.append(ending)
+    return found
+
+
+def ending_confirms(question: str, candidate: str, decide: Decide) -> bool:
+    """Whether an ending of the question (:func:`endings`), judged alone, is answered with
+    ``candidate``, the whole's: the context then diluted the evidence of what the message asks,
+    not changed its subject (an ending about another topic confirms nothing)."""
+    for ending in endings(question):
+        decision = decide(ending, 1)
+        if decision is not None and decision.topic == candidate:
+            return True
+    return False
 
 
 def without_acknowledgement(

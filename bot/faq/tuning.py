@@ -42,6 +42,17 @@ CONJUNCTIONS = re.compile(r",?\s+(?:et|and|also|aussi|puis|ensuite|autre questio
 # Parts of a message, to find the one that asks ("ok merci. mais c'est obligatoire ?").
 PARTS = re.compile(r"[?!;,:\n]+|\.\s|\s+(?:car|parce que|mais|et|because|but|since|and)\s+")
 MIN_CLAUSE_WORDS = 2
+# A long message's context ("Je suis attaché principal et mon entretien annuel a lieu le mois
+# prochain. Je voudrais savoir si le résultat…") dilutes the evidence of what it asks: when the
+# whole abstains yet leans this much (the decision's probability) to its candidate, an ending of
+# the message (what follows a sentence or a colon, of at least ENDING_WORDS words) that the
+# decision answers with that same candidate is answered (bot/faq/clauses.py). Not after a comma:
+# "Mes enfants utilisent Pix à l'école, est-ce que je peux voir leurs résultats ?" would lose
+# what makes it another subject (on the folds, comma endings answered 14 more topical questions
+# and 4 off-topic ones).
+ENDINGS = re.compile(r"[?!;:\n]+|\.\s")
+ENDING_FLOOR = 0.15
+ENDING_WORDS = 5
 # Leading parts of a message that only acknowledge ("ok merci.", "d'accord mais", "thanks, but")
 # are dropped before matching (words: the knowledge base's `acknowledgements`).
 ACKNOWLEDGEMENT_END = re.compile(r"[?!;,:\n]+|\.+\s*|\s+(?:mais|but)\s+")

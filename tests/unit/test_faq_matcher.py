@@ -8,8 +8,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bot.faq import clauses as faq_clauses
 from bot.faq.base import FaqBase, FaqMatch
 from bot.faq.data import load_data, load_examples
+from bot.faq.decision import Decision
 from bot.faq.language import FaqLibrary
 
 # The topic ids of FAQ-FACTS.md, kept here so the tests do not depend on ../shared.
@@ -355,6 +357,64 @@ def test_multi_intent_questions_get_every_answer(
 def test_one_intent_with_et_is_not_split(base: FaqBase) -> None:
     match = base.match("je peux m'arrêter et reprendre plus tard ?")
     assert match.topic == "parcours.plusieurs_fois" and match.also == ()
+
+
+# A long message's context (who writes, why, what worries them) dilutes what it asks.
+LONG_MESSAGE = (
+    "Je suis représentant du personnel au CSA et on m'interroge sur ce dispositif. Pouvez-vous "
+    "me dire si les notes des agents sont transmises à la hiérarchie ?"
+)
+
+
+def test_long_message_is_answered_by_its_asking_sentence(
+    base: FaqBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert base.match(LONG_MESSAGE).topic == "resultats.qui_voit"
+    # The whole alone abstains: its ending, judged alone, answers the same candidate.
+    monkeypatch.setattr("bot.faq.base.ENDING_FLOOR", 1.1)
+    assert base.match(LONG_MESSAGE).topic is None
+
+
+# … but a context that makes the question another subject's still abstains.
+NEAR_DOMAIN_LONG_MESSAGES = [
+    "Mon collègue est parti en congé long et je dois reprendre ses dossiers. J'ai le droit de "
+    "consulter ses données ?",
+    "J'ai fait le MOOC sur la cybersécurité de l'ANSSI. Est-ce que mon employeur sera informé de "
+    "mon score ?",
+    "Ma fille a fait Pix au lycée et elle a eu un mauvais score. Est-ce que ses professeurs "
+    "peuvent voir ses résultats ?",
+    "Bonjour, je voudrais supprimer mon compte sur l'intranet avant mon départ en retraite. À qui "
+    "dois-je m'adresser pour effacer mes données ?",
+]
+
+
+@pytest.mark.parametrize("question", NEAR_DOMAIN_LONG_MESSAGES)
+def test_near_domain_long_message_abstains(base: FaqBase, question: str) -> None:
+    match = base.match(question)
+    assert match.topic is None, (question, match)
+
+
+def test_endings_follow_sentences_and_colons_not_commas() -> None:
+    message = (
+        "Bonjour, je suis délégué syndical. Une question des agents : les résultats sont-ils "
+        "transmis à la hiérarchie ? Merci, bonne journée"
+    )
+    assert faq_clauses.endings(message) == [
+        "les résultats sont-ils transmis à la hiérarchie ? Merci, bonne journée",
+        "Une question des agents : les résultats sont-ils transmis à la hiérarchie ? Merci, "
+        "bonne journée",
+    ]
+
+
+def test_an_ending_confirms_only_the_whole_s_candidate() -> None:
+    def decide(clause: str, min_words: int) -> Decision:
+        return Decision("resultats.qui_voit" if "hiérarchie" in clause else None, 0.9)
+
+    message = (
+        "Je suis agent depuis vingt ans et un peu méfiant. Qui voit mes notes dans la hiérarchie ?"
+    )
+    assert faq_clauses.ending_confirms(message, "resultats.qui_voit", decide)
+    assert not faq_clauses.ending_confirms(message, "resultats.usage", decide)
 
 
 # -- second round (#13): language, off-topic veto, long questions, paraphrases, anchors ------
