@@ -37,10 +37,12 @@ from bot.faq.data import (
     shared_lexicon,
 )
 from bot.faq.decision import (
+    SIGNALS,
     Calibration,
     Decision,
     FaqMatch,
     decision_features,
+    is_trust,
     learned_decision,
     load_calibration,
     ranked_topics,
@@ -49,9 +51,11 @@ from bot.faq.features import features
 from bot.faq.lexical import LexicalMatcher, entries_of
 from bot.faq.lexicon import Lexicon
 from bot.faq.model import FaqModel, load_model
-from bot.faq.tuning import CLAUSE_CONFIDENCE, ENDING_FLOOR
+from bot.faq.tuning import CLAUSE_CONFIDENCE, ENDING_FLOOR, ENDING_TRUST_OFF_TOPIC_WORDS
 
 __all__ = ["FaqBase", "FaqMatch", "load_data"]
+
+OFF_TOPIC_WORDS = SIGNALS.index("off_topic_words")
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,8 +189,11 @@ class FaqBase:
         best, score, see_also = decision.topic, decision.score, decision.see_also
         # Clauses about two topics make a multi-intent question, even when the whole abstains
         # (two questions in one message split the classifier's confidence): each clause is
-        # judged by the same decision as a question of its own.
-        topics = faq_clauses.clause_topics(question, self._decide_clause, CLAUSE_CONFIDENCE)
+        # judged by the same decision as a question of its own (only the asking ones when the
+        # whole abstains).
+        topics = faq_clauses.clause_topics(
+            question, self._decide_clause, CLAUSE_CONFIDENCE, asked_only=best is None
+        )
         if best in topics:
             topics.remove(best)
             topics.insert(0, best)
@@ -226,7 +233,13 @@ class FaqBase:
         message's context (greeting, self-introduction, worries) dilutes the evidence."""
         if not signals or self.calibration.probability(signals) < ENDING_FLOOR:
             return False
-        return faq_clauses.ending_confirms(question, ranked[0][0], self._decide_clause)
+        candidate = ranked[0][0]
+        # A trust answer to a near-domain question betrays a promise ("J'ai passé un test
+        # d'anglais pour ma mobilité. Est-ce que mon chef verra mon score ?"): when most of the
+        # message's informative words belong to other subjects, the context is not noise.
+        if is_trust(candidate) and signals[OFF_TOPIC_WORDS] > ENDING_TRUST_OFF_TOPIC_WORDS:
+            return False
+        return faq_clauses.ending_confirms(question, candidate, self._decide_clause)
 
     def _candidate(
         self, tokens: Mapping[str, float], text: str

@@ -24,12 +24,21 @@ from bot.faq.tuning import (
 Decide = Callable[[str, int], Decision | None]
 
 
-def clause_topics(question: str, decide: Decide, needed: float) -> list[str]:
+def clause_topics(
+    question: str, decide: Decide, needed: float, asked_only: bool = False
+) -> list[str]:
     """Distinct topics of the question's clauses, when each is clearly (``needed``) about one
-    topic and there are at least two."""
+    topic and there are at least two. With ``asked_only`` (the whole message abstains) and a
+    question mark in the message, only its sentences ending with one count: "J'ai fait le code
+    de la route en ligne. Est-ce que mon chef verra mon score ?" tells, then asks, and what it
+    tells is what makes it another subject, not a second question."""
+    sentences = SENTENCES.split(question)
+    if asked_only and "?" in question:
+        ends = [boundary.group() for boundary in SENTENCES.finditer(question)] + [""]
+        sentences = [sentence for sentence, end in zip(sentences, ends, strict=True) if "?" in end]
     clauses = [
         (part, MIN_CLAUSE_WORDS if len(parts) > 1 else 1)
-        for sentence in SENTENCES.split(question)
+        for sentence in sentences
         for parts in [CONJUNCTIONS.split(sentence)]
         for part in parts
     ]

@@ -385,6 +385,11 @@ NEAR_DOMAIN_LONG_MESSAGES = [
     "peuvent voir ses résultats ?",
     "Bonjour, je voudrais supprimer mon compte sur l'intranet avant mon départ en retraite. À qui "
     "dois-je m'adresser pour effacer mes données ?",
+    # A trust topic is not rescued by its ending when the context belongs to another subject.
+    "J'ai passé un test d'anglais en ligne la semaine dernière pour ma mobilité. Est-ce que mon "
+    "chef verra mon score ?",
+    # When the whole abstains, what a message tells is no second question.
+    "J'ai fait le code de la route en ligne. Est-ce que mon chef verra mon score ?",
 ]
 
 
@@ -403,6 +408,24 @@ def test_endings_follow_sentences_and_colons_not_commas() -> None:
         "les résultats sont-ils transmis à la hiérarchie ? Merci, bonne journée",
         "Une question des agents : les résultats sont-ils transmis à la hiérarchie ? Merci, "
         "bonne journée",
+    ]
+
+
+def test_when_the_whole_abstains_only_asking_sentences_are_clauses() -> None:
+    def decide(clause: str, min_words: int) -> Decision:
+        topic = "parcours.acces" if "code" in clause else "resultats.qui_voit"
+        return Decision(topic, 0.9)
+
+    message = "J'ai fait le code de la route en ligne. Est-ce que mon chef verra mon score ?"
+    assert faq_clauses.clause_topics(message, decide, 0.4) == [
+        "parcours.acces",
+        "resultats.qui_voit",
+    ]
+    assert faq_clauses.clause_topics(message, decide, 0.4, asked_only=True) == []
+    two = "Le code est où ? Et mon chef verra mon score ?"
+    assert faq_clauses.clause_topics(two, decide, 0.4, asked_only=True) == [
+        "parcours.acces",
+        "resultats.qui_voit",
     ]
 
 
