@@ -99,6 +99,7 @@ SETS = {
     "blind-j": DATA / "faq_blind_2026-12-06j.yaml",
     "blind-k": DATA / "faq_blind_2026-12-07k.yaml",
     "blind-l": DATA / "faq_blind_2026-12-07l.yaml",
+    "blind-m": DATA / "faq_blind_2026-12-07m.yaml",
 }
 BLIND = (
     "blind",
