@@ -85,6 +85,10 @@ SETS = {
     "t24": CORPUS / "faq_train_r11_t24.yaml",
     "t25": CORPUS / "faq_train_r11_t25.yaml",
     "t26": CORPUS / "faq_train_r11_t26.yaml",
+    "t27": CORPUS / "faq_contrast_r12_t27.yaml",
+    "t28": CORPUS / "faq_contrast_r12_t28.yaml",
+    "t29": CORPUS / "faq_contrast_r12_t29.yaml",
+    "t30": CORPUS / "faq_contrast_r12_t30.yaml",
     # Blind sets, written from FAQ-FACTS.md only by writers who never saw the knowledge base or
     # the matcher; each was first run after a change, and none is ever tuned on.
     "blind": DATA / "faq_blind_2026-12-01.yaml",

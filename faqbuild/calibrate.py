@@ -252,7 +252,8 @@ def mean_figures(figures: Sequence[Figures]) -> Figures:
 
 
 def folds_of(names: Sequence[str] = corpus.CORPUS) -> list[str]:
-    """The training sets written blind by one writer each (not our own sets)."""
+    """The training sets written blind by one writer each, as agents would ask (not our own
+    sets, nor the contrast sets of minimal pairs, learnt in every fold: see corpus.CORPUS)."""
     return [name for name in names if name.startswith("faq_train_r")]
 
 

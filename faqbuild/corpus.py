@@ -35,7 +35,11 @@ from bot.faq.language import LOCALES, detect_language, function_words
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO / "faqdata"
 # The corpus: training sets written from FAQ-FACTS.md only (never the blind sets, never the dev
-# set nor faq_unseen, which stay measures of our own).
+# set nor faq_unseen, which stay measures of our own). The ``faq_contrast_*`` sets are minimal
+# pairs, a topical question and its twin about another object ("combien de temps dure le
+# parcours ?" / "… la formation incendie ?"), and unusual wordings of both: written to teach
+# what is not this FAQ, half of them adversarial by design, they are learnt in every fold and
+# never held out (faqbuild/calibrate.py: folds_of), not to skew the folds' measure of traffic.
 CORPUS = (
     "faq_train_r4_t1.yaml",
     "faq_train_r4_t2.yaml",
@@ -63,6 +67,10 @@ CORPUS = (
     "faq_train_r11_t24.yaml",
     "faq_train_r11_t25.yaml",
     "faq_train_r11_t26.yaml",
+    "faq_contrast_r12_t27.yaml",
+    "faq_contrast_r12_t28.yaml",
+    "faq_contrast_r12_t29.yaml",
+    "faq_contrast_r12_t30.yaml",
     "faq_train_paraphrases.yaml",
     "faq_train_heldout.yaml",
     "faq_r3_train.yaml",

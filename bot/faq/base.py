@@ -51,11 +51,17 @@ from bot.faq.features import features
 from bot.faq.lexical import LexicalMatcher, entries_of
 from bot.faq.lexicon import Lexicon
 from bot.faq.model import FaqModel, load_model
-from bot.faq.tuning import CLAUSE_CONFIDENCE, ENDING_FLOOR, ENDING_TRUST_OFF_TOPIC_WORDS
+from bot.faq.tuning import (
+    CLAUSE_CONFIDENCE,
+    ENDING_FLOOR,
+    ENDING_TRUST_OFF_TOPIC_WORDS,
+    ENDING_TRUST_UNEXPLAINED_WORDS,
+)
 
 __all__ = ["FaqBase", "FaqMatch", "load_data"]
 
 OFF_TOPIC_WORDS = SIGNALS.index("off_topic_words")
+UNEXPLAINED_WORDS = SIGNALS.index("unexplained_words")
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,8 +242,12 @@ class FaqBase:
         candidate = ranked[0][0]
         # A trust answer to a near-domain question betrays a promise ("J'ai passé un test
         # d'anglais pour ma mobilité. Est-ce que mon chef verra mon score ?"): when most of the
-        # message's informative words belong to other subjects, the context is not noise.
-        if is_trust(candidate) and signals[OFF_TOPIC_WORDS] > ENDING_TRUST_OFF_TOPIC_WORDS:
+        # message's informative words belong to other subjects, or the candidate does not explain
+        # most of them, the context is not noise.
+        if is_trust(candidate) and (
+            signals[OFF_TOPIC_WORDS] > ENDING_TRUST_OFF_TOPIC_WORDS
+            or signals[UNEXPLAINED_WORDS] > ENDING_TRUST_UNEXPLAINED_WORDS
+        ):
             return False
         return faq_clauses.ending_confirms(question, candidate, self._decide_clause)
 

@@ -1,22 +1,28 @@
 """The FAQ's learned classifier at run time: shipped weights, pure-Python scoring.
 
-A multinomial logistic regression over the topics and off-topic classes (``~`` and ``~area``:
-what is *not* this FAQ, see ``faqbuild/model.py``), trained offline on the knowledge base's
-phrasings and the example corpus by ``python -m faqbuild`` (scikit-learn, the ``[faq-build]``
-extra) and shipped as
-``bot/messages/faq/model_{locale}.bin``. Run time needs neither numpy nor scikit-learn: the
-question's hashed features (``bot/faq/features.py``) select a few hundred weight rows, summed
-and turned into probabilities by a softmax.
+A small neural network over the topics and off-topic classes (``~`` and ``~area``: what is *not*
+this FAQ, see ``faqbuild/model.py``): the question's hashed features (``bot/faq/features.py``)
+feed one hidden layer of :data:`~bot.faq.tuning.HIDDEN` rectified units, whose output a softmax
+turns into probabilities. One hidden layer, not a linear model: a word's evidence depends on
+the others ("combien de temps" is the parcours's duration with "parcours", not with "pâtes";
+"mon chef verra" is a results question with "score", not with "mails"), and on writers the
+classifier never saw it separates topical from near-domain questions better (bench/README.md,
+round 12). Trained offline on the knowledge base's phrasings and the example corpus by
+``python -m faqbuild`` (scikit-learn, the ``[faq-build]`` extra) and shipped as
+``bot/messages/faq/model_{locale}.bin``. Run time needs neither numpy nor scikit-learn: a
+question's features select a few hundred rows of the first layer, summed column by column; the
+second layer is a few thousand products.
 
 File layout (little-endian)::
 
-    b"PIXFAQM1" | uint32 header length | header (JSON: classes, rows, scale, digest, ...)
-    | rows x uint32 feature buckets (sorted) | rows x classes int16 weights | classes float64 bias
+    b"PIXFAQM2" | uint32 header length | header (JSON: classes, rows, hidden, scale, digest)
+    | rows x uint32 feature buckets (sorted) | rows x hidden int16 weights
+    | hidden float64 biases | classes x hidden float64 weights | classes float64 biases
 
-Weights are quantised to int16 (``weight = value * scale``): ample precision for a softmax.
-Only buckets that training saw are stored: an unseen feature has no weight anyway. ``digest``
-fingerprints the training data (:func:`training_digest`); a unit test compares it with the
-files in the repository, so a stale model cannot ship unnoticed.
+The first layer's weights are quantised to int16 (``weight = value * scale``): ample precision
+for a sum of a few hundred. Only buckets that training saw are stored: an unseen feature has no
+weight anyway. ``digest`` fingerprints the training data (:func:`training_digest`); a unit test
+compares it with the files in the repository, so a stale model cannot ship unnoticed.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import operator
 import struct
 import sys
 from array import array
@@ -32,12 +39,12 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-MAGIC = b"PIXFAQM1"
+MAGIC = b"PIXFAQM2"
 # The off-topic class; its near-domain subclasses are named ``~area`` ("~resultats": a question
 # that reads like one about results but is not about this campaign, "the score of my TOEIC").
 OFF_TOPIC = "~"
 # Bump when the features (bot/faq/features.py) or the training recipe change meaning.
-FEATURES_VERSION = "2"
+FEATURES_VERSION = "3"
 
 
 def is_off_topic(name: str) -> bool:
@@ -62,17 +69,19 @@ class FaqModel:
     (:func:`is_off_topic`)."""
 
     classes: tuple[str, ...]
-    rows: Mapping[int, int]  # feature bucket -> row index
-    weights: array  # rows x classes, int16, divided by ``scale``
+    rows: Mapping[int, int]  # feature bucket -> row index of the first layer
+    weights: array  # rows x hidden, int16, divided by ``scale``
     scale: float
-    bias: tuple[float, ...]
+    hidden_bias: tuple[float, ...]
+    output: tuple[tuple[float, ...], ...]  # per class, its weight of each hidden unit
+    bias: tuple[float, ...]  # per class
     digest: str
 
     def probabilities(self, vector: Mapping[int, float]) -> dict[str, float]:
         """Softmax of the class scores for a feature vector (see :func:`bot.faq.features`)."""
         # Features of a question share a few values (one per group, normalised): the rows of
         # each value are summed column by column in C (zip, sum), not weight by weight.
-        width = len(self.classes)
+        width = len(self.hidden_bias)
         by_value: dict[float, list[array]] = {}
         weights, rows = self.weights, self.rows
         for bucket, value in vector.items():
@@ -84,7 +93,15 @@ class FaqModel:
         for value, selected in by_value.items():
             for index, column in enumerate(zip(*selected, strict=True)):
                 totals[index] += value * sum(column)
-        scores = [total / self.scale + bias for total, bias in zip(totals, self.bias, strict=True)]
+        scale = self.scale
+        hidden = [
+            max(0.0, total / scale + bias)
+            for total, bias in zip(totals, self.hidden_bias, strict=True)
+        ]
+        scores = [
+            bias + sum(map(operator.mul, hidden, column))
+            for column, bias in zip(self.output, self.bias, strict=True)
+        ]
         top = max(scores)
         exponentials = [math.exp(score - top) for score in scores]
         norm = sum(exponentials)
@@ -99,17 +116,23 @@ class FaqModel:
 
     def to_bytes(self) -> bytes:
         buckets = array("I", sorted(self.rows, key=self.rows.__getitem__))
-        bias = array("d", self.bias)
         header = json.dumps(
             {
                 "classes": list(self.classes),
                 "rows": len(buckets),
+                "hidden": len(self.hidden_bias),
                 "scale": self.scale,
                 "digest": self.digest,
             },
             sort_keys=True,
         ).encode("utf-8")
-        parts = [buckets, self.weights, bias]
+        parts = [
+            buckets,
+            self.weights,
+            array("d", self.hidden_bias),
+            array("d", [value for column in self.output for value in column]),
+            array("d", self.bias),
+        ]
         if sys.byteorder != "little":  # pragma: no cover
             parts = [array(part.typecode, part) for part in parts]
             for part in parts:
@@ -121,30 +144,37 @@ class FaqModel:
     @classmethod
     def from_bytes(cls, data: bytes) -> FaqModel:
         if data[: len(MAGIC)] != MAGIC:
-            raise ValueError("not a FAQ model file")
+            raise ValueError("not a FAQ model file (or one of an older format: python -m faqbuild)")
         offset = len(MAGIC) + 4
         (length,) = struct.unpack_from("<I", data, len(MAGIC))
         header = json.loads(data[offset : offset + length])
         offset += length
         classes = tuple(header["classes"])
-        n_rows, width = int(header["rows"]), len(classes)
+        n_rows, hidden, width = int(header["rows"]), int(header["hidden"]), len(classes)
         parts: list[array] = []
-        for typecode, count in (("I", n_rows), ("h", n_rows * width), ("d", width)):
+        layout = (("I", n_rows), ("h", n_rows * hidden), ("d", hidden), ("d", width * hidden))
+        for typecode, count in (*layout, ("d", width)):
             part = array(typecode)
             end = offset + count * part.itemsize
             part.frombytes(data[offset:end])
+            if len(part) != count:
+                raise ValueError("FAQ model file is truncated")
             if sys.byteorder != "little":  # pragma: no cover
                 part.byteswap()
             parts.append(part)
             offset = end
         if offset != len(data):
             raise ValueError("FAQ model file has trailing or missing bytes")
-        buckets, weights, bias = parts
+        buckets, weights, hidden_bias, output, bias = parts
         return cls(
             classes=classes,
             rows=dict(zip(buckets, range(n_rows), strict=True)),
             weights=weights,
             scale=float(header["scale"]),
+            hidden_bias=tuple(hidden_bias),
+            output=tuple(
+                tuple(output[start : start + hidden]) for start in range(0, width * hidden, hidden)
+            ),
             bias=tuple(bias),
             digest=str(header["digest"]),
         )

@@ -58,6 +58,11 @@ ENDING_WORDS = 5
 # fewer of 7,029, and it keeps "J'ai passé un test d'anglais pour ma mobilité. Est-ce que mon chef
 # verra mon score ?" from the results answer.
 ENDING_TRUST_OFF_TOPIC_WORDS = 0.5
+# … nor when the candidate leaves more than this share of them unexplained (the
+# ``unexplained_words`` signal): "Ma fille a fait Pix au lycée. Est-ce que ses professeurs peuvent
+# voir ses résultats ?" is another person's results, whatever words the classifier has learnt for
+# "lycée" (round 12: the network's classifier reads such a context as results).
+ENDING_TRUST_UNEXPLAINED_WORDS = 0.5
 # Leading parts of a message that only acknowledge ("ok merci.", "d'accord mais", "thanks, but")
 # are dropped before matching (words: the knowledge base's `acknowledgements`).
 ACKNOWLEDGEMENT_END = re.compile(r"[?!;,:\n]+|\.+\s*|\s+(?:mais|but)\s+")
@@ -99,15 +104,22 @@ BUCKETS = 1 << 20  # features are hashed into this many buckets
 CHAR_SIZES = (3, 4, 5)  # character n-grams of a word
 MAX_CHAR_WORD = 24  # longer "words" are URLs or noise: their character grams are skipped
 
-# Training the classifier (faqbuild/model.py).
-C = 30.0  # inverse regularisation, chosen on the folds
+# Training the classifier (faqbuild/model.py): one hidden layer of HIDDEN rectified units, L2
+# penalty ALPHA, Adam by batches of BATCH questions at LEARNING_RATE, at most EPOCHS passes (it
+# stops when the loss no longer falls), a fixed seed. Chosen on French writers held out: 64 units
+# beat 32 and 128, ALPHA 1e-4 beat 1e-3 and 1e-2 (bench/README.md, round 12).
+HIDDEN = 64
+ALPHA = 1e-4
+BATCH = 1000
+LEARNING_RATE = 0.003
+EPOCHS = 300
+SEED = 0
 # An off-topic training question whose best topic scores this much lexically is near that
 # topic's area, and labelled with it ("~resultats"): a near-domain off-topic class.
 NEAR_DOMAIN_SCORE = 0.3
 MAX_CLASS_WEIGHT = 4.0  # a topic with few questions weighs up to this much per question
-MAX_ITER = 3000
-# Buckets whose every weight is under this share of the largest weight are dropped: they barely
-# move a probability, and they are half of the file.
+# Buckets whose every first-layer weight is under this share of the largest are dropped: they
+# barely move a hidden unit, and they are much of the file.
 PRUNE_SHARE = 0.02
 
 # Calibrating the answer-or-abstain model (faqbuild/calibrate.py). Topics whose wrong answer

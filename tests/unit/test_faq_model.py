@@ -46,6 +46,8 @@ def test_off_topic_classes_are_summed() -> None:
         rows={},
         weights=array("h"),
         scale=1.0,
+        hidden_bias=(0.0,),
+        output=((0.0,), (0.0,), (0.0,)),
         bias=(0.0, 0.0, 0.0),
         digest="",
     )
@@ -54,19 +56,25 @@ def test_off_topic_classes_are_summed() -> None:
 
 
 def test_model_file_round_trips() -> None:
+    # Two hidden units: bucket 7 lights the first (which speaks for "a"), bucket 3 the second
+    # (for the off-topic class); a negative sum stays dark (rectified).
     model = FaqModel(
         classes=("a", OFF_TOPIC),
         rows={7: 0, 3: 1},
         weights=array("h", [100, -100, -50, 50]),
         scale=100.0,
+        hidden_bias=(0.0, 0.0),
+        output=((2.0, -1.0), (-2.0, 1.0)),
         bias=(0.25, -0.25),
         digest="abc",
     )
     again = FaqModel.from_bytes(model.to_bytes())
     assert again == model
     probabilities = again.probabilities({7: 1.0})
-    assert probabilities["a"] > probabilities[OFF_TOPIC]
+    # hidden (1, 0): scores 2.25 and -2.25; hidden (0, 0.5): -0.25 and 0.25
+    assert probabilities["a"] == pytest.approx(1 / (1 + math.exp(-4.5)))
     assert sum(probabilities.values()) == pytest.approx(1.0)
+    assert again.probabilities({3: 1.0})[OFF_TOPIC] == pytest.approx(1 / (1 + math.exp(-0.5)))
     assert again.probabilities({}) == pytest.approx({"a": 0.6225, OFF_TOPIC: 0.3775}, abs=1e-4)
 
 
