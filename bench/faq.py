@@ -104,6 +104,7 @@ SETS = {
     "blind-k": DATA / "faq_blind_2026-12-07k.yaml",
     "blind-l": DATA / "faq_blind_2026-12-07l.yaml",
     "blind-m": DATA / "faq_blind_2026-12-07m.yaml",
+    "blind-n": DATA / "faq_blind_2026-12-07n.yaml",
 }
 BLIND = (
     "blind",
