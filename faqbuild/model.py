@@ -29,7 +29,6 @@ alone, it answers 91.4 % of topical questions right where the linear model answe
 from __future__ import annotations
 
 import statistics
-import warnings
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -142,9 +141,7 @@ def fit(base: FaqBase, questions: Iterable[Question], digest: str = "") -> Any:
         early_stopping=False,
         random_state=SEED,
     )
-    with warnings.catch_warnings():  # "max_iter reached": the loss is flat by then
-        warnings.simplefilter("ignore", category=UserWarning)
-        model.fit(matrix[:, used], labels, sample_weight=[per_class[label] for label in labels])
+    model.fit(matrix[:, used], labels, sample_weight=[per_class[label] for label in labels])
     first, second = model.coefs_  # buckets x hidden, hidden x classes
     largest = np.abs(first).max(axis=1)
     kept = largest >= PRUNE_SHARE * largest.max()

@@ -157,8 +157,6 @@ class FaqModel:
             part = array(typecode)
             end = offset + count * part.itemsize
             part.frombytes(data[offset:end])
-            if len(part) != count:
-                raise ValueError("FAQ model file is truncated")
             if sys.byteorder != "little":  # pragma: no cover
                 part.byteswap()
             parts.append(part)
