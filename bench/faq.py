@@ -89,6 +89,8 @@ SETS = {
     "t28": CORPUS / "faq_contrast_r12_t28.yaml",
     "t29": CORPUS / "faq_contrast_r12_t29.yaml",
     "t30": CORPUS / "faq_contrast_r12_t30.yaml",
+    "t31": CORPUS / "faq_train_r13_t31.yaml",
+    "t32": CORPUS / "faq_contrast_r13_t32.yaml",
     # Blind sets, written from FAQ-FACTS.md only by writers who never saw the knowledge base or
     # the matcher; each was first run after a change, and none is ever tuned on.
     "blind": DATA / "faq_blind_2026-12-01.yaml",
