@@ -52,6 +52,8 @@ from bot.faq.lexical import LexicalMatcher, entries_of
 from bot.faq.lexicon import Lexicon
 from bot.faq.model import FaqModel, load_model
 from bot.faq.tuning import (
+    ASKING_OFF_TOPIC,
+    ASKING_WORDS,
     CLAUSE_CONFIDENCE,
     ENDING_FLOOR,
     ENDING_TRUST_OFF_TOPIC_WORDS,
@@ -60,6 +62,7 @@ from bot.faq.tuning import (
 
 __all__ = ["FaqBase", "FaqMatch", "load_data"]
 
+OFF_TOPIC = SIGNALS.index("off_topic")
 OFF_TOPIC_WORDS = SIGNALS.index("off_topic_words")
 UNEXPLAINED_WORDS = SIGNALS.index("unexplained_words")
 
@@ -207,6 +210,8 @@ class FaqBase:
             topics = [best]
         if not topics and self._ending_confirms(question, ranked, signals):
             topics = [ranked[0][0]]
+        if topics and self._asks_elsewhere(question):
+            topics = []
         if not topics:
             return FaqMatch(topic=None, score=score, answer=self.abstain_text)
         first = topics[0]
@@ -250,6 +255,23 @@ class FaqBase:
         ):
             return False
         return faq_clauses.ending_confirms(question, candidate, self._decide_clause)
+
+    def _asks_elsewhere(self, question: str) -> bool:
+        """Whether a message that tells before it asks asks about something else: its asking
+        sentence (``bot/faq/clauses.py``), long enough to stand alone (``ASKING_WORDS`` content
+        words), abstains when judged alone and its classifier's probability goes mostly
+        (``ASKING_OFF_TOPIC``) to off-topic classes. "Bonjour, j'ai fini le parcours pendant mon
+        temps de travail, avec l'accord de mon chef. Comment poser une demi-journée de RTT dans
+        l'application de gestion des temps ?" must not get the working-time answer its context
+        reads as. An asking sentence that merely lacks evidence ("Pouvez-vous me décrire la
+        procédure d'accès, étape par étape ?") does not overrule its context."""
+        sentence = faq_clauses.asking_sentence(question)
+        if sentence is None or len(self._analyzer.content_words(sentence)) < ASKING_WORDS:
+            return False
+        ranked, signals = self._candidate(self._analyzer.weighted_tokens(sentence), sentence)
+        if not signals or signals[OFF_TOPIC] < ASKING_OFF_TOPIC:
+            return False
+        return self._judged(ranked, signals).topic is None
 
     def _candidate(
         self, tokens: Mapping[str, float], text: str

@@ -55,6 +55,23 @@ def clause_topics(
     return found if len(found) >= 2 else []
 
 
+def asking_sentence(question: str) -> str | None:
+    """The one sentence ending with a question mark of a message of several sentences ("Bonjour,
+    j'ai fini le parcours avec l'accord de mon chef. Comment poser une demi-journée de RTT ?":
+    what comes before is its context); None in a message of one sentence, or of several
+    questions (each may ask about another topic: ``clause_topics``)."""
+    sentences = SENTENCES.split(question)
+    ends = [boundary.group() for boundary in SENTENCES.finditer(question)] + [""]
+    if sum(1 for sentence in sentences if sentence.strip()) < 2:
+        return None
+    asked = [
+        sentence.strip()
+        for sentence, end in zip(sentences, ends, strict=True)
+        if "?" in end and sentence.strip()
+    ]
+    return asked[0] if len(asked) == 1 else None
+
+
 def endings(question: str) -> list[str]:
     """What follows each sentence end or colon of the question, shortest first, when it has
     at least ``ENDING_WORDS`` words: where a long message asks, after its greeting, its

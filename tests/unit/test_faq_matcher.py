@@ -438,6 +438,42 @@ def test_when_the_whole_abstains_only_asking_sentences_are_clauses() -> None:
     ]
 
 
+def test_asking_sentence_is_the_one_question_after_a_context() -> None:
+    told = "J'ai fini le parcours hier, mon chef était d'accord. Comment poser un RTT ?\nMerci"
+    assert faq_clauses.asking_sentence(told) == "Comment poser un RTT"
+    # One sentence has no context; two questions are two questions (clause_topics).
+    assert faq_clauses.asking_sentence("j'ai fini le parcours, comment poser un RTT ?") is None
+    assert faq_clauses.asking_sentence("Le code est où ? Et mon chef verra mon score ?") is None
+    assert faq_clauses.asking_sentence("J'ai fini le parcours. Merci beaucoup.") is None
+
+
+# A message whose context reads as a topic but whose one question is about something else.
+TOLD_THEN_ASKED_ELSEWHERE = (
+    "Je dois faire le parcours Pix avant vendredi, mon chef veut que je le fasse pendant mon temps "
+    "de travail, en plusieurs fois si besoin. Comment poser une demi-journée de congé dans "
+    "l'application ?"
+)
+
+
+def test_a_context_does_not_answer_a_question_about_something_else(
+    base: FaqBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert base.match(TOLD_THEN_ASKED_ELSEWHERE).topic is None
+    # The asking sentence's verdict is what abstains: without it the context is answered.
+    monkeypatch.setattr("bot.faq.base.ASKING_OFF_TOPIC", 1.1)
+    assert base.match(TOLD_THEN_ASKED_ELSEWHERE).topic == "parcours.temps_travail"
+
+
+def test_an_asking_sentence_short_of_words_leaves_its_context_answered(base: FaqBase) -> None:
+    # "Est-ce que tout ce que j'ai déjà fait est bien conservé ?" has one content word: alone it
+    # names no subject, the context does.
+    message = (
+        "J'ai commencé le parcours Pix hier et j'ai dû m'arrêter en plein milieu. Est-ce que tout "
+        "ce que j'ai déjà fait est bien conservé ?"
+    )
+    assert base.match(message).topic == "parcours.plusieurs_fois"
+
+
 def test_an_ending_confirms_only_the_whole_s_candidate() -> None:
     def decide(clause: str, min_words: int) -> Decision:
         return Decision("resultats.qui_voit" if "hiérarchie" in clause else None, 0.9)
