@@ -107,6 +107,7 @@ SETS = {
     "blind-l": DATA / "faq_blind_2026-12-07l.yaml",
     "blind-m": DATA / "faq_blind_2026-12-07m.yaml",
     "blind-n": DATA / "faq_blind_2026-12-07n.yaml",
+    "blind-o": DATA / "faq_blind_2026-12-07o.yaml",
 }
 BLIND = (
     "blind",
