@@ -34,8 +34,7 @@ def clause_topics(
     tells is what makes it another subject, not a second question."""
     sentences = SENTENCES.split(question)
     if asked_only and "?" in question:
-        ends = [boundary.group() for boundary in SENTENCES.finditer(question)] + [""]
-        sentences = [sentence for sentence, end in zip(sentences, ends, strict=True) if "?" in end]
+        sentences = asked_sentences(question)
     clauses = [
         (part, MIN_CLAUSE_WORDS if len(parts) > 1 else 1)
         for sentence in sentences
@@ -55,20 +54,21 @@ def clause_topics(
     return found if len(found) >= 2 else []
 
 
+def asked_sentences(question: str) -> list[str]:
+    """The question's sentences (``SENTENCES``) that end with a question mark."""
+    sentences = SENTENCES.split(question)
+    ends = [boundary.group() for boundary in SENTENCES.finditer(question)] + [""]
+    return [sentence for sentence, end in zip(sentences, ends, strict=True) if "?" in end]
+
+
 def asking_sentence(question: str) -> str | None:
     """The one sentence ending with a question mark of a message of several sentences ("Bonjour,
     j'ai fini le parcours avec l'accord de mon chef. Comment poser une demi-journée de RTT ?":
     what comes before is its context); None in a message of one sentence, or of several
     questions (each may ask about another topic: ``clause_topics``)."""
-    sentences = SENTENCES.split(question)
-    ends = [boundary.group() for boundary in SENTENCES.finditer(question)] + [""]
-    if sum(1 for sentence in sentences if sentence.strip()) < 2:
+    if sum(1 for sentence in SENTENCES.split(question) if sentence.strip()) < 2:
         return None
-    asked = [
-        sentence.strip()
-        for sentence, end in zip(sentences, ends, strict=True)
-        if "?" in end and sentence.strip()
-    ]
+    asked = [sentence.strip() for sentence in asked_sentences(question) if sentence.strip()]
     return asked[0] if len(asked) == 1 else None
 
 

@@ -152,8 +152,14 @@ class FaqModel:
         classes = tuple(header["classes"])
         n_rows, hidden, width = int(header["rows"]), int(header["hidden"]), len(classes)
         parts: list[array] = []
-        layout = (("I", n_rows), ("h", n_rows * hidden), ("d", hidden), ("d", width * hidden))
-        for typecode, count in (*layout, ("d", width)):
+        layout = (
+            ("I", n_rows),
+            ("h", n_rows * hidden),
+            ("d", hidden),
+            ("d", width * hidden),
+            ("d", width),
+        )
+        for typecode, count in layout:
             part = array(typecode)
             end = offset + count * part.itemsize
             part.frombytes(data[offset:end])
