@@ -11,10 +11,13 @@ import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
+from nio import UnknownAccountDataEvent
 
 from bot.core import ErasedPerson, Incoming, Outgoing
+from bot.platforms.matrix.direct_data import read_direct
 from bot.platforms.matrix.pool import MatrixPool
 from tests.helpers.matrix_client import WAIT, BotAccount, MatrixUser
 from tests.helpers.synapse import SynapseServer
@@ -151,3 +154,40 @@ async def test_an_added_account_is_announced_by_the_old_one_and_erasure_reaches_
         for room, bot_id in ((old_room, first), (new_room, second)):
             member = await person.client.room_get_state_event(room, "m.room.member", bot_id)
             assert getattr(member, "content", {}).get("membership") == "leave", (room, member)
+
+
+async def test_erasure_wins_against_copies_of_m_direct_read_before_it(
+    synapse: SynapseServer, tmp_path: Path
+) -> None:
+    """A copy of ``m.direct`` read before erasure — the background writer's, in flight when the
+    person asks to be forgotten, or a sync's, delivered after — never brings the person back:
+    neither in what the account knows nor on the homeserver."""
+    bots = Pool(synapse, tmp_path / "bots", 1)
+    [person] = await agents(synapse, tmp_path / "people", 1)
+    pool = bots.platform()
+    account = pool.accounts[0]
+    async with run_pool(pool):
+        await pool.send(Outgoing("Bonjour", f"a:{person.user_id}", person_id=person.user_id))
+        room = await wait_text(person, bots.accounts[0].user_id, "Bonjour")
+        await account.rooms.flush()
+        client = account.connection.client
+        stale = await read_direct(client)
+        assert room in stale[person.user_id]
+        # A room recorded just before erasure: its writer has read m.direct when erasure starts.
+        account.rooms.record_direct(person.user_id, "!recorded-late:localhost")
+        await asyncio.sleep(0)
+        erased = ErasedPerson(person.user_id, datetime.now(UTC))
+        for step in pool.erasure_steps():
+            await step.erase(erased)
+        await account.rooms.flush()
+        # A sync carrying the copy read before erasure arrives after it.
+        stale_event = UnknownAccountDataEvent("m.direct", stale)
+        late_sync = SimpleNamespace(account_data_events=[stale_event])
+        account.rooms.update(late_sync)  # type: ignore[arg-type]
+        assert not account.has_direct_room(person.user_id)
+        assert person.user_id not in await read_direct(client)
+        # A later message opens a new room, known again.
+        await pool.send(Outgoing("Rappel", f"r:{person.user_id}", person_id=person.user_id))
+        new_room = await wait_text(person, bots.accounts[0].user_id, "Rappel")
+        assert new_room != room
+        assert account.has_direct_room(person.user_id)

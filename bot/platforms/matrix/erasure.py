@@ -16,11 +16,9 @@ theirs, and outside the bot's reach (docs/privacy.md).
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from bot.core import ErasedPerson
 from bot.platforms.matrix.connection import MatrixConnection
-from bot.platforms.matrix.direct_data import read_direct, write_direct
 from bot.platforms.matrix.inbound import InboundTranslator
 from bot.platforms.matrix.rooms import DirectRooms
 
@@ -53,7 +51,7 @@ class DirectRoomErasure:
         for room_id in sorted(rooms):
             await client.room_leave(room_id)
             await client.room_forget(room_id)
-        await _drop_direct_entry(client, user)
+        await self.rooms.drop_person_entry(user)
 
 
 class KeyStoreErasure:
@@ -85,13 +83,3 @@ class KeyStoreErasure:
             )
             database.execute_sql("DELETE FROM devicekeys WHERE user_id = ?", (user,))
         database.execute_sql("VACUUM")
-
-
-async def _drop_direct_entry(client: Any, user: str) -> None:
-    direct = await read_direct(client)
-    if user not in direct:
-        return
-    del direct[user]
-    status = await write_direct(client, direct)
-    if status != 200:
-        raise RuntimeError(f"m.direct not rewritten (HTTP {status})")

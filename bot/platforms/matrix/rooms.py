@@ -62,6 +62,12 @@ class DirectRooms:
         # m.direct entries not yet written to the homeserver (see record_direct).
         self._direct_unsaved: dict[str, list[str]] = {}
         self._direct_writer: asyncio.Task[None] | None = None
+        # Rooms left and forgotten by erasure: every copy of m.direct read or written after
+        # that (a sync's, the background writer's) is stripped of them, so a copy read before
+        # the erasure cannot bring the person back (see forget_person).
+        self._forgotten: set[str] = set()
+        # One read-modify-write of the server's m.direct at a time (the writer's, erasure's).
+        self._direct_lock = asyncio.Lock()
 
     @property
     def client(self) -> AsyncClient:
@@ -72,21 +78,25 @@ class DirectRooms:
         response = await self.client.list_direct_rooms()
         rooms = getattr(response, "rooms", None)
         if isinstance(rooms, dict):
-            self._direct_rooms = {
-                user: [room for room in room_ids if isinstance(room, str)]
-                for user, room_ids in rooms.items()
-                if isinstance(room_ids, list)
-            }
+            self._direct_rooms = self._without_forgotten(
+                {
+                    user: [room for room in room_ids if isinstance(room, str)]
+                    for user, room_ids in rooms.items()
+                    if isinstance(room_ids, list)
+                }
+            )
 
     def update(self, response: SyncResponse) -> None:
         """A sync's ``m.direct`` account data replaces what was known."""
         for event in response.account_data_events:
             if isinstance(event, UnknownAccountDataEvent) and event.type == "m.direct":
-                self._direct_rooms = {
-                    user: list(rooms)
-                    for user, rooms in event.content.items()
-                    if isinstance(rooms, list)
-                }
+                self._direct_rooms = self._without_forgotten(
+                    {
+                        user: list(rooms)
+                        for user, rooms in event.content.items()
+                        if isinstance(rooms, list)
+                    }
+                )
                 # The server's copy may predate rooms recorded since: they stay known here.
                 _merge(self._direct_rooms, self._direct_unsaved)
 
@@ -210,7 +220,12 @@ class DirectRooms:
         self._ready_rooms.clear()
 
     def forget_person(self, person_id: str) -> set[str]:
-        """Drop every direct room with ``person_id`` known here (erasure); returns them."""
+        """Drop every direct room with ``person_id`` known here (erasure); returns them.
+
+        The rooms stay refused for the rest of the process: a sync or the background writer
+        may hold a copy of ``m.direct`` read before this call, and would otherwise put them
+        back (here, and on the homeserver). A later message to the person opens a new room.
+        """
         rooms = set(self._direct_rooms.pop(person_id, []))
         rooms.update(self._direct_unsaved.pop(person_id, []))
         cached = self._direct_cache.pop(person_id, None)
@@ -220,7 +235,31 @@ class DirectRooms:
             if invited == person_id:
                 rooms.add(room_id)
                 del self._created_rooms[room_id]
+        self._forgotten.update(rooms)
+        self._ready_rooms.difference_update(rooms)
         return rooms
+
+    async def drop_person_entry(self, person_id: str) -> None:
+        """Remove ``person_id``'s entry from the server's ``m.direct`` (erasure), in turn with
+        the background writer so that neither writes back a copy naming them."""
+        async with self._direct_lock:
+            direct = await read_direct(self.client)
+            if person_id not in direct:
+                return
+            del direct[person_id]
+            status = await write_direct(self.client, self._without_forgotten(direct))
+        if status != 200:
+            raise RuntimeError(f"m.direct not rewritten (HTTP {status})")
+
+    def _without_forgotten(self, direct: dict[str, list[str]]) -> dict[str, list[str]]:
+        """``direct`` without the rooms erasure forgot (and without the people left roomless)."""
+        if not self._forgotten:
+            return direct
+        kept = {
+            person: [room for room in rooms if room not in self._forgotten]
+            for person, rooms in direct.items()
+        }
+        return {person: rooms for person, rooms in kept.items() if rooms}
 
     def opens_conversation(self, person_id: str) -> bool:
         """True when a message to ``person_id`` would first create a direct room: Synapse
@@ -329,8 +368,10 @@ class DirectRooms:
         Known here at once; written off the send path by one writer that reads, merges and
         writes every room recorded meanwhile in one go (a broadcast creates one room per
         recipient: the send no longer waits for two more requests). :meth:`flush` (on
-        stop) waits for what is left.
+        stop) waits for what is left. A room erasure forgot is never recorded again.
         """
+        if room_id in self._forgotten:
+            return
         _merge(self._direct_rooms, {person_id: [room_id]})
         _merge(self._direct_unsaved, {person_id: [room_id]})
         if self._direct_writer is None or self._direct_writer.done():
@@ -367,15 +408,16 @@ class DirectRooms:
 
     async def _put_direct(self, batch: dict[str, list[str]]) -> None:
         """Read the bot's ``m.direct``, add ``batch`` to it, write it back."""
-        direct = await read_direct(self.client)
-        _merge(direct, batch)
-        status = await write_direct(self.client, direct)
+        async with self._direct_lock:
+            direct = await read_direct(self.client)
+            _merge(direct, batch)
+            status = await write_direct(self.client, self._without_forgotten(direct))
         if status != 200:
             logger.warning(
                 "Matrix : impossible d'enregistrer les salons directs dans m.direct (%s)", status
             )
         _merge(direct, self._direct_unsaved)
-        self._direct_rooms = direct
+        self._direct_rooms = self._without_forgotten(direct)
 
     async def members(self, conversation_id: str) -> Sequence[Member]:
         room_id = await self.resolve(conversation_id)
