@@ -91,6 +91,9 @@ SETS = {
     "t30": CORPUS / "faq_contrast_r12_t30.yaml",
     "t31": CORPUS / "faq_train_r13_t31.yaml",
     "t32": CORPUS / "faq_contrast_r13_t32.yaml",
+    "t33": CORPUS / "faq_train_r14_t33.yaml",
+    "t34": CORPUS / "faq_train_r14_t34.yaml",
+    "t35": CORPUS / "faq_contrast_r14_t35.yaml",
     # Blind sets, written from FAQ-FACTS.md only by writers who never saw the knowledge base or
     # the matcher; each was first run after a change, and none is ever tuned on.
     "blind": DATA / "faq_blind_2026-12-01.yaml",
@@ -108,6 +111,8 @@ SETS = {
     "blind-m": DATA / "faq_blind_2026-12-07m.yaml",
     "blind-n": DATA / "faq_blind_2026-12-07n.yaml",
     "blind-o": DATA / "faq_blind_2026-12-07o.yaml",
+    "blind-p": DATA / "faq_blind_2026-12-07p.yaml",
+    "blind-q": DATA / "faq_blind_2026-12-07q.yaml",
 }
 BLIND = (
     "blind",

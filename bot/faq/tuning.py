@@ -151,6 +151,10 @@ CALIBRATION_L2 = 1.0
 # The writers' sets are held out in this many groups (faqbuild/calibrate.py, bench/faq.py --folds).
 FOLD_GROUPS = 5
 # The threshold is the one, among these, whose weaker mean over the folds (top-1 or abstention)
-# is highest while trust topics answered with another trust topic stay under the cap.
+# is highest while trust topics answered with another trust topic stay under the cap; of those
+# within THRESHOLD_TIE of the highest, the most cautious: a quarter of a point is about 20 of
+# the folds' 8,000 questions, one writer's variation, and an abstention offers the person an
+# ambassador where a wrong answer misleads them.
 THRESHOLDS = tuple(step / 100 for step in range(10, 71, 5))
+THRESHOLD_TIE = 0.0025
 TRUST_CONFUSION_CAP = 0.01

@@ -13,7 +13,7 @@ import pytest
 
 from bot.faq.base import FaqBase
 from bot.faq.data import load_data
-from bot.faq.decision import SIGNALS, Calibration, Tree
+from bot.faq.decision import EPSILON, SIGNALS, Calibration, Tree
 from bot.faq.features import features
 from bot.faq.language import LOCALES, FaqLibrary
 from bot.faq.model import OFF_TOPIC, FaqModel, is_off_topic, load_model, near_domain_class
@@ -174,7 +174,15 @@ def test_the_calibrated_decision_weighs_every_signal(base: FaqBase) -> None:
     assert used <= set(range(len(SIGNALS)))
     probability, off_topic = signals[0], signals[1]
     surer = (min(1.0, probability + 0.2), *signals[1:])
-    doubtful = (probability, min(1.0, off_topic + 0.3), *signals[2:])
+    # A third of the topic's probability gone to the off-topic classes (the log of their ratio
+    # follows: the signals of a real question always agree with one another).
+    moved = probability / 3
+    doubtful = (
+        probability - moved,
+        off_topic + moved,
+        math.log((probability - moved + EPSILON) / (off_topic + moved + EPSILON)),
+        *signals[3:],
+    )
     chance = calibration.probability
     assert chance(surer) >= chance(signals) > chance(doubtful)
     assert chance(signals) >= calibration.threshold
