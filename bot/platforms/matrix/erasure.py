@@ -6,8 +6,9 @@
   ``m.direct`` account data (read, changed, written back), so the homeserver's copy of the bot's
   account names them no more. A later message to them opens a new room;
 * nio's key store (``store_path``): their devices' keys (SQLite rows, zeroed on delete, file
-  vacuumed) and their devices in the trust files (``*.ignored_devices``…). Should they still
-  share a room with the bot, nio queries their keys again when it next needs them.
+  vacuumed) and their devices in the trust files (``*.ignored_devices``…), and nio forgets it
+  tracked them: should the bot write to them again, the new room's first send queries their
+  devices again.
 
 The homeserver keeps what it keeps of the room's history for the person's own account: that is
 theirs, and outside the bot's reach (docs/privacy.md).
@@ -74,6 +75,9 @@ class KeyStoreErasure:
             store.unblacklist_device(device)
         olm.device_store._entries.pop(user, None)
         olm.users_for_key_query.discard(user)
+        # No longer tracked either: a later room with them queries their devices again (a
+        # tracked user with no device known would get messages encrypted for nobody of theirs).
+        olm.tracked_users.discard(user)
         database = store.database
         database.execute_sql("PRAGMA secure_delete=ON")
         with database.atomic():
