@@ -178,7 +178,11 @@ async def test_ministry_wording_is_overridable_per_service(
 
 async def test_close_topic_is_offered_and_two_questions_get_two_answers(bot: Bot) -> None:
     setup_service(bot)
-    close = await bot.say(AGENTS[0], "si j'ai une mauvaise note ca reste entre moi et pix ?")
-    assert "Voir aussi : à quoi servent les résultats" in close[0]
+    close = await bot.say(
+        AGENTS[0],
+        "je bosse de nuit avec des pauses tres courtes, "
+        "le parcours prend combien de temps en tout ?",
+    )
+    assert "Voir aussi : faire le parcours en plusieurs fois" in close[0]
     both = await bot.say(AGENTS[0], "combien de temps ça dure et qui voit mes résultats ?")
     assert "Pix Orga" in both[0] and "dizaine de minutes" in both[0]
