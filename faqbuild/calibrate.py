@@ -270,10 +270,8 @@ def matcher_figures(
     for name in group:
         rows = [
             Row(topic, bases[locale].match(question).topic, (1.0,))
-            for locale, routed in corpus.by_locale(
-                corpus.read_questions(corpus.DATA / name)
-            ).items()
-            for question, topic in routed
+            for locale, routed in analysed(name).items()
+            for topic, _, question in routed
         ]
         # A row's candidate is the matcher's answer (None: it abstained).
         figures.append(judge(rows, lambda row: row.candidate is not None))

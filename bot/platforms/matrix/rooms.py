@@ -416,6 +416,7 @@ class DirectRooms:
             logger.warning(
                 "Matrix : impossible d'enregistrer les salons directs dans m.direct (%s)", status
             )
+        # Filtered again: erasure may have forgotten a room while the write was awaited.
         _merge(direct, self._direct_unsaved)
         self._direct_rooms = self._without_forgotten(direct)
 
