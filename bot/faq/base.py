@@ -52,6 +52,7 @@ from bot.faq.lexical import LexicalMatcher, entries_of
 from bot.faq.lexicon import Lexicon
 from bot.faq.model import FaqModel, load_model
 from bot.faq.tuning import (
+    ACKNOWLEDGEMENT_BREAKERS,
     ASKING_OFF_TOPIC,
     ASKING_WORDS,
     CLAUSE_CONFIDENCE,
@@ -189,8 +190,25 @@ class FaqBase:
             message, self._analyzer.words, self._acknowledgements, self._analyzer.stopwords
         )
 
+    def acknowledges(self, message: str) -> bool:
+        """Whether ``message`` only acknowledges ("ok merci c'est noté", "bien noté", "noted,
+        thanks"): an acknowledgement, otherwise stop words, and nothing that asks (no question
+        mark, no "ou pas"). It asks nothing, and "noté" there is no grade."""
+        if "?" in message:
+            return False
+        words = self._analyzer.words(message)
+        if not any(word in self._acknowledgements for word in words):
+            return False
+        return all(
+            word in self._acknowledgements
+            or (word in self._analyzer.stopwords and word not in ACKNOWLEDGEMENT_BREAKERS)
+            for word in words
+        )
+
     def match(self, question: str, service: str | None = None) -> FaqMatch:
         """The best topic for ``question`` (and any other it asks about), or an abstention."""
+        if self.acknowledges(question):
+            return FaqMatch(topic=None, score=0.0, answer=self.abstain_text)
         question = self.asked(question)
         tokens = self._analyzer.weighted_tokens(question)
         ranked, signals = self._candidate(tokens, question)

@@ -31,6 +31,8 @@ def follow_up(
     match = base.match(question, service)
     if match.topic is not None or context is None or context not in base.topics:
         return match
+    if base.acknowledges(question):  # "ok c'est noté" closes the exchange: nothing to read again
+        return match
     if len(question.split()) > FOLLOW_UP_WORDS:
         return match
     parts = [part for part in PARTS.split(question) if part.strip(" .?!")]

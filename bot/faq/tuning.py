@@ -74,6 +74,9 @@ ASKING_OFF_TOPIC = 0.8
 # Leading parts of a message that only acknowledge ("ok merci.", "d'accord mais", "thanks, but")
 # are dropped before matching (words: the knowledge base's `acknowledgements`).
 ACKNOWLEDGEMENT_END = re.compile(r"[?!;,:\n]+|\.+\s*|\s+(?:mais|but)\s+")
+# A message of acknowledgements and stop words only ("ok merci c'est noté") asks nothing, unless
+# one of these stop words makes it ask ("c'est noté ou pas", "not noted?").
+ACKNOWLEDGEMENT_BREAKERS = frozenset({"ou", "pas", "ne", "n", "or", "not", "no", "non"})
 
 # Follow-ups (bot/faq/followup.py): a message of at most this many words, soon after an answer,
 # may be read with that answer's topic (bot/faq/memory.py keeps it a few minutes).

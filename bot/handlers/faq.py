@@ -71,6 +71,11 @@ def answer_question(ctx: Context, text: str) -> None:
             # Answered by "oui" in any of the person's conversations (_confirm_resend).
             ctx.ask("faq_resend", resend_payload(mine.resend), RESEND_WINDOW, anywhere=True)
         return
+    if base.acknowledges(text):
+        # "ok merci c'est noté", "bien noté": small talk, not a question to pass on (like "merci",
+        # a command of bot/handlers/help.py, but in any words of the knowledge base's list).
+        ctx.say("you_are_welcome")
+        return
     # Bounded storage per sender: beyond the day's allowance the question is not kept.
     kept = keep_unanswered(
         ctx.uow, ctx.person, text, ctx.now, day=_day(ctx), per_day=ctx.policy.questions_per_day

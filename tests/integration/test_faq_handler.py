@@ -93,6 +93,30 @@ async def test_small_talk_is_not_a_question(bot: Bot) -> None:
     assert "Avec plaisir" in reply[0]
 
 
+@pytest.mark.parametrize(
+    "closing", ["c'est noté merci", "bien noté", "entendu, merci beaucoup", "noted, thanks"]
+)
+async def test_an_acknowledgement_after_an_answer_closes_the_exchange(
+    bot: Bot, closing: str
+) -> None:
+    """ "c'est noté" is no question about grades, nor one to pass on to an ambassador, nor a
+    follow-up that answers the last topic again."""
+    setup_service(bot)
+    answered = await bot.say(AGENTS[0], "c'est pour me noter ce parcours ?")
+    assert "Je ne sais pas" not in answered[0]
+    reply = await bot.say(AGENTS[0], closing)
+    assert len(reply) == 1
+    assert "Avec plaisir" in reply[0] or "You're welcome" in reply[0]
+    with bot.store.transaction() as uow:
+        assert uow.session.scalars(select(QuestionRow)).all() == []
+
+
+async def test_a_question_with_an_acknowledgement_word_is_still_a_question(bot: Bot) -> None:
+    setup_service(bot)
+    reply = await bot.say(AGENTS[0], "c'est noté ce parcours ?")
+    assert "Avec plaisir" not in reply[0]
+
+
 async def test_room_questions_only_when_addressed(bot: Bot) -> None:
     setup_service(bot)
     assert await bot.say(AGENTS[0], "qui voit mes résultats ?", room="#equipe:console") == []

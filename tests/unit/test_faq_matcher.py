@@ -685,3 +685,27 @@ def test_example_corpus_goes_to_the_base_of_its_language() -> None:
 def test_example_corpus_with_an_unknown_topic_is_refused() -> None:
     with pytest.raises(ValueError, match=r"no\.such"):
         FaqBase(load_data("fr"), examples=[("no.such", ("#resultat",))])
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "ok merci c'est noté",
+        "c'est noté merci",
+        "bien noté",
+        "compris !",
+        "noted, thanks",
+        "thanks a lot",
+    ],
+)
+def test_an_acknowledgement_asks_nothing(library: FaqLibrary, message: str) -> None:
+    assert library.for_question(message).acknowledges(message)
+    assert library.match(message).topic is None
+
+
+@pytest.mark.parametrize(
+    "message", ["c'est noté ?", "c'est noté ou pas", "ok merci. et c'est noté ?"]
+)
+def test_a_message_that_asks_is_no_acknowledgement(library: FaqLibrary, message: str) -> None:
+    assert not library.for_question(message).acknowledges(message)
+    assert library.match(message).topic == "resultats.usage"
