@@ -94,6 +94,7 @@ SETS = {
     "t33": CORPUS / "faq_train_r14_t33.yaml",
     "t34": CORPUS / "faq_train_r14_t34.yaml",
     "t35": CORPUS / "faq_contrast_r14_t35.yaml",
+    "t36": CORPUS / "faq_contrast_r15_t36.yaml",
     # Blind sets, written from FAQ-FACTS.md only by writers who never saw the knowledge base or
     # the matcher; each was first run after a change, and none is ever tuned on.
     "blind": DATA / "faq_blind_2026-12-01.yaml",
@@ -113,6 +114,7 @@ SETS = {
     "blind-o": DATA / "faq_blind_2026-12-07o.yaml",
     "blind-p": DATA / "faq_blind_2026-12-07p.yaml",
     "blind-q": DATA / "faq_blind_2026-12-07q.yaml",
+    "blind-r": DATA / "faq_blind_2026-12-07r.yaml",
 }
 BLIND = (
     "blind",
