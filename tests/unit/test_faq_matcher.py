@@ -366,7 +366,8 @@ def test_multi_intent_questions_get_every_answer(
     base: FaqBase, question: str, topics: tuple[str, ...]
 ) -> None:
     match = base.match(question)
-    assert (match.topic, *match.also) == topics
+    # Every intent answered, once (which comes first depends on the build's confidences).
+    assert sorted((match.topic, *match.also)) == sorted(topics)
 
 
 def test_one_intent_with_et_is_not_split(base: FaqBase) -> None:
