@@ -116,6 +116,7 @@ SETS = {
     "blind-p": DATA / "faq_blind_2026-12-07p.yaml",
     "blind-q": DATA / "faq_blind_2026-12-07q.yaml",
     "blind-r": DATA / "faq_blind_2026-12-07r.yaml",
+    "blind-s": DATA / "faq_blind_2026-12-07s.yaml",
 }
 BLIND = (
     "blind",

@@ -75,8 +75,12 @@ ASKING_OFF_TOPIC = 0.8
 # are dropped before matching (words: the knowledge base's `acknowledgements`).
 ACKNOWLEDGEMENT_END = re.compile(r"[?!;,:\n]+|\.+\s*|\s+(?:mais|but)\s+")
 # A message of acknowledgements and stop words only ("ok merci c'est noté") asks nothing, unless
-# one of these stop words makes it ask ("c'est noté ou pas", "not noted?").
-ACKNOWLEDGEMENT_BREAKERS = frozenset({"ou", "pas", "ne", "n", "or", "not", "no", "non"})
+# one of these stop words makes it ask: an alternative or a negation ("c'est noté ou pas"), an
+# interrogative form ("est-ce que c'est noté", "is it noted").
+ACKNOWLEDGEMENT_BREAKERS = frozenset(
+    {"ou", "pas", "ne", "n", "or", "not", "no", "non"}
+    | {"que", "qu", "ce", "esque", "is", "are", "do", "does", "did", "can", "will", "was"}
+)
 
 # Follow-ups (bot/faq/followup.py): a message of at most this many words, soon after an answer,
 # may be read with that answer's topic (bot/faq/memory.py keeps it a few minutes).

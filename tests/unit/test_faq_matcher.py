@@ -714,7 +714,15 @@ def test_an_acknowledgement_asks_nothing(library: FaqLibrary, message: str) -> N
 
 
 @pytest.mark.parametrize(
-    "message", ["c'est noté ?", "c'est noté ou pas", "ok merci. et c'est noté ?"]
+    "message",
+    [
+        "c'est noté ?",
+        "c'est noté ou pas",
+        "ok merci. et c'est noté ?",
+        "est ce que c'est noté",
+        "esque c noté",
+        "is it noted",
+    ],
 )
 def test_a_message_that_asks_is_no_acknowledgement(library: FaqLibrary, message: str) -> None:
     # Matched as the question it is ("is it graded?"), whatever the matcher then answers.
