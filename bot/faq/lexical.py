@@ -137,12 +137,21 @@ class LexicalMatcher:
         self.idf: dict[str, float] = {}
         self.association: dict[str, dict[str, float]] = {}
         self._weigh()
-        # token -> list of (topic, phrasing index) using it, for the single-phrasing score.
-        self._postings: dict[str, list[tuple[str, int]]] = defaultdict(list)
+        # For the single-phrasing score, every phrasing gets a number, each topic's in one run
+        # (``_runs``: topic, first, end), and each token the numbers of the phrasings using it: a
+        # question adds its tokens' weights into one list, whose maximum per run is each topic's
+        # best phrasing (the common tokens have thousands of phrasings; a list is indexed in C).
+        postings: dict[str, list[int]] = defaultdict(list)
+        self._runs: list[tuple[str, int, int]] = []
+        count = 0
         for topic_id, phrasings in self._phrasings.items():
-            for position, phrasing in enumerate(phrasings):
+            for position, phrasing in enumerate(phrasings, start=count):
                 for token in phrasing:
-                    self._postings[token].append((topic_id, position))
+                    postings[token].append(position)
+            self._runs.append((topic_id, count, count + len(phrasings)))
+            count += len(phrasings)
+        self._phrasing_count = count
+        self._postings = {token: tuple(numbers) for token, numbers in postings.items()}
 
     def _weigh(self) -> None:
         """Association (0–1) of each token with each topic, and its IDF over topics counted by
@@ -173,7 +182,7 @@ class LexicalMatcher:
         if total <= 0.0:
             return {}
         coverage: dict[str, float] = defaultdict(float)
-        phrase_hits: dict[tuple[str, int], float] = defaultdict(float)
+        phrase_hits = [0.0] * self._phrasing_count
         for token in tokens:
             idf = self.idf.get(token)
             if idf is None:
@@ -181,12 +190,13 @@ class LexicalMatcher:
             weight = idf * (WEAK_FACTOR if token in self.weak else 1.0)
             for topic_id, association in self.association[token].items():
                 coverage[topic_id] += weight * association
-            for key in self._postings.get(token, ()):
-                phrase_hits[key] += weight
-        best_phrase: dict[str, float] = {}
-        for (topic_id, _), hit in phrase_hits.items():
-            if hit > best_phrase.get(topic_id, 0.0):
-                best_phrase[topic_id] = hit
+            for position in self._postings.get(token, ()):
+                phrase_hits[position] += weight
+        best_phrase = {
+            topic_id: max(phrase_hits[first:end], default=0.0)
+            for topic_id, first, end in self._runs
+            if topic_id in coverage
+        }
         share = 1.0 - COVERAGE_SHARE
         return {
             topic_id: (COVERAGE_SHARE * value + share * best_phrase.get(topic_id, 0.0)) / total
