@@ -22,7 +22,8 @@ satisfaction ?"). So:
 * a trust topic (results, participation, data) is answered only when that probability also
   reaches :data:`TRUST_THRESHOLD`: the threshold chosen for the weaker of top-1 and abstention may
   be lower than the cost-weighted model's even odds, and that lowering is for the other topics;
-* runners-up within ``LEARNED_SEE_ALSO_RATIO`` of the best are offered as "see also".
+* runners-up within ``LEARNED_SEE_ALSO_RATIO`` of the best are offered as "see also" (another
+  trust topic beside a trust answer within ``TRUST_SEE_ALSO_RATIO``).
 
 The lexical matcher's own verdicts (its choice, an off-topic keyword or class outscoring the
 topic, a word the topic does not explain and no anchor) are signals of that model, not vetoes.
@@ -45,6 +46,7 @@ from bot.faq.tuning import (
     MAX_TOKENS,
     OFF_TOPIC_PREFIX,
     TRUST_PREFIXES,
+    TRUST_SEE_ALSO_RATIO,
     TRUST_THRESHOLD,
 )
 
@@ -301,6 +303,14 @@ def learned_decision(
     see_also = [
         topic
         for topic, value in ranked[1:3]
-        if value >= LEARNED_SEE_ALSO_RATIO * score and value >= LEARNED_SEE_ALSO_FLOOR
+        if value >= LEARNED_SEE_ALSO_FLOOR and value >= see_also_ratio(best, topic) * score
     ]
     return Decision(best, score, see_also)
+
+
+def see_also_ratio(answer: str, runner_up: str) -> float:
+    """How close to the answer's confidence ``runner_up`` must come to be offered: sooner when
+    both are trust topics (close promises a question may sit between)."""
+    if is_trust(answer) and is_trust(runner_up):
+        return TRUST_SEE_ALSO_RATIO
+    return LEARNED_SEE_ALSO_RATIO

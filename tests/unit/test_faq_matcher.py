@@ -13,7 +13,7 @@ from bot.faq.base import FaqBase, FaqMatch
 from bot.faq.data import load_data, load_examples
 from bot.faq.decision import SIGNALS, Calibration, Decision, learned_decision
 from bot.faq.language import FaqLibrary
-from bot.faq.tuning import LEARNED_SEE_ALSO_FLOOR, LEARNED_SEE_ALSO_RATIO
+from bot.faq.tuning import LEARNED_SEE_ALSO_FLOOR, LEARNED_SEE_ALSO_RATIO, TRUST_SEE_ALSO_RATIO
 
 # The topic ids of FAQ-FACTS.md, kept here so the tests do not depend on ../shared.
 TOPIC_IDS = frozenset(
@@ -347,6 +347,26 @@ def test_close_topics_are_offered_as_see_also() -> None:
     assert learned_decision(faint, signals, answering).see_also == []
     abstaining = Calibration(trees=(), bias=-5.0, threshold=0.5)
     assert learned_decision(ranked, signals, abstaining) == Decision(None, 0.8)
+
+
+def test_a_trust_answer_offers_the_neighbouring_promise_sooner() -> None:
+    """Beside a trust answer, another trust topic is offered from ``TRUST_SEE_ALSO_RATIO`` of its
+    confidence ("le bot connaît mon score ?" is about the results and about what the bot keeps);
+    a topic of another kind still needs ``LEARNED_SEE_ALSO_RATIO``, and so does a trust topic
+    beside an answer that is not one."""
+    answering = Calibration(trees=(), bias=5.0, threshold=0.5)
+    signals = (0.0,) * len(SIGNALS)
+    between = (TRUST_SEE_ALSO_RATIO + LEARNED_SEE_ALSO_RATIO) / 2 * 0.8
+    ranked = [
+        ("resultats.qui_voit", 0.8),
+        ("donnees.bot", between),
+        ("parcours.duree", between),
+    ]
+    assert learned_decision(ranked, signals, answering).see_also == ["donnees.bot"]
+    below = [("resultats.qui_voit", 0.8), ("participation.qui_voit", TRUST_SEE_ALSO_RATIO * 0.7)]
+    assert learned_decision(below, signals, answering).see_also == []
+    not_trust = [("parcours.duree", 0.8), ("donnees.bot", between)]
+    assert learned_decision(not_trust, signals, answering).see_also == []
 
 
 @pytest.mark.parametrize(
