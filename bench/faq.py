@@ -42,12 +42,12 @@ sys.path.insert(0, str(REPO))
 
 from bot.faq import features as faq_features  # noqa: E402
 from bot.faq.base import FaqBase, load_data  # noqa: E402
-from bot.faq.decision import is_trust, load_calibration  # noqa: E402
+from bot.faq.decision import FaqMatch, is_trust, load_calibration  # noqa: E402
 from bot.faq.language import FaqLibrary  # noqa: E402
 from faqbuild import corpus as faq_examples  # noqa: E402
 from faqbuild import model as faq_model_build  # noqa: E402
 from faqbuild.calibrate import fit as fit_decision  # noqa: E402
-from faqbuild.calibrate import fold_bases, fold_groups, folds_of, held_out_rows  # noqa: E402
+from faqbuild.calibrate import fold_groups, fold_matches, folds_of, held_out_rows  # noqa: E402
 from faqbuild.corpus import NEUTRAL  # noqa: E402
 
 DATA = REPO / "tests" / "data"  # measures: faq_unseen and the blind sets
@@ -168,34 +168,27 @@ def load_cases(path: Path) -> list[Case]:
     return [Case(question=str(row["q"]), expected=row.get("topic")) for row in rows]
 
 
-class Router:
-    """Questions to the base of their language, as :class:`FaqLibrary` does, over given bases."""
-
-    def __init__(self, bases: dict[str, FaqBase], locale: str = "fr") -> None:
-        self.bases = bases
-        self.library = FaqLibrary(locale)
-
-    def match(self, question: str) -> Any:
-        return self.bases[self.library.locale_of(question)].match(question)
+def evaluate(base: FaqBase | FaqLibrary, cases: list[Case]) -> Report:
+    return report_of([(case.question, case.expected, base.match(case.question)) for case in cases])
 
 
-def evaluate(base: FaqBase | FaqLibrary | Router, cases: list[Case]) -> Report:
+def report_of(matches: list[tuple[str, str | None, FaqMatch]]) -> Report:
+    """The report of (question, expected topic or None, the matcher's answer) triples."""
     topical = correct = off_topic = abstained = trust = confused = trust_answered = 0
     confusions: list[tuple[str, str | None, str | None, float]] = []
-    for case in cases:
-        match = base.match(case.question)
-        if case.expected is None:
+    for question, expected, match in matches:
+        if expected is None:
             off_topic += 1
             abstained += match.topic is None
             trust_answered += is_trust(match.topic)
         else:
             topical += 1
-            correct += match.topic == case.expected
-            if is_trust(case.expected):
+            correct += match.topic == expected
+            if is_trust(expected):
                 trust += 1
-                confused += match.topic != case.expected and is_trust(match.topic)
-        if match.topic != case.expected:
-            confusions.append((case.question, case.expected, match.topic, match.score))
+                confused += match.topic != expected and is_trust(match.topic)
+        if match.topic != expected:
+            confusions.append((question, expected, match.topic, match.score))
     return Report(
         topical, correct, off_topic, abstained, confusions, trust, confused, trust_answered
     )
@@ -354,7 +347,7 @@ def load_rows(path: Path) -> list[tuple[str, str | None]]:
     return [(case.question, case.expected) for case in load_cases(path)]
 
 
-def folds(locale: str, verbose: bool, shipped_calibration: bool = False) -> None:
+def folds(verbose: bool, shipped_calibration: bool = False) -> None:
     """Cross-validation by writer: each group of training sets (``faqbuild.calibrate.
     fold_groups``) held out in turn, the matcher learnt without it (examples and classifier
     refitted, as shipped) tests on each of its sets, judged by a decision fitted on the other
@@ -374,12 +367,9 @@ def folds(locale: str, verbose: bool, shipped_calibration: bool = False) -> None
             )
             judges[index] = dataclasses.replace(fitted, threshold=shipped.threshold)
     for group, judge in zip(groups, judges, strict=True):
-        bases = fold_bases(group)
-        for base in bases.values():  # the build's fold bases only give signals
-            base.calibration = judge
-        for file in group:
+        for file, matches in fold_matches(group, judge).items():
             name = by_file[file]
-            report = evaluate(Router(bases, locale), load_cases(SETS[name]))
+            report = report_of(matches)
             reports.append(report)
             print(
                 f"  {name}:  {report.top1:6.1%} / {report.abstention:6.1%} / "
@@ -434,7 +424,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.without:  # e.g. the CV before a round's sets joined the corpus
         faq_examples.CORPUS = tuple(n for n in faq_examples.CORPUS if n not in args.without)
     if args.folds:
-        folds(args.locale, args.verbose, args.shipped_calibration)
+        folds(args.verbose, args.shipped_calibration)
 
     # Every question goes to the knowledge base of its language, as in the bot.
     base = FaqLibrary(args.locale)

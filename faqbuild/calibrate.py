@@ -24,13 +24,13 @@ best for the other.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from bot.faq.base import FaqBase
 from bot.faq.data import load_data
-from bot.faq.decision import DIRECTIONS, SIGNALS, Calibration, Tree, is_trust
+from bot.faq.decision import DIRECTIONS, SIGNALS, Calibration, FaqMatch, Tree, is_trust
 from bot.faq.language import LOCALES
 from bot.faq.model import training_digest
 from bot.faq.tuning import (
@@ -189,19 +189,26 @@ def exported(predictor: Any) -> Tree:
 
 
 def judge(rows: Sequence[Row], answers: Callable[[Row], bool]) -> Figures:
+    """Figures of held-out rows, each answered (its candidate) when ``answers`` says so."""
+    return figures_of(
+        (row.expected, row.candidate if row.signals and answers(row) else None) for row in rows
+    )
+
+
+def figures_of(answered: Iterable[tuple[str | None, str | None]]) -> Figures:
+    """Figures of (expected topic, topic answered or None for an abstention) pairs."""
     topical = correct = off_topic = abstained = trust = confused = trust_answered = 0
-    for row in rows:
-        answered = bool(row.signals) and answers(row)
-        if row.expected is None:
+    for expected, got in answered:
+        if expected is None:
             off_topic += 1
-            abstained += not answered
-            trust_answered += answered and is_trust(row.candidate)
+            abstained += got is None
+            trust_answered += is_trust(got)
             continue
         topical += 1
-        correct += answered and row.candidate == row.expected
-        if is_trust(row.expected):
+        correct += got == expected
+        if is_trust(expected):
             trust += 1
-            confused += answered and row.candidate != row.expected and is_trust(row.candidate)
+            confused += got != expected and is_trust(got)
     return Figures(
         correct / topical if topical else 1.0,
         abstained / off_topic if off_topic else 1.0,
@@ -262,22 +269,34 @@ def matcher_figures(
 ) -> list[Figures]:
     """Each set of ``group`` matched by the whole matcher learnt without the group, deciding
     with ``calibration`` at ``threshold``: the figures the bot would have on that writer."""
-    bases = fold_bases(group)
     judged = Calibration(calibration.trees, calibration.bias, threshold)
+    return [
+        figures_of((expected, match.topic) for _, expected, match in matches)
+        for matches in fold_matches(group, judged).values()
+    ]
+
+
+def fold_matches(
+    group: Sequence[str], calibration: Calibration
+) -> dict[str, list[tuple[str, str | None, FaqMatch]]]:
+    """Per set of ``group``, its questions, their expected topics and the answers of the whole
+    matcher (clauses, ending and asking sentence included) learnt without the group and deciding
+    with ``calibration``: what the bot would have answered that writer."""
+    bases = fold_bases(group)
     for base in bases.values():
-        base.calibration = judged
-    figures = []
-    for name in group:
-        rows = [
-            Row(topic, bases[locale].match(question).topic, (1.0,))
-            for locale, routed in analysed(name).items()
-            for topic, _, question in routed
-        ]
-        # A row's candidate is the matcher's answer (None: it abstained).
-        figures.append(judge(rows, lambda row: row.candidate is not None))
-    for base in bases.values():
-        base.calibration = NEUTRAL
-    return figures
+        base.calibration = calibration
+    try:
+        return {
+            name: [
+                (question, topic, bases[locale].match(question))
+                for locale, routed in analysed(name).items()
+                for topic, _, question in routed
+            ]
+            for name in group
+        }
+    finally:
+        for base in bases.values():  # the cached fold bases give signals, never answers
+            base.calibration = NEUTRAL
 
 
 def answering(calibration: Calibration, threshold: float) -> Callable[[Row], bool]:

@@ -50,3 +50,35 @@ def test_blind_sets_never_reach_the_corpus() -> None:
     assert len(blind) >= 9
     assert blind.isdisjoint(corpus.CORPUS)
     assert not list(corpus.DATA.glob("faq_blind_*"))
+
+
+def test_the_build_s_figures_count_what_the_bot_would_answer() -> None:
+    """The threshold is chosen on these figures: a trust question answered with another trust
+    topic is a confusion (one answered with an ordinary topic or not at all is not), and an
+    off-topic question answered with a trust topic is counted apart."""
+    figures = calibrate.figures_of(
+        [
+            ("resultats.qui_voit", "resultats.qui_voit"),
+            ("resultats.qui_voit", "donnees.bot"),  # a trust confusion
+            ("participation.qui_voit", "parcours.duree"),  # wrong, not a trust confusion
+            ("donnees.bot", None),  # abstained
+            ("parcours.duree", "parcours.duree"),
+            (None, None),
+            (None, "resultats.usage"),  # off-topic answered with a trust topic
+            (None, "parcours.liste"),
+        ]
+    )
+    assert figures == calibrate.Figures(
+        top1=2 / 5, abstention=1 / 3, trust_confusion=1 / 4, trust_answered=1
+    )
+    # Held-out rows: a candidate is answered only when the decision says so, never without
+    # signals (a question the classifier gives no topic).
+    rows = [
+        calibrate.Row("parcours.duree", "parcours.duree", (0.9,)),
+        calibrate.Row("parcours.liste", "parcours.liste", (0.1,)),
+        calibrate.Row(None, None, ()),
+    ]
+    judged = calibrate.judge(rows, lambda row: row.signals[0] > 0.5)
+    assert judged == calibrate.Figures(
+        top1=1 / 2, abstention=1.0, trust_confusion=0.0, trust_answered=0
+    )
