@@ -96,6 +96,7 @@ SETS = {
     "t35": CORPUS / "faq_contrast_r14_t35.yaml",
     "t36": CORPUS / "faq_contrast_r15_t36.yaml",
     "t37": CORPUS / "faq_train_r15_t37.yaml",
+    "t38": CORPUS / "faq_contrast_r16_t38.yaml",
     # Blind sets, written from FAQ-FACTS.md only by writers who never saw the knowledge base or
     # the matcher; each was first run after a change, and none is ever tuned on.
     "blind": DATA / "faq_blind_2026-12-01.yaml",
@@ -117,6 +118,7 @@ SETS = {
     "blind-q": DATA / "faq_blind_2026-12-07q.yaml",
     "blind-r": DATA / "faq_blind_2026-12-07r.yaml",
     "blind-s": DATA / "faq_blind_2026-12-07s.yaml",
+    "blind-t": DATA / "faq_blind_2026-12-07t.yaml",
 }
 BLIND = (
     "blind",

@@ -52,7 +52,6 @@ from bot.faq.lexical import LexicalMatcher, entries_of
 from bot.faq.lexicon import Lexicon
 from bot.faq.model import FaqModel, load_model
 from bot.faq.tuning import (
-    ACKNOWLEDGEMENT_BREAKERS,
     ASKING_OFF_TOPIC,
     ASKING_WORDS,
     CLAUSE_CONFIDENCE,
@@ -106,6 +105,12 @@ class FaqBase:
         self._acknowledgements = frozenset(
             word
             for text in split_words(data.get("acknowledgements"))
+            for word in self._analyzer.words(text)
+        )
+        # … and stop words that make a message of acknowledgements ask ("ou pas", "est-ce que").
+        self._breakers = frozenset(
+            word
+            for text in split_words(data.get("acknowledgement_breakers"))
             for word in self._analyzer.words(text)
         )
         # The vocabulary is fixed first (without typo correction) so that the knowledge base's
@@ -193,7 +198,8 @@ class FaqBase:
     def acknowledges(self, message: str) -> bool:
         """Whether ``message`` only acknowledges ("ok merci c'est noté", "bien noté", "noted,
         thanks"): an acknowledgement, otherwise stop words, and nothing that asks (no question
-        mark, no "ou pas"). It asks nothing, and "noté" there is no grade."""
+        mark, none of the knowledge base's ``acknowledgement_breakers``: "ou pas", "est-ce
+        que"). It asks nothing, and "noté" there is no grade."""
         if "?" in message:
             return False
         words = self._analyzer.words(message)
@@ -201,7 +207,7 @@ class FaqBase:
             return False
         return all(
             word in self._acknowledgements
-            or (word in self._analyzer.stopwords and word not in ACKNOWLEDGEMENT_BREAKERS)
+            or (word in self._analyzer.stopwords and word not in self._breakers)
             for word in words
         )
 
@@ -308,8 +314,9 @@ class FaqBase:
         best = ranked[0][0]
         anchored = self.lexical.anchored(tokens, best, scores.get(best, 0.0))
         shares = self.lexical.word_shares(tokens, best)
+        named = sum(token not in self.lexical.weak for token in tokens)
         return ranked, decision_features(
-            probabilities, scores, lexical, ranked, anchored, shares, len(tokens)
+            probabilities, scores, lexical, ranked, anchored, shares, len(tokens), named
         )
 
     def decision_signals(self, question: str) -> tuple[str | None, tuple[float, ...]]:

@@ -72,6 +72,7 @@ SIGNALS = (
     "off_topic_words",  # share of the known informative words that off-topic classes own
     "unexplained_words",  # share of the known informative words the candidate does not explain
     "tokens",  # the analyser's tokens of the question (up to MAX_TOKENS)
+    "named",  # … that are not weak words (up to MAX_TOKENS): "et pour ça, je fais comment ?"
 )
 # How the probability of answering may move with each signal: 1 grows with it, -1 falls, 0 free.
 DIRECTIONS = {
@@ -247,10 +248,12 @@ def decision_features(
     anchored: bool,
     word_shares: tuple[float, float],
     tokens: int,
+    named: int,
 ) -> tuple[float, ...]:
     """The :data:`SIGNALS` of the best of ``ranked`` (``anchored``: the lexical anchor check of
     that topic, ``word_shares``: its off-topic and unexplained words, see
-    ``bot/faq/lexical.py``; ``tokens``: how many the analyser kept)."""
+    ``bot/faq/lexical.py``; ``tokens``: how many the analyser kept, ``named``: how many of them
+    are not weak words)."""
     best = ranked[0][0]
     probability = probabilities[best]
     off_topic = FaqModel.off_topic(probabilities)
@@ -285,6 +288,7 @@ def decision_features(
         probabilities.get(OFF_TOPIC, 0.0),
         *word_shares,
         float(min(tokens, MAX_TOKENS)),
+        float(min(named, MAX_TOKENS)),
     )
 
 

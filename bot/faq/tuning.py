@@ -74,14 +74,6 @@ ASKING_OFF_TOPIC = 0.8
 # Leading parts of a message that only acknowledge ("ok merci.", "d'accord mais", "thanks, but")
 # are dropped before matching (words: the knowledge base's `acknowledgements`).
 ACKNOWLEDGEMENT_END = re.compile(r"[?!;,:\n]+|\.+\s*|\s+(?:mais|but)\s+")
-# A message of acknowledgements and stop words only ("ok merci c'est noté") asks nothing, unless
-# one of these stop words makes it ask: an alternative or a negation ("c'est noté ou pas"), an
-# interrogative form ("est-ce que c'est noté", "is it noted").
-ACKNOWLEDGEMENT_BREAKERS = frozenset(
-    {"ou", "pas", "ne", "n", "or", "not", "no", "non"}
-    | {"que", "qu", "ce", "esque", "is", "are", "do", "does", "did", "can", "will", "was"}
-)
-
 # Follow-ups (bot/faq/followup.py): a message of at most this many words, soon after an answer,
 # may be read with that answer's topic (bot/faq/memory.py keeps it a few minutes).
 FOLLOW_UP_WORDS = 14
@@ -102,8 +94,10 @@ LEARNED_SEE_ALSO_FLOOR = 0.2  # … and at least this confident
 # one (0.43 and 0.49 of the answer's confidence).
 TRUST_SEE_ALSO_RATIO = 0.4
 MAX_FOREIGN = 3  # foreign words counted at most (a signal of the decision)
-# Tokens of the question counted at most (a signal of the decision): a message with none the
-# analyser keeps ("il y en a d'autres ?", "bonne journée") names nothing to answer about.
+# Tokens of the question counted at most (two signals of the decision: all of them, and those
+# that are not weak words): a message with none the analyser keeps ("il y en a d'autres ?",
+# "bonne journée") names nothing to answer about, nor does one of interrogatives only ("et pour
+# ça, je fais comment ?").
 MAX_TOKENS = 4
 # A word of the question that the candidate topic is associated with less than this is one the
 # candidate does not explain (the share of such words is a signal of the decision).
