@@ -10,15 +10,18 @@ involved, against an abstention on a topical question weighing one: the bot woul
 ne sais pas" than tell someone asking "can my boss read my e-mails?" that "only HR sees your
 results".
 
-The threshold is chosen on the folds too: each fold judged by a model fitted on the *other*
-folds (a trust topic also needing ``TRUST_THRESHOLD``, the cost-weighted model's even odds, as in
-the bot), the threshold whose weaker mean (top-1 or abstention) is highest while the share of
-trust-topic questions answered with another trust topic stays under ``TRUST_CONFUSION_CAP``
-(of the thresholds within ``THRESHOLD_TIE`` of it, the most cautious). The figures are those
-of the whole matcher as the bot runs it (:func:`matcher_figures`: the decision on the message,
-then its clauses, its ending and its asking sentence), not of the decision on the message
-alone: the two differ by about a point of top-1, and the threshold best for the one was not the
-best for the other.
+The threshold is chosen on the development sets (:data:`DEVELOPMENT`: blind sets after their
+first run, never learnt) matched by the shipped matcher (a trust topic also needing
+``TRUST_THRESHOLD``, the cost-weighted model's even odds, as in the bot): the threshold whose
+weaker mean (top-1 or abstention) is highest while the share of trust-topic questions answered
+with another trust topic stays under ``TRUST_CONFUSION_CAP`` (of the thresholds within
+``THRESHOLD_TIE`` of it, the most cautious). The figures are those of the whole matcher as the bot
+runs it (the decision on the message, then its clauses, its ending and its asking sentence).
+The writers' folds are reported beside them (:func:`matcher_figures`: each fold judged by a model
+fitted on the *other* folds), and chose the threshold until round 16: their topical questions,
+written to teach, are harder than agents' (top-1 94 % where the blind sets give 98 %), so they
+chose thresholds (0.25, 0.30) at which fresh blind sets abstained on 92–93 % of off-topic
+questions only.
 """
 
 from __future__ import annotations
@@ -26,13 +29,14 @@ from __future__ import annotations
 import statistics
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from bot.faq.base import FaqBase
-from bot.faq.data import load_data
+from bot.faq.data import load_data, load_examples
 from bot.faq.decision import DIRECTIONS, SIGNALS, Calibration, FaqMatch, Tree, is_trust
 from bot.faq.language import LOCALES
-from bot.faq.model import training_digest
+from bot.faq.model import load_model, training_digest
 from bot.faq.tuning import (
     CALIBRATION_L2,
     CALIBRATION_LEARNING_RATE,
@@ -49,6 +53,11 @@ from bot.faq.tuning import (
 from faqbuild import corpus
 from faqbuild import model as model_build
 from faqbuild.corpus import NEUTRAL
+
+# Blind sets after their first run (written from FAQ-FACTS.md alone, never learnt): the questions
+# the goals are measured on, so the threshold is chosen on them. A fresh blind set stays in
+# tests/data until its first run, then moves here.
+DEVELOPMENT = corpus.DATA / "dev"
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,16 +229,19 @@ def figures_of(answered: Iterable[tuple[str | None, str | None]]) -> Figures:
 def calibrate(
     groups: Sequence[Sequence[str]], report: Callable[[str], None] = print
 ) -> Calibration:
-    """The shipped calibration: fitted on every group's held-out rows, threshold chosen by
-    cross-validation (each group judged by a calibration fitted on the others)."""
+    """The shipped calibration: trees fitted on every group's held-out rows; threshold chosen on
+    the development sets, matched by the shipped matcher (the writers' folds, each group judged by
+    trees fitted on the others, are reported beside them)."""
     rows = held_out_rows(groups)
     held_out = [
         fit([row for other, part in enumerate(rows) if other != index for row in part])
         for index in range(len(rows))
     ]
+    shipped = fit([row for part in rows for row in part])
     report(
-        "answer-or-abstain model, each group of sets judged by a model fitted on the others "
-        "(the decision on the message alone | the whole matcher, mean of the sets):"
+        "answer-or-abstain model: the writers' folds, each group of sets judged by a model "
+        "fitted on the others (the decision on the message alone | the whole matcher, mean of "
+        "the sets) || the development sets, shipped matcher (mean of the sets):"
     )
     weakest: dict[float, float] = {}
     for threshold in THRESHOLDS:
@@ -243,17 +255,19 @@ def calibrate(
                 for figures in matcher_figures(group, held_out[index], threshold)
             ]
         )
+        dev = mean_figures(development_figures(shipped, threshold))
         report(
-            f"  {threshold:.2f}: top-1 {alone.top1:6.1%} | {whole.top1:6.1%}, abstention "
-            f"{alone.abstention:6.1%} | {whole.abstention:6.1%}, trust confusion "
-            f"{alone.trust_confusion:5.1%} | {whole.trust_confusion:5.1%}, off-topic answered "
-            f"with a trust topic {alone.trust_answered} | {whole.trust_answered}"
+            f"  {threshold:.2f}: top-1 {alone.top1:6.1%} | {whole.top1:6.1%} || {dev.top1:6.1%}, "
+            f"abstention {alone.abstention:6.1%} | {whole.abstention:6.1%} || "
+            f"{dev.abstention:6.1%}, trust confusion {alone.trust_confusion:5.1%} | "
+            f"{whole.trust_confusion:5.1%} || {dev.trust_confusion:5.1%}, off-topic answered "
+            f"with a trust topic {alone.trust_answered} | {whole.trust_answered} || "
+            f"{dev.trust_answered}"
         )
-        weakest[threshold] = min(whole.top1, whole.abstention) - (
-            whole.trust_confusion > TRUST_CONFUSION_CAP
+        weakest[threshold] = min(dev.top1, dev.abstention) - (
+            dev.trust_confusion > TRUST_CONFUSION_CAP
         )
     chosen = cautious_best(weakest)
-    shipped = fit([row for part in rows for row in part])
     report(f"threshold {chosen:.2f}")
     return Calibration(shipped.trees, shipped.bias, chosen)
 
@@ -299,6 +313,34 @@ def fold_matches(
             base.calibration = NEUTRAL
 
 
+def development_sets() -> list[Path]:
+    """The blind sets that had their first run (:data:`DEVELOPMENT`)."""
+    return sorted(DEVELOPMENT.glob("*.yaml"))
+
+
+def development_figures(calibration: Calibration, threshold: float) -> list[Figures]:
+    """Each development set matched by the shipped matcher (the classifiers and example corpus
+    on disk: the build's earlier steps), deciding with ``calibration`` at ``threshold``."""
+    judged = Calibration(calibration.trees, calibration.bias, threshold)
+    bases = {
+        locale: FaqBase(
+            load_data(locale),
+            examples=load_examples(locale),
+            model=load_model(locale),
+            calibration=judged,
+        )
+        for locale in LOCALES
+    }
+    return [
+        figures_of(
+            (topic, bases[locale].match(question).topic)
+            for locale, routed in corpus.by_locale(corpus.read_questions(path)).items()
+            for question, topic in routed
+        )
+        for path in development_sets()
+    ]
+
+
 def answering(calibration: Calibration, threshold: float) -> Callable[[Row], bool]:
     """Whether ``calibration`` with ``threshold`` answers a row (a trust topic needs
     ``TRUST_THRESHOLD`` as well, as in the bot)."""
@@ -330,6 +372,7 @@ def fold_groups(names: Sequence[str] | None = None) -> list[tuple[str, ...]]:
 
 
 def digest() -> str:
-    """Digest of everything the calibration depends on: both locales' training files."""
+    """Digest of everything the calibration depends on: both locales' training files and the
+    development sets."""
     files = [path for locale in LOCALES for path in model_build.training_files(locale)]
-    return training_digest(files)
+    return training_digest([*files, *development_sets()])

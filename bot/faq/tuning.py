@@ -1,7 +1,7 @@
 """Every tuned constant of the FAQ, in one place: the matcher's (bot/faq/), the build's (faqbuild/).
 
-Chosen on our own question sets (faqdata/, by the folds of ``bench/faq.py --folds``), never on the
-blind sets. The answer-or-abstain trees are not here: ``python -m faqbuild`` fits them and
+Chosen on our own question sets (faqdata/, by the folds of ``bench/faq.py --folds``), never on a
+blind set before its first run. The answer-or-abstain trees are not here: ``python -m faqbuild`` fits them and
 writes ``bot/messages/faq/decision.json``.
 """
 
@@ -157,11 +157,11 @@ CALIBRATION_MIN_LEAF = 40  # held-out questions in a leaf at least
 CALIBRATION_L2 = 1.0
 # The writers' sets are held out in this many groups (faqbuild/calibrate.py, bench/faq.py --folds).
 FOLD_GROUPS = 5
-# The threshold is the one, among these, whose weaker mean over the folds (top-1 or abstention)
-# is highest while trust topics answered with another trust topic stay under the cap; of those
-# within THRESHOLD_TIE of the highest, the most cautious: a quarter of a point is about 20 of
-# the folds' 8,000 questions, one writer's variation, and an abstention offers the person an
-# ambassador where a wrong answer misleads them.
+# The threshold is the one, among these, whose weaker mean over the development sets (blind sets
+# after their first run, faqdata/dev: top-1 or abstention) is highest while trust topics answered
+# with another trust topic stay under the cap; of those within THRESHOLD_TIE of the highest, the
+# most cautious: a quarter of a point is about 20 of their 7,000 questions, and an abstention
+# offers the person an ambassador where a wrong answer misleads them.
 THRESHOLDS = tuple(step / 100 for step in range(10, 71, 5))
 THRESHOLD_TIE = 0.0025
 TRUST_CONFUSION_CAP = 0.01
