@@ -35,7 +35,7 @@ import struct
 import sys
 from array import array
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -43,6 +43,12 @@ MAGIC = b"PIXFAQM2"
 # The off-topic class; its near-domain subclasses are named ``~area`` ("~resultats": a question
 # that reads like one about results but is not about this campaign, "the score of my TOEIC").
 OFF_TOPIC = "~"
+# The first layer's rows at run time: one uint32 field per hidden unit, weights offset to be
+# non-negative (see widened()).
+FIELD = 4
+OFFSET = 1 << 15
+_FLIP_TOP_BIT = bytes(byte ^ 0x80 for byte in range(256))
+assert array("I").itemsize == FIELD
 # Bump when the features (bot/faq/features.py) or the training recipe change meaning.
 FEATURES_VERSION = "3"
 
@@ -76,23 +82,38 @@ class FaqModel:
     output: tuple[tuple[float, ...], ...]  # per class, its weight of each hidden unit
     bias: tuple[float, ...]  # per class
     digest: str
+    _wide: bytes = field(init=False, repr=False, compare=False)  # the weights, widened()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_wide", widened(self.weights))
 
     def probabilities(self, vector: Mapping[int, float]) -> dict[str, float]:
         """Softmax of the class scores for a feature vector (see :func:`bot.faq.features`)."""
         # Features of a question share a few values (one per group, normalised): the rows of
-        # each value are summed column by column in C (zip, sum), not weight by weight.
+        # each value are summed column by column, as integers of one field per column (see
+        # widened()): one addition of big integers per row, in C, instead of one per weight.
         width = len(self.hidden_bias)
-        by_value: dict[float, list[array]] = {}
-        weights, rows = self.weights, self.rows
+        size = FIELD * width
+        by_value: dict[float, list[int]] = {}
+        wide, rows, from_bytes = self._wide, self.rows, int.from_bytes
         for bucket, value in vector.items():
             row = rows.get(bucket)
             if row is not None:
-                start = row * width
-                by_value.setdefault(value, []).append(weights[start : start + width])
+                start = row * size
+                by_value.setdefault(value, []).append(
+                    from_bytes(wide[start : start + size], "little")
+                )
         totals = [0.0] * width
         for value, selected in by_value.items():
-            for index, column in enumerate(zip(*selected, strict=True)):
-                totals[index] += value * sum(column)
+            fields = array("I")
+            fields.frombytes(sum(selected).to_bytes(size, "little"))
+            if sys.byteorder != "little":  # pragma: no cover
+                fields.byteswap()
+            offset = OFFSET * len(selected)
+            totals = [
+                total + value * (column - offset)
+                for total, column in zip(totals, fields, strict=True)
+            ]
         scale = self.scale
         hidden = [
             max(0.0, total / scale + bias)
@@ -182,6 +203,23 @@ class FaqModel:
             bias=tuple(bias),
             digest=str(header["digest"]),
         )
+
+
+def widened(weights: array) -> bytes:
+    """The first layer's int16 weights as little-endian uint32 fields holding ``weight + OFFSET``
+    (0 to 65,535): a row read as one integer adds to other rows field by field without a carry
+    crossing fields (up to 65,536 rows, far more than a question selects; a sum that overflowed
+    the last field would not fit ``to_bytes`` and raise). Built with slices, in C: adding 2**15
+    to an int16 flips the high byte's top bit."""
+    raw = weights.tobytes()
+    if sys.byteorder != "little":  # pragma: no cover
+        swapped = array("h", weights)
+        swapped.byteswap()
+        raw = swapped.tobytes()
+    wide = bytearray(2 * len(raw))
+    wide[0::FIELD] = raw[0::2]
+    wide[1::FIELD] = raw[1::2].translate(_FLIP_TOP_BIT)
+    return bytes(wide)
 
 
 def model_path(locale: str) -> Path:
