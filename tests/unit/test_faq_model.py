@@ -78,6 +78,33 @@ def test_model_file_round_trips() -> None:
     assert again.probabilities({}) == pytest.approx({"a": 0.6225, OFF_TOPIC: 0.3775}, abs=1e-4)
 
 
+def test_the_first_layer_sums_extreme_and_negative_weights_exactly() -> None:
+    """Rows are summed as integers of one field per hidden unit (``widened``): the extremes of
+    int16, negative sums and many rows of one value give the exact column sums."""
+    rows = {bucket: bucket for bucket in range(300)}
+    weights = array("h", [-32768, 32767, -1] * 100 + [32767, -32768, 0] * 200)
+    model = FaqModel(
+        classes=("a", OFF_TOPIC),
+        rows=rows,
+        weights=weights,
+        scale=1.0,
+        hidden_bias=(0.0, 0.0, 0.0),
+        output=((1e-6, 0.0, 0.0), (0.0, 1e-6, 0.0)),
+        bias=(0.0, 0.0),
+        digest="",
+    )
+    vector = {bucket: 1.0 for bucket in range(300)} | {299: 0.5}
+    columns = [0.0, 0.0, 0.0]
+    for bucket, value in vector.items():
+        for unit in range(3):
+            columns[unit] += value * weights[3 * bucket + unit]
+    hidden = [max(0.0, column) for column in columns]
+    assert hidden[0] > 0 and columns[2] < 0  # both signs reach the layer
+    score_a, score_off = 1e-6 * hidden[0], 1e-6 * hidden[1]
+    expected = 1 / (1 + math.exp(score_off - score_a))
+    assert model.probabilities(vector)["a"] == pytest.approx(expected, rel=1e-12)
+
+
 @pytest.mark.parametrize("data", [b"", b"NOTAMODEL", None])
 def test_corrupt_model_file_is_refused(data: bytes | None) -> None:
     if data is None:  # a truncated real file
