@@ -423,15 +423,11 @@ NEAR_DOMAIN_LONG_MESSAGES = [
     "consulter ses données ?",
     "J'ai fait le MOOC sur la cybersécurité de l'ANSSI. Est-ce que mon employeur sera informé de "
     "mon score ?",
-    pytest.param(
-        "Ma fille a fait Pix au lycée et elle a eu un mauvais score. Est-ce que ses professeurs "
-        "peuvent voir ses résultats ?",
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="round 14: answered resultats.qui_voit (the decision gives 0.53, a trust "
-            "topic needs 0.5): Pix is this FAQ's object here, only the organisation is another",
-        ),
-    ),
+    # Pix is this FAQ's object here, only the person and the organisation are others' (answered
+    # resultats.qui_voit in rounds 14 and 15: the decision gave 0.53; 0.37 since round 16's
+    # contrast sets, T39's others' results among them).
+    "Ma fille a fait Pix au lycée et elle a eu un mauvais score. Est-ce que ses professeurs "
+    "peuvent voir ses résultats ?",
     "Bonjour, je voudrais supprimer mon compte sur l'intranet avant mon départ en retraite. À qui "
     "dois-je m'adresser pour effacer mes données ?",
     # A trust topic is not rescued by its ending when the context belongs to another subject.
