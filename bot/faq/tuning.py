@@ -1,8 +1,8 @@
 """Every tuned constant of the FAQ, in one place: the matcher's (bot/faq/), the build's (faqbuild/).
 
 Chosen on our own question sets (faqdata/, by the folds of ``bench/faq.py --folds``), never on a
-blind set before its first run. The answer-or-abstain trees are not here: ``python -m faqbuild`` fits them and
-writes ``bot/messages/faq/decision.json``.
+blind set before its first run. The answer-or-abstain trees are not here: ``python -m faqbuild``
+fits them and writes ``bot/messages/faq/decision.json``.
 """
 
 from __future__ import annotations
