@@ -101,6 +101,7 @@ SETS = {
     "t37": CORPUS / "faq_train_r15_t37.yaml",
     "t38": CORPUS / "faq_contrast_r16_t38.yaml",
     "t39": CORPUS / "faq_contrast_r16_t39.yaml",
+    "t40": CORPUS / "faq_contrast_r16_t40.yaml",
     # Blind sets, written from FAQ-FACTS.md only by writers who never saw the knowledge base or
     # the matcher; each was first run after a change (from tests/data), then became a development
     # set: never learnt, but the build chooses its threshold on them (faqbuild/calibrate.py).
@@ -125,6 +126,7 @@ SETS = {
     "blind-s": DEV / "faq_blind_2026-12-07s.yaml",
     "blind-t": DEV / "faq_blind_2026-12-07t.yaml",
     "blind-u": DEV / "faq_blind_2026-12-07u.yaml",
+    "blind-v": DEV / "faq_blind_2026-12-08v.yaml",
 }
 BLIND = (
     "blind",

@@ -80,6 +80,7 @@ CORPUS = (
     "faq_train_r15_t37.yaml",
     "faq_contrast_r16_t38.yaml",
     "faq_contrast_r16_t39.yaml",
+    "faq_contrast_r16_t40.yaml",
     "faq_train_paraphrases.yaml",
     "faq_train_heldout.yaml",
     "faq_r3_train.yaml",

@@ -722,6 +722,11 @@ def test_example_corpus_with_an_unknown_topic_is_refused() -> None:
         "compris !",
         "noted, thanks",
         "thanks a lot",
+        # Closings (blind set V: "thanks a lot, that's all" was answered parcours.plusieurs_fois).
+        "thanks a lot, that's all",
+        "nothing else, thanks",
+        "merci, rien d'autre",
+        "super merci, bonne journée",
     ],
 )
 def test_an_acknowledgement_asks_nothing(library: FaqLibrary, message: str) -> None:
@@ -738,6 +743,9 @@ def test_an_acknowledgement_asks_nothing(library: FaqLibrary, message: str) -> N
         "est ce que c'est noté",
         "esque c noté",
         "is it noted",
+        "c'est tout ?",
+        "rien d'autre à faire ?",
+        "is that all",
     ],
 )
 def test_a_message_that_asks_is_no_acknowledgement(library: FaqLibrary, message: str) -> None:
