@@ -293,8 +293,7 @@ def knowledge_base_cross_validation(locale: str, parts: int = 10) -> Report:
     ]
     corpus = faq_model_build.corpus_questions(locale)
     examples = faq_examples.examples_of(locale)
-    total = correct = 0
-    confusions: list[tuple[str, str | None, str | None, float]] = []
+    matches: list[tuple[str, str | None, FaqMatch]] = []
     for part in range(parts):
         held = {(topic_id, position) for topic_id, position, _ in phrasings[part::parts]}
         topics = {
@@ -314,13 +313,10 @@ def knowledge_base_cross_validation(locale: str, parts: int = 10) -> Report:
             faq_model_build.knowledge_base_questions(reduced) + corpus,
         )
         base = FaqBase(reduced, examples=examples, model=model)
-        for topic_id, _, text in phrasings[part::parts]:
-            match = base.match(text)
-            total += 1
-            correct += match.topic == topic_id
-            if match.topic != topic_id:
-                confusions.append((text, topic_id, match.topic, match.score))
-    return Report(total, correct, 0, 0, confusions)
+        matches += [
+            (text, topic_id, base.match(text)) for topic_id, _, text in phrasings[part::parts]
+        ]
+    return report_of(matches)  # trust confusions counted too
 
 
 def corpus_cross_validation(locale: str, parts: int = 10, learned: bool = True) -> Report:
@@ -394,11 +390,14 @@ def folds(verbose: bool, shipped_calibration: bool = False) -> None:
         f"{statistics.mean(r.trust_confusion for r in reports):5.1%}"
     )
     pooled = Report(
-        *(sum(getattr(r, key) for r in reports) for key in ("topical", "correct")),
-        *(sum(getattr(r, key) for r in reports) for key in ("off_topic", "abstained")),
-        [],
-        *(sum(getattr(r, key) for r in reports) for key in ("trust", "trust_confused")),
-        sum(r.trust_answered for r in reports),
+        topical=sum(r.topical for r in reports),
+        correct=sum(r.correct for r in reports),
+        off_topic=sum(r.off_topic for r in reports),
+        abstained=sum(r.abstained for r in reports),
+        confusions=[],
+        trust=sum(r.trust for r in reports),
+        trust_confused=sum(r.trust_confused for r in reports),
+        trust_answered=sum(r.trust_answered for r in reports),
     )
     print(
         f"  pooled: {pooled.top1:6.1%} / {pooled.abstention:6.1%} / {pooled.trust_confusion:5.1%}"

@@ -40,7 +40,7 @@ DATA = REPO / "faqdata"
 # parcours ?" / "… la formation incendie ?"), and unusual wordings of both: written to teach
 # what is not this FAQ, half of them adversarial by design, they are learnt in every fold and
 # never held out (faqbuild/calibrate.py: folds_of), not to skew the folds' measure of traffic.
-CORPUS = (
+CORPUS: tuple[str, ...] = (
     "faq_train_r4_t1.yaml",
     "faq_train_r4_t2.yaml",
     "faq_train_r4_t3.yaml",
