@@ -33,7 +33,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,12 +44,12 @@ sys.path.insert(0, str(REPO))
 
 from bot.faq import features as faq_features  # noqa: E402
 from bot.faq.base import FaqBase, load_data  # noqa: E402
-from bot.faq.decision import FaqMatch, is_trust, load_calibration  # noqa: E402
+from bot.faq.decision import FaqMatch, load_calibration  # noqa: E402
 from bot.faq.language import FaqLibrary  # noqa: E402
 from faqbuild import corpus as faq_examples  # noqa: E402
 from faqbuild import model as faq_model_build  # noqa: E402
+from faqbuild.calibrate import Counts, counts, fold_groups, fold_matches, folds_of, held_out_rows  # noqa: E402  # noqa: E402
 from faqbuild.calibrate import fit as fit_decision  # noqa: E402
-from faqbuild.calibrate import fold_groups, fold_matches, folds_of, held_out_rows  # noqa: E402
 from faqbuild.corpus import NEUTRAL  # noqa: E402
 
 DATA = REPO / "tests" / "data"  # measures: faq_unseen, and a fresh blind set until its first run
@@ -150,27 +150,10 @@ class Case:
 
 
 @dataclass(frozen=True, slots=True)
-class Report:
-    topical: int
-    correct: int
-    off_topic: int
-    abstained: int
-    confusions: list[tuple[str, str | None, str | None, float]]
-    trust: int = 0  # trust-topic questions
-    trust_confused: int = 0  # … answered with another trust topic
-    trust_answered: int = 0  # off-topic questions answered with a trust topic
+class Report(Counts):
+    """Counts of a set (faqbuild.calibrate), and its misses: (question, expected, got, score)."""
 
-    @property
-    def trust_confusion(self) -> float:
-        return self.trust_confused / self.trust if self.trust else 0.0
-
-    @property
-    def top1(self) -> float:
-        return self.correct / self.topical if self.topical else 1.0
-
-    @property
-    def abstention(self) -> float:
-        return self.abstained / self.off_topic if self.off_topic else 1.0
+    confusions: list[tuple[str, str | None, str | None, float]] = field(default_factory=list)
 
 
 def load_cases(path: Path) -> list[Case]:
@@ -184,24 +167,13 @@ def evaluate(base: FaqBase | FaqLibrary, cases: list[Case]) -> Report:
 
 def report_of(matches: list[tuple[str, str | None, FaqMatch]]) -> Report:
     """The report of (question, expected topic or None, the matcher's answer) triples."""
-    topical = correct = off_topic = abstained = trust = confused = trust_answered = 0
-    confusions: list[tuple[str, str | None, str | None, float]] = []
-    for question, expected, match in matches:
-        if expected is None:
-            off_topic += 1
-            abstained += match.topic is None
-            trust_answered += is_trust(match.topic)
-        else:
-            topical += 1
-            correct += match.topic == expected
-            if is_trust(expected):
-                trust += 1
-                confused += match.topic != expected and is_trust(match.topic)
-        if match.topic != expected:
-            confusions.append((question, expected, match.topic, match.score))
-    return Report(
-        topical, correct, off_topic, abstained, confusions, trust, confused, trust_answered
-    )
+    found = counts((expected, match.topic) for _, expected, match in matches)
+    confusions = [
+        (question, expected, match.topic, match.score)
+        for question, expected, match in matches
+        if match.topic != expected
+    ]
+    return Report(**dataclasses.asdict(found), confusions=confusions)
 
 
 def print_report(name: str, report: Report) -> None:
@@ -326,8 +298,7 @@ def corpus_cross_validation(locale: str, parts: int = 10, learned: bool = True) 
     rows = [row for name in faq_examples.CORPUS for row in load_rows(CORPUS / name)]
     analysed = faq_examples.compile_corpus(rows)[locale]
     data = load_data(locale)
-    total = correct = off_topic = abstained = 0
-    confusions: list[tuple[str, str | None, str | None, float]] = []
+    matches: list[tuple[str, str | None, FaqMatch]] = []
     for part in range(parts):
         train = [row for index, row in enumerate(analysed) if index % parts != part]
         questions = [(question, topic) for topic, _, question in train]
@@ -336,17 +307,10 @@ def corpus_cross_validation(locale: str, parts: int = 10, learned: bool = True) 
             faq_model_build.knowledge_base_questions(data) + (questions if learned else []),
         )
         base = FaqBase(data, examples=faq_examples.examples(train), model=model)
-        for topic, _, question in analysed[part::parts]:
-            match = base.match(question)
-            if topic is None:
-                off_topic += 1
-                abstained += match.topic is None
-            else:
-                total += 1
-                correct += match.topic == topic
-            if match.topic != topic:
-                confusions.append((question, topic, match.topic, match.score))
-    return Report(total, correct, off_topic, abstained, confusions)
+        matches += [
+            (question, topic, base.match(question)) for topic, _, question in analysed[part::parts]
+        ]
+    return report_of(matches)
 
 
 def load_rows(path: Path) -> list[tuple[str, str | None]]:

@@ -27,7 +27,7 @@ questions only.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,31 @@ class Row:
     expected: str | None
     candidate: str | None
     signals: tuple[float, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """What a matcher did on one set of questions (see :func:`counts`)."""
+
+    topical: int
+    correct: int
+    off_topic: int
+    abstained: int
+    trust: int = 0  # trust-topic questions
+    trust_confused: int = 0  # … answered with another trust topic
+    trust_answered: int = 0  # off-topic questions answered with a trust topic
+
+    @property
+    def top1(self) -> float:
+        return self.correct / self.topical if self.topical else 1.0
+
+    @property
+    def abstention(self) -> float:
+        return self.abstained / self.off_topic if self.off_topic else 1.0
+
+    @property
+    def trust_confusion(self) -> float:
+        return self.trust_confused / self.trust if self.trust else 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +231,12 @@ def judge(rows: Sequence[Row], answers: Callable[[Row], bool]) -> Figures:
 
 def figures_of(answered: Iterable[tuple[str | None, str | None]]) -> Figures:
     """Figures of (expected topic, topic answered or None for an abstention) pairs."""
+    found = counts(answered)
+    return Figures(found.top1, found.abstention, found.trust_confusion, found.trust_answered)
+
+
+def counts(answered: Iterable[tuple[str | None, str | None]]) -> Counts:
+    """Counts of (expected topic or None when off-topic, topic answered or None) pairs."""
     topical = correct = off_topic = abstained = trust = confused = trust_answered = 0
     for expected, got in answered:
         if expected is None:
@@ -218,12 +249,7 @@ def figures_of(answered: Iterable[tuple[str | None, str | None]]) -> Figures:
         if is_trust(expected):
             trust += 1
             confused += got != expected and is_trust(got)
-    return Figures(
-        correct / topical if topical else 1.0,
-        abstained / off_topic if off_topic else 1.0,
-        confused / trust if trust else 0.0,
-        trust_answered,
-    )
+    return Counts(topical, correct, off_topic, abstained, trust, confused, trust_answered)
 
 
 def calibrate(
@@ -238,6 +264,7 @@ def calibrate(
         for index in range(len(rows))
     ]
     shipped = fit([row for part in rows for row in part])
+    development = development_bases(), development_questions()
     report(
         "answer-or-abstain model: the writers' folds, each group of sets judged by a model "
         "fitted on the others (the decision on the message alone | the whole matcher, mean of "
@@ -255,7 +282,7 @@ def calibrate(
                 for figures in matcher_figures(group, held_out[index], threshold)
             ]
         )
-        dev = mean_figures(development_figures(shipped, threshold))
+        dev = mean_figures(development_figures(*development, shipped, threshold))
         report(
             f"  {threshold:.2f}: top-1 {alone.top1:6.1%} | {whole.top1:6.1%} || {dev.top1:6.1%}, "
             f"abstention {alone.abstention:6.1%} | {whole.abstention:6.1%} || "
@@ -318,26 +345,46 @@ def development_sets() -> list[Path]:
     return sorted(DEVELOPMENT.glob("*.yaml"))
 
 
-def development_figures(calibration: Calibration, threshold: float) -> list[Figures]:
-    """Each development set matched by the shipped matcher (the classifiers and example corpus
-    on disk: the build's earlier steps), deciding with ``calibration`` at ``threshold``."""
-    judged = Calibration(calibration.trees, calibration.bias, threshold)
-    bases = {
+def development_bases() -> dict[str, FaqBase]:
+    """Per locale, the shipped matcher without its decision: the classifiers and example corpus
+    on disk (the build's earlier steps)."""
+    return {
         locale: FaqBase(
             load_data(locale),
             examples=load_examples(locale),
             model=load_model(locale),
-            calibration=judged,
+            calibration=NEUTRAL,
         )
         for locale in LOCALES
     }
+
+
+def development_questions() -> list[list[tuple[str, str, str | None]]]:
+    """Each development set's questions: (locale, question, expected topic or None)."""
     return [
-        figures_of(
-            (topic, bases[locale].match(question).topic)
+        [
+            (locale, question, topic)
             for locale, routed in corpus.by_locale(corpus.read_questions(path)).items()
             for question, topic in routed
-        )
+        ]
         for path in development_sets()
+    ]
+
+
+def development_figures(
+    bases: Mapping[str, FaqBase],
+    sets: Sequence[Sequence[tuple[str, str, str | None]]],
+    calibration: Calibration,
+    threshold: float,
+) -> list[Figures]:
+    """Each development set matched by ``bases`` deciding with ``calibration`` at
+    ``threshold``."""
+    judged = Calibration(calibration.trees, calibration.bias, threshold)
+    for base in bases.values():
+        base.calibration = judged
+    return [
+        figures_of((topic, bases[locale].match(question).topic) for locale, question, topic in rows)
+        for rows in sets
     ]
 
 
